@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` (main job) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Locust headless for 30 s against the embedded demo chatbot; CSVs and HTML report in results/.
+demo: $(STAMP)
+	mkdir -p results
+	$(BIN)/locust -f locustfiles/chatbot.py --headless --users 20 --spawn-rate 10 --run-time 30s \
+		--csv results/demo --html results/demo.html --only-summary $(ARGS)
+	@echo "Results: $$(pwd)/results/demo_stats.csv, demo_stats_history.csv, demo_failures.csv, demo.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## ruff, mypy, then pytest.
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
