@@ -1,0 +1,564 @@
+"""The WebSocket client: the only module that touches a socket.
+
+websocket-client performs the opening handshake (headers, origin, subprotocols) on a socket this
+module dials itself (so that ``connect_to`` can dial another address while the URL's host stays in
+the Host header and the TLS server name). After the handshake, frames are read in blocks through the
+socket-free :class:`~wslocust.frames.FrameReader` and sent in one ``sendall`` a prompt.
+
+While a user is between prompts, a libev I/O watcher (no greenlet) wakes when the server sends
+something; a short-lived greenlet then reads it: pings are answered, pushed messages are counted and
+dropped, a close is noted. So think times longer than a server's ping timeout do not get the
+connection dropped, and nothing pushed between replies is counted in the next one.
+"""
+
+from __future__ import annotations
+
+import locust  # noqa: F401  (gevent's monkey patching comes first)
+from locust.env import Environment
+
+import os
+import re
+import socket
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+import websocket
+from gevent.hub import get_hub
+
+from .errors import (
+    BotError,
+    ConfigurationError,
+    ConnectError,
+    ConnectionClosed,
+    HandshakeRejected,
+    ProtocolError,
+    ReplyError,
+    ReplyTimeout,
+    WsLocustError,
+)
+from .frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameReader,
+    encode_close,
+    encode_frame,
+    parse_close,
+)
+from .protocols import Chunk, End, Failure, Protocol
+
+__all__ = ["CONNECT_REQUEST_TYPE", "REQUEST_TYPE", "ChatClient", "Reply", "expand_env", "parse_connect_to"]
+
+REQUEST_TYPE = "WS"
+"""The request type of prompt→reply round trips in Locust's statistics."""
+
+CONNECT_REQUEST_TYPE = "CONNECT"
+"""The request type of WebSocket handshakes in Locust's statistics."""
+
+_RECV_BYTES = 256 * 1024
+_ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")
+# The network faults a round trip can meet, reported as failures rather than raised.
+_NETWORK_ERRORS = (OSError, ssl.SSLError)
+
+Check = Callable[["Reply"], WsLocustError | None]
+"""A check run on every reply before its request event fires; an error it returns fails the request."""
+
+
+def expand_env(text: str) -> str:
+    """Replace ``${NAME}`` references with environment variables, so secrets stay off command lines.
+
+    Raises:
+        ConfigurationError: a referenced variable is not set (names the variable, never a value).
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigurationError(f"environment variable {name} is referenced but not set")
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(value, text)
+
+
+def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
+    """Parse ``host``, ``host:port`` or ``[v6]:port`` into a (host, port) to dial.
+
+    Raises:
+        ConfigurationError: the port is not a number.
+    """
+    spec = spec.strip()
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        port_text = rest.lstrip(":")
+    elif spec.count(":") == 1:
+        host, _, port_text = spec.partition(":")
+    else:
+        host, port_text = spec, ""
+    if not host:
+        raise ConfigurationError(f"--connect-to {spec!r} names no host")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigurationError(f"--connect-to {spec!r}: port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
+@dataclass(slots=True, eq=False)
+class Reply:
+    """One prompt→reply round trip, as measured.
+
+    Attributes:
+        prompt: the prompt sent.
+        name: the request name it was reported under.
+        record: the dataset record the prompt came from (empty when none).
+        text: the reply's text, its chunks joined.
+        chunks: how many chunk events made the reply.
+        bytes: payload bytes of the messages that made the reply.
+        time_to_first_chunk_ms: send → first chunk, or None when no chunk came.
+        total_time_ms: send → end of the reply (or → the failure).
+        chunk_times_ms: send → each chunk's arrival, in order.
+        meta: fields of the reply's final message (for example the bot's intent).
+        error: why the round trip failed, or None.
+        started_at: wall-clock time (``time.time()``) when the prompt was sent.
+    """
+
+    prompt: str
+    name: str
+    record: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""
+    chunks: int = 0
+    bytes: int = 0
+    time_to_first_chunk_ms: float | None = None
+    total_time_ms: float = 0.0
+    chunk_times_ms: list[float] = field(default_factory=list)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    error: WsLocustError | None = None
+    started_at: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the round trip succeeded."""
+        return self.error is None
+
+
+class ChatClient:
+    """A WebSocket connection to a chatbot that reports to Locust.
+
+    Each connect fires a ``CONNECT`` request event (handshake time); each :meth:`ask` fires one
+    ``WS`` request event for the whole round trip. Failures are reported in the event, never raised.
+
+    Args:
+        environment: the Locust environment whose events are fired.
+        url: ``ws://`` or ``wss://`` URL of the bot.
+        protocol: how prompts and replies are framed (one instance per client).
+        origin: the ``Origin`` header, if any.
+        headers: extra handshake headers, ``"Name: value"``; ``${VAR}`` is read from the environment.
+        subprotocols: WebSocket subprotocols to offer.
+        connect_timeout_s: time allowed for TCP, TLS and the upgrade.
+        reply_timeout_s: time allowed for a complete reply.
+        verify_tls: check the server's certificate and name (on by default).
+        connect_to: dial this ``host[:port]`` instead of the URL's, keeping the URL's Host header
+            and TLS server name (a DNS override).
+        query: extra query string appended to the URL at connect time (``${VAR}`` expanded); it is
+            never reported.
+        default_name: the request name of prompts that have none.
+        checks: run on each reply before its event fires (metrics); an error returned fails it.
+    """
+
+    def __init__(
+        self,
+        environment: Environment,
+        url: str,
+        protocol: Protocol,
+        *,
+        origin: str | None = None,
+        headers: Sequence[str] = (),
+        subprotocols: Sequence[str] = (),
+        connect_timeout_s: float = 10.0,
+        reply_timeout_s: float = 60.0,
+        verify_tls: bool = True,
+        connect_to: str | None = None,
+        query: str | None = None,
+        default_name: str = "ask",
+        checks: Sequence[Check] = (),
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ConfigurationError(f"host must be a ws:// or wss:// URL, got {url!r}")
+        for header in headers:
+            if ":" not in header:
+                raise ConfigurationError("a --header must read 'Name: value' (the value is not shown)")
+        self.environment = environment
+        self.url = url
+        self.protocol = protocol
+        self.origin = origin
+        self.headers = list(headers)
+        self.subprotocols = list(subprotocols) or ([protocol.subprotocol] if protocol.subprotocol else [])
+        self.connect_timeout_s = connect_timeout_s
+        self.reply_timeout_s = reply_timeout_s
+        self.default_name = default_name
+        self.checks = list(checks)
+        self.query = query
+        self._secure = parts.scheme == "wss"
+        self._server_name = parts.hostname
+        default_port = parts.port or (443 if self._secure else 80)
+        self._dial = (
+            parse_connect_to(connect_to, default_port) if connect_to else (parts.hostname, default_port)
+        )
+        self._tls: ssl.SSLContext | None = None
+        if self._secure:
+            self._tls = ssl.create_default_context()
+            if not verify_tls:
+                self._tls.check_hostname = False
+                self._tls.verify_mode = ssl.CERT_NONE
+        self._sock: socket.socket | None = None
+        self._reader = FrameReader()
+        self._idle_watcher: Any = None
+        self._idle_greenlet: gevent.Greenlet | None = None
+        self._failed_connects = 0
+        self.pushed_messages = 0
+        """Messages the server sent outside any reply (dropped, counted)."""
+        self.pings_answered = 0
+        """Server pings answered with a pong."""
+        self.subprotocol: str | None = None
+        """The subprotocol the server chose at the last handshake."""
+
+    @property
+    def connected(self) -> bool:
+        """True while the WebSocket connection is open."""
+        return self._sock is not None
+
+    # -- connecting ---------------------------------------------------------------------------------
+
+    def _handshake_url(self) -> str:
+        if not self.query:
+            return self.url
+        separator = "&" if "?" in self.url else "?"
+        return f"{self.url}{separator}{expand_env(self.query)}"
+
+    def _open(self) -> socket.socket:
+        """Dial, wrap TLS and perform the upgrade; raise a :class:`ConnectError` when any fails."""
+        host, port = self._dial
+        sock: socket.socket | None = None
+        try:
+            sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls is not None:
+                sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)
+            handshake = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
+            handshake.connect(
+                self._handshake_url(),
+                socket=sock,
+                header=[expand_env(header) for header in self.headers],
+                origin=self.origin,
+                subprotocols=self.subprotocols or None,
+                timeout=self.connect_timeout_s,
+            )
+            self.subprotocol = handshake.getsubprotocol()
+            return sock
+        except BaseException as error:
+            if sock is not None:
+                sock.close()
+            if isinstance(error, websocket.WebSocketBadStatusException):
+                raise HandshakeRejected(error.status_code, error.status_message or "") from None
+            if isinstance(error, ConfigurationError):
+                raise
+            where = f"{host}:{port}"
+            if isinstance(error, ConnectionRefusedError):
+                raise ConnectError(f"connection refused: {where}") from None
+            if isinstance(error, socket.gaierror):
+                raise ConnectError(f"cannot resolve host {host!r}") from None
+            if isinstance(error, TimeoutError | websocket.WebSocketTimeoutException):
+                raise ConnectError(f"no handshake within {self.connect_timeout_s:g} s: {where}") from None
+            if isinstance(error, ssl.SSLError):
+                raise ConnectError(f"TLS failed with {where}: {error.reason or error}") from None
+            if isinstance(error, OSError | websocket.WebSocketException):
+                raise ConnectError(f"cannot connect to {where}: {error}") from None
+            raise
+
+    def connect(self) -> bool:
+        """Open the connection (closing any open one) and fire its ``CONNECT`` event.
+
+        Returns:
+            True when the connection is open.
+        """
+        self.close()
+        started_at = time.time()
+        start = time.perf_counter()
+        error: WsLocustError | None = None
+        try:
+            self._sock = self._open()
+        except ConnectError as failure:
+            error = failure
+        elapsed_ms = (time.perf_counter() - start) * 1000.0
+        self._failed_connects = self._failed_connects + 1 if error else 0
+        self.environment.events.request.fire(
+            request_type=CONNECT_REQUEST_TYPE,
+            name="connect",
+            response_time=elapsed_ms,
+            response_length=0,
+            exception=error,
+            context={},
+            start_time=started_at,
+            url=None,
+        )
+        if self._sock is None:
+            return False
+        self._reader = FrameReader()
+        self._watch_idle()
+        return True
+
+    def close(self, code: int = 1000) -> None:
+        """Close the connection politely (a close frame, then the socket); safe when closed."""
+        sock = self._forget()
+        if sock is None:
+            return
+        try:
+            sock.settimeout(1.0)
+            sock.sendall(encode_close(code))
+        except _NETWORK_ERRORS:
+            pass
+        finally:
+            sock.close()
+
+    def _forget(self) -> socket.socket | None:
+        """Stop watching and drop the socket without a close handshake; return it."""
+        sock, self._sock = self._sock, None
+        if self._idle_watcher is not None:
+            self._idle_watcher.stop()
+            self._idle_watcher.close()
+            self._idle_watcher = None
+        reader, self._idle_greenlet = self._idle_greenlet, None
+        if reader is not None and not reader.dead and reader is not gevent.getcurrent():
+            reader.kill(block=False)
+        return sock
+
+    def _drop(self) -> None:
+        sock = self._forget()
+        if sock is not None:
+            sock.close()
+
+    # -- between replies ----------------------------------------------------------------------------
+
+    def _watch_idle(self) -> None:
+        if self._sock is None:
+            return
+        if self._idle_watcher is None:
+            self._idle_watcher = get_hub().loop.io(self._sock.fileno(), 1)
+        self._idle_watcher.start(self._on_idle_readable)
+
+    def _on_idle_readable(self) -> None:
+        # Runs in the hub, which must not block: hand the reading to a greenlet.
+        self._idle_watcher.stop()
+        self._idle_greenlet = gevent.spawn(self._read_idle)
+
+    def _read_idle(self) -> None:
+        """Read whatever the server sent between replies, without blocking."""
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            sock.settimeout(0.0)
+            while True:
+                data = sock.recv(_RECV_BYTES)
+                if not data:
+                    self._drop()
+                    return
+                for opcode, payload in self._reader.feed(data):
+                    self._handle_control(opcode, payload, in_reply=False)
+                if self._sock is None:
+                    return
+        except (BlockingIOError, ssl.SSLWantReadError, TimeoutError):
+            pass
+        except (WsLocustError, *_NETWORK_ERRORS):
+            self._drop()
+            return
+        finally:
+            if self._idle_greenlet is gevent.getcurrent():
+                self._idle_greenlet = None
+        self._watch_idle()
+
+    def _handle_control(self, opcode: int, payload: bytes, *, in_reply: bool) -> bool:
+        """Handle a control frame, or count a data frame outside a reply; True when it was either."""
+        if opcode == OP_PING:
+            if self._sock is not None:
+                self._sock.sendall(encode_frame(OP_PONG, payload))
+                self.pings_answered += 1
+            return True
+        if opcode == OP_PONG:
+            return True
+        if opcode == OP_CLOSE:
+            self.close()
+            return True
+        if not in_reply:
+            self.pushed_messages += 1
+            return True
+        return False
+
+    def _settle(self) -> None:
+        """Before a prompt: stop the idle watch and read what it left (TLS may hold decrypted data)."""
+        if self._idle_watcher is not None:
+            self._idle_watcher.stop()
+        reader = self._idle_greenlet
+        if reader is not None and not reader.dead:
+            reader.join()
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            self._read_idle()
+            if self._idle_watcher is not None:
+                self._idle_watcher.stop()
+
+    # -- one round trip -----------------------------------------------------------------------------
+
+    def ask(
+        self,
+        prompt: str,
+        *,
+        record: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> Reply:
+        """Send one prompt, collect its reply, and fire one ``WS`` request event.
+
+        Connects first when the connection is closed (after a failed connect, waits a backoff of
+        0.1 s doubling to 5 s so a refusing server is not hammered).
+
+        Args:
+            prompt: the prompt's text.
+            record: the dataset record (templates and metrics read its fields).
+            name: the request name to report; the client's ``default_name`` when None.
+
+        Returns:
+            The reply; ``reply.error`` says why it failed. When the connection cannot be opened, no
+            ``WS`` event is fired (the ``CONNECT`` event carries the failure).
+        """
+        reply = Reply(prompt=prompt, name=name or self.default_name, record=record or {})
+        if self._sock is None:
+            if self._failed_connects:
+                gevent.sleep(min(0.1 * 2 ** (self._failed_connects - 1), 5.0))
+            if not self.connect():
+                reply.error = ConnectError("not connected")
+                return reply
+        else:
+            self._settle()
+        if self._sock is None:  # the server closed the connection while we were idle
+            if not self.connect():
+                reply.error = ConnectError("not connected")
+                return reply
+        try:
+            self._round_trip(reply)
+        except BaseException:
+            self._drop()  # interrupted mid-reply (the user is stopping): the stream is out of step
+            raise
+        for check in self.checks:
+            if reply.error is not None:
+                break
+            reply.error = check(reply)
+        self.environment.events.request.fire(
+            request_type=REQUEST_TYPE,
+            name=reply.name,
+            response_time=reply.total_time_ms,
+            response_length=reply.bytes,
+            exception=reply.error,
+            context={
+                "time_to_first_chunk_ms": reply.time_to_first_chunk_ms,
+                "chunks": reply.chunks,
+                "reply": reply.text,
+            },
+            response=reply,
+            start_time=reply.started_at,
+            url=None,
+        )
+        return reply
+
+    def _round_trip(self, reply: Reply) -> None:
+        sock = self._sock
+        assert sock is not None
+        payload = b"".join(
+            encode_frame(OP_TEXT, message.encode())
+            if isinstance(message, str)
+            else encode_frame(OP_BINARY, message)
+            for message in self.protocol.request(reply.prompt, reply.record)
+        )
+        perf_counter = time.perf_counter
+        reader = self._reader
+        feed = self.protocol.feed
+        pieces: list[str] = []
+        chunk_times = reply.chunk_times_ms
+        reply.started_at = time.time()
+        start = perf_counter()
+        deadline = start + self.reply_timeout_s
+        done = False
+        try:
+            sock.settimeout(self.reply_timeout_s)
+            sock.sendall(payload)
+            while not done:
+                remaining = deadline - perf_counter()
+                if remaining <= 0:
+                    raise ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
+                sock.settimeout(remaining)
+                data = sock.recv(_RECV_BYTES)
+                now_ms = (perf_counter() - start) * 1000.0
+                if not data:
+                    raise ConnectionClosed(None, "(the server dropped the connection)")
+                for opcode, message in reader.feed(data):
+                    if done:
+                        self._handle_control(opcode, message, in_reply=False)
+                        continue
+                    if opcode == OP_CLOSE:
+                        code, reason = _close_reason(message)
+                        self.close()
+                        raise ConnectionClosed(code, reason)
+                    if self._handle_control(opcode, message, in_reply=True):
+                        continue
+                    try:
+                        text = message.decode() if opcode == OP_TEXT else message
+                    except UnicodeDecodeError:
+                        raise ProtocolError("text frame is not valid UTF-8") from None
+                    events = feed(text)
+                    if events:
+                        reply.bytes += len(message)
+                    for event in events:
+                        if type(event) is Chunk:
+                            pieces.append(event.text)
+                            chunk_times.append(now_ms)
+                        elif type(event) is End:
+                            reply.meta = event.meta
+                            done = True
+                        elif type(event) is Failure:
+                            reply.error = _bot_error(event.message)
+                            done = True
+                            break
+            reply.total_time_ms = (perf_counter() - start) * 1000.0
+        except TimeoutError:
+            reply.error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
+        except ReplyError as error:
+            reply.error = error
+        except _NETWORK_ERRORS as error:
+            reply.error = ConnectionClosed(None, f"({error.__class__.__name__}: {error})")
+        if reply.error is not None and not reply.total_time_ms:
+            reply.total_time_ms = (perf_counter() - start) * 1000.0
+        reply.text = "".join(pieces)
+        reply.chunks = len(chunk_times)
+        if chunk_times:
+            reply.time_to_first_chunk_ms = chunk_times[0]
+        if reply.error is not None and reply.error.kind != "bot_error":
+            # A late reply would be read as the next one's: start the next prompt on a fresh connection.
+            self._drop()
+        elif self._sock is not None:
+            self._watch_idle()
+
+
+def _close_reason(payload: bytes) -> tuple[int | None, str]:
+    code, reason = parse_close(payload)
+    return code, f"({reason})" if reason else ""
+
+
+def _bot_error(message: str) -> WsLocustError:
+    return BotError(f"bot reported an error: {message}")

@@ -1,0 +1,184 @@
+"""Prompts from files: ``.jsonl``, ``.txt`` (one prompt a line), ``.csv`` (with a header), or a folder.
+
+Every record keeps all its fields (expected answer, intent, keywords) for the metrics; the prompt
+and the request name are read from fields whose names are configurable and otherwise guessed from
+common names (``Question``/``prompt``..., ``Intent``/``name``...).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import DatasetError
+
+__all__ = ["PROMPT_FIELDS", "NAME_FIELDS", "Dataset", "PromptRecord", "load_prompts"]
+
+PROMPT_FIELDS = ("prompt", "Prompt", "question", "Question", "text", "input")
+"""Fields tried, in order, for the prompt when no ``prompt_field`` is given."""
+
+NAME_FIELDS = ("intent", "Intent", "name", "label")
+"""Fields tried, in order, for the request name when no ``name_field`` is given."""
+
+_SUFFIXES = (".jsonl", ".txt", ".csv")
+
+
+@dataclass(frozen=True, slots=True)
+class PromptRecord:
+    """One prompt and everything its file said of it.
+
+    Attributes:
+        prompt: the text sent to the bot.
+        name: the request name to report it under (e.g. its intent), or None for the default name.
+        fields: the whole record as read (for ``.txt``: ``{"prompt": ...}``).
+        source: ``file:line`` it came from, for error messages.
+    """
+
+    prompt: str
+    name: str | None
+    fields: Mapping[str, Any] = field(repr=False)
+    source: str
+
+
+def _pick(record: Mapping[str, Any], wanted: str | None, candidates: Sequence[str]) -> str | None:
+    if wanted:
+        return wanted if wanted in record else None
+    return next((key for key in candidates if key in record), None)
+
+
+def _to_record(
+    raw: Mapping[str, Any], path: Path, line: int, prompt_field: str | None, name_field: str | None
+) -> PromptRecord:
+    key = _pick(raw, prompt_field, PROMPT_FIELDS)
+    if key is None:
+        expected = repr(prompt_field) if prompt_field else "one of " + ", ".join(PROMPT_FIELDS)
+        raise DatasetError(str(path), f"record has no prompt field ({expected}); set --prompt-field", line)
+    prompt = raw[key]
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DatasetError(str(path), f"prompt field {key!r} is empty or not a string", line)
+    name_key = _pick(raw, name_field, NAME_FIELDS)
+    if name_field and name_key is None:
+        raise DatasetError(str(path), f"record has no name field {name_field!r}", line)
+    name = str(raw[name_key]) if name_key is not None and raw[name_key] not in (None, "") else None
+    return PromptRecord(prompt=prompt, name=name, fields=raw, source=f"{path}:{line}")
+
+
+def _read_jsonl(path: Path, prompt_field: str | None, name_field: str | None) -> Iterator[PromptRecord]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError as error:
+                raise DatasetError(str(path), f"not valid JSON ({error.args[0]})", number) from None
+            if not isinstance(raw, dict):
+                raise DatasetError(str(path), f"expected a JSON object, got {type(raw).__name__}", number)
+            yield _to_record(raw, path, number, prompt_field, name_field)
+
+
+def _read_txt(path: Path) -> Iterator[PromptRecord]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            prompt = line.rstrip("\r\n")
+            if prompt.strip():
+                yield PromptRecord(
+                    prompt=prompt, name=None, fields={"prompt": prompt}, source=f"{path}:{number}"
+                )
+
+
+def _read_csv(path: Path, prompt_field: str | None, name_field: str | None) -> Iterator[PromptRecord]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        reader = csv.DictReader(stream)
+        if not reader.fieldnames:
+            return
+        for raw in reader:
+            if None in raw:
+                raise DatasetError(str(path), "row has more cells than the header", reader.line_num)
+            yield _to_record(raw, path, reader.line_num, prompt_field, name_field)
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.is_file())
+        if not files:
+            raise DatasetError(str(path), "folder holds no .jsonl, .txt or .csv file")
+        return files
+    if not path.exists():
+        raise DatasetError(str(path), "no such file or folder")
+    if path.suffix not in _SUFFIXES:
+        raise DatasetError(str(path), "unknown prompts file type; use .jsonl, .txt, .csv or a folder")
+    return [path]
+
+
+def load_prompts(
+    path: str | Path,
+    *,
+    prompt_field: str | None = None,
+    name_field: str | None = None,
+    max_samples: int = -1,
+    shuffle_seed: int | None = None,
+) -> list[PromptRecord]:
+    """Read every prompt of a file or folder.
+
+    Args:
+        path: a ``.jsonl``, ``.txt`` or ``.csv`` file, or a folder of them (read in name order).
+        prompt_field: the field holding the prompt; guessed from :data:`PROMPT_FIELDS` when None.
+        name_field: the field naming the request; guessed from :data:`NAME_FIELDS` when None.
+        max_samples: keep this many prompts (after shuffling); -1 keeps all.
+        shuffle_seed: shuffle with this seed; None keeps file order.
+
+    Raises:
+        DatasetError: a file is missing, unreadable or malformed (names file and line), or holds no
+            prompt.
+    """
+    path = Path(path)
+    records: list[PromptRecord] = []
+    for file in _files(path):
+        try:
+            if file.suffix == ".jsonl":
+                records.extend(_read_jsonl(file, prompt_field, name_field))
+            elif file.suffix == ".csv":
+                records.extend(_read_csv(file, prompt_field, name_field))
+            else:
+                records.extend(_read_txt(file))
+        except UnicodeDecodeError as error:
+            raise DatasetError(str(file), f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+        except (OSError, csv.Error) as error:
+            raise DatasetError(str(file), str(error)) from None
+    if not records:
+        raise DatasetError(str(path), "holds no prompt")
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(records)
+    if max_samples >= 0:
+        if max_samples == 0:
+            raise DatasetError(str(path), "--max-samples 0 leaves no prompt; use -1 for all")
+        records = records[:max_samples]
+    return records
+
+
+class Dataset:
+    """The prompts of a run, handed out in turn to every user of the process.
+
+    Args:
+        records: the prompts (see :func:`load_prompts`).
+    """
+
+    def __init__(self, records: Sequence[PromptRecord]) -> None:
+        if not records:
+            raise ValueError("a Dataset needs at least one record")
+        self.records = list(records)
+        self._next = itertools.cycle(self.records).__next__
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def next(self) -> PromptRecord:
+        """Return the next prompt, starting again from the first after the last."""
+        return self._next()

@@ -1,0 +1,517 @@
+"""The demo chatbot: a real WebSocket server that answers from a dataset's intents.
+
+It speaks every built-in protocol, recognising each request's shape (``--protocol auto``) or held to
+one, and streams its answers with a configurable time to first chunk, gap between chunks and chunk
+count. Faults can be injected at a rate: bot errors, wrong answers, a close mid-reply, a reply that
+never ends, garbage. It is the embedded default target of ``locustfiles/chatbot.py`` and the peer of
+the tests.
+
+Run it::
+
+    python -m wslocust.demo_server --port 8765 --protocol auto --ttft-ms 150 --itl-ms 20 --chunks 30
+
+It prints ``listening on ws://HOST:PORT`` once it accepts connections (``--port 0`` picks a free
+port).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+__all__ = [
+    "DEFAULT_DATASET",
+    "PROTOCOL_CHOICES",
+    "Behaviour",
+    "DemoProcess",
+    "Knowledge",
+    "main",
+    "run_server",
+]
+
+DEFAULT_DATASET = Path(__file__).resolve().parent.parent / "datasets" / "support_bot.jsonl"
+"""The sample dataset of a clone, answered from when no ``--dataset`` is given."""
+
+PROTOCOL_CHOICES = ("auto", "plain", "json", "apigw", "openai-realtime")
+
+_GENERIC = (
+    "Thanks for your message. I can help with billing, refunds, orders, shipping, plans, roaming, "
+    "technical problems and account security. Could you tell me a little more about what you need?"
+)
+_log = logging.getLogger("wslocust.demo_server")
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How the demo bot answers: timing and injected faults (rates are fractions of replies)."""
+
+    protocol: str = "auto"
+    ttft_ms: float = 150.0
+    itl_ms: float = 20.0
+    chunks: int = 10
+    error_rate: float = 0.0
+    wrong_rate: float = 0.0
+    close_rate: float = 0.0
+    hang_rate: float = 0.0
+    garbage_rate: float = 0.0
+    push_delay_ms: float | None = None
+    require_header: str | None = None
+    seed: int | None = None
+
+
+class Knowledge:
+    """Answers by question, from a dataset of records with ``Question``/``Intent``/``Answer`` fields.
+
+    Args:
+        path: a ``.jsonl`` dataset; missing or None gives a bot that answers generically.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.by_question: dict[str, tuple[str, str]] = {}
+        self.by_intent: dict[str, list[str]] = defaultdict(list)
+        if path is None or not path.is_file() or path.suffix != ".jsonl":
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            question = record.get("Question") or record.get("question") or record.get("prompt")
+            intent = str(record.get("Intent") or record.get("intent") or "general")
+            answer = record.get("Answer") or record.get("answer")
+            if not answer:
+                keywords = record.get("Keywords") or []
+                answer = f"About {intent}: " + ", ".join(map(str, keywords)) + "."
+            if isinstance(question, str):
+                self.by_question[question.strip()] = (intent, str(answer))
+            self.by_intent[intent].append(str(answer))
+
+    def answer(self, question: str, rng: random.Random, wrong: bool) -> tuple[str, str]:
+        """Return (intent, answer) for a question; a wrong one answers another intent's question."""
+        intent, answer = self.by_question.get(question.strip(), ("general", _GENERIC))
+        if wrong:
+            others = [name for name in self.by_intent if name != intent]
+            if others:
+                intent = rng.choice(others)
+                return intent, rng.choice(self.by_intent[intent])
+            return "general", _GENERIC
+        return intent, answer
+
+
+def split_chunks(text: str, count: int) -> list[str]:
+    """Split ``text`` into exactly ``count`` non-empty pieces (fewer only when text is shorter)."""
+    count = max(1, min(count, len(text))) if text else 1
+    words = text.split(" ")
+    if len(words) >= count:
+        size, extra = divmod(len(words), count)
+        pieces, start = [], 0
+        for index in range(count):
+            end = start + size + (1 if index < extra else 0)
+            pieces.append(" ".join(words[start:end]) + (" " if end < len(words) else ""))
+            start = end
+        return pieces
+    size, extra = divmod(len(text), count)
+    pieces, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+class _Conversation:
+    """One connection's dialogue: reads requests, streams answers."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, connection: ServerConnection, knowledge: Knowledge, behaviour: Behaviour) -> None:
+        self.connection = connection
+        self.knowledge = knowledge
+        self.behaviour = behaviour
+        self.rng = random.Random(None if behaviour.seed is None else behaviour.seed + next(self._ids))
+        self.connection_id = f"demo{next(self._ids):06d}="
+        self.pending_realtime_text: str | None = None
+
+    def _roll(self, rate: float) -> bool:
+        return rate > 0 and self.rng.random() < rate
+
+    async def run(self) -> None:
+        if self.behaviour.protocol == "openai-realtime":
+            await self._send_json(
+                {"type": "session.created", "session": {"id": f"sess_{self.connection_id}"}}
+            )
+        async for message in self.connection:
+            await self.handle(message if isinstance(message, str) else message.decode("utf-8", "replace"))
+
+    def _dialect(self, message: str) -> tuple[str, Any]:
+        forced = self.behaviour.protocol
+        if forced == "plain":
+            return "plain", message
+        try:
+            document = json.loads(message)
+        except ValueError:
+            return ("plain", message) if forced == "auto" else ("invalid", message)
+        if not isinstance(document, dict):
+            return ("plain", message) if forced == "auto" else ("invalid", message)
+        if forced != "auto":
+            return forced, document
+        if str(document.get("type", "")).startswith(("conversation.", "response.", "session.")):
+            return "openai-realtime", document
+        if "action" in document:
+            return "apigw", document
+        return "json", document
+
+    async def handle(self, message: str) -> None:
+        dialect, document = self._dialect(message)
+        if dialect == "plain":
+            await self.answer_plain(message)
+        elif dialect == "openai-realtime":
+            await self.handle_realtime(document)
+        elif dialect == "apigw":
+            if document.get("action") != "sendMessage":
+                await self._send_json(self._gateway_error("Forbidden"))
+                return
+            data = document.get("data")
+            prompt = data.get("prompt") if isinstance(data, dict) else data
+            await self.answer_json(str(prompt or ""), gateway=True)
+        elif dialect == "json":
+            await self.answer_json(str(document.get("prompt") or document.get("text") or ""), gateway=False)
+        else:
+            await self._send_json({"type": "error", "message": "request is not a JSON object"})
+
+    def _gateway_error(self, message: str) -> dict[str, str]:
+        return {
+            "message": message,
+            "connectionId": self.connection_id,
+            "requestId": f"req{self.rng.getrandbits(32):08x}",
+        }
+
+    async def _send_json(self, document: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(document, ensure_ascii=False))
+
+    async def _stream(self, question: str, send_chunk: Any) -> tuple[str, str, bool]:
+        """Wait out the timing and hand each chunk to ``send_chunk``; return (intent, answer, ok).
+
+        ok is False when the injected fault was an error (the caller sends the error); a hang or a
+        close never returns normally.
+        """
+        behaviour = self.behaviour
+        intent, answer = self.knowledge.answer(question, self.rng, self._roll(behaviour.wrong_rate))
+        fail = self._roll(behaviour.error_rate)
+        hang = self._roll(behaviour.hang_rate)
+        close = self._roll(behaviour.close_rate)
+        pieces = split_chunks(answer, behaviour.chunks)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for index, piece in enumerate(pieces):
+            due = start + (behaviour.ttft_ms + index * behaviour.itl_ms) / 1000.0
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if fail and index == 0:
+                return intent, answer, False
+            if close and index == len(pieces) // 2:
+                await self.connection.close(1011, "demo: injected failure")
+                raise ConnectionClosed(None, None)
+            if self._roll(behaviour.garbage_rate):
+                await self.connection.send("\x00garbage{")
+            await send_chunk(piece)
+        if hang:
+            await asyncio.Future()  # never completes: the client's reply timeout must fire
+        return intent, answer, True
+
+    async def _push_later(self) -> None:
+        if self.behaviour.push_delay_ms is None:
+            return
+        await asyncio.sleep(self.behaviour.push_delay_ms / 1000.0)
+        with contextlib.suppress(ConnectionClosed):
+            await self.connection.send(json.dumps({"type": "status", "text": "push: agents online 12"}))
+
+    async def answer_plain(self, question: str) -> None:
+        pieces: list[str] = []
+
+        async def collect(piece: str) -> None:
+            pieces.append(piece)
+
+        _, _, ok = await self._stream(question, collect)
+        await self.connection.send("".join(pieces) if ok else "ERROR: the bot could not answer")
+        await self._push_later()
+
+    async def answer_json(self, question: str, *, gateway: bool) -> None:
+        async def send(piece: str) -> None:
+            await self._send_json({"type": "chunk", "text": piece})
+
+        intent, _, ok = await self._stream(question, send)
+        if ok:
+            await self._send_json({"type": "end", "intent": intent})
+        elif gateway:
+            await self._send_json(self._gateway_error("Internal server error"))
+        else:
+            await self._send_json({"type": "error", "message": "model overloaded, try again"})
+        await self._push_later()
+
+    async def handle_realtime(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "conversation.item.create":
+            content = (event.get("item") or {}).get("content") or [{}]
+            self.pending_realtime_text = str(content[0].get("text", ""))
+            await self._send_json({"type": "conversation.item.created", "item": event.get("item")})
+            return
+        if kind != "response.create":
+            await self._send_json(
+                {
+                    "type": "error",
+                    "error": {"type": "invalid_request_error", "message": f"unknown event {kind}"},
+                }
+            )
+            return
+        beta = "modalities" in (event.get("response") or {})
+        delta_type = "response.text.delta" if beta else "response.output_text.delta"
+        response_id = f"resp_{self.rng.getrandbits(48):012x}"
+        await self._send_json(
+            {"type": "response.created", "response": {"id": response_id, "status": "in_progress"}}
+        )
+
+        async def send(piece: str) -> None:
+            await self._send_json({"type": delta_type, "response_id": response_id, "delta": piece})
+
+        question, self.pending_realtime_text = self.pending_realtime_text or "", None
+        intent, answer, ok = await self._stream(question, send)
+        status = "completed" if ok else "failed"
+        response: dict[str, Any] = {"id": response_id, "status": status, "metadata": {"intent": intent}}
+        if ok:
+            response["usage"] = {"output_tokens": len(answer.split())}
+        else:
+            response["status_details"] = {"type": "failed", "error": {"message": "demo: injected failure"}}
+        await self._send_json({"type": "response.done", "response": response})
+        await self._push_later()
+
+
+def _check_header(behaviour: Behaviour) -> Any:
+    if not behaviour.require_header:
+        return None
+    name, _, value = behaviour.require_header.partition(":")
+    name, value = name.strip(), value.strip()
+
+    def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        if request.headers.get(name) != value:
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong credentials\n")
+        return None
+
+    return process_request
+
+
+async def run_server(
+    host: str,
+    port: int,
+    knowledge: Knowledge,
+    behaviour: Behaviour,
+    *,
+    ping_interval_s: float | None = 20.0,
+    ping_timeout_s: float | None = 20.0,
+) -> Server:
+    """Start the demo bot; return the listening server (``server.sockets`` holds the address)."""
+
+    async def converse(connection: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await _Conversation(connection, knowledge, behaviour).run()
+
+    return await serve(
+        converse,
+        host,
+        port,
+        process_request=_check_header(behaviour),
+        ping_interval=ping_interval_s,
+        ping_timeout=ping_timeout_s,
+        max_size=1024 * 1024,
+    )
+
+
+class DemoProcess:
+    """The demo bot in a child process, on a free loopback port (a context manager).
+
+    Args:
+        args: command-line arguments of the demo server (``--port`` and ``--host`` are set here).
+        start_timeout_s: how long to wait for it to listen.
+
+    Attributes:
+        url: ``ws://127.0.0.1:PORT`` once started.
+    """
+
+    def __init__(self, args: Sequence[str] = (), start_timeout_s: float = 20.0) -> None:
+        self.args = list(args)
+        self.start_timeout_s = start_timeout_s
+        self.url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        """Start the server; return its URL.
+
+        Raises:
+            RuntimeError: it exited or did not listen in time (with what it printed).
+        """
+        command = [
+            sys.executable,
+            "-m",
+            "wslocust.demo_server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            *self.args,
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        assert self._process.stdout is not None
+        deadline = time.monotonic() + self.start_timeout_s
+        seen: list[str] = []
+        while time.monotonic() < deadline:
+            line = self._process.stdout.readline()
+            if not line:
+                break
+            if line.startswith("listening on "):
+                self.url = line.split()[-1]
+                return self.url
+            seen.append(line.rstrip())
+        self.stop()
+        raise RuntimeError("demo server did not start: " + (" | ".join(seen) or "no output"))
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s); safe to call twice."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def __enter__(self) -> DemoProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a rate between 0 and 1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one (default 8765)")
+    parser.add_argument("--protocol", choices=PROTOCOL_CHOICES, default="auto", help="dialect (default auto)")
+    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="jsonl dataset to answer from")
+    parser.add_argument("--ttft-ms", type=float, default=150.0, help="time to first chunk (default 150)")
+    parser.add_argument("--itl-ms", type=float, default=20.0, help="gap between chunks (default 20)")
+    parser.add_argument("--chunks", type=int, default=10, help="chunks a reply (default 10)")
+    parser.add_argument("--error-rate", type=_rate, default=0.0, help="share of replies that are bot errors")
+    parser.add_argument(
+        "--wrong-rate", type=_rate, default=0.0, help="share of replies answering another intent"
+    )
+    parser.add_argument(
+        "--close-rate", type=_rate, default=0.0, help="share of replies cut by a close (1011)"
+    )
+    parser.add_argument("--hang-rate", type=_rate, default=0.0, help="share of replies that never end")
+    parser.add_argument("--garbage-rate", type=_rate, default=0.0, help="share of chunks preceded by garbage")
+    parser.add_argument(
+        "--push-delay-ms", type=float, default=None, help="push a status message this long after each reply"
+    )
+    parser.add_argument(
+        "--require-header", default=None, help="'Name: value' a client must send, else HTTP 401"
+    )
+    parser.add_argument(
+        "--ping-interval-s", type=float, default=20.0, help="server pings (0 = none; default 20)"
+    )
+    parser.add_argument(
+        "--ping-timeout-s", type=float, default=20.0, help="drop a client whose pong is this late"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed of the fault injection")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo bot until SIGINT or SIGTERM."""
+    options = _parser().parse_args(argv)
+    if options.chunks < 1:
+        print("demo_server: --chunks must be at least 1", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="demo_server: %(message)s")
+    behaviour = Behaviour(
+        protocol=options.protocol,
+        ttft_ms=options.ttft_ms,
+        itl_ms=options.itl_ms,
+        chunks=options.chunks,
+        error_rate=options.error_rate,
+        wrong_rate=options.wrong_rate,
+        close_rate=options.close_rate,
+        hang_rate=options.hang_rate,
+        garbage_rate=options.garbage_rate,
+        push_delay_ms=options.push_delay_ms,
+        require_header=options.require_header,
+        seed=options.seed,
+    )
+    knowledge = Knowledge(options.dataset)
+
+    async def serve_forever() -> None:
+        try:
+            server = await run_server(
+                options.host,
+                options.port,
+                knowledge,
+                behaviour,
+                ping_interval_s=options.ping_interval_s or None,
+                ping_timeout_s=options.ping_timeout_s or None,
+            )
+        except OSError as error:
+            print(
+                f"demo_server: cannot listen on {options.host}:{options.port}: {error.strerror}",
+                file=sys.stderr,
+            )
+            raise SystemExit(2) from None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        host, port = server.sockets[0].getsockname()[:2]
+        print(f"listening on ws://{host}:{port}", flush=True)
+        await stop.wait()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(serve_forever())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

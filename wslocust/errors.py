@@ -1,0 +1,112 @@
+"""The exceptions of wslocust.
+
+Failed round trips are not raised at the user: they travel as the ``exception`` of Locust's request
+event. These classes are what that event carries, and what configuration mistakes raise at start-up.
+
+The tree::
+
+    WsLocustError
+    ├── ConfigurationError      the user's mistake: an option, a locustfile setting
+    │   └── DatasetError        a prompts file that cannot be read (names file and line)
+    ├── ConnectError            no WebSocket connection: refused, DNS, TLS, timeout
+    │   └── HandshakeRejected   the server answered the upgrade with an HTTP status
+    └── ReplyError              a round trip that did not end in a complete reply
+        ├── ReplyTimeout        no complete reply within the reply timeout
+        ├── ConnectionClosed    the connection closed before the reply completed
+        ├── ProtocolError       the server sent something the protocol cannot read
+        └── BotError            the bot said the reply failed (an error event)
+
+Each class has a ``kind``: a short stable word used to group errors in summaries.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BotError",
+    "ConfigurationError",
+    "ConnectError",
+    "ConnectionClosed",
+    "DatasetError",
+    "HandshakeRejected",
+    "ProtocolError",
+    "ReplyError",
+    "ReplyTimeout",
+    "WsLocustError",
+]
+
+
+class WsLocustError(Exception):
+    """Base class of every wslocust error."""
+
+    kind = "error"
+
+
+class ConfigurationError(WsLocustError):
+    """An option or a locustfile setting is wrong; the run cannot start."""
+
+    kind = "configuration"
+
+
+class DatasetError(ConfigurationError):
+    """A prompts file cannot be read; the message names the file and, where known, the line."""
+
+    kind = "dataset"
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+
+
+class ConnectError(WsLocustError):
+    """The WebSocket connection could not be opened (refused, DNS, TLS, timeout)."""
+
+    kind = "connection_refused"
+
+
+class HandshakeRejected(ConnectError):
+    """The server refused the WebSocket upgrade with an HTTP status."""
+
+    kind = "handshake_rejected"
+
+    def __init__(self, status: int, reason: str = "") -> None:
+        super().__init__(f"handshake rejected: HTTP {status} {reason}".rstrip())
+        self.status = status
+
+
+class ReplyError(WsLocustError):
+    """A prompt did not get a complete, successful reply."""
+
+    kind = "reply"
+
+
+class ReplyTimeout(ReplyError):
+    """No complete reply arrived within the reply timeout."""
+
+    kind = "timeout"
+
+
+class ConnectionClosed(ReplyError):
+    """The connection closed before the reply completed."""
+
+    kind = "closed_mid_reply"
+
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        text = (
+            f"connection closed mid-reply: code {code}" if code is not None else "connection lost mid-reply"
+        )
+        super().__init__(f"{text} {reason}".rstrip())
+        self.code = code
+
+
+class ProtocolError(ReplyError):
+    """The server sent a frame or message that the protocol cannot read."""
+
+    kind = "protocol_error"
+
+
+class BotError(ReplyError):
+    """The bot reported that it failed to answer (an error event or a failed status)."""
+
+    kind = "bot_error"

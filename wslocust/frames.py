@@ -1,0 +1,188 @@
+"""WebSocket framing (RFC 6455), socket-free: bytes in, frames out; frames in, bytes out.
+
+The client reads the socket in large blocks and hands them to :class:`FrameReader`, which returns
+every complete frame the block holds. websocket-client's own reader asks the socket for a frame's
+header and payload separately (two or more ``recv`` calls a frame); reading in blocks takes one call
+for a burst of frames, which is most of what a load generator's client spends its CPU on.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from typing import Final
+
+from .errors import ProtocolError
+
+__all__ = [
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_CONTINUATION",
+    "OP_PING",
+    "OP_PONG",
+    "OP_TEXT",
+    "FrameReader",
+    "encode_close",
+    "encode_frame",
+    "parse_close",
+]
+
+OP_CONTINUATION: Final = 0x0
+OP_TEXT: Final = 0x1
+OP_BINARY: Final = 0x2
+OP_CLOSE: Final = 0x8
+OP_PING: Final = 0x9
+OP_PONG: Final = 0xA
+
+_CONTROL = frozenset((OP_CLOSE, OP_PING, OP_PONG))
+_DATA = frozenset((OP_TEXT, OP_BINARY))
+_U16: Final = struct.Struct("!H")
+_U64: Final = struct.Struct("!Q")
+_randbits = random.getrandbits
+
+
+def _mask(key: bytes, payload: bytes) -> bytes:
+    """XOR ``payload`` with the 4-byte masking ``key`` repeated, as one big-integer operation."""
+    size = len(payload)
+    if not size:
+        return payload
+    repeated = (key * ((size + 3) // 4))[:size]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(size, "little")
+
+
+def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
+    """Encode one final (FIN) frame.
+
+    Args:
+        opcode: the frame's opcode (``OP_TEXT``, ``OP_PONG``...).
+        payload: the unmasked payload.
+        mask: clients must mask their frames (RFC 6455 §5.3); servers must not.
+
+    Returns:
+        The frame's bytes, ready to send.
+    """
+    size = len(payload)
+    first = 0x80 | opcode
+    mask_bit = 0x80 if mask else 0
+    if size < 126:
+        header = bytes((first, mask_bit | size))
+    elif size < 65536:
+        header = bytes((first, mask_bit | 126)) + _U16.pack(size)
+    else:
+        header = bytes((first, mask_bit | 127)) + _U64.pack(size)
+    if not mask:
+        return header + payload
+    # The masking key protects proxies from cache poisoning by hostile browser scripts; a load
+    # generator sending its own prompts is not that threat, so a fast non-cryptographic key will do.
+    key = _randbits(32).to_bytes(4, "little")
+    return header + key + _mask(key, payload)
+
+
+def encode_close(code: int = 1000, reason: str = "", *, mask: bool = True) -> bytes:
+    """Encode a close frame carrying ``code`` and ``reason``."""
+    return encode_frame(OP_CLOSE, _U16.pack(code) + reason.encode()[:123], mask=mask)
+
+
+def parse_close(payload: bytes) -> tuple[int | None, str]:
+    """Return the (code, reason) of a close frame's payload; code is None when absent."""
+    if len(payload) < 2:
+        return None, ""
+    return _U16.unpack_from(payload)[0], payload[2:].decode("utf-8", "replace")
+
+
+class FrameReader:
+    """Turns a stream of received bytes into complete messages and control frames.
+
+    Fragmented messages are joined; control frames interleaved with fragments are returned at once.
+
+    Args:
+        max_message_bytes: a message larger than this is a :class:`ProtocolError` (a server sending
+            garbage must not exhaust the load generator's memory).
+    """
+
+    __slots__ = ("_buffer", "_fragments", "_fragments_opcode", "_fragments_size", "max_message_bytes")
+
+    def __init__(self, max_message_bytes: int = 16 * 1024 * 1024) -> None:
+        self.max_message_bytes = max_message_bytes
+        self._buffer = b""
+        self._fragments: list[bytes] = []
+        self._fragments_opcode = 0
+        self._fragments_size = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet part of a complete frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """Add received bytes; return the complete frames they finish, in order.
+
+        Returns:
+            ``(opcode, payload)`` pairs: whole text/binary messages (``OP_TEXT``/``OP_BINARY``, the
+            fragments joined) and control frames (``OP_PING``, ``OP_PONG``, ``OP_CLOSE``).
+
+        Raises:
+            ProtocolError: a frame that breaks RFC 6455 or a message over ``max_message_bytes``.
+        """
+        buffer = self._buffer + data if self._buffer else data
+        frames: list[tuple[int, bytes]] = []
+        end = len(buffer)
+        position = 0
+        while end - position >= 2:
+            first = buffer[position]
+            second = buffer[position + 1]
+            size = second & 0x7F
+            header = 2
+            if size == 126:
+                if end - position < 4:
+                    break
+                size = _U16.unpack_from(buffer, position + 2)[0]
+                header = 4
+            elif size == 127:
+                if end - position < 10:
+                    break
+                size = _U64.unpack_from(buffer, position + 2)[0]
+                header = 10
+            masked = second & 0x80
+            if masked:
+                header += 4
+            if size > self.max_message_bytes:
+                raise ProtocolError(f"frame of {size} bytes exceeds the {self.max_message_bytes}-byte limit")
+            frame_end = position + header + size
+            if frame_end > end:
+                break
+            payload = buffer[position + header : frame_end]
+            if masked:
+                payload = _mask(buffer[position + header - 4 : position + header], payload)
+            position = frame_end
+            if first & 0x70:
+                raise ProtocolError("frame with reserved bits set (no extension was negotiated)")
+            opcode = first & 0x0F
+            final = first & 0x80
+            if opcode in _CONTROL:
+                if not final or size > 125:
+                    raise ProtocolError("fragmented or oversized control frame")
+                frames.append((opcode, payload))
+            elif opcode in _DATA:
+                if self._fragments:
+                    raise ProtocolError("new message started inside a fragmented message")
+                if final:
+                    frames.append((opcode, payload))
+                else:
+                    self._fragments = [payload]
+                    self._fragments_opcode = opcode
+                    self._fragments_size = size
+            elif opcode == OP_CONTINUATION:
+                if not self._fragments:
+                    raise ProtocolError("continuation frame with no message to continue")
+                self._fragments.append(payload)
+                self._fragments_size += size
+                if self._fragments_size > self.max_message_bytes:
+                    raise ProtocolError(f"message exceeds the {self.max_message_bytes}-byte limit")
+                if final:
+                    frames.append((self._fragments_opcode, b"".join(self._fragments)))
+                    self._fragments = []
+            else:
+                raise ProtocolError(f"unknown opcode 0x{opcode:x}")
+        self._buffer = buffer[position:] if position < end else b""
+        return frames

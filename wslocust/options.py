@@ -1,0 +1,219 @@
+"""The plugin: wslocust's command-line options and every Locust event hook, in one place.
+
+Importing :mod:`wslocust` registers these listeners on Locust's global events:
+
+- ``init_command_line_parser``: the ``wslocust`` option group (shown in ``locust --help`` and, but for
+  the ``--demo-*`` start-up options, in the web UI);
+- ``init``: checks the settings and the dataset before any user starts (one error line and exit
+  code 2 on a mistake), starts the embedded demo bot when no host is given, and masks secret
+  options in the web UI;
+- ``quitting``: stops the embedded demo bot.
+"""
+
+from __future__ import annotations
+
+import locust
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from .demo_server import DemoProcess
+from .errors import WsLocustError
+from .protocols import PROTOCOLS
+from .users import ChatbotUser, WebSocketUser, load_dataset
+
+__all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "SECRET_OPTIONS", "add_arguments"]
+
+CONFIGURATION_ERROR_EXIT_CODE = 2
+"""The process exit code when wslocust's settings or dataset are wrong."""
+
+SECRET_OPTIONS = ("header", "query")
+"""Options whose values are never shown: masked in the web UI, never logged or reported."""
+
+SECRET_MASK = "********"
+
+_log = logging.getLogger("wslocust")
+
+
+def _add(
+    group: Any, *flags: str, include_in_web_ui: bool = True, is_secret: bool = False, **kwargs: Any
+) -> None:
+    """Add an option to a group, with the web-UI marks Locust's parser reads from its actions."""
+    action = group.add_argument(*flags, **kwargs)
+    action.include_in_web_ui = include_in_web_ui
+    action.is_secret = is_secret
+    action.is_required = False
+    action.is_multiple = False
+
+
+def add_arguments(parser: Any) -> None:
+    """Register the ``wslocust`` option group on Locust's argument parser."""
+    group = parser.add_argument_group("wslocust", "WebSocket chatbot options (see the README for each)")
+    _add(group, "--prompts", help="Prompts: a .jsonl, .txt or .csv file, or a folder of them")
+    _add(group, "--prompt-field", help="Record field holding the prompt (default: guessed, e.g. Question)")
+    _add(group, "--name-field", help="Record field naming each request (default: guessed, e.g. Intent)")
+    _add(group, "--request-name", help="One request name for every prompt, instead of each record's")
+    _add(group, "--max-samples", type=int, help="Use this many prompts; -1 = all (default)")
+    _add(group, "--shuffle-seed", type=int, help="Shuffle the prompts with this seed (default: file order)")
+    _add(
+        group,
+        "--protocol",
+        choices=sorted(PROTOCOLS),
+        help="How prompts and replies are framed (default: the locustfile's, else plain)",
+    )
+    _add(group, "--json-template", help='json/apigw request template, e.g. \'{"prompt": "{prompt}"}\'')
+    _add(group, "--json-chunk-path", help="json/apigw: dotted path of a reply's text (default: text)")
+    _add(group, "--json-end", help="json/apigw: condition ending a reply (default: type=end)")
+    _add(group, "--json-error", help="json/apigw: condition marking an error (default: type=error)")
+    _add(group, "--json-error-path", help="json/apigw: dotted path of an error's text (default: message)")
+    _add(group, "--apigw-action", help="apigw: route key sent as 'action' (default: sendMessage)")
+    _add(group, "--realtime-api", choices=["ga", "beta"], help="openai-realtime: API version (default: ga)")
+    _add(group, "--realtime-instructions", help="openai-realtime: instructions for each response")
+    _add(group, "--reply-timeout", type=float, help="Seconds allowed for a complete reply (default 60)")
+    _add(group, "--connect-timeout", type=float, help="Seconds allowed for the handshake (default 10)")
+    _add(group, "--think-time", help="Seconds between a user's prompts: N or MIN-MAX (default: locustfile's)")
+    _add(group, "--prompts-per-connection", type=int, help="Reconnect after this many prompts (0 = never)")
+    _add(group, "--origin", help="Origin header of the handshake")
+    _add(
+        group,
+        "--header",
+        action="append",
+        is_secret=True,
+        help="Handshake header 'Name: value', repeatable; ${VAR} reads an environment variable. Never shown",
+    )
+    _add(
+        group,
+        "--query",
+        is_secret=True,
+        help="Query string added to the URL (e.g. token=${TOKEN}). Never shown",
+    )
+    _add(group, "--subprotocol", action="append", help="WebSocket subprotocol to offer, repeatable")
+    _add(
+        group,
+        "--connect-to",
+        help="Dial HOST[:PORT] instead of the URL's host, keeping its Host header and TLS name",
+    )
+    _add(group, "--insecure", action="store_true", default=False, help="Do not verify TLS certificates")
+    demo = parser.add_argument_group(
+        "wslocust demo", "The embedded demo chatbot, started when no --host is given"
+    )
+    _add(
+        demo, "--demo-ttft-ms", type=float, default=150.0, include_in_web_ui=False, help="Time to first chunk"
+    )
+    _add(demo, "--demo-itl-ms", type=float, default=20.0, include_in_web_ui=False, help="Gap between chunks")
+    _add(demo, "--demo-chunks", type=int, default=12, include_in_web_ui=False, help="Chunks a reply")
+    _add(
+        demo,
+        "--demo-error-rate",
+        type=float,
+        default=0.01,
+        include_in_web_ui=False,
+        help="Share of bot errors",
+    )
+    _add(
+        demo,
+        "--demo-wrong-rate",
+        type=float,
+        default=0.0,
+        include_in_web_ui=False,
+        help="Share of wrong answers",
+    )
+
+
+def _user_classes(environment: Environment) -> list[type[WebSocketUser]]:
+    return [cls for cls in environment.user_classes if issubclass(cls, WebSocketUser)]
+
+
+def _start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> None:
+    options = environment.parsed_options
+    args = [
+        f"--ttft-ms={options.demo_ttft_ms}",
+        f"--itl-ms={options.demo_itl_ms}",
+        f"--chunks={options.demo_chunks}",
+        f"--error-rate={options.demo_error_rate}",
+        f"--wrong-rate={options.demo_wrong_rate}",
+    ]
+    chatbots = [cls for cls in users if issubclass(cls, ChatbotUser)]
+    if chatbots:
+        prompts = Path(chatbots[0].dataset_settings(environment).path)
+        if prompts.suffix == ".jsonl":
+            args.append(f"--dataset={prompts}")
+    demo = DemoProcess(args)
+    try:
+        environment.host = demo.start()
+    except RuntimeError as error:
+        _log.error("%s", error)
+        raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
+    _log.info("no --host given; embedded demo chatbot at %s", environment.host)
+
+    def stop_demo(**_: Any) -> None:
+        demo.stop()
+
+    environment.events.quitting.add_listener(stop_demo)
+
+
+def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
+    """Resolve every user class's settings and dataset now, so mistakes stop the run before it starts."""
+    host = environment.host
+    for cls in users:
+        if not host and not cls.host and not cls.demo_when_no_host:
+            raise WsLocustError(f"{cls.__name__}: no host: give --host ws://... or wss://...")
+        if host or cls.host:
+            cls.connection_settings(environment).protocol  # noqa: B018  (builds and so checks it)
+        if issubclass(cls, ChatbotUser):
+            load_dataset(cls.dataset_settings(environment))
+
+
+def _mask_secrets(web_ui: Any) -> None:
+    """Keep secret option values out of the web UI page; a masked value sent back means 'unchanged'."""
+    update = web_ui.update_template_args
+
+    def update_masked() -> None:
+        update()
+        extra = web_ui.template_args.get("extra_options") or {}
+        for name in SECRET_OPTIONS:
+            if name in extra and extra[name].get("default_value"):
+                extra[name]["default_value"] = SECRET_MASK
+
+    web_ui.update_template_args = update_masked
+    update_masked()
+
+
+def _restore_masked(environment: Environment, secrets: dict[str, Any]) -> None:
+    options = environment.parsed_options
+    for name, value in secrets.items():
+        current = getattr(options, name, None)
+        if current == SECRET_MASK or current == [SECRET_MASK]:
+            setattr(options, name, value)
+
+
+@locust.events.init_command_line_parser.add_listener
+def _on_parser(parser: Any, **_: Any) -> None:
+    add_arguments(parser)
+
+
+@locust.events.init.add_listener
+def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
+    options = environment.parsed_options
+    users = _user_classes(environment)
+    if options is None or not users:
+        return
+    try:
+        if not isinstance(environment.runner, WorkerRunner):
+            if not environment.host and any(cls.demo_when_no_host and not cls.host for cls in users):
+                _start_demo(environment, users)
+            _check(environment, users)
+    except WsLocustError as error:
+        _log.error("%s", error)
+        raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
+    if web_ui is not None:
+        secrets = {name: getattr(options, name, None) for name in SECRET_OPTIONS}
+        _mask_secrets(web_ui)
+
+        def restore(**_: Any) -> None:
+            _restore_masked(environment, secrets)
+
+        environment.events.test_start.add_listener(restore)

@@ -1,0 +1,31 @@
+"""Protocols: how prompts and replies are framed, socket-free.
+
+Built in: ``plain``, ``json``, ``apigw``, ``openai-realtime``. See :mod:`.base` to write your own.
+"""
+
+from __future__ import annotations
+
+from .apigw import ApiGatewayProtocol
+from .base import END, PROTOCOLS, Chunk, End, Event, Failure, Message, Protocol, get_protocol
+from .json_messages import Condition, JsonProtocol, JsonTemplate, get_path
+from .openai_realtime import OpenAIRealtimeProtocol
+from .plain import PlainProtocol
+
+__all__ = [
+    "END",
+    "PROTOCOLS",
+    "ApiGatewayProtocol",
+    "Chunk",
+    "Condition",
+    "End",
+    "Event",
+    "Failure",
+    "JsonProtocol",
+    "JsonTemplate",
+    "Message",
+    "OpenAIRealtimeProtocol",
+    "PlainProtocol",
+    "Protocol",
+    "get_path",
+    "get_protocol",
+]
