@@ -439,15 +439,11 @@ class ChatClient:
             ``WS`` event is fired (the ``CONNECT`` event carries the failure).
         """
         reply = Reply(prompt=prompt, name=name or self.default_name, record=record or {})
+        if self._sock is not None:
+            self._settle()  # may find that the server closed the connection while we were idle
         if self._sock is None:
             if self._failed_connects:
                 gevent.sleep(min(0.1 * 2 ** (self._failed_connects - 1), 5.0))
-            if not self.connect():
-                reply.error = ConnectError("not connected")
-                return reply
-        else:
-            self._settle()
-        if self._sock is None:  # the server closed the connection while we were idle
             if not self.connect():
                 reply.error = ConnectError("not connected")
                 return reply

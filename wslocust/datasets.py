@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import DatasetError
 
-__all__ = ["PROMPT_FIELDS", "NAME_FIELDS", "Dataset", "PromptRecord", "load_prompts"]
+__all__ = ["NAME_FIELDS", "PROMPT_FIELDS", "Dataset", "PromptRecord", "load_prompts"]
 
 PROMPT_FIELDS = ("prompt", "Prompt", "question", "Question", "text", "input")
 """Fields tried, in order, for the prompt when no ``prompt_field`` is given."""

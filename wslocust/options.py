@@ -129,6 +129,7 @@ def _user_classes(environment: Environment) -> list[type[WebSocketUser]]:
 
 def _start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> None:
     options = environment.parsed_options
+    assert options is not None
     args = [
         f"--ttft-ms={options.demo_ttft_ms}",
         f"--itl-ms={options.demo_itl_ms}",

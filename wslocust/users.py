@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from .client import Check, ChatClient, Reply
+from .client import ChatClient, Check
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
 from .protocols import Protocol, get_protocol
@@ -245,7 +245,7 @@ class ChatbotUser(WebSocketUser):
     name_field: ClassVar[str | None] = None
     """The record field naming the request (e.g. ``Intent``); guessed when None (``--name-field``)."""
 
-    request_name: ClassVar[str | None] = None
+    request_name: str | None = None
     """One request name for every prompt, instead of each record's (``--request-name``)."""
 
     max_samples: ClassVar[int] = -1
@@ -254,7 +254,7 @@ class ChatbotUser(WebSocketUser):
     shuffle_seed: ClassVar[int | None] = None
     """Shuffle the prompts with this seed; None keeps file order (``--shuffle-seed``, -1 for none)."""
 
-    prompts_per_connection: ClassVar[int] = 0
+    prompts_per_connection: int = 0
     """Reconnect after this many prompts (connect/disconnect cycles); 0 keeps the connection
     (``--prompts-per-connection``)."""
 
@@ -294,11 +294,11 @@ class ChatbotUser(WebSocketUser):
         return self.dataset.next()
 
     @task
-    def ask_next(self) -> Reply:
+    def ask_next(self) -> None:
         """Ask the next prompt of the dataset."""
         record = self.next_record()
         if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
             self.client.close()
             self._asked_on_connection = 0
         self._asked_on_connection += 1
-        return self.client.ask(record.prompt, record=record.fields, name=self.request_name or record.name)
+        self.client.ask(record.prompt, record=record.fields, name=self.request_name or record.name)
