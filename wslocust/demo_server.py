@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import json
 import logging
+import os
 import random
 import signal
 import subprocess
@@ -417,6 +418,14 @@ class DemoProcess:
         self.stop()
 
 
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    """Set ``stop`` once the parent process is gone (an embedded demo must not outlive its run)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(0.5)
+    stop.set()
+
+
 def _rate(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -457,6 +466,7 @@ def _parser() -> argparse.ArgumentParser:
         "--ping-timeout-s", type=float, default=20.0, help="drop a client whose pong is this late"
     )
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault injection")
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process ends")
     return parser
 
 
@@ -505,6 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop.add_signal_handler(signum, stop.set)
         host, port = server.sockets[0].getsockname()[:2]
         print(f"listening on ws://{host}:{port}", flush=True)
+        if options.exit_with_parent:
+            watchdog = loop.create_task(_stop_when_orphaned(stop))  # noqa: F841  (kept alive by the reference)
         await stop.wait()
         server.close()
         await server.wait_closed()

@@ -16,6 +16,7 @@ import locust
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+import atexit
 import logging
 from pathlib import Path
 from typing import Any
@@ -146,8 +147,8 @@ def _start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> N
     try:
         environment.host = demo.start()
     except RuntimeError as error:
-        _log.error("%s", error)
-        raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
+        raise WsLocustError(str(error)) from None
+    atexit.register(demo.stop)  # also on an exit that skips the quitting event
     _log.info("no --host given; embedded demo chatbot at %s", environment.host)
 
     def stop_demo(**_: Any) -> None:
@@ -157,15 +158,27 @@ def _start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> N
 
 
 def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
-    """Resolve every user class's settings and dataset now, so mistakes stop the run before it starts."""
-    host = environment.host
+    """Resolve every user class's dataset and settings now, so mistakes stop the run before it starts."""
     for cls in users:
-        if not host and not cls.host and not cls.demo_when_no_host:
-            raise WsLocustError(f"{cls.__name__}: no host: give --host ws://... or wss://...")
-        if host or cls.host:
-            cls.connection_settings(environment).protocol  # noqa: B018  (builds and so checks it)
         if issubclass(cls, ChatbotUser):
             load_dataset(cls.dataset_settings(environment))
+    if not environment.host and any(cls.demo_when_no_host and not cls.host for cls in users):
+        _start_demo(environment, users)
+    for cls in users:
+        if not environment.host and not cls.host:
+            raise WsLocustError(f"{cls.__name__}: no host: give --host ws://... or wss://...")
+        cls.connection_settings(environment)
+
+
+def _remove_empty_outputs(options: Any) -> None:
+    """Remove the CSV files Locust opened before a configuration error, while they are still empty."""
+    prefix = getattr(options, "csv_prefix", None)
+    if not prefix:
+        return
+    for suffix in ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv"):
+        path = Path(prefix + suffix)
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()
 
 
 def _mask_secrets(web_ui: Any) -> None:
@@ -204,11 +217,10 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         return
     try:
         if not isinstance(environment.runner, WorkerRunner):
-            if not environment.host and any(cls.demo_when_no_host and not cls.host for cls in users):
-                _start_demo(environment, users)
             _check(environment, users)
     except WsLocustError as error:
         _log.error("%s", error)
+        _remove_empty_outputs(options)
         raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
     if web_ui is not None:
         secrets = {name: getattr(options, name, None) for name in SECRET_OPTIONS}

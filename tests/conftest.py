@@ -1,0 +1,158 @@
+"""Shared fixtures: real servers on 127.0.0.1 with free ports, and a Locust environment per test.
+
+Every timeout is a multiple of ``UNIT`` seconds; set ``WSLOCUST_TEST_UNIT`` to scale them on a slow
+machine.
+"""
+
+from __future__ import annotations
+
+import locust  # noqa: F401  (gevent's monkey patching before anything else)
+from locust.env import Environment
+from locust.event import Events
+
+import base64
+import hashlib
+import os
+import socket
+import ssl
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pytest
+from gevent.server import StreamServer
+
+import wslocust  # noqa: F401  (registers the plugin)
+from wslocust.demo_server import DemoProcess
+
+UNIT = float(os.environ.get("WSLOCUST_TEST_UNIT", "1"))
+"""Seconds that one unit of test timeout stands for."""
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "datasets" / "support_bot.jsonl"
+
+
+@dataclass
+class Recorded:
+    """The request events a Locust environment fired."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def of(self, request_type: str) -> list[dict[str, Any]]:
+        return [event for event in self.events if event["request_type"] == request_type]
+
+
+@pytest.fixture
+def recorded_env() -> tuple[Environment, Recorded]:
+    """A Locust environment with its own events, recording every request event."""
+    environment = Environment(events=Events())
+    recorded = Recorded()
+    environment.events.request.add_listener(lambda **kwargs: recorded.events.append(kwargs))
+    return environment, recorded
+
+
+@pytest.fixture
+def demo() -> Iterator[Callable[..., str]]:
+    """Start demo bots: ``url = demo("--ttft-ms", "50", ...)``; all stop after the test."""
+    started: list[DemoProcess] = []
+
+    def start(*args: str) -> str:
+        process = DemoProcess(args, start_timeout_s=20 * UNIT)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+@dataclass
+class RawServer:
+    """A hand-written WebSocket server on 127.0.0.1:0, for what the demo bot will not do.
+
+    ``handler(sock, headers)`` runs after a successful upgrade; ``status`` other than 101 refuses it.
+    """
+
+    handler: Callable[[socket.socket, dict[str, str]], None]
+    status: int = 101
+    seen_headers: list[dict[str, str]] = field(default_factory=list)
+    server: StreamServer | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        port: int = self.server.address[1]
+        return port
+
+    def _serve(self, sock: socket.socket, _address: Any) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            data = sock.recv(4096)
+            if not data:
+                return
+            request += data
+        lines = request.split(b"\r\n\r\n")[0].decode().split("\r\n")[1:]
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        self.seen_headers.append(headers)
+        if self.status != 101:
+            sock.sendall(f"HTTP/1.1 {self.status} Nope\r\nContent-Length: 0\r\n\r\n".encode())
+            return
+        accept = base64.b64encode(hashlib.sha1((headers["sec-websocket-key"] + _GUID).encode()).digest()).decode()
+        sock.sendall(
+            (
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+            ).encode()
+        )
+        self.handler(sock, headers)
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[..., RawServer]]:
+    """Start :class:`RawServer` instances: ``server = raw_server(handler)``; stopped after the test."""
+    servers: list[RawServer] = []
+
+    def start(
+        handler: Callable[[socket.socket, dict[str, str]], None],
+        status: int = 101,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> RawServer:
+        raw = RawServer(handler, status)
+        tls = {"ssl_context": ssl_context} if ssl_context is not None else {}
+        raw.server = StreamServer(("127.0.0.1", 0), raw._serve, **tls)
+        raw.server.start()
+        servers.append(raw)
+        return raw
+
+    yield start
+    for raw in servers:
+        assert raw.server is not None
+        raw.server.stop(timeout=1)
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Yield to other greenlets until ``condition()`` holds or ``timeout_s`` passes."""
+    with gevent.Timeout(timeout_s, False):
+        while not condition():
+            gevent.sleep(0.01)
+        return True
+    return False
+
+
+def locust_command(*args: str) -> list[str]:
+    """The command line of a Locust run of the shipped locustfile in a subprocess."""
+    return [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "chatbot.py"), *args]
