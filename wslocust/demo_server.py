@@ -515,9 +515,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop.add_signal_handler(signum, stop.set)
         host, port = server.sockets[0].getsockname()[:2]
         print(f"listening on ws://{host}:{port}", flush=True)
-        if options.exit_with_parent:
-            watchdog = loop.create_task(_stop_when_orphaned(stop))  # noqa: F841  (kept alive by the reference)
+        watchdog = loop.create_task(_stop_when_orphaned(stop)) if options.exit_with_parent else None
         await stop.wait()
+        if watchdog is not None:
+            watchdog.cancel()
         server.close()
         await server.wait_closed()
 
