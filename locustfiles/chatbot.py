@@ -22,5 +22,6 @@ class SupportBotUser(ChatbotUser):
 
     protocol = "json"
     prompts = "datasets/support_bot.jsonl"
+    shuffle_seed = 1  # mix the intents (the file groups them); --shuffle-seed -1 keeps file order
     wait_time = between(1, 3)
     demo_when_no_host = True

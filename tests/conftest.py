@@ -106,12 +106,16 @@ class RawServer:
                 return
             request += data
         lines = request.split(b"\r\n\r\n")[0].decode().split("\r\n")[1:]
-        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        headers = {
+            name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)
+        }
         self.seen_headers.append(headers)
         if self.status != 101:
             sock.sendall(f"HTTP/1.1 {self.status} Nope\r\nContent-Length: 0\r\n\r\n".encode())
             return
-        accept = base64.b64encode(hashlib.sha1((headers["sec-websocket-key"] + _GUID).encode()).digest()).decode()
+        accept = base64.b64encode(
+            hashlib.sha1((headers["sec-websocket-key"] + _GUID).encode()).digest()
+        ).decode()
         sock.sendall(
             (
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -83,7 +83,9 @@ def test_streamed_timing_matches_the_delays_the_server_injects(recorded_env, dem
     assert any(event["response_time"] != round(event["response_time"]) for event in recorded.of("WS"))
 
 
-def test_a_reply_that_never_completes_is_a_timeout_failure_and_the_next_ask_reconnects(recorded_env, demo) -> None:
+def test_a_reply_that_never_completes_is_a_timeout_failure_and_the_next_ask_reconnects(
+    recorded_env, demo
+) -> None:
     environment, recorded = recorded_env
     url = demo("--ttft-ms", "1", "--itl-ms", "1", "--hang-rate", "1")
     client = client_for(environment, url, JsonProtocol(), reply_timeout_s=0.3 * UNIT)
@@ -134,7 +136,9 @@ def test_a_refused_handshake_is_a_connect_failure_carrying_the_http_status(recor
     assert recorded.of("WS") == []  # the prompt was never sent: the CONNECT event carries the failure
 
 
-def test_a_header_read_from_the_environment_authenticates_and_never_shows(recorded_env, demo, monkeypatch) -> None:
+def test_a_header_read_from_the_environment_authenticates_and_never_shows(
+    recorded_env, demo, monkeypatch
+) -> None:
     environment, recorded = recorded_env
     monkeypatch.setenv("BOT_TOKEN", "s3cret-token")
     url = demo("--require-header", "Authorization: Bearer s3cret-token")
@@ -143,7 +147,9 @@ def test_a_header_read_from_the_environment_authenticates_and_never_shows(record
     assert "s3cret" not in repr(recorded.events)
 
 
-def test_a_header_naming_an_unset_variable_is_a_configuration_error_without_the_value(recorded_env, demo) -> None:
+def test_a_header_naming_an_unset_variable_is_a_configuration_error_without_the_value(
+    recorded_env, demo
+) -> None:
     environment, _ = recorded_env
     client = client_for(environment, demo(), headers=["Authorization: Bearer ${WSLOCUST_SURELY_UNSET}"])
     with pytest.raises(ConfigurationError, match="WSLOCUST_SURELY_UNSET"):
@@ -182,7 +188,8 @@ def test_connect_to_dials_another_address_keeping_the_urls_host_header(recorded_
     url = f"ws://bot.example.invalid:{server.port}/prod"
     client = client_for(environment, url, connect_to=f"127.0.0.1:{server.port}")
     reply = client.ask("ping?")
-    assert reply.ok and reply.text == "echo: ping?"
+    assert reply.ok
+    assert reply.text == "echo: ping?"
     assert server.seen_headers[0]["host"] == f"bot.example.invalid:{server.port}"
 
 
@@ -257,7 +264,8 @@ def test_a_message_pushed_between_replies_is_not_counted_in_the_next_reply(recor
     assert wait_until(lambda: client.pushed_messages == 1, 2 * UNIT)
     second = client.ask(FIRST["Question"])
     assert second.text == first.text == FIRST["Answer"]
-    assert second.time_to_first_chunk_ms is not None and second.time_to_first_chunk_ms >= 60
+    assert second.time_to_first_chunk_ms is not None
+    assert second.time_to_first_chunk_ms >= 60
 
 
 def test_a_push_read_in_the_same_block_as_a_reply_end_is_dropped(recorded_env, raw_server) -> None:
@@ -268,7 +276,9 @@ def test_a_push_read_in_the_same_block_as_a_reply_end_is_dropped(recorded_env, r
         for _ in range(2):
             while not reader.feed(sock.recv(4096)):
                 pass
-            sock.sendall(encode_frame(OP_TEXT, b"answer", mask=False) + encode_frame(OP_TEXT, b"push", mask=False))
+            sock.sendall(
+                encode_frame(OP_TEXT, b"answer", mask=False) + encode_frame(OP_TEXT, b"push", mask=False)
+            )
 
     server = raw_server(reply_then_push)
     client = client_for(environment, f"ws://127.0.0.1:{server.port}/")
@@ -293,7 +303,9 @@ def test_openai_realtime_replies_ignore_other_responses_events(recorded_env, raw
             {"type": "response.output_text.delta", "response_id": "mine", "delta": " there"},
             {"type": "response.done", "response": {"id": "mine", "status": "completed"}},
         ]
-        sock.sendall(b"".join(encode_frame(OP_TEXT, json.dumps(event).encode(), mask=False) for event in events))
+        sock.sendall(
+            b"".join(encode_frame(OP_TEXT, json.dumps(event).encode(), mask=False) for event in events)
+        )
         gevent.sleep(1)
 
     server = raw_server(realtime)
@@ -319,8 +331,24 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=bot.test",
-         "-addext", "subjectAltName=DNS:bot.test", "-keyout", str(key), "-out", str(cert)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=bot.test",
+            "-addext",
+            "subjectAltName=DNS:bot.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
         check=True,
         capture_output=True,
     )
@@ -339,17 +367,21 @@ def test_tls_certificates_are_verified_by_default(recorded_env, raw_server, self
     client = client_for(environment, f"wss://bot.test:{server.port}/", connect_to=f"127.0.0.1:{server.port}")
     assert not client.connect()
     error = recorded.of("CONNECT")[0]["exception"]
-    assert isinstance(error, ConnectError) and "TLS failed" in str(error)
+    assert isinstance(error, ConnectError)
+    assert "TLS failed" in str(error)
 
 
-def test_insecure_skips_tls_verification_and_keeps_the_server_name(recorded_env, raw_server, self_signed) -> None:
+def test_insecure_skips_tls_verification_and_keeps_the_server_name(
+    recorded_env, raw_server, self_signed
+) -> None:
     environment, _ = recorded_env
     server = _tls_server(raw_server, *self_signed)
     client = client_for(
         environment, f"wss://bot.test:{server.port}/", connect_to=f"127.0.0.1:{server.port}", verify_tls=False
     )
     reply = client.ask("secure?")
-    assert reply.ok and reply.text == "echo: secure?"
+    assert reply.ok
+    assert reply.text == "echo: secure?"
     assert server.seen_headers[0]["host"] == f"bot.test:{server.port}"
 
 

@@ -54,7 +54,15 @@ from .frames import (
 )
 from .protocols import Chunk, End, Failure, Protocol
 
-__all__ = ["CONNECT_REQUEST_TYPE", "REQUEST_TYPE", "ChatClient", "Reply", "expand_env", "parse_connect_to"]
+__all__ = [
+    "CONNECT_REQUEST_TYPE",
+    "REQUEST_TYPE",
+    "ChatClient",
+    "Reply",
+    "check_url",
+    "expand_env",
+    "parse_connect_to",
+]
 
 REQUEST_TYPE = "WS"
 """The request type of prompt→reply round trips in Locust's statistics."""
@@ -85,6 +93,17 @@ def expand_env(text: str) -> str:
         return os.environ[name]
 
     return _ENV_REFERENCE.sub(value, text)
+
+
+def check_url(url: str) -> None:
+    """Check that ``url`` is a ``ws://`` or ``wss://`` URL with a host.
+
+    Raises:
+        ConfigurationError: it is not (the message quotes it).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigurationError(f"host must be a ws:// or wss:// URL, got {url!r}")
 
 
 def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
@@ -189,9 +208,8 @@ class ChatClient:
         default_name: str = "ask",
         checks: Sequence[Check] = (),
     ) -> None:
+        check_url(url)
         parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ConfigurationError(f"host must be a ws:// or wss:// URL, got {url!r}")
         for header in headers:
             if ":" not in header:
                 raise ConfigurationError("a --header must read 'Name: value' (the value is not shown)")

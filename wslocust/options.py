@@ -168,6 +168,7 @@ def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
         if not environment.host and not cls.host:
             raise WsLocustError(f"{cls.__name__}: no host: give --host ws://... or wss://...")
         cls.connection_settings(environment)
+        cls.think_time_s(environment)
 
 
 def _remove_empty_outputs(options: Any) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from .client import ChatClient, Check
+from .client import ChatClient, Check, check_url
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
 from .protocols import Protocol, get_protocol
@@ -144,7 +144,7 @@ class WebSocketUser(User):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        bounds = _option(environment.parsed_options, "think_time", None, think_time)
+        bounds = self.think_time_s(environment)
         if bounds is not None:
             low, high = bounds
             self.wait_time = lambda: random.uniform(low, high)  # type: ignore[method-assign]
@@ -165,6 +165,15 @@ class WebSocketUser(User):
         )
 
     @classmethod
+    def think_time_s(cls, environment: Environment) -> tuple[float, float] | None:
+        """The ``--think-time`` bounds in seconds, or None to keep the class's ``wait_time``.
+
+        Raises:
+            ConfigurationError: the option is not ``N`` or ``MIN-MAX``.
+        """
+        return _option(environment.parsed_options, "think_time", None, think_time)
+
+    @classmethod
     def connection_settings(cls, environment: Environment) -> ConnectionSettings:
         """Resolve the connection settings from the class attributes and the parsed options.
 
@@ -175,6 +184,7 @@ class WebSocketUser(User):
         url = environment.host or cls.host
         if not url:
             raise ConfigurationError("no host: give --host ws://... or wss://...")
+        check_url(url)
         protocol_setting = _option(options, "protocol", cls.protocol, str)
         protocol_class = (
             get_protocol(protocol_setting) if isinstance(protocol_setting, str) else protocol_setting
