@@ -24,11 +24,14 @@ from .errors import (
     WsLocustError,
 )
 from .protocols import (
+    END,
     ApiGatewayProtocol,
     Chunk,
     End,
+    Event,
     Failure,
     JsonProtocol,
+    Message,
     OpenAIRealtimeProtocol,
     PlainProtocol,
     Protocol,
@@ -37,6 +40,7 @@ from .users import ChatbotUser, WebSocketUser
 
 __all__ = [
     "CONNECT_REQUEST_TYPE",
+    "END",
     "REQUEST_TYPE",
     "ApiGatewayProtocol",
     "BotError",
@@ -49,9 +53,11 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "End",
+    "Event",
     "Failure",
     "HandshakeRejected",
     "JsonProtocol",
+    "Message",
     "OpenAIRealtimeProtocol",
     "PlainProtocol",
     "PromptRecord",
