@@ -396,3 +396,33 @@ def test_connect_to_accepts_host_host_port_and_ipv6(spec: str, expected: tuple[s
 def test_connect_to_with_a_bad_port_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="port"):
         parse_connect_to("127.0.0.1:http", 443)
+
+
+def test_a_reply_on_a_connection_opened_by_ask_is_read_whole(recorded_env, demo) -> None:
+    """The idle watch of a fresh connection must not read frames of the reply being collected."""
+    environment, _ = recorded_env
+    url = demo("--ttft-ms", "2", "--itl-ms", "2", "--chunks", "30")
+    for _ in range(5):
+        client = client_for(environment, url, JsonProtocol(), reply_timeout_s=5 * UNIT)
+        reply = client.ask(FIRST["Question"])  # no connect() first: ask opens the connection
+        assert reply.ok, reply.error
+        assert reply.chunks == 30
+        assert client.pushed_messages == 0
+        client.close()
+
+
+def test_the_idle_watch_is_off_while_a_reply_is_collected(recorded_env, demo) -> None:
+    """Whether ask() connects or reuses the connection, nothing but ask() reads during a round trip."""
+    environment, _ = recorded_env
+    watching: list[bool] = []
+
+    class Spy(JsonProtocol):
+        def request(self, prompt, record):  # type: ignore[no-untyped-def]
+            watcher = client._idle_watcher
+            watching.append(watcher is not None and watcher.active)
+            return super().request(prompt, record)
+
+    client = client_for(environment, demo("--ttft-ms", "1", "--itl-ms", "1"), Spy())
+    assert client.ask("first").ok  # connects inside ask
+    assert client.ask("second").ok  # reuses the connection
+    assert watching == [False, False]

@@ -465,6 +465,7 @@ class ChatClient:
             if not self.connect():
                 reply.error = ConnectError("not connected")
                 return reply
+            self._settle()  # connect() started the idle watch: only this round trip may read now
         try:
             self._round_trip(reply)
         except BaseException:

@@ -1,5 +1,7 @@
 """Prompts from files: ``.jsonl``, ``.txt`` (one prompt a line), ``.csv`` (with a header), or a folder.
 
+Files are read as UTF-8; a byte order mark (as spreadsheet programs write) is dropped.
+
 Every record keeps all its fields (expected answer, intent, keywords) for the metrics; the prompt
 and the request name are read from fields whose names are configurable and otherwise guessed from
 common names (``Question``/``prompt``..., ``Intent``/``name``...).
@@ -70,7 +72,7 @@ def _to_record(
 
 
 def _read_jsonl(path: Path, prompt_field: str | None, name_field: str | None) -> Iterator[PromptRecord]:
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding="utf-8-sig") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -84,7 +86,7 @@ def _read_jsonl(path: Path, prompt_field: str | None, name_field: str | None) ->
 
 
 def _read_txt(path: Path) -> Iterator[PromptRecord]:
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding="utf-8-sig") as lines:
         for number, line in enumerate(lines, start=1):
             prompt = line.rstrip("\r\n")
             if prompt.strip():
@@ -94,7 +96,7 @@ def _read_txt(path: Path) -> Iterator[PromptRecord]:
 
 
 def _read_csv(path: Path, prompt_field: str | None, name_field: str | None) -> Iterator[PromptRecord]:
-    with path.open(encoding="utf-8", newline="") as stream:
+    with path.open(encoding="utf-8-sig", newline="") as stream:
         reader = csv.DictReader(stream)
         if not reader.fieldnames:
             return

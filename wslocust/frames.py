@@ -80,7 +80,9 @@ def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
 
 def encode_close(code: int = 1000, reason: str = "", *, mask: bool = True) -> bytes:
     """Encode a close frame carrying ``code`` and ``reason``."""
-    return encode_frame(OP_CLOSE, _U16.pack(code) + reason.encode()[:123], mask=mask)
+    # 123 bytes at most, cut on a character boundary: the reason must stay valid UTF-8.
+    reason_bytes = reason.encode()[:123].decode("utf-8", "ignore").encode()
+    return encode_frame(OP_CLOSE, _U16.pack(code) + reason_bytes, mask=mask)
 
 
 def parse_close(payload: bytes) -> tuple[int | None, str]:

@@ -24,7 +24,7 @@ class ApiGatewayProtocol(JsonProtocol):
     """JSON with an ``action`` route key; API Gateway's error replies count as failures.
 
     Args:
-        action: the route key value (``sendMessage`` by default).
+        action: the route key value; when None, the template's ``action``, else ``sendMessage``.
         template: the request without its action (``{"data": {"prompt": "{prompt}"}}`` by default);
             the action is added to it.
     """
@@ -38,10 +38,12 @@ class ApiGatewayProtocol(JsonProtocol):
 
     def __init__(self, action: str | None = None, template: str | None = None, **kwargs: str | None) -> None:
         super().__init__(template=template, **kwargs)
-        self.action = action or self.DEFAULT_ACTION
-        if not isinstance(self.template.document, dict):
+        document = self.template.document
+        if not isinstance(document, dict):
             raise ConfigurationError("apigw request template must be a JSON object")
-        self.template.document = {"action": self.action, **self.template.document}
+        self.action = action or document.get("action") or self.DEFAULT_ACTION
+        rest = {key: value for key, value in document.items() if key != "action"}
+        self.template.document = {"action": self.action, **rest}
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> Protocol:

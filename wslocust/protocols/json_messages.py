@@ -49,6 +49,18 @@ def get_path(document: Any, path: str) -> Any:
     return value
 
 
+def _same(value: Any, expected: Any) -> bool:
+    """JSON equality: ``true`` is not ``1`` and ``false`` is not ``0`` (as Python's ``==`` has it)."""
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return value is expected
+    return bool(value == expected)
+
+
+def _as_text(value: Any) -> str:
+    """A record value inside a template string: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 class Condition:
     """A test on a JSON message, parsed from ``path=value|path!=value|path``.
 
@@ -79,8 +91,8 @@ class Condition:
         except ValueError:
             expected = raw.strip()
         if negate:
-            return lambda message: get_path(message, path) != expected
-        return lambda message: get_path(message, path) == expected
+            return lambda message: not _same(get_path(message, path), expected)
+        return lambda message: _same(get_path(message, path), expected)
 
     def __call__(self, message: Any) -> bool:
         return any(test(message) for test in self._tests)
@@ -125,7 +137,7 @@ class JsonTemplate:
                 whole = _PLACEHOLDER.fullmatch(node)
                 if whole:
                     return value_of(whole.group(1))
-                return _PLACEHOLDER.sub(lambda match: str(value_of(match.group(1))), node)
+                return _PLACEHOLDER.sub(lambda match: _as_text(value_of(match.group(1))), node)
             if isinstance(node, dict):
                 return {key: fill(value) for key, value in node.items()}
             if isinstance(node, list):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,8 @@ class OpenAIRealtimeProtocol(Protocol):
             response["instructions"] = instructions
         self._response_create = json.dumps({"type": "response.create", "response": response})
         self._response_id: str | None = None
+        # Responses of earlier prompts (finished or abandoned): their late events are not ours.
+        self._earlier: deque[str] = deque(maxlen=32)
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> Protocol:
@@ -54,6 +57,8 @@ class OpenAIRealtimeProtocol(Protocol):
         )
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
+        if self._response_id is not None:
+            self._earlier.append(self._response_id)
         self._response_id = None
         item = {
             "type": "conversation.item.create",
@@ -62,7 +67,11 @@ class OpenAIRealtimeProtocol(Protocol):
         return (json.dumps(item, ensure_ascii=False), self._response_create)
 
     def _is_other_response(self, response_id: object) -> bool:
-        return self._response_id is not None and response_id is not None and response_id != self._response_id
+        if response_id is None:
+            return False
+        if response_id in self._earlier:
+            return True
+        return self._response_id is not None and response_id != self._response_id
 
     def feed(self, message: Message) -> Sequence[Event]:
         try:
@@ -77,8 +86,9 @@ class OpenAIRealtimeProtocol(Protocol):
             delta = event.get("delta")
             return (Chunk(delta),) if isinstance(delta, str) and delta else ()
         if kind == "response.created":
-            if self._response_id is None:
-                self._response_id = (event.get("response") or {}).get("id")
+            response_id = (event.get("response") or {}).get("id")
+            if self._response_id is None and response_id not in self._earlier:
+                self._response_id = response_id
             return ()
         if kind == "response.done":
             response = event.get("response") or {}
