@@ -15,6 +15,7 @@ from __future__ import annotations
 from locust import between
 
 from wslocust import ChatbotUser
+from wslocust.metrics import intent_accuracy, reference_recall
 
 
 class SupportBotUser(ChatbotUser):
@@ -25,3 +26,7 @@ class SupportBotUser(ChatbotUser):
     shuffle_seed = 1  # mix the intents (the file groups them); --shuffle-seed -1 keeps file order
     wait_time = between(1, 3)
     demo_when_no_host = True
+    metrics = (
+        intent_accuracy("Intent", path="intent"),  # the bot names its intent in the reply's end message
+        reference_recall("Keywords"),  # share of the expected keywords in the answer; fails at none
+    )

@@ -146,6 +146,9 @@ class Reply:
         meta: fields of the reply's final message (for example the bot's intent).
         error: why the round trip failed, or None.
         started_at: wall-clock time (``time.time()``) when the prompt was sent.
+        scores: each metric's score of this reply (metrics that did not apply are absent).
+        missed: the metrics whose failure condition held (objectives included).
+        metric_errors: the metrics whose function raised, with the error.
     """
 
     prompt: str
@@ -160,11 +163,19 @@ class Reply:
     meta: Mapping[str, Any] = field(default_factory=dict)
     error: WsLocustError | None = None
     started_at: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+    missed: list[str] = field(default_factory=list)
+    metric_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """True when the round trip succeeded."""
         return self.error is None
+
+    @property
+    def good(self) -> bool:
+        """True when it succeeded and met every metric and objective (it counts in goodput)."""
+        return self.error is None and not self.missed
 
 
 class ChatClient:

@@ -14,7 +14,8 @@ The tree::
         ├── ReplyTimeout        no complete reply within the reply timeout
         ├── ConnectionClosed    the connection closed before the reply completed
         ├── ProtocolError       the server sent something the protocol cannot read
-        └── BotError            the bot said the reply failed (an error event)
+        ├── BotError            the bot said the reply failed (an error event)
+        └── MetricFailure       a complete reply that a metric's failure condition rejects
 
 Each class has a ``kind``: a short stable word used to group errors in summaries.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "ConnectionClosed",
     "DatasetError",
     "HandshakeRejected",
+    "MetricFailure",
     "ProtocolError",
     "ReplyError",
     "ReplyTimeout",
@@ -110,3 +112,9 @@ class BotError(ReplyError):
     """The bot reported that it failed to answer (an error event or a failed status)."""
 
     kind = "bot_error"
+
+
+class MetricFailure(ReplyError):
+    """A complete reply failed a metric: the message names each metric and its score."""
+
+    kind = "metric_failure"

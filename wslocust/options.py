@@ -7,7 +7,9 @@ Importing :mod:`wslocust` registers these listeners on Locust's global events:
 - ``init``: checks the settings and the dataset before any user starts (one error line and exit
   code 2 on a mistake), starts the embedded demo bot when no host is given, and masks secret
   options in the web UI;
-- ``quitting``: stops the embedded demo bot.
+- ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
+  statistics (:class:`~wslocust.recorder.Recorder`);
+- ``quitting``: stops the embedded demo bot and closes the recorder's files.
 """
 
 from __future__ import annotations
@@ -23,8 +25,12 @@ from typing import Any
 
 from .demo_server import DemoProcess
 from .errors import WsLocustError
+from .metrics import METRIC_BUILDERS
 from .protocols import PROTOCOLS
+from .recorder import Recorder
+from .stats import TOKEN_COUNTERS
 from .users import ChatbotUser, WebSocketUser, load_dataset
+from .webui import add_chatbot_tab
 
 __all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "SECRET_OPTIONS", "add_arguments"]
 
@@ -98,6 +104,27 @@ def add_arguments(parser: Any) -> None:
         help="Dial HOST[:PORT] instead of the URL's host, keeping its Host header and TLS name",
     )
     _add(group, "--insecure", action="store_true", default=False, help="Do not verify TLS certificates")
+    _add(
+        group,
+        "--metric",
+        action="append",
+        help="Score replies: KIND[:key=value,...], repeatable, replaces the locustfile's metrics "
+        "(e.g. intent, recall:min=0.5, ttft:max_ms=800); kinds: " + ", ".join(METRIC_BUILDERS),
+    )
+    _add(
+        group,
+        "--tokens",
+        choices=sorted(TOKEN_COUNTERS),
+        default="words",
+        help="How output tokens are counted",
+    )
+    _add(group, "--summary-json", include_in_web_ui=False, help="Write the JSON summary of each test here")
+    _add(
+        group,
+        "--failed-replies",
+        include_in_web_ui=False,
+        help="Write failed prompt/reply pairs (JSON lines) here (with --csv: PREFIX_failed_replies.jsonl)",
+    )
     demo = parser.add_argument_group(
         "wslocust demo", "The embedded demo chatbot, started when no --host is given"
     )
@@ -118,7 +145,7 @@ def add_arguments(parser: Any) -> None:
         demo,
         "--demo-wrong-rate",
         type=float,
-        default=0.0,
+        default=0.02,
         include_in_web_ui=False,
         help="Share of wrong answers",
     )
@@ -169,6 +196,7 @@ def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
             raise WsLocustError(f"{cls.__name__}: no host: give --host ws://... or wss://...")
         cls.connection_settings(environment)
         cls.think_time_s(environment)
+        cls.metrics_check(environment)
 
 
 def _remove_empty_outputs(options: Any) -> None:
@@ -223,6 +251,22 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         _log.error("%s", error)
         _remove_empty_outputs(options)
         raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
+    recorder = Recorder(
+        environment,
+        csv_prefix=getattr(options, "csv_prefix", None),
+        summary_path=getattr(options, "summary_json", None),
+        failed_path=getattr(options, "failed_replies", None),
+        tokens=getattr(options, "tokens", "words"),
+        print_table=bool(getattr(options, "headless", False)),
+    )
+    events = environment.events
+    events.request.add_listener(recorder.on_request)
+    events.report_to_master.add_listener(recorder.on_report_to_master)
+    events.worker_report.add_listener(recorder.on_worker_report)
+    events.test_start.add_listener(recorder.on_test_start)
+    events.test_stop.add_listener(recorder.on_test_stop)
+    events.quitting.add_listener(lambda **_: recorder.close())
+    environment.wslocust_recorder = recorder  # type: ignore[attr-defined]
     if web_ui is not None:
         secrets = {name: getattr(options, name, None) for name in SECRET_OPTIONS}
         _mask_secrets(web_ui)
@@ -230,4 +274,13 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         def restore(**_: Any) -> None:
             _restore_masked(environment, secrets)
 
-        environment.events.test_start.add_listener(restore)
+        events.test_start.add_listener(restore)
+        add_chatbot_tab(web_ui, recorder, _metric_names(environment, users))
+
+
+def _metric_names(environment: Environment, users: list[type[WebSocketUser]]) -> list[str]:
+    names: list[str] = []
+    for cls in users:
+        for check in cls.metrics_check(environment):
+            names += [metric.name for metric in check.metrics if metric.name not in names]
+    return names

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, TypeVar
 from .client import ChatClient, Check, check_url
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
+from .metrics import Metric, MetricsCheck, parse_metric
 from .protocols import Protocol, get_protocol
 
 __all__ = [
@@ -139,6 +140,10 @@ class WebSocketUser(User):
     checks: ClassVar[Sequence[Check]] = ()
     """Functions run on every reply before its request event; one returning an error fails it."""
 
+    metrics: ClassVar[Sequence[Metric]] = ()
+    """Metrics scoring every successful reply (see :mod:`wslocust.metrics`); ``--metric``, repeatable,
+    replaces them."""
+
     demo_when_no_host: ClassVar[bool] = False
     """Start the embedded demo chatbot and aim at it when no host is given (the shipped locustfile)."""
 
@@ -161,8 +166,19 @@ class WebSocketUser(User):
             reply_timeout_s=settings.reply_timeout_s,
             verify_tls=settings.verify_tls,
             connect_to=settings.connect_to,
-            checks=self.checks,
+            checks=[*self.checks, *self.metrics_check(environment)],
         )
+
+    @classmethod
+    def metrics_check(cls, environment: Environment) -> list[MetricsCheck]:
+        """The check scoring this class's metrics (``--metric`` overrides), or none without metrics.
+
+        Raises:
+            ConfigurationError: a ``--metric`` spec is wrong, or two metrics share a name.
+        """
+        specs = _option(environment.parsed_options, "metric", None, _strings)
+        metrics = [parse_metric(spec) for spec in specs] if specs is not None else list(cls.metrics)
+        return [MetricsCheck(metrics)] if metrics else []
 
     @classmethod
     def think_time_s(cls, environment: Environment) -> tuple[float, float] | None:

@@ -100,7 +100,8 @@ class OpenAIRealtimeProtocol(Protocol):
                 reason = details.get("reason") or (details.get("error") or {}).get("message") or ""
                 return (Failure(f"response {status}{': ' + reason if reason else ''}"),)
             usage = response.get("usage") or {}
-            return (End({"response_id": response.get("id"), "usage": usage}),)
+            metadata = response.get("metadata") or {}
+            return (End({"response_id": response.get("id"), "usage": usage, "metadata": metadata}),)
         if kind == "error":
             error = event.get("error") or {}
             return (Failure(f"{error.get('type', 'error')}: {error.get('message', '')}".rstrip(": ")),)

@@ -1,0 +1,253 @@
+"""The recorder: one a Locust process; it keeps the chatbot statistics of the run and writes them.
+
+On a worker it counts replies and hands the counts to each report to the master, starting afresh
+after each report. On the master (or a single process) it merges those reports, writes the history
+file second by second, and at the end of each test writes the statistics CSV, the JSON summary, the
+failed pairs and, when headless, the table. The master waits, at the end of a test, for one report
+from every worker sent after the stop, so the final figures hold every sample.
+"""
+
+from __future__ import annotations
+
+import locust  # noqa: F401  (gevent's monkey patching comes first)
+from locust.env import Environment
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+
+import json
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gevent
+
+from .client import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Reply
+from .errors import WsLocustError
+from .outputs import (
+    HISTORY_COLUMNS,
+    FailedPairsWriter,
+    HistoryWriter,
+    format_table,
+    stats_rows,
+    summary,
+    write_stats_csv,
+)
+from .stats import TOKEN_COUNTERS, ChatStats
+
+__all__ = ["Recorder", "ui_key"]
+
+_log = logging.getLogger("wslocust")
+_table_log = logging.getLogger("locust.stats_logger")
+_HISTORY_ROWS_KEPT = 200_000
+
+
+class Recorder:
+    """The chatbot statistics of one Locust process, and their files.
+
+    Args:
+        environment: the Locust environment (its runner tells worker, master or single process).
+        csv_prefix: Locust's ``--csv`` prefix; the chat CSVs and failed pairs are written beside.
+        summary_path: where the JSON summary goes (``--summary-json``), if anywhere.
+        failed_path: where the failed pairs go (default ``PREFIX_failed_replies.jsonl`` with a prefix).
+        tokens: how output tokens are counted (a key of :data:`~wslocust.stats.TOKEN_COUNTERS`).
+        print_table: print the statistics table at the end of each test (headless runs).
+    """
+
+    def __init__(
+        self,
+        environment: Environment,
+        *,
+        csv_prefix: str | None = None,
+        summary_path: str | None = None,
+        failed_path: str | None = None,
+        tokens: str = "words",
+        print_table: bool = False,
+    ) -> None:
+        self.environment = environment
+        self.count_tokens: Callable[[Reply], int] = TOKEN_COUNTERS[tokens]
+        self.stats = ChatStats(self.count_tokens)
+        self.is_worker = isinstance(environment.runner, WorkerRunner)
+        self.is_master = isinstance(environment.runner, MasterRunner)
+        self.csv_prefix = csv_prefix
+        self.summary_path = Path(summary_path) if summary_path else None
+        self.print_table = print_table
+        self.started_at: float | None = None
+        self.stopped_at: float | None = None
+        self.users_at: dict[int, int] = {}
+        self.history_rows: deque[dict[str, Any]] = deque(maxlen=_HISTORY_ROWS_KEPT)
+        self._last_report: dict[str, float] = {}
+        self._history: HistoryWriter | None = None
+        self._failed: FailedPairsWriter | None = None
+        self._ticker: gevent.Greenlet | None = None
+        self.last_summary: dict[str, Any] | None = None
+        if self.is_worker:
+            return
+        if csv_prefix:
+            self._history = HistoryWriter(Path(f"{csv_prefix}_chat_stats_history.csv"))
+        failed = failed_path or (f"{csv_prefix}_failed_replies.jsonl" if csv_prefix else None)
+        if failed:
+            self._failed = FailedPairsWriter(Path(failed))
+
+    # -- samples ------------------------------------------------------------------------------------
+
+    def on_request(
+        self, request_type: str, response_time: float, exception: Any = None, response: Any = None, **_: Any
+    ) -> None:
+        """Count a ``WS`` reply or a ``CONNECT`` (a Locust request event listener)."""
+        if request_type == REQUEST_TYPE and isinstance(response, Reply):
+            self.stats.record(response)
+        elif request_type == CONNECT_REQUEST_TYPE:
+            kind = (
+                None
+                if exception is None
+                else exception.kind
+                if isinstance(exception, WsLocustError)
+                else "error"
+            )
+            self.stats.connects.add(response_time, kind)
+
+    def on_report_to_master(self, data: dict[str, Any], **_: Any) -> None:
+        """Worker: hand everything counted since the last report to the master, and start afresh."""
+        data["wslocust"] = self.stats.to_wire()
+        self.stats = ChatStats(self.count_tokens)
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        """Master: merge a worker's report."""
+        wire = data.get("wslocust")
+        if wire is not None:
+            self.stats.merge(ChatStats.from_wire(wire))
+        self._last_report[client_id] = time.time()
+
+    # -- a test's life ------------------------------------------------------------------------------
+
+    def on_test_start(self, **_: Any) -> None:
+        """A new test: statistics start from zero (the web UI can run several tests)."""
+        self.stats = ChatStats(self.count_tokens)
+        if self.is_worker:
+            return
+        self.started_at = time.time()
+        self.stopped_at = None
+        self.users_at.clear()
+        if self._ticker is None or self._ticker.dead:
+            self._ticker = gevent.spawn(self._tick_forever)
+
+    def _tick_forever(self) -> None:
+        while True:
+            self.tick()
+            gevent.sleep(1.0)
+
+    def tick(self) -> None:
+        """Once a second: note the user count, write the seconds no report can still change."""
+        now = time.time()
+        runner = self.environment.runner
+        if self.stopped_at is None and runner is not None:
+            self.users_at[int(now)] = runner.user_count
+        # Workers report every few seconds: a second is final once every report covering it is in.
+        lag = WORKER_REPORT_INTERVAL + 2.0 if self.is_master else 1.0
+        self._write_progress(before=int(now - lag))
+
+    def _write_progress(self, before: int | None) -> None:
+        seconds = self.stats.take_seconds(before)
+        if seconds:
+            if self._history is not None:
+                self._history.write(seconds, self.users_at)
+            self._remember_history(seconds)
+        failed = self.stats.take_failed()
+        if failed and self._failed is not None:
+            self._failed.write(failed)
+
+    def _remember_history(self, seconds: list[tuple[int, Any]]) -> None:
+        for second, names in seconds:
+            for name, stats in names.items():
+                self.history_rows.append(
+                    {"Timestamp": second, "User Count": self.users_at.get(second, ""), "Name": name,
+                     "Replies/s": stats.replies, "Failures/s": stats.failures, "Goodput/s": stats.good,
+                     "Output Tokens/s": stats.tokens}
+                )  # fmt: skip
+
+    def _await_final_reports(self, stopped: float) -> None:
+        """Master: wait (bounded) until every worker has reported after the stop."""
+        runner = self.environment.runner
+        if not isinstance(runner, MasterRunner):
+            return
+        deadline = time.monotonic() + 2 * WORKER_REPORT_INTERVAL + 1.0
+        while time.monotonic() < deadline:
+            workers = [client.id for client in runner.clients.all]
+            if all(self._last_report.get(worker, 0.0) > stopped for worker in workers):
+                return
+            gevent.sleep(0.1)
+        _log.warning("some workers sent no report after the stop: their last seconds may be missing")
+
+    def on_test_stop(self, **_: Any) -> None:
+        """End of a test: take every last sample, then write the files and the table."""
+        if self.is_worker or self.started_at is None or self.stopped_at is not None:
+            return
+        stopped = time.time()
+        self._await_final_reports(stopped)
+        self.stopped_at = stopped
+        self.finish()
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds from the test's start to its stop (or to now while it runs)."""
+        if self.started_at is None:
+            return 0.0
+        return max((self.stopped_at or time.time()) - self.started_at, 1e-9)
+
+    def finish(self) -> None:
+        """Write everything gathered so far: history, failed pairs, statistics CSV, summary, table."""
+        self._write_progress(before=None)
+        duration = self.duration_s
+        if self.csv_prefix:
+            write_stats_csv(Path(f"{self.csv_prefix}_chat_stats.csv"), self.stats, duration)
+        self.last_summary = summary(self.stats, duration, self._summary_extra())
+        if self.summary_path is not None:
+            self.summary_path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.summary_path.with_suffix(self.summary_path.suffix + ".tmp")
+            temporary.write_text(json.dumps(self.last_summary, indent=2) + "\n", encoding="utf-8")
+            temporary.replace(self.summary_path)
+        if self.print_table and self.stats.total.replies:
+            _table_log.info("\n%s\n", format_table(stats_rows(self.stats, duration)))
+
+    def _summary_extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self._failed is not None:
+            extra["failed_replies_file"] = str(self._failed.path)
+        return extra
+
+    def close(self) -> None:
+        """Stop the ticker and close the files (at quit)."""
+        if self._ticker is not None:
+            self._ticker.kill(block=False)
+        for writer in (self._history, self._failed):
+            if writer is not None:
+                writer.close()
+
+    # -- the web UI ---------------------------------------------------------------------------------
+
+    def ui_rows(self) -> list[dict[str, Any]]:
+        """Rows of the web UI's Chatbot tab (snake_case keys, as the UI's tables expect)."""
+        return [
+            {ui_key(key): value for key, value in row.items()}
+            for row in stats_rows(self.stats, self.duration_s)
+        ]
+
+    def history_csv(self) -> str:
+        """The history rows kept in memory, as CSV text (the web UI's download)."""
+        lines = [",".join(HISTORY_COLUMNS[:7])]
+        for row in self.history_rows:
+            lines.append(",".join(_csv_cell(row[column]) for column in HISTORY_COLUMNS[:7]))
+        return "\n".join(lines) + "\n"
+
+
+def ui_key(column: str) -> str:
+    """The web UI key of a statistics column: ``TTFT p50 (ms)`` → ``ttft_p50_ms``."""
+    return re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")
+
+
+def _csv_cell(value: Any) -> str:
+    text = str(value)
+    return f'"{text}"' if any(c in text for c in ',"\n') else text
