@@ -38,7 +38,7 @@ def test_a_headless_run_against_the_embedded_demo_writes_csvs_per_intent(tmp_pat
     result = run_locust(
         "--headless", "-u", "4", "-r", "4", "-t", "5s", "--think-time", "0", "--csv", str(prefix),
         "--html", str(tmp_path / "report.html"), "--demo-ttft-ms", "20", "--demo-itl-ms", "2",
-        "--demo-chunks", "5", "--demo-error-rate", "0",
+        "--demo-chunks", "5", "--demo-error-rate", "0", "--demo-wrong-rate", "0",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "embedded demo chatbot at ws://127.0.0.1:" in result.stderr
