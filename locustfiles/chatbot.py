@@ -27,6 +27,6 @@ class SupportBotUser(ChatbotUser):
     wait_time = between(1, 3)
     demo_when_no_host = True
     metrics = (
-        intent_accuracy("Intent", path="intent"),  # the bot names its intent in the reply's end message
+        intent_accuracy("Intent"),  # the intent the bot names in its reply's end message vs the record's
         reference_recall("Keywords"),  # share of the expected keywords in the answer; fails at none
     )

@@ -422,7 +422,11 @@ def test_realtime_deltas_of_the_awaited_response_are_collected_until_done() -> N
         ],
     )
 
-    assert events == [Chunk("Hel"), Chunk("lo"), End({"response_id": "resp_1", "usage": {"total_tokens": 9}})]
+    assert events == [
+        Chunk("Hel"),
+        Chunk("lo"),
+        End({"response_id": "resp_1", "usage": {"total_tokens": 9}, "metadata": {}}),
+    ]
 
 
 def test_realtime_events_of_another_response_are_ignored_after_response_created() -> None:
@@ -441,7 +445,7 @@ def test_realtime_events_of_another_response_are_ignored_after_response_created(
         ],
     )
 
-    assert events == [Chunk("mine"), Chunk("!"), End({"response_id": "resp_1", "usage": {}})]
+    assert events == [Chunk("mine"), Chunk("!"), End({"response_id": "resp_1", "usage": {}, "metadata": {}})]
 
 
 def test_realtime_later_response_created_does_not_change_the_awaited_response() -> None:

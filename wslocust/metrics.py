@@ -212,14 +212,21 @@ def valid_json(required_keys: Sequence[str] = (), *, name: str = "json") -> Metr
 
 
 def intent_accuracy(
-    expected_field: str = "Intent", *, path: str = "intent", pattern: str | None = None, name: str = "intent"
+    expected_field: str = "Intent",
+    *,
+    path: str | None = None,
+    pattern: str | None = None,
+    name: str = "intent",
 ) -> Metric:
     """1.0 when the bot's intent equals the record's ``expected_field`` (case-blind), else 0.0; fails at 0.
 
-    The bot's intent is read from the reply's final message at ``path`` (``metadata.intent``), or,
-    with ``pattern``, from the reply text as the regular expression's first group.
+    The bot's intent is read from the reply's final message at ``path`` (by default ``intent``, then
+    ``metadata.intent``, as OpenAI Realtime responses carry it), or, with ``pattern``, from the reply
+    text as the regular expression's first group. A reply whose final message names no intent (and
+    no ``pattern`` is given) is not scored: the protocol cannot tell it.
     """
     compiled = re.compile(pattern) if pattern else None
+    paths = (path,) if path else ("intent", "metadata.intent")
 
     def score(record: Record, reply: Reply) -> float | None:
         expected = record.get(expected_field)
@@ -229,7 +236,10 @@ def intent_accuracy(
             match = compiled.search(reply.text)
             found = match.group(1) if match and match.groups() else None
         else:
-            found = get_path(dict(reply.meta), path)
+            meta = dict(reply.meta)
+            found = next((value for value in (get_path(meta, p) for p in paths) if value is not None), None)
+            if found is None:
+                return None
         return float(found is not None and str(found).casefold() == str(expected).casefold())
 
     return Metric(name, score, _below(1.0))
@@ -299,7 +309,7 @@ def _build(kind: str, settings: dict[str, str]) -> Metric:
         metric = valid_json([key for key in take("keys", "").split(";") if key], name=label)
     elif kind == "intent":
         metric = intent_accuracy(
-            take("field", "Intent"), path=take("path", "intent"), pattern=take("pattern", None), name=label
+            take("field", "Intent"), path=take("path", None), pattern=take("pattern", None), name=label
         )
     elif kind == "length":
         low, high = take("min", None), take("max", None)
