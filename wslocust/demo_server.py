@@ -11,7 +11,8 @@ Run it::
     python -m wslocust.demo_server --port 8765 --protocol auto --ttft-ms 150 --itl-ms 20 --chunks 30
 
 It prints ``listening on ws://HOST:PORT`` once it accepts connections (``--port 0`` picks a free
-port).
+port). ``GET http://HOST:PORT/stats`` answers what it did so far, as JSON: connections, replies
+completed, wrong answers among them, errors, closes and hangs injected.
 """
 
 from __future__ import annotations
@@ -79,6 +80,21 @@ class Behaviour:
     seed: int | None = None
 
 
+@dataclass
+class Counts:
+    """What the demo bot did, served as JSON at ``GET /stats`` (the server-side truth for tests)."""
+
+    connections: int = 0
+    replies: int = 0
+    wrong: int = 0
+    errors: int = 0
+    closes: int = 0
+    hangs: int = 0
+
+    def as_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+
 class Knowledge:
     """Answers by question, from a dataset of records with ``Question``/``Intent``/``Answer`` fields.
 
@@ -144,8 +160,11 @@ class _Conversation:
 
     _ids = itertools.count(1)
 
-    def __init__(self, connection: ServerConnection, knowledge: Knowledge, behaviour: Behaviour) -> None:
+    def __init__(
+        self, connection: ServerConnection, knowledge: Knowledge, behaviour: Behaviour, counts: Counts
+    ) -> None:
         self.connection = connection
+        self.counts = counts
         self.knowledge = knowledge
         self.behaviour = behaviour
         self.rng = random.Random(None if behaviour.seed is None else behaviour.seed + next(self._ids))
@@ -216,7 +235,8 @@ class _Conversation:
         close never returns normally.
         """
         behaviour = self.behaviour
-        intent, answer = self.knowledge.answer(question, self.rng, self._roll(behaviour.wrong_rate))
+        wrong = self._roll(behaviour.wrong_rate)
+        intent, answer = self.knowledge.answer(question, self.rng, wrong)
         fail = self._roll(behaviour.error_rate)
         hang = self._roll(behaviour.hang_rate)
         close = self._roll(behaviour.close_rate)
@@ -227,15 +247,20 @@ class _Conversation:
             due = start + (behaviour.ttft_ms + index * behaviour.itl_ms) / 1000.0
             await asyncio.sleep(max(0.0, due - loop.time()))
             if fail and index == 0:
+                self.counts.errors += 1
                 return intent, answer, False
             if close and index == len(pieces) // 2:
+                self.counts.closes += 1
                 await self.connection.close(1011, "demo: injected failure")
                 raise ConnectionClosed(None, None)
             if self._roll(behaviour.garbage_rate):
                 await self.connection.send("\x00garbage{")
             await send_chunk(piece)
         if hang:
+            self.counts.hangs += 1
             await asyncio.Future()  # never completes: the client's reply timeout must fire
+        self.counts.replies += 1
+        self.counts.wrong += wrong
         return intent, answer, True
 
     async def _push_later(self) -> None:
@@ -305,15 +330,19 @@ class _Conversation:
         await self._push_later()
 
 
-def _check_header(behaviour: Behaviour) -> Any:
-    if not behaviour.require_header:
-        return None
-    name, _, value = behaviour.require_header.partition(":")
+def _process_request(behaviour: Behaviour, counts: Counts) -> Any:
+    """Serve ``GET /stats``; refuse handshakes without the required header (HTTP 401)."""
+    name, _, value = (behaviour.require_header or "").partition(":")
     name, value = name.strip(), value.strip()
 
     def process_request(connection: ServerConnection, request: Request) -> Response | None:
-        if request.headers.get(name) != value:
+        if request.path == "/stats":
+            response = connection.respond(HTTPStatus.OK, counts.as_json() + "\n")
+            response.headers["Content-Type"] = "application/json"
+            return response
+        if name and request.headers.get(name) != value:
             return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong credentials\n")
+        counts.connections += 1
         return None
 
     return process_request
@@ -329,16 +358,17 @@ async def run_server(
     ping_timeout_s: float | None = 20.0,
 ) -> Server:
     """Start the demo bot; return the listening server (``server.sockets`` holds the address)."""
+    counts = Counts()
 
     async def converse(connection: ServerConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
-            await _Conversation(connection, knowledge, behaviour).run()
+            await _Conversation(connection, knowledge, behaviour, counts).run()
 
     return await serve(
         converse,
         host,
         port,
-        process_request=_check_header(behaviour),
+        process_request=_process_request(behaviour, counts),
         ping_interval=ping_interval_s,
         ping_timeout=ping_timeout_s,
         max_size=1024 * 1024,

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import locust
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.rpc import Message
+from locust.runners import MasterRunner, WorkerRunner
 
 import atexit
 import logging
@@ -267,6 +268,9 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events.test_stop.add_listener(recorder.on_test_stop)
     events.quitting.add_listener(lambda **_: recorder.close())
     environment.wslocust_recorder = recorder  # type: ignore[attr-defined]
+    if isinstance(environment.runner, MasterRunner):
+        events.test_stopping.add_listener(recorder.on_test_stopping)
+        _quit_after_final_reports(environment.runner, recorder)
     if web_ui is not None:
         secrets = {name: getattr(options, name, None) for name in SECRET_OPTIONS}
         _mask_secrets(web_ui)
@@ -276,6 +280,30 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
 
         events.test_start.add_listener(restore)
         add_chatbot_tab(web_ui, recorder, _metric_names(environment, users))
+
+
+def _quit_after_final_reports(runner: MasterRunner, recorder: Recorder) -> None:
+    """Make the master's quit wait for every worker's final report before it stops listening.
+
+    At ``--run-time``'s end a headless master quits: it ends the test, tells the workers to quit,
+    and stops listening half a second later. A worker finishing its users' replies within
+    ``--stop-timeout`` reports after that, and its last replies are lost (from Locust's statistics
+    too). This quit does the same, but listens until each worker's report after stopping is in
+    (bounded by the stop timeout and two report intervals), and only then writes the results.
+    """
+
+    def quit_after_final_reports() -> None:
+        recorder.deferred = True
+        recorder.on_test_stopping()
+        runner.stop(send_stop_to_client=False)
+        for client in runner.clients.all:
+            runner.server.send_to_client(Message("quit", None, client.id))
+        recorder.await_final_reports()
+        recorder.deferred = False
+        recorder.end_test()
+        runner.greenlet.kill(block=True)
+
+    runner.quit = quit_after_final_reports  # type: ignore[method-assign]
 
 
 def _metric_names(environment: Environment, users: list[type[WebSocketUser]]) -> list[str]:

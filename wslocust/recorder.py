@@ -1,17 +1,18 @@
 """The recorder: one a Locust process; it keeps the chatbot statistics of the run and writes them.
 
 On a worker it counts replies and hands the counts to each report to the master, starting afresh
-after each report. On the master (or a single process) it merges those reports, writes the history
-file second by second, and at the end of each test writes the statistics CSV, the JSON summary, the
-failed pairs and, when headless, the table. The master waits, at the end of a test, for one report
-from every worker sent after the stop, so the final figures hold every sample.
+after each report, and says in each report whether its users have stopped. On the master (or a
+single process) it merges those reports, writes the history file second by second, and at the end of
+each test writes the statistics CSV, the JSON summary, the failed pairs and, when headless, the
+table. At the end of a test the master waits (bounded) for a report from every worker of the test
+sent after that worker stopped, so the final figures hold every sample.
 """
 
 from __future__ import annotations
 
 import locust  # noqa: F401  (gevent's monkey patching comes first)
 from locust.env import Environment
-from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_STOPPED, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 import json
 import logging
@@ -78,7 +79,10 @@ class Recorder:
         self.stopped_at: float | None = None
         self.users_at: dict[int, int] = {}
         self.history_rows: deque[dict[str, Any]] = deque(maxlen=_HISTORY_ROWS_KEPT)
-        self._last_report: dict[str, float] = {}
+        self._workers: set[str] = set()  # workers that reported during the current test
+        self._stopped_report: dict[str, float] = {}  # when each last sent a report after stopping
+        self._stop_began: float | None = None
+        self.deferred = False  # the master's quit finishes the test itself, once workers reported
         self._history: HistoryWriter | None = None
         self._failed: FailedPairsWriter | None = None
         self._ticker: gevent.Greenlet | None = None
@@ -111,15 +115,27 @@ class Recorder:
 
     def on_report_to_master(self, data: dict[str, Any], **_: Any) -> None:
         """Worker: hand everything counted since the last report to the master, and start afresh."""
-        data["wslocust"] = self.stats.to_wire()
+        runner = self.environment.runner
+        wire = self.stats.to_wire()
+        stopped = runner is not None and runner.state in (STATE_STOPPED, STATE_INIT) and not runner.user_count
+        wire["stopped"] = stopped
+        data["wslocust"] = wire
         self.stats = ChatStats(self.count_tokens)
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
-        """Master: merge a worker's report."""
+        """Master: merge a worker's report (even one Locust discards after the worker stopped)."""
         wire = data.get("wslocust")
-        if wire is not None:
-            self.stats.merge(ChatStats.from_wire(wire))
-        self._last_report[client_id] = time.time()
+        if wire is None:
+            return
+        self.stats.merge(ChatStats.from_wire(wire))
+        self._workers.add(client_id)
+        if wire.get("stopped"):
+            self._stopped_report[client_id] = time.time()
+
+    def on_test_stopping(self, **_: Any) -> None:
+        """Master: the stop begins; from now on, a worker's 'stopped' report holds its last samples."""
+        if self._stop_began is None:
+            self._stop_began = time.time()
 
     # -- a test's life ------------------------------------------------------------------------------
 
@@ -130,6 +146,8 @@ class Recorder:
             return
         self.started_at = time.time()
         self.stopped_at = None
+        self._stop_began = None
+        self._workers.clear()
         self.users_at.clear()
         if self._ticker is None or self._ticker.dead:
             self._ticker = gevent.spawn(self._tick_forever)
@@ -168,26 +186,31 @@ class Recorder:
                      "Output Tokens/s": stats.tokens}
                 )  # fmt: skip
 
-    def _await_final_reports(self, stopped: float) -> None:
-        """Master: wait (bounded) until every worker has reported after the stop."""
-        runner = self.environment.runner
-        if not isinstance(runner, MasterRunner):
+    def await_final_reports(self) -> None:
+        """Master: wait (bounded) until every worker of the test reported after it stopped."""
+        if not self.is_master:
             return
-        deadline = time.monotonic() + 2 * WORKER_REPORT_INTERVAL + 1.0
+        since = self._stop_began if self._stop_began is not None else time.time()
+        stop_timeout = self.environment.stop_timeout or 0.0
+        deadline = time.monotonic() + stop_timeout + 2 * WORKER_REPORT_INTERVAL + 1.0
         while time.monotonic() < deadline:
-            workers = [client.id for client in runner.clients.all]
-            if all(self._last_report.get(worker, 0.0) > stopped for worker in workers):
+            if all(self._stopped_report.get(worker, 0.0) > since for worker in self._workers):
                 return
-            gevent.sleep(0.1)
-        _log.warning("some workers sent no report after the stop: their last seconds may be missing")
+            gevent.sleep(0.05)
+        _log.warning("some workers sent no report after stopping: their last replies may be missing")
 
     def on_test_stop(self, **_: Any) -> None:
         """End of a test: take every last sample, then write the files and the table."""
-        if self.is_worker or self.started_at is None or self.stopped_at is not None:
+        if self.is_worker or self.started_at is None or self.stopped_at is not None or self.deferred:
             return
-        stopped = time.time()
-        self._await_final_reports(stopped)
-        self.stopped_at = stopped
+        self.await_final_reports()
+        self.end_test()
+
+    def end_test(self) -> None:
+        """Close the test's books: note its end and write everything (once a test)."""
+        if self.started_at is None or self.stopped_at is not None:
+            return
+        self.stopped_at = time.time()
         self.finish()
 
     @property

@@ -1,0 +1,113 @@
+"""Chatbot statistics of real Locust runs, checked against what the demo bot says it did.
+
+The demo bot counts the replies it completed and the wrong answers among them (``GET /stats``).
+With ``--stop-timeout`` every user finishes its round trip before stopping, so every reply the bot
+completed reached a user: the reported figures must equal the bot's, whether one process, two
+processes, or a master with two workers gathered them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, UNIT, free_port, locust_command
+
+BOT = ("--wrong-rate", "0.25", "--error-rate", "0", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
+RUN = ("--headless", "-u", "6", "-r", "6", "-t", "4s", "--stop-timeout", "5", "--think-time", "0.02")
+
+
+def bot_counts(url: str) -> dict[str, int]:
+    with urllib.request.urlopen(url.replace("ws://", "http://") + "/stats", timeout=5) as response:
+        counts: dict[str, int] = json.load(response)
+        return counts
+
+
+def check_against_bot(prefix: Path, summary_path: Path, counts: dict[str, int]) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads(summary_path.read_text())
+    assert counts["replies"] > 50
+    assert summary["total_requests"] == counts["replies"]
+    # every wrong answer names another intent: each one fails the intent metric, nothing else fails
+    assert summary["metrics"]["intent"]["missed"] == counts["wrong"] > 0
+    assert summary["errors_by_kind"] == {"metric_failure": counts["wrong"]}
+    assert summary["failed_requests"] == counts["wrong"]
+    failed = prefix.with_name(prefix.name + "_failed_replies.jsonl").read_text().splitlines()
+    assert len(failed) == counts["wrong"]
+    assert all(json.loads(line)["kind"] == "metric_failure" for line in failed)
+    with prefix.with_name(prefix.name + "_chat_stats.csv").open(newline="") as stream:
+        aggregated = next(row for row in csv.DictReader(stream) if row["Name"] == "Aggregated")
+    assert int(aggregated["Replies"]) == counts["replies"]
+    assert int(aggregated["intent Missed"]) == counts["wrong"]
+    with prefix.with_name(prefix.name + "_chat_stats_history.csv").open(newline="") as stream:
+        history = [row for row in csv.DictReader(stream) if row["Name"] == "Aggregated"]
+    assert sum(int(row["Replies/s"]) for row in history) == counts["replies"]
+    return summary
+
+
+def run(*args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        locust_command(*args), cwd=ROOT, capture_output=True, text=True, timeout=timeout_s * UNIT, check=False
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_reported_metric_failures_equal_the_wrong_answers_the_bot_sent(
+    tmp_path: Path, demo, processes: int
+) -> None:
+    url = demo(*BOT)
+    prefix, summary = tmp_path / "run", tmp_path / "summary.json"
+    extra = ("--processes", str(processes)) if processes > 1 else ()
+    result = run(
+        *RUN,
+        *extra,
+        "--host",
+        url,
+        "--protocol",
+        "json",
+        "--csv",
+        str(prefix),
+        "--summary-json",
+        str(summary),
+    )
+    assert result.returncode == 1, result.stderr[-3000:]  # Locust's exit code when requests failed
+    report = check_against_bot(prefix, summary, bot_counts(url))
+    assert "Chatbot statistics" in result.stderr + result.stdout
+    assert report["connections"]["successes"] == 6
+
+
+@pytest.mark.slow
+def test_a_master_with_two_workers_reports_what_the_bot_did(tmp_path: Path, demo) -> None:
+    url = demo(*BOT)
+    prefix, summary = tmp_path / "dist", tmp_path / "summary.json"
+    port = str(free_port())
+    master = subprocess.Popen(
+        locust_command(*RUN, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                       "--expect-workers", "2", "--host", url, "--protocol", "json",
+                       "--csv", str(prefix), "--summary-json", str(summary)),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", port),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    try:
+        output, _ = master.communicate(timeout=90 * UNIT)
+    finally:
+        for process in [master, *workers]:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+    assert master.returncode == 1, output[-3000:]
+    check_against_bot(prefix, summary, bot_counts(url))
