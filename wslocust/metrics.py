@@ -90,6 +90,19 @@ def _fold(text: str, case_sensitive: bool) -> str:
     return text if case_sensitive else text.casefold()
 
 
+def _field(record: Record, name: str | None) -> Any:
+    """A record's field, or None when absent or blank (CSV datasets give "" for an empty cell)."""
+    value = record.get(name) if name else None
+    return None if value is None or value == "" else value
+
+
+def _compile(pattern: str, metric: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise ConfigurationError(f"metric {metric}: bad pattern {pattern!r}: {error}") from None
+
+
 def _items(value: Any) -> list[str]:
     """A record's list field as strings; ``a;b`` strings (CSV datasets) are split."""
     if value is None:
@@ -105,7 +118,7 @@ def exact_match(field: str = "Answer", *, case_sensitive: bool = False, name: st
     """1.0 when the reply equals the record's ``field`` (surrounding spaces ignored), else 0.0; fails at 0."""
 
     def score(record: Record, reply: Reply) -> float | None:
-        if field not in record:
+        if _field(record, field) is None:
             return None
         expected = _fold(str(record[field]).strip(), case_sensitive)
         return float(_fold(reply.text.strip(), case_sensitive) == expected)
@@ -121,7 +134,7 @@ def contains(
         raise ConfigurationError("metric contains: give text= or field=, not both")
 
     def score(record: Record, reply: Reply) -> float | None:
-        needle = text if text is not None else record.get(field or "")
+        needle = text if text is not None else _field(record, field)
         if needle is None:
             return None
         return float(_fold(str(needle), case_sensitive) in _fold(reply.text, case_sensitive))
@@ -189,10 +202,7 @@ def reference_recall(
 
 def regex_match(pattern: str, *, name: str = "regex") -> Metric:
     """1.0 when the reply matches the regular expression (``re.search``), else 0.0; fails at 0."""
-    try:
-        compiled = re.compile(pattern)
-    except re.error as error:
-        raise ConfigurationError(f"metric regex: bad pattern {pattern!r}: {error}") from None
+    compiled = _compile(pattern, "regex")
     return Metric(name, lambda _record, reply: float(compiled.search(reply.text) is not None), _below(1.0))
 
 
@@ -225,11 +235,11 @@ def intent_accuracy(
     text as the regular expression's first group. A reply whose final message names no intent (and
     no ``pattern`` is given) is not scored: the protocol cannot tell it.
     """
-    compiled = re.compile(pattern) if pattern else None
+    compiled = _compile(pattern, "intent") if pattern else None
     paths = (path,) if path else ("intent", "metadata.intent")
 
     def score(record: Record, reply: Reply) -> float | None:
-        expected = record.get(expected_field)
+        expected = _field(record, expected_field)
         if expected is None:
             return None
         if compiled is not None:

@@ -91,7 +91,13 @@ class Histogram:
         for key in sorted(self.counts):
             seen += self.counts[key]
             while position < len(ranks) and ranks[position][0] <= seen:
-                results[ranks[position][1]] = min(max(key / _BINS_PER_MS, self.minimum), self.maximum)
+                rank, index = ranks[position]
+                if rank == 1:
+                    results[index] = self.minimum  # the extremes are kept exactly, not binned
+                elif rank >= self.count:
+                    results[index] = self.maximum
+                else:
+                    results[index] = min(max(key / _BINS_PER_MS, self.minimum), self.maximum)
                 position += 1
             if position == len(ranks):
                 break
