@@ -145,7 +145,9 @@ class Reply:
         chunk_times_ms: send → each chunk's arrival, in order.
         meta: fields of the reply's final message (for example the bot's intent).
         error: why the round trip failed, or None.
-        started_at: wall-clock time (``time.time()``) when the prompt was sent.
+        started_at: wall-clock time (``time.time()``) when the prompt was sent (or was due, in
+            open-model load).
+        send_delay_ms: how late the prompt was sent after it was due (open-model load), else 0.
         scores: each metric's score of this reply (metrics that did not apply are absent).
         missed: the metrics whose failure condition held (objectives included).
         metric_errors: the metrics whose function raised, with the error.
@@ -163,6 +165,7 @@ class Reply:
     meta: Mapping[str, Any] = field(default_factory=dict)
     error: WsLocustError | None = None
     started_at: float = 0.0
+    send_delay_ms: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
     missed: list[str] = field(default_factory=list)
     metric_errors: dict[str, str] = field(default_factory=dict)
@@ -452,6 +455,7 @@ class ChatClient:
         *,
         record: Mapping[str, Any] | None = None,
         name: str | None = None,
+        scheduled_at: float | None = None,
     ) -> Reply:
         """Send one prompt, collect its reply, and fire one ``WS`` request event.
 
@@ -462,6 +466,10 @@ class ChatClient:
             prompt: the prompt's text.
             record: the dataset record (templates and metrics read its fields).
             name: the request name to report; the client's ``default_name`` when None.
+            scheduled_at: the ``time.perf_counter()`` at which the prompt was due (open-model load):
+                times are then measured from it, not from the send, so a send delayed by a stalled
+                server counts its wait (no coordinated omission); ``reply.send_delay_ms`` says how
+                late it went.
 
         Returns:
             The reply; ``reply.error`` says why it failed. When the connection cannot be opened, no
@@ -478,7 +486,7 @@ class ChatClient:
                 return reply
             self._settle()  # connect() started the idle watch: only this round trip may read now
         try:
-            self._round_trip(reply)
+            self._round_trip(reply, scheduled_at)
         except BaseException:
             self._drop()  # interrupted mid-reply (the user is stopping): the stream is out of step
             raise
@@ -503,7 +511,7 @@ class ChatClient:
         )
         return reply
 
-    def _round_trip(self, reply: Reply) -> None:
+    def _round_trip(self, reply: Reply, scheduled_at: float | None) -> None:
         sock = self._sock
         assert sock is not None
         payload = b"".join(
@@ -520,6 +528,10 @@ class ChatClient:
         reply.started_at = time.time()
         start = perf_counter()
         deadline = start + self.reply_timeout_s
+        if scheduled_at is not None and scheduled_at < start:
+            reply.send_delay_ms = (start - scheduled_at) * 1000.0
+            reply.started_at -= start - scheduled_at
+            start = scheduled_at
         done = False
         try:
             sock.settimeout(self.reply_timeout_s)
