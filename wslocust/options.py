@@ -29,6 +29,7 @@ from .errors import WsLocustError
 from .metrics import METRIC_BUILDERS
 from .protocols import PROTOCOLS
 from .recorder import Recorder
+from .shapes import RecordingShape, add_shape_arguments, install_shape
 from .stats import TOKEN_COUNTERS
 from .users import ChatbotUser, WebSocketUser, load_dataset
 from .webui import add_chatbot_tab
@@ -126,6 +127,7 @@ def add_arguments(parser: Any) -> None:
         include_in_web_ui=False,
         help="Write failed prompt/reply pairs (JSON lines) here (with --csv: PREFIX_failed_replies.jsonl)",
     )
+    add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     demo = parser.add_argument_group(
         "wslocust demo", "The embedded demo chatbot, started when no --host is given"
     )
@@ -246,8 +248,13 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     if options is None or not users:
         return
     try:
+        shape = install_shape(environment)
         if not isinstance(environment.runner, WorkerRunner):
             _check(environment, users)
+    except ValueError as error:  # a shape option
+        _log.error("%s", error)
+        _remove_empty_outputs(options)
+        raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
     except WsLocustError as error:
         _log.error("%s", error)
         _remove_empty_outputs(options)
@@ -260,6 +267,8 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         tokens=getattr(options, "tokens", "words"),
         print_table=bool(getattr(options, "headless", False)),
     )
+    if isinstance(shape, RecordingShape):
+        recorder.summary_extras.append(lambda: {"steps": shape.summary()})
     events = environment.events
     events.request.add_listener(recorder.on_request)
     events.report_to_master.add_listener(recorder.on_report_to_master)

@@ -87,6 +87,8 @@ class Recorder:
         self._failed: FailedPairsWriter | None = None
         self._ticker: gevent.Greenlet | None = None
         self.last_summary: dict[str, Any] | None = None
+        self.summary_extras: list[Callable[[], dict[str, Any]]] = []
+        """Functions adding sections to the JSON summary (a shape's per-step results)."""
         if self.is_worker:
             return
         if csv_prefix:
@@ -237,6 +239,8 @@ class Recorder:
 
     def _summary_extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
+        for section in self.summary_extras:
+            extra.update(section())
         if self._failed is not None:
             extra["failed_replies_file"] = str(self._failed.path)
         return extra
