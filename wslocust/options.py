@@ -275,6 +275,9 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events.worker_report.add_listener(recorder.on_worker_report)
     events.test_start.add_listener(recorder.on_test_start)
     events.test_stop.add_listener(recorder.on_test_stop)
+    events.reset_stats.add_listener(recorder.on_reset_stats)
+    if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
+        events.spawning_complete.add_listener(lambda **_: recorder.on_reset_stats())
     events.quitting.add_listener(lambda **_: recorder.close())
     environment.wslocust_recorder = recorder  # type: ignore[attr-defined]
     if isinstance(environment.runner, MasterRunner):

@@ -11,6 +11,7 @@ are listed in docs/outputs.md):
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,8 @@ __all__ = [
     "FailedPairsWriter",
     "HistoryWriter",
     "format_table",
+    "history_csv_text",
+    "history_rows",
     "metric_columns",
     "stats_rows",
     "summary",
@@ -122,6 +125,48 @@ def write_stats_csv(path: Path, stats: ChatStats, duration_s: float) -> None:
     temporary.replace(path)  # never a half-written file
 
 
+def history_rows(
+    seconds: Sequence[tuple[int, Mapping[str, ReplyStats]]], users_at: Mapping[int, int]
+) -> list[dict[str, Any]]:
+    """The history rows of finished seconds: one a name (sorted), then ``Aggregated``, each second."""
+    rows: list[dict[str, Any]] = []
+    for second, names in seconds:
+        total = ReplyStats()
+        for stats in names.values():
+            total.merge(stats)
+        users = users_at.get(second, "")
+        for name, stats in [*sorted(names.items()), (_AGGREGATED, total)]:
+            latency = stats.latency.percentiles((0.5, 0.95))
+            ttft = stats.ttft.percentiles((0.5, 0.95, 0.99))
+            rows.append(
+                {
+                    "Timestamp": second,
+                    "User Count": users,
+                    "Name": name,
+                    "Replies/s": stats.replies,
+                    "Failures/s": stats.failures,
+                    "Goodput/s": stats.good,
+                    "Output Tokens/s": stats.tokens,
+                    "Latency p50 (ms)": _number(latency[0]),
+                    "Latency p95 (ms)": _number(latency[1]),
+                    "TTFT p50 (ms)": _number(ttft[0]),
+                    "TTFT p95 (ms)": _number(ttft[1]),
+                    "TTFT p99 (ms)": _number(ttft[2]),
+                    "Chunk Gap p50 (ms)": _number(stats.gap.percentile(0.5)),
+                }
+            )
+    return rows
+
+
+def history_csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """History rows as the text of a ``_chat_stats_history.csv`` file."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, HISTORY_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 class HistoryWriter:
     """Appends one row a name and second (and an ``Aggregated`` row) to ``_chat_stats_history.csv``."""
 
@@ -134,34 +179,12 @@ class HistoryWriter:
 
     def write(
         self, seconds: Sequence[tuple[int, Mapping[str, ReplyStats]]], users_at: Mapping[int, int]
-    ) -> None:
-        """Write the rows of finished seconds, each with the user count of that second."""
-        for second, names in seconds:
-            total = ReplyStats()
-            for stats in names.values():
-                total.merge(stats)
-            users = users_at.get(second, "")
-            for name, stats in [*sorted(names.items()), (_AGGREGATED, total)]:
-                latency = stats.latency.percentiles((0.5, 0.95))
-                ttft = stats.ttft.percentiles((0.5, 0.95, 0.99))
-                self._writer.writerow(
-                    {
-                        "Timestamp": second,
-                        "User Count": users,
-                        "Name": name,
-                        "Replies/s": stats.replies,
-                        "Failures/s": stats.failures,
-                        "Goodput/s": stats.good,
-                        "Output Tokens/s": stats.tokens,
-                        "Latency p50 (ms)": _number(latency[0]),
-                        "Latency p95 (ms)": _number(latency[1]),
-                        "TTFT p50 (ms)": _number(ttft[0]),
-                        "TTFT p95 (ms)": _number(ttft[1]),
-                        "TTFT p99 (ms)": _number(ttft[2]),
-                        "Chunk Gap p50 (ms)": _number(stats.gap.percentile(0.5)),
-                    }
-                )
+    ) -> list[dict[str, Any]]:
+        """Write the rows of finished seconds, each with the user count of that second; return them."""
+        rows = history_rows(seconds, users_at)
+        self._writer.writerows(rows)
         self._stream.flush()
+        return rows
 
     def close(self) -> None:
         self._stream.close()

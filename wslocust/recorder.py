@@ -28,10 +28,11 @@ import gevent
 from .client import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Reply
 from .errors import WsLocustError
 from .outputs import (
-    HISTORY_COLUMNS,
     FailedPairsWriter,
     HistoryWriter,
     format_table,
+    history_csv_text,
+    history_rows,
     stats_rows,
     summary,
     write_stats_csv,
@@ -173,20 +174,19 @@ class Recorder:
         seconds = self.stats.take_seconds(before)
         if seconds:
             if self._history is not None:
-                self._history.write(seconds, self.users_at)
-            self._remember_history(seconds)
+                rows = self._history.write(seconds, self.users_at)
+            else:
+                rows = history_rows(seconds, self.users_at)
+            self.history_rows.extend(rows)
         failed = self.stats.take_failed()
         if failed and self._failed is not None:
             self._failed.write(failed)
 
-    def _remember_history(self, seconds: list[tuple[int, Any]]) -> None:
-        for second, names in seconds:
-            for name, stats in names.items():
-                self.history_rows.append(
-                    {"Timestamp": second, "User Count": self.users_at.get(second, ""), "Name": name,
-                     "Replies/s": stats.replies, "Failures/s": stats.failures, "Goodput/s": stats.good,
-                     "Output Tokens/s": stats.tokens}
-                )  # fmt: skip
+    def on_reset_stats(self, **_: Any) -> None:
+        """Locust's statistics were reset (the web UI's button, ``--reset-stats``): reset ours too."""
+        self.stats = ChatStats(self.count_tokens)
+        if self.started_at is not None and self.stopped_at is None:
+            self.started_at = time.time()  # rates are over the time since the reset
 
     def await_final_reports(self) -> None:
         """Master: wait (bounded) until every worker of the test reported after it stopped."""
@@ -263,11 +263,8 @@ class Recorder:
         ]
 
     def history_csv(self) -> str:
-        """The history rows kept in memory, as CSV text (the web UI's download)."""
-        lines = [",".join(HISTORY_COLUMNS[:7])]
-        for row in self.history_rows:
-            lines.append(",".join(_csv_cell(row[column]) for column in HISTORY_COLUMNS[:7]))
-        return "\n".join(lines) + "\n"
+        """The history rows kept in memory, as the text of a ``_chat_stats_history.csv`` file."""
+        return history_csv_text(self.history_rows)
 
 
 def ui_key(column: str) -> str:
@@ -275,6 +272,3 @@ def ui_key(column: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")
 
 
-def _csv_cell(value: Any) -> str:
-    text = str(value)
-    return f'"{text}"' if any(c in text for c in ',"\n') else text
