@@ -78,6 +78,10 @@ class Behaviour:
     push_delay_ms: float | None = None
     require_header: str | None = None
     seed: int | None = None
+    stall_every_s: float | None = None
+    stall_ms: float = 1000.0
+    degrade_after: int | None = None
+    degrade_ms: float = 0.0
 
 
 @dataclass
@@ -155,10 +159,21 @@ def split_chunks(text: str, count: int) -> list[str]:
     return pieces
 
 
+async def _stall_pause(behaviour: Behaviour, loop: asyncio.AbstractEventLoop, origin: float) -> None:
+    """Wait while the whole bot is stalled (the first ``stall_ms`` of every ``stall_every_s``)."""
+    if not behaviour.stall_every_s:
+        return
+    into_cycle = (loop.time() - origin) % behaviour.stall_every_s
+    if into_cycle < behaviour.stall_ms / 1000.0:
+        await asyncio.sleep(behaviour.stall_ms / 1000.0 - into_cycle)
+
+
 class _Conversation:
     """One connection's dialogue: reads requests, streams answers."""
 
     _ids = itertools.count(1)
+    origin = 0.0  # loop time the server started: stalls are counted from it
+    active = 0  # replies being streamed right now, over every connection
 
     def __init__(
         self, connection: ServerConnection, knowledge: Knowledge, behaviour: Behaviour, counts: Counts
@@ -243,9 +258,37 @@ class _Conversation:
         pieces = split_chunks(answer, behaviour.chunks)
         loop = asyncio.get_running_loop()
         start = loop.time()
+        # Past --degrade-after replies streaming at once, each reply slows by --degrade-ms per reply over.
+        over = (
+            _Conversation.active + 1 - behaviour.degrade_after if behaviour.degrade_after is not None else 0
+        )
+        slower_s = max(0, over) * behaviour.degrade_ms / 1000.0
+        _Conversation.active += 1
+        try:
+            return await self._send_pieces(
+                pieces, start, slower_s, send_chunk, (intent, answer), (wrong, fail, hang, close)
+            )
+        finally:
+            _Conversation.active -= 1
+
+    async def _send_pieces(
+        self,
+        pieces: list[str],
+        start: float,
+        slower_s: float,
+        send_chunk: Any,
+        said: tuple[str, str],
+        faults: tuple[bool, bool, bool, bool],
+    ) -> tuple[str, str, bool]:
+        """Send the pieces on their schedule, injecting the rolled faults."""
+        behaviour = self.behaviour
+        loop = asyncio.get_running_loop()
+        intent, answer = said
+        wrong, fail, hang, close = faults
         for index, piece in enumerate(pieces):
-            due = start + (behaviour.ttft_ms + index * behaviour.itl_ms) / 1000.0
+            due = start + slower_s + (behaviour.ttft_ms + index * behaviour.itl_ms) / 1000.0
             await asyncio.sleep(max(0.0, due - loop.time()))
+            await _stall_pause(behaviour, loop, _Conversation.origin)
             if fail and index == 0:
                 self.counts.errors += 1
                 return intent, answer, False
@@ -359,6 +402,7 @@ async def run_server(
 ) -> Server:
     """Start the demo bot; return the listening server (``server.sockets`` holds the address)."""
     counts = Counts()
+    _Conversation.origin = asyncio.get_running_loop().time()
 
     async def converse(connection: ServerConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -496,6 +540,21 @@ def _parser() -> argparse.ArgumentParser:
         "--ping-timeout-s", type=float, default=20.0, help="drop a client whose pong is this late"
     )
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault injection")
+    parser.add_argument(
+        "--stall-every-s", type=float, default=None, help="stall the whole bot once every this many seconds"
+    )
+    parser.add_argument(
+        "--stall-ms", type=float, default=1000.0, help="how long each stall lasts (default 1000)"
+    )
+    parser.add_argument(
+        "--degrade-after", type=int, default=None, help="slow down past this many replies streaming at once"
+    )
+    parser.add_argument(
+        "--degrade-ms",
+        type=float,
+        default=50.0,
+        help="added delay a reply per concurrent reply over the limit",
+    )
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process ends")
     return parser
 
@@ -520,6 +579,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         push_delay_ms=options.push_delay_ms,
         require_header=options.require_header,
         seed=options.seed,
+        stall_every_s=options.stall_every_s,
+        stall_ms=options.stall_ms,
+        degrade_after=options.degrade_after,
+        degrade_ms=options.degrade_ms,
     )
     knowledge = Knowledge(options.dataset)
 

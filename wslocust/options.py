@@ -24,6 +24,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .arrivals import ARRIVAL_KINDS, ArrivalStats
 from .demo_server import DemoProcess
 from .errors import WsLocustError
 from .metrics import METRIC_BUILDERS
@@ -31,7 +32,7 @@ from .protocols import PROTOCOLS
 from .recorder import Recorder
 from .shapes import RecordingShape, add_shape_arguments, install_shape
 from .stats import TOKEN_COUNTERS
-from .users import ChatbotUser, WebSocketUser, load_dataset
+from .users import ChatbotUser, WebSocketUser, arrival_stats_of, load_dataset
 from .webui import add_chatbot_tab
 
 __all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "SECRET_OPTIONS", "add_arguments"]
@@ -112,6 +113,18 @@ def add_arguments(parser: Any) -> None:
         action="append",
         help="Score replies: KIND[:key=value,...], repeatable, replaces the locustfile's metrics "
         "(e.g. intent, recall:min=0.5, ttft:max_ms=800); kinds: " + ", ".join(METRIC_BUILDERS),
+    )
+    _add(
+        group,
+        "--arrival-rate",
+        type=float,
+        help="Open-model load: prompts/s in all, each timed from when it was due (default: closed model)",
+    )
+    _add(
+        group,
+        "--arrivals",
+        choices=list(ARRIVAL_KINDS),
+        help="Open-model arrivals: constant (default) or poisson",
     )
     _add(
         group,
@@ -200,6 +213,8 @@ def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
         cls.connection_settings(environment)
         cls.think_time_s(environment)
         cls.metrics_check(environment)
+        if issubclass(cls, ChatbotUser):
+            cls.open_model_settings(environment)
 
 
 def _remove_empty_outputs(options: Any) -> None:
@@ -269,6 +284,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     )
     if isinstance(shape, RecordingShape):
         recorder.summary_extras.append(lambda: {"steps": shape.summary()})
+    _wire_open_model(environment, users, recorder)
     events = environment.events
     events.request.add_listener(recorder.on_request)
     events.report_to_master.add_listener(recorder.on_report_to_master)
@@ -292,6 +308,68 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
 
         events.test_start.add_listener(restore)
         add_chatbot_tab(web_ui, recorder, _metric_names(environment, users))
+
+
+def _wire_open_model(environment: Environment, users: list[type[WebSocketUser]], recorder: Recorder) -> None:
+    """Open-model load: shares of the rate for workers, punctuality counts merged and reported."""
+    runner = environment.runner
+    events = environment.events
+    stats = arrival_stats_of(environment)
+
+    def forget_schedule(**_: Any) -> None:
+        environment.wslocust_open_model = None  # type: ignore[attr-defined]
+        stats.take()
+
+    events.test_start.add_listener(forget_schedule)
+    if isinstance(runner, WorkerRunner):
+
+        def take_share(environment: Environment, msg: Any, **_: Any) -> None:
+            environment.wslocust_share = (msg.data["index"], msg.data["count"])  # type: ignore[attr-defined]
+
+        runner.register_message("wslocust_share", take_share)
+
+        def report(data: dict[str, Any], **_: Any) -> None:
+            data["wslocust_arrivals"] = stats.take()
+
+        events.report_to_master.add_listener(report)
+        return
+    if isinstance(runner, MasterRunner):
+
+        def give_shares(**_: Any) -> None:
+            workers = sorted(client.id for client in runner.clients.all)
+            for index, worker in enumerate(workers):
+                runner.send_message("wslocust_share", {"index": index, "count": len(workers)}, worker)
+
+        def merge(data: dict[str, Any], **_: Any) -> None:
+            if "wslocust_arrivals" in data:
+                stats.merge(ArrivalStats.from_wire(data["wslocust_arrivals"]))
+
+        events.test_start.add_listener(give_shares)
+        events.worker_report.add_listener(merge)
+
+    def open_model_section() -> dict[str, Any]:
+        settings = next(
+            (
+                found
+                for cls in users
+                if issubclass(cls, ChatbotUser) and (found := cls.open_model_settings(environment))
+            ),
+            None,
+        )
+        if settings is None:
+            return {}
+        section = stats.summary(*settings)
+        if not section["kept_up"]:
+            _log.warning(
+                "open model: the users could not keep up: %d of %d prompts were sent late (up to %.0f ms); "
+                "their latency counts the wait, but add users (-u) to hold the rate",
+                stats.late,
+                stats.scheduled,
+                stats.max_delay_ms,
+            )
+        return {"open_model": section}
+
+    recorder.summary_extras.append(open_model_section)
 
 
 def _quit_after_final_reports(runner: MasterRunner, recorder: Recorder) -> None:

@@ -14,10 +14,14 @@ from locust.exception import StopUser
 import argparse
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+import gevent
+
+from .arrivals import ArrivalStats, OpenModel, check_rate
 from .client import ChatClient, Check, check_url
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
@@ -254,6 +258,29 @@ def load_dataset(settings: DatasetSettings) -> Dataset:
     return found
 
 
+def arrival_stats_of(environment: Environment) -> ArrivalStats:
+    """The open-model send counts of this process (the plugin reports and resets them)."""
+    stats: ArrivalStats | None = getattr(environment, "wslocust_arrival_stats", None)
+    if stats is None:
+        stats = ArrivalStats()
+        environment.wslocust_arrival_stats = stats  # type: ignore[attr-defined]
+    return stats
+
+
+def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel:
+    """This process's open-model schedule for the current test, made at its first prompt.
+
+    Its share of the rate is the ``(index, count)`` the master sent (``wslocust_share``), or all of
+    it in a single process; the plugin forgets the schedule when a test starts.
+    """
+    model: OpenModel | None = getattr(environment, "wslocust_open_model", None)
+    if model is None or model.total_rate_per_s != rate or model.kind != kind:
+        index, count = getattr(environment, "wslocust_share", (0, 1))
+        model = OpenModel(rate, kind, index=index, count=count, stats=arrival_stats_of(environment))
+        environment.wslocust_open_model = model  # type: ignore[attr-defined]
+    return model
+
+
 class ChatbotUser(WebSocketUser):
     """Asks the prompts of a dataset in turn, one round trip per task, and reports each.
 
@@ -284,6 +311,14 @@ class ChatbotUser(WebSocketUser):
     """Reconnect after this many prompts (connect/disconnect cycles); 0 keeps the connection
     (``--prompts-per-connection``)."""
 
+    arrival_rate: ClassVar[float | None] = None
+    """Open-model load: prompts a second over the whole run (every user, every worker), sent on a
+    schedule and timed from when they were due; None keeps Locust's closed model (``--arrival-rate``).
+    The users are then a pool carrying the prompts (no think time): give enough of them."""
+
+    arrivals: ClassVar[str] = "constant"
+    """Open-model arrivals: ``constant`` (evenly spaced) or ``poisson`` (``--arrivals``)."""
+
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         options = environment.parsed_options
@@ -293,6 +328,24 @@ class ChatbotUser(WebSocketUser):
         )
         self._asked_on_connection = 0
         self.dataset: Dataset | None = None
+        self.open_model = self.open_model_settings(environment)
+        if self.open_model is not None:
+            self.wait_time = lambda: 0.0  # type: ignore[method-assign]  # the schedule paces the prompts
+
+    @classmethod
+    def open_model_settings(cls, environment: Environment) -> tuple[float, str] | None:
+        """The open-model ``(total rate, arrivals)``, or None for Locust's closed model.
+
+        Raises:
+            ConfigurationError: the rate is not a positive number or the arrivals are unknown.
+        """
+        options = environment.parsed_options
+        rate = _option(options, "arrival_rate", cls.arrival_rate, float)
+        if rate is None:
+            return None
+        kind = _option(options, "arrivals", cls.arrivals, str)
+        check_rate(rate, kind)
+        return rate, kind
 
     @classmethod
     def dataset_settings(cls, environment: Environment) -> DatasetSettings:
@@ -321,10 +374,18 @@ class ChatbotUser(WebSocketUser):
 
     @task
     def ask_next(self) -> None:
-        """Ask the next prompt of the dataset."""
+        """Ask the next prompt of the dataset (when it is due, in open-model load)."""
+        due = None
+        if self.open_model is not None:
+            due = open_model_of(self.environment, *self.open_model).claim()
+            wait_s = due - time.perf_counter()
+            if wait_s > 0:
+                gevent.sleep(wait_s)
         record = self.next_record()
         if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
             self.client.close()
             self._asked_on_connection = 0
         self._asked_on_connection += 1
-        self.client.ask(record.prompt, record=record.fields, name=self.request_name or record.name)
+        self.client.ask(
+            record.prompt, record=record.fields, name=self.request_name or record.name, scheduled_at=due
+        )
