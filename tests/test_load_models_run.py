@@ -1,0 +1,112 @@
+"""Load shapes and open-model load in real Locust runs against the demo bot."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, UNIT, locust_command
+
+FAST = ("--ttft-ms", "10", "--itl-ms", "2", "--chunks", "3", "--wrong-rate", "0", "--error-rate", "0")
+
+
+def run(
+    tmp_path: Path, *args: str, timeout_s: float = 90
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    summary = tmp_path / "summary.json"
+    result = subprocess.run(
+        locust_command("--headless", "--protocol", "json", "--summary-json", str(summary), *args),
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout_s * UNIT, check=False,
+    )  # fmt: skip
+    assert summary.exists(), result.stderr[-3000:]
+    return result, json.loads(summary.read_text())
+
+
+@pytest.mark.slow
+def test_open_model_p99_shows_a_stall_the_closed_model_hides(tmp_path: Path, demo) -> None:
+    """Against a bot stalling 1 s every 5 s, closed-model users wait with it; open-model prompts do not."""
+    url = demo(*FAST, "--stall-every-s", "5", "--stall-ms", "1000")
+    _, closed = run(tmp_path, "--host", url, "-u", "2", "-r", "2", "-t", "11s", "--think-time", "0")
+    _, opened = run(tmp_path, "--host", url, "-u", "60", "-r", "60", "-t", "11s", "--arrival-rate", "40")
+    # closed: the two users sat out each stall, 2 slow samples among hundreds
+    assert closed["latency_ms"]["p99"] < 200
+    # open: the ~40 prompts due during each stall all waited for it
+    assert opened["latency_ms"]["p99"] > 500
+    assert opened["open_model"]["kept_up"] is True
+    assert opened["requests_per_second"] == pytest.approx(40, rel=0.15)
+
+
+@pytest.mark.slow
+def test_too_few_users_for_the_rate_are_reported_as_late_sends(tmp_path: Path, demo) -> None:
+    url = demo("--ttft-ms", "100", "--itl-ms", "1", "--chunks", "2", "--wrong-rate", "0", "--error-rate", "0")
+    result, summary = run(tmp_path, "--host", url, "-u", "2", "-r", "2", "-t", "4s", "--arrival-rate", "50")
+    open_model = summary["open_model"]
+    # two users at ~100 ms a reply carry ~20 prompts/s of the 50 due
+    assert open_model["late_sends"] > 0.3 * open_model["scheduled"]
+    assert open_model["kept_up"] is False
+    assert "could not keep up" in result.stderr
+    # the wait counts: latency from the due time exceeds the bot's own 100 ms by far
+    assert summary["latency_ms"]["p95"] > 500
+
+
+@pytest.mark.slow
+def test_open_model_rate_is_shared_by_the_processes(tmp_path: Path, demo) -> None:
+    url = demo(*FAST)
+    _, summary = run(
+        tmp_path,
+        "--host",
+        url,
+        "--processes",
+        "2",
+        "-u",
+        "20",
+        "-r",
+        "20",
+        "-t",
+        "5s",
+        "--arrival-rate",
+        "30",
+    )
+    assert summary["requests_per_second"] == pytest.approx(30, rel=0.15)
+    assert summary["open_model"]["late_sends"] == 0
+
+
+@pytest.mark.slow
+def test_a_step_run_reports_each_users_level(tmp_path: Path, demo) -> None:
+    url = demo(*FAST)
+    prefix = tmp_path / "step"
+    _, summary = run(
+        tmp_path, "--host", url, "--shape", "step", "--step-start-users", "2", "--step-users", "3",
+        "--step-duration", "3s", "--max-users", "8", "--think-time", "0.05", "--csv", str(prefix),
+    )  # fmt: skip
+    with prefix.with_name("step_steps.csv").open(newline="") as stream:
+        steps = list(csv.DictReader(stream))
+    assert [int(step["Users"]) for step in steps] == [2, 5, 8]
+    rates = [float(step["Requests/s"]) for step in steps]
+    assert rates[0] < rates[1] < rates[2]  # no think-time bottleneck: more users, more replies
+    assert all(float(step["p50 (ms)"]) >= 14 for step in steps)  # 10 ms + 2 gaps of 2 ms
+    assert [step["users"] for step in summary["steps"]["steps"]] == [2, 5, 8]
+    # the steps count the WS replies: their requests add up to the run's replies (minus the last tick)
+    assert sum(int(step["Requests"]) for step in steps) <= summary["total_requests"]
+
+
+@pytest.mark.slow
+def test_stress_stops_at_the_step_where_the_bot_degrades(tmp_path: Path, demo) -> None:
+    """The bot slows by 300 ms a reply per reply over 4 streaming at once: 6 users break a 150 ms p95."""
+    url = demo(*FAST, "--degrade-after", "4", "--degrade-ms", "300")
+    result, summary = run(
+        tmp_path, "--host", url, "--shape", "stress", "--step-start-users", "2", "--step-users", "2",
+        "--step-duration", "3s", "--max-users", "20", "--stress-p95-ms", "150", "--think-time", "0",
+    )  # fmt: skip
+    steps = summary["steps"]
+    breaking = steps["breaking_point"]
+    assert breaking["users"] == 4
+    assert breaking["broken_users"] == 6
+    assert "p95" in breaking["reason"]
+    assert [step["users"] for step in steps["steps"]] == [2, 4, 6]
+    assert result.returncode in (0, 1)
