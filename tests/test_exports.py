@@ -41,6 +41,8 @@ EXPECTED_PUBLIC_API = {
     "WebSocketUser",
     "WsLocustError",
     "load_prompts",
+    "Metric",
+    "MetricFailure",
 }
 
 MODULES = sorted(

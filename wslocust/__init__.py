@@ -18,11 +18,13 @@ from .errors import (
     ConnectionClosed,
     DatasetError,
     HandshakeRejected,
+    MetricFailure,
     ProtocolError,
     ReplyError,
     ReplyTimeout,
     WsLocustError,
 )
+from .metrics import Metric
 from .protocols import (
     END,
     ApiGatewayProtocol,
@@ -58,6 +60,8 @@ __all__ = [
     "HandshakeRejected",
     "JsonProtocol",
     "Message",
+    "Metric",
+    "MetricFailure",
     "OpenAIRealtimeProtocol",
     "PlainProtocol",
     "PromptRecord",
