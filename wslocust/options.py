@@ -15,6 +15,7 @@ Importing :mod:`wslocust` registers these listeners on Locust's global events:
 from __future__ import annotations
 
 import locust
+from locust import log as locust_log
 from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
@@ -27,6 +28,7 @@ from typing import Any
 from .arrivals import ARRIVAL_KINDS, ArrivalStats
 from .demo_server import DemoProcess
 from .errors import WsLocustError
+from .gates import add_gate_arguments, gates_from_options, verdict_exit_code
 from .metrics import METRIC_BUILDERS
 from .protocols import PROTOCOLS
 from .recorder import Recorder
@@ -141,6 +143,12 @@ def add_arguments(parser: Any) -> None:
         help="Write failed prompt/reply pairs (JSON lines) here (with --csv: PREFIX_failed_replies.jsonl)",
     )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
+    add_gate_arguments(
+        parser.add_argument_group(
+            "wslocust gates", "Pass/fail limits judged at the end of the run (docs/gates.md)"
+        ),
+        _add,
+    )
     demo = parser.add_argument_group(
         "wslocust demo", "The embedded demo chatbot, started when no --host is given"
     )
@@ -213,6 +221,7 @@ def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
         cls.connection_settings(environment)
         cls.think_time_s(environment)
         cls.metrics_check(environment)
+        gates_from_options(environment.parsed_options or {})
         if issubclass(cls, ChatbotUser):
             cls.open_model_settings(environment)
 
@@ -292,6 +301,25 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events.test_start.add_listener(recorder.on_test_start)
     events.test_stop.add_listener(recorder.on_test_stop)
     events.reset_stats.add_listener(recorder.on_reset_stats)
+
+    def set_exit_code(**_: Any) -> None:
+        runner = environment.runner
+        if (
+            not recorder.is_worker
+            and recorder.started_at is not None
+            and recorder.stopped_at is None
+            and runner
+        ):
+            runner.stop()  # Ctrl+C or SIGTERM: judge the test before Locust picks the exit code
+        code = verdict_exit_code(
+            recorder.last_verdict,
+            environment.process_exit_code,
+            crashed=locust_log.unhandled_greenlet_exception,
+        )
+        if code is not None:
+            environment.process_exit_code = code
+
+    events.quitting.add_listener(set_exit_code)
     if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
         events.spawning_complete.add_listener(lambda **_: recorder.on_reset_stats())
     events.quitting.add_listener(lambda **_: recorder.close())

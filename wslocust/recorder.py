@@ -26,7 +26,8 @@ from typing import Any
 import gevent
 
 from .client import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Reply
-from .errors import WsLocustError
+from .errors import ConfigurationError, WsLocustError
+from .gates import Verdict, evaluate, format_verdict, gates_from_options
 from .outputs import (
     FailedPairsWriter,
     HistoryWriter,
@@ -88,6 +89,8 @@ class Recorder:
         self._failed: FailedPairsWriter | None = None
         self._ticker: gevent.Greenlet | None = None
         self.last_summary: dict[str, Any] | None = None
+        self.last_verdict: Verdict | None = None
+        """The gates' verdict of the last test, when gates are set."""
         self.summary_extras: list[Callable[[], dict[str, Any]]] = []
         """Functions adding sections to the JSON summary (a shape's per-step results)."""
         if self.is_worker:
@@ -229,6 +232,7 @@ class Recorder:
         if self.csv_prefix:
             write_stats_csv(Path(f"{self.csv_prefix}_chat_stats.csv"), self.stats, duration)
         self.last_summary = summary(self.stats, duration, self._summary_extra())
+        self.last_verdict = self._judge(self.last_summary)
         if self.summary_path is not None:
             self.summary_path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.summary_path.with_suffix(self.summary_path.suffix + ".tmp")
@@ -236,6 +240,22 @@ class Recorder:
             temporary.replace(self.summary_path)
         if self.print_table and self.stats.total.replies:
             _table_log.info("\n%s\n", format_table(stats_rows(self.stats, duration)))
+        if self.last_verdict is not None:
+            _table_log.info("\n%s\n", format_verdict(self.last_verdict))
+
+    def _judge(self, result: dict[str, Any]) -> Verdict | None:
+        """Evaluate the gates (re-read at each test's end: the web UI may change them) into the summary."""
+        options = self.environment.parsed_options
+        try:
+            gates = gates_from_options(options) if options is not None else []
+        except ConfigurationError as error:  # a bad value typed into the web UI form
+            _log.error("gates not judged: %s", error)
+            return None
+        if not gates:
+            return None
+        verdict = evaluate(gates, result)
+        result["gates"] = verdict.as_json()
+        return verdict
 
     def _summary_extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -270,5 +290,3 @@ class Recorder:
 def ui_key(column: str) -> str:
     """The web UI key of a statistics column: ``TTFT p50 (ms)`` → ``ttft_p50_ms``."""
     return re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")
-
-
