@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo report test lint install clean bench-analysis
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ demo: $(STAMP)
 	$(BIN)/locust -f locustfiles/chatbot.py --headless --users 20 --spawn-rate 10 --run-time 30s \
 		--csv results/demo --html results/demo.html --only-summary --exit-code-on-error 0 $(ARGS)
 	@echo "Results: $$(pwd)/results/demo_stats.csv, demo_stats_history.csv, demo_failures.csv, demo.html"
+
+## The demo's CSVs as a summary, figures and one self-contained HTML report (after `make demo`).
+report: $(STAMP)
+	$(BIN)/python -m analysis summarize results/demo
+	$(BIN)/python -m analysis plot results/demo
+	$(BIN)/python -m analysis report results/demo
+
+bench-analysis: $(STAMP)
+	$(BIN)/python benchmarks/analysis_large_history.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,206 @@
+"""Per-interval figures and the users-level table, from real stepped runs and from crafted histories."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.levels import users_levels
+from analysis.load import load_run
+from analysis.timeline import KINDS, intervals, kind_shares
+
+from .conftest import CopyRun, Runs
+
+HISTORY_HEADER = (
+    "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,"
+    "Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,"
+    "Total Min Response Time,Total Max Response Time,Total Average Content Size"
+)
+FAILURES_HEADER = ["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"]
+T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+pytestmark = pytest.mark.slow  # reads the session's real Locust runs (subprocesses)
+
+
+def write_history(prefix: Path, rows: list[tuple[int, int, int, int, float, float]]) -> None:
+    """Rows of (seconds from T0, users, total requests, total failures, running avg ms, running max ms)."""
+    lines = [HISTORY_HEADER]
+    for second, users, requests, failures, avg, top in rows:
+        pct = ",".join(["N/A"] * 11) if requests == 0 else ",".join(str(int(avg)) for _ in range(11))
+        lines.append(
+            f"{T0 + second},{users},,Aggregated,0.000000,0.000000,{pct},{requests},{failures},{int(avg)},"
+            f"{avg},1.0,{top},10.0"
+        )
+    prefix.with_name(prefix.name + "_stats_history.csv").write_text("\n".join(lines) + "\n")
+
+
+def write_failures(prefix: Path, rows: list[tuple[str, int, int, int]]) -> None:
+    """Rows of (error, occurrences, first seen, last seen in seconds from T0)."""
+    from analysis.fmt import iso
+
+    with prefix.with_name(prefix.name + "_failures.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FAILURES_HEADER)
+        for error, count, first, last in rows:
+            writer.writerow(["WS", "billing", error, count, iso(T0 + first), iso(T0 + last)])
+
+
+def test_the_intervals_add_up_to_the_running_totals(runs: Runs) -> None:
+    for prefix in (runs.synthetic_full, runs.synthetic_plain, runs.chatbot):
+        run = load_run(prefix)
+        frame = intervals(run)
+        assert frame["requests"].sum() == run.history["requests"].iloc[-1]
+        assert frame["failures"].sum() == run.history["failures"].iloc[-1]
+        kinds = sum(frame[f"{kind}_failures"] for kind in KINDS)
+        assert np.allclose(kinds, frame["failures"])
+        assert (frame["duration_s"] > 0).all()
+
+
+def test_a_stepped_run_gives_one_row_per_step(runs: Runs) -> None:
+    run = load_run(runs.synthetic_full)
+    levels = users_levels(run, min_seconds=1.5)
+    assert levels["users"].tolist() == [2, 4, 6]
+    assert levels["avg_ms"].is_monotonic_increasing  # latency grows with users in the locustfile
+    assert (levels["requests_per_s"] > 0).all()
+    assert np.allclose(levels["error_rate"], levels["failures"] / levels["requests"])
+    assert np.allclose(sum(levels[f"{k}_error_rate"] for k in KINDS), levels["error_rate"])
+    assert (levels["percentile_scope"] == "last 10 s").all()
+    assert levels["p95_ms"].notna().all()
+    assert (levels["p95_ms"] >= levels["p50_ms"]).all()
+    # the failed replies are placed by their times: the protocol errors the locustfile
+    # only makes at 6 users are found there only (the handshake rejections are estimated)
+    assert not levels["kinds_exact"].all()
+    unexpected = levels.set_index("users")["unexpected_error_rate"]
+    assert unexpected[2] == 0
+    assert unexpected[4] == 0
+    assert unexpected[6] > 0
+    assert (levels["client_error_rate"] > 0).any()
+
+
+def test_without_the_wslocust_file_kinds_are_estimated_and_percentiles_cumulative(runs: Runs) -> None:
+    run = load_run(runs.synthetic_plain)
+    levels = users_levels(run, min_seconds=1.5)
+    assert levels["users"].tolist() == [2, 4, 6]
+    assert not levels["kinds_exact"].all()
+    assert (levels["percentile_scope"] == "run so far").all()
+    # the general rate stays exact: failures per level add up to the run's
+    everything = users_levels(run)
+    assert everything["failures"].sum() == run.history["failures"].iloc[-1]
+
+
+def test_a_ramp_gives_a_row_per_user_count_with_wslocust_time_to_first_chunk(runs: Runs) -> None:
+    levels = users_levels(load_run(runs.chatbot))
+    assert levels["users"].iloc[-1] == 6
+    assert len(levels) >= 2
+    assert levels["requests"].sum() > 0
+    top = levels.iloc[-1]
+    assert 0 < top["ttft_p50_ms"] <= top["ttft_p95_ms"]
+    assert 15 < top["ttft_p50_ms"] < 1000  # the demo bot waits 20 ms before its first chunk
+
+
+def test_a_max_that_did_not_rise_is_an_upper_bound(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.synthetic_plain)
+    write_history(
+        prefix,
+        [
+            (0, 0, 0, 0, 0.0, 0.0),
+            (1, 1, 10, 0, 50.0, 80.0),
+            (2, 1, 20, 0, 50.0, 100.0),
+            (3, 2, 30, 0, 40.0, 100.0),
+            (4, 2, 40, 0, 35.0, 100.0),
+            (5, 3, 50, 0, 40.0, 120.0),
+        ],
+    )
+    levels = users_levels(load_run(prefix)).set_index("users")
+    assert levels.loc[1, "max_ms"] == 100
+    assert not levels.loc[1, "max_is_upper_bound"]
+    assert levels.loc[2, "max_ms"] == 100
+    assert levels.loc[2, "max_is_upper_bound"]
+    assert levels.loc[3, "max_ms"] == 120
+    assert not levels.loc[3, "max_is_upper_bound"]
+    # exact averages from the running ones: (30*40 - 20*50) / 10 and (40*35 - 20*50) / 20
+    assert levels.loc[2, "avg_ms"] == pytest.approx((40 * 35 - 20 * 50) / 20)
+    assert levels.loc[2, "requests"] == 20
+    assert levels.loc[2, "duration_s"] == 2
+
+
+def test_reset_stats_restarts_the_totals(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.synthetic_plain)
+    write_history(
+        prefix,
+        [
+            (1, 5, 10, 1, 10.0, 20.0),
+            (2, 5, 20, 2, 10.0, 20.0),
+            (3, 10, 4, 0, 30.0, 40.0),
+            (4, 10, 14, 1, 30.0, 40.0),
+        ],
+    )
+    frame = intervals(load_run(prefix))
+    assert frame["requests"].tolist() == [10, 10, 4, 10]
+    assert frame["failures"].tolist() == [1, 1, 0, 1]
+    assert frame["max_ms"].tolist()[2] == 40  # the first maximum after a reset is exact
+
+
+def test_kinds_are_spread_over_their_first_and_last_seen(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.synthetic_plain)
+    write_history(
+        prefix,
+        [
+            (0, 1, 0, 0, 0.0, 0.0),
+            (2, 1, 20, 4, 10.0, 20.0),
+            (4, 2, 60, 10, 10.0, 20.0),
+            (6, 2, 100, 10, 10.0, 20.0),
+        ],
+    )
+    write_failures(
+        prefix,
+        [
+            ("HandshakeRejected('handshake rejected: HTTP 401 Unauthorized')", 4, 0, 1),
+            ("ReplyTimeout('no complete reply within 5.0 s')", 6, 2, 3),
+        ],
+    )
+    levels = users_levels(load_run(prefix)).set_index("users")
+    assert levels.loc[1, "client_error_rate"] == pytest.approx(4 / 20)
+    assert levels.loc[1, "server_error_rate"] == 0
+    assert levels.loc[2, "client_error_rate"] == 0
+    assert levels.loc[2, "server_error_rate"] == pytest.approx(6 / 80)
+
+
+def test_failed_replies_place_every_reply_failure(runs: Runs, copy_run: CopyRun) -> None:
+    # the demo bot fails replies only (BotError, MetricFailure): nothing is estimated
+    levels = users_levels(load_run(runs.chatbot))
+    assert levels["kinds_exact"].all()
+    assert np.allclose(levels["server_error_rate"], levels["error_rate"], equal_nan=True)
+    # without the file, one kind of failure is still exact
+    prefix = copy_run(runs.chatbot, skip=("_failed_replies.jsonl",))
+    assert users_levels(load_run(prefix))["kinds_exact"].all()
+
+
+def test_kind_shares() -> None:
+    assert kind_shares({"client": 1, "server": 3}) == {"client": 0.25, "server": 0.75, "unexpected": 0.0}
+    assert kind_shares({}) == {"client": 0.0, "server": 0.0, "unexpected": 1.0}
+
+
+def test_min_seconds_leaves_out_ramp_transients(runs: Runs) -> None:
+    run = load_run(runs.chatbot)
+    everything = users_levels(run)
+    held = users_levels(run, min_seconds=2.0)
+    assert set(held["users"]) <= set(everything["users"])
+    assert (held["duration_s"] >= 2.0).all()
+
+
+def test_wslocust_step_results_give_the_percentiles_of_their_steps(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.synthetic_full)
+    header = (
+        "Step,Users,Start,End,Duration (s),Requests,Failures,Requests/s,p50 (ms),p95 (ms),Max (ms),Error Rate"
+    )
+    prefix.with_name("run_steps.csv").write_text(
+        f"{header}\n1,2,0.0,2.5,2.5,100,1,40.00,11,22,33,0.0100\n2,4,2.5,5.0,2.5,100,1,40.00,44,55,66,0.0100\n"
+    )
+    levels = users_levels(load_run(prefix), min_seconds=1.5).set_index("users")
+    assert levels.loc[2, ["p50_ms", "p95_ms", "max_ms"]].tolist() == [11, 22, 33]
+    assert levels.loc[4, "percentile_scope"] == "step"
+    assert levels.loc[6, "percentile_scope"] == "last 10 s"
