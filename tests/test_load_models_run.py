@@ -115,11 +115,28 @@ def test_stress_stops_at_the_step_where_the_bot_degrades(tmp_path: Path, demo) -
 @pytest.mark.slow
 def test_gates_decide_the_exit_code_and_land_in_the_summary(tmp_path: Path, demo) -> None:
     url = demo(*FAST, "--error-rate", "0.2")  # a fifth of the replies fail: Locust alone would exit 1
-    common = ("--host", url, "-u", "3", "-r", "3", "-t", "3s", "--think-time", "0.05", "--max-ttft-ms", "1000")
+    common = (
+        "--host",
+        url,
+        "-u",
+        "3",
+        "-r",
+        "3",
+        "-t",
+        "3s",
+        "--think-time",
+        "0.05",
+        "--max-ttft-ms",
+        "1000",
+    )
     passed, summary = run(tmp_path, *common, "--max-error-rate", "40%", "--max-p95-ms", "2000")
     assert passed.returncode == 0, passed.stderr[-2000:]
     assert summary["gates"]["passed"] is True
-    assert {gate["gate"] for gate in summary["gates"]["gates"]} == {"max_error_rate", "max_p95_ms", "max_ttft_p95_ms"}
+    assert {gate["gate"] for gate in summary["gates"]["gates"]} == {
+        "max_error_rate",
+        "max_p95_ms",
+        "max_ttft_p95_ms",
+    }
     failed, summary = run(tmp_path, *common, "--max-error-rate", "1%")
     assert failed.returncode == 3
     assert summary["gates"]["passed"] is False
