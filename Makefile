@@ -18,8 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	mkdir -p results
 	$(BIN)/locust -f locustfiles/chatbot.py --headless --users 20 --spawn-rate 10 --run-time 30s \
-		--csv results/demo --html results/demo.html --only-summary --exit-code-on-error 0 $(ARGS)
-	@echo "Results: $$(pwd)/results/demo_stats.csv, demo_stats_history.csv, demo_failures.csv, demo.html"
+		--csv results/demo --html results/demo.html --summary-json results/demo.json --only-summary \
+		--exit-code-on-error 0 $(ARGS)
+	@echo "Results in $$(pwd)/results/:"
+	@echo "  Locust:   demo_stats.csv demo_stats_history.csv demo_failures.csv demo_exceptions.csv demo.html"
+	@echo "  wslocust: demo_chat_stats.csv demo_chat_stats_history.csv demo_failed_replies.jsonl demo.json"
+	@echo "  Then: make report (summary, figures, HTML report from these CSVs)"
 
 ## The demo's CSVs as a summary, figures and one self-contained HTML report (after `make demo`).
 report: $(STAMP)

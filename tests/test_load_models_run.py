@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import ROOT, UNIT, locust_command
+from .conftest import ROOT, UNIT, free_port, locust_command
 
 FAST = ("--ttft-ms", "10", "--itl-ms", "2", "--chunks", "3", "--wrong-rate", "0", "--error-rate", "0")
 
@@ -141,3 +143,65 @@ def test_gates_decide_the_exit_code_and_land_in_the_summary(tmp_path: Path, demo
     assert failed.returncode == 3
     assert summary["gates"]["passed"] is False
     assert "Verdict: FAIL (1 of 2 gates failed)" in failed.stderr
+
+
+@pytest.mark.slow
+def test_a_step_shape_runs_on_the_master_of_two_processes(tmp_path: Path, demo) -> None:
+    url = demo(*FAST)
+    _, summary = run(
+        tmp_path, "--host", url, "--processes", "2", "--shape", "step", "--step-start-users", "2",
+        "--step-users", "2", "--step-duration", "4s", "--max-users", "4", "--think-time", "0.05",
+    )  # fmt: skip
+    steps = summary["steps"]["steps"]
+    assert [step["users"] for step in steps] == [2, 4]
+    assert all(step["requests"] > 0 for step in steps)
+    assert steps[1]["requests_per_s"] > steps[0]["requests_per_s"]
+
+
+@pytest.mark.slow
+def test_the_class_picker_offers_every_shape_and_runs_the_one_picked(tmp_path: Path, demo) -> None:
+    from .test_locust_run import get_json, post
+
+    url = demo(*FAST)
+    summary_path = tmp_path / "picked.json"
+    port = str(free_port())
+    process = subprocess.Popen(
+        locust_command("--web-host", "127.0.0.1", "--web-port", port, "--class-picker", "--host", url,
+                       "--protocol", "json", "--think-time", "0.05", "--step-start-users", "2",
+                       "--step-users", "1", "--step-duration", "2s", "--max-users", "3",
+                       "--summary-json", str(summary_path)),
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        page = wait_for_page(base)
+        offered = json.loads(
+            page.split("window.templateArgs = ", 1)[1].split("</script>", 1)[0].strip().rstrip(";")
+        )
+        assert {"StepShape", "StressShape", "BurstShape", "SpikeShape", "SteadyShape"} <= set(
+            offered["available_shape_classes"]
+        )
+        fields = {"user_count": "1", "spawn_rate": "1", "host": url, "shape_class": "StepShape",
+                  "user_classes": "SupportBotUser"}  # fmt: skip
+        assert post(base + "/swarm", fields)["success"]
+        deadline = time.monotonic() + 20 * UNIT
+        while time.monotonic() < deadline and get_json(base + "/stats/requests")["state"] != "stopped":
+            time.sleep(0.5)
+        summary = json.loads(summary_path.read_text())
+        assert [step["users"] for step in summary["steps"]["steps"]] == [2, 3]
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def wait_for_page(base: str) -> str:
+    deadline = time.monotonic() + 20 * UNIT
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/", timeout=2) as response:
+                page: str = response.read().decode()
+                return page
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -272,7 +272,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     if options is None or not users:
         return
     try:
-        shape = install_shape(environment)
+        install_shape(environment)
         if not isinstance(environment.runner, WorkerRunner):
             _check(environment, users)
     except ValueError as error:  # a shape option
@@ -291,8 +291,12 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         tokens=getattr(options, "tokens", "words"),
         print_table=bool(getattr(options, "headless", False)),
     )
-    if isinstance(shape, RecordingShape):
-        recorder.summary_extras.append(lambda: {"steps": shape.summary()})
+
+    def steps_section() -> dict[str, Any]:
+        running = environment.shape_class  # the --shape one, or the one picked in the web UI
+        return {"steps": running.summary()} if isinstance(running, RecordingShape) else {}
+
+    recorder.summary_extras.append(steps_section)
     _wire_open_model(environment, users, recorder)
     events = environment.events
     events.request.add_listener(recorder.on_request)

@@ -1469,7 +1469,8 @@ _OPTIONS: tuple[_Option, ...] = (
 
 
 class _WebUi:
-    """Which shape's options the web UI shows: those of the installed shape, none before one is installed."""
+    """Which shape's options the web UI shows: those of the installed shape (``"*"``: every shape's, when
+    ``--class-picker`` offers them all), none before one is installed."""
 
     shape: str | None = None
 
@@ -1510,7 +1511,7 @@ def add_shape_arguments(parser_group: _ArgumentContainer) -> None:
             default=None,
             help=f"[{', '.join(option.shapes)}] {option.help}{_default_text(option)}",
         )
-        _mark_web_ui(action, _WebUi.shape in option.shapes)
+        _mark_web_ui(action, _WebUi.shape == "*" or _WebUi.shape in option.shapes)
 
 
 def shape_from_options(options: argparse.Namespace) -> ConfigurableShape | None:
@@ -1540,9 +1541,10 @@ def install_shape(environment: Environment, *, write_csv: bool = True) -> Config
 
     It sets ``environment.shape_class`` (Locust reads it when the headless run or the web UI's start button
     starts the test), attaches the runner to the shape (Locust does that only for a shape known when the
-    runner is created), lists the shape in ``environment.available_shape_classes`` (for ``--class-picker``),
-    closes the open step when the test stops, and, with ``write_csv`` and ``--csv PREFIX``, writes
-    ``PREFIX_steps.csv`` when the test stops. It does nothing on workers: the shape runs on the master.
+    runner is created), lists the shape in ``environment.available_shape_classes``; with ``--class-picker``
+    it lists every shape there, built from the options, so the web UI can pick any. When a test stops,
+    the running shape closes its open step and, with ``write_csv`` and ``--csv PREFIX``, a step or stress
+    shape writes ``PREFIX_steps.csv``. It does nothing on workers: the shape runs on the master.
 
     Args:
         environment: The Locust environment, with ``parsed_options`` set.
@@ -1558,6 +1560,12 @@ def install_shape(environment: Environment, *, write_csv: bool = True) -> Config
     if options is None or isinstance(environment.runner, WorkerRunner):
         return None
     shape = shape_from_options(options)
+    offered = (
+        _offer_every_shape(environment, options, shape) if getattr(options, "class_picker", False) else 0
+    )
+    if shape is None and not offered:
+        return None
+    _stop_hooks(environment, options, write_csv)
     if shape is None:
         return None
     if environment.shape_class is not None:
@@ -1580,19 +1588,48 @@ def install_shape(environment: Environment, *, write_csv: bool = True) -> Config
     if environment.available_shape_classes is None:
         environment.available_shape_classes = {}
     environment.available_shape_classes[type(shape).__name__] = shape
-    _WebUi.shape = shape.shape_name
+    if _WebUi.shape != "*":
+        _WebUi.shape = shape.shape_name
+    logger.info("wslocust: load shape %r", shape)
+    return shape
+
+
+def _offer_every_shape(
+    environment: Environment, options: argparse.Namespace, chosen: ConfigurableShape | None
+) -> int:
+    """List every shape for the web UI's class picker; return how many were listed."""
+    if environment.available_shape_classes is None:
+        environment.available_shape_classes = {}
+    offered = 0
+    for name, shape_class in SHAPES.items():
+        if chosen is not None and chosen.shape_name == name:
+            shape: ConfigurableShape = chosen
+        else:
+            try:
+                shape = shape_class.from_options(options)
+            except ValueError as error:  # e.g. stages without --stages: not offered
+                logger.info("wslocust: shape %s not offered in the class picker: %s", name, error)
+                continue
+        environment.available_shape_classes[type(shape).__name__] = shape
+        offered += 1
+    _WebUi.shape = "*"
+    return offered
+
+
+def _stop_hooks(environment: Environment, options: argparse.Namespace, write_csv: bool) -> None:
+    """When a test stops, the running shape (whichever was picked) closes its step and writes its CSV."""
 
     def on_test_stopping(**_kwargs: object) -> None:
-        if environment.shape_class is shape:
+        shape = environment.shape_class
+        if isinstance(shape, ConfigurableShape):
             shape.finish()
 
     def on_test_stop(**_kwargs: object) -> None:
+        shape = environment.shape_class
         prefix = getattr(options, "csv_prefix", None)
-        if write_csv and prefix and isinstance(shape, RecordingShape) and environment.shape_class is shape:
+        if write_csv and prefix and isinstance(shape, RecordingShape):
             path = write_steps_csv(prefix, shape.step_results)
             logger.info("wslocust: step results written to %s", path)
 
     environment.events.test_stopping.add_listener(on_test_stopping)
     environment.events.test_stop.add_listener(on_test_stop)
-    logger.info("wslocust: load shape %r", shape)
-    return shape
