@@ -202,3 +202,25 @@ def test_the_custom_protocol_example_runs_against_the_demo(tmp_path: Path) -> No
     ws = [row for row in read_rows(tmp_path / "custom_stats.csv") if row["Type"] == "WS"]
     assert sum(int(row["Request Count"]) for row in ws) >= 10
     assert {row["Name"] for row in ws} <= INTENTS
+
+
+@pytest.mark.slow
+def test_ctrl_c_still_writes_every_output_and_spares_the_demo_bot(tmp_path: Path) -> None:
+    """A terminal's Ctrl+C reaches the whole process group: the run must stop cleanly and write its files."""
+    summary = tmp_path / "summary.json"
+    process = subprocess.Popen(
+        locust_command("--headless", "-u", "3", "-r", "3", "-t", "60s", "--think-time", "0.05",
+                       "--csv", str(tmp_path / "run"), "--summary-json", str(summary),
+                       "--demo-ttft-ms", "20", "--demo-itl-ms", "20", "--demo-chunks", "10",
+                       "--demo-error-rate", "0", "--demo-wrong-rate", "0"),
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(4 * UNIT)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30 * UNIT)
+    assert process.returncode == 0, stderr[-2000:]
+    assert "Traceback" not in stderr
+    report = json.loads(summary.read_text())
+    assert report["total_requests"] > 10
+    assert report["failed_requests"] == 0  # the bot was not killed under the last replies
+    assert (tmp_path / "run_chat_stats.csv").stat().st_size > 0

@@ -452,8 +452,14 @@ class DemoProcess:
             "0",
             *self.args,
         ]
+        # A session of its own: a terminal's Ctrl+C must stop the run, not the bot under its last replies.
         self._process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
         )
         assert self._process.stdout is not None
         deadline = time.monotonic() + self.start_timeout_s

@@ -9,7 +9,8 @@ Importing :mod:`wslocust` registers these listeners on Locust's global events:
   options in the web UI;
 - ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
   statistics (:class:`~wslocust.recorder.Recorder`);
-- ``quitting``: stops the embedded demo bot and closes the recorder's files.
+- ``quitting``: stops a test still running (Ctrl+C) so it is judged and written, and sets the exit code;
+- ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def _start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> N
     def stop_demo(**_: Any) -> None:
         demo.stop()
 
-    environment.events.quitting.add_listener(stop_demo)
+    environment.events.quit.add_listener(stop_demo)  # last: after the test's final stop and outputs
 
 
 def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
@@ -326,7 +327,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events.quitting.add_listener(set_exit_code)
     if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
         events.spawning_complete.add_listener(lambda **_: recorder.on_reset_stats())
-    events.quitting.add_listener(lambda **_: recorder.close())
+    events.quit.add_listener(lambda **_: recorder.close())  # after quitting's final stop has written
     environment.wslocust_recorder = recorder  # type: ignore[attr-defined]
     if isinstance(environment.runner, MasterRunner):
         events.test_stopping.add_listener(recorder.on_test_stopping)
