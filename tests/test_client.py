@@ -426,3 +426,43 @@ def test_the_idle_watch_is_off_while_a_reply_is_collected(recorded_env, demo) ->
     assert client.ask("first").ok  # connects inside ask
     assert client.ask("second").ok  # reuses the connection
     assert watching == [False, False]
+
+
+def _tcp_server(handler):  # type: ignore[no-untyped-def]
+    from gevent.server import StreamServer
+
+    server = StreamServer(("127.0.0.1", 0), handler)
+    server.start()
+    return server
+
+
+def test_a_server_that_never_answers_the_handshake_is_a_connect_timeout(recorded_env) -> None:
+    environment, recorded = recorded_env
+    server = _tcp_server(lambda sock, _address: gevent.sleep(5))
+    try:
+        client = client_for(environment, f"ws://127.0.0.1:{server.address[1]}/", connect_timeout_s=0.3 * UNIT)
+        assert not client.connect()
+    finally:
+        server.stop(timeout=0)
+    [event] = recorded.of("CONNECT")
+    assert isinstance(event["exception"], ConnectError)
+    assert "no handshake within" in str(event["exception"])
+    assert event["response_time"] >= 300 * UNIT
+
+
+def test_a_server_answering_the_upgrade_with_garbage_is_a_connect_failure(recorded_env) -> None:
+    environment, recorded = recorded_env
+
+    def garbage(sock: socket.socket, _address: object) -> None:
+        sock.recv(4096)
+        sock.sendall(b"\x00\x01 not http at all\r\n\r\n")
+
+    server = _tcp_server(garbage)
+    try:
+        client = client_for(environment, f"ws://127.0.0.1:{server.address[1]}/", connect_timeout_s=2 * UNIT)
+        assert not client.connect()
+    finally:
+        server.stop(timeout=0)
+    [event] = recorded.of("CONNECT")
+    assert isinstance(event["exception"], ConnectError)
+    assert f"127.0.0.1:{server.address[1]}" in str(event["exception"])
