@@ -8,6 +8,11 @@ see `summarize --help`):
                         (docs/analysis.md defines the kinds), and throughput
   LABEL_timeseries.png  over time: users, requests/s, response time p50/p95 and average,
                         failures/s by kind
+
+With wslocust's PREFIX_chat_stats_history.csv, both are of the WS replies (prompt -> reply round
+trips), without the CONNECT handshakes Locust's Aggregated rows mix in: replies/s, error rates
+and per-second p50/p95 from wslocust's chat history; average and max from Locust's WS rows (with
+--csv-full-history); failures over time stay Locust's, of all requests.
   LABEL_streaming.png   time to first chunk and gaps between chunks: over time, per name, per
                         number of users (only with wslocust's PREFIX_chat_stats_history.csv)
 
@@ -20,6 +25,7 @@ import argparse
 import logging
 import math
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +34,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -36,7 +43,7 @@ from matplotlib.ticker import MaxNLocator
 from .cli import EXIT_OK, PROG, add_common, run_command
 from .levels import users_levels
 from .load import AGGREGATED, Run, load_run
-from .timeline import KINDS, intervals
+from .timeline import CONNECT_TYPE, KINDS, intervals, reply_intervals, reply_seconds
 
 __all__ = [
     "KIND_COLORS",
@@ -81,8 +88,42 @@ def _color(index: int) -> str:
     return _RUN_COLORS[index % len(_RUN_COLORS)]
 
 
+_LOCUST_PANELS = (
+    ("Average latency", "ms", "avg_ms", 1.0),
+    ("Max latency", "ms", "max_ms", 1.0),
+    ("General error rate (all failures)", "% of requests", "error_rate", 100.0),
+    ("Client error rate (4xx, configuration)", "% of requests", "client_error_rate", 100.0),
+    ("Unexpected error rate (unclassified)", "% of requests", "unexpected_error_rate", 100.0),
+    ("Throughput", "requests/s", "requests_per_s", 1.0),
+)
+_REPLY_PANELS = (
+    ("Average latency of WS replies", "ms", "avg_ms", 1.0),
+    ("Max latency of WS replies", "ms", "max_ms", 1.0),
+    ("Error rate of WS replies (all failures)", "% of replies", "error_rate", 100.0),
+    ("Client error rate of WS replies (4xx, configuration)", "% of replies", "client_error_rate", 100.0),
+    ("Unexpected error rate of WS replies (unclassified)", "% of replies", "unexpected_error_rate", 100.0),
+    ("Throughput of WS replies", "replies/s (WS)", "requests_per_s", 1.0),
+)
+_MIXED_PANELS = (
+    ("Average latency (WS replies or all requests: see legend)", "ms", "avg_ms", 1.0),
+    ("Max latency", "ms", "max_ms", 1.0),
+    ("General error rate (all failures)", "% of replies or requests", "error_rate", 100.0),
+    ("Client error rate (4xx, configuration)", "% of replies or requests", "client_error_rate", 100.0),
+    ("Unexpected error rate (unclassified)", "% of replies or requests", "unexpected_error_rate", 100.0),
+    ("Throughput", "replies/s (WS) or requests/s", "requests_per_s", 1.0),
+)
+
+
+def _is_replies(table: pd.DataFrame) -> bool:
+    """Whether a users-level table counts WS replies (wslocust's chat history), not all requests."""
+    return bool(len(table)) and bool((table["source"] == "wslocust").all())
+
+
 def levels_figure(runs: Sequence[Run], min_level_seconds: float = 0.0) -> Figure:
     """Draw the step-load panels: each metric against the number of users.
+
+    With wslocust's chat history, a run's points are of its WS replies (handshakes apart; see
+    :func:`analysis.levels.users_levels`); without, of all its requests, as Locust counted them.
 
     Args:
         runs: one run, or several to overlay (one colour each, labelled with the run's label).
@@ -90,34 +131,48 @@ def levels_figure(runs: Sequence[Run], min_level_seconds: float = 0.0) -> Figure
 
     Returns:
         A figure with six axes, in order: average latency (ms), max latency (ms), general error
-        rate (%), client error rate (%), unexpected error rate (%), throughput (requests/s). In each,
-        the first line of a run is its series, labelled with the run's label; the max-latency axes
-        add hollow markers (label ``_upper bound``) where the value is only an upper bound.
+        rate (%), client error rate (%), unexpected error rate (%), throughput (requests/s or
+        replies/s). In each, the first line of a run is its series, labelled with the run's label
+        (plus `` (all requests)`` when other runs count WS replies); the max-latency axes add hollow
+        markers (label ``_upper bound``) where the value is only an upper bound. A run of WS replies
+        without a per-level average (no ``--csv-full-history``) shows its p50 in the first axes, and
+        says so in the title or its label; one whose handshakes failed adds a dashed line
+        ``handshakes (CONNECT)`` (label prefixed with the run's when several) to the general error rate.
     """
     fig = Figure(figsize=(12, 10.5), layout="constrained")
     axes = fig.subplots(3, 2, sharex=True).ravel()
-    panels = [
-        ("Average latency", "ms", "avg_ms", 1.0),
-        ("Max latency", "ms", "max_ms", 1.0),
-        ("General error rate (all failures)", "% of requests", "error_rate", 100.0),
-        ("Client error rate (4xx, configuration)", "% of requests", "client_error_rate", 100.0),
-        ("Unexpected error rate (unclassified)", "% of requests", "unexpected_error_rate", 100.0),
-        ("Throughput", "requests/s", "requests_per_s", 1.0),
-    ]
+    tables = [users_levels(run, min_level_seconds) for run in runs]
+    shown = [t for t in tables if not t.empty and float(t["requests"].sum()) > 0]
+    replies = [_is_replies(t) for t in shown]
+    panels = _REPLY_PANELS if replies and all(replies) else _MIXED_PANELS if any(replies) else _LOCUST_PANELS
+    median = [_is_replies(t) and bool(t["avg_ms"].isna().all()) for t in shown]
+    titles = [title for title, _, _, _ in panels]
+    if median and all(median):
+        titles[0] = "Median latency of WS replies (p50: no average without --csv-full-history)"
     notes: set[str] = set()
+    bounds: set[str] = set()
     plotted = False
-    for index, run in enumerate(runs):
-        table = users_levels(run, min_level_seconds)
+    for index, (run, table) in enumerate(zip(runs, tables, strict=True)):
         if table.empty or float(table["requests"].sum()) == 0:
             continue
         plotted = True
+        mine = _is_replies(table)
         users = table["users"].to_numpy(dtype=float)
-        for ax, (_, _, column, scale) in zip(axes, panels, strict=True):
-            values = table[column].to_numpy(dtype=float) * scale
-            ax.plot(users, values, marker="o", markersize=5, color=_color(index), label=run.label)
+        label = run.label + (" (all requests)" if any(replies) and not mine else "")
+        for number, (ax, (_, _, column, scale)) in enumerate(zip(axes, panels, strict=True)):
+            series = column
+            own = label
+            if number == 0 and mine and bool(table["avg_ms"].isna().all()):
+                series = "p50_ms"
+                own = label if all(median) else f"{label} (p50: no average)"
+            values = table[series].to_numpy(dtype=float) * scale
+            ax.plot(users, values, marker="o", markersize=5, color=_color(index), label=own)
         upper = table["max_is_upper_bound"].to_numpy(dtype=bool)
         if upper.any():
-            notes.add("hollow markers: upper bound (the running maximum did not rise at that level)")
+            if mine and not run.full_history:
+                bounds.add("without --csv-full-history, the max of all requests")
+            else:
+                bounds.add("the running maximum did not rise at that level")
             axes[1].plot(
                 users[upper],
                 table["max_ms"].to_numpy(dtype=float)[upper],
@@ -130,8 +185,12 @@ def levels_figure(runs: Sequence[Run], min_level_seconds: float = 0.0) -> Figure
             )
         if not bool(table["kinds_exact"].all()):
             notes.add("error kinds estimated from the failures' First/Last Seen times")
-    for ax, (title, unit, _, _) in zip(axes, panels, strict=True):
-        _style(ax, title, unit)
+        if mine:
+            notes.update(_handshake_notes(run, table, axes[2], index, len(runs) > 1))
+            if bool((table["avg_scope"] == "WS round trips").any()):
+                notes.add("average of WS replies includes the failed ones (_failed_replies.jsonl incomplete)")
+    for number, (ax, (_, unit, _, _)) in enumerate(zip(axes, panels, strict=True)):
+        _style(ax, titles[number], unit)
         if not plotted:
             _no_data(ax)
         _floor_zero(ax)
@@ -139,15 +198,41 @@ def levels_figure(runs: Sequence[Run], min_level_seconds: float = 0.0) -> Figure
         ax.set_xlabel("users")
     if len(runs) > 1 and plotted:
         axes[0].legend(loc="upper left", fontsize=9)
+    if any(line.get_label() == "handshakes (CONNECT)" for line in axes[2].lines) and len(runs) == 1:
+        axes[2].legend(loc="upper left", fontsize=8)
     names = ", ".join(run.label for run in runs)
-    fig.suptitle(f"Latency and errors per number of users: {names}", fontsize=13)
+    what = "WS replies" if replies and all(replies) else "Latency and errors"
+    source = " (wslocust's chat history; handshakes apart)" if replies and all(replies) else ""
+    fig.suptitle(f"{what} per number of users: {names}{source}", fontsize=13)
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if bounds:
+        notes.add(f"hollow markers: upper bound ({'; or '.join(sorted(bounds))})")
     if notes:
-        fig.supxlabel(
-            "Note: " + "; ".join(sorted(notes)) + ".", fontsize=8, color="#555555", x=0.01, ha="left"
-        )
+        text = textwrap.fill("Note: " + "; ".join(sorted(notes)) + ".", width=200)
+        fig.supxlabel(text, fontsize=8, color="#555555", x=0.01, ha="left")
     return fig
+
+
+def _handshake_notes(run: Run, table: pd.DataFrame, ax: Axes, index: int, several: bool) -> set[str]:
+    """Draw a run's handshake failure rate per level when it had any; say what is not shown."""
+    connects = run.stats[run.stats["type"] == CONNECT_TYPE]
+    failed = float(connects["failures"].sum())
+    if failed == 0:
+        return set()
+    if table["handshake_failures"].isna().all():
+        return {
+            f"{run.label}: {failed:.0f} failed handshake(s) not shown per level (needs --csv-full-history)"
+        }
+    ax.plot(
+        table["users"].to_numpy(dtype=float),
+        100.0 * table["handshake_error_rate"].to_numpy(dtype=float),
+        color=_color(index),
+        linestyle="--",
+        marker="x",
+        label=f"{run.label} handshakes (CONNECT)" if several else "handshakes (CONNECT)",
+    )
+    return {"dashed: failed handshakes (CONNECT) per handshake at that level"}
 
 
 def _time_unit(seconds: float) -> tuple[str, float]:
@@ -181,26 +266,77 @@ def _resample(frame: pd.DataFrame, max_points: int = _MAX_POINTS) -> pd.DataFram
     return merged.reset_index(drop=True)
 
 
+def _bins(frame: pd.DataFrame, max_points: int) -> npt.NDArray[np.float64] | None:
+    """Bin numbers putting a long frame in at most ``max_points`` bins of whole seconds; None if short."""
+    if len(frame) <= max_points:
+        return None
+    span = float(frame["elapsed_s"].iloc[-1] - frame["elapsed_s"].iloc[0]) or 1.0
+    width = max(1.0, math.ceil(span / max_points))
+    return (frame["elapsed_s"] // width).to_numpy(dtype=float)
+
+
+def _resample_seconds(frame: pd.DataFrame, max_points: int = _MAX_POINTS) -> pd.DataFrame:
+    """Merge wslocust's seconds into bins (counts summed, rates recomputed, percentiles averaged with
+    the successful replies as weights)."""
+    bins = _bins(frame, max_points)
+    if bins is None:
+        return frame
+    grouped = frame.groupby(bins, sort=True)
+    merged = grouped[["requests", "failures", "duration_s"]].sum()
+    merged["elapsed_s"] = grouped["elapsed_s"].max()
+    successes = frame["requests"] - frame["failures"]
+    for column in ("latency_p50_ms", "latency_p95_ms"):
+        weights = successes.where(frame[column].notna(), 0.0)
+        total = (frame[column].fillna(0.0) * weights).groupby(bins).sum()
+        merged[column] = total / weights.groupby(bins).sum().replace(0, np.nan)
+    merged["rps"] = merged["requests"] / merged["duration_s"].replace(0, np.nan)
+    return merged.reset_index(drop=True)
+
+
+def _resample_replies(frame: pd.DataFrame, max_points: int = _MAX_POINTS) -> pd.DataFrame:
+    """Merge the WS intervals of :func:`analysis.timeline.reply_intervals` into bins (averages recomputed)."""
+    bins = _bins(frame, max_points)
+    if bins is None:
+        return frame
+    grouped = frame.groupby(bins, sort=True)
+    merged = grouped[["requests", "rt_sum_ms"]].sum()
+    merged[["ok_requests", "ok_rt_sum_ms"]] = grouped[["ok_requests", "ok_rt_sum_ms"]].sum(min_count=1)
+    merged["elapsed_s"] = grouped["elapsed_s"].max()
+    merged["avg_ms"] = merged["rt_sum_ms"] / merged["requests"].replace(0, np.nan)
+    merged["ok_avg_ms"] = merged["ok_rt_sum_ms"] / merged["ok_requests"].where(merged["ok_requests"] > 0)
+    return merged.reset_index(drop=True)
+
+
 def timeseries_figure(runs: Sequence[Run]) -> Figure:
     """Draw the run(s) over time.
+
+    With wslocust's chat history, a run's throughput and response time are of its WS replies:
+    replies per second and their per-second p50 and p95 from the chat history (by second of reply
+    end), and, with ``--csv-full-history``, the average from Locust's ``WS`` rows per history
+    interval (of the successful replies when ``_failed_replies.jsonl`` holds them all). Users and
+    failures are Locust's, of all requests (handshakes' failures included).
 
     Args:
         runs: one run, or several to overlay (each from its own start).
 
     Returns:
-        A figure with four axes sharing the time axis: users; requests/s; response time (ms);
-        failures/s. With one run the lines are labelled ``users``, ``requests/s``, ``p50``,
-        ``p95``, ``average``, ``all failures`` and one per error kind present; with several, each
-        line's label starts with the run's label (``base p95``...).
+        A figure with four axes sharing the time axis: users; throughput; response time (ms);
+        failures/s. With one run the lines are labelled ``users``, ``requests/s`` (``replies/s (WS)``),
+        ``p50``, ``p95``, ``average`` (``p50 (WS)``, ``p95 (WS)``, ``average (WS)``), ``all
+        failures`` and one per error kind present; with several, each line's label starts with the
+        run's label (``base p95``...).
     """
     fig = Figure(figsize=(12, 10), layout="constrained")
     axes = fig.subplots(4, 1, sharex=True)
     frames = [_resample(intervals(run)) for run in runs]
+    seconds_of = [reply_seconds(run) for run in runs]
+    seconds_of = [s if s is not None and float(s["requests"].sum()) > 0 else None for s in seconds_of]
     longest = max((float(f["elapsed_s"].max()) for f in frames if len(f)), default=0.0)
     unit, divisor = _time_unit(longest)
     single = len(runs) == 1
     scope = ""
-    for index, (run, frame) in enumerate(zip(runs, frames, strict=True)):
+    averages: set[str] = set()
+    for index, (run, frame, seconds) in enumerate(zip(runs, frames, seconds_of, strict=True)):
         if frame.empty:
             continue
         scope = "last 10 s" if run.full_history else "run so far"
@@ -210,19 +346,32 @@ def timeseries_figure(runs: Sequence[Run]) -> Figure:
         axes[0].plot(
             x, frame["sampled_users"], drawstyle="steps-pre", color=color, label=f"{prefix}users".strip()
         )
-        axes[1].plot(x, frame["rps"], color=color, label=f"{prefix}requests/s")
+        if seconds is None:
+            axes[1].plot(x, frame["rps"], color=color, label=f"{prefix}requests/s")
+            latency = {key: (x, frame[key]) for key in ("p50", "p95") if key in frame}
+            average: tuple[npt.NDArray[np.float64], pd.Series[float]] | None = (x, frame["avg_ms"])
+            suffix = ""
+        else:
+            seconds = _resample_seconds(seconds)
+            xs = seconds["elapsed_s"].to_numpy(dtype=float) / divisor
+            axes[1].plot(xs, seconds["rps"], color=color, label=f"{prefix}replies/s (WS)")
+            latency = {key: (xs, seconds[f"latency_{key}_ms"]) for key in ("p50", "p95")}
+            average, kind = _reply_average(run, divisor)
+            averages.add(kind)
+            suffix = " (WS)"
         for key, style, width, own in (("p50", ":", 1.2, "#2ca02c"), ("p95", "-", 1.6, "#d62728")):
-            if key in frame:
+            if key in latency:
                 axes[2].plot(
-                    x,
-                    frame[key],
+                    *latency[key],
                     color=own if single else color,
                     ls="-" if single else style,
                     lw=width,
-                    label=f"{prefix}{key}",
+                    label=f"{prefix}{key}{suffix}",
                 )
         if single:
-            axes[2].plot(x, frame["avg_ms"], color="#1f77b4", ls="--", lw=1.0, label="average")
+            if average is not None:
+                label = "average" + ("" if seconds is None else " (WS)")
+                axes[2].plot(*average, color="#1f77b4", ls="--", lw=1.0, label=label)
             axes[3].plot(x, frame["fps"], color=KIND_COLORS["all"], lw=1.6, label="all failures")
             duration = frame["duration_s"].replace(0, np.nan)
             for kind in KINDS:
@@ -232,15 +381,7 @@ def timeseries_figure(runs: Sequence[Run]) -> Figure:
                     )
         else:
             axes[3].plot(x, frame["fps"], color=color, label=f"{prefix}failures/s")
-    titles = [
-        ("Users", "users"),
-        ("Throughput (per history interval)", "requests/s"),
-        (f"Response time (percentiles: Locust's, over the {scope}; average: per interval)", "ms"),
-        ("Failures (kinds: see docs/analysis.md)", "failures/s"),
-    ]
-    if not single:
-        titles[2] = ("Response time (solid p95, dotted p50, as Locust wrote them)", "ms")
-        titles[3] = ("Failures (all kinds)", "failures/s")
+    titles = _timeseries_titles(single, scope, [s is not None for s in seconds_of], averages)
     any_requests = any(float(frame["requests"].sum()) > 0 for frame in frames)
     for index, (ax, (title, label)) in enumerate(zip(axes, titles, strict=True)):
         _style(ax, title, label)
@@ -254,6 +395,61 @@ def timeseries_figure(runs: Sequence[Run]) -> Figure:
     axes[-1].set_xlabel(f"time since start ({unit})")
     fig.suptitle("Over time: " + ", ".join(run.label for run in runs), fontsize=13)
     return fig
+
+
+def _reply_average(
+    run: Run, divisor: float
+) -> tuple[tuple[npt.NDArray[np.float64], pd.Series[float]] | None, str]:
+    """The per-interval average of a run's WS replies, and what it covers: ``"successful"`` replies,
+    ``"all"`` WS round trips, or ``"none"`` (no average without ``--csv-full-history``)."""
+    replies = reply_intervals(run)
+    if replies is None or replies.empty:
+        return None, "none"
+    replies = _resample_replies(replies)
+    x = replies["elapsed_s"].to_numpy(dtype=float) / divisor
+    if bool(replies["ok_requests"].notna().all()):
+        return (x, replies["ok_avg_ms"]), "successful"
+    return (x, replies["avg_ms"]), "all"
+
+
+def _timeseries_titles(
+    single: bool, scope: str, replies: list[bool], averages: set[str]
+) -> list[tuple[str, str]]:
+    """The titles and units of the four axes of :func:`timeseries_figure`."""
+    titles = [
+        ("Users", "users"),
+        ("Throughput (per history interval)", "requests/s"),
+        (f"Response time (percentiles: Locust's, over the {scope}; average: per interval)", "ms"),
+        ("Failures (kinds: see docs/analysis.md)", "failures/s"),
+    ]
+    if all(replies):
+        if averages == {"successful"}:
+            average = "average: Locust's WS rows per interval, successful replies"
+        elif averages == {"none"}:
+            average = "no average without --csv-full-history"
+        else:
+            average = "average: Locust's WS rows per interval" + (
+                ", failed replies included" if "all" in averages else ""
+            )
+        titles[1] = ("Throughput of WS replies (wslocust, per second of reply end)", "replies/s (WS)")
+        titles[2] = (f"Response time of WS replies (p50, p95: wslocust's, per second; {average})", "ms")
+        titles[3] = (
+            "Failures of all requests (WS replies and CONNECT handshakes; kinds: docs/analysis.md)",
+            "failures/s",
+        )
+    elif any(replies):
+        titles[1] = (
+            "Throughput (replies/s (WS) where wslocust recorded them, else requests/s)",
+            "per second",
+        )
+        titles[2] = ("Response time (WS replies where wslocust recorded them, else Locust's)", "ms")
+    if not single:
+        if not any(replies):
+            titles[2] = ("Response time (solid p95, dotted p50, as Locust wrote them)", "ms")
+        else:
+            titles[2] = (titles[2][0].split(" (")[0] + " (solid p95, dotted p50; WS: wslocust's)", "ms")
+        titles[3] = ("Failures (all kinds, all requests)", "failures/s")
+    return titles
 
 
 def _chat_series(run: Run, max_points: int = _MAX_POINTS) -> pd.DataFrame:

@@ -95,21 +95,53 @@ def _table(
 
 def _cards(summary: dict[str, Any]) -> str:
     totals, latency, run = summary["totals"], summary["latency_ms"], summary["run"]
-    cards: list[tuple[str, str]] = [
-        (fmt.count(totals["requests"]), "requests"),
-        (fmt.percent(totals["error_rate"]), f"error rate ({fmt.count(totals['failures'])} failures)"),
-        (fmt.rate(totals["requests_per_s"]), "requests/s"),
-        (fmt.ms(latency.get("avg_ms")), "average ms"),
-        (fmt.ms(latency.get("p50_ms")), "p50 ms"),
-        (fmt.ms(latency.get("p95_ms")), "p95 ms"),
-        (fmt.ms(latency.get("p99_ms")), "p99 ms"),
-        (fmt.ms(latency.get("max_ms")), "max ms"),
-        (str(run["peak_users"]), "peak users"),
-    ]
+    replies, handshakes = summary.get("replies"), summary.get("handshakes")
+    cards: list[tuple[str, str]]
+    if replies:  # wslocust's WS round trips; Locust's totals mix in the handshakes
+        times = replies["latency_ms"]
+        cards = [
+            (fmt.count(replies["requests"]), "replies (WS)"),
+            (
+                fmt.percent(replies["error_rate"]),
+                f"reply error rate ({fmt.count(replies['failures'])} failures)",
+            ),
+            (fmt.rate(replies["requests_per_s"]), "replies/s (WS)"),
+            *(
+                (fmt.ms(times.get(f"{key}_ms")), f"{key} ms (WS)")
+                for key in ("avg", "p50", "p95", "p99", "max")
+            ),
+        ]
+        if handshakes:
+            failed, average = fmt.count(handshakes["failures"]), fmt.ms(handshakes["avg_ms"])
+            cards.append(
+                (fmt.count(handshakes["requests"]), f"handshakes ({failed} failed, avg {average} ms)")
+            )
+        cards.append(
+            (fmt.count(totals["requests"]), f"all requests (avg {fmt.ms(latency.get('avg_ms'))} ms)")
+        )
+    else:
+        cards = [
+            (fmt.count(totals["requests"]), "requests"),
+            (fmt.percent(totals["error_rate"]), f"error rate ({fmt.count(totals['failures'])} failures)"),
+            (fmt.rate(totals["requests_per_s"]), "requests/s"),
+            (fmt.ms(latency.get("avg_ms")), "average ms"),
+            (fmt.ms(latency.get("p50_ms")), "p50 ms"),
+            (fmt.ms(latency.get("p95_ms")), "p95 ms"),
+            (fmt.ms(latency.get("p99_ms")), "p99 ms"),
+            (fmt.ms(latency.get("max_ms")), "max ms"),
+        ]
+    cards.append((str(run["peak_users"]), "peak users"))
+    note = (
+        '<p class="note">WS: prompt &rarr; reply round trips, from wslocust\'s _chat_stats.csv (timings of '
+        "successful replies, exact); handshakes (CONNECT) and all requests from Locust's _stats.csv.</p>"
+        if replies
+        else ""
+    )
     return (
         '<div class="cards">'
         + "".join(f'<div class="card"><b>{_e(v)}</b><span>{_e(t)}</span></div>' for v, t in cards)
         + "</div>"
+        + note
     )
 
 
@@ -161,11 +193,12 @@ def render_report(run: Run, *, min_level_seconds: float = 0.0, generated: dateti
 
     levels = summary["levels"]
     if len(levels) > 1:
+        of_replies = all(r["source"] == "wslocust" for r in levels)
         headers = [
             "Users",
             "Seconds",
-            "Requests",
-            "Req/s",
+            "Replies (WS)" if of_replies else "Requests",
+            "Replies/s" if of_replies else "Req/s",
             "Fail/s",
             "Error %",
             "Client %",
@@ -194,7 +227,8 @@ def render_report(run: Run, *, min_level_seconds: float = 0.0, generated: dateti
             for r in levels
         ]
         notes = "".join(f'<p class="note">Note: {_e(n)}.</p>' for n in summary["level_notes"])
-        parts.append(_section("Per users level", _table(headers, rows) + notes))
+        title = "Per users level (WS replies)" if of_replies else "Per users level"
+        parts.append(_section(title, _table(headers, rows) + notes))
 
     if summary["per_name"]:
         headers = ["Type", "Name", "Requests", "Failures", "Error %", "Client", "Server", "Unexp.", "Req/s"]
@@ -294,11 +328,19 @@ def render_report(run: Run, *, min_level_seconds: float = 0.0, generated: dateti
 _DEFINITIONS = """<ul class="note">
 <li>Totals, per-name rows and percentiles come from <code>_stats.csv</code> as Locust computed them
 (percentiles are Locust's bucketed approximations).</li>
-<li>Per users level: requests, failures and the average are exact differences of the running totals of
-<code>_stats_history.csv</code> between samples, counted at the users of the sample that ends each
+<li>Per users level, with wslocust's <code>_chat_stats_history.csv</code>: WS replies only (handshakes
+apart). Replies, failures and rates are wslocust's counts per second of reply end, at that second's user
+count; p50/p95 are its per-second percentiles averaged with the seconds' successful replies as weights
+(an approximation); the average and max come from Locust's WS rows of <code>--csv-full-history</code>
+(the average of the successful replies when <code>_failed_replies.jsonl</code> holds every failed one; none
+without <code>--csv-full-history</code>).</li>
+<li>Per users level, without it: requests, failures and the average are exact differences of the running
+totals of <code>_stats_history.csv</code> between samples, counted at the users of the sample that ends each
 interval. The max is exact when the running maximum rose during the level (≤ marks an upper bound).
 p50/p95 are Locust's columns at the level's last sample: over the last 10 s with
 <code>--csv-full-history</code>, over the run so far without.</li>
+<li>With wslocust's <code>_steps.csv</code>, each step's p50, p95 and max (Locust's, over the step's WS
+requests) replace those of its level.</li>
 <li>Error kinds: see the rules above and docs/analysis.md. Per level, failed replies are placed by the
 times in wslocust's <code>_failed_replies.jsonl</code>; what it does not hold (handshakes, or everything
 without the file) is estimated by spreading each error's occurrences between its First Seen and Last

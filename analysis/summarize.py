@@ -5,11 +5,12 @@ PREFIX_exceptions.csv and wslocust's own files when present (PREFIX_chat_stats.c
 PREFIX_chat_stats_history.csv, PREFIX_failed_replies.jsonl, PREFIX_steps.csv), as written by
 `locust --csv PREFIX` (with or without --csv-full-history).
 
-The summary has the totals (requests, failures, success rate, requests/s), the latency statistics,
-errors by kind (client, server, unexpected: see docs/analysis.md), a per-name table, the failures
-grouped by error, the exceptions, time to first chunk, gaps between chunks, goodput and quality
-metrics when wslocust recorded them, and, for a stepped run, one row per number of users derived
-from the history.
+The summary has the totals (requests, failures, success rate, requests/s) and the latency
+statistics (with wslocust's files: of the WS replies, then the CONNECT handshakes and Locust's totals
+of all requests), errors by kind (client, server, unexpected: see docs/analysis.md), a per-name
+table, the failures grouped by error, the exceptions, time to first chunk, gaps between chunks,
+goodput and quality metrics when wslocust recorded them, and, for a stepped run, one row per number
+of users derived from the history (of the WS replies, from wslocust's chat history, when it is there).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ import numpy as np
 
 from . import fmt
 from .cli import EXIT_OK, PROG, add_common, run_command
-from .levels import users_levels
+from .levels import PER_SECOND, users_levels
 from .load import AGGREGATED, Run, load_run
-from .timeline import KINDS, intervals
+from .timeline import CONNECT_TYPE, KINDS, intervals
 
 __all__ = ["build_parser", "format_summary", "main", "summarize"]
 
@@ -174,6 +175,53 @@ def _chat(run: Run) -> dict[str, Any] | None:
     }
 
 
+def _replies(run: Run) -> dict[str, Any] | None:
+    """The WS round trips alone, from wslocust's ``_chat_stats.csv`` (``None`` without it)."""
+    chat = run.chat_stats
+    rows = chat[chat["name"] == AGGREGATED] if chat is not None else None
+    if rows is None or rows.empty:
+        return None
+    row = rows.iloc[-1]
+    replies = float(row["replies"])
+    failures = float(row["failures"])
+    per_second = _num(row["replies_per_s"])
+    return {
+        "source": "wslocust's _chat_stats.csv: WS round trips (prompt -> reply), handshakes apart",
+        "requests": int(replies),
+        "failures": int(failures),
+        "success_rate": _num((replies - failures) / replies, 6) if replies else None,
+        "error_rate": _num(failures / replies, 6) if replies else None,
+        "requests_per_s": per_second,
+        "failures_per_s": _num(per_second * failures / replies)
+        if per_second is not None and replies
+        else None,
+        "latency_scope": "successful replies, exact (0.1 ms)",
+        "latency_ms": {
+            key: _num(row.get(f"latency_{key[:-3]}_ms")) if replies > failures else None
+            for key in ("avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+        },
+    }
+
+
+def _handshakes(run: Run) -> dict[str, Any] | None:
+    """wslocust's WebSocket handshakes (Locust's ``CONNECT`` rows), ``None`` when there is none."""
+    rows = run.stats[run.stats["type"] == CONNECT_TYPE]
+    if rows.empty:
+        return None
+    requests = float(rows["requests"].sum())
+    failures = float(rows["failures"].sum())
+    timed = rows[rows["requests"] > 0]
+    return {
+        "source": "Locust's _stats.csv, rows of type CONNECT",
+        "requests": int(requests),
+        "failures": int(failures),
+        "error_rate": _num(failures / requests, 6) if requests else None,
+        "requests_per_s": _num(rows["rps"].sum()),
+        "avg_ms": _num((timed["avg_ms"] * timed["requests"]).sum() / requests) if requests else None,
+        "max_ms": _num(timed["max_ms"].max()) if len(timed) else None,
+    }
+
+
 def summarize(run: Run, *, min_level_seconds: float = 0.0) -> dict[str, Any]:
     """Compute the summary of a run.
 
@@ -182,7 +230,9 @@ def summarize(run: Run, *, min_level_seconds: float = 0.0) -> dict[str, Any]:
         min_level_seconds: leave out users levels held for less than this many seconds.
 
     Returns:
-        A JSON-serialisable dict: ``run``, ``totals``, ``latency_ms``, ``errors_by_kind``,
+        A JSON-serialisable dict: ``run``, ``totals`` and ``latency_ms`` (Locust's, all requests),
+        ``replies`` (the WS round trips from wslocust's ``_chat_stats.csv``, ``None`` without it),
+        ``handshakes`` (Locust's ``CONNECT`` rows, ``None`` without any), ``errors_by_kind``,
         ``per_name``, ``failures``, ``exceptions``, ``levels``, ``level_notes`` and ``chat``
         (wslocust's chatbot statistics: time to first chunk, gaps between chunks, goodput, quality
         metrics; ``None`` without its ``_chat_stats.csv``). Missing numbers are ``None``; rates are
@@ -205,13 +255,46 @@ def summarize(run: Run, *, min_level_seconds: float = 0.0) -> dict[str, Any]:
     levels = users_levels(run, min_level_seconds, frame)
     notes = []
     scopes = set(levels["percentile_scope"]) if len(levels) else set()
+    replies = bool(len(levels)) and bool((levels["source"] == "wslocust").all())
+    if replies:
+        notes.append(
+            "WS replies only (handshakes apart): replies, failures and rates from wslocust's "
+            "_chat_stats_history.csv, at the user count of the second each reply ended"
+        )
+        avg_scopes = set(levels["avg_scope"]) - {""}
+        if not avg_scopes:
+            notes.append(
+                "no average per level: without --csv-full-history the replies' times cannot be told "
+                "apart from the handshakes'; see p50 and p95"
+            )
+        else:
+            notes.append(
+                "average and max from Locust's WS rows (--csv-full-history); the average is of "
+                + (
+                    "the successful replies"
+                    if avg_scopes == {"successful replies"}
+                    else "all WS round trips, failed ones included, where _failed_replies.jsonl is incomplete"
+                )
+                + ", the max of all WS round trips"
+            )
+        if PER_SECOND in scopes:
+            notes.append(
+                "p50 and p95 are wslocust's per-second percentiles averaged with the seconds' successful "
+                "replies as weights: an approximation (a few slow seconds pull them up)"
+            )
+        if not run.full_history and bool(levels["max_is_upper_bound"].any()):
+            notes.append("without --csv-full-history, max is that of all requests: an upper bound")
     if "step" in scopes:
-        notes.append("p50, p95 and max come from wslocust's _steps.csv where a step has the same users")
+        what = "p50, p95 and max" if not (replies and run.full_history) else "p50, p95 (and max unless exact)"
+        notes.append(
+            f"{what} come from wslocust's _steps.csv where a step has the same users "
+            "(Locust's statistics of the step's WS requests: two significant digits)"
+        )
     if "run so far" in scopes:
         notes.append("percentiles are over the run so far at the end of each level (no --csv-full-history)")
     if len(levels) and not bool(levels["kinds_exact"].all()):
         notes.append("error kinds per level are estimated from the failures' First/Last Seen times")
-    if len(levels) and bool(levels["max_is_upper_bound"].any()):
+    if len(levels) and bool(levels["max_is_upper_bound"].any()) and (run.full_history or not replies):
         notes.append("some max latencies are upper bounds (the running maximum did not rise in the level)")
 
     return {
@@ -236,6 +319,8 @@ def summarize(run: Run, *, min_level_seconds: float = 0.0) -> dict[str, Any]:
             "exceptions": int(run.exceptions["count"].fillna(0).sum()),
         },
         "latency_ms": _latency(total, run.percentiles),
+        "replies": _replies(run),
+        "handshakes": _handshakes(run),
         "errors_by_kind": {
             kind: {
                 "failures": int(by_kind.get(kind, 0)),
@@ -286,18 +371,27 @@ def format_summary(summary: dict[str, Any]) -> str:
             + (", full history" if run["full_history"] else "")
         )
     lines.append("")
-    lines.append(
-        f"Requests     {fmt.count(totals['requests'])}   failures {fmt.count(totals['failures'])} "
-        f"({fmt.percent(totals['error_rate'])})   success {fmt.percent(totals['success_rate'])}"
-    )
-    lines.append(
-        f"Throughput   {fmt.rate(totals['requests_per_s'])} requests/s   "
-        f"{fmt.rate(totals['failures_per_s'])} failures/s"
-    )
-    shown = [("avg", "avg_ms"), ("min", "min_ms")]
-    shown += [(key, f"{key}_ms") for key in _HEADLINE_PERCENTILES if f"{key}_ms" in latency]
-    shown += [("max", "max_ms")]
-    lines.append("Latency ms   " + "  ".join(f"{name} {fmt.ms(latency.get(key))}" for name, key in shown))
+    replies, handshakes = summary.get("replies"), summary.get("handshakes")
+    if replies:
+        lines += _headline(
+            replies, "Replies (WS)", "replies", replies["latency_ms"], ("avg", "p50", "p95", "p99", "max")
+        )
+        lines[-1] += "   (successful replies; wslocust's, exact)"
+        if handshakes:
+            lines.append(
+                f"Handshakes   {fmt.count(handshakes['requests'])} CONNECT   "
+                f"failures {fmt.count(handshakes['failures'])} ({fmt.percent(handshakes['error_rate'])})   "
+                f"avg {fmt.ms(handshakes['avg_ms'])} ms   max {fmt.ms(handshakes['max_ms'])} ms"
+            )
+        lines.append(
+            f"All requests {fmt.count(totals['requests'])} (WS + CONNECT, Locust's Aggregated)   "
+            f"failures {fmt.count(totals['failures'])} ({fmt.percent(totals['error_rate'])})   "
+            f"{fmt.rate(totals['requests_per_s'])} requests/s   avg {fmt.ms(latency.get('avg_ms'))} ms   "
+            f"p95 {fmt.ms(latency.get('p95_ms'))} ms"
+        )
+    else:
+        keys = ["avg", "min", *(key for key in _HEADLINE_PERCENTILES if f"{key}_ms" in latency), "max"]
+        lines += _headline(totals, "Requests", "requests", latency, tuple(keys))
     kinds = summary["errors_by_kind"]
     lines.append(
         "Errors       "
@@ -306,6 +400,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             for kind in KINDS
         )
         + (f"   + {totals['exceptions']} exceptions in tasks" if totals["exceptions"] else "")
+        + ("   (all requests, by kind)" if replies else "")
     )
 
     if summary["per_name"]:
@@ -391,10 +486,17 @@ def format_summary(summary: dict[str, Any]) -> str:
             )
 
     if len(summary["levels"]) > 1:
-        lines += ["", "Per users level (from the history)"]
-        headers = ["Users", "Seconds", "Requests", "Req/s", "Fail/s", "Err %", "Client %", "Unexp %"]
+        levels = summary["levels"]
+        of_replies = all(r["source"] == "wslocust" for r in levels)
+        if of_replies:
+            lines += ["", "Per users level (WS replies, from wslocust's chat history)"]
+            headers = ["Users", "Seconds", "Replies", "Rep/s", "Fail/s", "Err %", "Client %", "Unexp %"]
+        else:
+            lines += ["", "Per users level (all requests, from Locust's history)"]
+            headers = ["Users", "Seconds", "Requests", "Req/s", "Fail/s", "Err %", "Client %", "Unexp %"]
         headers += ["Avg ms", "Max ms", "p50", "p95"]
-        ttft = any(r["ttft_p50_ms"] is not None for r in summary["levels"])
+        ttft = any(r["ttft_p50_ms"] is not None for r in levels)
+        connects = of_replies and any(r["handshake_failures"] for r in levels)
         rows = [
             [
                 str(r["users"]),
@@ -411,11 +513,26 @@ def format_summary(summary: dict[str, Any]) -> str:
                 fmt.ms(r.get("p95_ms")),
             ]
             + ([fmt.ms(r["ttft_p50_ms"]), fmt.ms(r["ttft_p95_ms"])] if ttft else [])
-            for r in summary["levels"]
+            + ([f"{fmt.count(r['handshake_failures'])}/{fmt.count(r['handshakes'])}"] if connects else [])
+            for r in levels
         ]
-        lines.append(fmt.table(headers + (["TTFT p50", "TTFT p95"] if ttft else []), rows))
+        headers += (["TTFT p50", "TTFT p95"] if ttft else []) + (["Conn fail"] if connects else [])
+        lines.append(fmt.table(headers, rows))
         lines += [f"  note: {note}" for note in summary["level_notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _headline(
+    totals: Mapping[str, Any], title: str, unit: str, latency: Mapping[str, Any], keys: Sequence[str]
+) -> list[str]:
+    """The count, throughput and latency lines of the summary's head."""
+    return [
+        f"{title:<12} {fmt.count(totals['requests'])}   failures {fmt.count(totals['failures'])} "
+        f"({fmt.percent(totals['error_rate'])})   success {fmt.percent(totals['success_rate'])}",
+        f"Throughput   {fmt.rate(totals['requests_per_s'])} {unit}/s   "
+        f"{fmt.rate(totals['failures_per_s'])} failures/s",
+        "Latency ms   " + "  ".join(f"{key} {fmt.ms(latency.get(f'{key}_ms'))}" for key in keys),
+    ]
 
 
 def _cut(text: str, width: int) -> str:

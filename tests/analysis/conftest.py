@@ -5,7 +5,8 @@
 - ``synthetic_plain``: the same locustfile with plain ``--csv`` (cumulative history percentiles);
 - ``silent``: a run whose users send nothing (zero requests, ``N/A`` everywhere);
 - ``chatbot``: the project's ``locustfiles/chatbot.py`` against its embedded demo bot (ramp 2, 4, 6
-  users; the demo injects bot errors), with wslocust's own files (``_chat_stats.csv``...).
+  users; the demo injects bot errors), with ``--csv-full-history`` and wslocust's own files
+  (``_chat_stats.csv``...).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     locust = [sys.executable, "-m", "locust", "--headless", "--only-summary", "--loglevel", "WARNING"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNTH_", "LOCUST_"))}
     chatbot = [
-        "-f", str(CHATBOT), "-u", "6", "-r", "2", "-t", "6s", "--think-time", "0.05",
+        "-f", str(CHATBOT), "-u", "6", "-r", "2", "-t", "6s", "--think-time", "0.05", "--csv-full-history",
         "--demo-ttft-ms", "20", "--demo-itl-ms", "2", "--demo-chunks", "5", "--demo-error-rate", "0.1",
     ]  # fmt: skip
     plans: dict[str, tuple[list[str], dict[str, str]]] = {

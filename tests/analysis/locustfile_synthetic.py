@@ -55,6 +55,7 @@ class ProtocolError(Exception):
 
 class SyntheticChatUser(User):
     wait_time = constant(0.02)
+    tasks_done = 0  # of all users: every 97th raises (the exceptions of _exceptions.csv)
 
     def _users(self) -> int:
         runner = self.environment.runner
@@ -104,7 +105,8 @@ class SyntheticChatUser(User):
             error = ReplyTimeout("no complete reply within 5.0 s")
         elif users >= max(LEVELS) and roll > 0.94:
             error = ProtocolError("unreadable message: b'\\x00garbage'")
-        if roll > 0.995:
+        SyntheticChatUser.tasks_done += 1
+        if SyntheticChatUser.tasks_done % 97 == 0:  # not at random: every run must have some
             raise RuntimeError("synthetic task crash")
         self._fire("WS", name, ms, error, chunks=random.randint(3, 8))
 

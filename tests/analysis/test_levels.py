@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from analysis.levels import users_levels
 from analysis.load import load_run
-from analysis.timeline import KINDS, intervals, kind_shares
+from analysis.timeline import KINDS, intervals, kind_shares, reply_seconds
 
 from .conftest import CopyRun, Runs
 
@@ -20,6 +21,10 @@ HISTORY_HEADER = (
     "Total Min Response Time,Total Max Response Time,Total Average Content Size"
 )
 FAILURES_HEADER = ["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"]
+CHAT_HISTORY_HEADER = (
+    "Timestamp,User Count,Name,Replies/s,Failures/s,Goodput/s,Output Tokens/s,Latency p50 (ms),"
+    "Latency p95 (ms),TTFT p50 (ms),TTFT p95 (ms),TTFT p99 (ms),Chunk Gap p50 (ms)"
+)
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
 
 pytestmark = pytest.mark.slow  # reads the session's real Locust runs (subprocesses)
@@ -46,6 +51,25 @@ def write_failures(prefix: Path, rows: list[tuple[str, int, int, int]]) -> None:
         writer.writerow(FAILURES_HEADER)
         for error, count, first, last in rows:
             writer.writerow(["WS", "billing", error, count, iso(T0 + first), iso(T0 + last)])
+
+
+def chat_seconds(prefix: Path) -> list[dict[str, str]]:
+    """The Aggregated rows of wslocust's chat history, as written."""
+    with prefix.with_name(prefix.name + "_chat_stats_history.csv").open(newline="") as handle:
+        return [row for row in csv.DictReader(handle) if row["Name"] == "Aggregated"]
+
+
+def strip_full_history(prefix: Path) -> None:
+    """Keep only the Aggregated rows of a history, as a run without ``--csv-full-history`` has."""
+    path = prefix.with_name(prefix.name + "_stats_history.csv")
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = rows[0]
+    kept = [
+        row for row in rows[1:] if row[header.index("Name")] == "Aggregated" and not row[header.index("Type")]
+    ]
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, *kept])
 
 
 def test_the_intervals_add_up_to_the_running_totals(runs: Runs) -> None:
@@ -204,3 +228,104 @@ def test_wslocust_step_results_give_the_percentiles_of_their_steps(runs: Runs, c
     assert levels.loc[2, ["p50_ms", "p95_ms", "max_ms"]].tolist() == [11, 22, 33]
     assert levels.loc[4, "percentile_scope"] == "step"
     assert levels.loc[6, "percentile_scope"] == "last 10 s"
+
+
+def test_the_reply_seconds_are_wslocusts_rows(runs: Runs) -> None:
+    run = load_run(runs.chatbot)
+    seconds = reply_seconds(run)
+    assert seconds is not None
+    rows = chat_seconds(runs.chatbot)
+    by_second = seconds.set_index("start")
+    for row in rows:
+        second = by_second.loc[float(row["Timestamp"])]
+        assert second["requests"] == int(row["Replies/s"])
+        assert second["failures"] == int(row["Failures/s"])
+        if row["Latency p50 (ms)"]:
+            assert second["latency_p50_ms"] == float(row["Latency p50 (ms)"])
+            assert second["latency_p95_ms"] == float(row["Latency p95 (ms)"])
+        if row["User Count"] not in ("", "0"):
+            assert second["users"] == int(row["User Count"])
+    written = {float(row["Timestamp"]) for row in rows}
+    assert (by_second.loc[~by_second.index.isin(written), "requests"] == 0).all()  # no reply ended
+    assert (seconds["end"] - seconds["start"] == 1).all()
+    assert np.allclose(sum(seconds[f"{kind}_failures"] for kind in KINDS), seconds["failures"])
+
+
+def test_with_the_chat_history_a_level_is_of_ws_replies(runs: Runs) -> None:
+    run = load_run(runs.chatbot)
+    levels = users_levels(run)
+    seconds = reply_seconds(run)
+    assert seconds is not None
+    rows = chat_seconds(runs.chatbot)
+    assert (levels["source"] == "wslocust").all()
+    # the counts are wslocust's replies, handshakes apart
+    assert levels["requests"].sum() == sum(int(row["Replies/s"]) for row in rows)
+    assert levels["failures"].sum() == sum(int(row["Failures/s"]) for row in rows)
+    for _, level in levels.iterrows():
+        mine = seconds[seconds["users"] == level["users"]]
+        assert level["duration_s"] == len(mine)
+        assert level["requests"] == mine["requests"].sum()
+        assert level["requests_per_s"] == pytest.approx(mine["requests"].sum() / len(mine))
+        # p50 and p95: wslocust's exact per-second values, weighted by the successful replies
+        ok = mine["requests"] - mine["failures"]
+        for key in ("p50", "p95"):
+            valid = mine[f"latency_{key}_ms"].notna() & (ok > 0)
+            expected = np.average(mine.loc[valid, f"latency_{key}_ms"], weights=ok[valid])
+            assert level[f"{key}_ms"] == pytest.approx(expected)
+    assert (levels["percentile_scope"] == "per-second, reply-weighted").all()
+    # the average and max are of the WS rows of --csv-full-history, without the failed replies
+    assert (levels["avg_scope"] == "successful replies").all()
+    assert (levels["avg_ms"] > 0).all()
+    assert (levels["max_ms"] >= levels["p95_ms"] - 0.06).all()  # Locust's max (or bound), wslocust's p95
+    # Locust's Aggregated rows mix in the handshakes (a few ms each): their average is lower
+    everything = users_levels(replace(run, chat_history=None)).set_index("users")
+    assert (everything["source"] == "locust").all()
+    mine = levels.set_index("users")
+    common = mine.index.intersection(everything.index)
+    assert len(common) >= 2
+    assert (mine.loc[common, "avg_ms"] >= everything.loc[common, "avg_ms"] - 0.01).all()
+    assert (mine.loc[common, "avg_ms"] > everything.loc[common, "avg_ms"] + 0.5).any()
+    connects = run.history_by_name[run.history_by_name["type"] == "CONNECT"]
+    assert 0 < levels["handshakes"].sum() <= connects["requests"].max()
+
+
+def test_without_full_history_a_reply_level_has_no_average(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.chatbot)
+    strip_full_history(prefix)
+    run = load_run(prefix)
+    assert not run.full_history
+    levels = users_levels(run)
+    full = users_levels(load_run(runs.chatbot))
+    assert (levels["source"] == "wslocust").all()
+    assert levels["avg_ms"].isna().all()  # the replies' times cannot be told from the handshakes'
+    assert (levels["avg_scope"] == "").all()
+    assert levels["handshakes"].isna().all()
+    assert levels["requests"].tolist() == full["requests"].tolist()
+    assert np.allclose(levels["p50_ms"], full["p50_ms"], equal_nan=True)
+    replied = levels["requests"] > 0
+    assert levels.loc[replied, "max_is_upper_bound"].all()  # Locust's max of all requests
+
+
+def test_handshakes_are_counted_apart_from_the_replies(runs: Runs, copy_run: CopyRun) -> None:
+    # the synthetic run's handshakes are rejected (HTTP 401) at every level; give it a chat history
+    prefix = copy_run(runs.synthetic_full)
+    history = load_run(prefix).history
+    lines = [CHAT_HISTORY_HEADER]
+    for timestamp, users in zip(history["timestamp"], history["users"], strict=True):
+        if users > 0:
+            lines.append(f"{int(timestamp) - 1},{int(users)},Aggregated,10,0,10,100,20.0,30.0,,,,")
+    prefix.with_name("run_chat_stats_history.csv").write_text("\n".join(lines) + "\n")
+    run = load_run(prefix)
+    levels = users_levels(run, min_seconds=1.5)
+    assert levels["users"].tolist() == [2, 4, 6]
+    assert (levels["requests_per_s"] == 10).all()
+    assert (levels["p50_ms"] == 20).all()
+    assert (levels["error_rate"] == 0).all()  # no failed reply...
+    assert (levels["client_error_rate"] == 0).all()
+    # ...but failed handshakes, all of Locust's CONNECT rows
+    connects = run.history_by_name[run.history_by_name["type"] == "CONNECT"]
+    everything = users_levels(run)
+    assert everything["handshakes"].sum() == connects["requests"].iloc[-1]
+    assert everything["handshake_failures"].sum() == connects["failures"].iloc[-1] > 0
+    assert (levels["handshake_error_rate"] > 0).any()
+    assert (users_levels(replace(run, chat_history=None))["client_error_rate"] > 0).any()

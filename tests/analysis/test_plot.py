@@ -12,10 +12,10 @@ from matplotlib.axes import Axes
 from analysis.levels import users_levels
 from analysis.load import load_run
 from analysis.plot import levels_figure, main, streaming_figure, timeseries_figure, write_figures
-from analysis.timeline import intervals
+from analysis.timeline import intervals, reply_seconds
 
 from .conftest import CopyRun, Runs
-from .test_levels import write_history
+from .test_levels import CHAT_HISTORY_HEADER, T0, chat_seconds, strip_full_history, write_history
 
 pytestmark = pytest.mark.slow  # reads the session's real Locust runs (subprocesses)
 
@@ -131,6 +131,20 @@ def test_a_long_run_is_binned_to_stay_readable(runs: Runs, copy_run: CopyRun) ->
     assert fig.axes[-1].get_xlabel() == "time since start (min)"
 
 
+def test_a_long_run_of_ws_replies_is_binned_too(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.synthetic_plain)
+    write_history(prefix, [(s, 10, 5 * s, 0, 20.0, 100.0) for s in range(5000)])
+    lines = [CHAT_HISTORY_HEADER]
+    lines += [f"{T0 + s},10,Aggregated,4,0,4,40,{20 + s % 5}.0,30.0,,,," for s in range(4999)]
+    prefix.with_name("run_chat_stats_history.csv").write_text("\n".join(lines) + "\n")
+    fig = timeseries_figure([load_run(prefix)])
+    x, replies = _line(fig.axes[1], "replies/s (WS)")
+    assert len(x) <= 1200
+    assert np.allclose(replies, 4.0)
+    _, p50 = _line(fig.axes[2], "p50 (WS)")
+    assert np.allclose(p50[1:-1], 22.0)  # 5-second bins: the seconds' p50 (20 to 24), averaged
+
+
 def test_a_zero_request_run_says_so(runs: Runs) -> None:
     fig = levels_figure([load_run(runs.silent)])
     assert all("no requests recorded" in [t.get_text() for t in ax.texts] for ax in fig.axes)
@@ -158,3 +172,80 @@ def test_main_writes_next_to_the_csvs_by_default(
         str(prefix.with_name("run_timeseries.png")),
     ]
     assert all(Path(p).read_bytes().startswith(PNG) for p in printed)
+
+
+def test_with_wslocust_the_levels_figure_is_of_ws_replies(runs: Runs) -> None:
+    run = load_run(runs.chatbot)
+    levels = users_levels(run)
+    fig = levels_figure([run])
+    average, top, errors, _, _, throughput = fig.axes
+    assert average.get_title(loc="left") == "Average latency of WS replies"
+    assert throughput.get_title(loc="left") == "Throughput of WS replies"
+    assert throughput.get_ylabel() == "replies/s (WS)"
+    assert errors.get_ylabel() == "% of replies"
+    expected = [levels["avg_ms"], levels["max_ms"], 100 * levels["error_rate"], levels["requests_per_s"]]
+    for ax, values in zip((average, top, errors, throughput), expected, strict=True):
+        x, y = _line(ax, "run")
+        assert x.tolist() == levels["users"].tolist()
+        assert np.allclose(y, values.to_numpy(dtype=float), equal_nan=True)
+    _, replies = _line(throughput, "run")
+    assert replies.sum() > 0
+    suptitle = fig.get_suptitle()
+    assert "WS replies" in suptitle
+    assert "handshakes apart" in suptitle
+
+
+def test_without_full_history_the_levels_figure_shows_the_median(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.chatbot)
+    strip_full_history(prefix)
+    run = load_run(prefix)
+    levels = users_levels(run)
+    median = levels_figure([run]).axes[0]
+    assert median.get_title(loc="left").startswith("Median latency of WS replies (p50: no average")
+    _, y = _line(median, "run")
+    assert np.allclose(y, levels["p50_ms"], equal_nan=True)
+
+
+def test_with_wslocust_the_timeseries_throughput_and_latency_are_of_ws_replies(runs: Runs) -> None:
+    run = load_run(runs.chatbot)
+    seconds = reply_seconds(run)
+    assert seconds is not None
+    fig = timeseries_figure([run])
+    _, throughput, latency, failures = fig.axes
+    assert "WS replies" in throughput.get_title(loc="left")
+    assert throughput.get_ylabel() == "replies/s (WS)"
+    assert "WS replies" in latency.get_title(loc="left")
+    _, replies = _line(throughput, "replies/s (WS)")
+    assert replies.tolist() == seconds["requests"].tolist()
+    assert replies.sum() == sum(int(row["Replies/s"]) for row in chat_seconds(runs.chatbot))
+    _, p50 = _line(latency, "p50 (WS)")
+    _, p95 = _line(latency, "p95 (WS)")
+    written = {float(row["Timestamp"]): row for row in chat_seconds(runs.chatbot)}
+    for start, value, high in zip(seconds["start"], p50, p95, strict=True):
+        row = written.get(float(start))
+        if row and row["Latency p50 (ms)"]:
+            assert value == float(row["Latency p50 (ms)"])
+            assert high == float(row["Latency p95 (ms)"])
+    _, average = _line(latency, "average (WS)")
+    assert np.nanmin(average) > 0
+    # failures stay Locust's, of every request (failed handshakes included)
+    _, all_failures = _line(failures, "all failures")
+    assert np.allclose(all_failures, intervals(run)["fps"], equal_nan=True)
+    assert "CONNECT" in failures.get_title(loc="left")
+
+
+def test_without_full_history_the_timeseries_has_no_reply_average(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.chatbot)
+    strip_full_history(prefix)
+    latency = timeseries_figure([load_run(prefix)]).axes[2]
+    assert "no average without --csv-full-history" in latency.get_title(loc="left")
+    assert [line.get_label() for line in latency.lines] == ["p50 (WS)", "p95 (WS)"]
+
+
+def test_overlaid_runs_say_which_counts_ws_replies(runs: Runs) -> None:
+    chat, plain = load_run(runs.chatbot), load_run(runs.synthetic_full)
+    fig = levels_figure([replace(chat, label="chat"), replace(plain, label="plain")])
+    assert [line.get_label() for line in fig.axes[0].lines] == ["chat", "plain (all requests)"]
+    fig = timeseries_figure([replace(chat, label="chat"), replace(plain, label="plain")])
+    labels = [line.get_label() for line in fig.axes[1].lines]
+    assert labels == ["chat replies/s (WS)", "plain requests/s"]

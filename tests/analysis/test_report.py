@@ -41,6 +41,8 @@ def test_the_report_is_self_contained_with_every_section(runs: Runs) -> None:
     parsed = _parse(document)
     streaming = _parse(render_report(load_run(runs.chatbot)))
     assert "Streaming replies" in " ".join(streaming.text)
+    for card in ("replies (WS)", "replies/s (WS)", "avg ms (WS)", "Per users level (WS replies)"):
+        assert card in streaming.text
     assert len([t for t, _ in streaming.tags if t == "img"]) == 3
     text = " ".join(parsed.text)
     for heading in (

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis import fmt
 from analysis.load import load_run
 from analysis.summarize import format_summary, main, summarize
 
@@ -152,3 +153,50 @@ def test_the_chatbot_run_summarizes(runs: Runs, tmp_path: Path) -> None:
     types = {row["type"] for row in summary["per_name"]}
     assert types == {"CONNECT", "WS"}
     assert all(f["kind"] == "server" for f in summary["failures"])  # the demo's BotError
+
+
+def _chat_aggregated(prefix: Path) -> dict[str, str]:
+    with prefix.with_name(prefix.name + "_chat_stats.csv").open(newline="") as handle:
+        return next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
+
+
+def test_the_headline_is_of_ws_replies_with_the_handshakes_apart(runs: Runs) -> None:
+    summary = summarize(load_run(runs.chatbot))
+    chat = _chat_aggregated(runs.chatbot)
+    replies = summary["replies"]
+    assert replies["requests"] == int(chat["Replies"])
+    assert replies["failures"] == int(chat["Failures"])
+    assert replies["requests_per_s"] == pytest.approx(float(chat["Replies/s"]))
+    for key in ("avg", "p50", "p95", "p99", "max"):
+        column = f"Latency {key.capitalize() if key in ('avg', 'max') else key} (ms)"
+        assert replies["latency_ms"][f"{key}_ms"] == pytest.approx(float(chat[column]))
+    with runs.chatbot.with_name("run_stats.csv").open(newline="") as handle:
+        connect = next(row for row in csv.DictReader(handle) if row["Type"] == "CONNECT")
+    handshakes = summary["handshakes"]
+    assert handshakes["requests"] == int(connect["Request Count"]) > 0
+    assert handshakes["failures"] == int(connect["Failure Count"])
+    assert handshakes["avg_ms"] == pytest.approx(float(connect["Average Response Time"]), abs=1e-3)
+    # Locust's all-request totals stay, and are the replies' plus the handshakes'
+    row = _aggregated_row(runs.chatbot)
+    assert summary["totals"]["requests"] == int(row["Request Count"])
+    assert summary["latency_ms"]["avg_ms"] == pytest.approx(float(row["Average Response Time"]), abs=1e-3)
+    assert summary["latency_ms"]["avg_ms"] < replies["latency_ms"]["avg_ms"]  # the handshakes pull it down
+    text = format_summary(summary).splitlines()
+    head = [line for line in text if line.startswith(("Replies (WS)", "Throughput", "Latency ms"))]
+    assert head[0].startswith(f"Replies (WS) {int(chat['Replies'])}")
+    assert "replies/s" in head[1]
+    assert head[2].startswith(f"Latency ms   avg {fmt.ms(float(chat['Latency Avg (ms)']))}")
+    assert any(line.startswith("Handshakes") and "CONNECT" in line for line in text)
+    assert any(line.startswith("All requests") and "Locust's Aggregated" in line for line in text)
+    assert "Per users level (WS replies, from wslocust's chat history)" in text
+    assert any("handshakes apart" in line for line in summary["level_notes"])
+
+
+def test_a_plain_run_keeps_the_headline_of_all_requests(runs: Runs) -> None:
+    summary = summarize(load_run(runs.synthetic_full))
+    assert summary["replies"] is None
+    assert summary["handshakes"]["requests"] > 0  # the synthetic locustfile fires CONNECT requests
+    text = format_summary(summary)
+    assert "\nRequests     " in text
+    assert "Replies (WS)" not in text
+    assert "Per users level (all requests, from Locust's history)" in text
