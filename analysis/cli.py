@@ -10,7 +10,15 @@ from collections.abc import Callable, Sequence
 
 from .load import InputError
 
-__all__ = ["EXIT_INPUT", "EXIT_OK", "EXIT_REGRESSION", "PROG", "add_common", "run_command"]
+__all__ = [
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "EXIT_REGRESSION",
+    "PROG",
+    "add_common",
+    "add_level_options",
+    "run_command",
+]
 
 PROG = "wslocust-analysis"
 EXIT_OK = 0
@@ -23,6 +31,17 @@ logger = logging.getLogger("analysis")
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Add the options every command has (``-v/--verbose``)."""
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is read and written (stderr)")
+
+
+def add_level_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of the commands that split a run into users levels (``--min-level-seconds``)."""
+    parser.add_argument(
+        "--min-level-seconds",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="leave out users levels held for less than S seconds (ramp-up transients); default 0",
+    )
 
 
 def run_command(

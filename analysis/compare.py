@@ -4,6 +4,11 @@ Each RUN is a --csv PREFIX (see `summarize --help`). Prints a table of the key f
 run with the change from the baseline, writes it as comparison.json and comparison.csv, and draws
 the runs overlaid (levels.png: latency and error rates per number of users; timeseries.png).
 
+When every run has wslocust's PREFIX_chat_stats.csv, the count, throughput, failure rate and
+latencies compared are those of the WS replies (prompt -> reply round trips, its Aggregated row),
+handshakes apart; otherwise (a plain Locust run among them) they are Locust's totals of all requests.
+The table's header says which.
+
 A run regresses when, compared with the baseline, its average, p50, p95 or p99 latency, or its
 time to first chunk (p50, p95, p99) or p99 gap between chunks (from wslocust's chat statistics)
 rises by more than --tolerance percent, its throughput or goodput falls by more than --tolerance
@@ -33,7 +38,10 @@ from .load import Run, load_run
 from .summarize import summarize
 
 __all__ = [
+    "ALL_REQUESTS",
     "METRICS",
+    "REPLY_METRICS",
+    "WS_REPLIES",
     "Comparison",
     "Metric",
     "Row",
@@ -114,7 +122,39 @@ METRICS: tuple[Metric, ...] = (
     Metric("gap_p99_ms", "chunk gap p99 ms", "lower", False, _path("chat", "total", "gap_p99_ms"), fmt.ms),
     Metric("exceptions", "exceptions in tasks", None, False, _path("totals", "exceptions"), fmt.count),
 )
-"""The figures compared, in display order."""
+"""The figures compared, in display order (basis: Locust's totals of all requests)."""
+
+ALL_REQUESTS = "all_requests"
+"""Basis: Locust's totals of all requests (``WS`` round trips and ``CONNECT`` handshakes)."""
+WS_REPLIES = "ws_replies"
+"""Basis: the WS replies of wslocust's ``_chat_stats.csv`` (its ``Aggregated`` row)."""
+
+REPLY_METRICS: dict[str, Metric] = {
+    metric.key: metric
+    for metric in (
+        Metric("requests", "replies", None, False, _path("replies", "requests"), fmt.count),
+        Metric("requests_per_s", "replies/s", "higher", False, _path("replies", "requests_per_s"), fmt.rate),
+        Metric("error_rate", "failure rate", "lower", True, _path("replies", "error_rate"), fmt.percent),
+        *(
+            replace(metric, title=f"{metric.title} (all requests)")
+            for metric in METRICS
+            if metric.key.endswith("_error_rate")
+        ),
+        *(
+            Metric(key, f"{title} ms", better, False, _path("replies", "latency_ms", key), fmt.ms)
+            for key, title, better in (
+                ("avg_ms", "average", "lower"),
+                ("p50_ms", "p50", "lower"),
+                ("p95_ms", "p95", "lower"),
+                ("p99_ms", "p99", "lower"),
+                ("max_ms", "max", None),
+            )
+        ),
+    )
+}
+"""On the WS-replies basis, what replaces the figure of the same key of :data:`METRICS` (same keys,
+so that scripts reading ``comparison.json`` keep working; its ``basis`` tells them apart). The error
+kinds stay over all requests (failed handshakes are failures too) and say so."""
 
 
 @dataclass
@@ -148,6 +188,13 @@ class Comparison:
     tolerance: float
     error_tolerance: float
     rows: list[Row]
+    basis: str = ALL_REQUESTS
+    basis_note: str = ""
+
+    @property
+    def basis_title(self) -> str:
+        """The basis in a few words, e.g. ``WS replies``."""
+        return "WS replies" if self.basis == WS_REPLIES else "all requests"
 
     @property
     def regressions(self) -> list[tuple[str, Row]]:
@@ -159,6 +206,8 @@ class Comparison:
         return {
             "baseline": self.labels[0],
             "runs": self.labels,
+            "basis": self.basis,
+            "basis_note": self.basis_note,
             "tolerance_percent": self.tolerance,
             "error_tolerance_points": self.error_tolerance,
             "metrics": [
@@ -252,10 +301,13 @@ def compare_runs(
         per_name: also compare every request name present in the baseline and the other run.
 
     Returns:
-        The :class:`Comparison`.
+        The :class:`Comparison`: on the WS-replies basis (:data:`REPLY_METRICS`) when every summary
+        has ``replies`` (wslocust's ``_chat_stats.csv``), else on Locust's totals of all requests.
     """
+    basis, note = _basis(summaries, labels)
+    metrics = [REPLY_METRICS.get(m.key, m) if basis == WS_REPLIES else m for m in METRICS]
     rows = [
-        row for m in METRICS if (row := _row(m, summaries, labels, tolerance, error_tolerance)) is not None
+        row for m in metrics if (row := _row(m, summaries, labels, tolerance, error_tolerance)) is not None
     ]
     if per_name:
         names = [(r["type"], r["name"]) for r in summaries[0]["per_name"]]
@@ -264,7 +316,19 @@ def compare_runs(
                 row = _row(metric, summaries, labels, tolerance, error_tolerance)
                 if row is not None:
                     rows.append(row)
-    return Comparison(list(labels), tolerance, error_tolerance, rows)
+    return Comparison(list(labels), tolerance, error_tolerance, rows, basis, note)
+
+
+def _basis(summaries: Sequence[Summary], labels: Sequence[str]) -> tuple[str, str]:
+    """The basis of the comparison and a sentence that says why."""
+    with_chat = [label for label, s in zip(labels, summaries, strict=True) if s.get("replies") is not None]
+    if len(with_chat) == len(summaries):
+        return WS_REPLIES, "WS replies (wslocust's _chat_stats.csv, Aggregated row; handshakes apart)"
+    note = "Locust's totals of all requests (WS + CONNECT)"
+    if with_chat:
+        without = [label for label in labels if label not in with_chat]
+        note += f": {', '.join(without)} without wslocust's _chat_stats.csv"
+    return ALL_REQUESTS, note
 
 
 def _show_change(change: float | None, points: bool) -> str:
@@ -287,7 +351,7 @@ def format_comparison(comparison: Comparison) -> str:
         The text, ending with a newline.
     """
     labels = comparison.labels
-    headers = ["Metric", f"{labels[0]} (baseline)", *labels[1:]]
+    headers = [f"Metric ({comparison.basis_title})", f"{labels[0]} (baseline)", *labels[1:]]
     rows = []
     for row in comparison.rows:
         cells = [row.title, row.show(row.values[0])]
@@ -296,7 +360,8 @@ def format_comparison(comparison: Comparison) -> str:
             cells.append(row.show(value) + _show_change(change, row.points) + flag)
         rows.append(cells)
     lines = [
-        f"Comparison with {labels[0]}: tolerance {comparison.tolerance:g} % on latency and throughput, "
+        f"Comparison with {labels[0]} on {comparison.basis_note}; "
+        f"tolerance {comparison.tolerance:g} % on latency and throughput, "
         f"{comparison.error_tolerance:g} percentage point{'' if comparison.error_tolerance == 1 else 's'}"
         " on error rates",
         fmt.table(headers, rows, align="l"),

@@ -20,9 +20,12 @@ each second counted at the user count of that second and grouped by it:
   ``avg_scope`` = ``"successful replies"``), else of all round trips (``"WS round trips"``). Without
   ``--csv-full-history`` it cannot be told apart from the handshakes' times: ``NaN`` (``avg_scope``
   empty);
-- ``max_ms``: the highest time of a ``WS`` round trip (failed ones included), from the same per-name
-  rows (exact when their running maximum rose during the level, else an upper bound). Without them,
-  Locust's maximum of all requests, always flagged as an upper bound (``max_is_upper_bound``);
+- ``max_ms``: the highest time of a successful reply, exact, from the chat history's per-second
+  ``Latency Max (ms)`` (so it is of the same replies and seconds as p50/p95). With an older history
+  lacking that column: the highest time of a ``WS`` round trip (failed ones included) from the same
+  per-name rows (exact when their running maximum rose during the level, else an upper bound), or
+  without them Locust's maximum of all requests, always flagged as an upper bound
+  (``max_is_upper_bound``);
 - ``handshakes``, ``handshake_failures``, ``handshake_error_rate``: the ``CONNECT`` requests at that
   user count, from Locust's per-name rows (``NaN`` without ``--csv-full-history``).
 
@@ -237,6 +240,10 @@ def _reply_levels(run: Run, seconds: pd.DataFrame, steps: pd.DataFrame) -> pd.Da
         elif key in all_segments and cast(float, row["requests"]) > 0:
             row["max_ms"], _ = _level_max(all_segments[key])  # of every request: only a bound
             row["max_is_upper_bound"] = True
+        exact_max = level.get("latency_max_ms")
+        if exact_max is not None and exact_max.notna().any():
+            # wslocust's exact per-second max of the successful replies, aligned with their p50/p95
+            row.update(max_ms=float(exact_max.max()), max_is_upper_bound=False)
         row.update(_handshakes(handshakes, key))
         row[_MAX_FLOOR] = float(level["latency_p95_ms"].max())  # a reply took that long: max >= it
         rows.append(row)

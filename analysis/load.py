@@ -176,6 +176,7 @@ _CHAT_HISTORY_COLUMNS = {
     "Output Tokens/s": "tokens",
     "Latency p50 (ms)": "latency_p50_ms",
     "Latency p95 (ms)": "latency_p95_ms",
+    "Latency Max (ms)": "latency_max_ms",
     "TTFT p50 (ms)": "ttft_p50_ms",
     "TTFT p95 (ms)": "ttft_p95_ms",
     "TTFT p99 (ms)": "ttft_p99_ms",

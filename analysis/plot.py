@@ -40,7 +40,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .cli import EXIT_OK, PROG, add_common, run_command
+from .cli import EXIT_OK, PROG, add_common, add_level_options, run_command
 from .levels import users_levels
 from .load import AGGREGATED, Run, load_run
 from .timeline import CONNECT_TYPE, KINDS, intervals, reply_intervals, reply_seconds
@@ -580,13 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("run", help="the --csv PREFIX of the run (or one of its CSV files, or its directory)")
     parser.add_argument("-o", "--output", type=Path, metavar="DIR", help="directory for the PNG files")
-    parser.add_argument(
-        "--min-level-seconds",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="leave out users levels held for less than S seconds (ramp-up transients); default 0",
-    )
+    add_level_options(parser)
     add_common(parser)
     return parser
 

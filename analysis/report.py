@@ -23,7 +23,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from . import fmt
-from .cli import EXIT_OK, PROG, add_common, run_command
+from .cli import EXIT_OK, PROG, add_common, add_level_options, run_command
 from .load import Run, load_run
 from .plot import levels_figure, streaming_figure, timeseries_figure
 from .summarize import summarize
@@ -355,13 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("run", help="the --csv PREFIX of the run (or one of its CSV files, or its directory)")
     parser.add_argument("-o", "--output", type=Path, help="HTML file to write (default: PREFIX_report.html)")
-    parser.add_argument(
-        "--min-level-seconds",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="leave out users levels held for less than S seconds (ramp-up transients); default 0",
-    )
+    add_level_options(parser)
     add_common(parser)
     return parser
 

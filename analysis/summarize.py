@@ -26,7 +26,7 @@ from typing import Any, cast
 import numpy as np
 
 from . import fmt
-from .cli import EXIT_OK, PROG, add_common, run_command
+from .cli import EXIT_OK, PROG, add_common, add_level_options, run_command
 from .levels import PER_SECOND, users_levels
 from .load import AGGREGATED, Run, load_run
 from .timeline import CONNECT_TYPE, KINDS, intervals
@@ -550,13 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="JSON file to write (default: PREFIX_summary.json; '-' for stdout)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print the text summary")
-    parser.add_argument(
-        "--min-level-seconds",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="leave out users levels held for less than S seconds (ramp-up transients); default 0",
-    )
+    add_level_options(parser)
     add_common(parser)
     return parser
 

@@ -345,8 +345,8 @@ def reply_seconds(run: Run) -> pd.DataFrame | None:
         with ``start``, ``end`` (Unix seconds: ``start + 1``), ``elapsed_s`` (end, from the first
         history sample), ``duration_s`` (1), ``users``, ``sampled_users`` (before the 0-users rule),
         ``requests`` (replies that ended), ``failures``, ``rps``, ``fps``, ``latency_p50_ms``,
-        ``latency_p95_ms``, ``ttft_p50_ms``, ``ttft_p95_ms`` (of the second's successful replies,
-        exact) and the kind columns of :func:`intervals`.
+        ``latency_p95_ms``, ``ttft_p50_ms``, ``ttft_p95_ms``, ``latency_max_ms`` when the history has
+        it (of the second's successful replies, exact) and the kind columns of :func:`intervals`.
     """
     chat = run.chat_history
     if chat is None:
@@ -368,6 +368,8 @@ def reply_seconds(run: Run) -> pd.DataFrame | None:
         "ttft_p50_ms",
         "ttft_p95_ms",
     ]
+    if "latency_max_ms" in rows.columns:  # written by wslocust since the column was added
+        columns.append("latency_max_ms")
     values = rows.assign(second=seconds).set_index("second")[columns].reindex(grid)
 
     users = values["users"].to_numpy(dtype=float)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,10 @@ def test_analysis_never_imports_wslocust() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("command", ["plot", "report", "summarize"])
+def test_the_level_commands_share_min_level_seconds(command: str) -> None:
+    parser = importlib.import_module(f"analysis.{command}").build_parser()
+    assert parser.parse_args(["x"]).min_level_seconds == 0.0
+    assert parser.parse_args(["x", "--min-level-seconds", "2.5"]).min_level_seconds == 2.5

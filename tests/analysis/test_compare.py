@@ -123,3 +123,71 @@ def test_runs_with_the_same_name_get_distinct_labels(
 def test_a_bad_run_is_exit_2(runs: Runs, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(runs.synthetic_full), str(tmp_path / "missing"), "-o", str(tmp_path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def _slow_down_replies(prefix: Path, factor: float) -> None:
+    """Multiply the latencies and times to first chunk of wslocust's ``_chat_stats.csv`` only."""
+    path = prefix.with_name(prefix.name + "_chat_stats.csv")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    fields = list(rows[0])
+    timings = [f for f in fields if f.startswith(("Latency ", "TTFT "))]
+    for row in rows:
+        for field in timings:
+            if row[field] not in {"", "N/A"}:
+                row[field] = str(float(row[field]) * factor)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_chat_runs_are_compared_on_the_ws_replies(
+    runs: Runs, copy_run: CopyRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = copy_run(runs.chatbot, "base")
+    slow = copy_run(runs.chatbot, "slow")
+    _slow_down_replies(slow, 1.3)  # Locust's _stats.csv untouched: all requests alike
+    out = tmp_path / "cmp"
+    assert main([str(base), str(slow), "-o", str(out), "--no-plots"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "on WS replies" in lines[0]
+    assert lines[1].lstrip().startswith("Metric (WS replies)")
+    assert any(line.lstrip().startswith("replies/s") for line in lines)
+    data = json.loads((out / "comparison.json").read_text())
+    assert data["basis"] == "ws_replies"
+    regressed = {item["metric"] for item in data["regressions"]}
+    assert {"avg_ms", "p50_ms", "p95_ms", "p99_ms", "ttft_p95_ms"} <= regressed
+    assert not regressed & {"requests_per_s", "error_rate"}
+    replies = summarize(load_run(base))["replies"]
+    p95 = next(m for m in data["metrics"] if m["key"] == "p95_ms")
+    assert p95["values"]["base"] == pytest.approx(replies["latency_ms"]["p95_ms"])
+    assert p95["changes"]["slow"] == pytest.approx(0.3, abs=0.01)
+    errors = next(m for m in data["metrics"] if m["key"] == "error_rate")
+    assert errors["title"] == "failure rate"
+    assert errors["values"]["base"] == pytest.approx(replies["error_rate"])
+
+
+def test_ws_reply_regressions_are_missed_on_all_requests_only_when_a_run_lacks_chat_files(
+    runs: Runs, copy_run: CopyRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = copy_run(runs.chatbot, "base")
+    plain = copy_run(runs.chatbot, "plain", skip=("_chat_stats.csv", "_chat_stats_history.csv"))
+    assert main([str(base), str(plain), "--no-plots"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "Locust's totals of all requests (WS + CONNECT): plain without wslocust's" in lines[0]
+    assert lines[1].lstrip().startswith("Metric (all requests)")
+    summaries = [summarize(load_run(base)), summarize(load_run(plain))]
+    comparison = compare_runs(summaries, ["base", "plain"])
+    assert comparison.basis == "all_requests"
+    p95 = next(row for row in comparison.rows if row.key == "p95_ms")
+    assert p95.values[0] == summaries[0]["latency_ms"]["p95_ms"]
+    assert compare_runs(summaries[:1] * 2, ["a", "b"]).basis == "ws_replies"
+
+
+def test_plain_locust_runs_stay_on_all_requests(runs: Runs) -> None:
+    summary = summarize(load_run(runs.synthetic_full))
+    comparison = compare_runs([summary, summary], ["a", "b"])
+    assert comparison.basis == "all_requests"
+    assert comparison.to_json()["basis_note"] == "Locust's totals of all requests (WS + CONNECT)"
+    assert [row.title for row in comparison.rows][:3] == ["requests", "requests/s", "error rate"]
