@@ -200,7 +200,7 @@ def _start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> N
         environment.host = demo.start()
     except RuntimeError as error:
         raise WsLocustError(str(error)) from None
-    atexit.register(demo.stop)  # also on an exit that skips the quitting event
+    atexit.register(demo.stop)  # also on an exit that skips Locust's quit event
     _log.info("no --host given; embedded demo chatbot at %s", environment.host)
 
     def stop_demo(**_: Any) -> None:
@@ -211,6 +211,7 @@ def _start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> N
 
 def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
     """Resolve every user class's dataset and settings now, so mistakes stop the run before it starts."""
+    gates_from_options(environment.parsed_options or {})
     for cls in users:
         if issubclass(cls, ChatbotUser):
             load_dataset(cls.dataset_settings(environment))
@@ -222,7 +223,6 @@ def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
         cls.connection_settings(environment)
         cls.think_time_s(environment)
         cls.metrics_check(environment)
-        gates_from_options(environment.parsed_options or {})
         if issubclass(cls, ChatbotUser):
             cls.open_model_settings(environment)
 
