@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo report test lint install clean bench-analysis
+.PHONY: demo report test lint install clean bench bench-analysis
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ report: $(STAMP)
 	$(BIN)/python -m analysis summarize results/demo
 	$(BIN)/python -m analysis plot results/demo
 	$(BIN)/python -m analysis report results/demo
+
+## The load generator's own figures (CPU a round trip and a chunk, connections, fidelity): ~15 min.
+bench: $(STAMP)
+	npm ci --prefix benchmarks --no-audit --no-fund
+	$(BIN)/python benchmarks/run.py $(ARGS)
 
 bench-analysis: $(STAMP)
 	$(BIN)/python benchmarks/analysis_large_history.py

@@ -5,6 +5,14 @@ module dials itself (so that ``connect_to`` can dial another address while the U
 the Host header and the TLS server name). After the handshake, frames are read in blocks through the
 socket-free :class:`~wslocust.frames.FrameReader` and sent in one ``sendall`` a prompt.
 
+On a plain (``ws://``) connection a round trip bypasses gevent's socket wrapper: the prompt goes out
+in one ``send`` on the non-blocking socket beneath it, and the user's greenlet then waits on the
+connection's libev I/O watcher and one timer a reply (the reply's deadline) before each
+``recv_into`` a shared block buffer. gevent's own ``recv`` would first try the socket (an
+``EAGAIN`` error, raised and caught, on nearly every call: the reply is not there yet) and arm a new
+``gevent.Timeout`` for every wait; the load generator's CPU a round trip is what limits how much load
+one process can offer. ``wss://`` connections keep gevent's SSL socket.
+
 While a user is between prompts, a libev I/O watcher (no greenlet) wakes when the server sends
 something; a short-lived greenlet then reads it: pings are answered, pushed messages are counted and
 dropped, a close is noted. So think times longer than a server's ping timeout do not get the
@@ -16,11 +24,13 @@ from __future__ import annotations
 import locust  # noqa: F401  (gevent's monkey patching comes first)
 from locust.env import Environment
 
+import _socket
 import os
 import re
 import socket
 import ssl
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +38,8 @@ from urllib.parse import urlsplit
 
 import gevent
 import websocket
-from gevent.hub import get_hub
+from gevent._waiter import Waiter
+from gevent.hub import Hub, get_hub
 
 from .errors import (
     BotError,
@@ -77,6 +88,23 @@ _NETWORK_ERRORS = (OSError, ssl.SSLError)
 
 Check = Callable[["Reply"], WsLocustError | None]
 """A check run on every reply before its request event fires; an error it returns fails the request."""
+
+
+_buffers: weakref.WeakKeyDictionary[Hub, memoryview] = weakref.WeakKeyDictionary()
+
+
+def _receive_buffer(hub: Hub) -> memoryview:
+    """The block buffer that sockets are read into, one a hub (that is, an OS thread).
+
+    Every greenlet of a hub runs in one OS thread and a block is copied out of the buffer before the
+    greenlet can switch, so its connections share one buffer. A fresh 256 KiB ``bytes`` a ``recv``
+    would cost a large allocation every call (glibc serves it with ``mmap`` and page faults, about
+    15 µs, more than the rest of a round trip's reading together).
+    """
+    buffer = _buffers.get(hub)
+    if buffer is None:
+        buffer = _buffers[hub] = memoryview(bytearray(_RECV_BYTES))
+    return buffer
 
 
 def expand_env(text: str) -> str:
@@ -251,6 +279,12 @@ class ChatClient:
                 self._tls.check_hostname = False
                 self._tls.verify_mode = ssl.CERT_NONE
         self._sock: socket.socket | None = None
+        # The non-blocking OS socket under gevent's wrapper of a plain connection (None with TLS).
+        self._raw: _socket.socket | None = None
+        self._hub: Hub = get_hub()
+        self._buffer = _receive_buffer(self._hub)
+        self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
+        self._reply_timer_s = 0.0
         self._reader = FrameReader()
         self._idle_watcher: Any = None
         self._idle_greenlet: gevent.Greenlet | None = None
@@ -343,6 +377,11 @@ class ChatClient:
         )
         if self._sock is None:
             return False
+        self._raw = _raw_socket(self._sock)
+        self._sock.settimeout(self.reply_timeout_s)  # bounds the rare sends that must wait (pongs)
+        if self._hub is not get_hub():  # connected from another OS thread than the last time
+            self._hub = get_hub()
+            self._buffer = _receive_buffer(self._hub)
         self._reader = FrameReader()
         self._watch_idle()
         return True
@@ -363,6 +402,10 @@ class ChatClient:
     def _forget(self) -> socket.socket | None:
         """Stop watching and drop the socket without a close handshake; return it."""
         sock, self._sock = self._sock, None
+        self._raw = None
+        if self._reply_timer is not None:
+            self._reply_timer.close()
+            self._reply_timer = None
         if self._idle_watcher is not None:
             self._idle_watcher.stop()
             self._idle_watcher.close()
@@ -383,7 +426,9 @@ class ChatClient:
         if self._sock is None:
             return
         if self._idle_watcher is None:
-            self._idle_watcher = get_hub().loop.io(self._sock.fileno(), 1)
+            # One watcher a connection: between replies it wakes _on_idle_readable; during a round
+            # trip (plain connections) the user's greenlet waits on it for the reply's blocks.
+            self._idle_watcher = self._hub.loop.io(self._sock.fileno(), 1)
         self._idle_watcher.start(self._on_idle_readable)
 
     def _on_idle_readable(self) -> None:
@@ -396,14 +441,17 @@ class ChatClient:
         sock = self._sock
         if sock is None:
             return
+        buffer = self._buffer
         try:
-            sock.settimeout(0.0)
+            raw = self._raw
+            if raw is None:
+                sock.settimeout(0.0)
             while True:
-                data = sock.recv(_RECV_BYTES)
-                if not data:
+                size = raw.recv_into(buffer) if raw is not None else sock.recv_into(buffer)
+                if not size:
                     self._drop()
                     return
-                for opcode, payload in self._reader.feed(data):
+                for opcode, payload in self._reader.feed(buffer[:size].tobytes()):
                     self._handle_control(opcode, payload, in_reply=False)
                 if self._sock is None:
                     return
@@ -442,7 +490,7 @@ class ChatClient:
         if reader is not None and not reader.dead:
             reader.join()
         sock = self._sock
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        if self._raw is None and isinstance(sock, ssl.SSLSocket) and sock.pending():
             self._read_idle()
             if self._idle_watcher is not None:
                 self._idle_watcher.stop()
@@ -514,15 +562,28 @@ class ChatClient:
     def _round_trip(self, reply: Reply, scheduled_at: float | None) -> None:
         sock = self._sock
         assert sock is not None
-        payload = b"".join(
-            encode_frame(OP_TEXT, message.encode())
-            if isinstance(message, str)
-            else encode_frame(OP_BINARY, message)
-            for message in self.protocol.request(reply.prompt, reply.record)
-        )
+        messages = self.protocol.request(reply.prompt, reply.record)
+        if len(messages) == 1:
+            message = messages[0]
+            payload = (
+                encode_frame(OP_TEXT, message.encode())
+                if isinstance(message, str)
+                else encode_frame(OP_BINARY, message)
+            )
+        else:
+            payload = b"".join(
+                encode_frame(OP_TEXT, message.encode())
+                if isinstance(message, str)
+                else encode_frame(OP_BINARY, message)
+                for message in messages
+            )
         perf_counter = time.perf_counter
         reader = self._reader
         feed = self.protocol.feed
+        buffer = self._buffer
+        raw = self._raw
+        watcher = self._idle_watcher
+        timer: Any = None
         pieces: list[str] = []
         chunk_times = reply.chunk_times_ms
         reply.started_at = time.time()
@@ -534,18 +595,57 @@ class ChatClient:
             start = scheduled_at
         done = False
         try:
-            sock.settimeout(self.reply_timeout_s)
-            sock.sendall(payload)
+            if raw is not None and watcher is not None:
+                # The lean path (plain TCP): one send, then wait for readability, then read.
+                try:
+                    sent = raw.send(payload)
+                except BlockingIOError:
+                    sent = 0
+                # One timer a reply, its deadline; the watcher and the timer switch back here
+                # through one Waiter (a timer firing while we are not waiting is kept for the next
+                # wait). Stopping a libev watcher drops its pending event, so nothing switches in
+                # after the reply.
+                waiter = Waiter(self._hub)
+                if sent < len(payload):  # the send buffer is full: let gevent wait for room
+                    sock.settimeout(max(deadline - perf_counter(), 0.001))
+                    sock.sendall(memoryview(payload)[sent:])
+                    sock.settimeout(self.reply_timeout_s)
+                    timer = self._hub.loop.timer(max(deadline - perf_counter(), 0.0))
+                    timer.start(waiter.switch, False)
+                else:  # the usual case: the connection's timer, armed a few µs after `start`
+                    timer = self._reply_timer
+                    if timer is None or self._reply_timer_s != self.reply_timeout_s:
+                        if timer is not None:
+                            timer.close()
+                        timeout_s = self._reply_timer_s = self.reply_timeout_s
+                        timer = self._reply_timer = self._hub.loop.timer(timeout_s, timeout_s)
+                    # again() arms it for its full repeat time from now (start() after a stop would
+                    # only give it what was left: libev keeps the remaining time of a stopped timer).
+                    timer.again(waiter.switch, False)
+            else:
+                sock.settimeout(self.reply_timeout_s)
+                sock.sendall(payload)
             while not done:
-                remaining = deadline - perf_counter()
-                if remaining <= 0:
-                    raise ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
-                sock.settimeout(remaining)
-                data = sock.recv(_RECV_BYTES)
+                if timer is not None:
+                    watcher.start(waiter.switch, True)
+                    readable = waiter.get()
+                    watcher.stop()
+                    if not readable:
+                        raise ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
+                    try:
+                        size = raw.recv_into(buffer)  # type: ignore[union-attr]
+                    except BlockingIOError:
+                        continue  # woken with nothing to read after all
+                else:
+                    remaining = deadline - perf_counter()
+                    if remaining <= 0:
+                        raise ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
+                    sock.settimeout(remaining)
+                    size = sock.recv_into(buffer)
                 now_ms = (perf_counter() - start) * 1000.0
-                if not data:
+                if not size:
                     raise ConnectionClosed(None, "(the server dropped the connection)")
-                for opcode, message in reader.feed(data):
+                for opcode, message in reader.feed(buffer[:size].tobytes()):
                     if done:
                         self._handle_control(opcode, message, in_reply=False)
                         continue
@@ -553,7 +653,8 @@ class ChatClient:
                         code, reason = _close_reason(message)
                         self.close()
                         raise ConnectionClosed(code, reason)
-                    if self._handle_control(opcode, message, in_reply=True):
+                    if opcode != OP_TEXT and opcode != OP_BINARY:
+                        self._handle_control(opcode, message, in_reply=True)
                         continue
                     try:
                         text = message.decode() if opcode == OP_TEXT else message
@@ -580,6 +681,14 @@ class ChatClient:
             reply.error = error
         except _NETWORK_ERRORS as error:
             reply.error = ConnectionClosed(None, f"({error.__class__.__name__}: {error})")
+        finally:
+            if timer is not None:
+                if timer is self._reply_timer:
+                    timer.stop()
+                else:
+                    timer.close()
+                if watcher is not None:
+                    watcher.stop()
         if reply.error is not None and not reply.total_time_ms:
             reply.total_time_ms = (perf_counter() - start) * 1000.0
         reply.text = "".join(pieces)
@@ -591,6 +700,20 @@ class ChatClient:
             self._drop()
         elif self._sock is not None:
             self._watch_idle()
+
+
+def _raw_socket(sock: socket.socket) -> _socket.socket | None:
+    """The non-blocking OS socket under gevent's wrapper of a plain TCP connection, else None.
+
+    None for a TLS socket (its bytes must go through the SSL object) and for a socket that is not
+    gevent's (an unpatched, blocking one): those keep the socket's own ``sendall`` and ``recv_into``.
+    """
+    if isinstance(sock, ssl.SSLSocket):
+        return None
+    raw = getattr(sock, "_sock", None)
+    if isinstance(raw, _socket.socket) and raw.gettimeout() == 0.0:
+        return raw
+    return None
 
 
 def _close_reason(payload: bytes) -> tuple[int | None, str]:

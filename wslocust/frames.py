@@ -36,9 +36,13 @@ OP_PONG: Final = 0xA
 
 _CONTROL = frozenset((OP_CLOSE, OP_PING, OP_PONG))
 _DATA = frozenset((OP_TEXT, OP_BINARY))
+_SMALL_DATA = frozenset((0x80 | OP_TEXT, 0x80 | OP_BINARY))  # first bytes: final, no reserved bits
 _U16: Final = struct.Struct("!H")
 _U64: Final = struct.Struct("!Q")
+_SMALL_MASKED_HEADER: Final = struct.Struct("!BBI")  # first byte, mask bit | size, masking key
 _randbits = random.getrandbits
+# _REPEAT[n] * key is the 4-byte key repeated n times, as one integer (masks of frames under 126 bytes).
+_REPEAT: Final = tuple(sum(1 << (32 * index) for index in range(words)) for words in range(33))
 
 
 def _mask(key: bytes, payload: bytes) -> bytes:
@@ -63,6 +67,16 @@ def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
     """
     size = len(payload)
     first = 0x80 | opcode
+    # The masking key protects proxies from cache poisoning by hostile browser scripts; a load
+    # generator sending its own prompts is not that threat, so a fast non-cryptographic key will do.
+    if mask and size < 126:
+        # Most prompts: header and key packed at once, the payload XORed with the key repeated, as
+        # big integers (payload byte i meets key byte i % 4).
+        key_bits = _randbits(32)
+        words = (size + 3) >> 2
+        masked = (int.from_bytes(payload, "big") << (8 * (4 * words - size))) ^ (key_bits * _REPEAT[words])
+        header = _SMALL_MASKED_HEADER.pack(first, 0x80 | size, key_bits)
+        return header + masked.to_bytes(4 * words, "big")[:size]
     mask_bit = 0x80 if mask else 0
     if size < 126:
         header = bytes((first, mask_bit | size))
@@ -72,8 +86,6 @@ def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
         header = bytes((first, mask_bit | 127)) + _U64.pack(size)
     if not mask:
         return header + payload
-    # The masking key protects proxies from cache poisoning by hostile browser scripts; a load
-    # generator sending its own prompts is not that threat, so a fast non-cryptographic key will do.
     key = _randbits(32).to_bytes(4, "little")
     return header + key + _mask(key, payload)
 
@@ -126,6 +138,16 @@ class FrameReader:
         Raises:
             ProtocolError: a frame that breaks RFC 6455 or a message over ``max_message_bytes``.
         """
+        if not self._buffer and not self._fragments and len(data) >= 2:
+            # The common block: exactly one small, final, unmasked text or binary frame.
+            first, size = data[0], data[1]
+            if (
+                len(data) == size + 2
+                and size < 126
+                and first in _SMALL_DATA
+                and size <= self.max_message_bytes
+            ):
+                return [(first & 0x0F, data[2:])]
         buffer = self._buffer + data if self._buffer else data
         frames: list[tuple[int, bytes]] = []
         end = len(buffer)

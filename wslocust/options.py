@@ -9,6 +9,7 @@ Importing :mod:`wslocust` registers these listeners on Locust's global events:
   options in the web UI;
 - ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
   statistics (:class:`~wslocust.recorder.Recorder`);
+- ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
 - ``quitting``: stops a test still running (Ctrl+C) so it is judged and written, and sets the exit code;
 - ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot.
 """
@@ -22,6 +23,7 @@ from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 import atexit
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -306,6 +308,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events.test_start.add_listener(recorder.on_test_start)
     events.test_stop.add_listener(recorder.on_test_stop)
     events.reset_stats.add_listener(recorder.on_reset_stats)
+    _freeze_gc_while_running(events)
 
     def set_exit_code(**_: Any) -> None:
         runner = environment.runner
@@ -435,3 +438,30 @@ def _metric_names(environment: Environment, users: list[type[WebSocketUser]]) ->
         for check in cls.metrics_check(environment):
             names += [metric.name for metric in check.metrics if metric.name not in names]
     return names
+
+
+def _freeze_gc_while_running(events: Any) -> None:
+    """Once every user runs, keep the objects that exist then out of Python's full collections.
+
+    With a thousand users a Locust process holds some 100,000 objects, and a full (generation 2)
+    collection walks them all, stalling every user for tens of milliseconds every few seconds: the
+    replies in flight then measure the stall (a p99 milliseconds too high). ``gc.freeze()`` moves
+    them to the permanent generation (no copy, no pause); objects freed by reference counting are
+    still freed at once. The freeze is lifted when the test stops, so stopped users are collected,
+    unless something froze objects before us (Locust does before forking ``--processes``, to share
+    memory): unfreezing cannot tell theirs from ours.
+    """
+    frozen_before: list[int] = []
+
+    def freeze(**_: Any) -> None:
+        if not frozen_before:
+            frozen_before.append(gc.get_freeze_count())
+        gc.freeze()
+
+    def unfreeze(**_: Any) -> None:
+        if frozen_before == [0]:
+            gc.unfreeze()
+        frozen_before.clear()
+
+    events.spawning_complete.add_listener(freeze)
+    events.test_stop.add_listener(unfreeze)

@@ -104,9 +104,22 @@ class Recorder:
     # -- samples ------------------------------------------------------------------------------------
 
     def on_request(
-        self, request_type: str, response_time: float, exception: Any = None, response: Any = None, **_: Any
+        self,
+        request_type: str,
+        response_time: float,
+        exception: Any = None,
+        response: Any = None,
+        *,
+        name: Any = None,
+        response_length: Any = None,
+        context: Any = None,
+        start_time: Any = None,
+        url: Any = None,
+        **_: Any,
     ) -> None:
         """Count a ``WS`` reply or a ``CONNECT`` (a Locust request event listener)."""
+        # Every argument Locust's request event carries is named: binding them is about twice as
+        # fast as collecting them into **_ (this runs once a reply).
         if request_type == REQUEST_TYPE and isinstance(response, Reply):
             self.stats.record(response)
         elif request_type == CONNECT_REQUEST_TYPE:

@@ -1,0 +1,80 @@
+"""The fidelity reference: one raw websocket-client loop, no Locust, no gevent, its own process.
+
+It asks the streaming target one prompt after another for ``--duration`` seconds and measures, as
+wslocust does, from the send to the arrival of the first chunk (time to first chunk) and to the
+arrival of the end message (total time). It prints one JSON line: the sample count and the
+nearest-rank p50 and p99 of both (the percentile definition of wslocust's histograms).
+
+    .venv/bin/python benchmarks/reference_client.py --url ws://127.0.0.1:PORT --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import time
+
+import websocket
+
+PROMPT = json.dumps({"type": "prompt", "prompt": "What are your opening hours?"})
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of sorted values (``0.99`` → p99), None when there are none."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--max-replies", type=int, default=1_000_000)
+    args = parser.parse_args()
+    ws = websocket.create_connection(args.url, timeout=30, enable_multithread=False)
+    perf_counter = time.perf_counter
+    ttft_ms: list[float] = []
+    total_ms: list[float] = []
+    end = perf_counter() + args.duration
+    while perf_counter() < end and len(total_ms) < args.max_replies:
+        start = perf_counter()
+        ws.send(PROMPT)
+        first = None
+        while True:
+            message = ws.recv()
+            now = perf_counter()
+            kind = json.loads(message).get("type")
+            if kind == "chunk" and first is None:
+                first = now
+            elif kind == "end":
+                break
+        if first is not None:
+            ttft_ms.append((first - start) * 1000.0)
+        total_ms.append((now - start) * 1000.0)
+    ws.close()
+    ttft_ms.sort()
+    total_ms.sort()
+    print(
+        json.dumps(
+            {
+                "replies": len(total_ms),
+                "ttft_p50_ms": percentile(ttft_ms, 0.5),
+                "ttft_p99_ms": percentile(ttft_ms, 0.99),
+                "total_p50_ms": percentile(total_ms, 0.5),
+                "total_p99_ms": percentile(total_ms, 0.99),
+                "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime
+                + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

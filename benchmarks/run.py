@@ -1,0 +1,568 @@
+"""wslocust's benchmarks: what the load generator itself costs, holds and reports.
+
+    npm ci --prefix benchmarks            # once: the Node target's `ws` (run.py does it when missing)
+    .venv/bin/python benchmarks/run.py    # every benchmark, 3 runs each, medians; ~15 minutes
+
+It starts its own targets on 127.0.0.1 (``benchmarks/target_server.js``: Node with the ``ws``
+package, one process, on the other core) and, for each figure, one Locust process
+(``benchmarks/loadgen.py``: Locust in-process, wslocust's plugin and recorder on) whose own CPU time
+and memory are measured, so the figures are of the load generator alone. It prints a table and
+writes everything (machine, settings, each run, medians) as JSON to ``benchmarks/results/``.
+
+Figures:
+    efficiency   client CPU µs a round trip: ChatbotUser (plain protocol, 50 users, no wait) against
+                 an echo target, and in the same run the naive reference (benchmarks/naive_user.py)
+    streaming    client CPU µs a chunk, replies of 100 chunks (json protocol), sent at once and
+                 1 ms apart
+    connections  idle users holding connections (the target pings every 20 s; pings answered):
+                 how many one process holds and its resident memory a connection
+    fidelity     1,000 users paced so the Locust process stays near 50% CPU, against a target that
+                 injects a time to first chunk and gaps: reported p50/p99 of time to first chunk and
+                 total time, beside a raw websocket-client loop measuring the same target meanwhile
+
+Options: ``--only efficiency,streaming``, ``--runs N``, ``--quick`` (about a second a figure, for the
+smoke test), ``--connections 15000,19800``, ``--json PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import selectors
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PYTHON = sys.executable
+TICKS = os.sysconf("SC_CLK_TCK")
+FIGURES = ("efficiency", "streaming", "connections", "fidelity")
+
+
+@dataclass
+class Settings:
+    """Sizes and durations of one benchmark session."""
+
+    runs: int = 3
+    warmup_s: float = 2.0
+    duration_s: float = 10.0
+    users: int = 50
+    chunks: int = 100
+    paced_gap_ms: float = 1.0
+    connections: list[int] = field(default_factory=lambda: [15_000, 19_800])
+    connections_hold_s: float = 30.0
+    ping_s: float = 20.0
+    spawn_rate: float = 1000.0
+    fidelity_users: int = 1000
+    fidelity_ttft_ms: float = 20.0
+    fidelity_gap_ms: float = 5.0
+    fidelity_chunks: int = 10
+    fidelity_cpu: float = 0.5
+    fidelity_duration_s: float = 30.0
+    fidelity_tune_rounds: int = 8
+    tune_window_s: float = 3.0
+    reference_alone_s: float = 10.0
+    quiet_cores: float = 0.3
+    """A run during which other processes used more CPU than this (in cores, over any half second of
+    a measured window) is disturbed."""
+    quiet_wait_s: float = 120.0
+    """Before each run, wait up to this long for other processes to leave the machine alone."""
+    retries: int = 3
+    """Runs again a disturbed run, this many times at most."""
+
+    @classmethod
+    def quick(cls) -> Settings:
+        """About a second a figure: keeps the benchmarks working (the smoke test), measures nothing."""
+        return cls(runs=1, warmup_s=0.3, duration_s=1.0, users=10, connections=[200], connections_hold_s=2.5,
+                   ping_s=1.0, spawn_rate=500.0, fidelity_users=50, fidelity_duration_s=1.5,
+                   fidelity_tune_rounds=1, tune_window_s=1.0, reference_alone_s=1.0, quiet_wait_s=0.0,
+                   retries=0)  # fmt: skip
+
+
+# -- processes ----------------------------------------------------------------------------------------
+
+
+def ensure_node() -> str:
+    """Node's path, after installing the target's packages (package-lock.json) when missing."""
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("node is not on PATH: the benchmarks' target is a Node program (Node 18+)")
+    if not (HERE / "node_modules" / "ws" / "package.json").is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SystemExit("npm is not on PATH: run `npm ci --prefix benchmarks` first")
+        print("installing the target's packages: npm ci --prefix benchmarks", file=sys.stderr)
+        subprocess.run([npm, "ci", "--prefix", str(HERE), "--no-audit", "--no-fund"], check=True, timeout=300)
+    return node
+
+
+def read_line(process: subprocess.Popen[str], deadline: float, what: str) -> str:
+    """The next line the process prints, waiting until ``deadline`` (time.monotonic())."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"{what}: nothing printed in time")
+            if selector.select(remaining):
+                line = process.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"{what}: exited ({process.wait(5)})")
+                return line.strip()
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds every core of the machine has been busy (/proc/stat)."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
+    return (user + nice + system + irq + softirq + steal) / TICKS
+
+
+def our_cpu_s() -> dict[int, float]:
+    """CPU seconds so far of this process and each of its children (the targets, Locust, references)."""
+    me = os.getpid()
+    found = {me: proc_cpu_s(me)}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[1]) == me:
+                found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
+class LoadSampler(threading.Thread):
+    """Every half second, how much CPU (in cores) processes other than ours used: a test suite or a
+    build running meanwhile disturbs what is measured (on 2 cores, even briefly: a p99 is 1% of
+    the replies)."""
+
+    def __init__(self, interval_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.interval_s = interval_s
+        self.samples: list[float] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        busy, ours, when = busy_cpu_s(), our_cpu_s(), time.monotonic()
+        while not self._stop_event.wait(self.interval_s):
+            now_busy, now_ours, now = busy_cpu_s(), our_cpu_s(), time.monotonic()
+            used = sum(cpu - ours.get(pid, cpu) for pid, cpu in now_ours.items())
+            self.samples.append(max(now_busy - busy - used, 0.0) / (now - when))
+            busy, ours, when = now_busy, now_ours, now
+
+    def stop(self) -> float:
+        """Stop sampling; return the highest load seen (cores)."""
+        self._stop_event.set()
+        self.join(5)
+        return max(self.samples, default=0.0)
+
+
+class Target:
+    """The Node ``ws`` target server, on 127.0.0.1, stopped when its standard input closes."""
+
+    def __init__(self, node: str, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [node, str(HERE / "target_server.js"), *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        try:
+            line = read_line(self.process, time.monotonic() + 20, "target server")
+        except BaseException:
+            self.stop()
+            raise
+        if not line.startswith("LISTENING "):
+            self.stop()
+            raise RuntimeError(f"target server: {line}")
+        self.port = int(line.split()[1])
+        self.url = f"ws://127.0.0.1:{self.port}/"
+
+    def cpu_s(self) -> float:
+        return proc_cpu_s(self.process.pid)
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=10) as response:
+            counts: dict[str, Any] = json.load(response)
+            return counts
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def run_loadgen(
+    args: list[str], target: Target, timeout_s: float, on_window: Callable[[], Any] | None = None
+) -> dict[str, Any]:
+    """Run one measured Locust process; add the target's CPU share and the machine's other load.
+
+    The process prints its result while its users still run; the target's counts are read then
+    (``result["server"]``), before its standard input is closed and it quits.
+    """
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(
+            [PYTHON, str(HERE / "loadgen.py"), "--host", target.url, *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True, cwd=ROOT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        try:
+            while read_line(process, deadline, "loadgen") != "MEASURING":
+                pass
+            started, busy, server = time.monotonic(), busy_cpu_s(), target.cpu_s()
+            sampler = LoadSampler()
+            sampler.start()
+            extra = on_window() if on_window is not None else None
+            result: dict[str, Any] = json.loads(read_line(process, deadline, "loadgen"))
+            elapsed = time.monotonic() - started
+            result["other_load_peak_cores"] = sampler.stop()
+            server_cpu = target.cpu_s() - server
+            busy = busy_cpu_s() - busy
+            result["server"] = target.stats()
+            assert process.stdin is not None
+            process.stdin.close()
+            process.wait(max(deadline - time.monotonic(), 1))
+        except BaseException:
+            process.kill()
+            process.wait(10)
+            errors.seek(0)
+            sys.stderr.write(errors.read()[-3000:])
+            raise
+    extra_cpu = 0.0
+    if extra is not None:  # a reference client ran beside it: its result and CPU
+        reference, reference_cpu = extra()
+        result["reference"] = reference
+        extra_cpu = reference_cpu
+    result["server_cpu_share"] = server_cpu / elapsed
+    result["other_load_cores"] = max(busy - result["cpu_s"] - server_cpu - extra_cpu, 0.0) / elapsed
+    return result
+
+
+def run_reference(url: str, duration_s: float) -> Callable[[], tuple[dict[str, Any], float]]:
+    """Start the raw websocket-client loop; the function returned waits for its result and CPU."""
+    process = subprocess.Popen(
+        [PYTHON, str(HERE / "reference_client.py"), "--url", url, "--duration", str(duration_s)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+    def finish() -> tuple[dict[str, Any], float]:
+        try:
+            result: dict[str, Any] = json.loads(
+                read_line(process, time.monotonic() + duration_s + 30, "reference")
+            )
+        finally:
+            if process.poll() is None:
+                process.wait(10)
+        return result, float(result.get("cpu_s", 0.0))
+
+    return finish
+
+
+def wait_for_quiet(settings: Settings) -> float:
+    """Wait (bounded) until the machine is idle but for a little, as between our runs; return the wait."""
+    started = time.monotonic()
+    while time.monotonic() - started < settings.quiet_wait_s:
+        busy = busy_cpu_s()
+        time.sleep(1.0)
+        if busy_cpu_s() - busy < settings.quiet_cores / 2:
+            break
+    return time.monotonic() - started
+
+
+def other_load(result: Any) -> float:
+    """The most CPU (in cores) that other processes used in any half second of a run's windows."""
+    if not isinstance(result, dict):
+        return 0.0
+    found = [float(result.get("other_load_peak_cores") or 0.0)]
+    found += [other_load(value) for value in result.values() if isinstance(value, dict)]
+    return max(found)
+
+
+def measure(name: str, node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """One run of a figure, run again (a bounded number of times) when other processes disturbed it."""
+    for attempt in range(settings.retries + 1):
+        waited = wait_for_quiet(settings) if settings.quiet_wait_s else 0.0
+        result = BENCHMARKS[name](node, settings, run)
+        result["quiet_wait_s"] = round(waited, 1)
+        result["attempt"] = attempt + 1
+        result["other_load_max"] = other_load(result)
+        if result["other_load_max"] <= settings.quiet_cores:
+            break
+        print(f"{name}: other processes used {result['other_load_max']:.2f} cores meanwhile: disturbed"
+              + ("; again" if attempt < settings.retries else ""), file=sys.stderr, flush=True)  # fmt: skip
+    return result
+
+
+# -- the figures --------------------------------------------------------------------------------------
+
+
+def efficiency(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """ChatbotUser and the naive reference, one after the other against one echo target."""
+    common = ["--users", str(settings.users), "--spawn-rate", str(settings.spawn_rate),
+              "--warmup", str(settings.warmup_s), "--duration", str(settings.duration_s)]  # fmt: skip
+    timeout = settings.warmup_s + settings.duration_s + 120
+    results: dict[str, Any] = {}
+    order = ["wslocust", "naive"] if run % 2 == 0 else ["naive", "wslocust"]  # drifts cancel
+    with Target(node, "--mode", "echo") as target:
+        for user in order:
+            extra = ["--protocol", "plain"] if user == "wslocust" else []
+            results[user] = run_loadgen(["--user", user, *common, *extra], target, timeout)
+    return results
+
+
+def streaming(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """Replies of 100 chunks: all at once (one burst a reply) and 1 ms apart (one wake-up a chunk)."""
+    common = ["--user", "wslocust", "--protocol", "json", "--users", str(settings.users),
+              "--spawn-rate", str(settings.spawn_rate), "--warmup", str(settings.warmup_s),
+              "--duration", str(settings.duration_s)]  # fmt: skip
+    timeout = settings.warmup_s + settings.duration_s + 120
+    results: dict[str, Any] = {}
+    for name, gap in (("burst", 0.0), ("paced", settings.paced_gap_ms)):
+        args = ["--mode", "stream", "--chunks", str(settings.chunks), "--gap-ms", str(gap)]
+        with Target(node, *args) as target:
+            results[name] = run_loadgen(common, target, timeout)
+    return results
+
+
+def connections(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """Idle users: every connection open, pinged by the target and answering, and the memory used."""
+    results: dict[str, Any] = {}
+    for count in settings.connections:
+        with Target(node, "--mode", "echo", "--ping-s", str(settings.ping_s)) as target:
+            args = ["--user", "idle", "--users", str(count), "--spawn-rate", str(settings.spawn_rate),
+                    "--warmup", "0", "--duration", str(settings.connections_hold_s),
+                    "--start-timeout", str(30 + 2 * count / settings.spawn_rate)]  # fmt: skip
+            result = run_loadgen(args, target, timeout_s=settings.connections_hold_s + 120 + 3 * count / 1000)
+            result["held"] = min(result["connected"], result["server"]["connections"])
+            result["ping_s"] = settings.ping_s
+            results[str(count)] = result
+    return results
+
+
+def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """1,000 paced users and a raw websocket-client loop measuring one streaming target together."""
+    args = ["--mode", "stream", "--chunks", str(settings.fidelity_chunks), "--ttft-ms",
+            str(settings.fidelity_ttft_ms), "--gap-ms", str(settings.fidelity_gap_ms)]  # fmt: skip
+    reply_ms = settings.fidelity_ttft_ms + settings.fidelity_gap_ms * (settings.fidelity_chunks - 1)
+    with Target(node, *args) as target:
+        reference_alone, _ = run_reference(target.url, settings.reference_alone_s)()
+        first_think_ms = max(settings.fidelity_users * 0.1 - reply_ms, 10.0)  # ~10,000 replies/s
+        load = ["--user", "paced", "--protocol", "json", "--users", str(settings.fidelity_users),
+                "--spawn-rate", str(max(settings.spawn_rate, settings.fidelity_users)),
+                "--cpu-target", str(settings.fidelity_cpu), "--think-ms", str(first_think_ms),
+                "--tune-rounds", str(settings.fidelity_tune_rounds),
+                "--tune-window", str(settings.tune_window_s), "--warmup", str(settings.warmup_s),
+                "--duration", str(settings.fidelity_duration_s)]  # fmt: skip
+        window = max(settings.fidelity_duration_s - 0.5, 0.5)
+
+        result = run_loadgen(
+            load,
+            target,
+            settings.fidelity_duration_s + 180,
+            on_window=lambda: run_reference(target.url, window),
+        )
+    result["reference_alone"] = reference_alone
+    reference = result["reference"]
+    for key in ("ttft_p50_ms", "ttft_p99_ms", "total_p50_ms", "total_p99_ms"):
+        mine, theirs = result.get(key), reference.get(key)
+        result[f"{key}_difference"] = None if mine is None or theirs is None else mine - theirs
+    return result
+
+
+BENCHMARKS: dict[str, Callable[[str, Settings, int], dict[str, Any]]] = {
+    "efficiency": efficiency,
+    "streaming": streaming,
+    "connections": connections,
+    "fidelity": fidelity,
+}
+
+
+# -- reporting ----------------------------------------------------------------------------------------
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of every number found at the same place in each run (nested dicts)."""
+    merged: dict[str, Any] = {}
+    for key, first in runs[0].items():
+        values = [run.get(key) for run in runs]
+        if isinstance(first, dict):
+            merged[key] = median_of([value for value in values if isinstance(value, dict)])
+        elif isinstance(first, int | float) and not isinstance(first, bool):
+            numbers = [value for value in values if isinstance(value, int | float)]
+            merged[key] = statistics.median(numbers) if numbers else None
+    return merged
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    versions: dict[str, Any] = {"python": platform.python_version()}
+    for package in ("locust", "gevent", "greenlet", "websocket-client"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:
+            versions[package] = None
+    node = shutil.which("node")
+    if node:
+        versions["node"] = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    ws_package = HERE / "node_modules" / "ws" / "package.json"
+    if ws_package.is_file():
+        versions["ws"] = json.loads(ws_package.read_text())["version"]
+    memory_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                         if line.startswith("MemTotal")))  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 1024**2, 1),
+        "kernel": platform.release(),
+        "open_files_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+        "ephemeral_ports": Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split(),
+        "versions": versions,
+    }
+
+
+def _number(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def table(medians: dict[str, Any], settings: Settings) -> str:
+    """The figures as a Markdown table: medians of ``settings.runs`` runs."""
+    runs = settings.runs
+    rows: list[tuple[str, str, str, str]] = []
+
+    def check(ok: bool | None) -> str:
+        return "-" if ok is None else ("met" if ok else "NOT met")
+
+    if "efficiency" in medians:
+        for user, label in (("wslocust", f"ChatbotUser, plain, {settings.users} users, no wait"),
+                            ("naive", "naive websocket-client user (reference)")):  # fmt: skip
+            figure = medians["efficiency"].get(user, {})
+            value = figure.get("us_per_round_trip")
+            rows.append((f"CPU µs / round trip: {label}",
+                         f"{_number(value, 2)} µs ({_number(figure.get('round_trips_per_s'), 0)} /s, "
+                         f"client {_number(100 * (figure.get('cpu_share') or 0), 0)}% CPU, "
+                         f"target {_number(100 * (figure.get('server_cpu_share') or 0), 0)}%)",
+                         "≤ 20 µs" if user == "wslocust" else "",
+                         check(None if value is None or user != "wslocust" else value <= 20.0)))  # fmt: skip
+    if "streaming" in medians:
+        for name, label in (("burst", "sent at once"), ("paced", "1 ms apart")):
+            figure = medians["streaming"].get(name, {})
+            rows.append((f"CPU µs / chunk: 100-chunk replies, {label}",
+                         f"{_number(figure.get('us_per_chunk'), 2)} µs "
+                         f"({_number(figure.get('us_per_round_trip'), 0)} µs a reply, "
+                         f"{_number(figure.get('round_trips_per_s'), 0)} replies/s)", "", "-"))  # fmt: skip
+    if "connections" in medians:
+        for count, figure in medians["connections"].items():
+            if not isinstance(figure, dict):
+                continue  # the run's own notes (attempt, quiet wait)
+            per = figure.get("bytes_per_connection")
+            held = figure.get("held")
+            ok = None if per is None or held is None else (held >= int(count) and per <= 20_000)
+            ping = _number(figure.get("ping_s"), 0)
+            rows.append((f"connections held ({count} idle users, pinged every {ping} s)",
+                         f"{_number(held, 0)} held, {_number(per / 1000 if per else None, 1)} KB each, "
+                         f"{_number(figure.get('pings_answered'), 0)} pings answered",
+                         "15,000 at ≤ 20 KB" if count == "15000" else "",
+                         check(ok) if count == "15000" else "-"))  # fmt: skip
+    if "fidelity" in medians:
+        figure = medians["fidelity"]
+        reference = figure.get("reference", {})
+        for key, label in (("ttft_p50_ms", "TTFT p50"), ("ttft_p99_ms", "TTFT p99"),
+                           ("total_p50_ms", "total p50"), ("total_p99_ms", "total p99")):  # fmt: skip
+            difference = figure.get(f"{key}_difference")
+            rows.append((f"fidelity {label}: Locust ({settings.fidelity_users:,} users, "
+                         f"{_number(100 * (figure.get('cpu_share') or 0), 0)}% CPU) vs raw loop",
+                         f"{_number(figure.get(key), 2)} vs {_number(reference.get(key), 2)} ms "
+                         f"(Δ {_number(difference, 2)})", "within ±1 ms",
+                         check(None if difference is None else abs(difference) <= 1.0)))  # fmt: skip
+    header = f"| Figure | Median of {runs} run{'s' if runs > 1 else ''} | Target | |"
+    lines = [header, "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", help="comma-separated figures: " + ",".join(FIGURES))
+    parser.add_argument("--runs", type=int, help="runs of each figure (default 3)")
+    parser.add_argument("--quick", action="store_true", help="about a second a figure (smoke test)")
+    parser.add_argument("--connections", help="idle connection counts, comma-separated")
+    parser.add_argument("--json", help="write the results here (default benchmarks/results/TIME.json)")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    settings = Settings.quick() if args.quick else Settings()
+    if args.runs:
+        settings.runs = args.runs
+    if args.connections:
+        settings.connections = [int(count) for count in args.connections.split(",")]
+    chosen = args.only.split(",") if args.only else list(FIGURES)
+    unknown = set(chosen) - set(FIGURES)
+    if unknown:
+        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the targets inherit it
+    node = ensure_node()
+    report: dict[str, Any] = {"machine": machine(), "settings": asdict(settings), "runs": {}, "medians": {}}
+    started = time.monotonic()
+    for name in chosen:
+        runs = []
+        for run in range(settings.runs):
+            print(f"{name}: run {run + 1} of {settings.runs}", file=sys.stderr, flush=True)
+            runs.append(measure(name, node, settings, run))
+        report["runs"][name] = runs
+        report["medians"][name] = median_of(runs)
+    report["elapsed_s"] = round(time.monotonic() - started, 1)
+    path = Path(args.json) if args.json else HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")  # before anything can fail
+    text = table(report["medians"], settings)
+    disturbed = [f"{name} run {index + 1} ({run['other_load_max']:.2f} cores)"
+                 for name, runs in report["runs"].items() for index, run in enumerate(runs)
+                 if run["other_load_max"] > settings.quiet_cores]  # fmt: skip
+    if disturbed:
+        text += "\n\nDisturbed by other processes (figures unreliable): " + ", ".join(disturbed)
+    report["table"] = text
+    print(text)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nresults: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""The benchmarks still run: each figure of ``benchmarks/run.py`` for about a second (``--quick``).
+
+This measures nothing (the figures of a one-second run on a busy CI machine mean little); it keeps
+the benchmark programs, the Node target and their install step working. ``run.py`` installs the
+target's ``ws`` package with ``npm ci --prefix benchmarks`` when ``benchmarks/node_modules`` lacks it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, UNIT
+
+
+@pytest.mark.slow
+def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300 * UNIT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    medians = report["medians"]
+    assert report["machine"]["versions"]["ws"]
+    for user in ("wslocust", "naive"):
+        efficiency = medians["efficiency"][user]
+        assert efficiency["round_trips"] > 0
+        assert efficiency["failures"] == 0
+        assert efficiency["us_per_round_trip"] > 0
+    for pace in ("burst", "paced"):
+        streaming = medians["streaming"][pace]
+        assert streaming["failures"] == 0
+        assert streaming["chunks"] == 100 * streaming["replies_recorded"] > 0
+        assert streaming["us_per_chunk"] > 0
+    connections = medians["connections"]["200"]  # the quick run holds 200 idle connections
+    assert connections["held"] == connections["users"] == 200
+    assert connections["connections_without_pong"] == 0
+    assert connections["server"]["terminated"] == 0
+    assert 0 < connections["bytes_per_connection"] < 1_000_000
+    fidelity = medians["fidelity"]
+    assert fidelity["reference"]["replies"] > 0
+    assert fidelity["replies_recorded"] > 0
+    for key in ("ttft_p50_ms", "ttft_p99_ms", "total_p50_ms", "total_p99_ms"):
+        assert fidelity[key] >= 20.0  # the target injects 20 ms before the first chunk
+        assert fidelity[f"{key}_difference"] is not None
+    assert "| Figure |" in result.stdout

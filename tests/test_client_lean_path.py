@@ -1,0 +1,143 @@
+"""The lean I/O path of plain connections: one send, a wait on the connection's watcher and its reply
+timer, reads into a shared block buffer; and the chat statistics that take in each reply once."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import gevent
+
+from wslocust.client import ChatClient, Reply, _raw_socket
+from wslocust.errors import ReplyTimeout
+from wslocust.frames import OP_TEXT, FrameReader, encode_frame
+from wslocust.protocols import JsonProtocol, PlainProtocol
+from wslocust.stats import ChatStats
+
+from .conftest import UNIT
+
+
+def echo_sizes(sock: socket.socket, _headers: dict[str, str]) -> None:
+    """Answer each message with its size, as text."""
+    reader = FrameReader()
+    while True:
+        data = sock.recv(1 << 20)
+        if not data:
+            return
+        for _opcode, payload in reader.feed(data):
+            sock.sendall(encode_frame(OP_TEXT, str(len(payload)).encode(), mask=False))
+
+
+def test_a_plain_connection_takes_the_lean_path_and_tls_keeps_the_ssl_socket(
+    recorded_env, raw_server
+) -> None:
+    environment, _ = recorded_env
+    server = raw_server(echo_sizes)
+    client = ChatClient(environment, f"ws://127.0.0.1:{server.port}/", PlainProtocol())
+    assert client.connect()
+    assert client._raw is not None
+    assert client.ask("four").text == "4"
+    client.close()
+    assert client._raw is None
+    plain, other = socket.socketpair()
+    with plain, other:
+        wrapped = ssl.create_default_context().wrap_socket(
+            plain, server_hostname="localhost", do_handshake_on_connect=False
+        )
+        assert _raw_socket(wrapped) is None
+
+
+def test_replies_longer_together_than_the_reply_timeout_each_get_the_whole_timeout(
+    recorded_env, demo
+) -> None:
+    """The connection's reply timer is re-armed in full for every reply (not what a stopped timer kept)."""
+    environment, recorded = recorded_env
+    url = demo("--ttft-ms", "40", "--itl-ms", "1", "--chunks", "2")
+    client = ChatClient(environment, url, JsonProtocol(), reply_timeout_s=0.25 * UNIT)
+    replies = [client.ask("hello") for _ in range(10)]  # 0.4 s or more in all
+    assert all(reply.ok for reply in replies), [str(reply.error) for reply in replies if reply.error]
+    assert len(recorded.of("CONNECT")) == 1
+
+
+def test_the_reply_timeout_still_fires_on_the_lean_path_after_earlier_replies(
+    recorded_env, raw_server
+) -> None:
+    environment, _ = recorded_env
+
+    def answer_once(sock: socket.socket, _headers: dict[str, str]) -> None:
+        reader = FrameReader()
+        asked = 0
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return
+            for _frame in reader.feed(data):
+                asked += 1
+                if asked == 1:
+                    sock.sendall(encode_frame(OP_TEXT, b"first", mask=False))
+
+    server = raw_server(answer_once)
+    client = ChatClient(
+        environment, f"ws://127.0.0.1:{server.port}/", PlainProtocol(), reply_timeout_s=0.2 * UNIT
+    )
+    assert client.ask("one").text == "first"
+    gevent.sleep(0.3 * UNIT)  # longer than the timeout between the replies
+    reply = client.ask("two")
+    assert isinstance(reply.error, ReplyTimeout)
+    assert 200 * UNIT <= reply.total_time_ms <= 200 * UNIT + 150
+    assert not client.connected
+
+
+def test_a_prompt_larger_than_the_send_buffer_goes_out_whole(recorded_env, raw_server) -> None:
+    """The one non-blocking send takes what fits; gevent sends the rest, waiting for room."""
+    environment, _ = recorded_env
+    server = raw_server(echo_sizes)
+    client = ChatClient(
+        environment, f"ws://127.0.0.1:{server.port}/", PlainProtocol(), reply_timeout_s=10 * UNIT
+    )
+    prompt = "x" * (8 << 20)
+    for _ in range(2):
+        reply = client.ask(prompt)
+        assert reply.ok, reply.error
+        assert reply.text == str(len(prompt))
+
+
+def test_connections_share_the_block_buffer_without_mixing_replies(recorded_env, raw_server) -> None:
+    environment, _ = recorded_env
+    server = raw_server(echo_sizes)
+    clients = [ChatClient(environment, f"ws://127.0.0.1:{server.port}/", PlainProtocol()) for _ in range(20)]
+
+    def ask_all(client: ChatClient, index: int) -> list[str]:
+        return [client.ask("y" * (index * 7 + turn)).text for turn in range(20)]
+
+    greenlets = [gevent.spawn(ask_all, client, index) for index, client in enumerate(clients)]
+    gevent.joinall(greenlets, timeout=20 * UNIT, raise_error=True)
+    for index, greenlet in enumerate(greenlets):
+        assert greenlet.value == [str(index * 7 + turn) for turn in range(20)]
+
+
+def _reply(name: str, started_at: float, total_ms: float, chunk_times: list[float]) -> Reply:
+    return Reply(prompt="p", name=name, text="a b c", chunks=len(chunk_times), total_time_ms=total_ms,
+                 chunk_times_ms=chunk_times, started_at=started_at)  # fmt: skip
+
+
+def test_chat_stats_read_between_records_hold_every_reply_once() -> None:
+    stats = ChatStats()
+    stats.record(_reply("a", 100.0, 10.0, [4.0, 6.0]))
+    assert (stats.total.replies, stats.by_name["a"].replies) == (1, 1)
+    stats.record(_reply("a", 100.2, 20.0, [5.0]))
+    stats.record(_reply("b", 101.5, 30.0, [7.0]))
+    assert stats.total.replies == 3
+    assert stats.total.latency.percentiles((0.0, 1.0)) == [10.0, 30.0]
+    assert stats.total.gap.count == 1
+    assert {name: s.replies for name, s in stats.by_name.items()} == {"a": 2, "b": 1}
+    assert {second: {n: s.replies for n, s in names.items()} for second, names in stats.seconds.items()} == {
+        100: {"a": 2},
+        101: {"b": 1},
+    }
+    taken = stats.take_seconds(before=101)
+    assert [second for second, _ in taken] == [100]
+    stats.record(_reply("b", 101.9, 5.0, [1.0]))
+    assert stats.seconds[101]["b"].replies == 2
+    assert stats.total.replies == 4
+    assert stats.by_name["b"].ttft.percentiles((0.0, 1.0)) == [1.0, 7.0]
