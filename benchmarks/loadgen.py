@@ -170,26 +170,51 @@ class Run:
         return connected >= int(self.args.users)
 
 
+def measure_pace(run: Run, window_s: float) -> tuple[float, float]:
+    """This process's CPU share and the replies a second, over the next ``window_s``."""
+    cpu0, trips0, t0 = cpu_s(), run.round_trips(), time.perf_counter()
+    gevent.sleep(window_s)
+    elapsed = time.perf_counter() - t0
+    return (cpu_s() - cpu0) / elapsed, (run.round_trips() - trips0) / elapsed
+
+
+def adjust_pace(run: Run, target: float, share: float, rate: float, damping: float = 1.0) -> None:
+    """Set the think time that would bring the CPU share from ``share`` to ``target``.
+
+    The CPU share follows the reply rate, and a user's cycle is its reply time plus its think time:
+    the cycle is stretched by ``share / target`` (``damping`` < 1 goes part of the way).
+    """
+    cycle_s = run.args.users / rate  # one user's reply + think time
+    reply_s = max(cycle_s - Pace.think_s, 0.0)
+    wanted_cycle_s = cycle_s * (1.0 + damping * (share / target - 1.0))
+    Pace.think_s = max(wanted_cycle_s - reply_s, 0.001)
+
+
 def tune_pace(run: Run, target: float, rounds: int, window_s: float) -> list[dict[str, float]]:
     """Adjust the think time until this process's CPU share is near ``target`` (0.5 = half a core)."""
     steps = []
     for _ in range(rounds):
-        cpu0, trips0, t0 = cpu_s(), run.round_trips(), time.perf_counter()
-        gevent.sleep(window_s)
-        elapsed = time.perf_counter() - t0
-        share = (cpu_s() - cpu0) / elapsed
-        rate = (run.round_trips() - trips0) / elapsed
-        steps.append({"think_ms": Pace.think_s * 1000, "cpu_share": share, "replies_per_s": rate})
+        think_ms = Pace.think_s * 1000
+        share, rate = measure_pace(run, window_s)
+        steps.append({"think_ms": think_ms, "cpu_share": share, "replies_per_s": rate})
         if rate <= 0 or share <= 0:
             break
         if abs(share - target) < 0.05 * target:  # within 5%
             break
-        cycle_s = run.args.users / rate  # one user's reply + think time
-        reply_s = max(cycle_s - Pace.think_s, 0.0)
-        wanted_cycle_s = cycle_s * share / target
-        Pace.think_s = max(wanted_cycle_s - reply_s, 0.001)
+        adjust_pace(run, target, share, rate)
         gevent.sleep(min(Pace.think_s * 2, 2.0))  # let the new pace settle
     return steps
+
+
+def hold_pace(run: Run, target: float, window_s: float, steps: list[dict[str, float]]) -> None:
+    """Keep the CPU share near ``target`` while the window is measured (it drifts as caches and the
+    target warm up), by half-steps, so the load changes gently; runs until killed."""
+    while True:
+        think_ms = Pace.think_s * 1000
+        share, rate = measure_pace(run, window_s)
+        steps.append({"think_ms": think_ms, "cpu_share": share, "replies_per_s": rate})
+        if rate > 0 and share > 0 and abs(share - target) >= 0.03 * target:
+            adjust_pace(run, target, share, rate, damping=0.5)
 
 
 def main() -> None:
@@ -238,11 +263,17 @@ def main() -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    holding = None
+    if args.user == "paced" and args.cpu_target:
+        result["holding"] = []
+        holding = gevent.spawn(hold_pace, run, args.cpu_target, args.tune_window, result["holding"])
     say("MEASURING")
     cpu0, sys0, trips0, chunks0, fails0 = cpu_s(), sys_s(), run.round_trips(), run.chunks(), run.failures()
     t0 = time.perf_counter()
     gevent.sleep(args.duration)
     elapsed = time.perf_counter() - t0
+    if holding is not None:
+        holding.kill()
     cpu, system = cpu_s() - cpu0, sys_s() - sys0
     trips, chunks, fails = run.round_trips() - trips0, run.chunks() - chunks0, run.failures() - fails0
     if profiler is not None:

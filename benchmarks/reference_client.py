@@ -2,8 +2,8 @@
 
 It asks the streaming target one prompt after another for ``--duration`` seconds and measures, as
 wslocust does, from the send to the arrival of the first chunk (time to first chunk) and to the
-arrival of the end message (total time). It prints one JSON line: the sample count and the
-nearest-rank p50 and p99 of both (the percentile definition of wslocust's histograms).
+arrival of the end message (total time). It prints one JSON line: every sample of both, their count
+and its CPU time (``run.py`` pools the samples of several loops and takes their percentiles).
 
     .venv/bin/python benchmarks/reference_client.py --url ws://127.0.0.1:PORT --duration 30
 """
@@ -12,21 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import resource
 import time
 
 import websocket
 
 PROMPT = json.dumps({"type": "prompt", "prompt": "What are your opening hours?"})
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of sorted values (``0.99`` → p99), None when there are none."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def main() -> None:
@@ -58,16 +49,12 @@ def main() -> None:
             ttft_ms.append((first - start) * 1000.0)
         total_ms.append((now - start) * 1000.0)
     ws.close()
-    ttft_ms.sort()
-    total_ms.sort()
     print(
         json.dumps(
             {
+                "ttft_ms": ttft_ms,
+                "total_ms": total_ms,
                 "replies": len(total_ms),
-                "ttft_p50_ms": percentile(ttft_ms, 0.5),
-                "ttft_p99_ms": percentile(ttft_ms, 0.99),
-                "total_p50_ms": percentile(total_ms, 0.5),
-                "total_p99_ms": percentile(total_ms, 0.99),
                 "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime
                 + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
             }

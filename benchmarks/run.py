@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -75,6 +76,7 @@ class Settings:
     fidelity_tune_rounds: int = 8
     tune_window_s: float = 3.0
     reference_alone_s: float = 10.0
+    reference_loops: int = 3
     quiet_cores: float = 0.3
     """A run during which other processes used more CPU than this (in cores, over any half second of
     a measured window) is disturbed."""
@@ -225,7 +227,10 @@ class Target:
 
 
 def run_loadgen(
-    args: list[str], target: Target, timeout_s: float, on_window: Callable[[], Any] | None = None
+    args: list[str],
+    target: Target,
+    timeout_s: float,
+    on_window: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Run one measured Locust process; add the target's CPU share and the machine's other load.
 
@@ -270,24 +275,47 @@ def run_loadgen(
     return result
 
 
-def run_reference(url: str, duration_s: float) -> Callable[[], tuple[dict[str, Any], float]]:
-    """Start the raw websocket-client loop; the function returned waits for its result and CPU."""
-    process = subprocess.Popen(
-        [PYTHON, str(HERE / "reference_client.py"), "--url", url, "--duration", str(duration_s)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+def run_reference(url: str, duration_s: float, loops: int) -> Callable[[], tuple[dict[str, Any], float]]:
+    """Start ``loops`` raw websocket-client loops, each its own process; the function returned waits
+    for them and gives their pooled percentiles (more samples: a p99 of a few hundred is a handful
+    of replies) and their CPU time."""
+    processes = [
+        subprocess.Popen(
+            [PYTHON, str(HERE / "reference_client.py"), "--url", url, "--duration", str(duration_s)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(loops)
+    ]
 
     def finish() -> tuple[dict[str, Any], float]:
+        results: list[dict[str, Any]] = []
         try:
-            result: dict[str, Any] = json.loads(
-                read_line(process, time.monotonic() + duration_s + 30, "reference")
-            )
+            for process in processes:
+                results.append(
+                    json.loads(read_line(process, time.monotonic() + duration_s + 30, "reference"))
+                )
         finally:
-            if process.poll() is None:
+            for process in processes:
+                if process.poll() is None and len(results) < len(processes):
+                    process.kill()  # another loop failed: its result is lost anyway
                 process.wait(10)
-        return result, float(result.get("cpu_s", 0.0))
+        pooled: dict[str, Any] = {"loops": loops, "replies": sum(result["replies"] for result in results)}
+        for figure in ("ttft", "total"):
+            samples = sorted(sample for result in results for sample in result[f"{figure}_ms"])
+            pooled[f"{figure}_p50_ms"] = nearest_rank(samples, 0.5)
+            pooled[f"{figure}_p99_ms"] = nearest_rank(samples, 0.99)
+        return pooled, sum(float(result.get("cpu_s", 0.0)) for result in results)
 
     return finish
+
+
+def nearest_rank(sorted_values: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile (``0.99`` → p99) of sorted values, as wslocust's histograms give it."""
+    if not sorted_values:
+        return None
+    return sorted_values[min(max(1, math.ceil(fraction * len(sorted_values))), len(sorted_values)) - 1]
 
 
 def wait_for_quiet(settings: Settings) -> float:
@@ -372,12 +400,16 @@ def connections(node: str, settings: Settings, run: int) -> dict[str, Any]:
 
 
 def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
-    """1,000 paced users and a raw websocket-client loop measuring one streaming target together."""
+    """1,000 paced users and raw websocket-client loops measuring one streaming target together.
+
+    A raw loop gets a few hundred replies in a window, and a p99 of a few hundred is a handful of
+    replies: the samples of several loops, each its own process, are pooled.
+    """
     args = ["--mode", "stream", "--chunks", str(settings.fidelity_chunks), "--ttft-ms",
             str(settings.fidelity_ttft_ms), "--gap-ms", str(settings.fidelity_gap_ms)]  # fmt: skip
     reply_ms = settings.fidelity_ttft_ms + settings.fidelity_gap_ms * (settings.fidelity_chunks - 1)
     with Target(node, *args) as target:
-        reference_alone, _ = run_reference(target.url, settings.reference_alone_s)()
+        reference_alone, _ = run_reference(target.url, settings.reference_alone_s, settings.reference_loops)()
         first_think_ms = max(settings.fidelity_users * 0.1 - reply_ms, 10.0)  # ~10,000 replies/s
         load = ["--user", "paced", "--protocol", "json", "--users", str(settings.fidelity_users),
                 "--spawn-rate", str(max(settings.spawn_rate, settings.fidelity_users)),
@@ -391,7 +423,7 @@ def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
             load,
             target,
             settings.fidelity_duration_s + 180,
-            on_window=lambda: run_reference(target.url, window),
+            on_window=lambda: run_reference(target.url, window, settings.reference_loops),
         )
     result["reference_alone"] = reference_alone
     reference = result["reference"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 
 import gevent
+import gevent.monkey
 
 from wslocust.client import ChatClient, Reply, _raw_socket
 from wslocust.errors import ReplyTimeout
@@ -86,6 +88,51 @@ def test_the_reply_timeout_still_fires_on_the_lean_path_after_earlier_replies(
     assert isinstance(reply.error, ReplyTimeout)
     assert 200 * UNIT <= reply.total_time_ms <= 200 * UNIT + 150
     assert not client.connected
+
+
+BLOCK_S = 0.3
+
+
+def answer_then_block_the_process(sock: socket.socket, _headers: dict[str, str]) -> None:
+    """Answer each prompt at once, then hold the whole process (every greenlet) for BLOCK_S."""
+    blocking_sleep = gevent.monkey.get_original("time", "sleep")
+    reader = FrameReader()
+    while True:
+        data = sock.recv(4096)
+        if not data:
+            return
+        for _frame in reader.feed(data):
+            sock.sendall(encode_frame(OP_TEXT, b"at once", mask=False))
+            blocking_sleep(BLOCK_S)  # the reply waits in the client's socket, unread
+
+
+def test_a_reply_is_timed_when_it_arrives_not_when_a_busy_process_reads_it(recorded_env, raw_server) -> None:
+    """The kernel's receive timestamp: a load generator's scheduling delay is not the bot's latency."""
+    environment, _ = recorded_env
+    server = raw_server(answer_then_block_the_process)
+    client = ChatClient(environment, f"ws://127.0.0.1:{server.port}/", PlainProtocol())
+    assert client.connect()
+    assert client._stamped
+    for _ in range(3):
+        started = time.perf_counter()
+        reply = client.ask("hello")
+        waited_ms = (time.perf_counter() - started) * 1000
+        assert reply.ok, reply.error
+        assert waited_ms >= BLOCK_S * 1000
+        assert reply.total_time_ms < 100 * UNIT
+        assert reply.time_to_first_chunk_ms == reply.total_time_ms
+
+
+def test_without_receive_timestamps_the_time_a_reply_is_read_is_its_time(recorded_env, raw_server) -> None:
+    """The other side of the test above: what the timestamps remove is there without them."""
+    environment, _ = recorded_env
+    server = raw_server(answer_then_block_the_process)
+    client = ChatClient(environment, f"ws://127.0.0.1:{server.port}/", PlainProtocol())
+    assert client.connect()
+    client._stamped = False
+    reply = client.ask("hello")
+    assert reply.ok, reply.error
+    assert reply.total_time_ms >= BLOCK_S * 1000
 
 
 def test_a_prompt_larger_than_the_send_buffer_goes_out_whole(recorded_env, raw_server) -> None:

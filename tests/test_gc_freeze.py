@@ -7,9 +7,12 @@ from locust.event import Events
 import gc
 from collections.abc import Iterator
 
+import gevent
 import pytest
 
 from wslocust.options import _freeze_gc_while_running
+
+from .conftest import UNIT, wait_until
 
 
 @pytest.fixture
@@ -26,6 +29,27 @@ def test_objects_alive_when_every_user_runs_are_frozen_until_the_test_stops(unfr
     events.spawning_complete.fire(user_count=3)
     assert gc.get_freeze_count() > 0
     events.test_stop.fire(environment=None)
+    assert gc.get_freeze_count() == 0
+
+
+def test_what_the_users_create_as_they_start_is_frozen_too(unfrozen: None) -> None:
+    """Users connect just after spawning completes: a second freeze takes their objects in."""
+    events = Events()
+    _freeze_gc_while_running(events, again_after_s=0.05)
+    events.spawning_complete.fire(user_count=3)
+    first = gc.get_freeze_count()
+    connections = [[index] for index in range(1000)]  # lists: objects the collector tracks
+    assert wait_until(lambda: gc.get_freeze_count() >= first + len(connections), 5 * UNIT)
+    events.test_stop.fire(environment=None)
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_test_stopped_before_the_second_freeze_is_not_frozen_after_it(unfrozen: None) -> None:
+    events = Events()
+    _freeze_gc_while_running(events, again_after_s=0.05)
+    events.spawning_complete.fire(user_count=3)
+    events.test_stop.fire(environment=None)
+    gevent.sleep(0.2)  # past the cancelled freeze's time
     assert gc.get_freeze_count() == 0
 
 

@@ -8,7 +8,9 @@ socket-free :class:`~wslocust.frames.FrameReader` and sent in one ``sendall`` a 
 On a plain (``ws://``) connection a round trip bypasses gevent's socket wrapper: the prompt goes out
 in one ``send`` on the non-blocking socket beneath it, and the user's greenlet then waits on the
 connection's libev I/O watcher and one timer a reply (the reply's deadline) before each
-``recv_into`` a shared block buffer. gevent's own ``recv`` would first try the socket (an
+``recvmsg_into`` a shared block buffer, which on Linux also gives the kernel's receive time of
+the block: chunk times are when the bytes arrived, not when a busy process got round to reading
+them. gevent's own ``recv`` would first try the socket (an
 ``EAGAIN`` error, raised and caught, on nearly every call: the reply is not there yet) and arm a new
 ``gevent.Timeout`` for every wait; the load generator's CPU a round trip is what limits how much load
 one process can offer. ``wss://`` connections keep gevent's SSL socket.
@@ -29,6 +31,8 @@ import os
 import re
 import socket
 import ssl
+import struct
+import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -85,6 +89,12 @@ _RECV_BYTES = 256 * 1024
 _ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
+# Linux's receive timestamps (SO_TIMESTAMPNS, and SCM_TIMESTAMPNS, its control message): with each
+# read, the time the kernel received the read's last packet, as a struct timespec of the real-time
+# clock.
+_SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 Check = Callable[["Reply"], WsLocustError | None]
 """A check run on every reply before its request event fires; an error it returns fails the request."""
@@ -281,6 +291,7 @@ class ChatClient:
         self._sock: socket.socket | None = None
         # The non-blocking OS socket under gevent's wrapper of a plain connection (None with TLS).
         self._raw: _socket.socket | None = None
+        self._stamped = False  # the kernel timestamps what _raw receives
         self._hub: Hub = get_hub()
         self._buffer = _receive_buffer(self._hub)
         self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
@@ -378,6 +389,7 @@ class ChatClient:
         if self._sock is None:
             return False
         self._raw = _raw_socket(self._sock)
+        self._stamped = self._raw is not None and _stamp_receptions(self._raw)
         self._sock.settimeout(self.reply_timeout_s)  # bounds the rare sends that must wait (pongs)
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
@@ -403,6 +415,7 @@ class ChatClient:
         """Stop watching and drop the socket without a close handshake; return it."""
         sock, self._sock = self._sock, None
         self._raw = None
+        self._stamped = False
         if self._reply_timer is not None:
             self._reply_timer.close()
             self._reply_timer = None
@@ -582,8 +595,11 @@ class ChatClient:
         feed = self.protocol.feed
         buffer = self._buffer
         raw = self._raw
+        stamped = self._stamped
+        buffers = [buffer]
         watcher = self._idle_watcher
         timer: Any = None
+        now_ms = 0.0
         pieces: list[str] = []
         chunk_times = reply.chunk_times_ms
         reply.started_at = time.time()
@@ -633,16 +649,28 @@ class ChatClient:
                     if not readable:
                         raise ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
                     try:
-                        size = raw.recv_into(buffer)  # type: ignore[union-attr]
+                        if stamped:
+                            size, stamps, _flags, _address = raw.recvmsg_into(buffers, _STAMP_SPACE)  # type: ignore[union-attr]
+                        else:
+                            size = raw.recv_into(buffer)  # type: ignore[union-attr]
                     except BlockingIOError:
                         continue  # woken with nothing to read after all
+                    now_ms = (perf_counter() - start) * 1000.0
+                    if stamped and stamps and stamps[0][1] == _SO_TIMESTAMPNS:
+                        # When the bytes arrived, not when this greenlet got to read them: a busy
+                        # load generator's scheduling delay is not the bot's latency. Both times
+                        # are of the real-time clock; a clock step mid-reply keeps our own reading.
+                        seconds, nanoseconds = _TIMESPEC.unpack(stamps[0][2])
+                        arrived_ms = (seconds - reply.started_at + nanoseconds * 1e-9) * 1000.0
+                        if 0.0 <= arrived_ms < now_ms:
+                            now_ms = arrived_ms
                 else:
                     remaining = deadline - perf_counter()
                     if remaining <= 0:
                         raise ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
                     sock.settimeout(remaining)
                     size = sock.recv_into(buffer)
-                now_ms = (perf_counter() - start) * 1000.0
+                    now_ms = (perf_counter() - start) * 1000.0
                 if not size:
                     raise ConnectionClosed(None, "(the server dropped the connection)")
                 for opcode, message in reader.feed(buffer[:size].tobytes()):
@@ -674,7 +702,7 @@ class ChatClient:
                             reply.error = _bot_error(event.message)
                             done = True
                             break
-            reply.total_time_ms = (perf_counter() - start) * 1000.0
+            reply.total_time_ms = now_ms  # when the reply's last block arrived
         except TimeoutError:
             reply.error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
         except ReplyError as error:
@@ -714,6 +742,17 @@ def _raw_socket(sock: socket.socket) -> _socket.socket | None:
     if isinstance(raw, _socket.socket) and raw.gettimeout() == 0.0:
         return raw
     return None
+
+
+def _stamp_receptions(raw: _socket.socket) -> bool:
+    """Ask the kernel to timestamp what the socket receives; False where it cannot (not Linux)."""
+    if sys.platform != "linux":
+        return False
+    try:
+        raw.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
 
 
 def _close_reason(payload: bytes) -> tuple[int | None, str]:
