@@ -67,7 +67,7 @@ from .frames import (
     encode_frame,
     parse_close,
 )
-from .protocols import Chunk, End, Failure, Protocol
+from .protocols import Chunk, End, Failure, Message, Protocol
 
 __all__ = [
     "CONNECT_REQUEST_TYPE",
@@ -576,20 +576,8 @@ class ChatClient:
         sock = self._sock
         assert sock is not None
         messages = self.protocol.request(reply.prompt, reply.record)
-        if len(messages) == 1:
-            message = messages[0]
-            payload = (
-                encode_frame(OP_TEXT, message.encode())
-                if isinstance(message, str)
-                else encode_frame(OP_BINARY, message)
-            )
-        else:
-            payload = b"".join(
-                encode_frame(OP_TEXT, message.encode())
-                if isinstance(message, str)
-                else encode_frame(OP_BINARY, message)
-                for message in messages
-            )
+        # Most prompts are one message: its frame as it is, without a join.
+        payload = _frame(messages[0]) if len(messages) == 1 else b"".join(map(_frame, messages))
         perf_counter = time.perf_counter
         reader = self._reader
         feed = self.protocol.feed
@@ -728,6 +716,13 @@ class ChatClient:
             self._drop()
         elif self._sock is not None:
             self._watch_idle()
+
+
+def _frame(message: Message) -> bytes:
+    """One message as a masked frame: text for ``str``, binary for ``bytes``."""
+    if isinstance(message, str):
+        return encode_frame(OP_TEXT, message.encode())
+    return encode_frame(OP_BINARY, message)
 
 
 def _raw_socket(sock: socket.socket) -> _socket.socket | None:

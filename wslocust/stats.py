@@ -360,32 +360,17 @@ class ChatStats:
         self._take_in()
         return self._by_name
 
-    @by_name.setter
-    def by_name(self, value: dict[str, ReplyStats]) -> None:
-        self._take_in()
-        self._by_name = value
-
     @property
     def total(self) -> ReplyStats:
         """Statistics of every reply."""
         self._take_in()
         return self._total
 
-    @total.setter
-    def total(self, value: ReplyStats) -> None:
-        self._take_in()
-        self._total = value
-
     @property
     def seconds(self) -> dict[int, dict[str, ReplyStats]]:
         """Statistics of each second (the second a reply ended) and name, until taken."""
         self._take_in()
         return self._seconds
-
-    @seconds.setter
-    def seconds(self, value: dict[int, dict[str, ReplyStats]]) -> None:
-        self._take_in()
-        self._seconds = value
 
     def _take_in(self, before: int | None = None) -> None:
         """Add what was recorded in seconds before ``before`` (all when None) to the statistics."""
@@ -470,9 +455,9 @@ class ChatStats:
     def from_wire(cls, wire: Mapping[str, Any]) -> ChatStats:
         """Rebuild statistics sent with :meth:`to_wire`."""
         stats = cls()
-        stats.by_name = {name: ReplyStats.from_wire(value) for name, value in wire["names"].items()}
-        stats.total = ReplyStats.from_wire(wire["total"])
-        stats.seconds = {
+        stats._by_name = {name: ReplyStats.from_wire(value) for name, value in wire["names"].items()}
+        stats._total = ReplyStats.from_wire(wire["total"])
+        stats._seconds = {
             int(second): {n: ReplyStats.from_wire(v) for n, v in names.items()}
             for second, names in wire["seconds"]
         }
