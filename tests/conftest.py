@@ -16,7 +16,7 @@ import os
 import socket
 import ssl
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,9 @@ import pytest
 from gevent.server import StreamServer
 
 import wslocust  # noqa: F401  (registers the plugin)
+from wslocust.client import Reply
 from wslocust.demo_server import DemoProcess
+from wslocust.errors import WsLocustError
 
 UNIT = float(os.environ.get("WSLOCUST_TEST_UNIT", "1"))
 """Seconds that one unit of test timeout stands for."""
@@ -67,6 +69,38 @@ def demo() -> Iterator[Callable[..., str]]:
     yield start
     for process in started:
         process.stop()
+
+
+def make_reply(
+    name: str = "ask",
+    *,
+    text: str = "one two three",
+    chunk_times_ms: Sequence[float] = (10.0, 20.0, 40.0),
+    total_time_ms: float = 100.0,
+    error: WsLocustError | None = None,
+    started_at: float = 1_000.0,
+    scores: dict[str, float] | None = None,
+    missed: list[str] | None = None,
+    metric_errors: dict[str, str] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Reply:
+    """A measured reply as the client builds it, named ``name`` (also its record's intent)."""
+    return Reply(
+        prompt=f"ask {name}",
+        name=name,
+        record={"Intent": name},
+        text=text,
+        chunks=len(chunk_times_ms),
+        chunk_times_ms=list(chunk_times_ms),
+        time_to_first_chunk_ms=chunk_times_ms[0] if chunk_times_ms else None,
+        total_time_ms=total_time_ms,
+        error=error,
+        started_at=started_at,
+        scores=dict(scores or {}),
+        missed=list(missed or []),
+        metric_errors=dict(metric_errors or {}),
+        meta=dict(meta or {}),
+    )
 
 
 def free_port() -> int:

@@ -10,13 +10,13 @@ import time
 import gevent
 import gevent.monkey
 
-from wslocust.client import ChatClient, Reply, _raw_socket
+from wslocust.client import ChatClient, _raw_socket
 from wslocust.errors import ReplyTimeout
 from wslocust.frames import OP_TEXT, FrameReader, encode_frame
 from wslocust.protocols import JsonProtocol, PlainProtocol
 from wslocust.stats import ChatStats
 
-from .conftest import UNIT
+from .conftest import UNIT, make_reply
 
 
 def echo_sizes(sock: socket.socket, _headers: dict[str, str]) -> None:
@@ -163,17 +163,12 @@ def test_connections_share_the_block_buffer_without_mixing_replies(recorded_env,
         assert greenlet.value == [str(index * 7 + turn) for turn in range(20)]
 
 
-def _reply(name: str, started_at: float, total_ms: float, chunk_times: list[float]) -> Reply:
-    return Reply(prompt="p", name=name, text="a b c", chunks=len(chunk_times), total_time_ms=total_ms,
-                 chunk_times_ms=chunk_times, started_at=started_at)  # fmt: skip
-
-
 def test_chat_stats_read_between_records_hold_every_reply_once() -> None:
     stats = ChatStats()
-    stats.record(_reply("a", 100.0, 10.0, [4.0, 6.0]))
+    stats.record(make_reply("a", started_at=100.0, total_time_ms=10.0, chunk_times_ms=[4.0, 6.0]))
     assert (stats.total.replies, stats.by_name["a"].replies) == (1, 1)
-    stats.record(_reply("a", 100.2, 20.0, [5.0]))
-    stats.record(_reply("b", 101.5, 30.0, [7.0]))
+    stats.record(make_reply("a", started_at=100.2, total_time_ms=20.0, chunk_times_ms=[5.0]))
+    stats.record(make_reply("b", started_at=101.5, total_time_ms=30.0, chunk_times_ms=[7.0]))
     assert stats.total.replies == 3
     assert stats.total.latency.percentiles((0.0, 1.0)) == [10.0, 30.0]
     assert stats.total.gap.count == 1
@@ -184,7 +179,7 @@ def test_chat_stats_read_between_records_hold_every_reply_once() -> None:
     }
     taken = stats.take_seconds(before=101)
     assert [second for second, _ in taken] == [100]
-    stats.record(_reply("b", 101.9, 5.0, [1.0]))
+    stats.record(make_reply("b", started_at=101.9, total_time_ms=5.0, chunk_times_ms=[1.0]))
     assert stats.seconds[101]["b"].replies == 2
     assert stats.total.replies == 4
     assert stats.by_name["b"].ttft.percentiles((0.0, 1.0)) == [1.0, 7.0]

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from wslocust.client import Reply
-from wslocust.errors import ConfigurationError, MetricFailure, ReplyTimeout, WsLocustError
+from wslocust.errors import ConfigurationError, MetricFailure, ReplyTimeout
 from wslocust.gates import (
     GATE_FAILED_EXIT_CODE,
     GATE_OPTIONS,
@@ -26,6 +25,8 @@ from wslocust.gates import (
 )
 from wslocust.outputs import summary
 from wslocust.stats import ChatStats
+
+from .conftest import make_reply
 
 
 def make_summary(**changes: Any) -> dict[str, Any]:
@@ -72,23 +73,6 @@ def only_result(options: dict[str, object], run: dict[str, Any]) -> tuple[bool, 
     assert len(verdict.results) == 1
     result = verdict.results[0]
     return result.passed, result.measured, result.note
-
-
-def make_reply(
-    *, total_time_ms: float, chunk_times_ms: tuple[float, ...], error: WsLocustError | None = None
-) -> Reply:
-    return Reply(
-        prompt="ask",
-        name="ask",
-        record={},
-        text="one two three",
-        chunks=len(chunk_times_ms),
-        chunk_times_ms=list(chunk_times_ms),
-        time_to_first_chunk_ms=chunk_times_ms[0] if chunk_times_ms else None,
-        total_time_ms=total_time_ms,
-        error=error,
-        started_at=1_000.0,
-    )
 
 
 # --- each gate --------------------------------------------------------------------------------------------

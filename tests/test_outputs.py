@@ -7,7 +7,6 @@ import json
 import random
 from pathlib import Path
 
-from wslocust.client import Reply
 from wslocust.errors import BotError, MetricFailure, ReplyTimeout, WsLocustError
 from wslocust.outputs import (
     HISTORY_COLUMNS,
@@ -22,36 +21,9 @@ from wslocust.outputs import (
 )
 from wslocust.stats import ChatStats, ReplyStats
 
+from .conftest import make_reply
+
 DURATION_S = 20.0
-
-
-def make_reply(
-    name: str,
-    *,
-    total_time_ms: float = 100.0,
-    chunk_times_ms: tuple[float, ...] = (10.0, 20.0, 40.0),
-    text: str = "one two three",
-    error: WsLocustError | None = None,
-    started_at: float = 1_000.0,
-    scores: dict[str, float] | None = None,
-    missed: list[str] | None = None,
-    metric_errors: dict[str, str] | None = None,
-) -> Reply:
-    return Reply(
-        prompt=f"ask {name}",
-        name=name,
-        record={"Intent": name},
-        text=text,
-        chunks=len(chunk_times_ms),
-        chunk_times_ms=list(chunk_times_ms),
-        time_to_first_chunk_ms=chunk_times_ms[0] if chunk_times_ms else None,
-        total_time_ms=total_time_ms,
-        error=error,
-        started_at=started_at,
-        scores=dict(scores or {}),
-        missed=list(missed or []),
-        metric_errors=dict(metric_errors or {}),
-    )
 
 
 def run_stats(seed: int = 3) -> ChatStats:

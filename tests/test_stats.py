@@ -14,6 +14,8 @@ from wslocust.errors import BotError, ConnectionClosed, MetricFailure, ReplyTime
 from wslocust.outputs import stats_rows, summary
 from wslocust.stats import TOKEN_COUNTERS, ChatStats, ConnectStats, Histogram, MetricStats, ReplyStats
 
+from .conftest import make_reply
+
 TOLERANCE_MS = 0.05 + 1e-9
 FRACTIONS = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0)
 
@@ -39,38 +41,6 @@ def histogram_of(values: list[float]) -> Histogram:
     for value in values:
         histogram.record(value)
     return histogram
-
-
-def make_reply(
-    name: str = "ask",
-    *,
-    text: str = "one two three",
-    chunk_times_ms: list[float] | None = None,
-    total_time_ms: float = 100.0,
-    error: WsLocustError | None = None,
-    started_at: float = 1_700_000_000.0,
-    scores: dict[str, float] | None = None,
-    missed: list[str] | None = None,
-    metric_errors: dict[str, str] | None = None,
-    meta: dict[str, Any] | None = None,
-) -> Reply:
-    times = [10.0, 20.0, 40.0] if chunk_times_ms is None else chunk_times_ms
-    return Reply(
-        prompt=f"prompt for {name}",
-        name=name,
-        record={"Intent": name},
-        text=text,
-        chunks=len(times),
-        chunk_times_ms=list(times),
-        time_to_first_chunk_ms=times[0] if times else None,
-        total_time_ms=total_time_ms,
-        error=error,
-        started_at=started_at,
-        scores=dict(scores or {}),
-        missed=list(missed or []),
-        metric_errors=dict(metric_errors or {}),
-        meta=dict(meta or {}),
-    )
 
 
 # --- Histogram -----------------------------------------------------------------------------------
@@ -449,7 +419,7 @@ def test_failed_pair_holds_prompt_reply_error_kind_and_scores() -> None:
     )
 
     [pair] = stats.failed
-    assert pair["prompt"] == "prompt for billing"
+    assert pair["prompt"] == "ask billing"
     assert pair["reply"] == "nope"
     assert pair["error"] == "metric failed: recall=0"
     assert pair["kind"] == "metric_failure"
