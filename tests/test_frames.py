@@ -47,6 +47,16 @@ def test_masked_empty_frame_decodes_to_empty_payload() -> None:
     assert FrameReader().feed(encode_frame(OP_BINARY, b"", mask=True)) == [(OP_BINARY, b"")]
 
 
+def test_every_small_masked_frame_decodes_back_to_its_payload() -> None:
+    """Payloads under 126 bytes are masked as one integer: every size, so every last partial word."""
+    reader = FrameReader()
+    for size in range(126):
+        payload = bytes((7 * index + size) % 256 for index in range(size))
+        frame = encode_frame(OP_BINARY, payload, mask=True)
+        assert len(frame) == 6 + size
+        assert reader.feed(frame) == [(OP_BINARY, payload)], size
+
+
 def test_unmasked_frame_carries_payload_verbatim() -> None:
     frame = encode_frame(OP_TEXT, b"hi", mask=False)
 

@@ -41,8 +41,10 @@ _U16: Final = struct.Struct("!H")
 _U64: Final = struct.Struct("!Q")
 _SMALL_MASKED_HEADER: Final = struct.Struct("!BBI")  # first byte, mask bit | size, masking key
 _randbits = random.getrandbits
-# _REPEAT[n] * key is the 4-byte key repeated n times, as one integer (masks of frames under 126 bytes).
-_REPEAT: Final = tuple(sum(1 << (32 * index) for index in range(words)) for words in range(33))
+# For a payload of n < 126 bytes: (key * _REPEAT[n]) >> _PAD[n] is the 4-byte key repeated over n bytes,
+# as one integer (the key repeated over whole words, its last partial word's extra bytes shifted out).
+_REPEAT: Final = tuple(sum(1 << (32 * word) for word in range((size + 3) // 4)) for size in range(126))
+_PAD: Final = tuple(8 * (-size % 4) for size in range(126))
 
 
 def _mask(key: bytes, payload: bytes) -> bytes:
@@ -73,10 +75,8 @@ def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
         # Most prompts: header and key packed at once, the payload XORed with the key repeated, as
         # big integers (payload byte i meets key byte i % 4).
         key_bits = _randbits(32)
-        words = (size + 3) >> 2
-        masked = (int.from_bytes(payload, "big") << (8 * (4 * words - size))) ^ (key_bits * _REPEAT[words])
-        header = _SMALL_MASKED_HEADER.pack(first, 0x80 | size, key_bits)
-        return header + masked.to_bytes(4 * words, "big")[:size]
+        masked = int.from_bytes(payload, "big") ^ ((key_bits * _REPEAT[size]) >> _PAD[size])
+        return _SMALL_MASKED_HEADER.pack(first, 0x80 | size, key_bits) + masked.to_bytes(size, "big")
     mask_bit = 0x80 if mask else 0
     if size < 126:
         header = bytes((first, mask_bit | size))
