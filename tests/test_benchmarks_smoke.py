@@ -33,6 +33,10 @@ def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Pat
         assert efficiency["round_trips"] > 0
         assert efficiency["failures"] == 0
         assert efficiency["us_per_round_trip"] > 0
+    runs = report["runs"]["efficiency"]
+    assert [run["relative_to_naive"] for run in runs] == [
+        run["wslocust"]["us_per_round_trip"] / run["naive"]["us_per_round_trip"] for run in runs
+    ]
     for pace in ("burst", "paced"):
         streaming = medians["streaming"][pace]
         assert streaming["failures"] == 0
@@ -50,3 +54,4 @@ def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Pat
         assert fidelity[key] >= 20.0  # the target injects 20 ms before the first chunk
         assert fidelity[f"{key}_difference"] is not None
     assert "| Figure |" in result.stdout
+    assert "scaled to where the reference costs 28 µs" in result.stdout
