@@ -127,10 +127,15 @@ def read_line(process: subprocess.Popen[str], deadline: float, what: str) -> str
                 return line.strip()
 
 
+def _stat(path: Path) -> tuple[int, float]:
+    """A process's parent and its user + system CPU seconds so far, from its /proc/PID/stat."""
+    fields = path.read_text().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (/proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return _stat(Path(f"/proc/{pid}/stat"))[1]
 
 
 def busy_cpu_s() -> float:
@@ -147,11 +152,11 @@ def our_cpu_s() -> dict[int, float]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parent, cpu = _stat(entry / "stat")
             except OSError:
                 continue  # gone meanwhile
-            if int(fields[1]) == me:
-                found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICKS
+            if parent == me:
+                found[int(entry.name)] = cpu
     return found
 
 
