@@ -32,6 +32,18 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(stream))
 
 
+def wait_for_requests(history: Path, *, more_than: int, timeout_s: float) -> None:
+    """Wait until Locust's history CSV (written each second) counts more than ``more_than`` requests."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if history.is_file():
+            totals = [row for row in read_rows(history) if row["Name"] == "Aggregated"]
+            if totals and int(totals[-1]["Total Request Count"]) > more_than:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{history.name}: no more than {more_than} requests within {timeout_s:g} s")
+
+
 @pytest.mark.slow
 def test_a_headless_run_against_the_embedded_demo_writes_csvs_per_intent(tmp_path: Path) -> None:
     prefix = tmp_path / "run"
@@ -215,7 +227,8 @@ def test_ctrl_c_still_writes_every_output_and_spares_the_demo_bot(tmp_path: Path
                        "--demo-error-rate", "0", "--demo-wrong-rate", "0"),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
-    time.sleep(4 * UNIT)
+    # More than 10 replies: Locust's total counts the 3 connects too.
+    wait_for_requests(tmp_path / "run_stats_history.csv", more_than=10 + 3, timeout_s=30 * UNIT)
     os.killpg(process.pid, signal.SIGINT)
     _, stderr = process.communicate(timeout=30 * UNIT)
     assert process.returncode == 0, stderr[-2000:]
