@@ -272,7 +272,7 @@ def test_a_push_read_in_the_same_block_as_a_reply_end_is_dropped(recorded_env, r
     environment, _ = recorded_env
 
     def reply_then_push(sock: socket.socket, _headers: dict[str, str]) -> None:
-        reader = FrameReader()
+        reader = FrameReader(accept_masked=True)
         for _ in range(2):
             while not reader.feed(sock.recv(4096)):
                 pass
@@ -291,7 +291,7 @@ def test_openai_realtime_replies_ignore_other_responses_events(recorded_env, raw
     environment, _ = recorded_env
 
     def realtime(sock: socket.socket, _headers: dict[str, str]) -> None:
-        reader = FrameReader()
+        reader = FrameReader(accept_masked=True)
         received: list[tuple[int, bytes]] = []
         while len(received) < 2:
             received += reader.feed(sock.recv(4096))
@@ -316,7 +316,7 @@ def test_openai_realtime_replies_ignore_other_responses_events(recorded_env, raw
 
 
 def _echo_plain(sock: socket.socket, _headers: dict[str, str]) -> None:
-    reader = FrameReader()
+    reader = FrameReader(accept_masked=True)
     while True:
         data = sock.recv(4096)
         if not data:

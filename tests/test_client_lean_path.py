@@ -21,7 +21,7 @@ from .conftest import UNIT, make_reply
 
 def echo_sizes(sock: socket.socket, _headers: dict[str, str]) -> None:
     """Answer each message with its size, as text."""
-    reader = FrameReader()
+    reader = FrameReader(accept_masked=True)
     while True:
         data = sock.recv(1 << 20)
         if not data:
@@ -67,7 +67,7 @@ def test_the_reply_timeout_still_fires_on_the_lean_path_after_earlier_replies(
     environment, _ = recorded_env
 
     def answer_once(sock: socket.socket, _headers: dict[str, str]) -> None:
-        reader = FrameReader()
+        reader = FrameReader(accept_masked=True)
         asked = 0
         while True:
             data = sock.recv(4096)
@@ -96,7 +96,7 @@ BLOCK_S = 0.3
 def answer_then_block_the_process(sock: socket.socket, _headers: dict[str, str]) -> None:
     """Answer each prompt at once, then hold the whole process (every greenlet) for BLOCK_S."""
     blocking_sleep = gevent.monkey.get_original("time", "sleep")
-    reader = FrameReader()
+    reader = FrameReader(accept_masked=True)
     while True:
         data = sock.recv(4096)
         if not data:

@@ -40,21 +40,44 @@ def test_masked_client_frame_decodes_back_to_its_payload() -> None:
 
     assert frame[1] & 0x80, "the mask bit is set"
     assert payload not in frame, "the payload travels masked"
-    assert FrameReader().feed(frame) == [(OP_TEXT, payload)]
+    assert FrameReader(accept_masked=True).feed(frame) == [(OP_TEXT, payload)]
 
 
 def test_masked_empty_frame_decodes_to_empty_payload() -> None:
-    assert FrameReader().feed(encode_frame(OP_BINARY, b"", mask=True)) == [(OP_BINARY, b"")]
+    assert FrameReader(accept_masked=True).feed(encode_frame(OP_BINARY, b"", mask=True)) == [(OP_BINARY, b"")]
 
 
 def test_every_small_masked_frame_decodes_back_to_its_payload() -> None:
     """Payloads under 126 bytes are masked as one integer: every size, so every last partial word."""
-    reader = FrameReader()
+    reader = FrameReader(accept_masked=True)
     for size in range(126):
         payload = bytes((7 * index + size) % 256 for index in range(size))
         frame = encode_frame(OP_BINARY, payload, mask=True)
         assert len(frame) == 6 + size
         assert reader.feed(frame) == [(OP_BINARY, payload)], size
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        encode_frame(OP_TEXT, b"hi", mask=True),  # the size a block of one small frame takes
+        encode_frame(OP_TEXT, b"x" * 300, mask=True),  # a 16-bit length
+        encode_frame(OP_PING, b"", mask=True),
+        encode_frame(OP_TEXT, b"after", mask=False) + encode_frame(OP_TEXT, b"masked", mask=True),
+    ],
+    ids=["small", "16-bit-length", "control", "after-an-unmasked-frame"],
+)
+def test_a_masked_frame_from_the_server_raises_protocol_error(frame: bytes) -> None:
+    """RFC 6455 §5.1: a client must fail the connection on a masked frame from the server."""
+    with pytest.raises(ProtocolError, match="masked frame"):
+        FrameReader().feed(frame)
+
+
+def test_a_masked_frame_is_refused_before_its_payload_arrives() -> None:
+    reader = FrameReader()
+
+    with pytest.raises(ProtocolError, match="masked frame"):
+        reader.feed(encode_frame(OP_TEXT, b"x" * 300, mask=True)[:8])
 
 
 def test_unmasked_frame_carries_payload_verbatim() -> None:
@@ -82,7 +105,7 @@ def test_each_length_encoding_round_trips(size: int, length_byte: int, header_si
 
     assert frame[1] & 0x7F == length_byte
     assert len(frame) == header_size + (4 if mask else 0) + size
-    assert FrameReader().feed(frame) == [(OP_BINARY, payload)]
+    assert FrameReader(accept_masked=mask).feed(frame) == [(OP_BINARY, payload)]
 
 
 def test_stream_split_at_every_byte_boundary_gives_the_same_frames() -> None:
@@ -92,7 +115,7 @@ def test_stream_split_at_every_byte_boundary_gives_the_same_frames() -> None:
     expected = [(OP_TEXT, b"first message"), (OP_BINARY, bytes(range(200)))]
 
     for cut in range(len(stream) + 1):
-        reader = FrameReader()
+        reader = FrameReader(accept_masked=True)
         frames = reader.feed(stream[:cut]) + reader.feed(stream[cut:])
         assert frames == expected, f"split at byte {cut}"
         assert reader.pending == 0
@@ -227,22 +250,46 @@ def test_parse_close_of_empty_payload_gives_no_code() -> None:
     assert parse_close(b"") == (None, "")
 
 
+@pytest.mark.parametrize(
+    "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]
+)
+def test_parse_close_accepts_every_code_that_may_be_sent(code: int) -> None:
+    assert parse_close(struct.pack("!H", code) + b"bye") == (code, "bye")
+
+
+@pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535])
+def test_parse_close_of_a_code_that_may_not_be_sent_raises_protocol_error(code: int) -> None:
+    """RFC 6455 §7.4: 1005, 1006 and 1015 are never sent; 1004 and 1016-2999 are reserved."""
+    with pytest.raises(ProtocolError, match=f"code {code}, which may not be sent"):
+        parse_close(struct.pack("!H", code))
+
+
+def test_parse_close_of_a_1_byte_payload_raises_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="1-byte payload"):
+        parse_close(b"\x03")
+
+
+def test_parse_close_of_a_reason_that_is_not_utf8_raises_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="not valid UTF-8"):
+        parse_close(struct.pack("!H", 1000) + b"caf\xc3")
+
+
 @pytest.mark.parametrize("mask", [False, True])
 def test_encode_close_round_trips_through_reader_and_parse_close(mask: bool) -> None:
-    frames = FrameReader().feed(encode_close(4000, "bye ✓", mask=mask))
+    frames = FrameReader(accept_masked=mask).feed(encode_close(4000, "bye ✓", mask=mask))
 
     assert [opcode for opcode, _ in frames] == [OP_CLOSE]
     assert parse_close(frames[0][1]) == (4000, "bye ✓")
 
 
 def test_encode_close_defaults_to_normal_closure() -> None:
-    frames = FrameReader().feed(encode_close())
+    frames = FrameReader(accept_masked=True).feed(encode_close())
 
     assert frames == [(OP_CLOSE, struct.pack("!H", 1000))]
 
 
 def test_encode_close_truncates_long_reason_to_fit_a_control_frame() -> None:
-    [(opcode, payload)] = FrameReader().feed(encode_close(1000, "r" * 500))
+    [(opcode, payload)] = FrameReader(accept_masked=True).feed(encode_close(1000, "r" * 500))
 
     assert opcode == OP_CLOSE
     assert len(payload) == 125
@@ -251,7 +298,7 @@ def test_encode_close_truncates_long_reason_to_fit_a_control_frame() -> None:
 
 def test_encode_close_truncates_multibyte_reason_on_a_character_boundary() -> None:
     # RFC 6455 §5.5.1: the reason is UTF-8; cutting a character in half makes peers fail with 1007.
-    [(_, payload)] = FrameReader().feed(encode_close(1000, "é" * 100))
+    [(_, payload)] = FrameReader(accept_masked=True).feed(encode_close(1000, "é" * 100))
 
     reason = payload[2:]
     assert len(payload) <= 125

@@ -38,7 +38,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import gevent
 import websocket
@@ -86,6 +86,10 @@ CONNECT_REQUEST_TYPE = "CONNECT"
 """The request type of WebSocket handshakes in Locust's statistics."""
 
 _RECV_BYTES = 256 * 1024
+_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+_MAX_REDIRECTS = 3
+"""Redirects of one upgrade that ``follow_redirects`` follows (within the URL's origin)."""
+_WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}  # a Location may name the HTTP equivalent
 _ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
@@ -235,6 +239,9 @@ class ChatClient:
         connect_timeout_s: time allowed for TCP, TLS and the upgrade.
         reply_timeout_s: time allowed for a complete reply.
         verify_tls: check the server's certificate and name (on by default).
+        follow_redirects: follow a redirect of the upgrade (at most ``_MAX_REDIRECTS``) when it
+            stays within the URL's origin (scheme, host and port); off by default, and a redirect
+            to another origin is never followed, so headers and query go to no other host.
         connect_to: dial this ``host[:port]`` instead of the URL's, keeping the URL's Host header
             and TLS server name (a DNS override).
         query: extra query string appended to the URL at connect time (``${VAR}`` expanded); it is
@@ -255,6 +262,7 @@ class ChatClient:
         connect_timeout_s: float = 10.0,
         reply_timeout_s: float = 60.0,
         verify_tls: bool = True,
+        follow_redirects: bool = False,
         connect_to: str | None = None,
         query: str | None = None,
         default_name: str = "ask",
@@ -276,6 +284,7 @@ class ChatClient:
         self.default_name = default_name
         self.checks = list(checks)
         self.query = query
+        self.follow_redirects = follow_redirects
         self._secure = parts.scheme == "wss"
         self._server_name = parts.hostname
         default_port = parts.port or (443 if self._secure else 80)
@@ -321,44 +330,89 @@ class ChatClient:
         return f"{self.url}{separator}{expand_env(self.query)}"
 
     def _open(self) -> socket.socket:
-        """Dial, wrap TLS and perform the upgrade; raise a :class:`ConnectError` when any fails."""
+        """Dial, wrap TLS and perform the upgrade within one deadline; raise a :class:`ConnectError`.
+
+        A redirect is followed only with ``follow_redirects``, only within the URL's origin and at
+        most ``_MAX_REDIRECTS`` times: the headers and query (secrets) go to no other host.
+        """
         host, port = self._dial
+        url = self._handshake_url()
         sock: socket.socket | None = None
+        status = 0
+        # One deadline for the whole connect: socket timeouts restart with every byte, so a server
+        # trickling its answer would otherwise hold the user for ever.
+        deadline = gevent.Timeout(self.connect_timeout_s)
+        deadline.start()
         try:
-            sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self._tls is not None:
-                sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)
-            handshake = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
-            handshake.connect(
-                self._handshake_url(),
-                socket=sock,
-                header=[expand_env(header) for header in self.headers],
-                origin=self.origin,
-                subprotocols=self.subprotocols or None,
-                timeout=self.connect_timeout_s,
+            for _hop in range(_MAX_REDIRECTS + 1):
+                sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self._tls is not None:
+                    sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)
+                handshake = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
+                try:
+                    handshake.connect(
+                        url,
+                        socket=sock,
+                        header=[expand_env(header) for header in self.headers],
+                        origin=self.origin,
+                        subprotocols=self.subprotocols or None,
+                        timeout=self.connect_timeout_s,
+                        redirect_limit=0,  # websocket-client would take the headers to any host
+                    )
+                except websocket.WebSocketException:
+                    response = handshake.handshake_response
+                    if response is None or response.status not in _REDIRECT_STATUSES:
+                        raise
+                    status = response.status
+                    url = self._redirect_target(status, response.headers.get("location"))
+                    sock.close()
+                    continue
+                self.subprotocol = handshake.getsubprotocol()
+                return sock
+            raise HandshakeRejected(
+                status, message=f"handshake redirected more than {_MAX_REDIRECTS} times (HTTP {status})"
             )
-            self.subprotocol = handshake.getsubprotocol()
-            return sock
         except BaseException as error:
             if sock is not None:
                 sock.close()
             if isinstance(error, websocket.WebSocketBadStatusException):
                 raise HandshakeRejected(error.status_code, error.status_message or "") from None
-            if isinstance(error, ConfigurationError):
+            if isinstance(error, ConfigurationError | ConnectError):
                 raise
             where = f"{host}:{port}"
             if isinstance(error, ConnectionRefusedError):
                 raise ConnectError(f"connection refused: {where}") from None
             if isinstance(error, socket.gaierror):
                 raise ConnectError(f"cannot resolve host {host!r}") from None
-            if isinstance(error, TimeoutError | websocket.WebSocketTimeoutException):
+            if error is deadline or isinstance(error, TimeoutError | websocket.WebSocketTimeoutException):
                 raise ConnectError(f"no handshake within {self.connect_timeout_s:g} s: {where}") from None
             if isinstance(error, ssl.SSLError):
                 raise ConnectError(f"TLS failed with {where}: {error.reason or error}") from None
             if isinstance(error, OSError | websocket.WebSocketException):
                 raise ConnectError(f"cannot connect to {where}: {error}") from None
             raise
+        finally:
+            deadline.close()
+
+    def _redirect_target(self, status: int, location: str | None) -> str:
+        """The URL a redirect of the upgrade leads to, when it may be followed.
+
+        Raises:
+            HandshakeRejected: it may not (no Location, not ``follow_redirects``, or another
+                origin); the message names the Location's origin, never its path or query.
+        """
+        if not location:
+            raise HandshakeRejected(status, message=f"handshake redirected (HTTP {status}) with no Location")
+        target = urljoin(self.url, location.strip())
+        scheme, separator, rest = target.partition(":")
+        target = _WEBSOCKET_SCHEMES.get(scheme.lower(), scheme) + separator + rest
+        where = f"handshake redirected (HTTP {status}) to {_origin_text(target)}; not followed"
+        if _origin(target) != _origin(self.url):
+            raise HandshakeRejected(status, message=f"{where}: another origin than the URL's")
+        if not self.follow_redirects:
+            raise HandshakeRejected(status, message=f"{where}: give --follow-redirects")
+        return target
 
     def connect(self) -> bool:
         """Open the connection (closing any open one) and fire its ``CONNECT`` event.
@@ -441,7 +495,11 @@ class ChatClient:
         if self._idle_watcher is None:
             # One watcher a connection: between replies it wakes _on_idle_readable; during a round
             # trip (plain connections) the user's greenlet waits on it for the reply's blocks.
-            self._idle_watcher = self._hub.loop.io(self._sock.fileno(), 1)
+            fileno = self._sock.fileno()
+            if fileno < 0:  # closed under us: the next prompt reconnects
+                self._drop()
+                return
+            self._idle_watcher = self._hub.loop.io(fileno, 1)
         self._idle_watcher.start(self._on_idle_readable)
 
     def _on_idle_readable(self) -> None:
@@ -470,6 +528,9 @@ class ChatClient:
                     return
         except (BlockingIOError, ssl.SSLWantReadError, TimeoutError):
             pass
+        except ProtocolError:
+            self.close(1002)
+            return
         except (WsLocustError, *_NETWORK_ERRORS):
             self._drop()
             return
@@ -488,7 +549,12 @@ class ChatClient:
         if opcode == OP_PONG:
             return True
         if opcode == OP_CLOSE:
-            self.close()
+            try:
+                parse_close(payload)
+            except ProtocolError:
+                self.close(1002)
+            else:
+                self.close()
             return True
         if not in_reply:
             self.pushed_messages += 1
@@ -712,7 +778,11 @@ class ChatClient:
             reply.time_to_first_chunk_ms = chunk_times[0]
         if reply.error is not None and reply.error.kind != "bot_error":
             # A late reply would be read as the next one's: start the next prompt on a fresh connection.
-            self._drop()
+            # A server breaking the protocol is told so (RFC 6455 §7.1.7: fail the connection).
+            if isinstance(reply.error, ProtocolError):
+                self.close(1002)
+            else:
+                self._drop()
         elif self._sock is not None:
             self._watch_idle()
 
@@ -747,6 +817,28 @@ def _stamp_receptions(raw: _socket.socket) -> bool:
     except OSError:
         return False
     return True
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """The (scheme, host, port) of a ws:// or wss:// URL, None when it is not one."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("ws", "wss") or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "wss" else 80)
+
+
+def _origin_text(url: str) -> str:
+    """A URL's origin as ``scheme://host:port``: never its user, path or query (they may hold secrets)."""
+    origin = _origin(url)
+    if origin is None:
+        return "a URL that is not ws:// or wss://"
+    scheme, host, port = origin
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def _close_reason(payload: bytes) -> tuple[int | None, str]:

@@ -9,7 +9,7 @@ The tree::
     ├── ConfigurationError      the user's mistake: an option, a locustfile setting
     │   └── DatasetError        a prompts file that cannot be read (names file and line)
     ├── ConnectError            no WebSocket connection: refused, DNS, TLS, timeout
-    │   └── HandshakeRejected   the server answered the upgrade with an HTTP status
+    │   └── HandshakeRejected   the server answered the upgrade with an HTTP status (a redirect too)
     └── ReplyError              a round trip that did not end in a complete reply
         ├── ReplyTimeout        no complete reply within the reply timeout
         ├── ConnectionClosed    the connection closed before the reply completed
@@ -68,12 +68,19 @@ class ConnectError(WsLocustError):
 
 
 class HandshakeRejected(ConnectError):
-    """The server refused the WebSocket upgrade with an HTTP status."""
+    """The server refused the WebSocket upgrade with an HTTP status, or redirected it elsewhere.
+
+    Args:
+        status: the HTTP status of the server's answer.
+        reason: its reason phrase.
+        message: the whole message, when the status and reason alone do not say it (a redirect
+            that was not followed names where it led).
+    """
 
     kind = "handshake_rejected"
 
-    def __init__(self, status: int, reason: str = "") -> None:
-        super().__init__(f"handshake rejected: HTTP {status} {reason}".rstrip())
+    def __init__(self, status: int, reason: str = "", *, message: str | None = None) -> None:
+        super().__init__(message or f"handshake rejected: HTTP {status} {reason}".rstrip())
         self.status = status
 
 
@@ -103,7 +110,10 @@ class ConnectionClosed(ReplyError):
 
 
 class ProtocolError(ReplyError):
-    """The server sent a frame or message that the protocol cannot read."""
+    """The server sent a frame or message that the protocol cannot read.
+
+    The client fails the connection: it sends a close frame with code 1002 and closes the socket.
+    """
 
     kind = "protocol_error"
 

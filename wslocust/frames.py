@@ -37,6 +37,9 @@ OP_PONG: Final = 0xA
 _CONTROL = frozenset((OP_CLOSE, OP_PING, OP_PONG))
 _DATA = frozenset((OP_TEXT, OP_BINARY))
 _SMALL_DATA = frozenset((0x80 | OP_TEXT, 0x80 | OP_BINARY))  # first bytes: final, no reserved bits
+# The close codes defined for use in a close frame (RFC 6455 §7.4.1 and IANA's registry); 3000-4999
+# are also allowed (libraries' and applications' own).
+_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
 _U16: Final = struct.Struct("!H")
 _U64: Final = struct.Struct("!Q")
 _SMALL_MASKED_HEADER: Final = struct.Struct("!BBI")  # first byte, mask bit | size, masking key
@@ -98,10 +101,23 @@ def encode_close(code: int = 1000, reason: str = "", *, mask: bool = True) -> by
 
 
 def parse_close(payload: bytes) -> tuple[int | None, str]:
-    """Return the (code, reason) of a close frame's payload; code is None when absent."""
+    """Return the (code, reason) of a close frame's payload; code is None when absent.
+
+    Raises:
+        ProtocolError: a payload of one byte, a code that may not be sent (RFC 6455 §7.4: below
+            1000, 1004-1006, 1015, 1016-2999, 5000 and up), or a reason that is not UTF-8.
+    """
     if len(payload) < 2:
+        if payload:
+            raise ProtocolError("close frame with a 1-byte payload (a code takes 2)")
         return None, ""
-    return _U16.unpack_from(payload)[0], payload[2:].decode("utf-8", "replace")
+    code: int = _U16.unpack_from(payload)[0]
+    if code not in _CLOSE_CODES and not 3000 <= code <= 4999:
+        raise ProtocolError(f"close frame with code {code}, which may not be sent (RFC 6455 §7.4)")
+    try:
+        return code, payload[2:].decode()
+    except UnicodeDecodeError:
+        raise ProtocolError(f"close frame (code {code}) whose reason is not valid UTF-8") from None
 
 
 class FrameReader:
@@ -112,12 +128,23 @@ class FrameReader:
     Args:
         max_message_bytes: a message larger than this is a :class:`ProtocolError` (a server sending
             garbage must not exhaust the load generator's memory).
+        accept_masked: read a client's frames, which are masked (a server's reader, as in tests);
+            by default a masked frame is a :class:`ProtocolError`, since a server must not mask
+            (RFC 6455 §5.1).
     """
 
-    __slots__ = ("_buffer", "_fragments", "_fragments_opcode", "_fragments_size", "max_message_bytes")
+    __slots__ = (
+        "_buffer",
+        "_fragments",
+        "_fragments_opcode",
+        "_fragments_size",
+        "accept_masked",
+        "max_message_bytes",
+    )
 
-    def __init__(self, max_message_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, max_message_bytes: int = 16 * 1024 * 1024, *, accept_masked: bool = False) -> None:
         self.max_message_bytes = max_message_bytes
+        self.accept_masked = accept_masked
         self._buffer = b""
         self._fragments: list[bytes] = []
         self._fragments_opcode = 0
@@ -136,10 +163,12 @@ class FrameReader:
             fragments joined) and control frames (``OP_PING``, ``OP_PONG``, ``OP_CLOSE``).
 
         Raises:
-            ProtocolError: a frame that breaks RFC 6455 or a message over ``max_message_bytes``.
+            ProtocolError: a frame that breaks RFC 6455 (a masked one included, unless
+                ``accept_masked``) or a message over ``max_message_bytes``.
         """
         if not self._buffer and not self._fragments and len(data) >= 2:
-            # The common block: exactly one small, final, unmasked text or binary frame.
+            # The common block: exactly one small, final, unmasked text or binary frame (a masked
+            # frame's second byte is 128 or more, so `size < 126` leaves it to the loop below).
             first, size = data[0], data[1]
             if (
                 len(data) == size + 2
@@ -169,6 +198,8 @@ class FrameReader:
                 header = 10
             masked = second & 0x80
             if masked:
+                if not self.accept_masked:
+                    raise ProtocolError("masked frame from the server (RFC 6455 §5.1: servers do not mask)")
                 header += 4
             if size > self.max_message_bytes:
                 raise ProtocolError(f"frame of {size} bytes exceeds the {self.max_message_bytes}-byte limit")

@@ -116,6 +116,13 @@ def add_arguments(parser: Any) -> None:
     _add(group, "--insecure", action="store_true", default=False, help="Do not verify TLS certificates")
     _add(
         group,
+        "--follow-redirects",
+        action="store_true",
+        default=False,
+        help="Follow the upgrade's redirects within the URL's origin (at most 3); never to another host",
+    )
+    _add(
+        group,
         "--metric",
         action="append",
         help="Score replies: KIND[:key=value,...], repeatable, replaces the locustfile's metrics "

@@ -89,6 +89,7 @@ class ConnectionSettings:
     reply_timeout_s: float
     verify_tls: bool
     connect_to: str | None
+    follow_redirects: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,10 @@ class WebSocketUser(User):
     verify_tls: ClassVar[bool] = True
     """Check the server's certificate and name; ``--insecure`` turns this off."""
 
+    follow_redirects: ClassVar[bool] = False
+    """Follow a redirect of the upgrade within the URL's origin (same scheme, host and port), at most
+    three; a redirect to another origin is never followed (``--follow-redirects``)."""
+
     connect_to: ClassVar[str | None] = None
     """Dial this ``host[:port]`` instead of the URL's host, keeping the URL's Host header and TLS
     server name (``--connect-to``: a DNS override)."""
@@ -170,6 +175,7 @@ class WebSocketUser(User):
             reply_timeout_s=settings.reply_timeout_s,
             verify_tls=settings.verify_tls,
             connect_to=settings.connect_to,
+            follow_redirects=settings.follow_redirects,
             checks=[*self.checks, *self.metrics_check(environment)],
         )
 
@@ -221,6 +227,7 @@ class WebSocketUser(User):
             reply_timeout_s=_option(options, "reply_timeout", cls.reply_timeout_s, float),
             verify_tls=cls.verify_tls and not (options is not None and getattr(options, "insecure", False)),
             connect_to=_option(options, "connect_to", cls.connect_to, str),
+            follow_redirects=cls.follow_redirects or bool(getattr(options, "follow_redirects", False)),
         )
 
     def on_start(self) -> None:
