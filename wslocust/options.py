@@ -25,6 +25,7 @@ from locust.runners import MasterRunner, WorkerRunner
 import atexit
 import gc
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import gevent
 
 from .arrivals import ARRIVAL_KINDS, ArrivalStats
 from .demo_server import DemoProcess
-from .errors import WsLocustError
+from .errors import ConfigurationError, WsLocustError
 from .gates import add_gate_arguments, gates_from_options, verdict_exit_code
 from .metrics import METRIC_BUILDERS
 from .protocols import PROTOCOLS
@@ -40,6 +41,7 @@ from .recorder import Recorder
 from .shapes import RecordingShape, add_shape_arguments, install_shape
 from .stats import TOKEN_COUNTERS
 from .users import ChatbotUser, WebSocketUser, arrival_stats_of, load_dataset
+from .values import argument_type, choice, count, fraction, integer, number, seconds, seconds_range
 from .webui import add_chatbot_tab
 
 __all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "SECRET_OPTIONS", "add_arguments"]
@@ -73,8 +75,15 @@ def add_arguments(parser: Any) -> None:
     _add(group, "--prompt-field", help="Record field holding the prompt (default: guessed, e.g. Question)")
     _add(group, "--name-field", help="Record field naming each request (default: guessed, e.g. Intent)")
     _add(group, "--request-name", help="One request name for every prompt, instead of each record's")
-    _add(group, "--max-samples", type=int, help="Use this many prompts; -1 = all (default)")
-    _add(group, "--shuffle-seed", type=int, help="Shuffle the prompts with this seed (default: file order)")
+    _add(
+        group, "--max-samples", type=argument_type(integer), help="Use this many prompts; -1 = all (default)"
+    )
+    _add(
+        group,
+        "--shuffle-seed",
+        type=argument_type(integer),
+        help="Shuffle the prompts with this seed; -1 keeps file order (default: the locustfile's)",
+    )
     _add(
         group,
         "--protocol",
@@ -89,10 +98,30 @@ def add_arguments(parser: Any) -> None:
     _add(group, "--apigw-action", help="apigw: route key sent as 'action' (default: sendMessage)")
     _add(group, "--realtime-api", choices=["ga", "beta"], help="openai-realtime: API version (default: ga)")
     _add(group, "--realtime-instructions", help="openai-realtime: instructions for each response")
-    _add(group, "--reply-timeout", type=float, help="Seconds allowed for a complete reply (default 60)")
-    _add(group, "--connect-timeout", type=float, help="Seconds allowed for the handshake (default 10)")
-    _add(group, "--think-time", help="Seconds between a user's prompts: N or MIN-MAX (default: locustfile's)")
-    _add(group, "--prompts-per-connection", type=int, help="Reconnect after this many prompts (0 = never)")
+    _add(
+        group,
+        "--reply-timeout",
+        type=argument_type(seconds),
+        help="Time allowed for a complete reply: 90, 90s, 2m (default 60 s)",
+    )
+    _add(
+        group,
+        "--connect-timeout",
+        type=argument_type(seconds),
+        help="Time allowed for TCP, TLS and the handshake (default 10 s)",
+    )
+    _add(
+        group,
+        "--think-time",
+        type=argument_type(seconds_range, keep_text=True),
+        help="Seconds between a user's prompts: N or MIN-MAX (default: the locustfile's wait_time)",
+    )
+    _add(
+        group,
+        "--prompts-per-connection",
+        type=argument_type(count),
+        help="Reconnect after this many prompts (0 = never, the default)",
+    )
     _add(group, "--origin", help="Origin header of the handshake")
     _add(
         group,
@@ -124,7 +153,7 @@ def add_arguments(parser: Any) -> None:
     _add(
         group,
         "--arrival-rate",
-        type=float,
+        type=argument_type(number, positive=True),
         help="Open-model load: prompts/s in all, each timed from when it was due (default: closed model)",
     )
     _add(
@@ -157,27 +186,32 @@ def add_arguments(parser: Any) -> None:
     demo = parser.add_argument_group(
         "wslocust demo", "The embedded demo chatbot, started when no --host is given"
     )
-    _add(
-        demo, "--demo-ttft-ms", type=float, default=150.0, include_in_web_ui=False, help="Time to first chunk"
-    )
-    _add(demo, "--demo-itl-ms", type=float, default=20.0, include_in_web_ui=False, help="Gap between chunks")
-    _add(demo, "--demo-chunks", type=int, default=12, include_in_web_ui=False, help="Chunks a reply")
-    _add(
-        demo,
-        "--demo-error-rate",
-        type=float,
-        default=0.01,
-        include_in_web_ui=False,
-        help="Share of bot errors",
-    )
-    _add(
-        demo,
-        "--demo-wrong-rate",
-        type=float,
-        default=0.02,
-        include_in_web_ui=False,
-        help="Share of wrong answers",
-    )
+    for flag, default, help_text in _DEMO_OPTIONS:
+        parse, limits = _DEMO_VALUES[flag]
+        _add(
+            demo,
+            flag,
+            type=argument_type(parse, **limits),
+            default=default,
+            include_in_web_ui=False,
+            help=f"{help_text} (default {default:g})",
+        )
+
+
+_DEMO_OPTIONS: tuple[tuple[str, float, str], ...] = (
+    ("--demo-ttft-ms", 150.0, "Time to first chunk, ms"),
+    ("--demo-itl-ms", 20.0, "Gap between chunks, ms"),
+    ("--demo-chunks", 12, "Chunks a reply"),
+    ("--demo-error-rate", 0.01, "Share of bot errors: a fraction (0.01) or a percentage (1%%)"),
+    ("--demo-wrong-rate", 0.02, "Share of wrong answers: a fraction (0.02) or a percentage (2%%)"),
+)
+_DEMO_VALUES: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
+    "--demo-ttft-ms": (number, {"what": "a number of ms"}),
+    "--demo-itl-ms": (number, {"what": "a number of ms"}),
+    "--demo-chunks": (count, {"minimum": 1}),
+    "--demo-error-rate": (fraction, {}),
+    "--demo-wrong-rate": (fraction, {}),
+}
 
 
 def _user_classes(environment: Environment) -> list[type[WebSocketUser]]:
@@ -214,21 +248,44 @@ def _start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> N
 
 
 def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
-    """Resolve every user class's dataset and settings now, so mistakes stop the run before it starts."""
-    gates_from_options(environment.parsed_options or {})
+    """Check every setting and resolve every user class's dataset now, so mistakes stop the run before
+    it starts (also run again by the web UI before a test it starts: its form sends strings).
+
+    Starts the embedded demo bot when no ``--host`` was given at all and a class wants it.
+
+    Raises:
+        ConfigurationError: a setting is wrong; the message names the option or class attribute.
+    """
+    options = environment.parsed_options
+    _check_options(options)
+    gates_from_options(options or {})
     for cls in users:
         if issubclass(cls, ChatbotUser):
             load_dataset(cls.dataset_settings(environment))
-    if not environment.host and any(cls.demo_when_no_host and not cls.host for cls in users):
+    host_given = getattr(options, "host", None) is not None or bool(environment.host)
+    if not host_given and any(cls.demo_when_no_host and not cls.host for cls in users):
         _start_demo(environment, users)
     for cls in users:
         if not environment.host and not cls.host:
             raise WsLocustError(f"{cls.__name__}: no host: give --host ws://... or wss://...")
-        cls.connection_settings(environment)
-        cls.think_time_s(environment)
-        cls.metrics_check(environment)
-        if issubclass(cls, ChatbotUser):
-            cls.open_model_settings(environment)
+        cls.check_settings(environment)
+
+
+def _check_options(options: Any) -> None:
+    """Check the options that belong to no user class: the host given, the token counter, the demo bot's."""
+    if options is None:
+        return
+    host = getattr(options, "host", None)
+    if isinstance(host, str) and not host.strip():
+        raise ConfigurationError(
+            "--host is empty (an unset variable?): give ws://... or wss://..., or leave --host out "
+            "for the embedded demo bot"
+        )
+    choice(getattr(options, "tokens", "words"), "--tokens", sorted(TOKEN_COUNTERS))
+    for flag, (parse, limits) in _DEMO_VALUES.items():
+        value = getattr(options, flag[2:].replace("-", "_"), None)
+        if value is not None:
+            parse(value, flag, **limits)
 
 
 def _remove_empty_outputs(options: Any) -> None:
