@@ -262,13 +262,14 @@ def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
     for cls in users:
         if issubclass(cls, ChatbotUser):
             load_dataset(cls.dataset_settings(environment))
+    for cls in users:
+        cls.check_settings(environment)
     host_given = getattr(options, "host", None) is not None or bool(environment.host)
     if not host_given and any(cls.demo_when_no_host and not cls.host for cls in users):
         _start_demo(environment, users)
     for cls in users:
         if not environment.host and not cls.host:
             raise WsLocustError(f"{cls.__name__}: no host: give --host ws://... or wss://...")
-        cls.check_settings(environment)
 
 
 def _check_options(options: Any) -> None:
@@ -359,6 +360,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         return {"steps": running.summary()} if isinstance(running, RecordingShape) else {}
 
     recorder.summary_extras.append(steps_section)
+    recorder.summary_extras.append(lambda: _tokens_section(recorder))
     _wire_open_model(environment, users, recorder)
     events = environment.events
     events.request.add_listener(recorder.on_request)
@@ -403,6 +405,26 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
 
         events.test_start.add_listener(restore)
         add_chatbot_tab(web_ui, recorder, _metric_names(environment, users))
+
+
+def _tokens_section(recorder: Recorder) -> dict[str, Any]:
+    """The summary's ``tokens`` section: how tokens were counted, and with ``--tokens usage`` how many
+    successful replies carried no usage report (counted in words), said once at the test's end."""
+    options = recorder.environment.parsed_options
+    counter = getattr(options, "tokens", None) or "words"
+    section: dict[str, Any] = {"counter": counter}
+    if counter == "usage":
+        missing = recorder.stats.without_usage
+        section["replies_without_usage"] = missing
+        if missing:
+            successes = recorder.stats.total.replies - recorder.stats.total.failures
+            _log.warning(
+                "--tokens usage: %d of %d successful replies carried no usage report "
+                "(usage.output_tokens); their tokens were counted as words",
+                missing,
+                successes,
+            )
+    return {"tokens": section}
 
 
 def _wire_open_model(environment: Environment, users: list[type[WebSocketUser]], recorder: Recorder) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import gevent
 
 from .arrivals import ARRIVAL_KINDS, ArrivalStats, OpenModel
-from .client import ChatClient, Check, check_url, expand_env, parse_connect_to
+from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url, expand_env, parse_connect_to
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
 from .metrics import Metric, MetricsCheck, parse_metric
@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+_said: set[str] = set()
+_HOST_TO_COME = "ws://127.0.0.1"
+"""Stands for the host when none is set yet: the embedded demo bot's, started after the checks."""
 _T = TypeVar("_T")
 
 
@@ -261,13 +264,14 @@ class WebSocketUser(User):
     def check_settings(cls, environment: Environment) -> None:
         """Resolve and check every setting of the class now, as its users would at the test's start.
 
-        Also checks that the ``${VAR}`` references of the headers and query are set (in this
-        process: a worker reads its own environment when its users connect).
+        The host is checked when one is set (``--host``, else the class's ``host``). The
+        ``${VAR}`` references of the headers and query must be set in this process's environment (a
+        worker reads its own when its users connect).
 
         Raises:
             ConfigurationError: a setting is invalid (names the option or the class attribute).
         """
-        settings = cls.connection_settings(environment)
+        settings = cls.connection_settings(environment, url=_HOST_TO_COME)
         options = environment.parsed_options
         for option, attribute, values in (
             ("header", "headers", settings.headers),
@@ -279,17 +283,23 @@ class WebSocketUser(User):
         cls.metrics_check(environment)
 
     @classmethod
-    def connection_settings(cls, environment: Environment) -> ConnectionSettings:
+    def connection_settings(cls, environment: Environment, *, url: str | None = None) -> ConnectionSettings:
         """Resolve the connection settings from the class attributes and the parsed options.
 
+        Args:
+            environment: The Locust environment (its ``host`` and ``parsed_options``).
+            url: The URL to use when neither ``--host`` nor the class's ``host`` is set (the
+                start-up check passes a stand-in before the embedded demo bot is started).
+
         Raises:
-            ConfigurationError: a setting is invalid (names the option).
+            ConfigurationError: a setting is invalid (names the option or the class attribute).
         """
         options = environment.parsed_options
-        url = environment.host or cls.host
+        given = environment.host or cls.host
+        if given:
+            url = _check_url(given, "--host" if environment.host else f"{cls.__name__}.host")
         if not url:
             raise ConfigurationError("no host: give --host ws://... or wss://...")
-        _check_url(url, "--host" if environment.host else f"{cls.__name__}.host")
         protocol_setting = _given(options, "protocol") or cls.protocol
         protocol_class = (
             get_protocol(protocol_setting) if isinstance(protocol_setting, str) else protocol_setting
@@ -319,7 +329,25 @@ class WebSocketUser(User):
         )
 
     def on_start(self) -> None:
-        self.client.connect()
+        try:
+            self.client.connect()
+        except ConfigurationError as error:
+            # Checked at start-up, so only a worker gets here: its environment lacks a ${VAR} of
+            # --header or --query that the master's has. Counted as a failed connection, said once.
+            self.environment.events.request.fire(
+                request_type=CONNECT_REQUEST_TYPE,
+                name="connect",
+                response_time=0.0,
+                response_length=0,
+                exception=error,
+                context={},
+                start_time=time.time(),
+                url=None,
+            )
+            if str(error) not in _said:
+                _said.add(str(error))
+                _log.error("%s: this process's users stop", error)
+            raise StopUser() from None
 
     def on_stop(self) -> None:
         self.client.close()
