@@ -9,7 +9,6 @@ from __future__ import annotations
 import locust  # noqa: F401  (gevent's monkey patching comes first)
 from locust import User, task
 from locust.env import Environment
-from locust.exception import StopUser
 
 import argparse
 import logging
@@ -344,10 +343,17 @@ class WebSocketUser(User):
                 start_time=time.time(),
                 url=None,
             )
-            if str(error) not in _said:
-                _said.add(str(error))
-                _log.error("%s: this process's users stop", error)
-            raise StopUser() from None
+            self._stop_refused(error)
+
+    def _stop_refused(self, error: WsLocustError) -> None:
+        """Stop this user, before its first task, over a setting this process cannot use (said once).
+
+        (``StopUser`` raised from ``on_start`` would make Locust log a traceback for each user.)
+        """
+        if str(error) not in _said:
+            _said.add(str(error))
+            _log.error("%s: this process's users stop", error)
+        self.stop()
 
     def on_stop(self) -> None:
         self.client.close()
@@ -496,9 +502,9 @@ class ChatbotUser(WebSocketUser):
     def on_start(self) -> None:
         try:
             self.dataset = load_dataset(self.dataset_settings(self.environment))
-        except WsLocustError as error:
-            _log.error("%s", error)
-            raise StopUser() from None
+        except WsLocustError as error:  # checked at start-up: a worker's own copy of the prompts
+            self._stop_refused(error)
+            return
         super().on_start()
 
     def next_record(self) -> PromptRecord:
