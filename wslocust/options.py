@@ -2,11 +2,12 @@
 
 Importing :mod:`wslocust` registers these listeners on Locust's global events:
 
-- ``init_command_line_parser``: the ``wslocust`` option group (shown in ``locust --help`` and, but for
-  the ``--demo-*`` start-up options, in the web UI);
+- ``init_command_line_parser``: the ``wslocust`` option groups (listed by ``wslocust --help``, which
+  loads the plugin before Locust prints its help, and, but for the ``--demo-*`` start-up options,
+  shown in the web UI);
 - ``init``: checks the settings and the dataset before any user starts (one error line and exit
-  code 2 on a mistake), starts the embedded demo bot when no host is given, and masks secret
-  options in the web UI;
+  code 2 on a mistake), starts the embedded demo bot when no ``--host`` is given at all (an empty
+  one is a mistake), and masks secret options in the web UI;
 - ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
   statistics (:class:`~wslocust.recorder.Recorder`);
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
