@@ -45,6 +45,14 @@ def test_an_empty_locust_host_variable_is_refused_too(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_an_empty_host_in_a_config_file_is_refused_too(tmp_path: Path) -> None:
+    config = tmp_path / "locust.conf"
+    config.write_text("host = \n", encoding="utf-8")
+    assert_one_clear_error(run_in(tmp_path, "--config", str(config)), "--host is empty")
+    assert [path.name for path in tmp_path.iterdir()] == ["locust.conf"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "needles"),
     [

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from wslocust import demo_server
 from wslocust.errors import ConfigurationError
 from wslocust.values import (
     BadValue,
@@ -148,3 +149,22 @@ def test_argument_type_makes_argparse_name_the_option_and_exit_2(capsys: pytest.
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("locust: error: argument --reply-timeout: must be a duration above 0")
     assert error.endswith("got 'nan'")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--chunks", "0"],
+        ["--ttft-ms", "nan"],
+        ["--itl-ms", "-1"],
+        ["--error-rate", "1.5"],
+        ["--stall-every-s", "0"],
+    ],
+)
+def test_the_demo_bot_refuses_a_bad_value_naming_the_option(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        demo_server.main(args)
+    assert exited.value.code == 2
+    assert f"error: argument {args[0]}: must be" in capsys.readouterr().err
