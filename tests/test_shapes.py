@@ -563,10 +563,34 @@ def test_shape_from_options_requires_stages_for_the_stages_shape() -> None:
         shape_from_options(parse_cli("--shape", "stages"))
 
 
-@pytest.mark.parametrize("args", [["--step-duration", "2x"], ["--stages", "2m:10,5m"], ["--shape", "ramp"]])
-def test_bad_shape_option_is_a_command_line_error(args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--step-duration", "2x"],
+        ["--stages", "2m:10,5m"],
+        ["--shape", "ramp"],
+        ["--step-duration", "0"],
+        ["--step-duration", "nan"],
+        ["--shape-spawn-rate", "nan"],
+        ["--shape-spawn-rate", "0"],
+        ["--stress-p95-ms", "inf"],
+        ["--stress-error-rate", "1.5"],
+        ["--burst-cycles", "0"],
+        ["--step-users", "-1"],
+        ["--spike-at", "inf"],
+    ],
+)
+def test_bad_shape_option_is_a_command_line_error(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit):
         parse_cli(*args)
+    assert f"argument {args[0]}:" in capsys.readouterr().err
+
+
+def test_a_zero_duration_is_accepted_where_it_means_none() -> None:
+    options = parse_cli("--step-hold", "0", "--step-time-limit", "0", "--spike-at", "0")
+    assert (options.step_hold, options.step_time_limit, options.spike_at) == ("0", "0", "0")
 
 
 def test_shape_rereads_options_edited_in_the_web_ui_at_the_next_start(clock: FakeClock) -> None:

@@ -1316,7 +1316,7 @@ def _stages_argument(value: str) -> str:
 
 
 _COUNT = argument_type(count)
-_DURATION = argument_type(seconds, positive=False, keep_text=True)
+_AT_LEAST_ONE = argument_type(count, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -1328,9 +1328,10 @@ class _Option:
     metavar: str = "<int>"
 
 
-def _duration_option(flag: str, shapes: tuple[str, ...], help_text: str) -> _Option:
+def _duration_option(flag: str, shapes: tuple[str, ...], help_text: str, *, positive: bool = True) -> _Option:
+    """A duration option, kept as written (the web UI's form shows ``2m``); 0 only if not ``positive``."""
     return _Option(
-        flag, shapes, help_text, argument_type(seconds, positive=False, keep_text=True), "<duration>"
+        flag, shapes, help_text, argument_type(seconds, positive=positive, keep_text=True), "<duration>"
     )
 
 
@@ -1365,11 +1366,11 @@ _OPTIONS: tuple[_Option, ...] = (
         "<float>",
     ),
     _Option("--step-start-users", _STEPPED, "Users in the first step"),
-    _Option("--step-users", _STEPPED, "Users added at each step"),
+    _Option("--step-users", _STEPPED, "Users added at each step", _AT_LEAST_ONE),
     _duration_option("--step-duration", _STEPPED, "Length of each step, e.g. 60, 90s, 2m"),
-    _Option("--max-users", _STEPPED, "Users of the last step"),
-    _duration_option("--step-hold", ("step",), "Extra time at max users after the last step"),
-    _duration_option("--step-time-limit", ("step",), "Total run time limit; 0 for none"),
+    _Option("--max-users", _STEPPED, "Users of the last step", _AT_LEAST_ONE),
+    _duration_option("--step-hold", ("step",), "Extra time at max users after the last step", positive=False),
+    _duration_option("--step-time-limit", ("step",), "Total run time limit; 0 for none", positive=False),
     _Option(
         "--stress-p95-ms",
         ("stress",),
@@ -1386,10 +1387,10 @@ _OPTIONS: tuple[_Option, ...] = (
     ),
     _Option("--stress-min-requests", ("stress",), "A step completing fewer requests breaks; 0 disables"),
     _Option("--burst-base-users", ("burst",), "Users between bursts"),
-    _Option("--burst-users", ("burst",), "Users during a burst"),
+    _Option("--burst-users", ("burst",), "Users during a burst", _AT_LEAST_ONE),
     _duration_option("--burst-duration", ("burst",), "Length of a burst"),
     _duration_option("--burst-idle", ("burst",), "Time at base users before each burst and after the last"),
-    _Option("--burst-cycles", ("burst",), "Number of bursts"),
+    _Option("--burst-cycles", ("burst",), "Number of bursts", _AT_LEAST_ONE),
     _Option(
         "--stages",
         ("stages",),
@@ -1397,11 +1398,11 @@ _OPTIONS: tuple[_Option, ...] = (
         _stages_argument,
         "<stages>",
     ),
-    _Option("--steady-users", ("steady",), "Users to hold"),
+    _Option("--steady-users", ("steady",), "Users to hold", _AT_LEAST_ONE),
     _duration_option("--steady-duration", ("steady",), "Time to hold them once spawned"),
     _Option("--spike-base-users", ("spike",), "Users before and after the spike"),
-    _Option("--spike-users", ("spike",), "Users during the spike"),
-    _duration_option("--spike-at", ("spike",), "When the spike starts"),
+    _Option("--spike-users", ("spike",), "Users during the spike", _AT_LEAST_ONE),
+    _duration_option("--spike-at", ("spike",), "When the spike starts", positive=False),
     _duration_option("--spike-duration", ("spike",), "Length of the spike"),
     _duration_option("--spike-total-time", ("spike",), "Length of the spike test"),
 )
