@@ -106,8 +106,13 @@ def _max_samples(value: Any, name: str) -> int:
     return samples
 
 
-def _timeout(value: Any, name: str) -> float:
-    return seconds(value, name)
+def _connect_to(value: Any, name: str) -> str:
+    target = str(value)
+    try:
+        parse_connect_to(target, 443)
+    except ConfigurationError as error:
+        raise ConfigurationError(str(error).replace("--connect-to", name, 1)) from None
+    return target
 
 
 def _rate_per_s(value: Any, name: str) -> float:
@@ -304,12 +309,6 @@ class WebSocketUser(User):
             get_protocol(protocol_setting) if isinstance(protocol_setting, str) else protocol_setting
         )
         protocol = protocol_class.from_options(options or argparse.Namespace())
-        connect_to = _setting(cls, options, "connect_to", "connect_to", _text)
-        if connect_to is not None:
-            try:
-                parse_connect_to(connect_to, 443)
-            except ConfigurationError as error:
-                raise ConfigurationError(str(error).replace("--connect-to", _flag("connect_to"))) from None
         insecure = _given(options, "insecure")
         return ConnectionSettings(
             url=url,
@@ -319,12 +318,12 @@ class WebSocketUser(User):
             query=_setting(cls, options, "query", "query", _text),
             subprotocols=_required(_setting(cls, options, "subprotocol", "subprotocols", _strings)),
             connect_timeout_s=_required(
-                _setting(cls, options, "connect_timeout", "connect_timeout_s", _timeout)
+                _setting(cls, options, "connect_timeout", "connect_timeout_s", seconds)
             ),
-            reply_timeout_s=_required(_setting(cls, options, "reply_timeout", "reply_timeout_s", _timeout)),
+            reply_timeout_s=_required(_setting(cls, options, "reply_timeout", "reply_timeout_s", seconds)),
             verify_tls=flag(cls.verify_tls, f"{cls.__name__}.verify_tls")
             and not (insecure is not None and flag(insecure, "--insecure")),
-            connect_to=connect_to,
+            connect_to=_setting(cls, options, "connect_to", "connect_to", _connect_to),
         )
 
     def on_start(self) -> None:
