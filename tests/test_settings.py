@@ -164,3 +164,8 @@ def test_a_malformed_json_chunk_path_is_refused(path: str) -> None:
 
 def test_a_well_formed_json_chunk_path_passes() -> None:
     check(Bot, protocol="json", json_chunk_path="choices.0.delta.content")
+
+
+def test_a_bad_class_connect_to_names_the_attribute() -> None:
+    user = type("LocustfileUser", (Bot,), {"connect_to": "127.0.0.1:99999", "abstract": True})
+    assert refusal(user).startswith("LocustfileUser.connect_to '127.0.0.1:99999': port must be")
