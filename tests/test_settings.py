@@ -169,3 +169,20 @@ def test_a_well_formed_json_chunk_path_passes() -> None:
 def test_a_bad_class_connect_to_names_the_attribute() -> None:
     user = type("LocustfileUser", (Bot,), {"connect_to": "127.0.0.1:99999", "abstract": True})
     assert refusal(user).startswith("LocustfileUser.connect_to '127.0.0.1:99999': port must be")
+
+
+def test_options_shown_in_the_form_keep_their_text_so_the_form_sends_it_back_unchanged() -> None:
+    """Locust's form converts a field with ``type(current_value)(text)``: a float would make ``2m`` an
+    error page and ``nan`` a NaN, so the command line's value stays text and the check reads it."""
+    parsed = get_parser().parse_args(
+        ["--reply-timeout", "2m", "--arrival-rate", "5", "--max-samples", "10", "--step-users", "3"]
+    )
+    assert (parsed.reply_timeout, parsed.arrival_rate, parsed.max_samples, parsed.step_users) == (
+        "2m",
+        "5",
+        "10",
+        "3",
+    )
+    environment = Environment(events=Events(), parsed_options=parsed)
+    assert Bot.connection_settings(environment).reply_timeout_s == 120.0
+    assert Bot.open_model_settings(environment) == (5.0, "constant")

@@ -69,20 +69,27 @@ def _add(
     action.is_multiple = False
 
 
+_TEXT_INTEGER = argument_type(integer, keep_text=True)
+
+
 def add_arguments(parser: Any) -> None:
-    """Register the ``wslocust`` option group on Locust's argument parser."""
+    """Register the ``wslocust`` option group on Locust's argument parser.
+
+    The values of the options shown in the web UI are checked here but kept as written: the form
+    sends a field back through ``type(current_value)(text)``, which a float turns into an error page
+    for ``2m`` and into NaN for ``nan``; as text, every value reaches :func:`_check`, which refuses it
+    naming the option.
+    """
     group = parser.add_argument_group("wslocust", "WebSocket chatbot options (see the README for each)")
     _add(group, "--prompts", help="Prompts: a .jsonl, .txt or .csv file, or a folder of them")
     _add(group, "--prompt-field", help="Record field holding the prompt (default: guessed, e.g. Question)")
     _add(group, "--name-field", help="Record field naming each request (default: guessed, e.g. Intent)")
     _add(group, "--request-name", help="One request name for every prompt, instead of each record's")
-    _add(
-        group, "--max-samples", type=argument_type(integer), help="Use this many prompts; -1 = all (default)"
-    )
+    _add(group, "--max-samples", type=_TEXT_INTEGER, help="Use this many prompts; -1 = all (default)")
     _add(
         group,
         "--shuffle-seed",
-        type=argument_type(integer),
+        type=_TEXT_INTEGER,
         help="Shuffle the prompts with this seed; -1 keeps file order (default: the locustfile's)",
     )
     _add(
@@ -102,13 +109,13 @@ def add_arguments(parser: Any) -> None:
     _add(
         group,
         "--reply-timeout",
-        type=argument_type(seconds),
+        type=argument_type(seconds, keep_text=True),
         help="Time allowed for a complete reply: 90, 90s, 2m (default 60 s)",
     )
     _add(
         group,
         "--connect-timeout",
-        type=argument_type(seconds),
+        type=argument_type(seconds, keep_text=True),
         help="Time allowed for TCP, TLS and the handshake (default 10 s)",
     )
     _add(
@@ -120,7 +127,7 @@ def add_arguments(parser: Any) -> None:
     _add(
         group,
         "--prompts-per-connection",
-        type=argument_type(count),
+        type=argument_type(count, keep_text=True),
         help="Reconnect after this many prompts (0 = never, the default)",
     )
     _add(group, "--origin", help="Origin header of the handshake")
@@ -154,7 +161,7 @@ def add_arguments(parser: Any) -> None:
     _add(
         group,
         "--arrival-rate",
-        type=argument_type(number, positive=True),
+        type=argument_type(number, positive=True, keep_text=True),
         help="Open-model load: prompts/s in all, each timed from when it was due (default: closed model)",
     )
     _add(

@@ -1315,8 +1315,9 @@ def _stages_argument(value: str) -> str:
     return value
 
 
-_COUNT = argument_type(count)
-_AT_LEAST_ONE = argument_type(count, minimum=1)
+# Checked, but kept as written for the web UI's form (see wslocust.options.add_arguments).
+_COUNT = argument_type(count, keep_text=True)
+_AT_LEAST_ONE = argument_type(count, minimum=1, keep_text=True)
 
 
 @dataclass(frozen=True)
@@ -1362,7 +1363,7 @@ _OPTIONS: tuple[_Option, ...] = (
         "--shape-spawn-rate",
         tuple(SHAPES),
         "Users started/stopped per second when the shape changes the user count",
-        argument_type(number, positive=True),
+        argument_type(number, positive=True, keep_text=True),
         "<float>",
     ),
     _Option("--step-start-users", _STEPPED, "Users in the first step"),
@@ -1375,14 +1376,14 @@ _OPTIONS: tuple[_Option, ...] = (
         "--stress-p95-ms",
         ("stress",),
         "A step with a higher p95 latency breaks",
-        argument_type(number, positive=True, what="a number of ms"),
+        argument_type(number, positive=True, what="a number of ms", keep_text=True),
         "<ms>",
     ),
     _Option(
         "--stress-error-rate",
         ("stress",),
         "A step with a higher error rate (a fraction: 0.05 is 5%%) breaks",
-        argument_type(number, maximum=1.0, what="a fraction"),
+        argument_type(number, maximum=1.0, what="a fraction", keep_text=True),
         "<fraction>",
     ),
     _Option("--stress-min-requests", ("stress",), "A step completing fewer requests breaks; 0 disables"),
