@@ -1,8 +1,8 @@
 """The main job: ask a chatbot the prompts of a dataset, over WebSocket.
 
 With no ``--host``, an embedded demo chatbot is started on a free loopback port and stopped at the
-end. Every setting is an option (``locust -f locustfiles/chatbot.py --help``, group "wslocust"),
-also editable in the web UI::
+end. Every setting is an option (``wslocust --help`` lists them, groups "wslocust ..."), also
+editable in the web UI; ``wslocust`` and ``locust`` run this file alike::
 
     locust -f locustfiles/chatbot.py                       # web UI, demo bot
     locust -f locustfiles/chatbot.py --headless -u 20 -r 5 -t 1m --csv results/run

@@ -20,11 +20,11 @@ from wslocust.gates import (
     evaluate,
     format_verdict,
     gates_from_options,
-    parse_rate,
     verdict_exit_code,
 )
 from wslocust.outputs import summary
 from wslocust.stats import ChatStats
+from wslocust.values import fraction
 
 from .conftest import make_reply
 
@@ -140,7 +140,7 @@ def test_connection_success_rate_is_computed_from_attempts_and_successes() -> No
 
 
 @pytest.mark.parametrize(
-    ("value", "fraction"),
+    ("value", "expected"),
     [
         ("0.95", 0.95),
         (0.95, 0.95),
@@ -153,8 +153,8 @@ def test_connection_success_rate_is_computed_from_attempts_and_successes() -> No
         ("0", 0.0),
     ],
 )
-def test_rate_options_accept_a_fraction_or_a_percentage(value: object, fraction: float) -> None:
-    assert parse_rate("--min-success-rate", value) == fraction
+def test_rate_options_accept_a_fraction_or_a_percentage(value: object, expected: float) -> None:
+    assert fraction(value, "--min-success-rate") == expected
 
 
 @pytest.mark.parametrize("dest", ["min_success_rate", "max_error_rate", "min_connection_success_rate"])
@@ -202,7 +202,7 @@ def test_a_bad_value_raises_a_configuration_error_naming_the_option_and_the_valu
 
 def test_a_rate_above_one_without_a_percent_sign_is_refused_with_both_forms_shown() -> None:
     with pytest.raises(ConfigurationError, match=r"0\.99.*99%"):
-        parse_rate("--min-success-rate", "99")
+        fraction("99", "--min-success-rate")
 
 
 def test_gates_from_options_with_no_options_is_an_empty_list() -> None:

@@ -470,6 +470,12 @@ def test_parse_metric_regex_without_pattern_raises_configuration_error() -> None
         "recall:min=half",
         "length:max=3.5",
         "contains:text=a,case=maybe",
+        "latency:max_ms=nan",
+        "ttft:max_ms=-5",
+        "ttft:max_ms=0",
+        "recall:min=nan",
+        "recall:min=1.5",
+        "length:min=-1",
     ],
 )
 def test_parse_metric_malformed_value_raises_configuration_error_naming_the_spec(spec: str) -> None:

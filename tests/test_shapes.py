@@ -35,7 +35,6 @@ from wslocust.shapes import (
     StressShape,
     add_shape_arguments,
     install_shape,
-    parse_duration,
     parse_stages,
     shape_from_options,
     steps_as_json,
@@ -112,23 +111,6 @@ def parse_cli(*args: str) -> argparse.Namespace:
     parser = LocustArgumentParser()
     add_shape_arguments(parser.add_argument_group("Load shapes"))
     return parser.parse_args(list(args))
-
-
-# ---------------------------------------------------------------------------------------------- durations
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("90", 90), ("90s", 90), ("2m", 120), ("1h", 3600), ("1h30m", 5400), ("2.5m", 150), (45, 45)],
-)
-def test_parse_duration_reads_seconds_and_s_m_h_suffixes(text: str | int, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "2x", "-5", "m", "500ms", "1h30"])
-def test_parse_duration_rejects_bad_text_quoting_it(text: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(f"bad duration {text!r}")):
-        parse_duration(text)
 
 
 # ------------------------------------------------------------------------------------------------- stages
@@ -510,7 +492,9 @@ def test_steps_as_json_gives_one_serializable_dict_per_step() -> None:
     ("shape_class", "settings", "message"),
     [
         (StepShape, {"step_users": 0}, "StepShape.step_users must be > 0"),
-        (StepShape, {"step_duration": "1x"}, "StepShape.step_duration: bad duration '1x'"),
+        (StepShape, {"step_duration": "1x"}, "StepShape.step_duration must be a duration of 0 or more"),
+        (StepShape, {"step_duration": float("nan")}, "StepShape.step_duration must be a duration"),
+        (StressShape, {"p95_ms": float("inf")}, "StressShape.p95_ms must be a number, got inf"),
         (StepShape, {"max_users": 5}, "StepShape.max_users must be >= start_users"),
         (StressShape, {"error_rate": 5}, "StressShape.error_rate must be a fraction"),
         (BurstShape, {"cycles": "two"}, "BurstShape.cycles must be a whole number"),
@@ -579,10 +563,34 @@ def test_shape_from_options_requires_stages_for_the_stages_shape() -> None:
         shape_from_options(parse_cli("--shape", "stages"))
 
 
-@pytest.mark.parametrize("args", [["--step-duration", "2x"], ["--stages", "2m:10,5m"], ["--shape", "ramp"]])
-def test_bad_shape_option_is_a_command_line_error(args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--step-duration", "2x"],
+        ["--stages", "2m:10,5m"],
+        ["--shape", "ramp"],
+        ["--step-duration", "0"],
+        ["--step-duration", "nan"],
+        ["--shape-spawn-rate", "nan"],
+        ["--shape-spawn-rate", "0"],
+        ["--stress-p95-ms", "inf"],
+        ["--stress-error-rate", "1.5"],
+        ["--burst-cycles", "0"],
+        ["--step-users", "-1"],
+        ["--spike-at", "inf"],
+    ],
+)
+def test_bad_shape_option_is_a_command_line_error(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit):
         parse_cli(*args)
+    assert f"argument {args[0]}:" in capsys.readouterr().err
+
+
+def test_a_zero_duration_is_accepted_where_it_means_none() -> None:
+    options = parse_cli("--step-hold", "0", "--step-time-limit", "0", "--spike-at", "0")
+    assert (options.step_hold, options.step_time_limit, options.spike_at) == ("0", "0", "0")
 
 
 def test_shape_rereads_options_edited_in_the_web_ui_at_the_next_start(clock: FakeClock) -> None:

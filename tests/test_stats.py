@@ -335,6 +335,27 @@ def test_token_counters_count_words_chars_over_four_chunks_and_usage() -> None:
     assert TOKEN_COUNTERS["usage"](reply) == 3
 
 
+def test_usage_counting_counts_the_successful_replies_without_a_usage_report_across_workers() -> None:
+    worker = ChatStats(TOKEN_COUNTERS["usage"])
+    worker.record(make_reply(text="a b", meta={"usage": {"output_tokens": 42}}))
+    worker.record(make_reply(text="one two three"))  # no usage: counted in words, and counted as such
+    worker.record(make_reply(text="x", meta={"usage": {"output_tokens": True}}))  # not a count either
+    worker.record(make_reply(text="", error=BotError("down")))  # a failure has no tokens to report
+    master = ChatStats(TOKEN_COUNTERS["usage"])
+    master.merge(ChatStats.from_wire(msgpack.unpackb(msgpack.packb(worker.to_wire()))))
+
+    assert worker.without_usage == 2
+    assert master.without_usage == 2
+    assert master.total.tokens == 42 + 3 + 1
+
+
+def test_other_token_counters_count_no_reply_as_without_usage() -> None:
+    stats = ChatStats(TOKEN_COUNTERS["words"])
+    stats.record(make_reply(text="one two"))
+
+    assert stats.without_usage == 0
+
+
 # --- ChatStats -----------------------------------------------------------------------------------
 
 

@@ -14,34 +14,21 @@ share of the total rate (Poisson streams add up to a Poisson stream; constant on
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigurationError
+from .values import choice, number
 
-__all__ = ["ARRIVAL_KINDS", "LATE_AFTER_MS", "ArrivalSchedule", "ArrivalStats", "OpenModel", "check_rate"]
+__all__ = ["ARRIVAL_KINDS", "LATE_AFTER_MS", "ArrivalSchedule", "ArrivalStats", "OpenModel"]
 
 ARRIVAL_KINDS = ("constant", "poisson")
 """The arrival processes of ``--arrivals``."""
 
 LATE_AFTER_MS = 10.0
 """A send later than this after its due time is counted late (below it is scheduling jitter)."""
-
-
-def check_rate(rate: float, kind: str) -> None:
-    """Check an arrival rate and kind.
-
-    Raises:
-        ConfigurationError: the rate is not positive and finite, or the kind is unknown.
-    """
-    if not (rate > 0 and math.isfinite(rate)):
-        raise ConfigurationError(f"--arrival-rate must be a positive number of prompts a second, got {rate}")
-    if kind not in ARRIVAL_KINDS:
-        raise ConfigurationError(f"--arrivals {kind!r}: choose one of {', '.join(ARRIVAL_KINDS)}")
 
 
 class ArrivalSchedule:
@@ -65,9 +52,8 @@ class ArrivalSchedule:
         seed: int | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        check_rate(rate_per_s, kind)
-        self.rate_per_s = rate_per_s
-        self.kind = kind
+        self.rate_per_s = number(rate_per_s, "rate_per_s", positive=True)
+        self.kind = choice(kind, "kind", ARRIVAL_KINDS)
         self.clock = clock
         self._gap_s = 1.0 / rate_per_s
         self._random = random.Random(seed)
@@ -156,9 +142,8 @@ class OpenModel:
         stats: ArrivalStats | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        check_rate(total_rate_per_s, kind)
-        self.total_rate_per_s = total_rate_per_s
-        self.kind = kind
+        self.total_rate_per_s = number(total_rate_per_s, "total_rate_per_s", positive=True)
+        self.kind = choice(kind, "kind", ARRIVAL_KINDS)
         self.clock = clock
         self.stats = stats if stats is not None else ArrivalStats()
         self.schedule = ArrivalSchedule(

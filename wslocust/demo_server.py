@@ -40,6 +40,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from .values import argument_type, count, fraction, integer, number, seconds
+
 __all__ = [
     "DEFAULT_DATASET",
     "PROTOCOL_CHOICES",
@@ -506,11 +508,10 @@ async def _stop_when_orphaned(stop: asyncio.Event) -> None:
     stop.set()
 
 
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a rate between 0 and 1")
-    return value
+_ms = argument_type(number, what="a number of ms")
+_s_or_0 = argument_type(seconds, positive=False)
+_share = argument_type(fraction)
+_port = argument_type(count)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -518,46 +519,58 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one (default 8765)")
+    parser.add_argument("--port", type=_port, default=8765, help="port; 0 picks a free one (default 8765)")
     parser.add_argument("--protocol", choices=PROTOCOL_CHOICES, default="auto", help="dialect (default auto)")
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="jsonl dataset to answer from")
-    parser.add_argument("--ttft-ms", type=float, default=150.0, help="time to first chunk (default 150)")
-    parser.add_argument("--itl-ms", type=float, default=20.0, help="gap between chunks (default 20)")
-    parser.add_argument("--chunks", type=int, default=10, help="chunks a reply (default 10)")
-    parser.add_argument("--error-rate", type=_rate, default=0.0, help="share of replies that are bot errors")
+    parser.add_argument("--ttft-ms", type=_ms, default=150.0, help="time to first chunk (default 150)")
+    parser.add_argument("--itl-ms", type=_ms, default=20.0, help="gap between chunks (default 20)")
     parser.add_argument(
-        "--wrong-rate", type=_rate, default=0.0, help="share of replies answering another intent"
+        "--chunks", type=argument_type(count, minimum=1), default=10, help="chunks a reply (default 10)"
+    )
+    parser.add_argument("--error-rate", type=_share, default=0.0, help="share of replies that are bot errors")
+    parser.add_argument(
+        "--wrong-rate", type=_share, default=0.0, help="share of replies answering another intent"
     )
     parser.add_argument(
-        "--close-rate", type=_rate, default=0.0, help="share of replies cut by a close (1011)"
+        "--close-rate", type=_share, default=0.0, help="share of replies cut by a close (1011)"
     )
-    parser.add_argument("--hang-rate", type=_rate, default=0.0, help="share of replies that never end")
-    parser.add_argument("--garbage-rate", type=_rate, default=0.0, help="share of chunks preceded by garbage")
+    parser.add_argument("--hang-rate", type=_share, default=0.0, help="share of replies that never end")
     parser.add_argument(
-        "--push-delay-ms", type=float, default=None, help="push a status message this long after each reply"
+        "--garbage-rate", type=_share, default=0.0, help="share of chunks preceded by garbage"
+    )
+    parser.add_argument(
+        "--push-delay-ms", type=_ms, default=None, help="push a status message this long after each reply"
     )
     parser.add_argument(
         "--require-header", default=None, help="'Name: value' a client must send, else HTTP 401"
     )
     parser.add_argument(
-        "--ping-interval-s", type=float, default=20.0, help="server pings (0 = none; default 20)"
+        "--ping-interval-s", type=_s_or_0, default=20.0, help="server pings (0 = none; default 20)"
     )
     parser.add_argument(
-        "--ping-timeout-s", type=float, default=20.0, help="drop a client whose pong is this late"
-    )
-    parser.add_argument("--seed", type=int, default=None, help="seed of the fault injection")
-    parser.add_argument(
-        "--stall-every-s", type=float, default=None, help="stall the whole bot once every this many seconds"
+        "--ping-timeout-s", type=_s_or_0, default=20.0, help="drop a client whose pong is this late"
     )
     parser.add_argument(
-        "--stall-ms", type=float, default=1000.0, help="how long each stall lasts (default 1000)"
+        "--seed", type=argument_type(integer), default=None, help="seed of the fault injection"
     )
     parser.add_argument(
-        "--degrade-after", type=int, default=None, help="slow down past this many replies streaming at once"
+        "--stall-every-s",
+        type=argument_type(seconds),
+        default=None,
+        help="stall the whole bot once every this many seconds",
+    )
+    parser.add_argument(
+        "--stall-ms", type=_ms, default=1000.0, help="how long each stall lasts (default 1000)"
+    )
+    parser.add_argument(
+        "--degrade-after",
+        type=argument_type(count),
+        default=None,
+        help="slow down past this many replies streaming at once",
     )
     parser.add_argument(
         "--degrade-ms",
-        type=float,
+        type=_ms,
         default=50.0,
         help="added delay a reply per concurrent reply over the limit",
     )
@@ -568,9 +581,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo bot until SIGINT or SIGTERM."""
     options = _parser().parse_args(argv)
-    if options.chunks < 1:
-        print("demo_server: --chunks must be at least 1", file=sys.stderr)
-        return 2
     logging.basicConfig(level=logging.WARNING, format="demo_server: %(message)s")
     behaviour = Behaviour(
         protocol=options.protocol,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
-from .errors import ConfigurationError
+from .values import BadValue, fraction, integer, number
 
 __all__ = [
     "DEFAULT_TTFT_PERCENTILE",
@@ -39,7 +39,6 @@ __all__ = [
     "evaluate",
     "format_verdict",
     "gates_from_options",
-    "parse_rate",
     "verdict_exit_code",
 ]
 
@@ -314,77 +313,24 @@ class AddOption(Protocol):
     ) -> None: ...
 
 
-_RATE_FORMS = "a fraction from 0 to 1 (0.99) or a percentage from 0% to 100% (99%)"
-
-
 def _is_unset(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _bad(option: str, value: object, expected: str) -> ConfigurationError:
-    return ConfigurationError(f"{option} {value!r}: expected {expected}")
+def _latency_limit(option: str, value: object) -> float:
+    return number(value, option, positive=True, what="a number of ms")
 
 
-def _parse_number(option: str, value: object, expected: str) -> float:
-    if isinstance(value, bool):
-        raise _bad(option, value, expected)
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise _bad(option, value, expected) from None
-    else:
-        raise _bad(option, value, expected)
-    if not math.isfinite(number):
-        raise _bad(option, value, expected)
-    return number
-
-
-def _parse_positive(option: str, value: object) -> float:
-    number = _parse_number(option, value, "a number above 0")
-    if number <= 0:
-        raise _bad(option, value, "a number above 0")
-    return number
-
-
-def parse_rate(option: str, value: object) -> float:
-    """Reads a rate given as a fraction (``0.95``) or a percentage (``95%``).
-
-    Args:
-        option: The option's name, for the error message (e.g. ``--min-success-rate``).
-        value: A number from 0 to 1, or a string: ``"0.95"``, ``"95%"``, ``"95 %"``.
-
-    Returns:
-        The rate as a fraction from 0 to 1.
-
-    Raises:
-        ConfigurationError: The value is neither form, or out of range; a number above 1 without
-            ``%`` (``95``) is refused rather than guessed.
-    """
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            number = _parse_number(option, value.strip()[:-1], _RATE_FORMS)
-        except ConfigurationError:
-            raise _bad(option, value, _RATE_FORMS) from None
-        if not 0.0 <= number <= 100.0:
-            raise _bad(option, value, _RATE_FORMS)
-        return round(number / 100.0, 12)  # 99.9% is 0.999, not 0.9990000000000001
-    number = _parse_number(option, value, _RATE_FORMS)
-    if not 0.0 <= number <= 1.0:
-        raise _bad(option, value, _RATE_FORMS)
-    return number
-
-
-def _parse_percentile(option: str, value: object) -> int:
-    choices = ", ".join(str(key) for key in TTFT_PERCENTILE_KEYS)
-    expected = f"one of {choices} (100 is the maximum)"
+def _percentile(option: str, value: object) -> int:
+    expected = f"one of {', '.join(str(key) for key in TTFT_PERCENTILE_KEYS)} (100 is the maximum)"
     text = value.strip().lower().removeprefix("p") if isinstance(value, str) else value
-    number = _parse_number(option, text, expected)
-    if not number.is_integer() or int(number) not in TTFT_PERCENTILE_KEYS:
-        raise _bad(option, value, expected)
-    return int(number)
+    try:
+        percentile = integer(text, option)
+    except BadValue:
+        raise BadValue(option, value, expected) from None
+    if percentile not in TTFT_PERCENTILE_KEYS:
+        raise BadValue(option, value, expected)
+    return percentile
 
 
 def add_gate_arguments(group: Any, add: AddOption) -> None:
@@ -473,9 +419,9 @@ def gates_from_options(options: argparse.Namespace | Mapping[str, object]) -> li
     )
     for dest, label, option, key in latency:
         if (value := given(dest)) is not None:
-            gates.append(_latency_gate(dest, label, option, key, _parse_positive(option, value)))
+            gates.append(_latency_gate(dest, label, option, key, _latency_limit(option, value)))
     if (value := given("min_rps")) is not None:
-        limit = _parse_positive("--min-rps", value)
+        limit = number(value, "--min-rps", positive=True, what="a number of requests a second")
         gates.append(Gate("min_rps", "requests/s", "--min-rps", limit, "min", "req/s", _requests_per_second))
     rates: Sequence[tuple[str, str, Comparison, Callable[[Mapping[str, Any]], Measurement]]] = (
         ("min_success_rate", "success rate", "min", _success_rate),
@@ -485,14 +431,12 @@ def gates_from_options(options: argparse.Namespace | Mapping[str, object]) -> li
     for dest, label, comparison, measure in rates:
         if (value := given(dest)) is not None:
             option = "--" + dest.replace("_", "-")
-            gates.append(
-                Gate(dest, label, option, parse_rate(option, value), comparison, "fraction", measure)
-            )
+            gates.append(Gate(dest, label, option, fraction(value, option), comparison, "fraction", measure))
     percentile = DEFAULT_TTFT_PERCENTILE
     if (value := given("ttft_percentile")) is not None:
-        percentile = _parse_percentile("--ttft-percentile", value)
+        percentile = _percentile("--ttft-percentile", value)
     if (value := given("max_ttft_ms")) is not None:
-        limit = _parse_positive("--max-ttft-ms", value)
+        limit = _latency_limit("--max-ttft-ms", value)
         key = TTFT_PERCENTILE_KEYS[percentile]
         gates.append(
             Gate(

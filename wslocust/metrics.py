@@ -34,6 +34,7 @@ from typing import Any
 from .client import Reply
 from .errors import ConfigurationError, MetricFailure, WsLocustError
 from .protocols.json_messages import get_path
+from .values import BadValue, count, flag, fraction, number
 
 __all__ = [
     "METRIC_BUILDERS",
@@ -285,17 +286,13 @@ def ttft_objective(max_ms: float, *, name: str = "ttft") -> Metric:
     return Metric(name, score, _above(max_ms), fails_request=False)
 
 
-def _flag(value: str) -> bool:
-    if value.lower() in ("1", "true", "yes"):
-        return True
-    if value.lower() in ("0", "false", "no"):
-        return False
-    raise ValueError(value)
+def _max_ms(value: str) -> float:
+    return number(value, "max_ms", positive=True, what="a number of ms")
 
 
 def _build(kind: str, settings: dict[str, str]) -> Metric:
     take = settings.pop
-    case = _flag(take("case", "false"))
+    case = flag(take("case", "false"), "case")
     label = take("name", kind)
     if kind == "exact":
         metric = exact_match(take("field", "Answer"), case_sensitive=case, name=label)
@@ -309,7 +306,7 @@ def _build(kind: str, settings: dict[str, str]) -> Metric:
         minimum = take("min", None)
         metric = reference_recall(
             take("field", "Keywords"),
-            minimum=float(minimum) if minimum is not None else None,
+            minimum=fraction(minimum, "min") if minimum is not None else None,
             case_sensitive=case,
             name=label,
         )
@@ -324,15 +321,15 @@ def _build(kind: str, settings: dict[str, str]) -> Metric:
     elif kind == "length":
         low, high = take("min", None), take("max", None)
         metric = length_bounds(
-            int(low) if low is not None else None,
-            int(high) if high is not None else None,
+            count(low, "min") if low is not None else None,
+            count(high, "max") if high is not None else None,
             unit=take("unit", "words"),
             name=label,
         )
     elif kind == "latency":
-        metric = latency_objective(float(take("max_ms")), name=label)
+        metric = latency_objective(_max_ms(take("max_ms")), name=label)
     elif kind == "ttft":
-        metric = ttft_objective(float(take("max_ms")), name=label)
+        metric = ttft_objective(_max_ms(take("max_ms")), name=label)
     else:
         raise ConfigurationError(f"unknown metric {kind!r}; choose one of: {', '.join(METRIC_BUILDERS)}")
     if settings:
@@ -381,8 +378,8 @@ def parse_metric(spec: str) -> Metric:
         return _build(kind.strip(), settings)
     except KeyError as missing:
         raise ConfigurationError(f"--metric {spec!r}: needs {missing.args[0]}=") from None
-    except ValueError:
-        raise ConfigurationError(f"--metric {spec!r}: a value is not a number or a flag") from None
+    except BadValue as error:
+        raise ConfigurationError(f"--metric {spec!r}: {error}") from None
 
 
 class MetricsCheck:

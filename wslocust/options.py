@@ -2,11 +2,12 @@
 
 Importing :mod:`wslocust` registers these listeners on Locust's global events:
 
-- ``init_command_line_parser``: the ``wslocust`` option group (shown in ``locust --help`` and, but for
-  the ``--demo-*`` start-up options, in the web UI);
+- ``init_command_line_parser``: the ``wslocust`` option groups (listed by ``wslocust --help``, which
+  loads the plugin before Locust prints its help, and, but for the ``--demo-*`` start-up options,
+  shown in the web UI);
 - ``init``: checks the settings and the dataset before any user starts (one error line and exit
-  code 2 on a mistake), starts the embedded demo bot when no host is given, and masks secret
-  options in the web UI;
+  code 2 on a mistake), starts the embedded demo bot when no ``--host`` is given at all (an empty
+  one is a mistake), and masks secret options in the web UI;
 - ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
   statistics (:class:`~wslocust.recorder.Recorder`);
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
@@ -25,6 +26,7 @@ from locust.runners import MasterRunner, WorkerRunner
 import atexit
 import gc
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ import gevent
 
 from .arrivals import ARRIVAL_KINDS, ArrivalStats
 from .demo_server import DemoProcess
-from .errors import WsLocustError
+from .errors import ConfigurationError, WsLocustError
 from .gates import add_gate_arguments, gates_from_options, verdict_exit_code
 from .metrics import METRIC_BUILDERS
 from .protocols import PROTOCOLS
@@ -40,6 +42,7 @@ from .recorder import Recorder
 from .shapes import RecordingShape, add_shape_arguments, install_shape
 from .stats import TOKEN_COUNTERS
 from .users import ChatbotUser, WebSocketUser, arrival_stats_of, load_dataset
+from .values import argument_type, choice, count, fraction, integer, number, seconds, seconds_range
 from .webui import add_chatbot_tab
 
 __all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "SECRET_OPTIONS", "add_arguments"]
@@ -66,15 +69,29 @@ def _add(
     action.is_multiple = False
 
 
+_TEXT_INTEGER = argument_type(integer, keep_text=True)
+
+
 def add_arguments(parser: Any) -> None:
-    """Register the ``wslocust`` option group on Locust's argument parser."""
+    """Register the ``wslocust`` option group on Locust's argument parser.
+
+    The values of the options shown in the web UI are checked here but kept as written: the form
+    sends a field back through ``type(current_value)(text)``, which a float turns into an error page
+    for ``2m`` and into NaN for ``nan``; as text, every value reaches :func:`_check`, which refuses it
+    naming the option.
+    """
     group = parser.add_argument_group("wslocust", "WebSocket chatbot options (see the README for each)")
     _add(group, "--prompts", help="Prompts: a .jsonl, .txt or .csv file, or a folder of them")
     _add(group, "--prompt-field", help="Record field holding the prompt (default: guessed, e.g. Question)")
     _add(group, "--name-field", help="Record field naming each request (default: guessed, e.g. Intent)")
     _add(group, "--request-name", help="One request name for every prompt, instead of each record's")
-    _add(group, "--max-samples", type=int, help="Use this many prompts; -1 = all (default)")
-    _add(group, "--shuffle-seed", type=int, help="Shuffle the prompts with this seed (default: file order)")
+    _add(group, "--max-samples", type=_TEXT_INTEGER, help="Use this many prompts; -1 = all (default)")
+    _add(
+        group,
+        "--shuffle-seed",
+        type=_TEXT_INTEGER,
+        help="Shuffle the prompts with this seed; -1 keeps file order (default: the locustfile's)",
+    )
     _add(
         group,
         "--protocol",
@@ -89,10 +106,30 @@ def add_arguments(parser: Any) -> None:
     _add(group, "--apigw-action", help="apigw: route key sent as 'action' (default: sendMessage)")
     _add(group, "--realtime-api", choices=["ga", "beta"], help="openai-realtime: API version (default: ga)")
     _add(group, "--realtime-instructions", help="openai-realtime: instructions for each response")
-    _add(group, "--reply-timeout", type=float, help="Seconds allowed for a complete reply (default 60)")
-    _add(group, "--connect-timeout", type=float, help="Seconds allowed for the handshake (default 10)")
-    _add(group, "--think-time", help="Seconds between a user's prompts: N or MIN-MAX (default: locustfile's)")
-    _add(group, "--prompts-per-connection", type=int, help="Reconnect after this many prompts (0 = never)")
+    _add(
+        group,
+        "--reply-timeout",
+        type=argument_type(seconds, keep_text=True),
+        help="Time allowed for a complete reply: 90, 90s, 2m (default 60 s)",
+    )
+    _add(
+        group,
+        "--connect-timeout",
+        type=argument_type(seconds, keep_text=True),
+        help="Time allowed for TCP, TLS and the handshake (default 10 s)",
+    )
+    _add(
+        group,
+        "--think-time",
+        type=argument_type(seconds_range, keep_text=True),
+        help="Seconds between a user's prompts: N or MIN-MAX (default: the locustfile's wait_time)",
+    )
+    _add(
+        group,
+        "--prompts-per-connection",
+        type=argument_type(count, keep_text=True),
+        help="Reconnect after this many prompts (0 = never, the default)",
+    )
     _add(group, "--origin", help="Origin header of the handshake")
     _add(
         group,
@@ -131,7 +168,7 @@ def add_arguments(parser: Any) -> None:
     _add(
         group,
         "--arrival-rate",
-        type=float,
+        type=argument_type(number, positive=True, keep_text=True),
         help="Open-model load: prompts/s in all, each timed from when it was due (default: closed model)",
     )
     _add(
@@ -164,27 +201,32 @@ def add_arguments(parser: Any) -> None:
     demo = parser.add_argument_group(
         "wslocust demo", "The embedded demo chatbot, started when no --host is given"
     )
-    _add(
-        demo, "--demo-ttft-ms", type=float, default=150.0, include_in_web_ui=False, help="Time to first chunk"
-    )
-    _add(demo, "--demo-itl-ms", type=float, default=20.0, include_in_web_ui=False, help="Gap between chunks")
-    _add(demo, "--demo-chunks", type=int, default=12, include_in_web_ui=False, help="Chunks a reply")
-    _add(
-        demo,
-        "--demo-error-rate",
-        type=float,
-        default=0.01,
-        include_in_web_ui=False,
-        help="Share of bot errors",
-    )
-    _add(
-        demo,
-        "--demo-wrong-rate",
-        type=float,
-        default=0.02,
-        include_in_web_ui=False,
-        help="Share of wrong answers",
-    )
+    for flag, default, help_text in _DEMO_OPTIONS:
+        parse, limits = _DEMO_VALUES[flag]
+        _add(
+            demo,
+            flag,
+            type=argument_type(parse, **limits),
+            default=default,
+            include_in_web_ui=False,
+            help=f"{help_text} (default {default:g})",
+        )
+
+
+_DEMO_OPTIONS: tuple[tuple[str, float, str], ...] = (
+    ("--demo-ttft-ms", 150.0, "Time to first chunk, ms"),
+    ("--demo-itl-ms", 20.0, "Gap between chunks, ms"),
+    ("--demo-chunks", 12, "Chunks a reply"),
+    ("--demo-error-rate", 0.01, "Share of bot errors: a fraction (0.01) or a percentage (1%%)"),
+    ("--demo-wrong-rate", 0.02, "Share of wrong answers: a fraction (0.02) or a percentage (2%%)"),
+)
+_DEMO_VALUES: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
+    "--demo-ttft-ms": (number, {"what": "a number of ms"}),
+    "--demo-itl-ms": (number, {"what": "a number of ms"}),
+    "--demo-chunks": (count, {"minimum": 1}),
+    "--demo-error-rate": (fraction, {}),
+    "--demo-wrong-rate": (fraction, {}),
+}
 
 
 def _user_classes(environment: Environment) -> list[type[WebSocketUser]]:
@@ -221,21 +263,45 @@ def _start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> N
 
 
 def _check(environment: Environment, users: list[type[WebSocketUser]]) -> None:
-    """Resolve every user class's dataset and settings now, so mistakes stop the run before it starts."""
-    gates_from_options(environment.parsed_options or {})
+    """Check every setting and resolve every user class's dataset now, so mistakes stop the run before
+    it starts (also run again by the web UI before a test it starts: its form sends strings).
+
+    Starts the embedded demo bot when no ``--host`` was given at all and a class wants it.
+
+    Raises:
+        ConfigurationError: a setting is wrong; the message names the option or class attribute.
+    """
+    options = environment.parsed_options
+    _check_options(options)
+    gates_from_options(options or {})
     for cls in users:
         if issubclass(cls, ChatbotUser):
             load_dataset(cls.dataset_settings(environment))
-    if not environment.host and any(cls.demo_when_no_host and not cls.host for cls in users):
+    for cls in users:
+        cls.check_settings(environment)
+    host_given = getattr(options, "host", None) is not None or bool(environment.host)
+    if not host_given and any(cls.demo_when_no_host and not cls.host for cls in users):
         _start_demo(environment, users)
     for cls in users:
         if not environment.host and not cls.host:
             raise WsLocustError(f"{cls.__name__}: no host: give --host ws://... or wss://...")
-        cls.connection_settings(environment)
-        cls.think_time_s(environment)
-        cls.metrics_check(environment)
-        if issubclass(cls, ChatbotUser):
-            cls.open_model_settings(environment)
+
+
+def _check_options(options: Any) -> None:
+    """Check the options that belong to no user class: the host given, the token counter, the demo bot's."""
+    if options is None:
+        return
+    host = getattr(options, "host", None)
+    if isinstance(host, str) and not host.strip():
+        raise ConfigurationError(
+            "--host is empty (an unset variable?): give ws://... or wss://..., or leave --host out "
+            "for the embedded demo bot"
+        )
+    choice(getattr(options, "tokens", "words"), "--tokens", sorted(TOKEN_COUNTERS))
+    for flag, (parse, limits) in _DEMO_VALUES.items():
+        value = getattr(options, flag[2:].replace("-", "_"), None)
+        if value is not None:
+            parse(value, flag, **limits)
 
 
 def _remove_empty_outputs(options: Any) -> None:
@@ -309,6 +375,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         return {"steps": running.summary()} if isinstance(running, RecordingShape) else {}
 
     recorder.summary_extras.append(steps_section)
+    recorder.summary_extras.append(lambda: _tokens_section(recorder))
     _wire_open_model(environment, users, recorder)
     events = environment.events
     events.request.add_listener(recorder.on_request)
@@ -353,6 +420,26 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
 
         events.test_start.add_listener(restore)
         add_chatbot_tab(web_ui, recorder, _metric_names(environment, users))
+
+
+def _tokens_section(recorder: Recorder) -> dict[str, Any]:
+    """The summary's ``tokens`` section: how tokens were counted, and with ``--tokens usage`` how many
+    successful replies carried no usage report (counted in words), said once at the test's end."""
+    options = recorder.environment.parsed_options
+    counter = getattr(options, "tokens", None) or "words"
+    section: dict[str, Any] = {"counter": counter}
+    if counter == "usage":
+        missing = recorder.stats.without_usage
+        section["replies_without_usage"] = missing
+        if missing:
+            successes = recorder.stats.total.replies - recorder.stats.total.failures
+            _log.warning(
+                "--tokens usage: %d of %d successful replies carried no usage report "
+                "(usage.output_tokens); their tokens were counted as words",
+                missing,
+                successes,
+            )
+    return {"tokens": section}
 
 
 def _wire_open_model(environment: Environment, users: list[type[WebSocketUser]], recorder: Recorder) -> None:

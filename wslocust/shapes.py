@@ -39,12 +39,13 @@ import argparse
 import csv
 import logging
 import math
-import re
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol
+
+from .values import DURATION_FORMS, argument_type, count, integer, number, seconds
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -68,7 +69,6 @@ __all__ = [
     "StressShape",
     "add_shape_arguments",
     "install_shape",
-    "parse_duration",
     "parse_stages",
     "shape_from_options",
     "steps_as_json",
@@ -76,11 +76,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_NUMBER = r"\d+(?:\.\d+)?"
-_DURATION_RE = re.compile(rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?")
-_BARE_NUMBER_RE = re.compile(_NUMBER)
-_DURATION_HINT = "use seconds or a number with an s, m or h suffix, e.g. 90, 90s, 2m, 1h30m"
 
 STEP_CSV_COLUMNS: tuple[str, ...] = (
     "Step",
@@ -104,35 +99,6 @@ STEP_CSV_COLUMNS: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------------------
 
 
-def parse_duration(value: str | float) -> float:
-    """Parses a duration into seconds.
-
-    Args:
-        value: A number of seconds, or a string: ``"90"``, ``"90s"``, ``"2m"``, ``"1h"``, ``"1h30m"``,
-            ``"2.5m"``.
-
-    Returns:
-        The duration in seconds (never negative).
-
-    Raises:
-        ValueError: The value is negative or not a duration; the message quotes it.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"bad duration {value!r}: {_DURATION_HINT}")
-    if isinstance(value, int | float):
-        if value < 0 or math.isnan(value) or math.isinf(value):
-            raise ValueError(f"bad duration {value!r}: must be a finite number of seconds >= 0")
-        return float(value)
-    token = value.strip().lower()
-    if _BARE_NUMBER_RE.fullmatch(token):
-        return float(token)
-    match = _DURATION_RE.fullmatch(token)
-    if not token or match is None or not any(match.groups()):
-        raise ValueError(f"bad duration {value!r}: {_DURATION_HINT}")
-    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.group("h", "m", "s"))
-    return hours * 3600 + minutes * 60 + seconds
-
-
 class Stage(NamedTuple):
     """One stage of a :class:`StagesShape`: move linearly to ``users`` over ``duration`` seconds."""
 
@@ -146,7 +112,7 @@ def parse_stages(text: str) -> tuple[int | None, list[Stage]]:
     """Parses the compact stages syntax of ``--stages``.
 
     The syntax is comma-separated ``DURATION:USERS`` stages, optionally preceded by ``START@`` to ramp from
-    ``START`` users instead of 0. Durations take :func:`parse_duration`'s forms. Example:
+    ``START`` users instead of 0. Durations take :func:`~wslocust.values.seconds`'s forms. Example:
     ``"1@2m:10,5m:50,5m:100,10m:100,3m:10"`` warms up from 1 to 10 users over 2 minutes, ramps to 50 and
     then 100 over 5 minutes each, holds 100 for 10 minutes and cools down to 10 over 3 minutes.
 
@@ -175,23 +141,23 @@ def parse_stages(text: str) -> tuple[int | None, list[Stage]]:
             )
         start = int(prefix)
     stages: list[Stage] = []
-    for number, raw in enumerate(body.split(","), start=1):
+    for nth, raw in enumerate(body.split(","), start=1):
         token = raw.strip()
         if not token:
-            raise ValueError(f"stage {number} is empty in {text!r} (a stray comma?)")
+            raise ValueError(f"stage {nth} is empty in {text!r} (a stray comma?)")
         duration_text, colon, users_text = token.partition(":")
         if not colon:
-            raise ValueError(f"stage {number} {token!r}: expected DURATION:USERS, e.g. '2m:10'")
+            raise ValueError(f"stage {nth} {token!r}: expected DURATION:USERS, e.g. '2m:10'")
         try:
-            duration = parse_duration(duration_text)
+            duration = seconds(duration_text, positive=False)
         except ValueError:
             raise ValueError(
-                f"stage {number} {token!r}: bad duration {duration_text.strip()!r} ({_DURATION_HINT})"
+                f"stage {nth} {token!r}: bad duration {duration_text.strip()!r} ({DURATION_FORMS})"
             ) from None
         users_text = users_text.strip()
         if not users_text.isdigit():
             raise ValueError(
-                f"stage {number} {token!r}: bad user count {users_text!r} (expected a whole number >= 0)"
+                f"stage {nth} {token!r}: bad user count {users_text!r} (expected a whole number >= 0)"
             )
         stages.append(Stage(duration, int(users_text)))
     if sum(stage.duration for stage in stages) <= 0:
@@ -509,38 +475,8 @@ def write_steps_csv(prefix: str | Path, results: Iterable[StepResult]) -> Path:
 _Kind = Literal["int", "float", "duration", "stages"]
 
 
-def _to_int(name: str, value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value.strip())
-    raise ValueError(f"{name} must be a whole number, got {value!r}")
-
-
-def _to_float(name: str, value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            raise ValueError(f"{name} must be a number, got {value!r}") from None
-    else:
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if math.isnan(result) or math.isinf(result):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return result
-
-
 def _to_duration(name: str, value: object) -> float:
-    if isinstance(value, int | float | str) and not isinstance(value, bool):
-        try:
-            return parse_duration(value)
-        except ValueError as error:
-            raise ValueError(f"{name}: {error}") from None
-    raise ValueError(f"{name}: bad duration {value!r}: {_DURATION_HINT}")
+    return seconds(value, name, positive=False)
 
 
 def _to_stages(name: str, value: object) -> tuple[Stage, ...]:
@@ -552,15 +488,15 @@ def _to_stages(name: str, value: object) -> tuple[Stage, ...]:
     for index, item in enumerate(value):
         if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 2:
             raise ValueError(f"{name}[{index}] {item!r}: expected a (duration_s, target_users) pair")
-        stages.append(Stage(_to_duration(f"{name}[{index}]", item[0]), _to_int(f"{name}[{index}]", item[1])))
+        stages.append(Stage(_to_duration(f"{name}[{index}]", item[0]), integer(item[1], f"{name}[{index}]")))
     return tuple(stages)
 
 
 def _coerce(name: str, kind: _Kind, value: object) -> object:
     if kind == "int":
-        return _to_int(name, value)
+        return integer(value, name)
     if kind == "float":
-        return _to_float(name, value)
+        return number(value, name, minimum=None)
     if kind == "duration":
         return _to_duration(name, value)
     return _to_stages(name, value)
@@ -1216,7 +1152,7 @@ class StagesShape(ConfigurableShape):
         for index, (duration, users) in enumerate(self.plan):
             if users < 0:
                 raise ValueError(f"{type(self).__name__}.stages[{index}] has negative users ({users})")
-            if duration < 0:  # pragma: no cover - parse_duration rejects negatives
+            if duration < 0:  # pragma: no cover - seconds() rejects negatives
                 raise ValueError(f"{type(self).__name__}.stages[{index}] has a negative duration")
         self._require(self.total_time > 0, "stages", "must last more than 0 s in total")
 
@@ -1370,15 +1306,6 @@ class _ArgumentContainer(Protocol):
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action: ...
 
 
-def _duration_argument(value: str) -> str:
-    """Argparse type of duration options: checks the value but keeps the string (web UI forms edit it)."""
-    try:
-        parse_duration(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return value
-
-
 def _stages_argument(value: str) -> str:
     """Argparse type of ``--stages``: checks the syntax but keeps the string."""
     try:
@@ -1388,17 +1315,25 @@ def _stages_argument(value: str) -> str:
     return value
 
 
+# Checked, but kept as written for the web UI's form (see wslocust.options.add_arguments).
+_COUNT = argument_type(count, keep_text=True)
+_AT_LEAST_ONE = argument_type(count, minimum=1, keep_text=True)
+
+
 @dataclass(frozen=True)
 class _Option:
     flag: str
     shapes: tuple[str, ...]
     help: str
-    convert: Any = int
+    convert: Any = _COUNT
     metavar: str = "<int>"
 
 
-def _duration_option(flag: str, shapes: tuple[str, ...], help_text: str) -> _Option:
-    return _Option(flag, shapes, help_text, _duration_argument, "<duration>")
+def _duration_option(flag: str, shapes: tuple[str, ...], help_text: str, *, positive: bool = True) -> _Option:
+    """A duration option, kept as written (the web UI's form shows ``2m``); 0 only if not ``positive``."""
+    return _Option(
+        flag, shapes, help_text, argument_type(seconds, positive=positive, keep_text=True), "<duration>"
+    )
 
 
 def _default_text(option: _Option) -> str:
@@ -1428,29 +1363,35 @@ _OPTIONS: tuple[_Option, ...] = (
         "--shape-spawn-rate",
         tuple(SHAPES),
         "Users started/stopped per second when the shape changes the user count",
-        float,
+        argument_type(number, positive=True, keep_text=True),
         "<float>",
     ),
     _Option("--step-start-users", _STEPPED, "Users in the first step"),
-    _Option("--step-users", _STEPPED, "Users added at each step"),
+    _Option("--step-users", _STEPPED, "Users added at each step", _AT_LEAST_ONE),
     _duration_option("--step-duration", _STEPPED, "Length of each step, e.g. 60, 90s, 2m"),
-    _Option("--max-users", _STEPPED, "Users of the last step"),
-    _duration_option("--step-hold", ("step",), "Extra time at max users after the last step"),
-    _duration_option("--step-time-limit", ("step",), "Total run time limit; 0 for none"),
-    _Option("--stress-p95-ms", ("stress",), "A step with a higher p95 latency breaks", float, "<ms>"),
+    _Option("--max-users", _STEPPED, "Users of the last step", _AT_LEAST_ONE),
+    _duration_option("--step-hold", ("step",), "Extra time at max users after the last step", positive=False),
+    _duration_option("--step-time-limit", ("step",), "Total run time limit; 0 for none", positive=False),
+    _Option(
+        "--stress-p95-ms",
+        ("stress",),
+        "A step with a higher p95 latency breaks",
+        argument_type(number, positive=True, what="a number of ms", keep_text=True),
+        "<ms>",
+    ),
     _Option(
         "--stress-error-rate",
         ("stress",),
         "A step with a higher error rate (a fraction: 0.05 is 5%%) breaks",
-        float,
+        argument_type(number, maximum=1.0, what="a fraction", keep_text=True),
         "<fraction>",
     ),
     _Option("--stress-min-requests", ("stress",), "A step completing fewer requests breaks; 0 disables"),
     _Option("--burst-base-users", ("burst",), "Users between bursts"),
-    _Option("--burst-users", ("burst",), "Users during a burst"),
+    _Option("--burst-users", ("burst",), "Users during a burst", _AT_LEAST_ONE),
     _duration_option("--burst-duration", ("burst",), "Length of a burst"),
     _duration_option("--burst-idle", ("burst",), "Time at base users before each burst and after the last"),
-    _Option("--burst-cycles", ("burst",), "Number of bursts"),
+    _Option("--burst-cycles", ("burst",), "Number of bursts", _AT_LEAST_ONE),
     _Option(
         "--stages",
         ("stages",),
@@ -1458,11 +1399,11 @@ _OPTIONS: tuple[_Option, ...] = (
         _stages_argument,
         "<stages>",
     ),
-    _Option("--steady-users", ("steady",), "Users to hold"),
+    _Option("--steady-users", ("steady",), "Users to hold", _AT_LEAST_ONE),
     _duration_option("--steady-duration", ("steady",), "Time to hold them once spawned"),
     _Option("--spike-base-users", ("spike",), "Users before and after the spike"),
-    _Option("--spike-users", ("spike",), "Users during the spike"),
-    _duration_option("--spike-at", ("spike",), "When the spike starts"),
+    _Option("--spike-users", ("spike",), "Users during the spike", _AT_LEAST_ONE),
+    _duration_option("--spike-at", ("spike",), "When the spike starts", positive=False),
     _duration_option("--spike-duration", ("spike",), "Length of the spike"),
     _duration_option("--spike-total-time", ("spike",), "Length of the spike test"),
 )

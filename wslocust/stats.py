@@ -27,6 +27,7 @@ __all__ = [
     "MetricStats",
     "ReplyStats",
     "count_tokens_usage",
+    "reported_tokens",
 ]
 
 _BINS_PER_MS = 10
@@ -166,14 +167,21 @@ class MetricStats:
         return cls(scored, float(total), float(minimum), float(maximum), missed, errors)
 
 
-def count_tokens_usage(reply: Reply) -> int:
-    """Tokens the server reported (``usage.output_tokens`` of the final message), else words."""
+def reported_tokens(reply: Reply) -> int | None:
+    """The output tokens the server reported (``usage.output_tokens`` of the final message), or None."""
     usage = reply.meta.get("usage") if reply.meta else None
     if isinstance(usage, Mapping):
         tokens = usage.get("output_tokens")
-        if isinstance(tokens, int):
+        if isinstance(tokens, int) and not isinstance(tokens, bool):
             return tokens
-    return len(reply.text.split())
+    return None
+
+
+def count_tokens_usage(reply: Reply) -> int:
+    """Tokens the server reported, else words: :class:`ChatStats` counts the replies counted in
+    words (``without_usage``), and the run says how many."""
+    tokens = reported_tokens(reply)
+    return len(reply.text.split()) if tokens is None else tokens
 
 
 TOKEN_COUNTERS: dict[str, Callable[[Reply], int]] = {
@@ -353,6 +361,9 @@ class ChatStats:
         self.connects = ConnectStats()
         self.failed: list[dict[str, Any]] = []
         self.failed_dropped = 0
+        self.without_usage = 0
+        """Successful replies without a usage report, with ``--tokens usage`` (counted in words)."""
+        self._watch_usage = count_tokens is count_tokens_usage
 
     @property
     def by_name(self) -> dict[str, ReplyStats]:
@@ -417,6 +428,8 @@ class ChatStats:
                 if not names:
                     del recent[earlier]
         stats.add(reply, self.count_tokens(reply) if reply.error is None else 0)
+        if self._watch_usage and reply.error is None and reported_tokens(reply) is None:
+            self.without_usage += 1
         if reply.error is not None:
             if len(self.failed) < self.keep_failed:
                 self.failed.append(failed_pair(reply))
@@ -436,6 +449,7 @@ class ChatStats:
         room = max(0, self.keep_failed - len(self.failed))
         self.failed.extend(other.failed[:room])
         self.failed_dropped += other.failed_dropped + max(0, len(other.failed) - room)
+        self.without_usage += other.without_usage
 
     def to_wire(self) -> dict[str, Any]:
         """A msgpack-friendly form of everything, for a worker's report to the master."""
@@ -449,6 +463,7 @@ class ChatStats:
             "connects": self.connects.to_wire(),
             "failed": self.failed,
             "failed_dropped": self.failed_dropped,
+            "without_usage": self.without_usage,
         }
 
     @classmethod
@@ -464,6 +479,7 @@ class ChatStats:
         stats.connects = ConnectStats.from_wire(wire["connects"])
         stats.failed = list(wire["failed"])
         stats.failed_dropped = int(wire["failed_dropped"])
+        stats.without_usage = int(wire.get("without_usage", 0))
         return stats
 
     def take_seconds(self, before: int | None = None) -> list[tuple[int, dict[str, ReplyStats]]]:

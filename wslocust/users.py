@@ -9,7 +9,6 @@ from __future__ import annotations
 import locust  # noqa: F401  (gevent's monkey patching comes first)
 from locust import User, task
 from locust.env import Environment
-from locust.exception import StopUser
 
 import argparse
 import logging
@@ -18,15 +17,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 import gevent
 
-from .arrivals import ArrivalStats, OpenModel, check_rate
-from .client import ChatClient, Check, check_url
+from .arrivals import ARRIVAL_KINDS, ArrivalStats, OpenModel
+from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url, expand_env, parse_connect_to
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
 from .metrics import Metric, MetricsCheck, parse_metric
 from .protocols import Protocol, get_protocol
+from .values import BadValue, choice, count, flag, integer, number, seconds, seconds_range
 
 __all__ = [
     "ChatbotUser",
@@ -34,45 +35,113 @@ __all__ = [
     "DatasetSettings",
     "WebSocketUser",
     "load_dataset",
-    "think_time",
 ]
 
 _log = logging.getLogger(__name__)
+_said: set[str] = set()
+_HOST_TO_COME = "ws://127.0.0.1"
+"""Stands for the host when none is set yet: the embedded demo bot's, started after the checks."""
 _T = TypeVar("_T")
 
 
-def _option(options: argparse.Namespace | None, name: str, default: _T, convert: Callable[[Any], _T]) -> _T:
-    """The value of option ``name`` when given, converted; else ``default`` (the class attribute)."""
-    value = getattr(options, name, None) if options is not None else None
-    if value is None or value == "" or value == []:
-        return default
-    try:
-        return convert(value)
-    except (TypeError, ValueError):
-        flag = "--" + name.replace("_", "-")
-        raise ConfigurationError(f"{flag}: {value!r} is not a valid value") from None
+def _given(options: argparse.Namespace | None, option: str) -> Any | None:
+    """The value of ``option`` when given (the web UI's form leaves an empty field as ``""``), else None."""
+    value = getattr(options, option, None) if options is not None else None
+    return None if value is None or value == "" or value == [] else value
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    return tuple(value) if isinstance(value, list | tuple) else (str(value),)
+def _setting(
+    cls: type,
+    options: argparse.Namespace | None,
+    option: str,
+    attribute: str,
+    parse: Callable[[Any, str], _T],
+) -> _T | None:
+    """Option ``option`` when given, else the class attribute ``attribute``, parsed; None when neither is set.
 
-
-def think_time(value: Any) -> tuple[float, float]:
-    """Parse ``--think-time``: ``N`` or ``MIN-MAX`` seconds.
-
-    Raises:
-        ValueError: not a number, negative, or MIN above MAX.
+    A bad value names whichever it came from: ``--reply-timeout`` or ``SupportBotUser.reply_timeout_s``.
     """
-    low, _, high = str(value).partition("-")
-    bounds = (float(low), float(high or low))
-    if bounds[0] < 0 or bounds[1] < bounds[0]:
-        raise ValueError(value)
-    return bounds
+    value = _given(options, option)
+    if value is not None:
+        return parse(value, _flag(option))
+    default = getattr(cls, attribute)
+    return None if default is None else parse(default, f"{cls.__name__}.{attribute}")
 
 
-def _optional_int(value: Any) -> int | None:
-    number = int(value)
-    return None if number < 0 else number
+def _required(value: _T | None) -> _T:
+    assert value is not None  # the class attribute has a value
+    return value
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def _text(value: Any, name: str) -> str:
+    return str(value)
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    return tuple(str(item) for item in value) if isinstance(value, list | tuple) else (str(value),)
+
+
+def _headers(value: Any, name: str) -> tuple[str, ...]:
+    headers = _strings(value, name)
+    for header in headers:
+        field_name, colon, _ = header.partition(":")
+        if not colon or not field_name.strip() or any(char.isspace() for char in field_name.strip()):
+            raise ConfigurationError(f"{name} must read 'Name: value' (the value is not shown)")
+    return headers
+
+
+def _seed(value: Any, name: str) -> int | None:
+    seed = integer(value, name)
+    return None if seed < 0 else seed
+
+
+def _max_samples(value: Any, name: str) -> int:
+    samples = integer(value, name, what="a whole number of 1 or more, or -1 for all")
+    if samples == 0 or samples < -1:
+        raise BadValue(name, value, "a whole number of 1 or more, or -1 for all")
+    return samples
+
+
+def _connect_to(value: Any, name: str) -> str:
+    target = str(value)
+    try:
+        parse_connect_to(target, 443)
+    except ConfigurationError as error:
+        raise ConfigurationError(str(error).replace("--connect-to", name, 1)) from None
+    return target
+
+
+def _rate_per_s(value: Any, name: str) -> float:
+    return number(value, name, positive=True, what="a number of prompts a second")
+
+
+def _arrivals(value: Any, name: str) -> str:
+    return choice(value, name, ARRIVAL_KINDS)
+
+
+def _check_url(url: str, name: str) -> str:
+    """Check a host URL (``--host`` or the class's ``host``), naming where it came from."""
+    try:
+        port = urlsplit(url).port  # reads the whole netloc: a broken [v6] or port raises here
+    except ValueError as error:
+        raise ConfigurationError(f"{name} {url!r}: {error}") from None
+    if port == 0:
+        raise ConfigurationError(f"{name} {url!r}: port 0 cannot be dialled")
+    check_url(url)
+    return url
+
+
+def _expanded(values: Sequence[str], name: str) -> None:
+    """Check that every ``${VAR}`` of a secret setting is set (the values are neither kept nor shown)."""
+    for value in values:
+        try:
+            expand_env(value)
+        except ConfigurationError as error:
+            raise ConfigurationError(f"{name}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -186,7 +255,8 @@ class WebSocketUser(User):
         Raises:
             ConfigurationError: a ``--metric`` spec is wrong, or two metrics share a name.
         """
-        specs = _option(environment.parsed_options, "metric", None, _strings)
+        specs = _given(environment.parsed_options, "metric")
+        specs = _strings(specs, "--metric") if specs is not None else None
         metrics = [parse_metric(spec) for spec in specs] if specs is not None else list(cls.metrics)
         return [MetricsCheck(metrics)] if metrics else []
 
@@ -195,43 +265,103 @@ class WebSocketUser(User):
         """The ``--think-time`` bounds in seconds, or None to keep the class's ``wait_time``.
 
         Raises:
-            ConfigurationError: the option is not ``N`` or ``MIN-MAX``.
+            ConfigurationError: the option is not ``N`` or ``MIN-MAX`` seconds.
         """
-        return _option(environment.parsed_options, "think_time", None, think_time)
+        value = _given(environment.parsed_options, "think_time")
+        return None if value is None else seconds_range(value, "--think-time")
 
     @classmethod
-    def connection_settings(cls, environment: Environment) -> ConnectionSettings:
-        """Resolve the connection settings from the class attributes and the parsed options.
+    def check_settings(cls, environment: Environment) -> None:
+        """Resolve and check every setting of the class now, as its users would at the test's start.
+
+        The host is checked when one is set (``--host``, else the class's ``host``). The
+        ``${VAR}`` references of the headers and query must be set in this process's environment (a
+        worker reads its own when its users connect).
 
         Raises:
-            ConfigurationError: a setting is invalid (names the option).
+            ConfigurationError: a setting is invalid (names the option or the class attribute).
+        """
+        settings = cls.connection_settings(environment, url=_HOST_TO_COME)
+        options = environment.parsed_options
+        for option, attribute, values in (
+            ("header", "headers", settings.headers),
+            ("query", "query", (settings.query,) if settings.query else ()),
+        ):
+            name = _flag(option) if _given(options, option) is not None else f"{cls.__name__}.{attribute}"
+            _expanded(values, name)
+        cls.think_time_s(environment)
+        cls.metrics_check(environment)
+
+    @classmethod
+    def connection_settings(cls, environment: Environment, *, url: str | None = None) -> ConnectionSettings:
+        """Resolve the connection settings from the class attributes and the parsed options.
+
+        Args:
+            environment: The Locust environment (its ``host`` and ``parsed_options``).
+            url: The URL to use when neither ``--host`` nor the class's ``host`` is set (the
+                start-up check passes a stand-in before the embedded demo bot is started).
+
+        Raises:
+            ConfigurationError: a setting is invalid (names the option or the class attribute).
         """
         options = environment.parsed_options
-        url = environment.host or cls.host
+        given = environment.host or cls.host
+        if given:
+            url = _check_url(given, "--host" if environment.host else f"{cls.__name__}.host")
         if not url:
             raise ConfigurationError("no host: give --host ws://... or wss://...")
-        check_url(url)
-        protocol_setting = _option(options, "protocol", cls.protocol, str)
+        protocol_setting = _given(options, "protocol") or cls.protocol
         protocol_class = (
             get_protocol(protocol_setting) if isinstance(protocol_setting, str) else protocol_setting
         )
         protocol = protocol_class.from_options(options or argparse.Namespace())
+        insecure = _given(options, "insecure")
+        follow = _given(options, "follow_redirects")
         return ConnectionSettings(
             url=url,
             protocol=protocol,
-            origin=_option(options, "origin", cls.origin, str),
-            headers=_option(options, "header", tuple(cls.headers), _strings),
-            query=_option(options, "query", cls.query, str),
-            subprotocols=_option(options, "subprotocol", tuple(cls.subprotocols), _strings),
-            connect_timeout_s=_option(options, "connect_timeout", cls.connect_timeout_s, float),
-            reply_timeout_s=_option(options, "reply_timeout", cls.reply_timeout_s, float),
-            verify_tls=cls.verify_tls and not (options is not None and getattr(options, "insecure", False)),
-            connect_to=_option(options, "connect_to", cls.connect_to, str),
-            follow_redirects=cls.follow_redirects or bool(getattr(options, "follow_redirects", False)),
+            origin=_setting(cls, options, "origin", "origin", _text),
+            headers=_required(_setting(cls, options, "header", "headers", _headers)),
+            query=_setting(cls, options, "query", "query", _text),
+            subprotocols=_required(_setting(cls, options, "subprotocol", "subprotocols", _strings)),
+            connect_timeout_s=_required(
+                _setting(cls, options, "connect_timeout", "connect_timeout_s", seconds)
+            ),
+            reply_timeout_s=_required(_setting(cls, options, "reply_timeout", "reply_timeout_s", seconds)),
+            verify_tls=flag(cls.verify_tls, f"{cls.__name__}.verify_tls")
+            and not (insecure is not None and flag(insecure, "--insecure")),
+            connect_to=_setting(cls, options, "connect_to", "connect_to", _connect_to),
+            follow_redirects=flag(cls.follow_redirects, f"{cls.__name__}.follow_redirects")
+            or (follow is not None and flag(follow, "--follow-redirects")),
         )
 
     def on_start(self) -> None:
-        self.client.connect()
+        try:
+            self.client.connect()
+        except ConfigurationError as error:
+            # Checked at start-up, so only a worker gets here: its environment lacks a ${VAR} of
+            # --header or --query that the master's has. Counted as a failed connection, said once.
+            self.environment.events.request.fire(
+                request_type=CONNECT_REQUEST_TYPE,
+                name="connect",
+                response_time=0.0,
+                response_length=0,
+                exception=error,
+                context={},
+                start_time=time.time(),
+                url=None,
+            )
+            self._stop_refused(error)
+
+    def _stop_refused(self, error: WsLocustError) -> None:
+        """Stop this user, before its first task, over a setting this process cannot use (said once).
+
+        (``StopUser`` raised from ``on_start`` would make Locust log a traceback for each user.)
+        """
+        if str(error) not in _said:
+            _said.add(str(error))
+            _log.error("%s: this process's users stop", error)
+        self.stop()
 
     def on_stop(self) -> None:
         self.client.close()
@@ -329,9 +459,10 @@ class ChatbotUser(WebSocketUser):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         options = environment.parsed_options
-        self.request_name = _option(options, "request_name", self.request_name, str)
-        self.prompts_per_connection = _option(
-            options, "prompts_per_connection", self.prompts_per_connection, int
+        cls = type(self)
+        self.request_name = _setting(cls, options, "request_name", "request_name", _text)
+        self.prompts_per_connection = _required(
+            _setting(cls, options, "prompts_per_connection", "prompts_per_connection", count)
         )
         self._asked_on_connection = 0
         self.dataset: Dataset | None = None
@@ -347,31 +478,41 @@ class ChatbotUser(WebSocketUser):
             ConfigurationError: the rate is not a positive number or the arrivals are unknown.
         """
         options = environment.parsed_options
-        rate = _option(options, "arrival_rate", cls.arrival_rate, float)
+        rate = _setting(cls, options, "arrival_rate", "arrival_rate", _rate_per_s)
         if rate is None:
             return None
-        kind = _option(options, "arrivals", cls.arrivals, str)
-        check_rate(rate, kind)
-        return rate, kind
+        return rate, _required(_setting(cls, options, "arrivals", "arrivals", _arrivals))
+
+    @classmethod
+    def check_settings(cls, environment: Environment) -> None:
+        """Resolve and check every setting of the class now (see :meth:`WebSocketUser.check_settings`).
+
+        Raises:
+            ConfigurationError: a setting is invalid (names the option or the class attribute).
+        """
+        super().check_settings(environment)
+        options = environment.parsed_options
+        _setting(cls, options, "prompts_per_connection", "prompts_per_connection", count)
+        cls.open_model_settings(environment)
 
     @classmethod
     def dataset_settings(cls, environment: Environment) -> DatasetSettings:
         """Resolve where the prompts come from (class attributes, then options)."""
         options = environment.parsed_options
         return DatasetSettings(
-            path=_option(options, "prompts", cls.prompts, str),
-            prompt_field=_option(options, "prompt_field", cls.prompt_field, str),
-            name_field=_option(options, "name_field", cls.name_field, str),
-            max_samples=_option(options, "max_samples", cls.max_samples, int),
-            shuffle_seed=_option(options, "shuffle_seed", cls.shuffle_seed, _optional_int),
+            path=_required(_setting(cls, options, "prompts", "prompts", _text)),
+            prompt_field=_setting(cls, options, "prompt_field", "prompt_field", _text),
+            name_field=_setting(cls, options, "name_field", "name_field", _text),
+            max_samples=_required(_setting(cls, options, "max_samples", "max_samples", _max_samples)),
+            shuffle_seed=_setting(cls, options, "shuffle_seed", "shuffle_seed", _seed),
         )
 
     def on_start(self) -> None:
         try:
             self.dataset = load_dataset(self.dataset_settings(self.environment))
-        except WsLocustError as error:
-            _log.error("%s", error)
-            raise StopUser() from None
+        except WsLocustError as error:  # checked at start-up: a worker's own copy of the prompts
+            self._stop_refused(error)
+            return
         super().on_start()
 
     def next_record(self) -> PromptRecord:

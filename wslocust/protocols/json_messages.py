@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import ConfigurationError, ProtocolError
 from .base import Chunk, End, Event, Failure, Message, Protocol
 
-__all__ = ["Condition", "JsonProtocol", "JsonTemplate", "get_path"]
+__all__ = ["Condition", "JsonProtocol", "JsonTemplate", "check_path", "get_path"]
 
 _MISSING = object()
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -47,6 +47,21 @@ def get_path(document: Any, path: str) -> Any:
         if value is _MISSING:
             return None
     return value
+
+
+def check_path(path: str, name: str) -> str:
+    """Check a dotted path: segments separated by single dots, none empty (``choices.0.delta.content``).
+
+    Raises:
+        ConfigurationError: the path is empty, or has an empty segment (``..``, a leading or
+            trailing dot), which no message could match: every reply would read as empty.
+    """
+    if not path.strip() or any(not segment.strip() for segment in path.split(".")):
+        raise ConfigurationError(
+            f"{name} {path!r}: expected a dotted path such as text or choices.0.delta.content "
+            "(no empty segment, no leading or trailing dot)"
+        )
+    return path
 
 
 def _same(value: Any, expected: Any) -> bool:
@@ -84,6 +99,7 @@ class Condition:
         path = path.strip()
         if not path:
             raise ConfigurationError(f"condition {part!r} has no path before '='")
+        check_path(path, f"condition {part!r}: path")
         if "=" not in part:
             return lambda message: bool(get_path(message, path))
         try:
@@ -175,10 +191,10 @@ class JsonProtocol(Protocol):
         error_path: str | None = None,
     ) -> None:
         self.template = JsonTemplate(template or self.DEFAULT_TEMPLATE)
-        self.chunk_path = chunk_path or self.DEFAULT_CHUNK_PATH
+        self.chunk_path = check_path(chunk_path or self.DEFAULT_CHUNK_PATH, "chunk_path (--json-chunk-path)")
         self.end = Condition(end or self.DEFAULT_END)
         self.error = Condition(error or self.DEFAULT_ERROR)
-        self.error_path = error_path or self.DEFAULT_ERROR_PATH
+        self.error_path = check_path(error_path or self.DEFAULT_ERROR_PATH, "error_path (--json-error-path)")
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> Protocol:
