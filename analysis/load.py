@@ -34,7 +34,8 @@ and wslocust's own, when present:
 ``PREFIX_chat_stats_history.csv``
     wslocust's per-second rows, one per name and second then ``Aggregated``: Timestamp, User Count
     (may be empty), Name, Replies/s, Failures/s, Goodput/s, Output Tokens/s (counts of that second),
-    Latency p50/p95 (ms), TTFT p50/p95/p99 (ms), Chunk Gap p50 (ms) (over that second's replies).
+    Latency Avg/p50/p95/Max (ms), TTFT p50/p95/p99 (ms), Chunk Gap p50 (ms) (over that second's
+    successful replies; the average and max are exact).
     Only Timestamp, Name and Replies/s are required.
 ``PREFIX_failed_replies.jsonl``
     wslocust's failed replies, one JSON object a line; read here: ``time`` (Unix seconds, when the
@@ -174,6 +175,7 @@ _CHAT_HISTORY_COLUMNS = {
     "Failures/s": "failures",
     "Goodput/s": "goodput",
     "Output Tokens/s": "tokens",
+    "Latency Avg (ms)": "latency_avg_ms",
     "Latency p50 (ms)": "latency_p50_ms",
     "Latency p95 (ms)": "latency_p95_ms",
     "Latency Max (ms)": "latency_max_ms",

@@ -207,6 +207,7 @@ def test_history_has_a_row_a_name_and_second_plus_aggregated_with_user_count(tmp
         "2",
     )
     assert float(aggregated_500["Latency p95 (ms)"]) == 200.0
+    assert float(aggregated_500["Latency Avg (ms)"]) == 150.0  # of the successful replies: not the 300 ms
     assert float(rows[0]["Latency p50 (ms)"]) == 200.0
     assert float(rows[0]["TTFT p50 (ms)"]) == 10.0
     assert float(rows[0]["Chunk Gap p50 (ms)"]) == 10.0

@@ -45,8 +45,8 @@ STATS_COLUMNS = [
 
 HISTORY_COLUMNS = [
     "Timestamp", "User Count", "Name", "Replies/s", "Failures/s", "Goodput/s", "Output Tokens/s",
-    "Latency p50 (ms)", "Latency p95 (ms)", "Latency Max (ms)", "TTFT p50 (ms)", "TTFT p95 (ms)",
-    "TTFT p99 (ms)", "Chunk Gap p50 (ms)",
+    "Latency Avg (ms)", "Latency p50 (ms)", "Latency p95 (ms)", "Latency Max (ms)", "TTFT p50 (ms)",
+    "TTFT p95 (ms)", "TTFT p99 (ms)", "Chunk Gap p50 (ms)",
 ]  # fmt: skip
 """Columns of ``_chat_stats_history.csv``: each row is one second (values of that second only)."""
 
@@ -147,6 +147,7 @@ def history_rows(
                     "Failures/s": stats.failures,
                     "Goodput/s": stats.good,
                     "Output Tokens/s": stats.tokens,
+                    "Latency Avg (ms)": _number(stats.latency.mean),
                     "Latency p50 (ms)": _number(latency[0]),
                     "Latency p95 (ms)": _number(latency[1]),
                     "Latency Max (ms)": _number(stats.latency.maximum if stats.latency.count else None),
