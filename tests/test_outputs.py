@@ -445,6 +445,20 @@ def test_format_table_shows_each_name_and_the_aggregated_line() -> None:
     assert "recall" in lines[1]
 
 
+def test_format_table_has_latency_percentiles_and_says_counts_include_failures() -> None:
+    stats = run_stats()
+
+    lines = format_table(stats_rows(stats, DURATION_S)).splitlines()
+
+    assert "failed ones included" in lines[0]
+    assert "successful replies" in lines[0]
+    assert "lat p50  lat p95  lat p99" in lines[1]
+    cells = next(line for line in lines if line.startswith("Aggregated")).split()
+    assert int(cells[2]) == stats.total.failures > 0
+    p50, p95, p99 = stats.total.latency.percentiles((0.5, 0.95, 0.99))
+    assert [float(cell) for cell in cells[4:7]] == [round(p50, 2), round(p95, 2), round(p99, 2)]
+
+
 def test_format_table_separates_the_aggregated_line_with_a_rule() -> None:
     lines = format_table(stats_rows(run_stats(), DURATION_S)).splitlines()
 

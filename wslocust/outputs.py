@@ -297,11 +297,15 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A fixed-width table of the main columns of :func:`stats_rows`, for the end of a headless run."""
+    """A fixed-width table of the main columns of :func:`stats_rows`, for the end of a headless run.
+
+    The counts are of every reply that ended, failed ones included; the timings of the successful ones.
+    """
     columns = [
         ("Name", "Name", 24), ("Replies", "# replies", 9), ("Failures", "# fails", 8),
-        ("Goodput/s", "good/s", 8), ("TTFT p50 (ms)", "TTFT p50", 9), ("TTFT p95 (ms)", "TTFT p95", 9),
-        ("TTFT p99 (ms)", "TTFT p99", 9), ("TTFT Max (ms)", "TTFT max", 9),
+        ("Goodput/s", "good/s", 8), ("Latency p50 (ms)", "lat p50", 8), ("Latency p95 (ms)", "lat p95", 8),
+        ("Latency p99 (ms)", "lat p99", 8), ("TTFT p50 (ms)", "TTFT p50", 8),
+        ("TTFT p95 (ms)", "TTFT p95", 8), ("TTFT p99 (ms)", "TTFT p99", 8), ("TTFT Max (ms)", "TTFT max", 8),
         ("Chunk Gap p50 (ms)", "gap p50", 8), ("Chunk Gap p99 (ms)", "gap p99", 8),
         ("Tokens/Reply", "tok/reply", 9), ("Output Tokens/s", "tok/s", 8),
     ]  # fmt: skip
@@ -310,7 +314,11 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     header = " ".join(
         title.rjust(width) if index else title.ljust(width) for index, (_, title, width) in enumerate(columns)
     )
-    lines = ["Chatbot statistics (ms; successful replies)", header, "-" * len(header)]
+    title = (
+        "Chatbot statistics (# replies, # fails: every reply that ended, failed ones included; "
+        "latency, TTFT and gaps: of the successful replies, in ms)"
+    )
+    lines = [title, header, "-" * len(header)]
     for row in rows:
         cells = []
         for index, (key, _, width) in enumerate(columns):

@@ -56,7 +56,8 @@ class Recorder:
         summary_path: where the JSON summary goes (``--summary-json``), if anywhere.
         failed_path: where the failed pairs go (default ``PREFIX_failed_replies.jsonl`` with a prefix).
         tokens: how output tokens are counted (a key of :data:`~wslocust.stats.TOKEN_COUNTERS`).
-        print_table: print the statistics table at the end of each test (headless runs).
+        print_table: a headless run: print the statistics table and the gates' verdict at quit, after
+            Locust's own final tables, so the verdict is the last thing the run prints.
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class Recorder:
         self._history: HistoryWriter | None = None
         self._failed: FailedPairsWriter | None = None
         self._ticker: gevent.Greenlet | None = None
+        self._closing_text: list[str] = []  # printed at quit (headless): the table, then the verdict
         self.last_summary: dict[str, Any] | None = None
         self.last_verdict: Verdict | None = None
         """The gates' verdict of the last test, when gates are set."""
@@ -251,10 +253,16 @@ class Recorder:
             temporary = self.summary_path.with_suffix(self.summary_path.suffix + ".tmp")
             temporary.write_text(json.dumps(self.last_summary, indent=2) + "\n", encoding="utf-8")
             temporary.replace(self.summary_path)
+        texts = []
         if self.print_table and self.stats.total.replies:
-            _table_log.info("\n%s\n", format_table(stats_rows(self.stats, duration)))
+            texts.append(format_table(stats_rows(self.stats, duration)))
         if self.last_verdict is not None:
-            _table_log.info("\n%s\n", format_verdict(self.last_verdict))
+            texts.append(format_verdict(self.last_verdict))
+        if self.print_table:
+            self._closing_text = texts  # the last test's, printed by close()
+        else:  # the web UI runs test after test: each verdict when its test ends
+            for text in texts:
+                _table_log.info("\n%s\n", text)
 
     def _judge(self, result: dict[str, Any]) -> Verdict | None:
         """Evaluate the gates (re-read at each test's end: the web UI may change them) into the summary."""
@@ -279,12 +287,16 @@ class Recorder:
         return extra
 
     def close(self) -> None:
-        """Stop the ticker and close the files (at quit)."""
+        """At quit (after Locust's final tables): stop the ticker, close the files and print the last
+        test's table and verdict of a headless run, the verdict last."""
         if self._ticker is not None:
             self._ticker.kill(block=False)
         for writer in (self._history, self._failed):
             if writer is not None:
                 writer.close()
+        texts, self._closing_text = self._closing_text, []
+        for text in texts:
+            _table_log.info("\n%s\n", text)
 
     # -- the web UI ---------------------------------------------------------------------------------
 

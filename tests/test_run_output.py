@@ -1,0 +1,134 @@
+"""What a headless run prints and summarises: the chatbot table, the gates' verdict last, progress lines,
+and the run's settings in the JSON summary. Real Locust runs of the shipped locustfile, in subprocesses,
+against the demo bot."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, UNIT, free_port, locust_command, wait_until
+
+FAST_BOT = ("--ttft-ms", "5", "--itl-ms", "1", "--chunks", "3")
+GATES = ("--max-p95-ms", "2000", "--max-error-rate", "90%")
+
+
+def run_args(url: str, prefix: Path, *more: str) -> list[str]:
+    return [
+        "--headless", "-u", "3", "-r", "3", "--think-time", "0.05", "--host", url, "--csv", str(prefix),
+        "--only-summary", *GATES, *more,
+    ]  # fmt: skip
+
+
+def assert_verdict_last(output: str) -> None:
+    """The gates' table ends the output, after Locust's final tables and wslocust's chatbot table."""
+    lines = output.rstrip().splitlines()
+    assert lines[-1].startswith("Verdict: PASS"), output[-3000:]
+    gates = output.rindex("Gates (latency")
+    assert gates > output.rindex("Response time percentiles")  # Locust's last tables
+    assert gates > output.rindex("Chatbot statistics")
+
+
+def started_replying(prefix: Path) -> Callable[[], bool]:
+    history = prefix.with_name(prefix.name + "_chat_stats_history.csv")
+    return lambda: history.exists() and len(history.read_text().splitlines()) > 2
+
+
+@pytest.mark.slow
+def test_the_verdict_is_printed_last_when_the_run_time_ends(tmp_path: Path, demo) -> None:
+    url = demo(*FAST_BOT)
+    result = subprocess.run(
+        locust_command(*run_args(url, tmp_path / "run", "-t", "3s")),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60 * UNIT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_verdict_last(result.stderr)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_verdict_is_printed_last_when_the_run_is_stopped_by_a_signal(
+    tmp_path: Path, demo, signum: signal.Signals
+) -> None:
+    url = demo(*FAST_BOT)
+    prefix = tmp_path / "run"
+    process = subprocess.Popen(
+        locust_command(*run_args(url, prefix, "-t", "60s")),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_until(started_replying(prefix), 30 * UNIT)
+        process.send_signal(signum)
+        _, output = process.communicate(timeout=30 * UNIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output[-3000:]
+    assert_verdict_last(output)
+
+
+@pytest.mark.slow
+def test_the_verdict_is_printed_last_by_a_master(tmp_path: Path, demo) -> None:
+    url = demo(*FAST_BOT)
+    port = str(free_port())
+    master = subprocess.Popen(
+        locust_command(
+            *run_args(url, tmp_path / "run", "-t", "3s"), "--master", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", port, "--expect-workers", "1",
+        ),
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", port),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _, output = master.communicate(timeout=90 * UNIT)
+    finally:
+        for process in (master, worker):
+            if process.poll() is None:
+                process.kill()
+            process.wait(10 * UNIT)
+    assert master.returncode == 0, output[-3000:]
+    assert_verdict_last(output)
+
+
+@pytest.mark.slow
+def test_the_chatbot_table_has_latency_percentiles_and_says_what_it_counts(tmp_path: Path, demo) -> None:
+    url = demo(*FAST_BOT)
+    summary_path = tmp_path / "summary.json"
+    result = subprocess.run(
+        locust_command(*run_args(url, tmp_path / "run", "-t", "3s", "--summary-json", str(summary_path))),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60 * UNIT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stderr.splitlines()
+    title = next(index for index, line in enumerate(lines) if line.startswith("Chatbot statistics"))
+    assert "every reply that ended, failed ones included" in lines[title]
+    assert "of the successful replies" in lines[title]
+    header = lines[title + 1].split()
+    assert header[header.index("lat") + 1 : header.index("lat") + 2] == ["p50"]
+    aggregated = next(line for line in lines[title:] if line.startswith("Aggregated")).split()
+    summary = json.loads(summary_path.read_text())
+    latency = summary["latency_ms"]
+    # columns: name, replies, fails, good/s, then latency p50, p95, p99 as in the summary (2 digits)
+    assert int(aggregated[1]) == summary["total_requests"]
+    for cell, key in zip(aggregated[4:7], ("median", "p95", "p99"), strict=True):
+        assert float(cell) == pytest.approx(latency[key], abs=0.005)
