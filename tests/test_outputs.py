@@ -7,6 +7,8 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from wslocust.errors import BotError, MetricFailure, ReplyTimeout, WsLocustError
 from wslocust.outputs import (
     HISTORY_COLUMNS,
@@ -15,6 +17,7 @@ from wslocust.outputs import (
     HistoryWriter,
     format_table,
     metric_columns,
+    public_url,
     stats_rows,
     summary,
     write_stats_csv,
@@ -475,3 +478,16 @@ def test_format_table_cuts_long_names_to_keep_columns_aligned() -> None:
 
     header, row = lines[1], next(line for line in lines if line.startswith(name[:24]))
     assert len(row) == len(header)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("wss://bot.example/prod?token=s3cr3t#frag", "wss://bot.example/prod"),
+        ("ws://user:s3cr3t@bot.example:8443/chat", "ws://bot.example:8443/chat"),
+        ("ws://[::1]:9000", "ws://[::1]:9000"),
+        ("ws://[::1", ""),
+    ],
+)
+def test_public_url_drops_user_info_query_and_fragment(url: str, shown: str) -> None:
+    assert public_url(url) == shown

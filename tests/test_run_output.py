@@ -5,6 +5,7 @@ against the demo bot."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 from collections.abc import Callable
@@ -132,3 +133,38 @@ def test_the_chatbot_table_has_latency_percentiles_and_says_what_it_counts(tmp_p
     assert int(aggregated[1]) == summary["total_requests"]
     for cell, key in zip(aggregated[4:7], ("median", "p95", "p99"), strict=True):
         assert float(cell) == pytest.approx(latency[key], abs=0.005)
+
+
+@pytest.mark.slow
+def test_the_summary_says_what_was_run_and_keeps_secrets_out(tmp_path: Path, demo) -> None:
+    url = demo(*FAST_BOT, "--require-header", "Authorization: Bearer s3cr3t-h")
+    summary_path = tmp_path / "summary.json"
+    arguments = run_args(
+        f"{url}/?k=s3cr3t-u", tmp_path / "run", "-t", "3s", "--summary-json", str(summary_path),
+        "--header", "Authorization: Bearer ${WSL_TEST_SECRET}", "--query", "token=s3cr3t-q",
+    )  # fmt: skip
+    result = subprocess.run(
+        locust_command(*arguments),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60 * UNIT,
+        env={**os.environ, "WSL_TEST_SECRET": "s3cr3t-h"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = summary_path.read_text()
+    assert "s3cr3t" not in text
+    summary = json.loads(text)
+    assert summary["successful_requests"] > 0  # the header reached the bot
+    run = summary["run"]
+    assert run["host"] == f"{url}/"
+    assert Path(run["locustfile"]).name == "chatbot.py"
+    assert (run["users"], run["spawn_rate"], run["run_time_s"]) == (3, 3.0, 3)
+    assert (run["protocol"], run["shape"], run["workers"]) == ("json", None, None)
+    options = run["options"]
+    assert options["think_time"] == "0.05"
+    assert options["max_p95_ms"] == "2000"  # as given
+    assert options["summary_json"] == str(summary_path)
+    assert "header" not in options
+    assert "query" not in options
+    assert "num_users" not in options  # Locust's own options are the keys above

@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .stats import ChatStats, ConnectStats, ReplyStats
 
@@ -29,6 +30,7 @@ __all__ = [
     "history_csv_text",
     "history_rows",
     "metric_columns",
+    "public_url",
     "stats_rows",
     "summary",
     "write_stats_csv",
@@ -294,6 +296,19 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
     if extra:
         result.update(extra)
     return result
+
+
+def public_url(url: str) -> str:
+    """A URL without the parts that may hold a secret: user info, query string and fragment.
+
+    Returns:
+        ``scheme://host[:port]/path``; an empty string for a URL that cannot be parsed.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:

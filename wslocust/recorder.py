@@ -11,6 +11,7 @@ sent after that worker stopped, so the final figures hold every sample.
 from __future__ import annotations
 
 import locust  # noqa: F401  (gevent's monkey patching comes first)
+from locust.argument_parser import default_args_dict, get_parser
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
@@ -34,11 +35,13 @@ from .outputs import (
     format_table,
     history_csv_text,
     history_rows,
+    public_url,
     stats_rows,
     summary,
     write_stats_csv,
 )
 from .stats import TOKEN_COUNTERS, ChatStats
+from .users import WebSocketUser
 
 __all__ = ["Recorder", "ui_key"]
 
@@ -89,6 +92,7 @@ class Recorder:
         self._history: HistoryWriter | None = None
         self._failed: FailedPairsWriter | None = None
         self._ticker: gevent.Greenlet | None = None
+        self._own_options: list[str] | None = None  # the run section's options (not Locust's, not secret)
         self._closing_text: list[str] = []  # printed at quit (headless): the table, then the verdict
         self.last_summary: dict[str, Any] | None = None
         self.last_verdict: Verdict | None = None
@@ -279,12 +283,40 @@ class Recorder:
         return verdict
 
     def _summary_extra(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"run": self.run_section()}
         for section in self.summary_extras:
             extra.update(section())
         if self._failed is not None:
             extra["failed_replies_file"] = str(self._failed.path)
         return extra
+
+    def run_section(self) -> dict[str, Any]:
+        """What was run, for the JSON summary: target (without user info or query string), locustfile,
+        load, protocol, shape, and every option with a value that is not Locust's own and not secret."""
+        environment = self.environment
+        options = vars(environment.parsed_options) if environment.parsed_options is not None else {}
+        users = [cls for cls in environment.user_classes if issubclass(cls, WebSocketUser)]
+        host = environment.host or next((cls.host for cls in users if cls.host), None)
+        protocol = options.get("protocol") or (users[0].protocol if users else None)
+        shape = environment.shape_class
+        runner = environment.runner
+        section: dict[str, Any] = {
+            "host": public_url(host) if host else None,
+            "locustfile": options.get("locustfile"),
+            "users": options.get("num_users"),
+            "spawn_rate": options.get("spawn_rate"),
+            "run_time_s": options.get("run_time"),
+            "protocol": protocol if protocol is None or isinstance(protocol, str) else protocol.name,
+            "shape": None if shape is None else getattr(shape, "shape_name", type(shape).__name__),
+            "workers": runner.worker_count if isinstance(runner, MasterRunner) else None,
+        }
+        if self._own_options is None:
+            secret = {action.dest for action in get_parser()._actions if getattr(action, "is_secret", False)}
+            self._own_options = sorted(set(options) - set(default_args_dict()) - secret)
+        section["options"] = {  # those with a value (given, or a default that is not None)
+            name: _jsonable(options[name]) for name in self._own_options if options.get(name) is not None
+        }
+        return section
 
     def close(self) -> None:
         """At quit (after Locust's final tables): stop the ticker, close the files and print the last
@@ -310,6 +342,15 @@ class Recorder:
     def history_csv(self) -> str:
         """The history rows kept in memory, as the text of a ``_chat_stats_history.csv`` file."""
         return history_csv_text(self.history_rows)
+
+
+def _jsonable(value: Any) -> Any:
+    """An option's value as JSON can hold it (a tuple as a list, anything unusual as its text)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return str(value)
 
 
 def ui_key(column: str) -> str:
