@@ -55,6 +55,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,9 +73,11 @@ __all__ = [
     "HISTORY_SUFFIX",
     "STATS_SUFFIX",
     "STEPS_SUFFIX",
+    "SUMMARY_SUFFIX",
     "InputError",
     "Run",
     "load_run",
+    "load_summary",
     "percentile_key",
     "resolve_prefix",
 ]
@@ -89,6 +92,8 @@ STEPS_SUFFIX = "_steps.csv"
 CHAT_STATS_SUFFIX = "_chat_stats.csv"
 CHAT_HISTORY_SUFFIX = "_chat_stats_history.csv"
 FAILED_REPLIES_SUFFIX = "_failed_replies.jsonl"
+SUMMARY_SUFFIX = ".json"
+"""Where the analysis looks for wslocust's JSON summary by default: ``--summary-json PREFIX.json``."""
 # Longest first: run_chat_stats.csv is wslocust's file of run, not Locust's of run_chat.
 _SUFFIXES = (
     CHAT_HISTORY_SUFFIX,
@@ -426,6 +431,26 @@ def _read_failed_replies(path: Path) -> pd.DataFrame | None:
     kinds = {key: str(classify_kind(*key)) for key in unique}
     frame["kind"] = [kinds[key] for key in zip(frame["wslocust_kind"], frame["error"], strict=True)]
     return frame.sort_values("end", kind="stable").reset_index(drop=True)
+
+
+def load_summary(path: Path) -> dict[str, Any]:
+    """Read wslocust's JSON summary (``--summary-json``): its ``run``, ``gates`` and ``steps`` sections
+    say what was run, the gates' verdict and a stress test's breaking point (docs/outputs.md).
+
+    Raises:
+        InputError: the file is missing, unreadable or not a JSON object; the message names it.
+    """
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (wslocust writes it with --summary-json PATH)") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not a JSON summary ({str(error).splitlines()[0]})") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+    if not isinstance(summary, dict):
+        raise InputError(f"{path}: not a JSON summary (not an object)")
+    return summary
 
 
 def _is_aggregated(frame: pd.DataFrame) -> pd.Series[bool]:

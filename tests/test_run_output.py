@@ -165,6 +165,7 @@ def test_the_summary_says_what_was_run_and_keeps_secrets_out(tmp_path: Path, dem
     assert options["think_time"] == "0.05"
     assert options["max_p95_ms"] == "2000"  # as given
     assert options["summary_json"] == str(summary_path)
+    assert "tokens" not in options  # left at its default
     assert "header" not in options
     assert "query" not in options
     assert "num_users" not in options  # Locust's own options are the keys above

@@ -92,7 +92,7 @@ class Recorder:
         self._history: HistoryWriter | None = None
         self._failed: FailedPairsWriter | None = None
         self._ticker: gevent.Greenlet | None = None
-        self._own_options: list[str] | None = None  # the run section's options (not Locust's, not secret)
+        self._own_options: dict[str, Any] | None = None  # not Locust's, not secret: name -> default
         self._closing_text: list[str] = []  # printed at quit (headless): the table, then the verdict
         self.last_summary: dict[str, Any] | None = None
         self.last_verdict: Verdict | None = None
@@ -292,7 +292,8 @@ class Recorder:
 
     def run_section(self) -> dict[str, Any]:
         """What was run, for the JSON summary: target (without user info or query string), locustfile,
-        load, protocol, shape, and every option with a value that is not Locust's own and not secret."""
+        load (``users`` and ``spawn_rate`` are ``None`` under a shape, which sets them), protocol,
+        shape, and every option set to other than its default that is not Locust's own and not secret."""
         environment = self.environment
         options = vars(environment.parsed_options) if environment.parsed_options is not None else {}
         users = [cls for cls in environment.user_classes if issubclass(cls, WebSocketUser)]
@@ -303,18 +304,24 @@ class Recorder:
         section: dict[str, Any] = {
             "host": public_url(host) if host else None,
             "locustfile": options.get("locustfile"),
-            "users": options.get("num_users"),
-            "spawn_rate": options.get("spawn_rate"),
+            "users": None if shape is not None else options.get("num_users"),
+            "spawn_rate": None if shape is not None else options.get("spawn_rate"),
             "run_time_s": options.get("run_time"),
             "protocol": protocol if protocol is None or isinstance(protocol, str) else protocol.name,
             "shape": None if shape is None else getattr(shape, "shape_name", type(shape).__name__),
             "workers": runner.worker_count if isinstance(runner, MasterRunner) else None,
         }
         if self._own_options is None:
-            secret = {action.dest for action in get_parser()._actions if getattr(action, "is_secret", False)}
-            self._own_options = sorted(set(options) - set(default_args_dict()) - secret)
-        section["options"] = {  # those with a value (given, or a default that is not None)
-            name: _jsonable(options[name]) for name in self._own_options if options.get(name) is not None
+            locust_own = default_args_dict()
+            self._own_options = {
+                action.dest: action.default
+                for action in get_parser()._actions
+                if action.dest not in locust_own and not getattr(action, "is_secret", False)
+            }
+        section["options"] = {
+            name: _jsonable(options[name])
+            for name, default in sorted(self._own_options.items())
+            if name in options and options[name] != default
         }
         return section
 

@@ -154,6 +154,45 @@ def known_run(tmp_path_factory: pytest.TempPathFactory) -> KnownRun:
     return KnownRun(prefix, replies)
 
 
+STRESS_SECRET = "s3cr3t-h"
+"""The handshake header's secret of ``stress_run``, which must appear in nothing it wrote."""
+
+
+@pytest.fixture(scope="session")
+def stress_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stress test of the chatbot locustfile with gates and ``--summary-json PREFIX.json``, against a
+    demo bot that slows down past 3 replies at once: its step of 2 users passes, its step of 4 users
+    breaks (p95 above 150 ms); one gate passes and one fails. Gives the ``--csv`` prefix."""
+    prefix = tmp_path_factory.mktemp("stress_run") / "run"
+    bot = ["--protocol", "json", "--ttft-ms", "10", "--itl-ms", "2", "--chunks", "3", "--error-rate", "0"]
+    slows = ["--degrade-after", "3", "--degrade-ms", "300"]
+    demo = DemoProcess([*bot, *slows, "--require-header", f"Authorization: Bearer {STRESS_SECRET}"])
+    url = demo.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    command = [
+        sys.executable, "-m", "locust", "-f", str(CHATBOT), "--headless", "--only-summary",
+        "--loglevel", "WARNING", "--host", f"{url}/?key=s3cr3t-u", "--think-time", "0.02",
+        "--header", "Authorization: Bearer ${STRESS_SECRET}", "--shape", "stress",
+        "--step-start-users", "2", "--step-users", "2", "--step-duration", "2s", "--max-users", "8",
+        "--shape-spawn-rate", "10", "--stress-p95-ms", "150", "--max-p95-ms", "60000",
+        "--min-rps", "100000", "--csv", str(prefix), "--summary-json", f"{prefix}.json",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            command,
+            cwd=ROOT,
+            env={**env, "STRESS_SECRET": STRESS_SECRET},
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+    finally:
+        demo.stop()
+    if not Path(f"{prefix}.json").exists():
+        pytest.fail(f"the stress run wrote no summary (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return prefix
+
+
 CopyRun = Callable[..., Path]
 
 
