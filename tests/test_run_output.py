@@ -4,12 +4,15 @@ against the demo bot."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,3 +172,116 @@ def test_the_summary_says_what_was_run_and_keeps_secrets_out(tmp_path: Path, dem
     assert "header" not in options
     assert "query" not in options
     assert "num_users" not in options  # Locust's own options are the keys above
+
+
+PROGRESS = re.compile(
+    r"INFO/wslocust: (\d+:\d\d) elapsed, (\d+) users: ([\d.]+) replies/s, (\d+) failed, TTFT p95 (\d+) ms "
+    r"\(replies that ended (\d+:\d\d)-(\d+:\d\d)\)$"
+)
+
+
+def progress_lines(output: str) -> list[re.Match[str]]:
+    return [match for line in output.splitlines() if (match := PROGRESS.search(line))]
+
+
+def check_progress(lines: list[re.Match[str]], summary: dict[str, Any]) -> None:
+    """Each line: 3 users, replies flowing, failures and TTFT p95 within what the whole run saw."""
+    ttft = summary["time_to_first_chunk_ms"]
+    for line in lines:
+        assert int(line[2]) == 3
+        assert float(line[3]) > 0
+        assert int(line[4]) <= summary["failed_requests"]
+        assert ttft["min"] - 0.5 <= int(line[5]) <= ttft["max"] + 0.5
+        assert line[6] < line[7]  # a span of finished seconds
+    spans = [(line[6], line[7]) for line in lines]
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))  # each line takes on where the last ended
+
+
+@pytest.mark.slow
+def test_a_headless_run_logs_a_progress_line_every_interval(tmp_path: Path, demo) -> None:
+    url = demo(*FAST_BOT)
+    summary_path = tmp_path / "summary.json"
+    arguments = run_args(url, tmp_path / "run", "-t", "5s", "--progress-interval", "1")
+    result = subprocess.run(
+        locust_command(*arguments, "--summary-json", str(summary_path)),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60 * UNIT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = progress_lines(result.stderr)
+    assert len(lines) >= 3, result.stderr[-3000:]
+    check_progress(lines, json.loads(summary_path.read_text()))
+
+
+@pytest.mark.slow
+def test_a_master_logs_progress_of_its_workers_replies(tmp_path: Path, demo) -> None:
+    url = demo(*FAST_BOT)
+    port, summary_path = str(free_port()), tmp_path / "summary.json"
+    master = subprocess.Popen(
+        locust_command(
+            *run_args(url, tmp_path / "run", "-t", "10s", "--progress-interval", "1"), "--summary-json",
+            str(summary_path), "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+            "--expect-workers", "1",
+        ),
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", port),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _, output = master.communicate(timeout=90 * UNIT)
+        _, worker_output = worker.communicate(timeout=30 * UNIT)
+    finally:
+        for process in (master, worker):
+            if process.poll() is None:
+                process.kill()
+            process.wait(10 * UNIT)
+    assert master.returncode == 0, output[-3000:]
+    lines = progress_lines(output)
+    assert len(lines) >= 2, output[-3000:]  # the seconds every worker reported: some 5 s behind
+    check_progress(lines, json.loads(summary_path.read_text()))
+    assert not progress_lines(worker_output)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "mode",
+    [("--headless", "--progress-interval", "0"), ("--autostart", "--autoquit", "0", "--web-port", "0")],
+    ids=["interval-0", "web-ui"],
+)
+def test_no_progress_lines_when_off_or_in_the_web_ui_mode(
+    tmp_path: Path, demo, mode: tuple[str, ...]
+) -> None:
+    url = demo(*FAST_BOT)
+    arguments = [
+        "-u", "3", "-r", "3", "-t", "3s", "--think-time", "0.05", "--host", url, *mode,
+        "--csv", str(tmp_path / "run"), "--web-host", "127.0.0.1",
+    ]  # fmt: skip
+    result = subprocess.run(
+        locust_command(*arguments), cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = (tmp_path / "run_chat_stats_history.csv").read_text().splitlines()
+    assert len(history) > 3  # replies flowed for seconds
+    assert not progress_lines(result.stderr)
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon"])
+def test_a_bad_progress_interval_is_one_line_naming_the_option(tmp_path: Path, value: str) -> None:
+    prefix = tmp_path / "run"
+    arguments = ["--headless", "-t", "1s", "--csv", str(prefix), f"--progress-interval={value}"]
+    result = subprocess.run(
+        locust_command(*arguments), cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()  # the program's name: locust, or __main__.py with -m
+    assert line.endswith(
+        f": error: argument --progress-interval: {value!r} is not a number of seconds, 0 or more (0: no progress)"
+    )
+    assert not list(tmp_path.iterdir())  # nothing written

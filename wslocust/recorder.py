@@ -15,8 +15,10 @@ from locust.argument_parser import default_args_dict, get_parser
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
+import argparse
 import json
 import logging
+import math
 import re
 import time
 from collections import deque
@@ -40,14 +42,17 @@ from .outputs import (
     summary,
     write_stats_csv,
 )
-from .stats import TOKEN_COUNTERS, ChatStats
+from .stats import TOKEN_COUNTERS, ChatStats, ReplyStats
 from .users import WebSocketUser
 
-__all__ = ["Recorder", "ui_key"]
+__all__ = ["DEFAULT_PROGRESS_INTERVAL_S", "Recorder", "progress_interval", "ui_key"]
 
 _log = logging.getLogger("wslocust")
 _table_log = logging.getLogger("locust.stats_logger")
 _HISTORY_ROWS_KEPT = 200_000
+
+DEFAULT_PROGRESS_INTERVAL_S = 5.0
+"""How often a headless run logs a progress line, unless ``--progress-interval`` says otherwise."""
 
 
 class Recorder:
@@ -61,6 +66,8 @@ class Recorder:
         tokens: how output tokens are counted (a key of :data:`~wslocust.stats.TOKEN_COUNTERS`).
         print_table: a headless run: print the statistics table and the gates' verdict at quit, after
             Locust's own final tables, so the verdict is the last thing the run prints.
+        progress_interval_s: a headless run: log a progress line this often (``None``: every
+            :data:`DEFAULT_PROGRESS_INTERVAL_S`; 0: never). Never in the web UI mode.
     """
 
     def __init__(
@@ -72,6 +79,7 @@ class Recorder:
         failed_path: str | None = None,
         tokens: str = "words",
         print_table: bool = False,
+        progress_interval_s: float | None = None,
     ) -> None:
         self.environment = environment
         self.count_tokens: Callable[[Reply], int] = TOKEN_COUNTERS[tokens]
@@ -81,6 +89,12 @@ class Recorder:
         self.csv_prefix = csv_prefix
         self.summary_path = Path(summary_path) if summary_path else None
         self.print_table = print_table
+        interval = DEFAULT_PROGRESS_INTERVAL_S if progress_interval_s is None else progress_interval_s
+        self.progress_interval_s = interval if print_table else 0.0
+        self._progress = ReplyStats()  # the replies of the finished seconds since the last progress line
+        self._progress_from: int | None = None  # the first second the next progress line covers
+        self._progress_to: int | None = None  # and the second after its last one
+        self._next_progress = 0.0
         self.started_at: float | None = None
         self.stopped_at: float | None = None
         self.users_at: dict[int, int] = {}
@@ -174,6 +188,9 @@ class Recorder:
         self._stop_began = None
         self._workers.clear()
         self.users_at.clear()
+        self._progress = ReplyStats()
+        self._progress_from = self._progress_to = int(self.started_at)
+        self._next_progress = self.started_at + self.progress_interval_s
         if self._ticker is None or self._ticker.dead:
             self._ticker = gevent.spawn(self._tick_forever)
 
@@ -191,9 +208,37 @@ class Recorder:
         # Workers report every few seconds: a second is final once every report covering it is in.
         lag = WORKER_REPORT_INTERVAL + 2.0 if self.is_master else 1.0
         self._write_progress(before=int(now - lag))
+        if self.progress_interval_s and self.stopped_at is None and now >= self._next_progress:
+            self._next_progress = now + self.progress_interval_s
+            self._log_progress(now)
+
+    def _log_progress(self, now: float) -> None:
+        """Log one line: elapsed time, users, and the replies of the seconds finished since the last line
+        (on a master, the seconds every worker has reported: a few seconds behind)."""
+        first, end = self._progress_from, self._progress_to
+        if first is None or end is None or end <= first or self.started_at is None:
+            return
+        stats, self._progress, self._progress_from = self._progress, ReplyStats(), end
+        runner = self.environment.runner
+        ttft = stats.ttft.percentile(0.95)
+        _log.info(
+            "%s elapsed, %d users: %.1f replies/s, %d failed, TTFT p95 %s (replies that ended %s-%s)",
+            _clock(now - self.started_at),
+            runner.user_count if runner is not None else 0,
+            stats.replies / (end - first),
+            stats.failures,
+            "-" if ttft is None else f"{ttft:.0f} ms",
+            _clock(first - int(self.started_at)),  # whole seconds, counted from the start's
+            _clock(end - int(self.started_at)),
+        )
 
     def _write_progress(self, before: int | None) -> None:
         seconds = self.stats.take_seconds(before)
+        if before is not None and self._progress_to is not None:
+            self._progress_to = max(self._progress_to, before)
+        for _, names in seconds:
+            for stats in names.values():
+                self._progress.merge(stats)
         if seconds:
             if self._history is not None:
                 rows = self._history.write(seconds, self.users_at)
@@ -349,6 +394,28 @@ class Recorder:
     def history_csv(self) -> str:
         """The history rows kept in memory, as the text of a ``_chat_stats_history.csv`` file."""
         return history_csv_text(self.history_rows)
+
+
+def progress_interval(text: str) -> float:
+    """The value of ``--progress-interval``: seconds, 0 for no progress lines.
+
+    Raises:
+        argparse.ArgumentTypeError: not a finite number of seconds, 0 or more.
+    """
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds, 0 or more (0: no progress)")
+    return seconds
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) of a number of seconds."""
+    minutes, secs = divmod(max(0, round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _jsonable(value: Any) -> Any:
