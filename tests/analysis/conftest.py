@@ -161,11 +161,12 @@ STRESS_SECRET = "s3cr3t-h"
 @pytest.fixture(scope="session")
 def stress_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stress test of the chatbot locustfile with gates and ``--summary-json PREFIX.json``, against a
-    demo bot that slows down past 3 replies at once: its step of 2 users passes, its step of 4 users
-    breaks (p95 above 150 ms); one gate passes and one fails. Gives the ``--csv`` prefix."""
+    demo bot that slows a reply by 400 ms for each reply past 2 streaming when it starts: its step of
+    2 users is never slowed and passes, its step of 4 users breaks (p95 above 250 ms); one gate passes
+    and one fails. Gives the ``--csv`` prefix."""
     prefix = tmp_path_factory.mktemp("stress_run") / "run"
     bot = ["--protocol", "json", "--ttft-ms", "10", "--itl-ms", "2", "--chunks", "3", "--error-rate", "0"]
-    slows = ["--degrade-after", "3", "--degrade-ms", "300"]
+    slows = ["--degrade-after", "2", "--degrade-ms", "400"]
     demo = DemoProcess([*bot, *slows, "--require-header", f"Authorization: Bearer {STRESS_SECRET}"])
     url = demo.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
@@ -174,7 +175,7 @@ def stress_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--loglevel", "WARNING", "--host", f"{url}/?key=s3cr3t-u", "--think-time", "0.02",
         "--header", "Authorization: Bearer ${STRESS_SECRET}", "--shape", "stress",
         "--step-start-users", "2", "--step-users", "2", "--step-duration", "2s", "--max-users", "8",
-        "--shape-spawn-rate", "10", "--stress-p95-ms", "150", "--max-p95-ms", "60000",
+        "--shape-spawn-rate", "10", "--stress-p95-ms", "250", "--max-p95-ms", "60000",
         "--min-rps", "100000", "--csv", str(prefix), "--summary-json", f"{prefix}.json",
     ]  # fmt: skip
     try:
