@@ -210,13 +210,14 @@ def _gates(summary: dict[str, Any]) -> str:
         return ""
     results = gates["gates"]
     failed = sum(1 for gate in results if not gate.get("passed"))
-    verdict = "PASS" if gates.get("passed") else f"FAIL ({failed} of {len(results)} gates failed)"
+    total = f"{len(results)} gate" + ("" if len(results) == 1 else "s")
+    verdict = "PASS" if gates.get("passed") else f"FAIL ({failed} of {total} failed)"
     rows = [
         [
             str(gate.get("gate", "")),
             ("<= " if gate.get("comparison") == "max" else ">= ")
-            + _gate_value(gate.get("limit"), gate["unit"]),
-            _gate_value(gate.get("measured"), gate["unit"]),
+            + _gate_value(gate.get("limit"), gate.get("unit", "")),
+            _gate_value(gate.get("measured"), gate.get("unit", "")),
             "PASS" if gate.get("passed") else "FAIL",
             str(gate.get("note") or ""),
         ]
