@@ -13,7 +13,15 @@ from __future__ import annotations
 import locust  # noqa: F401  (gevent's monkey patching comes first)
 from locust.argument_parser import default_args_dict, get_parser
 from locust.env import Environment
-from locust.runners import STATE_INIT, STATE_STOPPED, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_INIT,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    WORKER_REPORT_INTERVAL,
+    MasterRunner,
+    WorkerRunner,
+)
 
 import argparse
 import json
@@ -208,7 +216,8 @@ class Recorder:
         # Workers report every few seconds: a second is final once every report covering it is in.
         lag = WORKER_REPORT_INTERVAL + 2.0 if self.is_master else 1.0
         self._write_progress(before=int(now - lag))
-        if self.progress_interval_s and self.stopped_at is None and now >= self._next_progress:
+        running = runner is not None and runner.state in (STATE_SPAWNING, STATE_RUNNING)
+        if self.progress_interval_s and running and now >= self._next_progress:
             self._next_progress = now + self.progress_interval_s
             self._log_progress(now)
 
