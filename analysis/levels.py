@@ -14,12 +14,11 @@ each second counted at the user count of that second and grouped by it:
 - ``p50_ms``, ``p95_ms``: wslocust's per-second percentiles of the successful replies (exact to
   0.1 ms), averaged with the seconds' successful replies as weights: an approximation of the level's
   percentiles (``percentile_scope`` is ``"per-second, reply-weighted"``);
-- ``avg_ms``: with ``--csv-full-history``, from Locust's per-name rows of type ``WS`` (exact
-  differences of their running totals, at Locust's user count): the average of the successful replies
-  when ``_failed_replies.jsonl`` holds every failed reply (their times are taken out of the sums,
-  ``avg_scope`` = ``"successful replies"``), else of all round trips (``"WS round trips"``). Without
-  ``--csv-full-history`` it cannot be told apart from the handshakes' times: ``NaN`` (``avg_scope``
-  empty);
+- ``avg_ms``: the average of the successful replies, exact: wslocust's per-second ``Latency Avg
+  (ms)`` weighted by the seconds' successful replies (``avg_scope`` = ``"successful replies"``). With
+  an older history lacking that column and ``--csv-full-history``: from Locust's per-name rows of type
+  ``WS`` (exact differences of their running totals, at Locust's user count), of all round trips,
+  failed ones included (``"WS round trips"``); without either, ``NaN`` (``avg_scope`` empty);
 - ``max_ms``: the highest time of a successful reply, exact, from the chat history's per-second
   ``Latency Max (ms)`` (so it is of the same replies and seconds as p50/p95). With an older history
   lacking that column: the highest time of a ``WS`` round trip (failed ones included) from the same
@@ -69,9 +68,9 @@ from .load import Run
 from .timeline import (
     CONNECT_TYPE,
     KINDS,
+    REPLY_TYPE,
     intervals,
     kind_shares,
-    reply_intervals,
     reply_seconds,
     type_intervals,
 )
@@ -219,7 +218,7 @@ def _reply_levels(run: Run, seconds: pd.DataFrame, steps: pd.DataFrame) -> pd.Da
     """The table of the WS replies, from wslocust's chat history (and Locust's per-name rows)."""
     columns = [*LEVEL_COLUMNS, *(f"{key}_ms" for key in _REPLY_PERCENTILES), "percentile_scope"]
     weighted = _weighted_by_users(seconds, ("latency_p50_ms", "latency_p95_ms", "ttft_p50_ms", "ttft_p95_ms"))
-    replies = reply_intervals(run)
+    replies = None if seconds["latency_avg_ms"].notna().any() else type_intervals(run, REPLY_TYPE)
     handshakes = type_intervals(run, CONNECT_TYPE)
     reply_segments = _segments(replies) if replies is not None else {}
     all_segments = _segments(steps) if replies is None and not steps.empty else {}
@@ -235,6 +234,7 @@ def _reply_levels(run: Run, seconds: pd.DataFrame, steps: pd.DataFrame) -> pd.Da
         for name in ("ttft_p50_ms", "ttft_p95_ms"):
             row[name] = weighted.get((key, name), np.nan)
         row.update(avg_ms=np.nan, avg_scope="", max_ms=np.nan, max_is_upper_bound=False)
+        row.update(_average(level))
         if replies is not None:
             row.update(_reply_times(reply_segments.get(key, [])))
         elif key in all_segments and cast(float, row["requests"]) > 0:
@@ -250,23 +250,27 @@ def _reply_levels(run: Run, seconds: pd.DataFrame, steps: pd.DataFrame) -> pd.Da
     return pd.DataFrame(rows, columns=[*columns, _MAX_FLOOR])
 
 
+def _average(level: pd.DataFrame) -> dict[str, object]:
+    """The exact average of a level's successful replies, from wslocust's per-second averages."""
+    has = level["latency_avg_ms"].notna()
+    successes = (level["requests"] - level["failures"])[has]
+    if float(successes.sum()) <= 0:
+        return {}
+    total = float((level.loc[has, "latency_avg_ms"] * successes).sum())
+    return {"avg_ms": total / float(successes.sum()), "avg_scope": "successful replies"}
+
+
 def _reply_times(segments: list[pd.DataFrame]) -> dict[str, object]:
-    """Average and max of the WS round trips of a level, from :func:`analysis.timeline.reply_intervals`."""
+    """Average and max of the WS round trips (failed ones included) of a level, from
+    :func:`analysis.timeline.type_intervals`: for a chat history without wslocust's averages."""
     if not segments:
         return {}
     level = pd.concat(segments)
-    if level["ok_requests"].notna().all():
-        requests = float(level["ok_requests"].sum())
-        total = float(level["ok_rt_sum_ms"].sum())
-        scope = "successful replies"
-    else:
-        requests = float(level["requests"].sum())
-        total = float(level["rt_sum_ms"].sum())
-        scope = "WS round trips"
+    requests = float(level["requests"].sum())
     max_ms, upper = _level_max(segments)
     return {
-        "avg_ms": total / requests if requests > 0 else np.nan,
-        "avg_scope": scope if requests > 0 else "",
+        "avg_ms": float(level["rt_sum_ms"].sum()) / requests if requests > 0 else np.nan,
+        "avg_scope": "WS round trips" if requests > 0 else "",
         "max_ms": max_ms,
         "max_is_upper_bound": upper,
     }

@@ -34,7 +34,8 @@ and wslocust's own, when present:
 ``PREFIX_chat_stats_history.csv``
     wslocust's per-second rows, one per name and second then ``Aggregated``: Timestamp, User Count
     (may be empty), Name, Replies/s, Failures/s, Goodput/s, Output Tokens/s (counts of that second),
-    Latency p50/p95 (ms), TTFT p50/p95/p99 (ms), Chunk Gap p50 (ms) (over that second's replies).
+    Latency Avg/p50/p95/Max (ms), TTFT p50/p95/p99 (ms), Chunk Gap p50 (ms) (over that second's
+    successful replies; the average and max are exact).
     Only Timestamp, Name and Replies/s are required.
 ``PREFIX_failed_replies.jsonl``
     wslocust's failed replies, one JSON object a line; read here: ``time`` (Unix seconds, when the
@@ -54,6 +55,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,9 +73,11 @@ __all__ = [
     "HISTORY_SUFFIX",
     "STATS_SUFFIX",
     "STEPS_SUFFIX",
+    "SUMMARY_SUFFIX",
     "InputError",
     "Run",
     "load_run",
+    "load_summary",
     "percentile_key",
     "resolve_prefix",
 ]
@@ -88,6 +92,8 @@ STEPS_SUFFIX = "_steps.csv"
 CHAT_STATS_SUFFIX = "_chat_stats.csv"
 CHAT_HISTORY_SUFFIX = "_chat_stats_history.csv"
 FAILED_REPLIES_SUFFIX = "_failed_replies.jsonl"
+SUMMARY_SUFFIX = ".json"
+"""Where the analysis looks for wslocust's JSON summary by default: ``--summary-json PREFIX.json``."""
 # Longest first: run_chat_stats.csv is wslocust's file of run, not Locust's of run_chat.
 _SUFFIXES = (
     CHAT_HISTORY_SUFFIX,
@@ -174,6 +180,7 @@ _CHAT_HISTORY_COLUMNS = {
     "Failures/s": "failures",
     "Goodput/s": "goodput",
     "Output Tokens/s": "tokens",
+    "Latency Avg (ms)": "latency_avg_ms",
     "Latency p50 (ms)": "latency_p50_ms",
     "Latency p95 (ms)": "latency_p95_ms",
     "Latency Max (ms)": "latency_max_ms",
@@ -424,6 +431,26 @@ def _read_failed_replies(path: Path) -> pd.DataFrame | None:
     kinds = {key: str(classify_kind(*key)) for key in unique}
     frame["kind"] = [kinds[key] for key in zip(frame["wslocust_kind"], frame["error"], strict=True)]
     return frame.sort_values("end", kind="stable").reset_index(drop=True)
+
+
+def load_summary(path: Path) -> dict[str, Any]:
+    """Read wslocust's JSON summary (``--summary-json``): its ``run``, ``gates`` and ``steps`` sections
+    say what was run, the gates' verdict and a stress test's breaking point (docs/outputs.md).
+
+    Raises:
+        InputError: the file is missing, unreadable or not a JSON object; the message names it.
+    """
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (wslocust writes it with --summary-json PATH)") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not a JSON summary ({str(error).splitlines()[0]})") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+    if not isinstance(summary, dict):
+        raise InputError(f"{path}: not a JSON summary (not an object)")
+    return summary
 
 
 def _is_aggregated(frame: pd.DataFrame) -> pd.Series[bool]:

@@ -11,8 +11,8 @@ see `summarize --help`):
 
 With wslocust's PREFIX_chat_stats_history.csv, both are of the WS replies (prompt -> reply round
 trips), without the CONNECT handshakes Locust's Aggregated rows mix in: replies/s, error rates
-and per-second p50/p95 from wslocust's chat history; average and max from Locust's WS rows (with
---csv-full-history); failures over time stay Locust's, of all requests.
+and per-second average, p50/p95 and max of the successful replies, from wslocust's chat history;
+failures over time stay Locust's, of all requests.
   LABEL_streaming.png   time to first chunk and gaps between chunks: over time, per name, per
                         number of users (only with wslocust's PREFIX_chat_stats_history.csv)
 
@@ -43,7 +43,7 @@ from matplotlib.ticker import MaxNLocator
 from .cli import EXIT_OK, PROG, add_common, add_level_options, run_command
 from .levels import users_levels
 from .load import AGGREGATED, Run, load_run
-from .timeline import CONNECT_TYPE, KINDS, intervals, reply_intervals, reply_seconds
+from .timeline import CONNECT_TYPE, KINDS, REPLY_TYPE, intervals, reply_seconds, type_intervals
 
 __all__ = [
     "KIND_COLORS",
@@ -148,7 +148,7 @@ def levels_figure(runs: Sequence[Run], min_level_seconds: float = 0.0) -> Figure
     median = [_is_replies(t) and bool(t["avg_ms"].isna().all()) for t in shown]
     titles = [title for title, _, _, _ in panels]
     if median and all(median):
-        titles[0] = "Median latency of WS replies (p50: no average without --csv-full-history)"
+        titles[0] = "Median latency of WS replies (p50: no average in the chat history or --csv-full-history)"
     notes: set[str] = set()
     bounds: set[str] = set()
     plotted = False
@@ -276,8 +276,8 @@ def _bins(frame: pd.DataFrame, max_points: int) -> npt.NDArray[np.float64] | Non
 
 
 def _resample_seconds(frame: pd.DataFrame, max_points: int = _MAX_POINTS) -> pd.DataFrame:
-    """Merge wslocust's seconds into bins (counts summed, rates recomputed, percentiles averaged with
-    the successful replies as weights)."""
+    """Merge wslocust's seconds into bins (counts summed, rates recomputed, averages and percentiles
+    averaged with the successful replies as weights: exact for the averages)."""
     bins = _bins(frame, max_points)
     if bins is None:
         return frame
@@ -285,7 +285,7 @@ def _resample_seconds(frame: pd.DataFrame, max_points: int = _MAX_POINTS) -> pd.
     merged = grouped[["requests", "failures", "duration_s"]].sum()
     merged["elapsed_s"] = grouped["elapsed_s"].max()
     successes = frame["requests"] - frame["failures"]
-    for column in ("latency_p50_ms", "latency_p95_ms"):
+    for column in ("latency_avg_ms", "latency_p50_ms", "latency_p95_ms"):
         weights = successes.where(frame[column].notna(), 0.0)
         total = (frame[column].fillna(0.0) * weights).groupby(bins).sum()
         merged[column] = total / weights.groupby(bins).sum().replace(0, np.nan)
@@ -294,16 +294,14 @@ def _resample_seconds(frame: pd.DataFrame, max_points: int = _MAX_POINTS) -> pd.
 
 
 def _resample_replies(frame: pd.DataFrame, max_points: int = _MAX_POINTS) -> pd.DataFrame:
-    """Merge the WS intervals of :func:`analysis.timeline.reply_intervals` into bins (averages recomputed)."""
+    """Merge the WS intervals of :func:`analysis.timeline.type_intervals` into bins (averages recomputed)."""
     bins = _bins(frame, max_points)
     if bins is None:
         return frame
     grouped = frame.groupby(bins, sort=True)
     merged = grouped[["requests", "rt_sum_ms"]].sum()
-    merged[["ok_requests", "ok_rt_sum_ms"]] = grouped[["ok_requests", "ok_rt_sum_ms"]].sum(min_count=1)
     merged["elapsed_s"] = grouped["elapsed_s"].max()
     merged["avg_ms"] = merged["rt_sum_ms"] / merged["requests"].replace(0, np.nan)
-    merged["ok_avg_ms"] = merged["ok_rt_sum_ms"] / merged["ok_requests"].where(merged["ok_requests"] > 0)
     return merged.reset_index(drop=True)
 
 
@@ -311,10 +309,11 @@ def timeseries_figure(runs: Sequence[Run]) -> Figure:
     """Draw the run(s) over time.
 
     With wslocust's chat history, a run's throughput and response time are of its WS replies:
-    replies per second and their per-second p50 and p95 from the chat history (by second of reply
-    end), and, with ``--csv-full-history``, the average from Locust's ``WS`` rows per history
-    interval (of the successful replies when ``_failed_replies.jsonl`` holds them all). Users and
-    failures are Locust's, of all requests (handshakes' failures included).
+    replies per second and the per-second average, p50 and p95 of the successful replies, from the
+    chat history (by second of reply end; the average is exact). A history written before wslocust
+    recorded the average shows, with ``--csv-full-history``, that of Locust's ``WS`` rows per history
+    interval, failed replies included. Users and failures are Locust's, of all requests (handshakes'
+    failures included).
 
     Args:
         runs: one run, or several to overlay (each from its own start).
@@ -356,7 +355,7 @@ def timeseries_figure(runs: Sequence[Run]) -> Figure:
             xs = seconds["elapsed_s"].to_numpy(dtype=float) / divisor
             axes[1].plot(xs, seconds["rps"], color=color, label=f"{prefix}replies/s (WS)")
             latency = {key: (xs, seconds[f"latency_{key}_ms"]) for key in ("p50", "p95")}
-            average, kind = _reply_average(run, divisor)
+            average, kind = _reply_average(run, seconds, divisor)
             averages.add(kind)
             suffix = " (WS)"
         for key, style, width, own in (("p50", ":", 1.2, "#2ca02c"), ("p95", "-", 1.6, "#d62728")):
@@ -398,18 +397,25 @@ def timeseries_figure(runs: Sequence[Run]) -> Figure:
 
 
 def _reply_average(
-    run: Run, divisor: float
+    run: Run, seconds: pd.DataFrame, divisor: float
 ) -> tuple[tuple[npt.NDArray[np.float64], pd.Series[float]] | None, str]:
-    """The per-interval average of a run's WS replies, and what it covers: ``"successful"`` replies,
-    ``"all"`` WS round trips, or ``"none"`` (no average without ``--csv-full-history``)."""
-    replies = reply_intervals(run)
+    """The average of a run's WS replies over time, and what it covers: ``"successful"`` replies
+    (wslocust's, per second of reply end, exact), ``"all"`` WS round trips (Locust's WS rows per
+    history interval, for a chat history without the average), or ``"none"``.
+
+    Args:
+        run: the run.
+        seconds: its :func:`analysis.timeline.reply_seconds`, binned as plotted.
+        divisor: seconds per unit of the time axis.
+    """
+    if bool(seconds["latency_avg_ms"].notna().any()):
+        x = seconds["elapsed_s"].to_numpy(dtype=float) / divisor
+        return (x, seconds["latency_avg_ms"]), "successful"
+    replies = type_intervals(run, REPLY_TYPE)
     if replies is None or replies.empty:
         return None, "none"
     replies = _resample_replies(replies)
-    x = replies["elapsed_s"].to_numpy(dtype=float) / divisor
-    if bool(replies["ok_requests"].notna().all()):
-        return (x, replies["ok_avg_ms"]), "successful"
-    return (x, replies["avg_ms"]), "all"
+    return (replies["elapsed_s"].to_numpy(dtype=float) / divisor, replies["avg_ms"]), "all"
 
 
 def _timeseries_titles(
@@ -424,15 +430,16 @@ def _timeseries_titles(
     ]
     if all(replies):
         if averages == {"successful"}:
-            average = "average: Locust's WS rows per interval, successful replies"
-        elif averages == {"none"}:
-            average = "no average without --csv-full-history"
+            title = "Response time of successful WS replies (wslocust's average, p50, p95 per second)"
         else:
-            average = "average: Locust's WS rows per interval" + (
-                ", failed replies included" if "all" in averages else ""
+            average = (
+                "no average: chat history without it, and no --csv-full-history"
+                if averages == {"none"}
+                else "average: Locust's WS rows per interval, failed replies included"
             )
+            title = f"Response time of WS replies (p50, p95: wslocust's, per second; {average})"
         titles[1] = ("Throughput of WS replies (wslocust, per second of reply end)", "replies/s (WS)")
-        titles[2] = (f"Response time of WS replies (p50, p95: wslocust's, per second; {average})", "ms")
+        titles[2] = (title, "ms")
         titles[3] = (
             "Failures of all requests (WS replies and CONNECT handshakes; kinds: docs/analysis.md)",
             "failures/s",

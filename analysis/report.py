@@ -1,7 +1,10 @@
 """Write one self-contained HTML report of a Locust run, to attach to a ticket.
 
-Reads the run's CSV files (see `summarize --help`) and writes a single HTML file, with no external
-resource (the figures are embedded as base64 PNG), holding: the key figures, errors by kind,
+Reads the run's CSV files (see `summarize --help`) and, when there is one, wslocust's JSON summary
+(--summary-json; PREFIX.json by default), and writes a single HTML file, with no external resource
+(the figures are embedded as base64 PNG), holding: what was run (target host, locustfile, users,
+spawn rate, run time, protocol, shape and options, from the summary), the gates' verdict, a stress
+test's breaking point, the key figures, errors by kind,
 the users-level table of a stepped run, the per-name table, the failures grouped by error, the
 exceptions with their tracebacks, wslocust's streaming statistics (time to first chunk, gaps,
 goodput, quality metrics) when recorded, every figure of `plot`, and how each number is defined.
@@ -24,7 +27,7 @@ from matplotlib.figure import Figure
 
 from . import fmt
 from .cli import EXIT_OK, PROG, add_common, add_level_options, run_command
-from .load import Run, load_run
+from .load import SUMMARY_SUFFIX, Run, load_run, load_summary
 from .plot import levels_figure, streaming_figure, timeseries_figure
 from .summarize import summarize
 from .timeline import KINDS
@@ -43,6 +46,7 @@ h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { margin-top: 1.8em; border-bot
 table { border-collapse: collapse; margin: .6em 0; font-size: 13px; }
 th, td { border-bottom: 1px solid #e5e5e5; padding: .25em .7em; text-align: right; vertical-align: top; }
 th { background: #f6f6f6; } td.t, th.t { text-align: left; } tr:hover td { background: #fafafa; }
+.pass { color: #1e7e34; } .fail { color: #c0392b; } .verdict { font-size: 1.25em; font-weight: bold; }
 .client { color: #b36b00; } .server { color: #c0392b; } .unexpected { color: #7d3c98; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; } pre { background: #f6f6f6; padding: .6em;
 overflow-x: auto; font-size: 12px; } .note { color: #666; font-size: .9em; } code { background: #f3f3f3; }
@@ -149,13 +153,137 @@ def _section(title: str, body: str) -> str:
     return f"<h2>{_e(title)}</h2>\n{body}\n"
 
 
-def render_report(run: Run, *, min_level_seconds: float = 0.0, generated: datetime | None = None) -> str:
+def _setting(value: Any, unit: str = "") -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return f"{value}{unit}"
+
+
+def _what_was_run(summary: dict[str, Any] | None) -> str:
+    """The target, the load and the settings, from the summary's ``run`` section."""
+    run = (summary or {}).get("run")
+    if not isinstance(run, dict):
+        what = "no JSON summary" if summary is None else "a JSON summary without a run section"
+        return (
+            f'<p class="note">Target and settings unknown: {what} (run with <code>--summary-json '
+            f"PREFIX{SUMMARY_SUFFIX}</code>, or give <code>report --summary-json FILE</code>).</p>"
+        )
+    by_shape = "set by the load shape" if run.get("shape") else "-"
+    rows = [
+        ["Target host", _setting(run.get("host"))],
+        ["Locustfile", _setting(run.get("locustfile"))],
+        ["Users", by_shape if run.get("users") is None else _setting(run["users"])],
+        [
+            "Spawn rate",
+            by_shape if run.get("spawn_rate") is None else _setting(run["spawn_rate"], " users/s"),
+        ],
+        ["Run time", _setting(run.get("run_time_s"), " s") if run.get("run_time_s") else "no limit"],
+        ["Protocol", _setting(run.get("protocol"))],
+        ["Load shape", _setting(run.get("shape")) if run.get("shape") else "none"],
+    ]
+    if run.get("workers") is not None:
+        rows.append(["Workers", _setting(run["workers"])])
+    options = run.get("options") or {}
+    body = _table(["Setting", "Value"], rows, 2)
+    if options:
+        flags = [[f"--{name.replace('_', '-')}", _setting(value)] for name, value in sorted(options.items())]
+        body += _table(["Option", "Value"], flags, 2)
+    return (
+        body + '<p class="note">From the JSON summary; secret options (headers, query) are never in it.</p>'
+    )
+
+
+def _gate_value(value: Any, unit: str) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    if unit == "fraction":
+        return f"{fmt.percent(value)}"
+    return f"{value:,.6g} {unit}"
+
+
+def _gates(summary: dict[str, Any]) -> str:
+    """The gates' verdict and one row a gate, from the summary's ``gates`` section ("" without)."""
+    gates = summary.get("gates")
+    if not isinstance(gates, dict) or not gates.get("gates"):
+        return ""
+    results = gates["gates"]
+    failed = sum(1 for gate in results if not gate.get("passed"))
+    total = f"{len(results)} gate" + ("" if len(results) == 1 else "s")
+    verdict = "PASS" if gates.get("passed") else f"FAIL ({failed} of {total} failed)"
+    rows = [
+        [
+            str(gate.get("gate", "")),
+            ("<= " if gate.get("comparison") == "max" else ">= ")
+            + _gate_value(gate.get("limit"), gate.get("unit", "")),
+            _gate_value(gate.get("measured"), gate.get("unit", "")),
+            "PASS" if gate.get("passed") else "FAIL",
+            str(gate.get("note") or ""),
+        ]
+        for gate in results
+    ]
+    classes = ["pass" if gate.get("passed") else "fail" for gate in results]
+    css = "pass" if gates.get("passed") else "fail"
+    return f'<p class="verdict {css}">Verdict: {_e(verdict)}</p>' + _table(
+        ["Gate", "Limit", "Measured", "Result", "Note"], rows, 1, classes
+    )
+
+
+def _breaking_point(summary: dict[str, Any]) -> str:
+    """A stress test's outcome and breaking point, or a step test's peak ("" without a shape)."""
+    steps = summary.get("steps")
+    if not isinstance(steps, dict):
+        return ""
+    point = steps.get("breaking_point")
+    parts = []
+    if steps.get("message"):
+        parts.append(f'<p class="verdict">{_e(steps["message"])}</p>')
+    if isinstance(point, dict):
+        broken = point.get("broken_step_result") or {}
+        rows = [
+            ["Breaking point (users of the last good step)", _setting(point.get("users"))],
+            ["Requests/s of the last good step", fmt.rate(point.get("requests_per_s"))],
+            ["p95 of the last good step", _setting(point.get("p95_ms"), " ms")],
+            [
+                "Step that broke",
+                f"{_setting(point.get('broken_step'))} ({_setting(point.get('broken_users'))} users)",
+            ],
+            ["Why it broke", _setting(point.get("reason"))],
+            [
+                "Its requests/s, error rate",
+                f"{fmt.rate(broken.get('requests_per_s'))}, {fmt.percent(broken.get('error_rate'))}",
+            ],
+        ]
+        parts.append(_table(["", ""], rows, 2))
+    peak = steps.get("peak")
+    if isinstance(peak, dict):
+        rate, p95 = fmt.rate(peak.get("requests_per_s")), fmt.ms(peak.get("p95_ms"))
+        parts.append(
+            f"<p>Peak throughput: step {_e(peak.get('step'))} at {_e(peak.get('users'))} users, "
+            f"{_e(rate)} requests/s, p95 {_e(p95)} ms.</p>"
+        )
+    if not parts:
+        return ""
+    title = "Stress test" if steps.get("shape") == "stress" else f"Load shape: {steps.get('shape')}"
+    return _section(title, "".join(parts) + '<p class="note">From the JSON summary\'s steps section.</p>')
+
+
+def render_report(
+    run: Run,
+    *,
+    min_level_seconds: float = 0.0,
+    generated: datetime | None = None,
+    summary_json: dict[str, Any] | None = None,
+) -> str:
     """Build the HTML report of a run.
 
     Args:
         run: the run.
         min_level_seconds: leave out users levels held for less than this many seconds.
         generated: the time to print as generation time (default: now).
+        summary_json: wslocust's JSON summary of the run (``--summary-json``), if any: what was run,
+            the gates' verdict, the breaking point.
 
     Returns:
         The HTML document.
@@ -171,8 +299,14 @@ def render_report(run: Run, *, min_level_seconds: float = 0.0, generated: dateti
         f'<p class="meta">{_e(info["start"] or "no history")} &rarr; {_e(info["end"] or "")}'
         f" &middot; {_e(fmt.count(info['duration_s']))} s &middot; files: {_e(', '.join(info['files']))}"
         f" &middot; generated {_e(when)}</p>",
-        _cards(summary),
+        _section("What was run", _what_was_run(summary_json)),
     ]
+    if summary_json is not None:
+        gates = _gates(summary_json)
+        if gates:
+            parts.append(_section("Gates", gates))
+        parts.append(_breaking_point(summary_json))
+    parts.append(_cards(summary))
 
     kinds = summary["errors_by_kind"]
     rows = [
@@ -355,6 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("run", help="the --csv PREFIX of the run (or one of its CSV files, or its directory)")
     parser.add_argument("-o", "--output", type=Path, help="HTML file to write (default: PREFIX_report.html)")
+    parser.add_argument(
+        "--summary-json",
+        type=Path,
+        metavar="FILE",
+        help=f"wslocust's JSON summary of the run (default: PREFIX{SUMMARY_SUFFIX} when it exists)",
+    )
     add_level_options(parser)
     add_common(parser)
     return parser
@@ -374,7 +514,11 @@ def main(argv: list[str] | None = None) -> int:
         run = load_run(args.run)
         output = args.output or run.prefix.with_name(run.prefix.name + "_report.html")
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(render_report(run, min_level_seconds=args.min_level_seconds), encoding="utf-8")
+        default = run.path(SUMMARY_SUFFIX)
+        path = args.summary_json or (default if default.is_file() else None)
+        summary_json = load_summary(path) if path is not None else None
+        html_text = render_report(run, min_level_seconds=args.min_level_seconds, summary_json=summary_json)
+        output.write_text(html_text, encoding="utf-8")
         logger.info("wrote %s", output)
         sys.stdout.write(f"{output}\n")
         return EXIT_OK

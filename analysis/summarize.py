@@ -264,18 +264,15 @@ def summarize(run: Run, *, min_level_seconds: float = 0.0) -> dict[str, Any]:
         avg_scopes = set(levels["avg_scope"]) - {""}
         if not avg_scopes:
             notes.append(
-                "no average per level: without --csv-full-history the replies' times cannot be told "
-                "apart from the handshakes'; see p50 and p95"
+                "no average per level: the chat history has none (written by an older wslocust) and, "
+                "without --csv-full-history, the replies' times cannot be told apart from the handshakes'"
             )
+        elif avg_scopes == {"successful replies"}:
+            notes.append("the average is of the successful replies, exact (wslocust's per-second averages)")
         else:
             notes.append(
-                "average and max from Locust's WS rows (--csv-full-history); the average is of "
-                + (
-                    "the successful replies"
-                    if avg_scopes == {"successful replies"}
-                    else "all WS round trips, failed ones included, where _failed_replies.jsonl is incomplete"
-                )
-                + ", the max of all WS round trips"
+                "average and max from Locust's WS rows (--csv-full-history; the chat history has no "
+                "average): of all WS round trips, failed ones included"
             )
         if PER_SECOND in scopes:
             notes.append(

@@ -27,10 +27,15 @@ chatbot's users wait for) and the ``CONNECT`` handshakes (a few ms each, in burs
 Apart:
 
 - :func:`type_intervals` does the same differences over the per-name rows of one type
-  (``--csv-full-history`` only), and :func:`reply_intervals` takes the failed replies of
-  ``_failed_replies.jsonl`` out of the ``WS`` ones, for the average of the successful replies;
+  (``--csv-full-history`` only): the ``WS`` round trips, failed ones included;
 - :func:`reply_seconds` lays wslocust's ``_chat_stats_history.csv`` (``WS`` replies only, per second
-  of reply end, exact percentiles) on a grid of seconds, with the failures' kinds.
+  of reply end, exact average, percentiles and max of the successful replies) on a grid of seconds,
+  with the failures' kinds.
+
+The average of the successful replies is wslocust's, second by second: it cannot be derived from
+Locust's rows, whose samples are stamped with the second floored (a sample at 12.7 s reads 12) and,
+on a master, hold what the workers had reported by then; a failed reply's time, taken out of the
+interval its end falls in, would be taken out of the wrong one.
 """
 
 from __future__ import annotations
@@ -51,7 +56,6 @@ __all__ = [
     "REPLY_TYPE",
     "intervals",
     "kind_shares",
-    "reply_intervals",
     "reply_seconds",
     "type_intervals",
 ]
@@ -164,44 +168,6 @@ def type_intervals(run: Run, request_type: str) -> pd.DataFrame | None:
         totals["avg_ms"] = np.where(totals["requests"] > 0, rt_total / totals["requests"], 0.0)
     window = per_name("p100").where(lambda v: v > 0).max(axis=1) if "p100" in rows else None
     return _deltas(totals, None if window is None else window.fillna(0.0))
-
-
-def reply_intervals(run: Run) -> pd.DataFrame | None:
-    """The ``WS`` round trips per interval (:func:`type_intervals`), with their successful part.
-
-    When ``_failed_replies.jsonl`` holds every failed reply Locust counted, each is placed in the
-    interval where it ended and its time taken out: ``ok_requests``, ``ok_rt_sum_ms`` and ``ok_avg_ms``
-    are then the successful replies' count, time sum and average (``NaN`` otherwise, and in an
-    interval without successful reply for the average).
-
-    Args:
-        run: the run.
-
-    Returns:
-        ``None`` without ``--csv-full-history``; else the frame of :func:`type_intervals` with those
-        three columns added.
-    """
-    frame = type_intervals(run, REPLY_TYPE)
-    if frame is None:
-        return None
-    failed = run.failed_replies
-    counted = float(run.failures.loc[run.failures["method"] == REPLY_TYPE, "occurrences"].sum())
-    frame["ok_requests"] = np.nan
-    frame["ok_rt_sum_ms"] = np.nan
-    if failed is not None and len(failed) >= counted and len(frame):
-        ends = frame["end"].to_numpy(dtype=float)
-        index = np.searchsorted(ends, failed["end"].to_numpy(dtype=float), "left")
-        inside = index < len(frame)
-        count = np.zeros(len(frame))
-        times = np.zeros(len(frame))
-        np.add.at(count, index[inside], 1.0)
-        np.add.at(times, index[inside], failed["latency_ms"].to_numpy(dtype=float)[inside])
-        frame["ok_requests"] = frame["requests"] - count
-        frame["ok_rt_sum_ms"] = frame["rt_sum_ms"] - times
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ok = frame["ok_requests"].to_numpy(dtype=float)
-        frame["ok_avg_ms"] = np.where(ok > 0, frame["ok_rt_sum_ms"].to_numpy(dtype=float) / ok, np.nan)
-    return frame
 
 
 def _deltas(history: pd.DataFrame, window_max: pd.Series[float] | None) -> pd.DataFrame:
@@ -345,8 +311,9 @@ def reply_seconds(run: Run) -> pd.DataFrame | None:
         with ``start``, ``end`` (Unix seconds: ``start + 1``), ``elapsed_s`` (end, from the first
         history sample), ``duration_s`` (1), ``users``, ``sampled_users`` (before the 0-users rule),
         ``requests`` (replies that ended), ``failures``, ``rps``, ``fps``, ``latency_p50_ms``,
-        ``latency_p95_ms``, ``ttft_p50_ms``, ``ttft_p95_ms``, ``latency_max_ms`` when the history has
-        it (of the second's successful replies, exact) and the kind columns of :func:`intervals`.
+        ``latency_p95_ms``, ``ttft_p50_ms``, ``ttft_p95_ms``, ``latency_avg_ms``, ``latency_max_ms``
+        (of the second's successful replies, exact; ``NaN`` in a file without the column) and the kind
+        columns of :func:`intervals`.
     """
     chat = run.chat_history
     if chat is None:
@@ -367,9 +334,9 @@ def reply_seconds(run: Run) -> pd.DataFrame | None:
         "latency_p95_ms",
         "ttft_p50_ms",
         "ttft_p95_ms",
+        "latency_avg_ms",  # empty in a file written before wslocust added the column
+        "latency_max_ms",
     ]
-    if "latency_max_ms" in rows.columns:  # written by wslocust since the column was added
-        columns.append("latency_max_ms")
     values = rows.assign(second=seconds).set_index("second")[columns].reindex(grid)
 
     users = values["users"].to_numpy(dtype=float)

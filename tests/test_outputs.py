@@ -7,6 +7,8 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from wslocust.errors import BotError, MetricFailure, ReplyTimeout, WsLocustError
 from wslocust.outputs import (
     HISTORY_COLUMNS,
@@ -15,6 +17,7 @@ from wslocust.outputs import (
     HistoryWriter,
     format_table,
     metric_columns,
+    public_url,
     stats_rows,
     summary,
     write_stats_csv,
@@ -207,6 +210,7 @@ def test_history_has_a_row_a_name_and_second_plus_aggregated_with_user_count(tmp
         "2",
     )
     assert float(aggregated_500["Latency p95 (ms)"]) == 200.0
+    assert float(aggregated_500["Latency Avg (ms)"]) == 150.0  # of the successful replies: not the 300 ms
     assert float(rows[0]["Latency p50 (ms)"]) == 200.0
     assert float(rows[0]["TTFT p50 (ms)"]) == 10.0
     assert float(rows[0]["Chunk Gap p50 (ms)"]) == 10.0
@@ -444,6 +448,20 @@ def test_format_table_shows_each_name_and_the_aggregated_line() -> None:
     assert "recall" in lines[1]
 
 
+def test_format_table_has_latency_percentiles_and_says_counts_include_failures() -> None:
+    stats = run_stats()
+
+    lines = format_table(stats_rows(stats, DURATION_S)).splitlines()
+
+    assert "failed ones included" in lines[0]
+    assert "successful replies" in lines[0]
+    assert "lat p50  lat p95  lat p99" in lines[1]
+    cells = next(line for line in lines if line.startswith("Aggregated")).split()
+    assert int(cells[2]) == stats.total.failures > 0
+    p50, p95, p99 = stats.total.latency.percentiles((0.5, 0.95, 0.99))
+    assert [float(cell) for cell in cells[4:7]] == [round(p50, 2), round(p95, 2), round(p99, 2)]
+
+
 def test_format_table_separates_the_aggregated_line_with_a_rule() -> None:
     lines = format_table(stats_rows(run_stats(), DURATION_S)).splitlines()
 
@@ -460,3 +478,16 @@ def test_format_table_cuts_long_names_to_keep_columns_aligned() -> None:
 
     header, row = lines[1], next(line for line in lines if line.startswith(name[:24]))
     assert len(row) == len(header)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("wss://bot.example/prod?token=s3cr3t#frag", "wss://bot.example/prod"),
+        ("ws://user:s3cr3t@bot.example:8443/chat", "ws://bot.example:8443/chat"),
+        ("ws://[::1]:9000", "ws://[::1]:9000"),
+        ("ws://[::1", ""),
+    ],
+)
+def test_public_url_drops_user_info_query_and_fragment(url: str, shown: str) -> None:
+    assert public_url(url) == shown

@@ -38,7 +38,7 @@ from .errors import ConfigurationError, WsLocustError
 from .gates import add_gate_arguments, gates_from_options, verdict_exit_code
 from .metrics import METRIC_BUILDERS
 from .protocols import PROTOCOLS
-from .recorder import Recorder
+from .recorder import Recorder, progress_interval
 from .shapes import RecordingShape, add_shape_arguments, install_shape
 from .stats import TOKEN_COUNTERS
 from .users import ChatbotUser, WebSocketUser, arrival_stats_of, load_dataset
@@ -190,6 +190,14 @@ def add_arguments(parser: Any) -> None:
         "--failed-replies",
         include_in_web_ui=False,
         help="Write failed prompt/reply pairs (JSON lines) here (with --csv: PREFIX_failed_replies.jsonl)",
+    )
+    _add(
+        group,
+        "--progress-interval",
+        type=progress_interval,
+        include_in_web_ui=False,
+        metavar="S",
+        help="Headless: log users, replies/s, failures and TTFT p95 every S seconds (default 5; 0 = off)",
     )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(
@@ -368,6 +376,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         failed_path=getattr(options, "failed_replies", None),
         tokens=getattr(options, "tokens", "words"),
         print_table=bool(getattr(options, "headless", False)),
+        progress_interval_s=getattr(options, "progress_interval", None),
     )
 
     def steps_section() -> dict[str, Any]:

@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .stats import ChatStats, ConnectStats, ReplyStats
 
@@ -29,6 +30,7 @@ __all__ = [
     "history_csv_text",
     "history_rows",
     "metric_columns",
+    "public_url",
     "stats_rows",
     "summary",
     "write_stats_csv",
@@ -45,8 +47,8 @@ STATS_COLUMNS = [
 
 HISTORY_COLUMNS = [
     "Timestamp", "User Count", "Name", "Replies/s", "Failures/s", "Goodput/s", "Output Tokens/s",
-    "Latency p50 (ms)", "Latency p95 (ms)", "Latency Max (ms)", "TTFT p50 (ms)", "TTFT p95 (ms)",
-    "TTFT p99 (ms)", "Chunk Gap p50 (ms)",
+    "Latency Avg (ms)", "Latency p50 (ms)", "Latency p95 (ms)", "Latency Max (ms)", "TTFT p50 (ms)",
+    "TTFT p95 (ms)", "TTFT p99 (ms)", "Chunk Gap p50 (ms)",
 ]  # fmt: skip
 """Columns of ``_chat_stats_history.csv``: each row is one second (values of that second only)."""
 
@@ -147,6 +149,7 @@ def history_rows(
                     "Failures/s": stats.failures,
                     "Goodput/s": stats.good,
                     "Output Tokens/s": stats.tokens,
+                    "Latency Avg (ms)": _number(stats.latency.mean),
                     "Latency p50 (ms)": _number(latency[0]),
                     "Latency p95 (ms)": _number(latency[1]),
                     "Latency Max (ms)": _number(stats.latency.maximum if stats.latency.count else None),
@@ -295,12 +298,29 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
     return result
 
 
+def public_url(url: str) -> str:
+    """A URL without the parts that may hold a secret: user info, query string and fragment.
+
+    Returns:
+        ``scheme://host[:port]/path``; an empty string for a URL that cannot be parsed.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A fixed-width table of the main columns of :func:`stats_rows`, for the end of a headless run."""
+    """A fixed-width table of the main columns of :func:`stats_rows`, for the end of a headless run.
+
+    The counts are of every reply that ended, failed ones included; the timings of the successful ones.
+    """
     columns = [
         ("Name", "Name", 24), ("Replies", "# replies", 9), ("Failures", "# fails", 8),
-        ("Goodput/s", "good/s", 8), ("TTFT p50 (ms)", "TTFT p50", 9), ("TTFT p95 (ms)", "TTFT p95", 9),
-        ("TTFT p99 (ms)", "TTFT p99", 9), ("TTFT Max (ms)", "TTFT max", 9),
+        ("Goodput/s", "good/s", 8), ("Latency p50 (ms)", "lat p50", 8), ("Latency p95 (ms)", "lat p95", 8),
+        ("Latency p99 (ms)", "lat p99", 8), ("TTFT p50 (ms)", "TTFT p50", 8),
+        ("TTFT p95 (ms)", "TTFT p95", 8), ("TTFT p99 (ms)", "TTFT p99", 8), ("TTFT Max (ms)", "TTFT max", 8),
         ("Chunk Gap p50 (ms)", "gap p50", 8), ("Chunk Gap p99 (ms)", "gap p99", 8),
         ("Tokens/Reply", "tok/reply", 9), ("Output Tokens/s", "tok/s", 8),
     ]  # fmt: skip
@@ -309,7 +329,11 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     header = " ".join(
         title.rjust(width) if index else title.ljust(width) for index, (_, title, width) in enumerate(columns)
     )
-    lines = ["Chatbot statistics (ms; successful replies)", header, "-" * len(header)]
+    title = (
+        "Chatbot statistics (# replies, # fails: every reply that ended, failed ones included; "
+        "latency, TTFT and gaps: of the successful replies, in ms)"
+    )
+    lines = [title, header, "-" * len(header)]
     for row in rows:
         cells = []
         for index, (key, _, width) in enumerate(columns):

@@ -11,11 +11,22 @@ sent after that worker stopped, so the final figures hold every sample.
 from __future__ import annotations
 
 import locust  # noqa: F401  (gevent's monkey patching comes first)
+from locust.argument_parser import default_args_dict, get_parser
 from locust.env import Environment
-from locust.runners import STATE_INIT, STATE_STOPPED, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_INIT,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    WORKER_REPORT_INTERVAL,
+    MasterRunner,
+    WorkerRunner,
+)
 
+import argparse
 import json
 import logging
+import math
 import re
 import time
 from collections import deque
@@ -34,17 +45,22 @@ from .outputs import (
     format_table,
     history_csv_text,
     history_rows,
+    public_url,
     stats_rows,
     summary,
     write_stats_csv,
 )
-from .stats import TOKEN_COUNTERS, ChatStats
+from .stats import TOKEN_COUNTERS, ChatStats, ReplyStats
+from .users import WebSocketUser
 
-__all__ = ["Recorder", "ui_key"]
+__all__ = ["DEFAULT_PROGRESS_INTERVAL_S", "Recorder", "progress_interval", "ui_key"]
 
 _log = logging.getLogger("wslocust")
 _table_log = logging.getLogger("locust.stats_logger")
 _HISTORY_ROWS_KEPT = 200_000
+
+DEFAULT_PROGRESS_INTERVAL_S = 5.0
+"""How often a headless run logs a progress line, unless ``--progress-interval`` says otherwise."""
 
 
 class Recorder:
@@ -56,7 +72,10 @@ class Recorder:
         summary_path: where the JSON summary goes (``--summary-json``), if anywhere.
         failed_path: where the failed pairs go (default ``PREFIX_failed_replies.jsonl`` with a prefix).
         tokens: how output tokens are counted (a key of :data:`~wslocust.stats.TOKEN_COUNTERS`).
-        print_table: print the statistics table at the end of each test (headless runs).
+        print_table: a headless run: print the statistics table and the gates' verdict at quit, after
+            Locust's own final tables, so the verdict is the last thing the run prints.
+        progress_interval_s: a headless run: log a progress line this often (``None``: every
+            :data:`DEFAULT_PROGRESS_INTERVAL_S`; 0: never). Never in the web UI mode.
     """
 
     def __init__(
@@ -68,6 +87,7 @@ class Recorder:
         failed_path: str | None = None,
         tokens: str = "words",
         print_table: bool = False,
+        progress_interval_s: float | None = None,
     ) -> None:
         self.environment = environment
         self.count_tokens: Callable[[Reply], int] = TOKEN_COUNTERS[tokens]
@@ -77,6 +97,12 @@ class Recorder:
         self.csv_prefix = csv_prefix
         self.summary_path = Path(summary_path) if summary_path else None
         self.print_table = print_table
+        interval = DEFAULT_PROGRESS_INTERVAL_S if progress_interval_s is None else progress_interval_s
+        self.progress_interval_s = interval if print_table else 0.0
+        self._progress = ReplyStats()  # the replies of the finished seconds since the last progress line
+        self._progress_from: int | None = None  # the first second the next progress line covers
+        self._progress_to: int | None = None  # and the second after its last one
+        self._next_progress = 0.0
         self.started_at: float | None = None
         self.stopped_at: float | None = None
         self.users_at: dict[int, int] = {}
@@ -88,6 +114,8 @@ class Recorder:
         self._history: HistoryWriter | None = None
         self._failed: FailedPairsWriter | None = None
         self._ticker: gevent.Greenlet | None = None
+        self._own_options: dict[str, Any] | None = None  # not Locust's, not secret: name -> default
+        self._closing_text: list[str] = []  # printed at quit (headless): the table, then the verdict
         self.last_summary: dict[str, Any] | None = None
         self.last_verdict: Verdict | None = None
         """The gates' verdict of the last test, when gates are set."""
@@ -168,6 +196,9 @@ class Recorder:
         self._stop_began = None
         self._workers.clear()
         self.users_at.clear()
+        self._progress = ReplyStats()
+        self._progress_from = self._progress_to = int(self.started_at)
+        self._next_progress = self.started_at + self.progress_interval_s
         if self._ticker is None or self._ticker.dead:
             self._ticker = gevent.spawn(self._tick_forever)
 
@@ -185,9 +216,38 @@ class Recorder:
         # Workers report every few seconds: a second is final once every report covering it is in.
         lag = WORKER_REPORT_INTERVAL + 2.0 if self.is_master else 1.0
         self._write_progress(before=int(now - lag))
+        running = runner is not None and runner.state in (STATE_SPAWNING, STATE_RUNNING)
+        if self.progress_interval_s and running and now >= self._next_progress:
+            self._next_progress = now + self.progress_interval_s
+            self._log_progress(now)
+
+    def _log_progress(self, now: float) -> None:
+        """Log one line: elapsed time, users, and the replies of the seconds finished since the last line
+        (on a master, the seconds every worker has reported: a few seconds behind)."""
+        first, end = self._progress_from, self._progress_to
+        if first is None or end is None or end <= first or self.started_at is None:
+            return
+        stats, self._progress, self._progress_from = self._progress, ReplyStats(), end
+        runner = self.environment.runner
+        ttft = stats.ttft.percentile(0.95)
+        _log.info(
+            "%s elapsed, %d users: %.1f replies/s, %d failed, TTFT p95 %s (replies that ended %s-%s)",
+            _clock(now - self.started_at),
+            runner.user_count if runner is not None else 0,
+            stats.replies / (end - first),
+            stats.failures,
+            "-" if ttft is None else f"{ttft:.0f} ms",
+            _clock(first - int(self.started_at)),  # whole seconds, counted from the start's
+            _clock(end - int(self.started_at)),
+        )
 
     def _write_progress(self, before: int | None) -> None:
         seconds = self.stats.take_seconds(before)
+        if before is not None and self._progress_to is not None:
+            self._progress_to = max(self._progress_to, before)
+        for _, names in seconds:
+            for stats in names.values():
+                self._progress.merge(stats)
         if seconds:
             if self._history is not None:
                 rows = self._history.write(seconds, self.users_at)
@@ -251,10 +311,16 @@ class Recorder:
             temporary = self.summary_path.with_suffix(self.summary_path.suffix + ".tmp")
             temporary.write_text(json.dumps(self.last_summary, indent=2) + "\n", encoding="utf-8")
             temporary.replace(self.summary_path)
+        texts = []
         if self.print_table and self.stats.total.replies:
-            _table_log.info("\n%s\n", format_table(stats_rows(self.stats, duration)))
+            texts.append(format_table(stats_rows(self.stats, duration)))
         if self.last_verdict is not None:
-            _table_log.info("\n%s\n", format_verdict(self.last_verdict))
+            texts.append(format_verdict(self.last_verdict))
+        if self.print_table:
+            self._closing_text = texts  # the last test's, printed by close()
+        else:  # the web UI runs test after test: each verdict when its test ends
+            for text in texts:
+                _table_log.info("\n%s\n", text)
 
     def _judge(self, result: dict[str, Any]) -> Verdict | None:
         """Evaluate the gates (re-read at each test's end: the web UI may change them) into the summary."""
@@ -271,20 +337,59 @@ class Recorder:
         return verdict
 
     def _summary_extra(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"run": self.run_section()}
         for section in self.summary_extras:
             extra.update(section())
         if self._failed is not None:
             extra["failed_replies_file"] = str(self._failed.path)
         return extra
 
+    def run_section(self) -> dict[str, Any]:
+        """What was run, for the JSON summary: target (without user info or query string), locustfile,
+        load (``users`` and ``spawn_rate`` are ``None`` under a shape, which sets them), protocol,
+        shape, and every option set to other than its default that is not Locust's own and not secret."""
+        environment = self.environment
+        options = vars(environment.parsed_options) if environment.parsed_options is not None else {}
+        users = [cls for cls in environment.user_classes if issubclass(cls, WebSocketUser)]
+        host = environment.host or next((cls.host for cls in users if cls.host), None)
+        protocol = options.get("protocol") or (users[0].protocol if users else None)
+        shape = environment.shape_class
+        runner = environment.runner
+        section: dict[str, Any] = {
+            "host": public_url(host) if host else None,
+            "locustfile": options.get("locustfile"),
+            "users": None if shape is not None else options.get("num_users"),
+            "spawn_rate": None if shape is not None else options.get("spawn_rate"),
+            "run_time_s": options.get("run_time"),
+            "protocol": protocol if protocol is None or isinstance(protocol, str) else protocol.name,
+            "shape": None if shape is None else getattr(shape, "shape_name", type(shape).__name__),
+            "workers": runner.worker_count if isinstance(runner, MasterRunner) else None,
+        }
+        if self._own_options is None:
+            locust_own = default_args_dict()
+            self._own_options = {
+                action.dest: action.default
+                for action in get_parser()._actions
+                if action.dest not in locust_own and not getattr(action, "is_secret", False)
+            }
+        section["options"] = {
+            name: _jsonable(options[name])
+            for name, default in sorted(self._own_options.items())
+            if name in options and options[name] != default
+        }
+        return section
+
     def close(self) -> None:
-        """Stop the ticker and close the files (at quit)."""
+        """At quit (after Locust's final tables): stop the ticker, close the files and print the last
+        test's table and verdict of a headless run, the verdict last."""
         if self._ticker is not None:
             self._ticker.kill(block=False)
         for writer in (self._history, self._failed):
             if writer is not None:
                 writer.close()
+        texts, self._closing_text = self._closing_text, []
+        for text in texts:
+            _table_log.info("\n%s\n", text)
 
     # -- the web UI ---------------------------------------------------------------------------------
 
@@ -298,6 +403,37 @@ class Recorder:
     def history_csv(self) -> str:
         """The history rows kept in memory, as the text of a ``_chat_stats_history.csv`` file."""
         return history_csv_text(self.history_rows)
+
+
+def progress_interval(text: str) -> float:
+    """The value of ``--progress-interval``: seconds, 0 for no progress lines.
+
+    Raises:
+        argparse.ArgumentTypeError: not a finite number of seconds, 0 or more.
+    """
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds, 0 or more (0: no progress)")
+    return seconds
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) of a number of seconds."""
+    minutes, secs = divmod(max(0, round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _jsonable(value: Any) -> Any:
+    """An option's value as JSON can hold it (a tuple as a list, anything unusual as its text)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return str(value)
 
 
 def ui_key(column: str) -> str:

@@ -7,6 +7,9 @@
 - ``chatbot``: the project's ``locustfiles/chatbot.py`` against its embedded demo bot (ramp 2, 4, 6
   users; the demo injects bot errors), with ``--csv-full-history`` and wslocust's own files
   (``_chat_stats.csv``...).
+
+and, apart (``known_run``), ``locustfile_known_replies.py`` against a demo bot whose hung replies
+time out far above the successful ones' time, with every reply's end and time in a file.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from pathlib import Path
 
 import pytest
 
+from wslocust.demo_server import DemoProcess
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SYNTHETIC = HERE / "locustfile_synthetic.py"
+KNOWN_REPLIES = HERE / "locustfile_known_replies.py"
 CHATBOT = ROOT / "locustfiles" / "chatbot.py"
 TIMEOUT_S = 90.0
 
@@ -105,6 +111,87 @@ def _has_replies(prefix: Path) -> bool:
         return False
     with stats.open(newline="") as handle:
         return any(row["Type"] == "WS" and int(row["Request Count"]) > 0 for row in csv.DictReader(handle))
+
+
+@dataclass(frozen=True)
+class KnownRun:
+    """A chatbot run's ``--csv`` prefix, and the file holding each of its WS replies (JSON lines)."""
+
+    prefix: Path
+    replies: Path
+
+
+@pytest.fixture(scope="session")
+def known_run(tmp_path_factory: pytest.TempPathFactory) -> KnownRun:
+    """Run wslocust's users for 6 s against a demo bot where 15 % of replies hang (timed out at
+    0.3 s, against some 40 ms for a successful reply) and 5 % are bot errors."""
+    base = tmp_path_factory.mktemp("known_run")
+    prefix, replies = base / "run", base / "replies.jsonl"
+    bot = ["--protocol", "json", "--ttft-ms", "20", "--itl-ms", "5", "--chunks", "5"]
+    demo = DemoProcess([*bot, "--hang-rate", "0.15", "--error-rate", "0.05", "--seed", "7"])
+    url = demo.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    command = [
+        sys.executable, "-m", "locust", "-f", str(KNOWN_REPLIES), "--headless", "--only-summary",
+        "--loglevel", "WARNING", "-u", "8", "-r", "4", "-t", "6s", "--host", url, "--reply-timeout", "0.3",
+        "--csv", str(prefix), "--csv-full-history",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            command,
+            cwd=ROOT,
+            env={**env, "KNOWN_REPLIES_FILE": str(replies)},
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+    finally:
+        demo.stop()
+    if not replies.exists() or not prefix.with_name("run_chat_stats_history.csv").exists():
+        pytest.fail(
+            f"the known-replies run wrote no results (exit {done.returncode}):\n{done.stderr[-3000:]}"
+        )
+    return KnownRun(prefix, replies)
+
+
+STRESS_SECRET = "s3cr3t-h"
+"""The handshake header's secret of ``stress_run``, which must appear in nothing it wrote."""
+
+
+@pytest.fixture(scope="session")
+def stress_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stress test of the chatbot locustfile with gates and ``--summary-json PREFIX.json``, against a
+    demo bot that slows a reply by 400 ms for each reply past 2 streaming when it starts: its step of
+    2 users is never slowed and passes, its step of 4 users breaks (p95 above 250 ms); one gate passes
+    and one fails. Gives the ``--csv`` prefix."""
+    prefix = tmp_path_factory.mktemp("stress_run") / "run"
+    bot = ["--protocol", "json", "--ttft-ms", "10", "--itl-ms", "2", "--chunks", "3", "--error-rate", "0"]
+    slows = ["--degrade-after", "2", "--degrade-ms", "400"]
+    demo = DemoProcess([*bot, *slows, "--require-header", f"Authorization: Bearer {STRESS_SECRET}"])
+    url = demo.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    command = [
+        sys.executable, "-m", "locust", "-f", str(CHATBOT), "--headless", "--only-summary",
+        "--loglevel", "WARNING", "--host", f"{url}/?key=s3cr3t-u", "--think-time", "0.02",
+        "--header", "Authorization: Bearer ${STRESS_SECRET}", "--shape", "stress",
+        "--step-start-users", "2", "--step-users", "2", "--step-duration", "2s", "--max-users", "8",
+        "--shape-spawn-rate", "10", "--stress-p95-ms", "250", "--max-p95-ms", "60000",
+        "--min-rps", "100000", "--csv", str(prefix), "--summary-json", f"{prefix}.json",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            command,
+            cwd=ROOT,
+            env={**env, "STRESS_SECRET": STRESS_SECRET},
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+    finally:
+        demo.stop()
+    if not Path(f"{prefix}.json").exists():
+        pytest.fail(f"the stress run wrote no summary (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return prefix
 
 
 CopyRun = Callable[..., Path]

@@ -294,7 +294,7 @@ def test_with_the_chat_history_a_level_is_of_ws_replies(runs: Runs) -> None:
     assert 0 < levels["handshakes"].sum() <= connects["requests"].max()
 
 
-def test_without_full_history_a_reply_level_has_no_average(runs: Runs, copy_run: CopyRun) -> None:
+def test_without_full_history_a_reply_level_has_wslocusts_average(runs: Runs, copy_run: CopyRun) -> None:
     prefix = copy_run(runs.chatbot)
     strip_full_history(prefix)
     run = load_run(prefix)
@@ -302,14 +302,37 @@ def test_without_full_history_a_reply_level_has_no_average(runs: Runs, copy_run:
     levels = users_levels(run)
     full = users_levels(load_run(runs.chatbot))
     assert (levels["source"] == "wslocust").all()
-    assert levels["avg_ms"].isna().all()  # the replies' times cannot be told from the handshakes'
-    assert (levels["avg_scope"] == "").all()
+    # the average is the chat history's, of the successful replies: Locust's rows are not needed
+    assert (levels["avg_scope"] == "successful replies").all()
+    assert levels["avg_ms"].tolist() == full["avg_ms"].tolist()
     assert levels["handshakes"].isna().all()
     assert levels["requests"].tolist() == full["requests"].tolist()
     assert np.allclose(levels["p50_ms"], full["p50_ms"], equal_nan=True)
     # the max needs no full history: it is wslocust's exact per-second max of the replies
     assert not levels["max_is_upper_bound"].any()
     assert np.allclose(levels["max_ms"], full["max_ms"], equal_nan=True)
+
+
+def drop_chat_column(prefix: Path, column: str) -> None:
+    """Remove a column of the chat history, as in a file written before wslocust added it."""
+    path = prefix.with_name(prefix.name + "_chat_stats_history.csv")
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    index = rows[0].index(column)
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([row[:index] + row[index + 1 :] for row in rows])
+
+
+def test_an_older_chat_history_without_averages_takes_locusts_ws_rows(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.chatbot)
+    drop_chat_column(prefix, "Latency Avg (ms)")
+    levels = users_levels(load_run(prefix))
+    assert (levels["avg_scope"] == "WS round trips").all()  # failed replies included: said so
+    assert (levels["avg_ms"] > 0).all()
+    strip_full_history(prefix)
+    levels = users_levels(load_run(prefix))
+    assert levels["avg_ms"].isna().all()  # the replies' times cannot be told from the handshakes'
+    assert (levels["avg_scope"] == "").all()
 
 
 def test_handshakes_are_counted_apart_from_the_replies(runs: Runs, copy_run: CopyRun) -> None:

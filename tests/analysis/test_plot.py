@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +15,15 @@ from analysis.load import load_run
 from analysis.plot import levels_figure, main, streaming_figure, timeseries_figure, write_figures
 from analysis.timeline import intervals, reply_seconds
 
-from .conftest import CopyRun, Runs
-from .test_levels import CHAT_HISTORY_HEADER, T0, chat_seconds, strip_full_history, write_history
+from .conftest import CopyRun, KnownRun, Runs
+from .test_levels import (
+    CHAT_HISTORY_HEADER,
+    T0,
+    chat_seconds,
+    drop_chat_column,
+    strip_full_history,
+    write_history,
+)
 
 pytestmark = pytest.mark.slow  # reads the session's real Locust runs (subprocesses)
 
@@ -195,8 +203,9 @@ def test_with_wslocust_the_levels_figure_is_of_ws_replies(runs: Runs) -> None:
     assert "handshakes apart" in suptitle
 
 
-def test_without_full_history_the_levels_figure_shows_the_median(runs: Runs, copy_run: CopyRun) -> None:
+def test_without_any_average_the_levels_figure_shows_the_median(runs: Runs, copy_run: CopyRun) -> None:
     prefix = copy_run(runs.chatbot)
+    drop_chat_column(prefix, "Latency Avg (ms)")  # an older chat history
     strip_full_history(prefix)
     run = load_run(prefix)
     levels = users_levels(run)
@@ -228,17 +237,19 @@ def test_with_wslocust_the_timeseries_throughput_and_latency_are_of_ws_replies(r
             assert high == float(row["Latency p95 (ms)"])
     _, average = _line(latency, "average (WS)")
     assert np.nanmin(average) > 0
+    assert latency.get_title(loc="left").startswith("Response time of successful WS replies")
     # failures stay Locust's, of every request (failed handshakes included)
     _, all_failures = _line(failures, "all failures")
     assert np.allclose(all_failures, intervals(run)["fps"], equal_nan=True)
     assert "CONNECT" in failures.get_title(loc="left")
 
 
-def test_without_full_history_the_timeseries_has_no_reply_average(runs: Runs, copy_run: CopyRun) -> None:
+def test_without_any_average_the_timeseries_has_no_reply_average(runs: Runs, copy_run: CopyRun) -> None:
     prefix = copy_run(runs.chatbot)
+    drop_chat_column(prefix, "Latency Avg (ms)")  # an older chat history
     strip_full_history(prefix)
     latency = timeseries_figure([load_run(prefix)]).axes[2]
-    assert "no average without --csv-full-history" in latency.get_title(loc="left")
+    assert "no average: chat history without it, and no --csv-full-history" in latency.get_title(loc="left")
     assert [line.get_label() for line in latency.lines] == ["p50 (WS)", "p95 (WS)"]
 
 
@@ -249,3 +260,45 @@ def test_overlaid_runs_say_which_counts_ws_replies(runs: Runs) -> None:
     fig = timeseries_figure([replace(chat, label="chat"), replace(plain, label="plain")])
     labels = [line.get_label() for line in fig.axes[1].lines]
     assert labels == ["chat replies/s (WS)", "plain requests/s"]
+
+
+def _known_seconds(known: KnownRun) -> tuple[dict[int, list[float]], list[float]]:
+    """The run's successful replies' times by second of reply end, and its failed replies' times."""
+    ok: dict[int, list[float]] = {}
+    failed: list[float] = []
+    for line in known.replies.read_text().splitlines():
+        reply = json.loads(line)
+        if reply["failed"]:
+            failed.append(reply["latency_ms"])
+        else:
+            ok.setdefault(int(reply["end"]), []).append(reply["latency_ms"])
+    return ok, failed
+
+
+def test_the_ws_average_over_time_is_each_seconds_exact_mean_of_its_successful_replies(
+    known_run: KnownRun,
+) -> None:
+    ok, failed = _known_seconds(known_run)
+    slowest = max(max(times) for times in ok.values())
+    assert sum(1 for time in failed if time > slowest) >= 5  # failed replies far above the successful
+    run = load_run(known_run.prefix)
+    latency = timeseries_figure([run]).axes[2]
+    assert latency.get_title(loc="left").startswith("Response time of successful WS replies")
+    x, average = _line(latency, "average (WS)")
+    origin = float(run.history["timestamp"].iloc[0])
+    plotted = {round(at + origin - 1.0): value for at, value in zip(x, average, strict=True)}
+    assert {second for second, value in plotted.items() if np.isfinite(value)} == set(ok)
+    for second, times in ok.items():
+        # the CSV rounds to 0.01 ms
+        assert min(times) - 0.005 <= plotted[second] <= max(times) + 0.005, second
+        assert plotted[second] == pytest.approx(float(np.mean(times)), abs=0.005), second
+
+
+def test_the_ws_average_per_users_level_is_of_the_successful_replies(known_run: KnownRun) -> None:
+    ok, _ = _known_seconds(known_run)
+    levels = users_levels(load_run(known_run.prefix))
+    assert (levels["avg_scope"] == "successful replies").all()
+    successes = levels["requests"] - levels["failures"]
+    weighted = float((levels["avg_ms"] * successes).sum() / successes.sum())
+    every = [time for times in ok.values() for time in times]
+    assert weighted == pytest.approx(float(np.mean(every)), abs=0.005)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from analysis.load import load_run
 from analysis.report import main, render_report
 
-from .conftest import CopyRun, Runs
+from .conftest import STRESS_SECRET, CopyRun, Runs
 
 pytestmark = pytest.mark.slow  # reads the session's real Locust runs (subprocesses)
 
@@ -84,3 +85,47 @@ def test_main_writes_prefix_report_html(
     assert path == prefix.with_name("run_report.html")
     assert path.read_text().startswith("<!DOCTYPE html>")
     assert path.stat().st_size > 50_000
+
+
+def test_the_report_says_what_was_run_the_verdict_and_the_breaking_point(
+    stress_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = json.loads(Path(f"{stress_run}.json").read_text())
+    point = summary["steps"]["breaking_point"]
+    assert point is not None
+    assert point["users"] == 2  # the step of 2 users passed, that of 4 broke
+    assert main([str(stress_run)]) == 0  # finds PREFIX.json by itself
+    document = Path(capsys.readouterr().out.strip()).read_text()
+    text = " ".join(_parse(document).text)
+    assert f"Target host {summary['run']['host']}" in text
+    assert summary["run"]["host"].startswith("ws://127.0.0.1:")
+    assert "s3cr3t" not in document  # neither the header's nor the URL's query
+    assert STRESS_SECRET not in document
+    assert "Users set by the load shape" in text
+    for setting in ("Protocol json", "Load shape stress", "--step-users 2", "--stress-p95-ms 250"):
+        assert setting in text, setting
+    assert "Verdict: FAIL (1 of 2 gates failed)" in text
+    assert "min_rps >= 100,000 req/s" in text
+    assert "Breaking point (users of the last good step) 2" in text
+    assert f"Why it broke {point['reason']}" in text
+    assert summary["steps"]["message"] in text
+
+
+def test_without_a_summary_the_report_says_what_it_cannot_tell(runs: Runs) -> None:
+    text = " ".join(_parse(render_report(load_run(runs.chatbot))).text)
+    assert "Target and settings unknown: no JSON summary" in text
+    assert "Verdict" not in text
+
+
+def test_a_summary_that_is_not_json_is_one_line_naming_it(
+    runs: Runs, copy_run: CopyRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = copy_run(runs.chatbot)
+    broken = tmp_path / "summary.json"
+    broken.write_text("{not json")
+    assert main([str(prefix), "--summary-json", str(broken)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert error.endswith(
+        f"{broken}: not a JSON summary (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
+    )
