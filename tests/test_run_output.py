@@ -282,6 +282,7 @@ def test_a_bad_progress_interval_is_one_line_naming_the_option(tmp_path: Path, v
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()  # the program's name: locust, or __main__.py with -m
     assert line.endswith(
-        f": error: argument --progress-interval: {value!r} is not a number of seconds, 0 or more (0: no progress)"
+        ": error: argument --progress-interval: must be a duration of 0 or more "
+        f"(seconds, or a number with an s, m or h suffix: 90, 90s, 2m, 1h30m), got {value!r}"
     )
     assert not list(tmp_path.iterdir())  # nothing written

@@ -38,7 +38,7 @@ from .errors import ConfigurationError, WsLocustError
 from .gates import add_gate_arguments, gates_from_options, verdict_exit_code
 from .metrics import METRIC_BUILDERS
 from .protocols import PROTOCOLS
-from .recorder import Recorder, progress_interval
+from .recorder import Recorder
 from .shapes import RecordingShape, add_shape_arguments, install_shape
 from .stats import TOKEN_COUNTERS
 from .users import ChatbotUser, WebSocketUser, arrival_stats_of, load_dataset
@@ -194,7 +194,7 @@ def add_arguments(parser: Any) -> None:
     _add(
         group,
         "--progress-interval",
-        type=progress_interval,
+        type=argument_type(seconds, positive=False),
         include_in_web_ui=False,
         metavar="S",
         help="Headless: log users, replies/s, failures and TTFT p95 every S seconds (default 5; 0 = off)",

@@ -23,10 +23,8 @@ from locust.runners import (
     WorkerRunner,
 )
 
-import argparse
 import json
 import logging
-import math
 import re
 import time
 from collections import deque
@@ -53,7 +51,7 @@ from .outputs import (
 from .stats import TOKEN_COUNTERS, ChatStats, ReplyStats
 from .users import WebSocketUser
 
-__all__ = ["DEFAULT_PROGRESS_INTERVAL_S", "Recorder", "progress_interval", "ui_key"]
+__all__ = ["DEFAULT_PROGRESS_INTERVAL_S", "Recorder", "ui_key"]
 
 _log = logging.getLogger("wslocust")
 _table_log = logging.getLogger("locust.stats_logger")
@@ -403,21 +401,6 @@ class Recorder:
     def history_csv(self) -> str:
         """The history rows kept in memory, as the text of a ``_chat_stats_history.csv`` file."""
         return history_csv_text(self.history_rows)
-
-
-def progress_interval(text: str) -> float:
-    """The value of ``--progress-interval``: seconds, 0 for no progress lines.
-
-    Raises:
-        argparse.ArgumentTypeError: not a finite number of seconds, 0 or more.
-    """
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds, 0 or more (0: no progress)")
-    return seconds
 
 
 def _clock(seconds: float) -> str:
