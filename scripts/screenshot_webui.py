@@ -1,16 +1,19 @@
-"""Screenshot the web UI's Chatbot tab during a run against the embedded demo chatbot.
+"""Screenshot the web UI: its start form, and the Chatbot tab during a run against the demo chatbot.
 
-Starts the shipped locustfile's web UI (no --host: the embedded demo bot), starts a swarm, waits,
-and saves a PNG of the Chatbot tab taken by headless Chromium (Debian: ``apt-get install chromium``;
-set CHROMIUM to use another binary). Arguments after ``--`` go to Locust, e.g.
+Starts the shipped locustfile's web UI (no --host: the embedded demo bot), saves a PNG of the start
+form with its custom parameters open, starts a swarm, waits, and saves a PNG of the Chatbot tab
+(charts and table), both taken by headless Chromium (Debian: ``apt-get install chromium``; set
+CHROMIUM to use another binary). Arguments after ``--`` go to Locust, e.g.
 ``python scripts/screenshot_webui.py -- --demo-ttft-ms 80``.
 
-The Chromium helpers here are shared with tests/test_webui.py.
+The Chromium helpers here (:class:`Browser`, driving the page over the DevTools protocol on
+loopback) are shared with tests/test_webui.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -32,6 +35,7 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = ROOT / "locustfiles" / "chatbot.py"
 DEFAULT_OUTPUT = ROOT / "docs" / "img" / "chatbot-tab.png"
+FORM_OUTPUT = ROOT / "docs" / "img" / "webui-form.png"
 
 HEADLESS_FLAGS = (
     "--headless",
@@ -46,67 +50,184 @@ HEADLESS_FLAGS = (
 )
 """Chromium flags: headless, and no network traffic but the page's own."""
 
-VIRTUAL_TIME_MS = 8000
-"""Virtual time the page gets before the DOM dump or screenshot: the UI fetches the stats every 2 s,
-and virtual time stands still while a fetch is under way, so the table is filled by then."""
-
 
 def find_chromium() -> str | None:
     """The Chromium binary (``$CHROMIUM``, default ``chromium`` on the PATH), or None."""
     return shutil.which(os.environ.get("CHROMIUM", "chromium"))
 
 
-def _kill_group(process: subprocess.Popen[str]) -> None:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def run_chromium(chromium: str, url: str, flags: Sequence[str], timeout_s: float = 60) -> str:
-    """Run headless Chromium on ``url`` with ``flags`` and a throw-away profile; return its stdout.
+class Browser:
+    """A headless Chromium tab driven over the DevTools protocol, on loopback only.
 
-    Raises RuntimeError when it fails or outlives ``timeout_s`` (it is killed, with its children).
+    Use it as a context manager: Chromium starts with a throw-away profile and a DevTools port it
+    chooses (``--remote-debugging-port=0``), and is killed, with its children, at the end. Clicks
+    and typing are real input events (``Input.*``), so the page's own form code runs.
+
+    Args:
+        chromium: The Chromium binary.
+        size: The window's width and height in pixels.
+        timeout_s: How long any one step (start, a command, a wait) may take.
     """
-    with tempfile.TemporaryDirectory(prefix="wslocust-chromium-", ignore_cleanup_errors=True) as profile:
-        command = [chromium, *HEADLESS_FLAGS, f"--user-data-dir={profile}", *flags, url]
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+
+    def __init__(self, chromium: str, size: tuple[int, int] = (1600, 1000), timeout_s: float = 60) -> None:
+        self.chromium = chromium
+        self.size = size
+        self.timeout_s = timeout_s
+        self._ids = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._profile: tempfile.TemporaryDirectory[str] | None = None
+        self._socket: Any = None
+
+    def __enter__(self) -> Browser:
+        import websocket  # websocket-client, a wslocust dependency
+
+        self._profile = tempfile.TemporaryDirectory(prefix="wslocust-chromium-", ignore_cleanup_errors=True)
+        profile = Path(self._profile.name)
+        command = [
+            self.chromium, *HEADLESS_FLAGS, f"--user-data-dir={profile}",
+            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+            f"--window-size={self.size[0]},{self.size[1]}", "about:blank",
+        ]  # fmt: skip
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        try:
-            stdout, stderr = process.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            process.communicate()
-            raise RuntimeError(f"chromium took more than {timeout_s} s: {' '.join(command)}") from None
-        finally:
-            _kill_group(process)  # helpers left behind, if any
-    if process.returncode != 0:
-        raise RuntimeError(f"chromium exited with {process.returncode}: {stderr[-2000:]}")
-    return stdout
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + self.timeout_s
+        while not (port_file.is_file() and port_file.read_text().count("\n") >= 1):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"chromium did not open its DevTools port: {' '.join(command)}")
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=self.timeout_s) as answer:
+            [page] = [target for target in json.load(answer) if target["type"] == "page"]
+        self._socket = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=self.timeout_s, suppress_origin=True
+        )
+        self.resize(*self.size)
+        return self
 
+    def resize(self, width: int, height: int) -> None:
+        """Make the page ``width`` by ``height`` pixels (screenshots are that size)."""
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        self.call("Emulation.setDeviceMetricsOverride", **metrics)
+        self.size = (width, height)
 
-def dump_dom(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS, timeout_s: float = 60) -> str:
-    """The page's DOM as rendered after ``budget_ms`` of virtual time."""
-    return run_chromium(chromium, url, [f"--virtual-time-budget={budget_ms}", "--dump-dom"], timeout_s)
+    def __exit__(self, *_: object) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                self._socket.close()
+        if self._process is not None:
+            _kill_group(self._process)
+            self._process.wait(10)
+        if self._profile is not None:
+            self._profile.cleanup()
 
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Send one DevTools command; its result (events arriving meanwhile are dropped).
 
-def screenshot(
-    chromium: str,
-    url: str,
-    path: Path,
-    size: tuple[int, int] = (1600, 1000),
-    budget_ms: int = VIRTUAL_TIME_MS,
-    timeout_s: float = 60,
-) -> None:
-    """Save a PNG of the page, ``size`` pixels, after ``budget_ms`` of virtual time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = [
-        f"--virtual-time-budget={budget_ms}",
-        f"--window-size={size[0]},{size[1]}",
-        f"--screenshot={path.resolve()}",
-    ]
-    run_chromium(chromium, url, flags, timeout_s)
-    if not path.is_file():
-        raise RuntimeError(f"chromium wrote no screenshot to {path}")
+        Raises:
+            RuntimeError: The command failed.
+        """
+        self._ids += 1
+        self._socket.send(json.dumps({"id": self._ids, "method": method, "params": params}))
+        while True:
+            message = json.loads(self._socket.recv())
+            if message.get("id") == self._ids:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                result: dict[str, Any] = message.get("result", {})
+                return result
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page (promises awaited).
+
+        Raises:
+            RuntimeError: The expression threw.
+        """
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout_s: float | None = None) -> Any:
+        """Poll a JavaScript expression until it is truthy; its value.
+
+        Raises:
+            TimeoutError: It stayed falsy for ``timeout_s`` (default: the browser's timeout).
+        """
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout_s
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"still false after {timeout_s} s: {expression}")
+            time.sleep(0.1)
+
+    def goto(self, url: str) -> None:
+        """Load ``url`` and wait until the document has loaded."""
+        self.call("Page.navigate", url=url)
+        self.wait_for(f"location.href.startsWith({json.dumps(url)}) && document.readyState === 'complete'")
+
+    def click(self, selector: str, text: str = "") -> None:
+        """Click, with the mouse, the middle of the first element matching a CSS selector (and holding
+        ``text``), once there is one; the page is first scrolled to show it."""
+        find = (
+            f"[...document.querySelectorAll({json.dumps(selector)})]"
+            f".find((node) => node.textContent.includes({json.dumps(text)}))"
+        )
+        where = (  # the middle of the element (scrolled into view), if a click there would hit it
+            f"(() => {{ const node = {find}; let box = node?.getBoundingClientRect(); if (!box) return null;"
+            " if (box.top < 0 || box.bottom > innerHeight) { node.scrollIntoView({block: 'center'});"
+            " box = node.getBoundingClientRect(); }"
+            " const x = box.x + box.width / 2, y = box.y + box.height / 2;"
+            " return node.contains(document.elementFromPoint(x, y)) ? [x, y] : null; })()"
+        )
+        x, y = self.wait_for(where)
+        time.sleep(0.1)
+        while (moved := self.wait_for(where)) != [x, y]:  # still moving (an accordion opening)
+            x, y = moved
+            time.sleep(0.1)
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def type_into(self, selector: str, text: str) -> None:
+        """Replace the text of an input field as a user typing would (focus, select all, type)."""
+        self.wait_for(
+            f"(() => {{ const node = document.querySelector({json.dumps(selector)}); if (!node) return false;"
+            " node.scrollIntoView({block: 'center'}); node.focus(); node.select(); return true; })()"
+        )
+        if text:
+            self.call("Input.insertText", text=text)
+        else:
+            for kind in ("keyDown", "keyUp"):
+                self.call("Input.dispatchKeyEvent", type=kind, key="Backspace", code="Backspace",
+                          windowsVirtualKeyCode=8)  # fmt: skip
+
+    def choose(self, selector: str, value: str) -> None:
+        """Pick an option of a native ``<select>`` (sets it and fires the change event a pick fires)."""
+        self.wait_for(
+            f"(() => {{ const node = document.querySelector({json.dumps(selector)}); if (!node) return false;"
+            f" node.value = {json.dumps(value)}; node.dispatchEvent(new Event('change', {{bubbles: true}}));"
+            f" return node.value === {json.dumps(value)}; }})()"
+        )
+
+    def html(self) -> str:
+        """The page's DOM as HTML."""
+        return str(self.evaluate("document.documentElement.outerHTML"))
+
+    def screenshot(self, path: Path) -> None:
+        """Save a PNG of the visible page."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
 
 
 @dataclass
@@ -235,11 +356,12 @@ def post_form(url: str, fields: dict[str, str]) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="PNG to write")
+    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="PNG of the Chatbot tab")
+    parser.add_argument("--form-output", type=Path, default=FORM_OUTPUT, help="PNG of the start form")
     parser.add_argument("-u", "--users", type=int, default=10, help="Users of the swarm (default 10)")
     parser.add_argument("--think-time", default="0.2-0.6", help="Think time of the swarm (default 0.2-0.6)")
-    parser.add_argument("--wait", type=float, default=10.0, help="Seconds to run before the screenshot")
-    parser.add_argument("--size", default="1600x1000", help="Window size WIDTHxHEIGHT (default 1600x1000)")
+    parser.add_argument("--wait", type=float, default=20.0, help="Seconds to run before the screenshot")
+    parser.add_argument("--size", default="1400x1000", help="Window size WIDTHxHEIGHT (default 1400x1000)")
     parser.add_argument("locust_args", nargs="*", help="Further Locust arguments (after --)")
     args = parser.parse_args(argv)
     chromium = find_chromium()
@@ -252,16 +374,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1",
         "--web-port", str(port), *args.locust_args,
     ]  # fmt: skip
-    with running_web_ui(command, base + "/"):
+    with running_web_ui(command, base + "/"), Browser(chromium, (int(width), int(height))) as browser:
+        browser.goto(base + "/")
+        browser.click(".MuiAccordionSummary-root", "Custom parameters")
+        browser.wait_for("!!document.querySelector('.MuiCollapse-entered [data-wslocust-form]')")
+        browser.resize(int(width), int(browser.evaluate("document.documentElement.scrollHeight")))
+        browser.screenshot(args.form_output)
+        browser.resize(int(width), int(height))
         fields = {"user_count": str(args.users), "spawn_rate": str(args.users), "think_time": args.think_time}
         answer = post_form(base + "/swarm", fields)
         if not answer.get("success"):
             raise RuntimeError(f"the swarm did not start: {answer}")
         print(f"swarming against {answer.get('host')}; screenshot in {args.wait:g} s", file=sys.stderr)
         time.sleep(args.wait)
-        screenshot(chromium, base + "/?tab=chatbot", args.output, (int(width), int(height)))
+        browser.goto(base + "/?tab=chatbot")
+        browser.wait_for("document.querySelectorAll('#wslocust-charts polyline').length === 6")
+        browser.screenshot(args.output)
         post_form(base + "/stop", {})
-    print(args.output)
+    print(args.output, args.form_output)
     return 0
 
 

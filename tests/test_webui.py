@@ -1,4 +1,5 @@
-"""The web UI's Chatbot tab: its JSON data, CSV downloads, resets, and the page as Chromium renders it."""
+"""The web UI: the Chatbot tab's JSON data, CSV downloads and resets; in headless Chromium, the form
+(values shown, grouped, sent back, checked) and the Chatbot tab (table, live charts)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ import os
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from scripts.screenshot_webui import dump_dom, find_chromium, parse_page, running_web_ui, screenshot
+from scripts.screenshot_webui import Browser, find_chromium, parse_page, running_web_ui
 from wslocust.outputs import HISTORY_COLUMNS, STATS_COLUMNS
+from wslocust.webui import CHART_COLUMNS
+from wslocust.webui_form import FORM_GROUPS, form_options, front_end_name, posted_name
 
-from .conftest import UNIT, free_port, locust_command
+from .conftest import ROOT, UNIT, free_port, locust_command
 from .test_locust_run import INTENTS, get_json, post
 
 SWARM = {"user_count": "4", "spawn_rate": "4", "think_time": "0.05"}
@@ -175,28 +179,300 @@ def chromium() -> str:
     return chromium
 
 
+@pytest.fixture
+def browser(chromium: str) -> Iterator[Browser]:
+    """A headless Chromium tab, 1400 pixels wide."""
+    with Browser(chromium, size=(1400, 1000), timeout_s=30 * UNIT) as browser:
+        yield browser
+
+
+WebUi = Callable[..., AbstractContextManager[str]]
+
+
+@pytest.fixture
+def web_ui() -> WebUi:
+    """Start a Locust web UI on a free loopback port: ``with web_ui(*args, locustfile=...) as base:``.
+
+    The locustfile is the shipped one unless named; with no ``--host``, the embedded demo bot (no
+    errors, no wrong answers, fast) is the target.
+    """
+
+    def start(*args: str, locustfile: str = "chatbot.py") -> AbstractContextManager[str]:
+        port = free_port()
+        command = locust_command(
+            "--web-host", "127.0.0.1", "--web-port", str(port), "--demo-ttft-ms", "10", "--demo-itl-ms", "2",
+            "--demo-error-rate", "0", "--demo-wrong-rate", "0", *args,
+        )  # fmt: skip
+        command[command.index("-f") + 1] = str(ROOT / "locustfiles" / locustfile)
+        return running_web_ui(command, f"http://127.0.0.1:{port}", timeout_s=20 * UNIT)
+
+    return start
+
+
+def open_form(browser: Browser, base: str) -> None:
+    """Load the start page and open its "Custom parameters", once wslocust's script arranged them."""
+    browser.goto(base + "/")
+    browser.click(".MuiAccordionSummary-root", "Custom parameters")
+    browser.wait_for("!!document.querySelector('.MuiCollapse-entered [data-wslocust-form]')")  # opened
+
+
+def form_values(browser: Browser) -> dict[str, Any]:
+    """The form's fields by name: text, or checked for a checkbox."""
+    return browser.evaluate(  # type: ignore[no-any-return]
+        "Object.fromEntries([...document.querySelectorAll('form input[name], form select[name]')]"
+        ".map((node) => [node.name, node.type === 'checkbox' ? node.checked : node.value]))"
+    )
+
+
+def press_start(browser: Browser) -> None:
+    browser.click("form button[type=submit]", "Start")
+
+
+def error_shown(browser: Browser) -> str:
+    """The error the form shows (waits for it)."""
+    return str(browser.wait_for("document.querySelector('.MuiAlert-colorError')?.textContent"))
+
+
+def wait_for_ws_replies(base: str, at_least: int) -> dict[str, Any]:
+    data = poll(base, lambda data: ws_requests(data) >= at_least, 20)
+    assert ws_requests(data) >= at_least, data
+    return data
+
+
+def ws_failures(data: dict[str, Any]) -> int:
+    return sum(row["num_failures"] for row in data["stats"] if row["method"] in ("WS", "CONNECT"))
+
+
+def test_the_form_keys_the_front_end_mangles_are_mapped_back_without_collisions() -> None:
+    """The front end posts ``maxP95Ms`` back as ``max_p9_5ms``: every mangled key names one option."""
+    from locust import argument_parser
+
+    options = form_options(argument_parser.get_parser())
+    assert posted_name("max_p95_ms") == "max_p9_5ms"
+    assert front_end_name("max_p95_ms") == "maxP95Ms"
+    mangled = {posted_name(dest) for dest in options if posted_name(dest) != dest}
+    assert {"max_p9_5ms", "max_p9_9ms"} <= mangled
+    assert not mangled & set(options)
+    assert len(mangled) == len([dest for dest in options if posted_name(dest) != dest])
+
+
+def test_every_option_of_the_form_has_a_group() -> None:
+    from locust import argument_parser
+
+    options = form_options(argument_parser.get_parser())
+    assert {option.group for option in options.values()} <= {*FORM_GROUPS, "Load shape", "Gates"}
+    assert options["max_p95_ms"].group == "Gates"
+
+
 @pytest.mark.slow
-def test_chromium_renders_the_chatbot_tab_with_a_row_an_intent(
-    chromium: str, chatbot_ui: str, tmp_path: Path
+def test_the_form_shows_the_locustfiles_settings_and_start_untouched_keeps_them(
+    browser: Browser, web_ui: WebUi
 ) -> None:
+    with web_ui("--header", "X-Token: form-s3cret") as base:
+        open_form(browser, base)
+        shown = form_values(browser)
+        assert shown["protocol"] == "json"  # SupportBotUser.protocol, not the first choice (apigw)
+        assert shown["prompts"] == "datasets/support_bot.jsonl"
+        assert shown["shuffleSeed"] == "1"  # the class attribute
+        assert shown["replyTimeout"] == "60.0"  # WebSocketUser's default
+        assert shown["tokens"] == "words"
+        assert shown["header"] == "********"
+        assert shown["maxP95Ms"] == ""
+        assert "form-s3cret" not in browser.html()
+        before = shown_options(browser)
+        assert before["protocol"] == "json"
+        browser.type_into("[name=userCount]", "3")
+        browser.type_into("[name=spawnRate]", "3")
+        press_start(browser)
+        data = wait_for_ws_replies(base, at_least=10)
+        assert ws_failures(data) == 0  # json spoken to the json bot, the header kept
+        browser.goto(base + "/")  # the next form's values: what this run sent back, unchanged
+        assert shown_options(browser) == before
+
+
+def shown_options(browser: Browser) -> dict[str, Any]:
+    """The custom parameters' values the page builds its form from."""
+    return browser.evaluate(  # type: ignore[no-any-return]
+        "Object.fromEntries(Object.entries(window.templateArgs.extra_options)"
+        ".map(([name, option]) => [name, option.default_value]))"
+    )
+
+
+@pytest.mark.slow
+def test_a_protocol_registered_by_the_locustfile_is_shown_and_kept(browser: Browser, web_ui: WebUi) -> None:
+    with web_ui(locustfile="custom_protocol.py") as base:
+        open_form(browser, base)
+        options = browser.evaluate(
+            "[...document.querySelector('[name=protocol]').options].map((o) => o.value)"
+        )
+        assert "envelope" in options
+        assert form_values(browser)["protocol"] == "envelope"
+        browser.type_into("[name=userCount]", "2")
+        press_start(browser)
+        data = wait_for_ws_replies(base, at_least=5)
+        assert ws_failures(data) == 0
+
+
+@pytest.mark.slow
+def test_a_gate_typed_in_the_form_judges_the_run(browser: Browser, web_ui: WebUi, tmp_path: Path) -> None:
+    """``--max-p95-ms`` typed in the form (posted back as ``max_p9_5ms`` by the front end) is applied."""
+    summary = tmp_path / "summary.json"
+    with web_ui("--summary-json", str(summary)) as base:
+        open_form(browser, base)
+        browser.type_into("[name=userCount]", "2")
+        browser.type_into("[name=thinkTime]", "0.05")
+        browser.type_into("[name=maxP95Ms]", "1")  # the demo bot's replies take some 40 ms
+        press_start(browser)
+        wait_for_ws_replies(base, at_least=5)
+        browser.click("button", "Stop")
+        assert poll(base, lambda data: data["state"] == "stopped", 10)["state"] == "stopped"
+        deadline = time.monotonic() + 10 * UNIT
+        while not summary.is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    verdict = json.loads(summary.read_text())["gates"]
+    assert verdict["passed"] is False
+    [gate] = verdict["gates"]
+    assert (gate["gate"], gate["limit"], gate["passed"]) == ("max_p95_ms", 1, False)
+
+
+@pytest.mark.slow
+def test_the_class_picker_preselects_the_shape_of_the_command_line_and_runs_it(
+    browser: Browser, web_ui: WebUi
+) -> None:
+    shape = ("--shape", "step", "--step-start-users", "3", "--step-users", "1", "--step-duration", "5m")
+    with web_ui("--class-picker", *shape, "--shape-spawn-rate", "10", "--think-time", "0.2") as base:
+        browser.goto(base + "/")
+        assert browser.wait_for(
+            "document.querySelector('[name=shapeClass]')?.value === 'StepShape' && 'StepShape'"
+        )
+        press_start(browser)
+        data = poll(base, lambda data: data["user_count"] == 3, 20)
+        assert data["user_count"] == 3  # the step shape's start, not the form's one user
+
+
+@pytest.mark.slow
+def test_the_form_groups_options_under_headings_with_their_flag_and_help(
+    browser: Browser, web_ui: WebUi, tmp_path: Path
+) -> None:
+    with web_ui() as base:
+        open_form(browser, base)
+        fields = browser.evaluate(
+            "[...document.querySelectorAll('.wslocust-field')].map((node) => ({"
+            " group: node.dataset.wslocustGroup || null, help: node.dataset.wslocustHelp,"
+            " label: node.querySelector('label.MuiInputLabel-root, .MuiFormControlLabel-label')?.textContent,"
+            " top: node.getBoundingClientRect().top }))"
+        )
+        shot = tmp_path / "form.png"
+        browser.resize(1400, 4200)
+        browser.screenshot(shot)
+    fields.sort(key=lambda field: field["top"])
+    headings = [field["group"] for field in fields if field["group"]]
+    assert headings == [*FORM_GROUPS, "Gates"]
+    labels = [field["label"] for field in fields]
+    assert labels[:2] == ["--origin", "--header"]
+    assert "--max-p95-ms" in labels
+    assert all(label.startswith("--") for label in labels)
+    assert next(field for field in fields if field["label"] == "--max-p95-ms")["help"].startswith("Gate:")
+    with Image.open(shot) as image:
+        assert image.size == (1400, 4200)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("field", "text", "culprit"),
+    [
+        ("replyTimeout", "soon", "--reply-timeout"),
+        ("thinkTime", "3-1", "--think-time"),
+        ("maxP95Ms", "fast", "--max-p95-ms"),
+        ("prompts", "datasets/missing.jsonl", "missing.jsonl"),
+    ],
+)
+def test_a_bad_value_typed_in_the_form_is_shown_and_nothing_starts(
+    browser: Browser, web_ui: WebUi, field: str, text: str, culprit: str
+) -> None:
+    with web_ui() as base:
+        open_form(browser, base)
+        browser.type_into(f"[name={field}]", text)
+        press_start(browser)
+        assert culprit in error_shown(browser)
+        assert stats(base)["state"] == "ready"
+        browser.type_into(f"[name={field}]", "")  # cleared: the locustfile's setting again
+        press_start(browser)
+        assert poll(base, lambda data: data["state"] == "running", 10)["state"] == "running"
+
+
+@pytest.mark.slow
+def test_an_unknown_protocol_posted_is_refused_naming_the_option(web_ui: WebUi) -> None:
+    with web_ui() as base:
+        answer = post(base + "/swarm", {**SWARM, "protocol": "carrier-pigeon"})
+        assert answer["success"] is False
+        assert answer["message"].startswith("--protocol: 'carrier-pigeon' is not one of: ")
+        assert stats(base)["state"] == "ready"
+
+
+@pytest.mark.slow
+def test_chromium_renders_the_chatbot_tab_with_a_row_an_intent(browser: Browser, chatbot_ui: str) -> None:
     start_swarm_and_wait(chatbot_ui, at_least=20)
-    url = chatbot_ui + "/?tab=chatbot"  # the UI selects an extended tab by its key
-    page = parse_page(dump_dom(chromium, url, timeout_s=60 * UNIT))
+    browser.goto(chatbot_ui + "/?tab=chatbot")  # the UI selects an extended tab by its key
+    browser.wait_for("document.querySelectorAll('tbody tr').length >= 3")
+    page = parse_page(browser.html())
     assert {"Statistics", "Chatbot"} <= set(page.tabs), page.tabs
     assert page.selected_tab == "Chatbot"
     assert {"Name", "Replies", "TTFT p50 (ms)", "TTFT p99 (ms)", "intent Mean"} <= set(page.headers)
     names = page.column("Name")
     assert names[0] == "Aggregated"
     assert set(names[1:]) <= INTENTS
-    assert len(names) >= 3, names
     assert int(page.column("Replies")[0]) >= 20
     assert float(page.column("TTFT p50 (ms)")[0]) >= 10
 
+
+CHART_LINES = (
+    "[...document.querySelectorAll('#wslocust-charts polyline')].map((line) => ({"
+    " key: line.dataset.key, color: line.getAttribute('stroke'), points: line.getAttribute('points'),"
+    " timestamps: JSON.parse(line.dataset.timestamps), values: JSON.parse(line.dataset.values),"
+    " ymax: +line.ownerSVGElement.dataset.ymax, box: line.ownerSVGElement.getBoundingClientRect().toJSON() }))"
+)
+
+
+@pytest.mark.slow
+def test_the_chatbot_tab_charts_draw_the_per_second_history(
+    browser: Browser, chatbot_ui: str, tmp_path: Path
+) -> None:
+    start_swarm_and_wait(chatbot_ui, at_least=10)
+    poll(chatbot_ui, lambda _: len(get_json(chatbot_ui + "/wslocust/charts.json")["timestamps"]) >= 3, 15)
+    browser.goto(chatbot_ui + "/?tab=chatbot")
+    browser.wait_for(
+        "document.querySelectorAll('#wslocust-charts polyline').length === 6 && [...document.querySelectorAll("
+        "'#wslocust-charts polyline')].every((line) => line.getAttribute('points').split(' ').length >= 3)"
+    )
+    lines = browser.evaluate(CHART_LINES)
     shot = tmp_path / "chatbot-tab.png"
-    screenshot(chromium, url, shot, size=(1600, 1000), timeout_s=60 * UNIT)
+    browser.screenshot(shot)
+    history = get_json(chatbot_ui + "/wslocust/charts.json")  # later: holds every second drawn
+    assert [line["key"] for line in lines] == [ui_key for ui_key in history["series"]]
+    assert list(history["series"]) == ["ttft_p50_ms", "ttft_p95_ms", "latency_p50_ms", "latency_p95_ms",
+                                       "goodput_s", "failures_s"]  # fmt: skip
+    assert len(CHART_COLUMNS) == 6
+    for line in lines:
+        drawn = dict(zip(line["timestamps"], line["values"], strict=True))
+        recorded = dict(zip(history["timestamps"], history["series"][line["key"]], strict=True))
+        assert len(drawn) >= 3
+        assert all(recorded[second] == value for second, value in drawn.items()), line["key"]
+        ys = [float(point.split(",")[1]) for point in line["points"].split()]
+        values = [value for value in line["values"] if value is not None]
+        assert len(ys) == len(values)
+        top, height = 30, 200 - 30 - 26  # the chart's plot area in its viewBox
+        assert ys == pytest.approx([top + height * (1 - value / line["ymax"]) for value in values], abs=0.01)
+    ttft = next(line for line in lines if line["key"] == "ttft_p50_ms")
+    assert min(value for value in ttft["values"] if value is not None) >= 10  # --demo-ttft-ms 10
     with Image.open(shot) as image:
         assert image.format == "PNG"
-        assert image.size == (1600, 1000)
-        colors = image.convert("RGB").getcolors(maxcolors=1 << 16)
-    assert colors is None or len(colors) > 50  # text and the green header, not a blank page
-    assert shot.stat().st_size > 20_000
+        rgb = image.convert("RGB")
+        for line in lines:
+            if not any(line["values"]):
+                continue  # no failure: a line along the axis, under the others
+            box = line["box"]
+            color = tuple(int(line["color"][i : i + 2], 16) for i in (1, 3, 5))
+            region = rgb.crop((int(box["left"]), int(box["top"]), int(box["right"]), int(box["bottom"])))
+            drawn_pixels = sum(count for count, pixel in region.getcolors(1 << 16) or [] if pixel == color)
+            assert drawn_pixels > 20, f"{line['key']} is not drawn in the screenshot"

@@ -7,7 +7,8 @@ Importing :mod:`wslocust` registers these listeners on Locust's global events:
   shown in the web UI);
 - ``init``: checks the settings and the dataset before any user starts (one error line and exit
   code 2 on a mistake), starts the embedded demo bot when no ``--host`` is given at all (an empty
-  one is a mistake), and masks secret options in the web UI;
+  one is a mistake), and adds to the web UI (:mod:`wslocust.webui_form`: the form shows the values a
+  run would use, secrets masked, and is checked at START; :mod:`wslocust.webui`: the Chatbot tab);
 - ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
   statistics (:class:`~wslocust.recorder.Recorder`);
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
@@ -44,6 +45,7 @@ from .stats import TOKEN_COUNTERS
 from .users import ChatbotUser, WebSocketUser, arrival_stats_of, load_dataset
 from .values import argument_type, choice, count, fraction, integer, number, seconds, seconds_range
 from .webui import add_chatbot_tab
+from .webui_form import SECRET_MASK, add_form
 
 __all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "SECRET_OPTIONS", "add_arguments"]
 
@@ -51,9 +53,8 @@ CONFIGURATION_ERROR_EXIT_CODE = 2
 """The process exit code when wslocust's settings or dataset are wrong."""
 
 SECRET_OPTIONS = ("header", "query")
-"""Options whose values are never shown: masked in the web UI, never logged or reported."""
-
-SECRET_MASK = "********"
+"""Options whose values are never shown: masked in the web UI (as :data:`SECRET_MASK`), never logged
+or reported."""
 
 _log = logging.getLogger("wslocust")
 
@@ -323,29 +324,6 @@ def _remove_empty_outputs(options: Any) -> None:
             path.unlink()
 
 
-def _mask_secrets(web_ui: Any) -> None:
-    """Keep secret option values out of the web UI page; a masked value sent back means 'unchanged'."""
-    update = web_ui.update_template_args
-
-    def update_masked() -> None:
-        update()
-        extra = web_ui.template_args.get("extra_options") or {}
-        for name in SECRET_OPTIONS:
-            if name in extra and extra[name].get("default_value"):
-                extra[name]["default_value"] = SECRET_MASK
-
-    web_ui.update_template_args = update_masked
-    update_masked()
-
-
-def _restore_masked(environment: Environment, secrets: dict[str, Any]) -> None:
-    options = environment.parsed_options
-    for name, value in secrets.items():
-        current = getattr(options, name, None)
-        if current == SECRET_MASK or current == [SECRET_MASK]:
-            setattr(options, name, value)
-
-
 @locust.events.init_command_line_parser.add_listener
 def _on_parser(parser: Any, **_: Any) -> None:
     add_arguments(parser)
@@ -421,13 +399,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         events.test_stopping.add_listener(recorder.on_test_stopping)
         _quit_after_final_reports(environment.runner, recorder)
     if web_ui is not None:
-        secrets = {name: getattr(options, name, None) for name in SECRET_OPTIONS}
-        _mask_secrets(web_ui)
-
-        def restore(**_: Any) -> None:
-            _restore_masked(environment, secrets)
-
-        events.test_start.add_listener(restore)
+        add_form(web_ui, environment, _check)
         add_chatbot_tab(web_ui, recorder, _metric_names(environment, users))
 
 

@@ -1,7 +1,10 @@
-"""The web UI's Chatbot tab: live chatbot statistics, and downloads of the chatbot CSVs.
+"""The web UI's Chatbot tab: live chatbot statistics and charts, and downloads of the chatbot CSVs.
 
 It uses Locust's extension points: ``extended_tabs`` / ``extended_tables`` / ``extended_csv_files``
-in the page's template arguments, and an ``extended_stats`` entry added to ``/stats/requests``.
+in the page's template arguments, and an ``extended_stats`` entry added to ``/stats/requests``. The
+page also loads ``/wslocust/webui.js`` and ``webui.css`` (package data, no other network access):
+they draw the charts from ``/wslocust/charts.json`` (the recorder's per-second history of the
+current test) and arrange the form (see :mod:`wslocust.webui_form`).
 """
 
 from __future__ import annotations
@@ -9,14 +12,15 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from flask import Response, request
+from flask import Response, request, send_from_directory
 
 from .outputs import STATS_COLUMNS, metric_columns, stats_rows
 from .recorder import Recorder, ui_key
 
-__all__ = ["TABLE_COLUMNS", "TAB_KEY", "add_chatbot_tab"]
+__all__ = ["CHART_COLUMNS", "TABLE_COLUMNS", "TAB_KEY", "add_chatbot_tab", "chart_data"]
 
 TAB_KEY = "chatbot"
 
@@ -26,6 +30,38 @@ TABLE_COLUMNS = [
     "Output Tokens/s",
 ]  # fmt: skip
 """The columns the Chatbot tab shows (then each metric's mean and misses)."""
+
+CHART_COLUMNS = [
+    "TTFT p50 (ms)", "TTFT p95 (ms)", "Latency p50 (ms)", "Latency p95 (ms)", "Goodput/s", "Failures/s",
+]  # fmt: skip
+"""The history columns the Chatbot tab's charts draw (keyed by :func:`~wslocust.recorder.ui_key`)."""
+
+_STATIC = Path(__file__).with_name("static")
+_PAGE_ADDITIONS = (
+    '<link rel="stylesheet" href="./wslocust/webui.css"><script defer src="./wslocust/webui.js"></script>'
+)
+
+
+def chart_data(recorder: Recorder) -> dict[str, Any]:
+    """The current test's per-second history of the aggregated replies, for the charts.
+
+    Returns:
+        ``{"timestamps": [unix second, ...], "series": {ui_key: [value or None, ...]}}``: each column
+        of :data:`CHART_COLUMNS`, one value a second (None where a second had no value, e.g. no reply).
+    """
+    since = int(recorder.started_at) if recorder.started_at is not None else None
+    rows = [
+        row
+        for row in recorder.history_rows
+        if row["Name"] == "Aggregated" and since is not None and row["Timestamp"] >= since
+    ]
+    return {
+        "timestamps": [row["Timestamp"] for row in rows],
+        "series": {
+            ui_key(column): [None if row[column] == "" else row[column] for row in rows]
+            for column in CHART_COLUMNS
+        },
+    }
 
 
 def add_chatbot_tab(web_ui: Any, recorder: Recorder, metric_names: Sequence[str]) -> None:
@@ -43,6 +79,10 @@ def add_chatbot_tab(web_ui: Any, recorder: Recorder, metric_names: Sequence[str]
 
     @app.after_request
     def add_chatbot_stats(response: Response) -> Response:
+        if request.endpoint == "locust.index" and response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            response.set_data(page.replace("</head>", _PAGE_ADDITIONS + "</head>", 1))
+            return response
         if request.path != "/stats/requests" or not response.is_json:
             return response
         data = response.get_json()
@@ -54,6 +94,16 @@ def add_chatbot_tab(web_ui: Any, recorder: Recorder, metric_names: Sequence[str]
         return Response(
             text, mimetype="text/csv", headers={"Content-Disposition": f"attachment;filename={name}"}
         )
+
+    @app.route("/wslocust/<any('webui.js', 'webui.css'):name>")
+    @web_ui.auth_required_if_enabled
+    def static_file(name: str) -> Response:
+        return send_from_directory(_STATIC, name, max_age=0)
+
+    @app.route("/wslocust/charts.json")
+    @web_ui.auth_required_if_enabled
+    def charts() -> Response:
+        return Response(json.dumps(chart_data(recorder)), mimetype="application/json")
 
     @app.route("/wslocust/chat_stats.csv")
     @web_ui.auth_required_if_enabled
