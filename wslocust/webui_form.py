@@ -36,6 +36,7 @@ from .users import WebSocketUser
 
 __all__ = [
     "FORM_GROUPS",
+    "LIST_SEPARATOR",
     "SECRET_MASK",
     "Check",
     "FormOption",
@@ -43,6 +44,7 @@ __all__ = [
     "form_options",
     "front_end_name",
     "posted_name",
+    "shown_values",
 ]
 
 SECRET_MASK = "********"
@@ -219,7 +221,8 @@ def _fields(options_shown: Mapping[str, FormOption]) -> list[dict[str, str]]:
         {
             "name": front_end_name(option.dest),
             "label": option.flag,
-            "help": str(option.action.help or ""),
+            "help": str(option.action.help or "")
+            + ("; here, separate several with ;" if option.is_list else ""),
             "group": option.group,
         }
         for option in options_shown.values()
