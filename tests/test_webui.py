@@ -299,6 +299,26 @@ def shown_options(browser: Browser) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+def test_a_repeatable_option_shows_its_values_separated_by_semicolons_and_takes_them_so(
+    browser: Browser, web_ui: WebUi
+) -> None:
+    """Two ``--metric`` specs, commas inside them, typed as ``a; b``: both score the replies."""
+    with web_ui("--metric", "intent") as base:
+        open_form(browser, base)
+        assert form_values(browser)["metric"] == "intent"
+        browser.type_into("[name=userCount]", "2")
+        browser.type_into("[name=thinkTime]", "0.05")
+        browser.type_into("[name=metric]", "recall:min=0.5; length:min=1,max=500")
+        press_start(browser)
+        data = poll(base, lambda data: replies(data) >= 5, 20)
+        total = chatbot_rows(data)["Aggregated"]
+        assert "intent_mean" not in total  # replaced, as --metric replaces
+        assert total["recall_mean"] > 0
+        assert total["length_mean"] > 10  # words a reply
+        assert total["length_missed"] == 0
+
+
+@pytest.mark.slow
 def test_a_protocol_registered_by_the_locustfile_is_shown_and_kept(browser: Browser, web_ui: WebUi) -> None:
     with web_ui(locustfile="custom_protocol.py") as base:
         open_form(browser, base)
@@ -382,6 +402,9 @@ def test_the_form_groups_options_under_headings_with_their_flag_and_help(
     ("field", "text", "culprit"),
     [
         ("replyTimeout", "soon", "--reply-timeout"),
+        ("replyTimeout", "nan", "--reply-timeout"),
+        ("replyTimeout", "-1", "--reply-timeout"),
+        ("connectTimeout", "0", "--connect-timeout"),
         ("thinkTime", "3-1", "--think-time"),
         ("maxP95Ms", "fast", "--max-p95-ms"),
         ("prompts", "datasets/missing.jsonl", "missing.jsonl"),
@@ -476,3 +499,15 @@ def test_the_chatbot_tab_charts_draw_the_per_second_history(
             region = rgb.crop((int(box["left"]), int(box["top"]), int(box["right"]), int(box["bottom"])))
             drawn_pixels = sum(count for count, pixel in region.getcolors(1 << 16) or [] if pixel == color)
             assert drawn_pixels > 20, f"{line['key']} is not drawn in the screenshot"
+
+
+def test_a_repeatable_options_field_splits_at_semicolons_that_start_a_value() -> None:
+    from locust import argument_parser
+
+    options = form_options(argument_parser.get_parser())
+    assert options["metric"].convert("intent; json:keys=a;b; recall:min=0.5,field=Keywords") == [
+        "intent", "json:keys=a;b", "recall:min=0.5,field=Keywords",
+    ]  # fmt: skip
+    assert options["header"].convert("Cookie: a=1; b=2; X-Key: k") == ["Cookie: a=1; b=2", "X-Key: k"]
+    assert options["subprotocol"].convert("chat.v1; chat.v2") == ["chat.v1", "chat.v2"]
+    assert options["metric"].convert("") is None  # cleared: the locustfile's metrics

@@ -30,9 +30,11 @@ from flask import Response, jsonify, request
 from werkzeug.datastructures import ImmutableMultiDict
 
 from .errors import WsLocustError
+from .metrics import METRIC_BUILDERS
 from .protocols import PROTOCOLS, Protocol
 from .shapes import ConfigurableShape
 from .users import WebSocketUser
+from .values import flag
 
 __all__ = [
     "FORM_GROUPS",
@@ -55,8 +57,8 @@ LIST_SEPARATOR = "; "
 
 FORM_GROUPS: dict[str, tuple[str, ...]] = {
     "Connection": (
-        "origin", "header", "query", "subprotocol", "connect_to", "insecure", "connect_timeout",
-        "reply_timeout",
+        "origin", "header", "query", "subprotocol", "connect_to", "insecure", "follow_redirects",
+        "connect_timeout", "reply_timeout",
     ),
     "Protocol": (
         "protocol", "json_template", "json_chunk_path", "json_end", "json_error", "json_error_path",
@@ -80,6 +82,10 @@ _CLASS_ATTRIBUTES = {
     "arrival_rate": "arrival_rate", "arrivals": "arrivals",
 }  # fmt: skip
 """Options whose unset value means a user-class attribute: the option's dest → the attribute."""
+
+_FLAG_ATTRIBUTES = {"insecure": ("verify_tls", False), "follow_redirects": ("follow_redirects", True)}
+"""Flags that a user-class attribute can also set: the flag's dest → (the attribute, its value that
+means what the flag does)."""
 
 Check = Callable[[Environment, list[type[WebSocketUser]]], None]
 """The plugin's start-up check of settings: raises WsLocustError or ValueError on a mistake."""
@@ -113,7 +119,7 @@ class FormOption:
         if text.strip() == "":
             return None  # cleared: the locustfile's setting, or the default
         if self.is_list:
-            return [self._one(item) for item in _split_list(text, headers=self.dest == "header")]
+            return [self._one(item) for item in _split_list(text, self.dest)]
         return self._one(text)
 
     def _one(self, text: str) -> Any:
@@ -132,12 +138,22 @@ class FormOption:
 _HEADER_START = re.compile(r"\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+:")
 
 
-def _split_list(text: str, *, headers: bool) -> list[str]:
-    """A repeatable option's values, separated by ``;``; a header's own ``;`` (``Cookie: a=1; b=2``)
-    stays in it: a header value goes on until the next ``Name:``."""
+def _starts_value(dest: str, piece: str) -> bool:
+    """Whether a ``;``-separated piece of a repeatable option's field starts a new value: a header
+    starts with ``Name:``, a metric with its kind; a piece that does not continues the value before
+    it (``Cookie: a=1; b=2``, ``json:keys=a;b``)."""
+    if dest == "header":
+        return bool(_HEADER_START.match(piece))
+    if dest == "metric":
+        return piece.strip().partition(":")[0].strip() in METRIC_BUILDERS
+    return True
+
+
+def _split_list(text: str, dest: str) -> list[str]:
+    """A repeatable option's values, separated by ``;`` in its field."""
     items: list[str] = []
     for piece in text.split(";"):
-        if headers and items and not _HEADER_START.match(piece):
+        if items and not _starts_value(dest, piece):
             items[-1] += ";" + piece
         else:
             items.append(piece)
@@ -193,8 +209,10 @@ def _as_text(value: Any) -> str | bool:
 def _shown_value(option: FormOption, options: argparse.Namespace, users: list[type[WebSocketUser]]) -> Any:
     """The value the next run would use: the option's, else the user classes' (when they agree)."""
     value = getattr(options, option.dest, None)
-    if option.dest == "insecure":
-        return bool(value) or (bool(users) and all(not cls.verify_tls for cls in users))
+    if option.dest in _FLAG_ATTRIBUTES:
+        attribute, meaning = _FLAG_ATTRIBUTES[option.dest]
+        given = value is not None and flag(value, option.flag)
+        return given or (bool(users) and all(getattr(cls, attribute) == meaning for cls in users))
     if value in (None, "", []) and option.dest in _CLASS_ATTRIBUTES:
         attribute = _CLASS_ATTRIBUTES[option.dest]
         found = {_as_text(getattr(cls, attribute)) for cls in users if hasattr(cls, attribute)}
