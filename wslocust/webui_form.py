@@ -22,6 +22,7 @@ from locust.env import Environment
 
 import argparse
 import copy
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -48,6 +49,8 @@ __all__ = [
     "posted_name",
     "shown_values",
 ]
+
+_log = logging.getLogger("wslocust")
 
 SECRET_MASK = "********"
 """Shown instead of a secret option's value; sent back, it means "unchanged"."""
@@ -284,6 +287,7 @@ def add_form(web_ui: Any, environment: Environment, check: Check) -> None:
     def checked_swarm() -> Response:
         error = _apply_form(web_ui, environment, check)
         if error is not None:
+            _log.error("web UI: not started: %s", error)
             return jsonify({"success": False, "message": error, "host": environment.host})
         return swarm()  # type: ignore[no-any-return]
 
