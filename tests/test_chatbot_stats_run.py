@@ -1,9 +1,14 @@
 """Chatbot statistics of real Locust runs, checked against what the demo bot says it did.
 
-The demo bot counts the replies it completed and the wrong answers among them (``GET /stats``).
-With ``--stop-timeout`` every user finishes its round trip before stopping, so every reply the bot
-completed reached a user: the reported figures must equal the bot's, whether one process, two
-processes, or a master with two workers gathered them.
+The demo bot counts the prompts it began answering, the replies it completed and the wrong answers
+among them (``GET /stats``). With ``--stop-timeout`` every user finishes its round trip before
+stopping, so every reply the bot completed reached a user: the reported figures must equal the
+bot's, whether one process, two processes, or a master with two workers gathered them.
+
+What reconciles exactly, with or without a stop timeout: the replies reported (successful or failed)
+plus the prompts in flight at the stop equal the prompts the bot began answering. (Locust stops a
+user that is between two prompts at once, even with a stop timeout, and one just waking up may have
+sent its next prompt: that prompt is in flight at the stop.)
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ def check_against_bot(prefix: Path, summary_path: Path, counts: dict[str, int]) 
     summary: dict[str, Any] = json.loads(summary_path.read_text())
     assert counts["replies"] > 50
     assert summary["total_requests"] == counts["replies"]
+    assert summary["total_requests"] + summary["in_flight_at_stop"] == counts["started"]
     # every wrong answer names another intent: each one fails the intent metric, nothing else fails
     assert summary["metrics"]["intent"]["missed"] == counts["wrong"] > 0
     assert summary["errors_by_kind"] == {"metric_failure": counts["wrong"]}
@@ -111,3 +117,46 @@ def test_a_master_with_two_workers_reports_what_the_bot_did(tmp_path: Path, demo
             process.wait(10)
     assert master.returncode == 1, output[-3000:]
     check_against_bot(prefix, summary, bot_counts(url))
+
+
+SLOW_BOT = ("--error-rate", "0", "--wrong-rate", "0", "--ttft-ms", "100", "--itl-ms", "20", "--chunks", "20")
+"""Replies of about half a second: a stop at any moment finds most users mid-reply."""
+
+
+def run_slow_replies(tmp_path: Path, url: str, *args: str) -> tuple[dict[str, Any], str]:
+    """A 3 s run of 6 users against a bot of slow replies: its summary and Locust's log."""
+    summary_path = tmp_path / "summary.json"
+    result = run(
+        "--headless", "-u", "6", "-r", "6", "-t", "3s", "--think-time", "0.005", *args,
+        "--host", url, "--protocol", "json", "--summary-json", str(summary_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(summary_path.read_text()), result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_without_stop_timeout_the_replies_cut_short_are_counted_in_flight_at_stop(
+    tmp_path: Path, demo, processes: int
+) -> None:
+    """Users stopped mid-reply: replies + in flight at stop == prompts the bot began answering."""
+    url = demo(*SLOW_BOT)
+    extra = ("--processes", str(processes)) if processes > 1 else ()
+    summary, log = run_slow_replies(tmp_path, url, *extra)
+    counts = bot_counts(url)
+    assert summary["in_flight_at_stop"] > 0
+    assert summary["total_requests"] + summary["in_flight_at_stop"] == counts["started"]
+    assert summary["failed_requests"] == 0
+    assert f"{summary['in_flight_at_stop']} prompts in flight at stop" in log
+
+
+@pytest.mark.slow
+def test_with_a_stop_timeout_the_replies_in_flight_finish_and_are_counted(tmp_path: Path, demo) -> None:
+    """Each user mid-reply at the stop finishes it within --stop-timeout: the bot completed no reply unseen."""
+    url = demo(*SLOW_BOT)
+    summary, log = run_slow_replies(tmp_path, url, "--stop-timeout", "3")
+    counts = bot_counts(url)
+    assert "Not all users finished their tasks" not in log
+    assert summary["total_requests"] + summary["in_flight_at_stop"] == counts["started"]
+    assert summary["total_requests"] == counts["replies"]
+    assert summary["in_flight_at_stop"] < 6  # at most the users Locust stopped between two prompts

@@ -228,6 +228,9 @@ class ChatClient:
 
     Each connect fires a ``CONNECT`` request event (handshake time); each :meth:`ask` fires one
     ``WS`` request event for the whole round trip. Failures are reported in the event, never raised.
+    A round trip cut short by its user's stop (the prompt sent, the reply not ended) fires no event:
+    it is handed to ``environment.wslocust_stopped_mid_reply(reply)`` when the plugin set one, so
+    the results can count it as in flight at the stop.
 
     Args:
         environment: the Locust environment whose events are fired.
@@ -616,6 +619,10 @@ class ChatClient:
             self._round_trip(reply, scheduled_at)
         except BaseException:
             self._drop()  # interrupted mid-reply (the user is stopping): the stream is out of step
+            if reply.started_at:  # the prompt went out
+                stopped_mid_reply = getattr(self.environment, "wslocust_stopped_mid_reply", None)
+                if stopped_mid_reply is not None:
+                    stopped_mid_reply(reply)
             raise
         for check in self.checks:
             if reply.error is not None:

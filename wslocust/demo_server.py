@@ -12,7 +12,8 @@ Run it::
 
 It prints ``listening on ws://HOST:PORT`` once it accepts connections (``--port 0`` picks a free
 port). ``GET http://HOST:PORT/stats`` answers what it did so far, as JSON: connections, replies
-completed, wrong answers among them, errors, closes and hangs injected.
+started (prompts it began answering) and completed, wrong answers among them, errors, closes and
+hangs injected.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class Counts:
     """What the demo bot did, served as JSON at ``GET /stats`` (the server-side truth for tests)."""
 
     connections: int = 0
+    started: int = 0
     replies: int = 0
     wrong: int = 0
     errors: int = 0
@@ -252,6 +254,7 @@ class _Conversation:
         close never returns normally.
         """
         behaviour = self.behaviour
+        self.counts.started += 1
         wrong = self._roll(behaviour.wrong_rate)
         intent, answer = self.knowledge.answer(question, self.rng, wrong)
         fail = self._roll(behaviour.error_rate)

@@ -369,18 +369,20 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events.report_to_master.add_listener(recorder.on_report_to_master)
     events.worker_report.add_listener(recorder.on_worker_report)
     events.test_start.add_listener(recorder.on_test_start)
+    events.test_stopping.add_listener(recorder.on_test_stopping)
     events.test_stop.add_listener(recorder.on_test_stop)
     events.reset_stats.add_listener(recorder.on_reset_stats)
     _freeze_gc_while_running(events)
 
     def set_exit_code(**_: Any) -> None:
         runner = environment.runner
-        if (
+        interrupted = (
             not recorder.is_worker
             and recorder.started_at is not None
             and recorder.stopped_at is None
-            and runner
-        ):
+            and runner is not None
+        )
+        if interrupted and runner is not None:
             runner.stop()  # Ctrl+C or SIGTERM: judge the test before Locust picks the exit code
         code = verdict_exit_code(
             recorder.last_verdict,
@@ -395,9 +397,10 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         events.spawning_complete.add_listener(lambda **_: recorder.on_reset_stats())
     events.quit.add_listener(lambda **_: recorder.close())  # after quitting's final stop has written
     environment.wslocust_recorder = recorder  # type: ignore[attr-defined]
+    environment.wslocust_stopped_mid_reply = recorder.on_stopped_mid_reply  # type: ignore[attr-defined]
     if isinstance(environment.runner, MasterRunner):
-        events.test_stopping.add_listener(recorder.on_test_stopping)
         _quit_after_final_reports(environment.runner, recorder)
+        _hear_only_this_masters_workers(environment.runner, recorder)
     if web_ui is not None:
         add_form(web_ui, environment, _check)
         add_chatbot_tab(web_ui, recorder, _metric_names(environment, users))
@@ -495,7 +498,12 @@ def _quit_after_final_reports(runner: MasterRunner, recorder: Recorder) -> None:
     (bounded by the stop timeout and two report intervals), and only then writes the results.
     """
 
+    quitting: list[bool] = []
+
     def quit_after_final_reports() -> None:
+        if quitting:  # quit is called again (the last worker quitting, Locust's shutdown): once is enough
+            return
+        quitting.append(True)
         recorder.deferred = True
         recorder.on_test_stopping()
         runner.stop(send_stop_to_client=False)
@@ -507,6 +515,36 @@ def _quit_after_final_reports(runner: MasterRunner, recorder: Recorder) -> None:
         runner.greenlet.kill(block=True)
 
     runner.quit = quit_after_final_reports  # type: ignore[method-assign]
+
+
+def _hear_only_this_masters_workers(runner: MasterRunner, recorder: Recorder) -> None:
+    """Let only this master's workers, and their reports of the current test, into the results.
+
+    A worker whose master was killed (``kill -9``) keeps running its users and reporting, and when a
+    new master binds the same port, its reports reach it: Locust would add them to its statistics
+    (it only ignores their user counts and heartbeats). Messages from a worker that never said it was
+    ready to this master are dropped here, before any listener, and such a worker is told to quit
+    (as Locust tells an unknown worker that reports spawning). Reports of this master's workers are
+    screened by :meth:`Recorder.screen_report` (their run id).
+    """
+    known: set[str] = set()
+    told_to_quit: set[str] = set()
+    handle = runner.handle_message
+
+    def handle_message(client_id: str, msg: Message) -> None:
+        if msg.type == "client_ready":
+            known.add(msg.node_id)
+        elif msg.type == "stats":
+            if not recorder.screen_report(msg.node_id, msg.data, known=msg.node_id in known):
+                if msg.node_id not in told_to_quit:
+                    told_to_quit.add(msg.node_id)
+                    runner.server.send_to_client(Message("quit", None, msg.node_id))
+                return
+        elif msg.node_id not in known and msg.type != "locustfile":
+            return  # an unknown worker's heartbeat, exception, log lines, stop or quit
+        handle(client_id, msg)
+
+    runner.handle_message = handle_message  # type: ignore[method-assign]
 
 
 def _metric_names(environment: Environment, users: list[type[WebSocketUser]]) -> list[str]:

@@ -4,8 +4,13 @@ On a worker it counts replies and hands the counts to each report to the master,
 after each report, and says in each report whether its users have stopped. On the master (or a
 single process) it merges those reports, writes the history file second by second, and at the end of
 each test writes the statistics CSV, the JSON summary, the failed pairs and, when headless, the
-table. At the end of a test the master waits (bounded) for a report from every worker of the test
-sent after that worker stopped, so the final figures hold every sample.
+table. At the end of a test the master waits (once, bounded) for a report from every worker of the
+test sent after that worker stopped, so the final figures hold every sample; a worker that went
+missing is not waited for, and is reported as lost.
+
+Each test has a run id, given to the workers with their users (in the spawn message's options) and
+echoed in each of their reports: the master counts only reports of its current test (a worker of an
+earlier master on the same port, or a report of an earlier test, is rejected, counted and logged).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from locust.argument_parser import default_args_dict, get_parser
 from locust.env import Environment
 from locust.runners import (
     STATE_INIT,
+    STATE_MISSING,
     STATE_RUNNING,
     STATE_SPAWNING,
     STATE_STOPPED,
@@ -27,6 +33,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +63,8 @@ __all__ = ["DEFAULT_PROGRESS_INTERVAL_S", "Recorder", "ui_key"]
 _log = logging.getLogger("wslocust")
 _table_log = logging.getLogger("locust.stats_logger")
 _HISTORY_ROWS_KEPT = 200_000
+RUN_ID_OPTION = "wslocust_run_id"
+"""The attribute of the parsed options that carries a test's run id from the master to its workers."""
 
 DEFAULT_PROGRESS_INTERVAL_S = 5.0
 """How often a headless run logs a progress line, unless ``--progress-interval`` says otherwise."""
@@ -105,7 +114,14 @@ class Recorder:
         self.stopped_at: float | None = None
         self.users_at: dict[int, int] = {}
         self.history_rows: deque[dict[str, Any]] = deque(maxlen=_HISTORY_ROWS_KEPT)
-        self._workers: set[str] = set()  # workers that reported during the current test
+        self.run_id: str | None = None
+        """The current test's id (the master's own; on a worker, the one its users were spawned with)."""
+        self._workers: set[str] = set()  # workers of the current test (at its start, or reporting since)
+        self.lost_workers: list[str] = []
+        """Workers of the last test that sent no report after stopping (their last samples are missing)."""
+        self.rejected_reports = 0
+        """Reports with samples rejected since the last summary (not of this test, or of this master)."""
+        self._rejected_from: set[str] = set()  # workers whose rejection was logged (once each)
         self._stopped_report: dict[str, float] = {}  # when each last sent a report after stopping
         self._stop_began: float | None = None
         self.deferred = False  # the master's quit finishes the test itself, once workers reported
@@ -158,14 +174,57 @@ class Recorder:
             )
             self.stats.connects.add(response_time, kind)
 
+    def on_stopped_mid_reply(self, reply: Reply) -> None:
+        """Count a prompt whose reply was still in flight when its user was stopped (never a reply)."""
+        self.stats.in_flight_at_stop += 1
+
     def on_report_to_master(self, data: dict[str, Any], **_: Any) -> None:
         """Worker: hand everything counted since the last report to the master, and start afresh."""
         runner = self.environment.runner
         wire = self.stats.to_wire()
         stopped = runner is not None and runner.state in (STATE_STOPPED, STATE_INIT) and not runner.user_count
         wire["stopped"] = stopped
+        wire["run"] = self.run_id
         data["wslocust"] = wire
         self.stats = ChatStats(self.count_tokens)
+
+    def screen_report(self, client_id: str, data: dict[str, Any], *, known: bool) -> bool:
+        """Master: whether a worker's report may be heard; the samples of another test are taken out.
+
+        A report from a worker that never connected to this master (one left running by an earlier
+        master on the same port) is rejected whole. A report of this master's worker holding samples
+        of another test (sent before its users were spawned with this test's run id) loses wslocust's
+        sections; Locust's own counts pass, as Locust would take them. Rejections with samples are
+        counted, and logged once a worker.
+
+        Args:
+            client_id: the reporting worker.
+            data: the report (changed in place when its wslocust sections are taken out).
+            known: whether the worker connected to this master (said it was ready).
+
+        Returns:
+            False when the whole report must be dropped.
+        """
+        wire = data.get("wslocust")
+        if known and (wire is None or wire.get("run") == self.run_id):
+            return True
+        if wire is not None:
+            data.pop("wslocust")
+            data.pop("wslocust_arrivals", None)
+            held = ChatStats.from_wire(wire)
+            if held.total.replies or held.connects.attempts or held.in_flight_at_stop:
+                self.rejected_reports += 1
+                if client_id not in self._rejected_from:
+                    self._rejected_from.add(client_id)
+                    why = "of another test" if known else "from a worker that is not this master's"
+                    _log.warning(
+                        "rejected a report %s (%s): its %d replies are not counted (further ones: in the "
+                        "summary's workers.rejected_reports)",
+                        why,
+                        client_id,
+                        held.total.replies,
+                    )
+        return known
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         """Master: merge a worker's report (even one Locust discards after the worker stopped)."""
@@ -178,21 +237,30 @@ class Recorder:
             self._stopped_report[client_id] = time.time()
 
     def on_test_stopping(self, **_: Any) -> None:
-        """Master: the stop begins; from now on, a worker's 'stopped' report holds its last samples."""
-        if self._stop_began is None:
+        """The stop begins: the test's duration ends; a worker's 'stopped' report holds its last samples."""
+        if not self.is_worker and self._stop_began is None and self.started_at is not None:
             self._stop_began = time.time()
 
     # -- a test's life ------------------------------------------------------------------------------
 
     def on_test_start(self, **_: Any) -> None:
-        """A new test: statistics start from zero (the web UI can run several tests)."""
+        """A new test: statistics start from zero (the web UI can run several tests), under a new run id."""
         self.stats = ChatStats(self.count_tokens)
+        options = self.environment.parsed_options
         if self.is_worker:
+            self.run_id = getattr(options, RUN_ID_OPTION, None)  # the spawn message's, just taken in
             return
+        self.run_id = uuid.uuid4().hex
+        if options is not None:
+            setattr(options, RUN_ID_OPTION, self.run_id)  # sent with the users to spawn
         self.started_at = time.time()
         self.stopped_at = None
         self._stop_began = None
         self._workers.clear()
+        runner = self.environment.runner
+        if isinstance(runner, MasterRunner):
+            self._workers.update(client.id for client in runner.clients.all if client.state != STATE_MISSING)
+        self.lost_workers = []
         self.users_at.clear()
         self._progress = ReplyStats()
         self._progress_from = self._progress_to = int(self.started_at)
@@ -263,17 +331,36 @@ class Recorder:
             self.started_at = time.time()  # rates are over the time since the reset
 
     def await_final_reports(self) -> None:
-        """Master: wait (bounded) until every worker of the test reported after it stopped."""
-        if not self.is_master:
+        """Master: wait (once a test, bounded) until every worker of the test reported after it stopped.
+
+        The wait is for the stop timeout (users finishing their replies) and two report intervals; a
+        worker Locust marks missing (no heartbeat) is not waited for. The workers that sent nothing
+        after stopping are the test's lost workers: logged once, and listed in the summary.
+        """
+        if not self.is_master or self.started_at is None or self.stopped_at is not None:
             return
         since = self._stop_began if self._stop_began is not None else time.time()
         stop_timeout = self.environment.stop_timeout or 0.0
         deadline = time.monotonic() + stop_timeout + 2 * WORKER_REPORT_INTERVAL + 1.0
-        while time.monotonic() < deadline:
-            if all(self._stopped_report.get(worker, 0.0) > since for worker in self._workers):
-                return
+
+        def unreported() -> list[str]:
+            return sorted(w for w in self._workers if self._stopped_report.get(w, 0.0) <= since)
+
+        while any(not self._missing(worker) for worker in unreported()) and time.monotonic() < deadline:
             gevent.sleep(0.05)
-        _log.warning("some workers sent no report after stopping: their last replies may be missing")
+        self.lost_workers = unreported()
+        for worker in self.lost_workers:
+            _log.warning(
+                "worker %s was lost (%s): its replies since its last report are missing from the results",
+                worker,
+                "no heartbeat" if self._missing(worker) else "no report after stopping",
+            )
+
+    def _missing(self, worker: str) -> bool:
+        """Whether Locust marked a worker missing (its heartbeats stopped)."""
+        runner = self.environment.runner
+        client = runner.clients.get(worker) if isinstance(runner, MasterRunner) else None
+        return client is not None and client.state == STATE_MISSING
 
     def on_test_stop(self, **_: Any) -> None:
         """End of a test: take every last sample, then write the files and the table."""
@@ -283,18 +370,25 @@ class Recorder:
         self.end_test()
 
     def end_test(self) -> None:
-        """Close the test's books: note its end and write everything (once a test)."""
+        """Close the test's books: note its end (when its stop began) and write everything (once a test)."""
         if self.started_at is None or self.stopped_at is not None:
             return
-        self.stopped_at = time.time()
+        self.stopped_at = self._stop_began if self._stop_began is not None else time.time()
         self.finish()
+        self.rejected_reports = 0
 
     @property
     def duration_s(self) -> float:
-        """Seconds from the test's start to its stop (or to now while it runs)."""
+        """Seconds from the test's start to its stop (or to now while it runs).
+
+        The stop is when it began (the run time's end, Ctrl+C, the web UI's button): no prompt is
+        sent after it, and the waits that follow (users finishing within ``--stop-timeout``, the
+        workers' last reports) are not the test's time.
+        """
         if self.started_at is None:
             return 0.0
-        return max((self.stopped_at or time.time()) - self.started_at, 1e-9)
+        end = self.stopped_at or self._stop_began or time.time()
+        return max(end - self.started_at, 1e-9)
 
     def finish(self) -> None:
         """Write everything gathered so far: history, failed pairs, statistics CSV, summary, table."""
@@ -312,6 +406,11 @@ class Recorder:
         texts = []
         if self.print_table and self.stats.total.replies:
             texts.append(format_table(stats_rows(self.stats, duration)))
+        if self.print_table and self.stats.in_flight_at_stop:
+            texts.append(
+                f"{self.stats.in_flight_at_stop} prompts in flight at stop: sent, but their users were "
+                "stopped before the reply ended (not counted above; a longer --stop-timeout lets them finish)"
+            )
         if self.last_verdict is not None:
             texts.append(format_verdict(self.last_verdict))
         if self.print_table:
@@ -340,6 +439,13 @@ class Recorder:
             extra.update(section())
         if self._failed is not None:
             extra["failed_replies_file"] = str(self._failed.path)
+        extra["in_flight_at_stop"] = self.stats.in_flight_at_stop
+        if self.is_master:
+            extra["workers"] = {
+                "expected": len(self._workers),
+                "lost": self.lost_workers,
+                "rejected_reports": self.rejected_reports,
+            }
         return extra
 
     def run_section(self) -> dict[str, Any]:

@@ -364,6 +364,8 @@ class ChatStats:
         self.without_usage = 0
         """Successful replies without a usage report, with ``--tokens usage`` (counted in words)."""
         self._watch_usage = count_tokens is count_tokens_usage
+        self.in_flight_at_stop = 0
+        """Prompts sent whose reply had not ended when their user was stopped (not replies)."""
 
     @property
     def by_name(self) -> dict[str, ReplyStats]:
@@ -446,6 +448,7 @@ class ChatStats:
             for name, stats in names.items():
                 mine.setdefault(name, ReplyStats()).merge(stats)
         self.connects.merge(other.connects)
+        self.in_flight_at_stop += other.in_flight_at_stop
         room = max(0, self.keep_failed - len(self.failed))
         self.failed.extend(other.failed[:room])
         self.failed_dropped += other.failed_dropped + max(0, len(other.failed) - room)
@@ -464,6 +467,7 @@ class ChatStats:
             "failed": self.failed,
             "failed_dropped": self.failed_dropped,
             "without_usage": self.without_usage,
+            "in_flight_at_stop": self.in_flight_at_stop,
         }
 
     @classmethod
@@ -480,6 +484,7 @@ class ChatStats:
         stats.failed = list(wire["failed"])
         stats.failed_dropped = int(wire["failed_dropped"])
         stats.without_usage = int(wire.get("without_usage", 0))
+        stats.in_flight_at_stop = int(wire.get("in_flight_at_stop", 0))
         return stats
 
     def take_seconds(self, before: int | None = None) -> list[tuple[int, dict[str, ReplyStats]]]:

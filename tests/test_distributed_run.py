@@ -1,0 +1,157 @@
+"""Distributed runs that go wrong: a worker killed mid-run, a master killed under its workers.
+
+Each test runs Locust's master and workers as subprocesses on 127.0.0.1 against demo bots, and
+checks the results against what the bots say they did (``GET /stats``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, UNIT, free_port, locust_command
+
+FAST_BOT = ("--error-rate", "0", "--wrong-rate", "0", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
+FAILING_BOT = ("--error-rate", "1", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
+"""Every reply is a bot error: a failure counted anywhere must come from this bot."""
+WORKER_REPORT_INTERVAL_S = 3.0
+"""Locust's: a worker reports to the master every 3 s."""
+
+
+def bot_counts(url: str) -> dict[str, int]:
+    with urllib.request.urlopen(url.replace("ws://", "http://") + "/stats", timeout=5) as response:
+        counts: dict[str, int] = json.load(response)
+        return counts
+
+
+def wait_for(condition: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:g} s")
+        time.sleep(0.1)
+
+
+class Processes:
+    """Locust processes started by a test, killed at its end if still running."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[str]] = []
+
+    def master(self, port: str, *args: str) -> subprocess.Popen[str]:
+        return self._start(
+            "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, *args, output=True
+        )
+
+    def worker(self, port: str) -> subprocess.Popen[str]:
+        return self._start("--worker", "--master-host", "127.0.0.1", "--master-port", port, output=False)
+
+    def _start(self, *args: str, output: bool) -> subprocess.Popen[str]:
+        pipe = subprocess.PIPE if output else subprocess.DEVNULL
+        process = subprocess.Popen(
+            locust_command(*args), cwd=ROOT, stdout=pipe, stderr=subprocess.STDOUT, text=True
+        )
+        self.started.append(process)
+        return process
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    started = Processes()
+    yield started
+    for process in started.started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def ready_workers(log: str) -> list[str]:
+    return re.findall(r"(\S+) \(index \d+\) reported as ready", log)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_is_reported_lost_once_and_not_waited_for(
+    tmp_path: Path, demo, processes: Processes
+) -> None:
+    """The summary's duration is the run's, the master ends within one bounded wait, the loss is named once."""
+    url = demo(*FAST_BOT)
+    summary_path, port = tmp_path / "summary.json", str(free_port())
+    run_time_s = 10
+    started = time.monotonic()
+    master = processes.master(
+        port, "--headless", "-u", "4", "-r", "4", "-t", f"{run_time_s}s", "--think-time", "0.02",
+        "--expect-workers", "2", "--host", url, "--protocol", "json", "--summary-json", str(summary_path),
+    )  # fmt: skip
+    doomed, survivor = processes.worker(port), processes.worker(port)
+    wait_for(lambda: bot_counts(url)["replies"] > 20, 30 * UNIT, "replies from both workers")
+    time.sleep(WORKER_REPORT_INTERVAL_S + 1.0)  # each worker reports every 3 s: both have reported
+    doomed.kill()
+    output, _ = master.communicate(timeout=60 * UNIT)
+    took_s = time.monotonic() - started
+    assert master.returncode == 0, output[-3000:]
+    summary = json.loads(summary_path.read_text())
+    # Locust's --run-time timer may fire a little early, never late; no wait for reports is counted.
+    assert run_time_s - 1.5 < summary["duration_s"] < run_time_s + 1.0
+    # Start-up, the run, and one bounded wait for reports at most (two report intervals and a second,
+    # the stop timeout being 0): not one such wait a phase of the quit (three of them).
+    assert took_s < 5 * UNIT + run_time_s + 2 * WORKER_REPORT_INTERVAL_S + 1.0
+    workers = ready_workers(output)
+    assert len(workers) == 2
+    assert summary["workers"]["expected"] == 2
+    assert len(summary["workers"]["lost"]) == 1
+    assert summary["workers"]["lost"][0] in workers
+    lost_lines = [line for line in output.splitlines() if "was lost" in line]
+    assert len(lost_lines) == 1
+    assert summary["workers"]["lost"][0] in lost_lines[0]
+    assert survivor.wait(10 * UNIT) == 0
+
+
+@pytest.mark.slow
+def test_a_worker_orphaned_by_a_killed_master_is_not_counted_in_the_next_run(
+    tmp_path: Path, demo, processes: Processes
+) -> None:
+    """After kill -9 of the master, a new master on the same port rejects the orphan's reports and stops it."""
+    failing, healthy = demo(*FAILING_BOT), demo(*FAST_BOT)
+    port = str(free_port())
+    first = processes.master(
+        port, "--headless", "-u", "2", "-r", "2", "-t", "60s", "--think-time", "0.02",
+        "--expect-workers", "1", "--host", failing, "--protocol", "json",
+    )  # fmt: skip
+    orphan = processes.worker(port)
+    wait_for(lambda: bot_counts(failing)["errors"] > 10, 30 * UNIT, "the first run's load")
+    first.kill()
+    first.wait(10 * UNIT)
+    prefix, summary_path = tmp_path / "second", tmp_path / "summary.json"
+    second = processes.master(
+        port, "--headless", "-u", "2", "-r", "2", "-t", "8s", "--think-time", "0.02",
+        "--expect-workers", "1", "--host", healthy, "--protocol", "json",
+        "--csv", str(prefix), "--summary-json", str(summary_path),
+    )  # fmt: skip
+    processes.worker(port)
+    output, _ = second.communicate(timeout=60 * UNIT)
+    assert second.returncode == 0, output[-3000:]  # no failure reached the new run, not even Locust's
+    summary = json.loads(summary_path.read_text())
+    counts = bot_counts(healthy)
+    assert summary["failed_requests"] == 0
+    assert summary["errors_by_kind"] == {}
+    assert summary["total_requests"] + summary["in_flight_at_stop"] == counts["started"]
+    assert summary["workers"]["expected"] == 1
+    assert summary["workers"]["rejected_reports"] >= 1
+    rejected = [line for line in output.splitlines() if "rejected a report" in line]
+    assert len(rejected) == 1
+    assert "not this master's" in rejected[0]
+    with (prefix.parent / "second_stats.csv").open(newline="") as stream:
+        aggregated = next(row for row in csv.DictReader(stream) if row["Name"] == "Aggregated")
+    assert int(aggregated["Request Count"]) > 0
+    assert aggregated["Failure Count"] == "0"
+    # told to quit at its first rejected report, the orphan stops (before its own 60 s without heartbeat)
+    orphan.wait(30 * UNIT)
