@@ -12,7 +12,8 @@ Importing :mod:`wslocust` registers these listeners on Locust's global events:
 - ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
   statistics (:class:`~wslocust.recorder.Recorder`);
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
-- ``quitting``: stops a test still running (Ctrl+C) so it is judged and written, and sets the exit code;
+- ``quitting``: stops a test still running (Ctrl+C, SIGTERM) so it is judged and written, writes
+  Locust's ``--html`` report where Locust would not (SIGTERM), and sets the exit code;
 - ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import locust
 from locust import log as locust_log
 from locust.env import Environment
+from locust.html import get_html_report, process_html_filename
 from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -384,6 +386,10 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         )
         if interrupted and runner is not None:
             runner.stop()  # Ctrl+C or SIGTERM: judge the test before Locust picks the exit code
+        # Locust writes --html before quitting, but not when SIGTERM quits (its handler runs in a
+        # greenlet of its own, not the main one); after Ctrl+C it wrote it before the last stop.
+        if not recorder.is_worker and (interrupted or gevent.getcurrent().parent is not None):
+            _write_html_report(environment)
         code = verdict_exit_code(
             recorder.last_verdict,
             environment.process_exit_code,
@@ -545,6 +551,17 @@ def _hear_only_this_masters_workers(runner: MasterRunner, recorder: Recorder) ->
         handle(client_id, msg)
 
     runner.handle_message = handle_message  # type: ignore[method-assign]
+
+
+def _write_html_report(environment: Environment) -> None:
+    """Write Locust's ``--html`` report as Locust does at the end of a run, when asked for one."""
+    options = environment.parsed_options
+    if options is None or not getattr(options, "html_file", None):
+        return
+    process_html_filename(options)
+    path = Path(options.html_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(get_html_report(environment, show_download_link=False), encoding="utf-8")
 
 
 def _metric_names(environment: Environment, users: list[type[WebSocketUser]]) -> list[str]:
