@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import signal
 import subprocess
 import time
 import urllib.request
@@ -78,41 +79,66 @@ def ready_workers(log: str) -> list[str]:
     return re.findall(r"(\S+) \(index \d+\) reported as ready", log)
 
 
+def run_losing_a_worker(
+    tmp_path: Path, url: str, processes: Processes, ending: int
+) -> tuple[dict[str, Any], str, list[str], float]:
+    """A 10 s run on two workers, one ended by ``ending`` once both reported: summary, log, workers, time."""
+    summary_path, port = tmp_path / "summary.json", str(free_port())
+    started = time.monotonic()
+    master = processes.master(
+        port, "--headless", "-u", "4", "-r", "4", "-t", f"{RUN_TIME_S}s", "--think-time", "0.02",
+        "--expect-workers", "2", "--host", url, "--protocol", "json", "--summary-json", str(summary_path),
+    )  # fmt: skip
+    doomed, survivor = processes.worker(port), processes.worker(port)
+    wait_for(lambda: bot_counts(url)["replies"] > 20, 30 * UNIT, "replies from both workers")
+    time.sleep(WORKER_REPORT_INTERVAL_S + 1.0)  # each worker reports every 3 s: both have reported
+    doomed.send_signal(ending)
+    output, _ = master.communicate(timeout=60 * UNIT)
+    took_s = time.monotonic() - started
+    assert master.returncode == 0, output[-3000:]
+    assert survivor.wait(10 * UNIT) == 0
+    workers = ready_workers(output)
+    assert len(workers) == 2
+    return json.loads(summary_path.read_text()), output, workers, took_s
+
+
+RUN_TIME_S = 10
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_is_reported_lost_once_and_not_waited_for(
     tmp_path: Path, demo, processes: Processes
 ) -> None:
     """The summary's duration is the run's, the master ends within one bounded wait, the loss is named once."""
     url = demo(*FAST_BOT)
-    summary_path, port = tmp_path / "summary.json", str(free_port())
-    run_time_s = 10
-    started = time.monotonic()
-    master = processes.master(
-        port, "--headless", "-u", "4", "-r", "4", "-t", f"{run_time_s}s", "--think-time", "0.02",
-        "--expect-workers", "2", "--host", url, "--protocol", "json", "--summary-json", str(summary_path),
-    )  # fmt: skip
-    doomed, survivor = processes.worker(port), processes.worker(port)
-    wait_for(lambda: bot_counts(url)["replies"] > 20, 30 * UNIT, "replies from both workers")
-    time.sleep(WORKER_REPORT_INTERVAL_S + 1.0)  # each worker reports every 3 s: both have reported
-    doomed.kill()
-    output, _ = master.communicate(timeout=60 * UNIT)
-    took_s = time.monotonic() - started
-    assert master.returncode == 0, output[-3000:]
-    summary = json.loads(summary_path.read_text())
+    summary, output, workers, took_s = run_losing_a_worker(tmp_path, url, processes, signal.SIGKILL)
     # Locust's --run-time timer may fire a little early, never late; no wait for reports is counted.
-    assert run_time_s - 1.5 < summary["duration_s"] < run_time_s + 1.0
+    assert RUN_TIME_S - 1.5 < summary["duration_s"] < RUN_TIME_S + 1.0
     # Start-up, the run, and one bounded wait for reports at most (two report intervals and a second,
     # the stop timeout being 0): not one such wait a phase of the quit (three of them).
-    assert took_s < 5 * UNIT + run_time_s + 2 * WORKER_REPORT_INTERVAL_S + 1.0
-    workers = ready_workers(output)
-    assert len(workers) == 2
+    assert took_s < 5 * UNIT + RUN_TIME_S + 2 * WORKER_REPORT_INTERVAL_S + 1.0
     assert summary["workers"]["expected"] == 2
     assert len(summary["workers"]["lost"]) == 1
     assert summary["workers"]["lost"][0] in workers
     lost_lines = [line for line in output.splitlines() if "was lost" in line]
     assert len(lost_lines) == 1
     assert summary["workers"]["lost"][0] in lost_lines[0]
-    assert survivor.wait(10 * UNIT) == 0
+    assert "(no heartbeat)" in lost_lines[0]
+    # its replies since its last report died with it
+    assert summary["total_requests"] + summary["in_flight_at_stop"] < bot_counts(url)["started"]
+
+
+@pytest.mark.slow
+def test_a_worker_ended_by_sigterm_mid_run_sends_its_last_replies_and_is_not_lost(
+    tmp_path: Path, demo, processes: Processes
+) -> None:
+    """A worker told to terminate stops its users and reports before quitting: the totals still reconcile."""
+    url = demo(*FAST_BOT)
+    summary, output, _, _ = run_losing_a_worker(tmp_path, url, processes, signal.SIGTERM)
+    assert RUN_TIME_S - 1.5 < summary["duration_s"] < RUN_TIME_S + 1.0
+    assert summary["workers"] == {"expected": 2, "lost": [], "rejected_reports": 0}
+    assert "was lost" not in output
+    assert summary["total_requests"] + summary["in_flight_at_stop"] == bot_counts(url)["started"]
 
 
 @pytest.mark.slow

@@ -378,6 +378,11 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
 
     def set_exit_code(**_: Any) -> None:
         runner = environment.runner
+        if isinstance(runner, WorkerRunner) and runner.user_count:
+            # A worker quitting mid-test (SIGTERM, Ctrl+C): its users finish within the stop timeout
+            # and its last samples go to the master before Locust says it quits, so none are lost.
+            runner.stop()
+            runner._send_stats()
         interrupted = (
             not recorder.is_worker
             and recorder.started_at is not None
@@ -540,6 +545,8 @@ def _hear_only_this_masters_workers(runner: MasterRunner, recorder: Recorder) ->
     def handle_message(client_id: str, msg: Message) -> None:
         if msg.type == "client_ready":
             known.add(msg.node_id)
+        elif msg.type == "quit" and msg.node_id in known:
+            recorder.on_worker_quit(msg.node_id)
         elif msg.type == "stats":
             if not recorder.screen_report(msg.node_id, msg.data, known=msg.node_id in known):
                 if msg.node_id not in told_to_quit:

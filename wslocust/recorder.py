@@ -122,7 +122,9 @@ class Recorder:
         self.rejected_reports = 0
         """Reports with samples rejected since the last summary (not of this test, or of this master)."""
         self._rejected_from: set[str] = set()  # workers whose rejection was logged (once each)
+        self._departed: set[str] = set()  # workers that quit: nothing more will come from them
         self._stopped_report: dict[str, float] = {}  # when each last sent a report after stopping
+        self._stopped_last: set[str] = set()  # workers whose latest report was sent after stopping
         self._stop_began: float | None = None
         self.deferred = False  # the master's quit finishes the test itself, once workers reported
         self._history: HistoryWriter | None = None
@@ -226,6 +228,10 @@ class Recorder:
                     )
         return known
 
+    def on_worker_quit(self, client_id: str) -> None:
+        """Master: a worker said it quits (after its last report, if it sent one): no more to wait for."""
+        self._departed.add(client_id)
+
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         """Master: merge a worker's report (even one Locust discards after the worker stopped)."""
         wire = data.get("wslocust")
@@ -235,6 +241,9 @@ class Recorder:
         self._workers.add(client_id)
         if wire.get("stopped"):
             self._stopped_report[client_id] = time.time()
+            self._stopped_last.add(client_id)
+        else:
+            self._stopped_last.discard(client_id)
 
     def on_test_stopping(self, **_: Any) -> None:
         """The stop begins: the test's duration ends; a worker's 'stopped' report holds its last samples."""
@@ -261,6 +270,7 @@ class Recorder:
         if isinstance(runner, MasterRunner):
             self._workers.update(client.id for client in runner.clients.all if client.state != STATE_MISSING)
         self.lost_workers = []
+        self._departed.clear()
         self.users_at.clear()
         self._progress = ReplyStats()
         self._progress_from = self._progress_to = int(self.started_at)
@@ -334,8 +344,9 @@ class Recorder:
         """Master: wait (once a test, bounded) until every worker of the test reported after it stopped.
 
         The wait is for the stop timeout (users finishing their replies) and two report intervals; a
-        worker Locust marks missing (no heartbeat) is not waited for. The workers that sent nothing
-        after stopping are the test's lost workers: logged once, and listed in the summary.
+        worker that quit, or that Locust marks missing (no heartbeat), is not waited for. The workers
+        that sent nothing after stopping are the test's lost workers: logged once, and listed in the
+        summary.
         """
         if not self.is_master or self.started_at is None or self.stopped_at is not None:
             return
@@ -344,16 +355,32 @@ class Recorder:
         deadline = time.monotonic() + stop_timeout + 2 * WORKER_REPORT_INTERVAL + 1.0
 
         def unreported() -> list[str]:
-            return sorted(w for w in self._workers if self._stopped_report.get(w, 0.0) <= since)
+            return sorted(
+                worker
+                for worker in self._workers
+                if self._stopped_report.get(worker, 0.0) <= since
+                # one that stopped its users, reported, and quit before the test's end sent everything
+                and not (worker in self._departed and worker in self._stopped_last)
+            )
 
-        while any(not self._missing(worker) for worker in unreported()) and time.monotonic() < deadline:
+        def gone(worker: str) -> bool:
+            return worker in self._departed or self._missing(worker)
+
+        while any(not gone(worker) for worker in unreported()) and time.monotonic() < deadline:
             gevent.sleep(0.05)
         self.lost_workers = unreported()
         for worker in self.lost_workers:
+            why = (
+                "it quit"
+                if worker in self._departed
+                else "no heartbeat"
+                if self._missing(worker)
+                else "no report after stopping"
+            )
             _log.warning(
                 "worker %s was lost (%s): its replies since its last report are missing from the results",
                 worker,
-                "no heartbeat" if self._missing(worker) else "no report after stopping",
+                why,
             )
 
     def _missing(self, worker: str) -> bool:
