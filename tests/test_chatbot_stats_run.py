@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -57,9 +59,18 @@ def check_against_bot(prefix: Path, summary_path: Path, counts: dict[str, int]) 
 
 
 def run(*args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        locust_command(*args), cwd=ROOT, capture_output=True, text=True, timeout=timeout_s * UNIT, check=False
+    """Run Locust; past the timeout, kill its whole group (``--processes`` workers hold its pipes)."""
+    command = locust_command(*args)
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s * UNIT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise AssertionError(f"Locust ran past {timeout_s * UNIT:g} s:\n{stderr[-3000:]}") from None
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 @pytest.mark.slow

@@ -39,12 +39,17 @@ def test_a_run_ended_by_a_signal_writes_the_html_report_csvs_and_summary(
                        "--csv", str(prefix), "--summary-json", str(summary_path), "--html", str(html)),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 30 * UNIT
-    while requests_in_history(tmp_path / "run_stats_history.csv") <= 10 + 3:  # the 3 connects count too
-        assert time.monotonic() < deadline, "no replies within 30 s"
-        time.sleep(0.2)
-    os.killpg(process.pid, signal_number)  # the whole group, as a terminal or a CI runner does
-    _, stderr = process.communicate(timeout=30 * UNIT)
+    try:
+        deadline = time.monotonic() + 30 * UNIT
+        while requests_in_history(tmp_path / "run_stats_history.csv") <= 10 + 3:  # the connects count too
+            assert time.monotonic() < deadline, "no replies within 30 s"
+            time.sleep(0.2)
+        os.killpg(process.pid, signal_number)  # the whole group, as a terminal or a CI runner does
+        _, stderr = process.communicate(timeout=30 * UNIT)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
     assert process.returncode == 0, stderr[-2000:]
     assert "Traceback" not in stderr
     summary = json.loads(summary_path.read_text())
