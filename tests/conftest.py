@@ -15,6 +15,7 @@ import hashlib
 import os
 import socket
 import ssl
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -194,3 +195,52 @@ def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
 def locust_command(*args: str) -> list[str]:
     """The command line of a Locust run of the shipped locustfile in a subprocess."""
     return [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "chatbot.py"), *args]
+
+
+@dataclass
+class DistributedRun:
+    """What a master and its workers, run to their end, returned and logged (stderr)."""
+
+    returncode: int
+    master_log: str
+    worker_logs: list[str]
+
+
+def run_master_and_workers(
+    *master_args: str,
+    workers: int = 1,
+    timeout_s: float = 90,
+    master_env: dict[str, str] | None = None,
+    worker_env: dict[str, str] | None = None,
+) -> DistributedRun:
+    """Run a Locust master of the shipped locustfile on 127.0.0.1 and ``workers`` workers until it ends.
+
+    Every process still running at the end (a failed or overrun test) is killed.
+    """
+    port = str(free_port())
+    master = subprocess.Popen(
+        locust_command(*master_args, "--master", "--master-bind-host", "127.0.0.1",
+                       "--master-bind-port", port, "--expect-workers", str(workers)),
+        cwd=ROOT, env=master_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    started = [master]
+    try:
+        started += [
+            subprocess.Popen(
+                locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", port),
+                cwd=ROOT,
+                env=worker_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(workers)
+        ]
+        _, master_log = master.communicate(timeout=timeout_s * UNIT)
+        worker_logs = [worker.communicate(timeout=30 * UNIT)[1] for worker in started[1:]]
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10 * UNIT)
+    return DistributedRun(master.returncode, master_log, worker_logs)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, UNIT, free_port, locust_command
+from .conftest import ROOT, UNIT, locust_command, run_master_and_workers
 
 BOT = ("--wrong-rate", "0.25", "--error-rate", "0", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
 RUN = ("--headless", "-u", "6", "-r", "6", "-t", "4s", "--stop-timeout", "5", "--think-time", "0.02")
@@ -103,30 +103,11 @@ def test_reported_metric_failures_equal_the_wrong_answers_the_bot_sent(
 def test_a_master_with_two_workers_reports_what_the_bot_did(tmp_path: Path, demo) -> None:
     url = demo(*BOT)
     prefix, summary = tmp_path / "dist", tmp_path / "summary.json"
-    port = str(free_port())
-    master = subprocess.Popen(
-        locust_command(*RUN, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
-                       "--expect-workers", "2", "--host", url, "--protocol", "json",
-                       "--csv", str(prefix), "--summary-json", str(summary)),
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    run = run_master_and_workers(
+        *RUN, "--host", url, "--protocol", "json", "--csv", str(prefix), "--summary-json", str(summary),
+        workers=2,
     )  # fmt: skip
-    workers = [
-        subprocess.Popen(
-            locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", port),
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(2)
-    ]
-    try:
-        output, _ = master.communicate(timeout=90 * UNIT)
-    finally:
-        for process in [master, *workers]:
-            if process.poll() is None:
-                process.kill()
-            process.wait(10)
-    assert master.returncode == 1, output[-3000:]
+    assert run.returncode == 1, run.master_log[-3000:]
     check_against_bot(prefix, summary, bot_counts(url))
 
 

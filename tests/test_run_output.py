@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, UNIT, free_port, locust_command, wait_until
+from .conftest import ROOT, UNIT, locust_command, run_master_and_workers, wait_until
 
 FAST_BOT = ("--ttft-ms", "5", "--itl-ms", "1", "--chunks", "3")
 GATES = ("--max-p95-ms", "2000", "--max-error-rate", "90%")
@@ -86,29 +86,9 @@ def test_the_verdict_is_printed_last_when_the_run_is_stopped_by_a_signal(
 @pytest.mark.slow
 def test_the_verdict_is_printed_last_by_a_master(tmp_path: Path, demo) -> None:
     url = demo(*FAST_BOT)
-    port = str(free_port())
-    master = subprocess.Popen(
-        locust_command(
-            *run_args(url, tmp_path / "run", "-t", "3s"), "--master", "--master-bind-host", "127.0.0.1",
-            "--master-bind-port", port, "--expect-workers", "1",
-        ),
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    worker = subprocess.Popen(
-        locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", port),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _, output = master.communicate(timeout=90 * UNIT)
-    finally:
-        for process in (master, worker):
-            if process.poll() is None:
-                process.kill()
-            process.wait(10 * UNIT)
-    assert master.returncode == 0, output[-3000:]
-    assert_verdict_last(output)
+    run = run_master_and_workers(*run_args(url, tmp_path / "run", "-t", "3s"))
+    assert run.returncode == 0, run.master_log[-3000:]
+    assert_verdict_last(run.master_log)
 
 
 @pytest.mark.slow
@@ -218,35 +198,17 @@ def test_a_headless_run_logs_a_progress_line_every_interval(tmp_path: Path, demo
 @pytest.mark.slow
 def test_a_master_logs_progress_of_its_workers_replies(tmp_path: Path, demo) -> None:
     url = demo(*FAST_BOT)
-    port, summary_path = str(free_port()), tmp_path / "summary.json"
-    master = subprocess.Popen(
-        locust_command(
-            *run_args(url, tmp_path / "run", "-t", "10s", "--progress-interval", "1"), "--summary-json",
-            str(summary_path), "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
-            "--expect-workers", "1",
-        ),
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    summary_path = tmp_path / "summary.json"
+    run = run_master_and_workers(
+        *run_args(url, tmp_path / "run", "-t", "10s", "--progress-interval", "1"),
+        "--summary-json", str(summary_path),
     )  # fmt: skip
-    worker = subprocess.Popen(
-        locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", port),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _, output = master.communicate(timeout=90 * UNIT)
-        _, worker_output = worker.communicate(timeout=30 * UNIT)
-    finally:
-        for process in (master, worker):
-            if process.poll() is None:
-                process.kill()
-            process.wait(10 * UNIT)
-    assert master.returncode == 0, output[-3000:]
-    lines = progress_lines(output)
-    assert len(lines) >= 2, output[-3000:]  # the seconds every worker reported: some 5 s behind
+    assert run.returncode == 0, run.master_log[-3000:]
+    lines = progress_lines(run.master_log)
+    assert len(lines) >= 2, run.master_log[-3000:]  # the seconds every worker reported: some 5 s behind
     check_progress(lines, json.loads(summary_path.read_text()))
-    assert not progress_lines(worker_output)
+    [worker_log] = run.worker_logs
+    assert not progress_lines(worker_log)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, UNIT, free_port, locust_command
+from .conftest import ROOT, UNIT, free_port, locust_command, run_master_and_workers
 from .test_locust_run import assert_one_clear_error, read_rows, run_locust
 
 WSLOCUST = Path(sys.executable).parent / "wslocust"
@@ -173,27 +173,15 @@ def test_a_worker_lacking_a_header_variable_counts_failed_connections_instead_of
 ) -> None:
     """The master checks ``${VAR}`` in its own environment; a worker reads its own when users connect."""
     url = demo("--ttft-ms", "5", "--itl-ms", "1")
-    summary, port = tmp_path / "summary.json", str(free_port())
+    summary = tmp_path / "summary.json"
     with_token = {**os.environ, "WSLOCUST_TEST_TOKEN": "s3cret"}
     without_token = {name: value for name, value in os.environ.items() if name != "WSLOCUST_TEST_TOKEN"}
-    master = subprocess.Popen(
-        locust_command("--headless", "-u", "2", "-r", "2", "-t", "3s", "--master", "--master-bind-host",
-                       "127.0.0.1", "--master-bind-port", port, "--expect-workers", "1", "--host", url,
-                       "--header", "X-Token: ${WSLOCUST_TEST_TOKEN}", "--summary-json", str(summary)),
-        cwd=ROOT, env=with_token, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    run = run_master_and_workers(
+        "--headless", "-u", "2", "-r", "2", "-t", "3s", "--host", url,
+        "--header", "X-Token: ${WSLOCUST_TEST_TOKEN}", "--summary-json", str(summary),
+        timeout_s=60, master_env=with_token, worker_env=without_token,
     )  # fmt: skip
-    worker = subprocess.Popen(
-        locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", port),
-        cwd=ROOT, env=without_token, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        _, master_log = master.communicate(timeout=60 * UNIT)
-        _, worker_log = worker.communicate(timeout=30 * UNIT)
-    finally:
-        for process in (master, worker):
-            if process.poll() is None:
-                process.kill()
-            process.wait(10)
+    master_log, [worker_log] = run.master_log, run.worker_logs
     assert "Traceback" not in worker_log + master_log
     errors = [line for line in worker_log.splitlines() if "ERROR" in line]
     assert len(errors) == 1, worker_log
