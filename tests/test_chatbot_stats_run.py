@@ -139,7 +139,8 @@ def test_without_stop_timeout_the_replies_cut_short_are_counted_in_flight_at_sto
     assert summary["in_flight_at_stop"] > 0
     assert summary["total_requests"] + summary["in_flight_at_stop"] == counts["started"]
     assert summary["failed_requests"] == 0
-    assert f"{summary['in_flight_at_stop']} prompts in flight at stop" in log
+    count = summary["in_flight_at_stop"]
+    assert f"{count} {'prompt' if count == 1 else 'prompts'} in flight at stop" in log
 
 
 @pytest.mark.slow

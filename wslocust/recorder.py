@@ -434,9 +434,11 @@ class Recorder:
         if self.print_table and self.stats.total.replies:
             texts.append(format_table(stats_rows(self.stats, duration)))
         if self.print_table and self.stats.in_flight_at_stop:
+            count = self.stats.in_flight_at_stop
             texts.append(
-                f"{self.stats.in_flight_at_stop} prompts in flight at stop: sent, but their users were "
-                "stopped before the reply ended (not counted above; a longer --stop-timeout lets them finish)"
+                f"{count} {'prompt' if count == 1 else 'prompts'} in flight at stop: sent, but their users "
+                "were stopped before the reply ended (not counted above; a longer --stop-timeout lets them "
+                "finish)"
             )
         if self.last_verdict is not None:
             texts.append(format_verdict(self.last_verdict))
