@@ -119,6 +119,30 @@ def test_the_page_declares_the_chatbot_tab_its_columns_and_csv_downloads(chatbot
 
 
 @pytest.mark.slow
+def test_under_a_web_base_path_the_chatbot_tab_its_script_charts_and_downloads_are_served_there() -> None:
+    port = free_port()
+    command = locust_command(
+        "--web-host", "127.0.0.1", "--web-port", str(port), "--web-base-path", "/bot-tests",
+        "--demo-ttft-ms", "10", "--demo-itl-ms", "2",
+    )  # fmt: skip
+    with running_web_ui(command, f"http://127.0.0.1:{port}/bot-tests/", timeout_s=20 * UNIT) as page_url:
+        page = urllib.request.urlopen(page_url, timeout=5).read().decode()
+        assert '<script defer src="./wslocust/webui.js">' in page  # relative: under the base path
+        script = urllib.request.urlopen(page_url + "wslocust/webui.js", timeout=5).read().decode()
+        assert "charts.json" in script
+        assert post(page_url + "swarm", SWARM)["success"]
+        data = poll(page_url.rstrip("/"), lambda data: replies(data) >= 5, 15)
+        assert replies(data) >= 5, data  # the Chatbot tab's rows, in /bot-tests/stats/requests
+        deadline = time.monotonic() + 10 * UNIT
+        while not get_json(page_url + "wslocust/charts.json")["timestamps"]:
+            assert time.monotonic() < deadline, "no second of history charted"
+            time.sleep(0.2)  # a second is charted once it has ended
+        header, rows = download_csv(page_url + "wslocust/chat_stats.csv")
+        assert header[: len(STATS_COLUMNS)] == STATS_COLUMNS
+        assert "Aggregated" in {row["Name"] for row in rows}
+
+
+@pytest.mark.slow
 def test_the_chatbot_stats_match_locusts_counts_and_download_as_csv(chatbot_ui: str) -> None:
     start_swarm_and_wait(chatbot_ui, at_least=40)
     data = stop(chatbot_ui)  # final numbers: no reply between the two counts

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flask import Response, request, send_from_directory
+from flask import Blueprint, Response, request, send_from_directory
 
 from .outputs import STATS_COLUMNS, metric_columns, stats_rows
 from .recorder import Recorder, ui_key
@@ -76,6 +76,9 @@ def add_chatbot_tab(web_ui: Any, recorder: Recorder, metric_names: Sequence[str]
         {"href": "./wslocust/chat_stats_history.csv", "title": "Download chatbot history CSV"},
     ]
     app = web_ui.app
+    # Under Locust's --web-base-path too: its pages are its blueprint's, under that prefix.
+    base_path = app.blueprints["locust"].url_prefix or ""
+    routes = Blueprint("wslocust", __name__, url_prefix=base_path.rstrip("/") + "/wslocust")
 
     @app.after_request
     def add_chatbot_stats(response: Response) -> Response:
@@ -83,7 +86,7 @@ def add_chatbot_tab(web_ui: Any, recorder: Recorder, metric_names: Sequence[str]
             page = response.get_data(as_text=True)
             response.set_data(page.replace("</head>", _PAGE_ADDITIONS + "</head>", 1))
             return response
-        if request.path != "/stats/requests" or not response.is_json:
+        if request.endpoint != "locust.request_stats" or not response.is_json:
             return response
         data = response.get_json()
         data["extended_stats"] = [{"key": TAB_KEY, "data": recorder.ui_rows()}]
@@ -95,17 +98,17 @@ def add_chatbot_tab(web_ui: Any, recorder: Recorder, metric_names: Sequence[str]
             text, mimetype="text/csv", headers={"Content-Disposition": f"attachment;filename={name}"}
         )
 
-    @app.route("/wslocust/<any('webui.js', 'webui.css'):name>")
+    @routes.route("/<any('webui.js', 'webui.css'):name>")
     @web_ui.auth_required_if_enabled
     def static_file(name: str) -> Response:
         return send_from_directory(_STATIC, name, max_age=0)
 
-    @app.route("/wslocust/charts.json")
+    @routes.route("/charts.json")
     @web_ui.auth_required_if_enabled
     def charts() -> Response:
         return Response(json.dumps(chart_data(recorder)), mimetype="application/json")
 
-    @app.route("/wslocust/chat_stats.csv")
+    @routes.route("/chat_stats.csv")
     @web_ui.auth_required_if_enabled
     def chat_stats_csv() -> Response:
         import csv
@@ -118,7 +121,9 @@ def add_chatbot_tab(web_ui: Any, recorder: Recorder, metric_names: Sequence[str]
         writer.writerows(rows)
         return csv_response(buffer.getvalue(), "chat_stats.csv")
 
-    @app.route("/wslocust/chat_stats_history.csv")
+    @routes.route("/chat_stats_history.csv")
     @web_ui.auth_required_if_enabled
     def chat_stats_history_csv() -> Response:
         return csv_response(recorder.history_csv(), "chat_stats_history.csv")
+
+    app.register_blueprint(routes)
