@@ -460,14 +460,15 @@ def render_report(
 
 
 _DEFINITIONS = """<ul class="note">
-<li>Totals, per-name rows and percentiles come from <code>_stats.csv</code> as Locust computed them
-(percentiles are Locust's bucketed approximations).</li>
+<li>WS replies (prompt &rarr; reply round trips): totals, per-name rows and timings from wslocust's
+<code>_chat_stats.csv</code> (exact; timings of the successful replies). Handshakes (CONNECT) and the
+all-request totals from Locust's <code>_stats.csv</code>, as Locust computed them (its percentiles are
+bucketed approximations).</li>
 <li>Per users level, with wslocust's <code>_chat_stats_history.csv</code>: WS replies only (handshakes
 apart). Replies, failures and rates are wslocust's counts per second of reply end, at that second's user
 count; p50/p95 are its per-second percentiles averaged with the seconds' successful replies as weights
-(an approximation); the average and max come from Locust's WS rows of <code>--csv-full-history</code>
-(the average of the successful replies when <code>_failed_replies.jsonl</code> holds every failed one; none
-without <code>--csv-full-history</code>).</li>
+(an approximation); the average (each second's exact average, weighted the same way) and the max are
+exact, of the successful replies.</li>
 <li>Per users level, without it: requests, failures and the average are exact differences of the running
 totals of <code>_stats_history.csv</code> between samples, counted at the users of the sample that ends each
 interval. The max is exact when the running maximum rose during the level (≤ marks an upper bound).

@@ -84,7 +84,11 @@ def add_arguments(parser: Any) -> None:
     naming the option.
     """
     group = parser.add_argument_group("wslocust", "WebSocket chatbot options (see the README for each)")
-    _add(group, "--prompts", help="Prompts: a .jsonl, .txt or .csv file, or a folder of them")
+    _add(
+        group,
+        "--prompts",
+        help="Prompts: a .jsonl, .txt or .csv file, or a folder of them (default: the locustfile's)",
+    )
     _add(group, "--prompt-field", help="Record field holding the prompt (default: guessed, e.g. Question)")
     _add(group, "--name-field", help="Record field naming each request (default: guessed, e.g. Intent)")
     _add(group, "--request-name", help="One request name for every prompt, instead of each record's")
@@ -185,7 +189,7 @@ def add_arguments(parser: Any) -> None:
         "--tokens",
         choices=sorted(TOKEN_COUNTERS),
         default="words",
-        help="How output tokens are counted",
+        help="How output tokens are counted (default: words)",
     )
     _add(group, "--summary-json", include_in_web_ui=False, help="Write the JSON summary of each test here")
     _add(
