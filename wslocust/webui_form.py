@@ -219,11 +219,12 @@ def _shown_value(option: FormOption, options: argparse.Namespace, users: list[ty
     if value in (None, "", []) and option.dest in _CLASS_ATTRIBUTES:
         attribute = _CLASS_ATTRIBUTES[option.dest]
         found = {_as_text(getattr(cls, attribute)) for cls in users if hasattr(cls, attribute)}
-        return found.pop() if len(found) == 1 else ""  # classes that differ keep their own
-    text = _as_text(value)
-    if text == "" and option.action.choices:
-        return str(next(iter(option.action.choices)))  # unset: the default, listed first
-    return SECRET_MASK if option.is_secret and text else text
+        text = found.pop() if len(found) == 1 else ""  # classes that differ keep their own
+    else:
+        text = _as_text(value)
+        if text == "" and option.action.choices:
+            return str(next(iter(option.action.choices)))  # unset: the default, listed first
+    return SECRET_MASK if option.is_secret and text else text  # a class's headers are as secret
 
 
 def shown_values(environment: Environment, options_shown: Mapping[str, FormOption]) -> dict[str, Any]:
