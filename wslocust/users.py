@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
 
 import gevent
 
@@ -121,18 +120,6 @@ def _rate_per_s(value: Any, name: str) -> float:
 
 def _arrivals(value: Any, name: str) -> str:
     return choice(value, name, ARRIVAL_KINDS)
-
-
-def _check_url(url: str, name: str) -> str:
-    """Check a host URL (``--host`` or the class's ``host``), naming where it came from."""
-    try:
-        port = urlsplit(url).port  # reads the whole netloc: a broken [v6] or port raises here
-    except ValueError as error:
-        raise ConfigurationError(f"{name} {url!r}: {error}") from None
-    if port == 0:
-        raise ConfigurationError(f"{name} {url!r}: port 0 cannot be dialled")
-    check_url(url)
-    return url
 
 
 def _expanded(values: Sequence[str], name: str) -> None:
@@ -307,7 +294,8 @@ class WebSocketUser(User):
         options = environment.parsed_options
         given = environment.host or cls.host
         if given:
-            url = _check_url(given, "--host" if environment.host else f"{cls.__name__}.host")
+            check_url(given, "--host" if environment.host else f"{cls.__name__}.host")
+            url = given
         if not url:
             raise ConfigurationError("no host: give --host ws://... or wss://...")
         protocol_setting = _given(options, "protocol") or cls.protocol
