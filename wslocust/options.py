@@ -49,14 +49,10 @@ from .values import argument_type, choice, count, fraction, integer, number, sec
 from .webui import add_chatbot_tab
 from .webui_form import SECRET_MASK, add_form
 
-__all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "SECRET_OPTIONS", "add_arguments"]
+__all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "add_arguments"]
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
 """The process exit code when wslocust's settings or dataset are wrong."""
-
-SECRET_OPTIONS = ("header", "query")
-"""Options whose values are never shown: masked in the web UI (as :data:`SECRET_MASK`), never logged
-or reported."""
 
 _log = logging.getLogger("wslocust")
 
