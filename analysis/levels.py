@@ -217,7 +217,9 @@ def _request_levels(run: Run, steps: pd.DataFrame) -> pd.DataFrame:
 def _reply_levels(run: Run, seconds: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
     """The table of the WS replies, from wslocust's chat history (and Locust's per-name rows)."""
     columns = [*LEVEL_COLUMNS, *(f"{key}_ms" for key in _REPLY_PERCENTILES), "percentile_scope"]
-    weighted = _weighted_by_users(seconds, ("latency_p50_ms", "latency_p95_ms", "ttft_p50_ms", "ttft_p95_ms"))
+    weighted = _weighted_by_users(
+        seconds, ("latency_avg_ms", "latency_p50_ms", "latency_p95_ms", "ttft_p50_ms", "ttft_p95_ms")
+    )
     replies = None if seconds["latency_avg_ms"].notna().any() else type_intervals(run, REPLY_TYPE)
     handshakes = type_intervals(run, CONNECT_TYPE)
     reply_segments = _segments(replies) if replies is not None else {}
@@ -234,7 +236,8 @@ def _reply_levels(run: Run, seconds: pd.DataFrame, steps: pd.DataFrame) -> pd.Da
         for name in ("ttft_p50_ms", "ttft_p95_ms"):
             row[name] = weighted.get((key, name), np.nan)
         row.update(avg_ms=np.nan, avg_scope="", max_ms=np.nan, max_is_upper_bound=False)
-        row.update(_average(level))
+        if (key, "latency_avg_ms") in weighted:  # exact: the seconds' averages, weighted by their replies
+            row.update(avg_ms=weighted[(key, "latency_avg_ms")], avg_scope="successful replies")
         if replies is not None:
             row.update(_reply_times(reply_segments.get(key, [])))
         elif key in all_segments and cast(float, row["requests"]) > 0:
@@ -248,16 +251,6 @@ def _reply_levels(run: Run, seconds: pd.DataFrame, steps: pd.DataFrame) -> pd.Da
         row[_MAX_FLOOR] = float(level["latency_p95_ms"].max())  # a reply took that long: max >= it
         rows.append(row)
     return pd.DataFrame(rows, columns=[*columns, _MAX_FLOOR])
-
-
-def _average(level: pd.DataFrame) -> dict[str, object]:
-    """The exact average of a level's successful replies, from wslocust's per-second averages."""
-    has = level["latency_avg_ms"].notna()
-    successes = (level["requests"] - level["failures"])[has]
-    if float(successes.sum()) <= 0:
-        return {}
-    total = float((level.loc[has, "latency_avg_ms"] * successes).sum())
-    return {"avg_ms": total / float(successes.sum()), "avg_scope": "successful replies"}
 
 
 def _reply_times(segments: list[pd.DataFrame]) -> dict[str, object]:
@@ -307,7 +300,8 @@ def _level_max(segments: list[pd.DataFrame]) -> tuple[float, bool]:
 def _weighted_by_users(
     seconds: pd.DataFrame | None, columns: tuple[str, ...]
 ) -> dict[tuple[float, str], float]:
-    """Per user count, each per-second percentile averaged with the seconds' successful replies as weights."""
+    """Per user count, each per-second figure (an average, a percentile) averaged with the seconds'
+    successful replies as weights."""
     result: dict[tuple[float, str], float] = {}
     if seconds is None:
         return result

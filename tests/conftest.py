@@ -11,12 +11,16 @@ from locust.env import Environment
 from locust.event import Events
 
 import base64
+import csv
 import hashlib
+import json
 import os
 import socket
 import ssl
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,13 +187,33 @@ def raw_server() -> Iterator[Callable[..., RawServer]]:
         raw.server.stop(timeout=1)
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    """Yield to other greenlets until ``condition()`` holds or ``timeout_s`` passes."""
+def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.01) -> bool:
+    """Yield to other greenlets until ``condition()`` holds (asked every ``interval_s``) or ``timeout_s`` passes."""
     with gevent.Timeout(timeout_s, False):
         while not condition():
-            gevent.sleep(0.01)
+            gevent.sleep(interval_s)
         return True
     return False
+
+
+def bot_counts(url: str) -> dict[str, int]:
+    """What the demo bot at ``url`` did so far (its ``GET /stats``)."""
+    with urllib.request.urlopen(url.replace("ws://", "http://") + "/stats", timeout=5) as response:
+        counts: dict[str, int] = json.load(response)
+        return counts
+
+
+def wait_for_requests(history: Path, *, more_than: int, timeout_s: float) -> None:
+    """Wait until Locust's history CSV (written each second) counts more than ``more_than`` requests."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if history.is_file():
+            with history.open(newline="") as stream:
+                totals = [row for row in csv.DictReader(stream) if row["Name"] == "Aggregated"]
+            if totals and int(totals[-1]["Total Request Count"]) > more_than:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{history.name}: no more than {more_than} requests within {timeout_s:g} s")
 
 
 def locust_command(*args: str) -> list[str]:

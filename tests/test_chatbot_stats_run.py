@@ -18,22 +18,15 @@ import json
 import os
 import signal
 import subprocess
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import ROOT, UNIT, locust_command, run_master_and_workers
+from .conftest import ROOT, UNIT, bot_counts, locust_command, run_master_and_workers
 
 BOT = ("--wrong-rate", "0.25", "--error-rate", "0", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
 RUN = ("--headless", "-u", "6", "-r", "6", "-t", "4s", "--stop-timeout", "5", "--think-time", "0.02")
-
-
-def bot_counts(url: str) -> dict[str, int]:
-    with urllib.request.urlopen(url.replace("ws://", "http://") + "/stats", timeout=5) as response:
-        counts: dict[str, int] = json.load(response)
-        return counts
 
 
 def check_against_bot(prefix: Path, summary_path: Path, counts: dict[str, int]) -> dict[str, Any]:

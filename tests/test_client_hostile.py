@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
 from gevent.server import StreamServer
 
@@ -356,18 +357,20 @@ def test_a_masked_frame_from_the_server_fails_the_connection_with_1002(recorded_
 
 def test_a_masked_frame_between_replies_fails_the_connection_with_1002(recorded_env, server) -> None:
     environment, _ = recorded_env
+    replied = gevent.event.Event()
 
     def answer_then_mask(server: Server, sock: socket.socket) -> None:
         sock.sendall(upgrade_answer(server.read_request(sock)))
         sock.recv(4096)
         sock.sendall(encode_frame(OP_TEXT, b"answer", mask=False))
-        gevent.sleep(0.05 * UNIT)  # the client is idle by now
+        replied.wait(2 * UNIT)  # the client has its reply: it is idle, watching the connection
         sock.sendall(encode_frame(OP_TEXT, b"masked push", mask=True))
         server.read_frames(sock)
 
     bot = server(answer_then_mask)
     client = ChatClient(environment, f"{bot.origin}/", PlainProtocol())
     assert client.ask("hello").text == "answer"
+    replied.set()
     assert wait_until(lambda: bot.close_codes == [1002], 2 * UNIT), bot.close_codes
     assert not client.connected
     assert client.pushed_messages == 0

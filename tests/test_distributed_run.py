@@ -12,34 +12,19 @@ import re
 import signal
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import ROOT, UNIT, free_port, locust_command
+from .conftest import ROOT, UNIT, bot_counts, free_port, locust_command, wait_until
 
 FAST_BOT = ("--error-rate", "0", "--wrong-rate", "0", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
 FAILING_BOT = ("--error-rate", "1", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
 """Every reply is a bot error: a failure counted anywhere must come from this bot."""
 WORKER_REPORT_INTERVAL_S = 3.0
 """Locust's: a worker reports to the master every 3 s."""
-
-
-def bot_counts(url: str) -> dict[str, int]:
-    with urllib.request.urlopen(url.replace("ws://", "http://") + "/stats", timeout=5) as response:
-        counts: dict[str, int] = json.load(response)
-        return counts
-
-
-def wait_for(condition: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:g} s")
-        time.sleep(0.1)
 
 
 class Processes:
@@ -90,7 +75,9 @@ def run_losing_a_worker(
         "--expect-workers", "2", "--host", url, "--protocol", "json", "--summary-json", str(summary_path),
     )  # fmt: skip
     doomed, survivor = processes.worker(port), processes.worker(port)
-    wait_for(lambda: bot_counts(url)["replies"] > 20, 30 * UNIT, "replies from both workers")
+    assert wait_until(lambda: bot_counts(url)["replies"] > 20, 30 * UNIT, interval_s=0.1), (
+        "replies from both workers: not within 30 s"
+    )
     time.sleep(WORKER_REPORT_INTERVAL_S + 1.0)  # each worker reports every 3 s: both have reported
     doomed.send_signal(ending)
     output, _ = master.communicate(timeout=60 * UNIT)
@@ -153,7 +140,9 @@ def test_a_worker_orphaned_by_a_killed_master_is_not_counted_in_the_next_run(
         "--expect-workers", "1", "--host", failing, "--protocol", "json",
     )  # fmt: skip
     orphan = processes.worker(port)
-    wait_for(lambda: bot_counts(failing)["errors"] > 10, 30 * UNIT, "the first run's load")
+    assert wait_until(lambda: bot_counts(failing)["errors"] > 10, 30 * UNIT, interval_s=0.1), (
+        "the first run's load: not within 30 s"
+    )
     first.kill()
     first.wait(10 * UNIT)
     prefix, summary_path = tmp_path / "second", tmp_path / "summary.json"

@@ -7,22 +7,13 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SAMPLE, UNIT, locust_command
+from .conftest import ROOT, SAMPLE, UNIT, locust_command, wait_for_requests
 
 INTENTS = {json.loads(line)["Intent"] for line in SAMPLE.read_text(encoding="utf-8").splitlines()}
-
-
-def requests_in_history(history: Path) -> int:
-    if not history.is_file():
-        return 0
-    with history.open(newline="") as stream:
-        totals = [row for row in csv.DictReader(stream) if row["Name"] == "Aggregated"]
-    return int(totals[-1]["Total Request Count"]) if totals else 0
 
 
 @pytest.mark.slow
@@ -40,10 +31,8 @@ def test_a_run_ended_by_a_signal_writes_the_html_report_csvs_and_summary(
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30 * UNIT
-        while requests_in_history(tmp_path / "run_stats_history.csv") <= 10 + 3:  # the connects count too
-            assert time.monotonic() < deadline, "no replies within 30 s"
-            time.sleep(0.2)
+        # More than 10 replies: Locust's total counts the 3 connects too.
+        wait_for_requests(tmp_path / "run_stats_history.csv", more_than=10 + 3, timeout_s=30 * UNIT)
         os.killpg(process.pid, signal_number)  # the whole group, as a terminal or a CI runner does
         _, stderr = process.communicate(timeout=30 * UNIT)
     finally:

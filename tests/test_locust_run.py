@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, SAMPLE, UNIT, free_port, locust_command
+from .conftest import ROOT, SAMPLE, UNIT, free_port, locust_command, wait_for_requests
 
 INTENTS = {json.loads(line)["Intent"] for line in SAMPLE.read_text(encoding="utf-8").splitlines()}
 
@@ -30,18 +30,6 @@ def run_locust(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess
 def read_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as stream:
         return list(csv.DictReader(stream))
-
-
-def wait_for_requests(history: Path, *, more_than: int, timeout_s: float) -> None:
-    """Wait until Locust's history CSV (written each second) counts more than ``more_than`` requests."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if history.is_file():
-            totals = [row for row in read_rows(history) if row["Name"] == "Aggregated"]
-            if totals and int(totals[-1]["Total Request Count"]) > more_than:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"{history.name}: no more than {more_than} requests within {timeout_s:g} s")
 
 
 @pytest.mark.slow

@@ -22,7 +22,14 @@ from PIL import Image
 from scripts.screenshot_webui import Browser, find_chromium, parse_page, running_web_ui
 from wslocust.outputs import HISTORY_COLUMNS, STATS_COLUMNS
 from wslocust.webui import CHART_COLUMNS
-from wslocust.webui_form import FORM_GROUPS, form_options, front_end_name, posted_name
+from wslocust.webui_form import (
+    FORM_GROUPS,
+    SECRET_MASK,
+    form_options,
+    front_end_name,
+    posted_name,
+    shown_values,
+)
 
 from .conftest import ROOT, UNIT, free_port, locust_command
 from .test_locust_run import INTENTS, get_json, post
@@ -535,3 +542,24 @@ def test_a_repeatable_options_field_splits_at_semicolons_that_start_a_value() ->
     assert options["header"].convert("Cookie: a=1; b=2; X-Key: k") == ["Cookie: a=1; b=2", "X-Key: k"]
     assert options["subprotocol"].convert("chat.v1; chat.v2") == ["chat.v1", "chat.v2"]
     assert options["metric"].convert("") is None  # cleared: the locustfile's metrics
+
+
+def test_the_form_masks_secrets_set_by_a_user_classs_attributes() -> None:
+    """A locustfile's ``headers`` and ``query`` are as secret as ``--header`` and ``--query``."""
+    from locust import argument_parser
+    from locust.env import Environment
+    from locust.event import Events
+
+    from wslocust import ChatbotUser
+
+    class Secretive(ChatbotUser):
+        abstract = True
+        host = "ws://127.0.0.1:9"
+        headers = ("X-Token: class-s3cret",)
+        query = "key=class-s3cret"
+
+    parser = argument_parser.get_parser()
+    environment = Environment(user_classes=[Secretive], events=Events(), parsed_options=parser.parse_args([]))
+    shown = shown_values(environment, form_options(parser))
+    assert (shown["header"], shown["query"]) == (SECRET_MASK, SECRET_MASK)
+    assert "class-s3cret" not in repr(shown)

@@ -137,13 +137,23 @@ def expand_env(text: str) -> str:
     return _ENV_REFERENCE.sub(value, text)
 
 
-def check_url(url: str) -> None:
-    """Check that ``url`` is a ``ws://`` or ``wss://`` URL with a host.
+def check_url(url: str, name: str = "host") -> None:
+    """Check that ``url`` is a ``ws://`` or ``wss://`` URL with a host and a port that can be dialled.
+
+    Args:
+        url: the URL.
+        name: where it came from, for the message (``--host``, ``SupportBotUser.host``).
 
     Raises:
         ConfigurationError: it is not (the message quotes it).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # reads the whole netloc: a broken [v6] or port raises here
+    except ValueError as error:
+        raise ConfigurationError(f"{name} {url!r}: {error}") from None
+    if port == 0:
+        raise ConfigurationError(f"{name} {url!r}: port 0 cannot be dialled")
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ConfigurationError(f"host must be a ws:// or wss:// URL, got {url!r}")
 

@@ -49,14 +49,10 @@ from .values import argument_type, choice, count, fraction, integer, number, sec
 from .webui import add_chatbot_tab
 from .webui_form import SECRET_MASK, add_form
 
-__all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "SECRET_OPTIONS", "add_arguments"]
+__all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "SECRET_MASK", "add_arguments"]
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
 """The process exit code when wslocust's settings or dataset are wrong."""
-
-SECRET_OPTIONS = ("header", "query")
-"""Options whose values are never shown: masked in the web UI (as :data:`SECRET_MASK`), never logged
-or reported."""
 
 _log = logging.getLogger("wslocust")
 
@@ -216,8 +212,7 @@ def add_arguments(parser: Any) -> None:
     demo = parser.add_argument_group(
         "wslocust demo", "The embedded demo chatbot, started when no --host is given"
     )
-    for flag, default, help_text in _DEMO_OPTIONS:
-        parse, limits = _DEMO_VALUES[flag]
+    for flag, default, help_text, parse, limits in _DEMO_OPTIONS:
         _add(
             demo,
             flag,
@@ -228,20 +223,27 @@ def add_arguments(parser: Any) -> None:
         )
 
 
-_DEMO_OPTIONS: tuple[tuple[str, float, str], ...] = (
-    ("--demo-ttft-ms", 150.0, "Time to first chunk, ms"),
-    ("--demo-itl-ms", 20.0, "Gap between chunks, ms"),
-    ("--demo-chunks", 12, "Chunks a reply"),
-    ("--demo-error-rate", 0.01, "Share of bot errors: a fraction (0.01) or a percentage (1%%)"),
-    ("--demo-wrong-rate", 0.02, "Share of wrong answers: a fraction (0.02) or a percentage (2%%)"),
+_MS = {"what": "a number of ms"}
+_DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], ...] = (
+    ("--demo-ttft-ms", 150.0, "Time to first chunk, ms", number, _MS),
+    ("--demo-itl-ms", 20.0, "Gap between chunks, ms", number, _MS),
+    ("--demo-chunks", 12, "Chunks a reply", count, {"minimum": 1}),
+    (
+        "--demo-error-rate",
+        0.01,
+        "Share of bot errors: a fraction (0.01) or a percentage (1%%)",
+        fraction,
+        {},
+    ),
+    (
+        "--demo-wrong-rate",
+        0.02,
+        "Share of wrong answers: a fraction (0.02) or a percentage (2%%)",
+        fraction,
+        {},
+    ),
 )
-_DEMO_VALUES: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
-    "--demo-ttft-ms": (number, {"what": "a number of ms"}),
-    "--demo-itl-ms": (number, {"what": "a number of ms"}),
-    "--demo-chunks": (count, {"minimum": 1}),
-    "--demo-error-rate": (fraction, {}),
-    "--demo-wrong-rate": (fraction, {}),
-}
+"""The demo bot's options: flag, default, help, and the value parser with its limits."""
 
 
 def _user_classes(environment: Environment) -> list[type[WebSocketUser]]:
@@ -313,7 +315,7 @@ def _check_options(options: Any) -> None:
             "for the embedded demo bot"
         )
     choice(getattr(options, "tokens", "words"), "--tokens", sorted(TOKEN_COUNTERS))
-    for flag, (parse, limits) in _DEMO_VALUES.items():
+    for flag, _, _, parse, limits in _DEMO_OPTIONS:
         value = getattr(options, flag[2:].replace("-", "_"), None)
         if value is not None:
             parse(value, flag, **limits)

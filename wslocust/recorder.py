@@ -321,9 +321,10 @@ class Recorder:
         seconds = self.stats.take_seconds(before)
         if before is not None and self._progress_to is not None:
             self._progress_to = max(self._progress_to, before)
-        for _, names in seconds:
-            for stats in names.values():
-                self._progress.merge(stats)
+        if self.progress_interval_s:  # no progress lines (web UI, --progress-interval 0): nothing to gather
+            for _, names in seconds:
+                for stats in names.values():
+                    self._progress.merge(stats)
         if seconds:
             if self._history is not None:
                 rows = self._history.write(seconds, self.users_at)

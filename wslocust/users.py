@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
 
 import gevent
 
@@ -30,12 +29,24 @@ from .protocols import Protocol, get_protocol
 from .values import BadValue, choice, count, flag, integer, number, seconds, seconds_range
 
 __all__ = [
+    "OPTION_ATTRIBUTES",
     "ChatbotUser",
     "ConnectionSettings",
     "DatasetSettings",
     "WebSocketUser",
     "load_dataset",
 ]
+
+OPTION_ATTRIBUTES: dict[str, str] = {
+    "prompts": "prompts", "prompt_field": "prompt_field", "name_field": "name_field",
+    "request_name": "request_name", "max_samples": "max_samples", "shuffle_seed": "shuffle_seed",
+    "protocol": "protocol", "origin": "origin", "header": "headers", "query": "query",
+    "subprotocol": "subprotocols", "connect_to": "connect_to", "connect_timeout": "connect_timeout_s",
+    "reply_timeout": "reply_timeout_s", "prompts_per_connection": "prompts_per_connection",
+    "arrival_rate": "arrival_rate", "arrivals": "arrivals",
+}  # fmt: skip
+"""The options that stand for a user-class attribute (the option's dest → the attribute): given, the
+option wins; unset, the attribute is used (and the web UI's form shows it)."""
 
 _log = logging.getLogger(__name__)
 _said: set[str] = set()
@@ -51,19 +62,17 @@ def _given(options: argparse.Namespace | None, option: str) -> Any | None:
 
 
 def _setting(
-    cls: type,
-    options: argparse.Namespace | None,
-    option: str,
-    attribute: str,
-    parse: Callable[[Any, str], _T],
+    cls: type, options: argparse.Namespace | None, option: str, parse: Callable[[Any, str], _T]
 ) -> _T | None:
-    """Option ``option`` when given, else the class attribute ``attribute``, parsed; None when neither is set.
+    """Option ``option`` when given, else its class attribute (:data:`OPTION_ATTRIBUTES`), parsed; None
+    when neither is set.
 
     A bad value names whichever it came from: ``--reply-timeout`` or ``SupportBotUser.reply_timeout_s``.
     """
     value = _given(options, option)
     if value is not None:
         return parse(value, _flag(option))
+    attribute = OPTION_ATTRIBUTES[option]
     default = getattr(cls, attribute)
     return None if default is None else parse(default, f"{cls.__name__}.{attribute}")
 
@@ -121,18 +130,6 @@ def _rate_per_s(value: Any, name: str) -> float:
 
 def _arrivals(value: Any, name: str) -> str:
     return choice(value, name, ARRIVAL_KINDS)
-
-
-def _check_url(url: str, name: str) -> str:
-    """Check a host URL (``--host`` or the class's ``host``), naming where it came from."""
-    try:
-        port = urlsplit(url).port  # reads the whole netloc: a broken [v6] or port raises here
-    except ValueError as error:
-        raise ConfigurationError(f"{name} {url!r}: {error}") from None
-    if port == 0:
-        raise ConfigurationError(f"{name} {url!r}: port 0 cannot be dialled")
-    check_url(url)
-    return url
 
 
 def _expanded(values: Sequence[str], name: str) -> None:
@@ -283,11 +280,12 @@ class WebSocketUser(User):
         """
         settings = cls.connection_settings(environment, url=_HOST_TO_COME)
         options = environment.parsed_options
-        for option, attribute, values in (
-            ("header", "headers", settings.headers),
-            ("query", "query", (settings.query,) if settings.query else ()),
+        for option, values in (
+            ("header", settings.headers),
+            ("query", (settings.query,) if settings.query else ()),
         ):
-            name = _flag(option) if _given(options, option) is not None else f"{cls.__name__}.{attribute}"
+            given = _given(options, option) is not None
+            name = _flag(option) if given else f"{cls.__name__}.{OPTION_ATTRIBUTES[option]}"
             _expanded(values, name)
         cls.think_time_s(environment)
         cls.metrics_check(environment)
@@ -307,7 +305,8 @@ class WebSocketUser(User):
         options = environment.parsed_options
         given = environment.host or cls.host
         if given:
-            url = _check_url(given, "--host" if environment.host else f"{cls.__name__}.host")
+            check_url(given, "--host" if environment.host else f"{cls.__name__}.host")
+            url = given
         if not url:
             raise ConfigurationError("no host: give --host ws://... or wss://...")
         protocol_setting = _given(options, "protocol") or cls.protocol
@@ -320,17 +319,15 @@ class WebSocketUser(User):
         return ConnectionSettings(
             url=url,
             protocol=protocol,
-            origin=_setting(cls, options, "origin", "origin", _text),
-            headers=_required(_setting(cls, options, "header", "headers", _headers)),
-            query=_setting(cls, options, "query", "query", _text),
-            subprotocols=_required(_setting(cls, options, "subprotocol", "subprotocols", _strings)),
-            connect_timeout_s=_required(
-                _setting(cls, options, "connect_timeout", "connect_timeout_s", seconds)
-            ),
-            reply_timeout_s=_required(_setting(cls, options, "reply_timeout", "reply_timeout_s", seconds)),
+            origin=_setting(cls, options, "origin", _text),
+            headers=_required(_setting(cls, options, "header", _headers)),
+            query=_setting(cls, options, "query", _text),
+            subprotocols=_required(_setting(cls, options, "subprotocol", _strings)),
+            connect_timeout_s=_required(_setting(cls, options, "connect_timeout", seconds)),
+            reply_timeout_s=_required(_setting(cls, options, "reply_timeout", seconds)),
             verify_tls=flag(cls.verify_tls, f"{cls.__name__}.verify_tls")
             and not (insecure is not None and flag(insecure, "--insecure")),
-            connect_to=_setting(cls, options, "connect_to", "connect_to", _connect_to),
+            connect_to=_setting(cls, options, "connect_to", _connect_to),
             follow_redirects=flag(cls.follow_redirects, f"{cls.__name__}.follow_redirects")
             or (follow is not None and flag(follow, "--follow-redirects")),
         )
@@ -460,10 +457,8 @@ class ChatbotUser(WebSocketUser):
         super().__init__(environment)
         options = environment.parsed_options
         cls = type(self)
-        self.request_name = _setting(cls, options, "request_name", "request_name", _text)
-        self.prompts_per_connection = _required(
-            _setting(cls, options, "prompts_per_connection", "prompts_per_connection", count)
-        )
+        self.request_name = _setting(cls, options, "request_name", _text)
+        self.prompts_per_connection = _required(_setting(cls, options, "prompts_per_connection", count))
         self._asked_on_connection = 0
         self.dataset: Dataset | None = None
         self.open_model = self.open_model_settings(environment)
@@ -478,10 +473,10 @@ class ChatbotUser(WebSocketUser):
             ConfigurationError: the rate is not a positive number or the arrivals are unknown.
         """
         options = environment.parsed_options
-        rate = _setting(cls, options, "arrival_rate", "arrival_rate", _rate_per_s)
+        rate = _setting(cls, options, "arrival_rate", _rate_per_s)
         if rate is None:
             return None
-        return rate, _required(_setting(cls, options, "arrivals", "arrivals", _arrivals))
+        return rate, _required(_setting(cls, options, "arrivals", _arrivals))
 
     @classmethod
     def check_settings(cls, environment: Environment) -> None:
@@ -492,7 +487,7 @@ class ChatbotUser(WebSocketUser):
         """
         super().check_settings(environment)
         options = environment.parsed_options
-        _setting(cls, options, "prompts_per_connection", "prompts_per_connection", count)
+        _setting(cls, options, "prompts_per_connection", count)
         cls.open_model_settings(environment)
 
     @classmethod
@@ -500,11 +495,11 @@ class ChatbotUser(WebSocketUser):
         """Resolve where the prompts come from (class attributes, then options)."""
         options = environment.parsed_options
         return DatasetSettings(
-            path=_required(_setting(cls, options, "prompts", "prompts", _text)),
-            prompt_field=_setting(cls, options, "prompt_field", "prompt_field", _text),
-            name_field=_setting(cls, options, "name_field", "name_field", _text),
-            max_samples=_required(_setting(cls, options, "max_samples", "max_samples", _max_samples)),
-            shuffle_seed=_setting(cls, options, "shuffle_seed", "shuffle_seed", _seed),
+            path=_required(_setting(cls, options, "prompts", _text)),
+            prompt_field=_setting(cls, options, "prompt_field", _text),
+            name_field=_setting(cls, options, "name_field", _text),
+            max_samples=_required(_setting(cls, options, "max_samples", _max_samples)),
+            shuffle_seed=_setting(cls, options, "shuffle_seed", _seed),
         )
 
     def on_start(self) -> None:

@@ -34,7 +34,7 @@ from .errors import WsLocustError
 from .metrics import METRIC_BUILDERS
 from .protocols import PROTOCOLS, Protocol
 from .shapes import ConfigurableShape
-from .users import WebSocketUser
+from .users import OPTION_ATTRIBUTES, WebSocketUser
 from .values import flag
 
 __all__ = [
@@ -75,16 +75,6 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
 gate options form the groups "Load shape" and "Gates" after them."""
 
 _GROUP_OF_PARSER_GROUP = {"wslocust load shapes": "Load shape", "wslocust gates": "Gates"}
-
-_CLASS_ATTRIBUTES = {
-    "prompts": "prompts", "prompt_field": "prompt_field", "name_field": "name_field",
-    "request_name": "request_name", "max_samples": "max_samples", "shuffle_seed": "shuffle_seed",
-    "protocol": "protocol", "origin": "origin", "header": "headers", "query": "query",
-    "subprotocol": "subprotocols", "connect_to": "connect_to", "connect_timeout": "connect_timeout_s",
-    "reply_timeout": "reply_timeout_s", "prompts_per_connection": "prompts_per_connection",
-    "arrival_rate": "arrival_rate", "arrivals": "arrivals",
-}  # fmt: skip
-"""Options whose unset value means a user-class attribute: the option's dest → the attribute."""
 
 _FLAG_ATTRIBUTES = {"insecure": ("verify_tls", False), "follow_redirects": ("follow_redirects", True)}
 """Flags that a user-class attribute can also set: the flag's dest → (the attribute, its value that
@@ -216,14 +206,15 @@ def _shown_value(option: FormOption, options: argparse.Namespace, users: list[ty
         attribute, meaning = _FLAG_ATTRIBUTES[option.dest]
         given = value is not None and flag(value, option.flag)
         return given or (bool(users) and all(getattr(cls, attribute) == meaning for cls in users))
-    if value in (None, "", []) and option.dest in _CLASS_ATTRIBUTES:
-        attribute = _CLASS_ATTRIBUTES[option.dest]
+    if value in (None, "", []) and option.dest in OPTION_ATTRIBUTES:
+        attribute = OPTION_ATTRIBUTES[option.dest]
         found = {_as_text(getattr(cls, attribute)) for cls in users if hasattr(cls, attribute)}
-        return found.pop() if len(found) == 1 else ""  # classes that differ keep their own
-    text = _as_text(value)
-    if text == "" and option.action.choices:
-        return str(next(iter(option.action.choices)))  # unset: the default, listed first
-    return SECRET_MASK if option.is_secret and text else text
+        text = found.pop() if len(found) == 1 else ""  # classes that differ keep their own
+    else:
+        text = _as_text(value)
+        if text == "" and option.action.choices:
+            return str(next(iter(option.action.choices)))  # unset: the default, listed first
+    return SECRET_MASK if option.is_secret and text else text  # a class's headers are as secret
 
 
 def shown_values(environment: Environment, options_shown: Mapping[str, FormOption]) -> dict[str, Any]:
