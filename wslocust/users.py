@@ -219,7 +219,7 @@ class WebSocketUser(User):
     with the class's ``from_options`` (a protocol keeps per-reply state)."""
 
     origin: ClassVar[str | None] = None
-    """The ``Origin`` header of the handshake (``--origin``)."""
+    """The ``Origin`` header of the handshake, without control characters (``--origin``)."""
 
     headers: ClassVar[Sequence[str]] = ()
     """Extra handshake headers, ``"Name: value"`` (``--header``, repeatable; ``${VAR}`` is read from
@@ -229,7 +229,7 @@ class WebSocketUser(User):
     """Extra query string for the handshake URL, never reported (``--query``, ``${VAR}`` expanded)."""
 
     subprotocols: ClassVar[Sequence[str]] = ()
-    """WebSocket subprotocols to offer (``--subprotocol``, repeatable)."""
+    """WebSocket subprotocols to offer, each an HTTP token (``--subprotocol``, repeatable)."""
 
     connect_timeout_s: ClassVar[float] = 10.0
     """Seconds allowed for TCP, TLS and the upgrade (``--connect-timeout``)."""
