@@ -23,7 +23,13 @@ import pytest
 from gevent.server import StreamServer
 
 from wslocust.client import ChatClient
-from wslocust.errors import ConnectError, ConnectionClosed, HandshakeRejected, ProtocolError
+from wslocust.errors import (
+    ConfigurationError,
+    ConnectError,
+    ConnectionClosed,
+    HandshakeRejected,
+    ProtocolError,
+)
 from wslocust.frames import OP_CLOSE, OP_TEXT, FrameReader, encode_frame, parse_close
 from wslocust.protocols import PlainProtocol
 from wslocust.users import WebSocketUser
@@ -300,6 +306,86 @@ def test_users_redirected_elsewhere_keep_running_and_count_each_failed_connect(s
         == environment.stats.get("connect", "CONNECT").num_failures
     )
     assert elsewhere.received == []
+
+
+# -- header injection -------------------------------------------------------------------------------
+
+INJECTION = "abc\r\nX-Evil: 1"
+
+
+@pytest.mark.parametrize(
+    ("settings", "what"),
+    [
+        ({"headers": ["Authorization: Bearer ${TOK}"]}, "a handshake header holds a control character"),
+        ({"query": "token=${TOK}"}, "the query holds a space or control character"),
+        ({"origin": "https://a.example\r\nX-Evil: 1"}, "the origin holds a control character"),
+    ],
+    ids=["header", "query", "origin"],
+)
+def test_a_line_break_in_a_handshake_setting_is_refused_before_dialling(
+    recorded_env, server, monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any], what: str
+) -> None:
+    monkeypatch.setenv("TOK", INJECTION)
+    environment, _ = recorded_env
+    bot = server(upgrading_then_echoing)
+    client = ChatClient(environment, bot.origin, PlainProtocol(), connect_timeout_s=2 * UNIT, **settings)
+    with pytest.raises(ConfigurationError) as refused:
+        client.connect()
+    assert str(refused.value).startswith(what)
+    assert "X-Evil" not in str(refused.value)
+    assert bot.received == []  # not even dialled
+
+
+def test_the_same_settings_without_a_line_break_reach_the_wire(recorded_env, server, monkeypatch) -> None:
+    """The control for the test above: the server records what a client sends it."""
+    monkeypatch.setenv("TOK", "abc")
+    environment, _ = recorded_env
+    bot = server(upgrading_then_echoing)
+    client = ChatClient(
+        environment, bot.origin, PlainProtocol(), headers=["Authorization: Bearer ${TOK}"], query="token=${TOK}",
+        origin="https://a.example", connect_timeout_s=2 * UNIT,
+    )  # fmt: skip
+    assert client.connect()
+    client.close()
+    assert wait_until(lambda: bot.received, 2 * UNIT)
+    request = bot.received[0]
+    assert request.startswith(b"GET /?token=abc HTTP/1.1\r\n")
+    assert b"\r\nAuthorization: Bearer abc\r\n" in request
+    assert b"\r\nOrigin: https://a.example\r\n" in request
+
+
+def test_a_worker_whose_variable_holds_a_line_break_counts_failed_connects_and_sends_nothing(
+    server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker expands its own environment: the master's start-up check cannot see this value."""
+    monkeypatch.setenv("TOK", INJECTION)
+    bot = server(upgrading_then_echoing)
+
+    class Asker(WebSocketUser):
+        host = bot.origin
+        headers = ("Authorization: Bearer ${TOK}",)
+        wait_time = constant(0.05 * UNIT)
+
+        @task
+        def ask(self) -> None:
+            self.client.ask("hello")
+
+    environment = Environment(user_classes=[Asker], events=Events())
+    user_errors: list[BaseException] = []
+    environment.events.user_error.add_listener(lambda exception, **_: user_errors.append(exception))
+    runner = environment.create_local_runner()
+    try:
+        runner.start(2, spawn_rate=100)
+        assert wait_until(lambda: environment.stats.get("connect", "CONNECT").num_failures >= 2, 5 * UNIT)
+    finally:
+        runner.quit()
+    connect = environment.stats.get("connect", "CONNECT")
+    assert connect.num_requests == connect.num_failures == 2
+    [message] = [str(error.error) for error in environment.stats.errors.values()]
+    assert "a handshake header holds a control character" in message
+    assert "X-Evil" not in message
+    assert user_errors == []
+    assert bot.received == []
 
 
 def test_follow_redirects_is_read_from_the_class_and_from_the_option() -> None:

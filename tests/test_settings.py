@@ -154,6 +154,77 @@ def test_a_bad_connect_to_is_refused_at_start_up(target: str) -> None:
     assert refusal(connect_to=target).startswith(f"--connect-to {target!r}")
 
 
+@pytest.mark.parametrize("target", ["", "127.0.0.1:", "[::1]:"])
+def test_an_empty_connect_to_or_port_is_refused_at_start_up(target: str) -> None:
+    assert refusal(connect_to=target).startswith(f"--connect-to {target!r}")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("header", ["X-A: a\r\nInjected: yes"], "--header holds a control character"),
+        ("header", ["X-A: a\nInjected: yes"], "--header holds a control character"),
+        ("header", ["X-A: a\x00b"], "--header holds a control character"),
+        ("query", "a=1\r\nInjected: yes", "--query holds a space or control character"),
+        ("query", "a=1 HTTP/1.1", "--query holds a space or control character"),
+        ("query", "a=1\tb", "--query holds a space or control character"),
+        ("origin", "https://a.example\r\nInjected: yes", "--origin holds a control character"),
+    ],
+)
+def test_a_control_character_in_a_handshake_setting_is_refused_without_showing_it(
+    option: str, value: object, expected: str
+) -> None:
+    message = refusal(**{option: value})
+    assert message.startswith(expected)
+    assert "Injected" not in message
+    assert "a=1" not in message
+
+
+def test_a_tab_in_a_header_value_passes() -> None:
+    check(Bot, header=["X-A: a\tb"])
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("header", ["Authorization: Bearer ${TOK}"]), ("query", "t=${TOK}")]
+)
+def test_a_variable_expanding_to_a_line_break_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch, option: str, value: object
+) -> None:
+    monkeypatch.setenv("TOK", "abc\nX-Evil: 1")
+    message = refusal(**{option: value})
+    assert message.startswith(f"--{option}, after ${{VAR}} expansion, holds a")
+    assert "abc" not in message
+    assert "X-Evil" not in message
+
+
+def test_a_class_header_with_a_line_break_names_the_attribute() -> None:
+    user = type("LocustfileUser", (Bot,), {"headers": ("X-A: a\r\nB: c",), "abstract": True})
+    assert refusal(user).startswith("LocustfileUser.headers holds a control character")
+
+
+@pytest.mark.parametrize("subprotocol", ["", "chat v1", "chat,v1", "chat/1", "\u00e9"])
+def test_a_subprotocol_that_is_not_a_token_is_refused(subprotocol: str) -> None:
+    assert refusal(subprotocol=[subprotocol]) == (
+        f"--subprotocol must be a token: letters, digits and !#$%&'*+-.^_`|~ (RFC 6455), got {subprotocol!r}"
+    )
+
+
+def test_a_token_subprotocol_passes() -> None:
+    check(Bot, subprotocol=["graphql-transport-ws", "v1.chat+json"])
+
+
+@pytest.mark.parametrize("seed", ["-2", "-100"])
+def test_a_shuffle_seed_below_minus_one_is_refused(seed: str) -> None:
+    assert refusal(shuffle_seed=seed) == (
+        f"--shuffle-seed must be a whole number of 0 or more, or -1 for file order, got {seed!r}"
+    )
+
+
+def test_an_unknown_class_protocol_names_the_attribute() -> None:
+    user = type("LocustfileUser", (Bot,), {"protocol": "nonexistent", "abstract": True})
+    assert refusal(user).startswith("LocustfileUser.protocol: unknown protocol 'nonexistent'")
+
+
 @pytest.mark.parametrize("path", ["..", ".", ".text", "text.", "choices..content", " "])
 def test_a_malformed_json_chunk_path_is_refused(path: str) -> None:
     message = refusal(protocol="json", json_chunk_path=path)

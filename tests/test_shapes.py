@@ -548,6 +548,21 @@ def test_shape_from_options_builds_the_chosen_shape_from_option_values() -> None
     assert (shape.start_users, shape.max_users, shape.error_rate) == (10, 500, 0.05)
 
 
+@pytest.mark.parametrize("share", ["5%", "0.05"])
+def test_the_stress_error_rate_takes_a_share_as_every_rate_does(share: str) -> None:
+    shape = shape_from_options(parse_cli("--shape", "stress", "--stress-error-rate", share))
+    assert isinstance(shape, StressShape)
+    assert shape.error_rate == 0.05
+
+
+def test_a_stress_error_rate_above_100_percent_is_refused_naming_the_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_cli("--shape", "stress", "--stress-error-rate", "150%")
+    assert "argument --stress-error-rate: must be a fraction from 0 to 1" in capsys.readouterr().err
+
+
 def test_shape_from_options_reads_stages_with_their_start() -> None:
     shape = shape_from_options(parse_cli("--shape", "stages", "--stages", "2@1m:10,1m:0"))
     assert isinstance(shape, StagesShape)

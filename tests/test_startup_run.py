@@ -72,14 +72,27 @@ def test_an_empty_host_in_a_config_file_is_refused_too(tmp_path: Path) -> None:
         (["--host", "ws://[::1"], ["--host", "'ws://[::1'", "Invalid IPv6 URL"]),
         (["--json-chunk-path", ".."], ["--json-chunk-path", "'..'"]),
         (["--json-chunk-path", "text."], ["--json-chunk-path", "'text.'"]),
+        (["--header", "X-A: NoColonSecretValue\r\nInjected: yes"], ["--header", "control character"]),
+        (["--header", "X-A: ${SECRET_LINES}"], ["--header, after ${VAR} expansion,", "control character"]),
+        (["--query", "a=NoColonSecretValue\r\nInjected: yes"], ["--query", "control character"]),
+        (["--query", "a=${SECRET_LINES}"], ["--query, after ${VAR} expansion,", "control character"]),
+        (["--origin", "https://a.example\r\nInjected: yes"], ["--origin", "control character"]),
+        (["--subprotocol", ""], ["--subprotocol", "a token", "got ''"]),
+        (["--connect-to", ""], ["--connect-to", "''", "no host"]),
+        (["--connect-to", "127.0.0.1:"], ["--connect-to", "'127.0.0.1:'", "port must be"]),
+        (["--shuffle-seed", "-2"], ["--shuffle-seed", "'-2'"]),
+        (["--shape", "stress", "--stress-error-rate", "150%"], ["--stress-error-rate", "'150%'"]),
     ],
 )
 def test_a_bad_option_stops_the_run_at_start_up_naming_it(
     tmp_path: Path, args: list[str], needles: list[str]
 ) -> None:
-    result = run_in(tmp_path, *args, env={"SECRET_SET": "s3cret"})
+    result = run_in(
+        tmp_path, *args, env={"SECRET_SET": "s3cret", "SECRET_LINES": "NoColonSecretValue\r\nInjected: yes"}
+    )
     assert_one_clear_error(result, *needles)
     assert "NoColonSecretValue" not in result.stderr + result.stdout
+    assert "Injected" not in result.stderr + result.stdout
     assert "embedded demo" not in result.stderr  # checked before the demo bot would start
     assert list(tmp_path.iterdir()) == []  # no CSV half-written
 

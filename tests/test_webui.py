@@ -465,6 +465,27 @@ def test_an_unknown_protocol_posted_is_refused_naming_the_option(web_ui: WebUi) 
 
 
 @pytest.mark.slow
+def test_an_emptied_host_is_refused_as_an_empty_host_option_is(web_ui: WebUi) -> None:
+    with web_ui("--host", f"ws://127.0.0.1:{free_port()}") as base:
+        answer = post(base + "/swarm", {**SWARM, "host": ""})
+        assert answer["success"] is False
+        assert answer["message"].startswith(
+            "--host is empty (an unset variable?): give ws://... or wss://..."
+        )
+        assert stats(base)["state"] == "ready"
+
+
+@pytest.mark.slow
+def test_an_empty_host_keeps_the_demo_bot_when_no_host_was_given(web_ui: WebUi) -> None:
+    with web_ui() as base:
+        answer = post(base + "/swarm", {**SWARM, "host": ""})
+        assert answer["success"] is True
+        assert answer["host"].startswith("ws://127.0.0.1:")  # the embedded demo bot's
+        data = wait_for_ws_replies(base, at_least=4)
+        assert ws_failures(data) == 0
+
+
+@pytest.mark.slow
 def test_chromium_renders_the_chatbot_tab_with_a_row_an_intent(browser: Browser, chatbot_ui: str) -> None:
     start_swarm_and_wait(chatbot_ui, at_least=20)
     browser.goto(chatbot_ui + "/?tab=chatbot")  # the UI selects an extended tab by its key

@@ -75,6 +75,7 @@ __all__ = [
     "ChatClient",
     "Reply",
     "check_url",
+    "check_wire_text",
     "expand_env",
     "parse_connect_to",
 ]
@@ -91,6 +92,8 @@ _MAX_REDIRECTS = 3
 """Redirects of one upgrade that ``follow_redirects`` follows (within the URL's origin)."""
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}  # a Location may name the HTTP equivalent
 _ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")
+_LINE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")  # and space, tab: they end the request line's target
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
 # Linux's receive timestamps (SO_TIMESTAMPNS, and SCM_TIMESTAMPNS, its control message): with each
@@ -121,11 +124,15 @@ def _receive_buffer(hub: Hub) -> memoryview:
     return buffer
 
 
-def expand_env(text: str) -> str:
+def expand_env(text: str, what: str = "the value", *, in_url: bool = False) -> str:
     """Replace ``${NAME}`` references with environment variables, so secrets stay off command lines.
 
+    The result is checked with :func:`check_wire_text`: a variable holding ``\\r\\n`` must not add a
+    header or a line to the handshake.
+
     Raises:
-        ConfigurationError: a referenced variable is not set (names the variable, never a value).
+        ConfigurationError: a referenced variable is not set (names the variable, never a value), or
+            the expanded text holds a control character (or, ``in_url``, a space).
     """
 
     def value(match: re.Match[str]) -> str:
@@ -134,7 +141,21 @@ def expand_env(text: str) -> str:
             raise ConfigurationError(f"environment variable {name} is referenced but not set")
         return os.environ[name]
 
-    return _ENV_REFERENCE.sub(value, text)
+    return check_wire_text(_ENV_REFERENCE.sub(value, text), what, in_url=in_url)
+
+
+def check_wire_text(text: str, what: str, *, in_url: bool = False) -> str:
+    """Return ``text`` if it may go into the handshake as is: no control character but tab (CR and LF
+    would end the line and start another), and, ``in_url`` (the query), no space or tab either.
+
+    Raises:
+        ConfigurationError: it may not (names ``what``, never the value: it may be a secret).
+    """
+    forbidden = _URL_FORBIDDEN if in_url else _LINE_FORBIDDEN
+    if forbidden.search(text):
+        kind = "a space or control character" if in_url else "a control character (CR, LF, ...)"
+        raise ConfigurationError(f"{what} holds {kind}: refused, not sent (the value is not shown)")
+    return text
 
 
 def check_url(url: str, name: str = "host") -> None:
@@ -162,19 +183,21 @@ def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
     """Parse ``host``, ``host:port`` or ``[v6]:port`` into a (host, port) to dial.
 
     Raises:
-        ConfigurationError: the port is not a number.
+        ConfigurationError: no host, or a port that is empty or not a number from 1 to 65535.
     """
     spec = spec.strip()
+    colon = False
     if spec.startswith("["):
         host, _, rest = spec[1:].partition("]")
-        port_text = rest.lstrip(":")
+        colon, port_text = rest.startswith(":"), rest[1:]
     elif spec.count(":") == 1:
         host, _, port_text = spec.partition(":")
+        colon = True
     else:
         host, port_text = spec, ""
     if not host:
         raise ConfigurationError(f"--connect-to {spec!r} names no host")
-    if not port_text:
+    if not port_text and not colon:
         return host, default_port
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigurationError(f"--connect-to {spec!r}: port must be a number from 1 to 65535")
@@ -340,7 +363,7 @@ class ChatClient:
         if not self.query:
             return self.url
         separator = "&" if "?" in self.url else "?"
-        return f"{self.url}{separator}{expand_env(self.query)}"
+        return f"{self.url}{separator}{expand_env(self.query, 'the query', in_url=True)}"
 
     def _open(self) -> socket.socket:
         """Dial, wrap TLS and perform the upgrade within one deadline; raise a :class:`ConnectError`.
@@ -350,6 +373,8 @@ class ChatClient:
         """
         host, port = self._dial
         url = self._handshake_url()
+        headers = [expand_env(header, "a handshake header") for header in self.headers]
+        origin = None if self.origin is None else check_wire_text(self.origin, "the origin")
         sock: socket.socket | None = None
         status = 0
         # One deadline for the whole connect: socket timeouts restart with every byte, so a server
@@ -367,8 +392,8 @@ class ChatClient:
                     handshake.connect(
                         url,
                         socket=sock,
-                        header=[expand_env(header) for header in self.headers],
-                        origin=self.origin,
+                        header=headers,
+                        origin=origin,
                         subprotocols=self.subprotocols or None,
                         timeout=self.connect_timeout_s,
                         redirect_limit=0,  # websocket-client would take the headers to any host

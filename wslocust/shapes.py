@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol
 
-from .values import DURATION_FORMS, argument_type, count, integer, number, seconds
+from .values import DURATION_FORMS, argument_type, count, fraction, integer, number, seconds
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -472,7 +472,7 @@ def write_steps_csv(prefix: str | Path, results: Iterable[StepResult]) -> Path:
 # Settings
 # --------------------------------------------------------------------------------------------------------
 
-_Kind = Literal["int", "float", "duration", "stages"]
+_Kind = Literal["int", "float", "fraction", "duration", "stages"]
 
 
 def _to_duration(name: str, value: object) -> float:
@@ -497,6 +497,8 @@ def _coerce(name: str, kind: _Kind, value: object) -> object:
         return integer(value, name)
     if kind == "float":
         return number(value, name, minimum=None)
+    if kind == "fraction":
+        return fraction(value, name)
     if kind == "duration":
         return _to_duration(name, value)
     return _to_stages(name, value)
@@ -893,7 +895,8 @@ class StressShape(RecordingShape):
     p95_ms: float = 5000.0
     """Target p95 latency of a step, in ms; a step above it breaks."""
     error_rate: float = 0.05
-    """Largest acceptable error rate of a step, as a fraction (0.05 is 5 %); a step above it breaks."""
+    """Largest acceptable error rate of a step, a fraction (0.05) or, as text, a percentage (``"5%"``);
+    a step above it breaks."""
     min_requests: int = 1
     """Fewest completed requests a step needs to pass (a stalled server completes none); 0 disables."""
 
@@ -904,7 +907,7 @@ class StressShape(RecordingShape):
         "max_users": "int",
         "spawn_rate": "float",
         "p95_ms": "float",
-        "error_rate": "float",
+        "error_rate": "fraction",
         "min_requests": "int",
     }
     _option_map: ClassVar[dict[str, str]] = {
@@ -1382,9 +1385,9 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option(
         "--stress-error-rate",
         ("stress",),
-        "A step with a higher error rate (a fraction: 0.05 is 5%%) breaks",
-        argument_type(number, maximum=1.0, what="a fraction", keep_text=True),
-        "<fraction>",
+        "A step with a higher error rate (0.05 or 5%%) breaks",
+        argument_type(fraction, keep_text=True),
+        "<share>",
     ),
     _Option("--stress-min-requests", ("stress",), "A step completing fewer requests breaks; 0 disables"),
     _Option("--burst-base-users", ("burst",), "Users between bursts"),

@@ -13,6 +13,7 @@ from locust.env import Environment
 import argparse
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,15 @@ from typing import Any, ClassVar, TypeVar
 import gevent
 
 from .arrivals import ARRIVAL_KINDS, ArrivalStats, OpenModel
-from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url, expand_env, parse_connect_to
+from .client import (
+    CONNECT_REQUEST_TYPE,
+    ChatClient,
+    Check,
+    check_url,
+    check_wire_text,
+    expand_env,
+    parse_connect_to,
+)
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
 from .metrics import Metric, MetricsCheck, parse_metric
@@ -53,6 +62,8 @@ _said: set[str] = set()
 _HOST_TO_COME = "ws://127.0.0.1"
 """Stands for the host when none is set yet: the embedded demo bot's, started after the checks."""
 _T = TypeVar("_T")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP token (RFC 9110), which a WebSocket subprotocol must be (RFC 6455)."""
 
 
 def _given(options: argparse.Namespace | None, option: str) -> Any | None:
@@ -100,12 +111,32 @@ def _headers(value: Any, name: str) -> tuple[str, ...]:
         field_name, colon, _ = header.partition(":")
         if not colon or not field_name.strip() or any(char.isspace() for char in field_name.strip()):
             raise ConfigurationError(f"{name} must read 'Name: value' (the value is not shown)")
+        check_wire_text(header, name)
     return headers
 
 
+def _query(value: Any, name: str) -> str:
+    return check_wire_text(str(value), name, in_url=True)
+
+
+def _origin(value: Any, name: str) -> str:
+    return check_wire_text(str(value), name)
+
+
+def _subprotocols(value: Any, name: str) -> tuple[str, ...]:
+    subprotocols = _strings(value, name)
+    for subprotocol in subprotocols:
+        if not _TOKEN.fullmatch(subprotocol):
+            raise BadValue(name, subprotocol, "a token: letters, digits and !#$%&'*+-.^_`|~ (RFC 6455)")
+    return subprotocols
+
+
 def _seed(value: Any, name: str) -> int | None:
-    seed = integer(value, name)
-    return None if seed < 0 else seed
+    expected = "a whole number of 0 or more, or -1 for file order"
+    seed = integer(value, name, what=expected)
+    if seed < -1:
+        raise BadValue(name, value, expected)
+    return None if seed == -1 else seed
 
 
 def _max_samples(value: Any, name: str) -> int:
@@ -132,13 +163,15 @@ def _arrivals(value: Any, name: str) -> str:
     return choice(value, name, ARRIVAL_KINDS)
 
 
-def _expanded(values: Sequence[str], name: str) -> None:
-    """Check that every ``${VAR}`` of a secret setting is set (the values are neither kept nor shown)."""
+def _expanded(values: Sequence[str], name: str, *, in_url: bool = False) -> None:
+    """Check that every ``${VAR}`` of a secret setting is set and expands to text the handshake can
+    carry (the values are neither kept nor shown)."""
     for value in values:
         try:
-            expand_env(value)
+            expand_env(value, f"{name}, after ${{VAR}} expansion,", in_url=in_url)
         except ConfigurationError as error:
-            raise ConfigurationError(f"{name}: {error}") from None
+            message = str(error)
+            raise ConfigurationError(message if message.startswith(name) else f"{name}: {message}") from None
 
 
 @dataclass(frozen=True)
@@ -183,7 +216,7 @@ class WebSocketUser(User):
     with the class's ``from_options`` (a protocol keeps per-reply state)."""
 
     origin: ClassVar[str | None] = None
-    """The ``Origin`` header of the handshake (``--origin``)."""
+    """The ``Origin`` header of the handshake, without control characters (``--origin``)."""
 
     headers: ClassVar[Sequence[str]] = ()
     """Extra handshake headers, ``"Name: value"`` (``--header``, repeatable; ``${VAR}`` is read from
@@ -193,7 +226,7 @@ class WebSocketUser(User):
     """Extra query string for the handshake URL, never reported (``--query``, ``${VAR}`` expanded)."""
 
     subprotocols: ClassVar[Sequence[str]] = ()
-    """WebSocket subprotocols to offer (``--subprotocol``, repeatable)."""
+    """WebSocket subprotocols to offer, each an HTTP token (``--subprotocol``, repeatable)."""
 
     connect_timeout_s: ClassVar[float] = 10.0
     """Seconds allowed for TCP, TLS and the upgrade (``--connect-timeout``)."""
@@ -286,7 +319,7 @@ class WebSocketUser(User):
         ):
             given = _given(options, option) is not None
             name = _flag(option) if given else f"{cls.__name__}.{OPTION_ATTRIBUTES[option]}"
-            _expanded(values, name)
+            _expanded(values, name, in_url=option == "query")
         cls.think_time_s(environment)
         cls.metrics_check(environment)
 
@@ -309,20 +342,27 @@ class WebSocketUser(User):
             url = given
         if not url:
             raise ConfigurationError("no host: give --host ws://... or wss://...")
-        protocol_setting = _given(options, "protocol") or cls.protocol
-        protocol_class = (
-            get_protocol(protocol_setting) if isinstance(protocol_setting, str) else protocol_setting
-        )
+        protocol_option = _given(options, "protocol")
+        protocol_setting = protocol_option or cls.protocol
+        try:
+            protocol_class = (
+                get_protocol(protocol_setting) if isinstance(protocol_setting, str) else protocol_setting
+            )
+        except ConfigurationError as error:
+            name = "--protocol" if protocol_option else f"{cls.__name__}.protocol"
+            raise ConfigurationError(f"{name}: {error}") from None
+        if getattr(options, "connect_to", None) == "":  # given empty: the web UI's empty field is None
+            _connect_to("", "--connect-to")
         protocol = protocol_class.from_options(options or argparse.Namespace())
         insecure = _given(options, "insecure")
         follow = _given(options, "follow_redirects")
         return ConnectionSettings(
             url=url,
             protocol=protocol,
-            origin=_setting(cls, options, "origin", _text),
+            origin=_setting(cls, options, "origin", _origin),
             headers=_required(_setting(cls, options, "header", _headers)),
-            query=_setting(cls, options, "query", _text),
-            subprotocols=_required(_setting(cls, options, "subprotocol", _strings)),
+            query=_setting(cls, options, "query", _query),
+            subprotocols=_required(_setting(cls, options, "subprotocol", _subprotocols)),
             connect_timeout_s=_required(_setting(cls, options, "connect_timeout", seconds)),
             reply_timeout_s=_required(_setting(cls, options, "reply_timeout", seconds)),
             verify_tls=flag(cls.verify_tls, f"{cls.__name__}.verify_tls")
@@ -337,7 +377,8 @@ class WebSocketUser(User):
             self.client.connect()
         except ConfigurationError as error:
             # Checked at start-up, so only a worker gets here: its environment lacks a ${VAR} of
-            # --header or --query that the master's has. Counted as a failed connection, said once.
+            # --header or --query that the master's has, or one holding a control character (sent,
+            # it would inject a header). Counted as a failed connection, said once, never sent.
             self.environment.events.request.fire(
                 request_type=CONNECT_REQUEST_TYPE,
                 name="connect",

@@ -317,7 +317,12 @@ def _apply_form(web_ui: Any, environment: Environment, check: Check) -> str | No
     new_options = copy.copy(options)
     for dest, value in changes.items():
         setattr(new_options, dest, value)
-    mistake = _check_settings(web_ui, environment, new_options, check)
+    host = form.get("host")
+    if host is not None and not host.strip() and getattr(options, "host", None) is None and environment.host:
+        # No host was given at start, so the target is the embedded demo bot: an empty Host keeps it.
+        host = environment.host
+        kept = [(key, host if key == "host" else value) for key, value in kept]
+    mistake = _check_settings(web_ui, environment, new_options, check, host)
     if mistake is not None:
         return mistake
     for dest, value in changes.items():
@@ -327,20 +332,25 @@ def _apply_form(web_ui: Any, environment: Environment, check: Check) -> str | No
 
 
 def _check_settings(
-    web_ui: Any, environment: Environment, options: argparse.Namespace, check: Check
+    web_ui: Any, environment: Environment, options: argparse.Namespace, check: Check, host: str | None
 ) -> str | None:
-    """Run the start-up check on the settings a start would use (the form's host, classes, shape)."""
+    """Run the start-up check on the settings a start would use (the form's host, classes, shape).
+
+    The form's host, when sent, is checked as ``--host`` (an empty one is refused as ``--host ''`` is).
+    """
     form = request.form
     checked = copy.copy(environment)
     checked.parsed_options = options
-    if "host" in form:
-        checked.host = form["host"].replace("<", "").replace(">", "")  # as Locust's view stores it
+    if host is not None:
+        checked.host = host.replace("<", "").replace(">", "")  # as Locust's view stores it
+        if checked.host.strip() or getattr(environment.parsed_options, "host", None) is not None:
+            options.host = checked.host  # checked as --host: emptied, it is refused as --host '' is
     classes: Iterable[Any] = environment.user_classes
     if web_ui.userclass_picker_is_active and form.getlist("user_classes"):
         available = environment.available_user_classes or {}
         classes = [available[name] for name in form.getlist("user_classes") if name in available]
     users = _user_classes(classes)
-    if not checked.host and any(not cls.host for cls in users):
+    if getattr(options, "host", None) != "" and not checked.host and any(not cls.host for cls in users):
         return "Host: give the chatbot's ws:// or wss:// URL"
     shape: Any = environment.shape_class
     if web_ui.userclass_picker_is_active and "shape_class" in form:
