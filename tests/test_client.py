@@ -12,7 +12,7 @@ from pathlib import Path
 import gevent
 import pytest
 
-from wslocust.client import ChatClient, parse_connect_to
+from wslocust.client import ChatClient, check_url, parse_connect_to
 from wslocust.errors import (
     BotError,
     ConfigurationError,
@@ -466,3 +466,19 @@ def test_a_server_answering_the_upgrade_with_garbage_is_a_connect_failure(record
     [event] = recorded.of("CONNECT")
     assert isinstance(event["exception"], ConnectError)
     assert f"127.0.0.1:{server.address[1]}" in str(event["exception"])
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://bot.example/chat?token=s3cret", "'http://bot.example/chat?***'"),
+        ("ws://user:s3cret@[::1/chat", "'ws://***@[::1/chat'"),
+        ("ws://bot.example:0/chat#s3cret", "'ws://bot.example:0/chat#***'"),
+    ],
+)
+def test_a_refused_url_is_quoted_without_its_user_info_query_or_fragment(url: str, shown: str) -> None:
+    """A token put in --host's query or user info must not reach the log through the error."""
+    with pytest.raises(ConfigurationError) as raised:
+        check_url(url, "--host")
+    assert "s3cret" not in str(raised.value)
+    assert shown in str(raised.value)

@@ -172,11 +172,24 @@ def check_url(url: str, name: str = "host") -> None:
         parts = urlsplit(url)
         port = parts.port  # reads the whole netloc: a broken [v6] or port raises here
     except ValueError as error:
-        raise ConfigurationError(f"{name} {url!r}: {error}") from None
+        raise ConfigurationError(f"{name} {_shown_url(url)!r}: {error}") from None
     if port == 0:
-        raise ConfigurationError(f"{name} {url!r}: port 0 cannot be dialled")
+        raise ConfigurationError(f"{name} {_shown_url(url)!r}: port 0 cannot be dialled")
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigurationError(f"host must be a ws:// or wss:// URL, got {url!r}")
+        raise ConfigurationError(f"host must be a ws:// or wss:// URL, got {_shown_url(url)!r}")
+
+
+def _shown_url(url: str) -> str:
+    """``url`` as a message may quote it: user info, query string and fragment (which may hold a
+    token) replaced by ``***``, by text alone (the URL may not parse)."""
+    shown, query_mark, _ = url.partition("?")
+    shown, fragment_mark, _ = shown.partition("#")
+    scheme, separator, rest = shown.rpartition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    shown = scheme + separator + authority + slash + path
+    return shown + ("?***" if query_mark else "") + ("#***" if fragment_mark and not query_mark else "")
 
 
 def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
