@@ -29,6 +29,7 @@ from locust.runners import MasterRunner, WorkerRunner
 import atexit
 import gc
 import logging
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -408,6 +409,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
             environment.process_exit_code = code
 
     events.quitting.add_listener(set_exit_code)
+    _deliver_ctrl_c_to_the_main_greenlet()
     if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
         events.spawning_complete.add_listener(lambda **_: recorder.on_reset_stats())
     events.quit.add_listener(lambda **_: recorder.close())  # after quitting's final stop has written
@@ -562,6 +564,26 @@ def _hear_only_this_masters_workers(runner: MasterRunner, recorder: Recorder) ->
         handle(client_id, msg)
 
     runner.handle_message = handle_message  # type: ignore[method-assign]
+
+
+def _deliver_ctrl_c_to_the_main_greenlet() -> None:
+    """Make Ctrl+C (SIGINT) raise ``KeyboardInterrupt`` in the main greenlet only, where Locust awaits it.
+
+    Python raises it in whichever greenlet runs when the signal is noticed. Locust's CSV writer,
+    statistics history and console printer greenlets catch ``KeyboardInterrupt`` and end quietly
+    (as does a master's worker listener): a Ctrl+C that lands in one of them is lost, the run goes
+    on to its time limit, and that greenlet's files stop being written. A gevent signal handler
+    runs from the event loop instead, and throws the interrupt into the main greenlet, as gevent
+    does with an interrupt it catches itself.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return  # ignored (started in the background by a shell) or handled by the embedding program
+    hub = gevent.get_hub()
+
+    def interrupt() -> None:
+        hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
+
+    gevent.signal_handler(signal.SIGINT, interrupt)
 
 
 def _one_shutdown(environment: Environment) -> Callable[[], None]:
