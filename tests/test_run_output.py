@@ -81,6 +81,8 @@ def test_the_verdict_is_printed_last_when_the_run_is_stopped_by_a_signal(
             process.wait()
     assert process.returncode == 0, output[-3000:]
     assert_verdict_last(output)
+    assert output.count("Shutting down") == 1, output[-4000:]
+    assert output.count("Response time percentiles") == 1, output[-4000:]
 
 
 @pytest.mark.slow

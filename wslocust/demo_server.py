@@ -306,7 +306,8 @@ class _Conversation:
             await send_chunk(piece)
         if hang:
             self.counts.hangs += 1
-            await asyncio.Future()  # never completes: the client's reply timeout must fire
+            await self.connection.wait_closed()  # no end while connected: the client's reply timeout fires
+            raise ConnectionClosed(None, None)
         self.counts.replies += 1
         self.counts.wrong += wrong
         return intent, answer, True
@@ -503,6 +504,10 @@ class DemoProcess:
         self.stop()
 
 
+_SHUTDOWN_WAIT_S = 2.0
+"""Seconds a stopping server waits for its connections to close (a hung reply ends with its connection)."""
+
+
 async def _stop_when_orphaned(stop: asyncio.Event) -> None:
     """Set ``stop`` once the parent process is gone (an embedded demo must not outlive its run)."""
     parent = os.getppid()
@@ -631,8 +636,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         await stop.wait()
         if watchdog is not None:
             watchdog.cancel()
-        server.close()
-        await server.wait_closed()
+        server.close()  # stops listening, closes every connection (1001), then waits for the handlers
+        try:  # bounded: a client that does not answer the close would hold it for the close timeout
+            await asyncio.wait_for(asyncio.shield(server.wait_closed()), _SHUTDOWN_WAIT_S)
+        except TimeoutError:
+            for connection in server.all_connections:  # open or closing
+                connection.transport.abort()  # its handler, a hung reply too, ends with the connection
+            await server.wait_closed()
 
     asyncio.run(serve_forever())
     return 0

@@ -29,6 +29,8 @@ from locust.runners import MasterRunner, WorkerRunner
 import atexit
 import gc
 import logging
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -382,7 +384,10 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events.reset_stats.add_listener(recorder.on_reset_stats)
     _freeze_gc_while_running(events)
 
+    wait_for_a_shutdown_under_way = _one_shutdown(environment)
+
     def set_exit_code(**_: Any) -> None:
+        wait_for_a_shutdown_under_way()
         runner = environment.runner
         if isinstance(runner, WorkerRunner) and runner.user_count:
             # A worker quitting mid-test (SIGTERM, Ctrl+C): its users finish within the stop timeout
@@ -410,6 +415,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
             environment.process_exit_code = code
 
     events.quitting.add_listener(set_exit_code)
+    _deliver_ctrl_c_to_the_main_greenlet()
     if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
         events.spawning_complete.add_listener(lambda **_: recorder.on_reset_stats())
     events.quit.add_listener(lambda **_: recorder.close())  # after quitting's final stop has written
@@ -564,6 +570,53 @@ def _hear_only_this_masters_workers(runner: MasterRunner, recorder: Recorder) ->
         handle(client_id, msg)
 
     runner.handle_message = handle_message  # type: ignore[method-assign]
+
+
+def _deliver_ctrl_c_to_the_main_greenlet() -> None:
+    """Make Ctrl+C (SIGINT) raise ``KeyboardInterrupt`` in the main greenlet only, where Locust awaits it.
+
+    Python raises it in whichever greenlet runs when the signal is noticed. Locust's CSV writer,
+    statistics history and console printer greenlets catch ``KeyboardInterrupt`` and end quietly
+    (as does a master's worker listener): a Ctrl+C that lands in one of them is lost, the run goes
+    on to its time limit, and that greenlet's files stop being written. A gevent signal handler
+    runs from the event loop instead, and throws the interrupt into the main greenlet, as gevent
+    does with an interrupt it catches itself.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return  # ignored (started in the background by a shell) or handled by the embedding program
+    hub = gevent.get_hub()
+
+    def interrupt() -> None:
+        hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
+
+    gevent.signal_handler(signal.SIGINT, interrupt)
+
+
+def _one_shutdown(environment: Environment) -> Callable[[], None]:
+    """A wait, for the ``quitting`` listener, until a Locust shutdown under way elsewhere ends the process.
+
+    SIGTERM runs Locust's shutdown in a greenlet of its own; once it has quit the runner, the main
+    greenlet wakes from its wait on the runner and runs the shutdown again as soon as the first one
+    yields (stopping the embedded demo bot does): the final tables and "Shutting down" were printed
+    twice. A second shutdown (that one, or another signal's) waits here until the first ends the
+    process (its ``sys.exit`` reaches the main greenlet, here), bounded: if the first died instead,
+    or never ends, the second goes on.
+    """
+    first: list[Any] = []
+
+    def wait_for_the_first() -> None:
+        current = gevent.getcurrent()
+        if first and first[0] is not current:
+            deadline = time.monotonic() + (environment.stop_timeout or 0.0) + _SHUTDOWN_WAIT_S
+            while not getattr(first[0], "dead", False) and time.monotonic() < deadline:
+                gevent.sleep(0.05)
+        first[:] = [current]
+
+    return wait_for_the_first
+
+
+_SHUTDOWN_WAIT_S = 30.0
+"""Seconds (beyond the stop timeout) a second shutdown waits for the first to end the process."""
 
 
 def _write_html_report(environment: Environment) -> None:
