@@ -98,10 +98,7 @@ def test_ctrl_c_ends_the_run_even_when_a_greenlet_that_swallows_it_is_running(tm
         start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT / "locustfiles")},
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30 * UNIT
-        while requests_in_history(tmp_path / "run_stats_history.csv") <= 3:
-            assert time.monotonic() < deadline, "no replies within 30 s"
-            time.sleep(0.2)
+        wait_for_requests(tmp_path / "run_stats_history.csv", more_than=3, timeout_s=30 * UNIT)
         os.killpg(process.pid, signal.SIGINT)
         _, stderr = process.communicate(timeout=20 * UNIT)  # the run time would end 60 s after start
     finally:
