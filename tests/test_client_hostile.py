@@ -275,24 +275,31 @@ def test_a_redirect_without_a_location_is_a_failed_connect(recorded_env, server)
     assert str(event["exception"]) == "handshake redirected (HTTP 301) with no Location"
 
 
-def test_users_redirected_elsewhere_keep_running_and_count_each_failed_connect(server, token) -> None:
-    """The redirect once killed every user from the idle watcher (a closed socket's fd, -1)."""
-    elsewhere = server(upgrading_then_echoing)
-    redirector = server(redirecting(302, lambda _: f"{elsewhere.origin}/"))
+def asking_users(host: str, token: str) -> tuple[Environment, Any, list[BaseException]]:
+    """An in-process runner of users asking ``host`` with an ``Authorization`` header of ``token``,
+    and the list of the errors that escape them (Locust's ``user_error``)."""
 
     class Asker(WebSocketUser):
-        host = f"{redirector.origin}/"
-        headers = ("Authorization: Bearer ${BOT_TOKEN}",)
         wait_time = constant(0.05 * UNIT)
 
         @task
         def ask(self) -> None:
             self.client.ask("hello")
 
+    Asker.host = host
+    Asker.headers = (f"Authorization: Bearer {token}",)
     environment = Environment(user_classes=[Asker], events=Events())
     user_errors: list[BaseException] = []
     environment.events.user_error.add_listener(lambda exception, **_: user_errors.append(exception))
-    runner = environment.create_local_runner()
+    return environment, environment.create_local_runner(), user_errors
+
+
+def test_users_redirected_elsewhere_keep_running_and_count_each_failed_connect(server, token) -> None:
+    """The redirect once killed every user from the idle watcher (a closed socket's fd, -1)."""
+    elsewhere = server(upgrading_then_echoing)
+    redirector = server(redirecting(302, lambda _: f"{elsewhere.origin}/"))
+
+    environment, runner, user_errors = asking_users(f"{redirector.origin}/", "${BOT_TOKEN}")
     try:
         runner.start(3, spawn_rate=100)
         assert wait_until(lambda: environment.stats.get("connect", "CONNECT").num_failures >= 6, 5 * UNIT)
@@ -361,19 +368,7 @@ def test_a_worker_whose_variable_holds_a_line_break_counts_failed_connects_and_s
     monkeypatch.setenv("TOK", INJECTION)
     bot = server(upgrading_then_echoing)
 
-    class Asker(WebSocketUser):
-        host = bot.origin
-        headers = ("Authorization: Bearer ${TOK}",)
-        wait_time = constant(0.05 * UNIT)
-
-        @task
-        def ask(self) -> None:
-            self.client.ask("hello")
-
-    environment = Environment(user_classes=[Asker], events=Events())
-    user_errors: list[BaseException] = []
-    environment.events.user_error.add_listener(lambda exception, **_: user_errors.append(exception))
-    runner = environment.create_local_runner()
+    environment, runner, user_errors = asking_users(bot.origin, "${TOK}")
     try:
         runner.start(2, spawn_rate=100)
         assert wait_until(lambda: environment.stats.get("connect", "CONNECT").num_failures >= 2, 5 * UNIT)
