@@ -91,7 +91,8 @@ def test_ctrl_c_ends_the_run_even_when_a_greenlet_that_swallows_it_is_running(tm
     locustfile.write_text(SWALLOWING_LOCUSTFILE, encoding="utf-8")
     command = [*locust_command("--headless", "-u", "3", "-r", "3", "-t", "60s", "--think-time", "0.05",
                                "--csv", str(tmp_path / "run"), "--only-summary",
-                               "--demo-ttft-ms", "5", "--demo-itl-ms", "1", "--demo-error-rate", "0")]  # fmt: skip
+                               "--demo-ttft-ms", "5", "--demo-itl-ms", "1", "--demo-error-rate", "0",
+                               "--demo-wrong-rate", "0")]  # fmt: skip
     command[command.index("-f") + 1] = str(locustfile)
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

@@ -196,7 +196,8 @@ def test_the_web_ui_shows_every_option_masks_secrets_and_runs_a_test(web_ui: tup
 def test_the_custom_protocol_example_runs_against_the_demo(tmp_path: Path) -> None:
     command = locust_command("--headless", "-u", "2", "-r", "2", "-t", "3s", "--think-time", "0.05")
     command[command.index("-f") + 1] = str(ROOT / "locustfiles" / "custom_protocol.py")
-    command += ["--csv", str(tmp_path / "custom"), "--demo-error-rate", "0", "--demo-ttft-ms", "10"]
+    command += ["--csv", str(tmp_path / "custom"), "--demo-ttft-ms", "10",
+                "--demo-error-rate", "0", "--demo-wrong-rate", "0"]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     ws = [row for row in read_rows(tmp_path / "custom_stats.csv") if row["Type"] == "WS"]
