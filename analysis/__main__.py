@@ -46,6 +46,9 @@ def _command(name: str) -> Callable[[list[str] | None], int]:
 COMMANDS = ("summarize", "plot", "compare", "report")
 """The subcommands."""
 
+_ANALYSIS_PACKAGES = frozenset(("numpy", "pandas", "matplotlib"))
+"""What the ``analysis`` extra installs; wslocust itself runs without them."""
+
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``wslocust-analysis COMMAND ARGS...`` to the command's ``main``.
@@ -74,7 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     if args[0] not in COMMANDS:
         sys.stderr.write(f"{PROG}: error: unknown command {args[0]!r} (choose from {', '.join(COMMANDS)})\n")
         return EXIT_INPUT
-    return _command(args[0])(args[1:])
+    try:
+        command = _command(args[0])
+    except ModuleNotFoundError as error:  # the analysis extra is not installed (a lean worker image)
+        if error.name not in _ANALYSIS_PACKAGES:
+            raise
+        sys.stderr.write(
+            f"{PROG}: error: {args[0]} needs {error.name}, which is not installed: "
+            "pip install 'wslocust[analysis]'\n"
+        )
+        return EXIT_INPUT
+    return command(args[1:])
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ CHROMIUM to use another binary). Arguments after ``--`` go to Locust, e.g.
 ``python scripts/screenshot_webui.py -- --demo-ttft-ms 80``.
 
 The Chromium helpers here (:class:`Browser`, driving the page over the DevTools protocol on
-loopback) are shared with tests/test_webui.py.
+loopback) are shared with tests/plugin/test_webui.py.
 """
 
 from __future__ import annotations

@@ -31,9 +31,9 @@ import pytest
 from gevent.server import StreamServer
 
 import wslocust  # noqa: F401  (registers the plugin)
-from wslocust.client import Reply
-from wslocust.demo_server import DemoProcess
+from wslocust.demo.server import DemoProcess
 from wslocust.errors import WsLocustError
+from wslocust.wire.reply import Reply
 
 UNIT = float(os.environ.get("WSLOCUST_TEST_UNIT", "1"))
 """Seconds that one unit of test timeout stands for."""

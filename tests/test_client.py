@@ -22,8 +22,8 @@ from wslocust.errors import (
     ProtocolError,
     ReplyTimeout,
 )
-from wslocust.frames import OP_TEXT, FrameReader, encode_frame
-from wslocust.protocols import JsonProtocol, OpenAIRealtimeProtocol, PlainProtocol, get_protocol
+from wslocust.wire.frames import OP_TEXT, FrameReader, encode_frame
+from wslocust.wire.protocols import JsonProtocol, OpenAIRealtimeProtocol, PlainProtocol, get_protocol
 
 from .conftest import SAMPLE, UNIT, RawServer, free_port, wait_until
 

@@ -30,9 +30,9 @@ from wslocust.errors import (
     HandshakeRejected,
     ProtocolError,
 )
-from wslocust.frames import OP_CLOSE, OP_TEXT, FrameReader, encode_frame, parse_close
-from wslocust.protocols import PlainProtocol
 from wslocust.users import WebSocketUser
+from wslocust.wire.frames import OP_CLOSE, OP_TEXT, FrameReader, encode_frame, parse_close
+from wslocust.wire.protocols import PlainProtocol
 
 from .conftest import UNIT, wait_until
 

@@ -12,9 +12,9 @@ import gevent.monkey
 
 from wslocust.client import ChatClient, _raw_socket
 from wslocust.errors import ReplyTimeout
-from wslocust.frames import OP_TEXT, FrameReader, encode_frame
-from wslocust.protocols import JsonProtocol, PlainProtocol
 from wslocust.stats import ChatStats
+from wslocust.wire.frames import OP_TEXT, FrameReader, encode_frame
+from wslocust.wire.protocols import JsonProtocol, PlainProtocol
 
 from .conftest import UNIT, make_reply
 

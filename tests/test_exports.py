@@ -84,9 +84,12 @@ def test_every_public_non_module_attribute_of_the_package_is_in_all() -> None:
 
 
 def test_walk_finds_the_package_modules() -> None:
-    assert {"wslocust.frames", "wslocust.datasets", "wslocust.protocols", "wslocust.protocols.base"} <= set(
-        MODULES
-    )
+    assert {
+        "wslocust.wire.frames",
+        "wslocust.datasets",
+        "wslocust.wire.protocols",
+        "wslocust.wire.protocols.base",
+    } <= set(MODULES)
 
 
 @pytest.mark.parametrize("module_name", MODULES)

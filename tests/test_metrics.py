@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from wslocust.client import Reply
 from wslocust.errors import ConfigurationError, MetricFailure, ReplyError
 from wslocust.metrics import (
     METRIC_BUILDERS,
@@ -27,6 +26,7 @@ from wslocust.metrics import (
     ttft_objective,
     valid_json,
 )
+from wslocust.wire.reply import Reply
 
 
 def make_reply(

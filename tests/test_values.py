@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from wslocust import demo_server
+from wslocust.demo import server as demo_server
 from wslocust.errors import ConfigurationError
 from wslocust.values import (
     BadValue,

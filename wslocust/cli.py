@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from locust.main import main as locust_main
 
-import wslocust  # noqa: F401  (registers the options and event hooks)
+import wslocust.plugin  # noqa: F401  (registers the options and event hooks)
 
 __all__ = ["main"]
 

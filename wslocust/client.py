@@ -3,7 +3,7 @@
 websocket-client performs the opening handshake (headers, origin, subprotocols) on a socket this
 module dials itself (so that ``connect_to`` can dial another address while the URL's host stays in
 the Host header and the TLS server name). After the handshake, frames are read in blocks through the
-socket-free :class:`~wslocust.frames.FrameReader` and sent in one ``sendall`` a prompt.
+socket-free :class:`~wslocust.wire.frames.FrameReader` and sent in one ``sendall`` a prompt.
 
 On a plain (``ws://``) connection a round trip bypasses gevent's socket wrapper: the prompt goes out
 in one ``send`` on the non-blocking socket beneath it, and the user's greenlet then waits on the
@@ -36,7 +36,6 @@ import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -56,7 +55,7 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
-from .frames import (
+from .wire.frames import (
     OP_BINARY,
     OP_CLOSE,
     OP_PING,
@@ -67,7 +66,8 @@ from .frames import (
     encode_frame,
     parse_close,
 )
-from .protocols import Chunk, End, Failure, Message, Protocol
+from .wire.protocols import Chunk, End, Failure, Message, Protocol
+from .wire.reply import Reply
 
 __all__ = [
     "CONNECT_REQUEST_TYPE",
@@ -215,58 +215,6 @@ def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigurationError(f"--connect-to {spec!r}: port must be a number from 1 to 65535")
     return host, int(port_text)
-
-
-@dataclass(slots=True, eq=False)
-class Reply:
-    """One prompt→reply round trip, as measured.
-
-    Attributes:
-        prompt: the prompt sent.
-        name: the request name it was reported under.
-        record: the dataset record the prompt came from (empty when none).
-        text: the reply's text, its chunks joined.
-        chunks: how many chunk events made the reply.
-        bytes: payload bytes of the messages that made the reply.
-        time_to_first_chunk_ms: send → first chunk, or None when no chunk came.
-        total_time_ms: send → end of the reply (or → the failure).
-        chunk_times_ms: send → each chunk's arrival, in order.
-        meta: fields of the reply's final message (for example the bot's intent).
-        error: why the round trip failed, or None.
-        started_at: wall-clock time (``time.time()``) when the prompt was sent (or was due, in
-            open-model load).
-        send_delay_ms: how late the prompt was sent after it was due (open-model load), else 0.
-        scores: each metric's score of this reply (metrics that did not apply are absent).
-        missed: the metrics whose failure condition held (objectives included).
-        metric_errors: the metrics whose function raised, with the error.
-    """
-
-    prompt: str
-    name: str
-    record: Mapping[str, Any] = field(default_factory=dict)
-    text: str = ""
-    chunks: int = 0
-    bytes: int = 0
-    time_to_first_chunk_ms: float | None = None
-    total_time_ms: float = 0.0
-    chunk_times_ms: list[float] = field(default_factory=list)
-    meta: Mapping[str, Any] = field(default_factory=dict)
-    error: WsLocustError | None = None
-    started_at: float = 0.0
-    send_delay_ms: float = 0.0
-    scores: dict[str, float] = field(default_factory=dict)
-    missed: list[str] = field(default_factory=list)
-    metric_errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True when the round trip succeeded."""
-        return self.error is None
-
-    @property
-    def good(self) -> bool:
-        """True when it succeeded and met every metric and objective (it counts in goodput)."""
-        return self.error is None and not self.missed
 
 
 class ChatClient:

@@ -301,7 +301,7 @@ def _connection_success_rate(summary: Mapping[str, Any]) -> Measurement:
 
 
 class AddOption(Protocol):
-    """The option-adding callable :func:`add_gate_arguments` is given (``_add`` of wslocust.options)."""
+    """The option-adding callable :func:`add_gate_arguments` is given (the plugin's ``add_option``)."""
 
     def __call__(
         self,

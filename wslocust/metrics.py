@@ -31,10 +31,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .client import Reply
 from .errors import ConfigurationError, MetricFailure, WsLocustError
-from .protocols.json_messages import get_path
 from .values import BadValue, count, flag, fraction, number
+from .wire.protocols.json_messages import get_path
+from .wire.reply import Reply
 
 __all__ = [
     "METRIC_BUILDERS",

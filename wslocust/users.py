@@ -21,7 +21,6 @@ from typing import Any, ClassVar, TypeVar
 
 import gevent
 
-from .arrivals import ARRIVAL_KINDS, ArrivalStats, OpenModel
 from .client import (
     CONNECT_REQUEST_TYPE,
     ChatClient,
@@ -33,9 +32,10 @@ from .client import (
 )
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
+from .load.arrivals import ARRIVAL_KINDS, ArrivalStats, OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric
-from .protocols import Protocol, get_protocol
 from .values import BadValue, choice, count, flag, integer, number, seconds, seconds_range
+from .wire.protocols import Protocol, get_protocol
 
 __all__ = [
     "OPTION_ATTRIBUTES",

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from wslocust.demo_server import DemoProcess
+from wslocust.demo.server import DemoProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

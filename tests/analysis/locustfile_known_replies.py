@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from wslocust import ChatbotUser
-from wslocust.client import Reply
+from wslocust.wire.reply import Reply
 
 _replies: list[dict[str, Any]] = []
 

@@ -36,7 +36,7 @@ def test_the_contract_matches_the_columns_locust_writes(tmp_path: Path) -> None:
 
 
 def test_the_steps_contract_matches_wslocust() -> None:
-    shapes = pytest.importorskip("wslocust.shapes")
+    shapes = pytest.importorskip("wslocust.load.shapes")
     assert tuple(COLUMNS["steps"]) == tuple(shapes.STEP_CSV_COLUMNS)
 
 

@@ -1,0 +1,47 @@
+"""The embedded demo bot: started when no ``--host`` is given at all, stopped when Locust quits."""
+
+from __future__ import annotations
+
+from locust.env import Environment
+
+import atexit
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..demo.server import DemoProcess
+from ..errors import WsLocustError
+from ..users import ChatbotUser, WebSocketUser
+
+__all__ = ["start_demo"]
+
+_log = logging.getLogger("wslocust")
+
+
+def start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> None:
+    options = environment.parsed_options
+    assert options is not None
+    args = [
+        f"--ttft-ms={options.demo_ttft_ms}",
+        f"--itl-ms={options.demo_itl_ms}",
+        f"--chunks={options.demo_chunks}",
+        f"--error-rate={options.demo_error_rate}",
+        f"--wrong-rate={options.demo_wrong_rate}",
+    ]
+    chatbots = [cls for cls in users if issubclass(cls, ChatbotUser)]
+    if chatbots:
+        prompts = Path(chatbots[0].dataset_settings(environment).path)
+        if prompts.suffix == ".jsonl":
+            args.append(f"--dataset={prompts}")
+    demo = DemoProcess(args)
+    try:
+        environment.host = demo.start()
+    except RuntimeError as error:
+        raise WsLocustError(str(error)) from None
+    atexit.register(demo.stop)  # also on an exit that skips Locust's quit event
+    _log.info("no --host given; embedded demo chatbot at %s", environment.host)
+
+    def stop_demo(**_: Any) -> None:
+        demo.stop()
+
+    environment.events.quit.add_listener(stop_demo)  # last: after the test's final stop and outputs

@@ -1,0 +1,142 @@
+"""Distributed runs: the open model's shares of the rate, a master's quit that waits for its workers'
+final reports, and a master that hears only its own workers."""
+
+from __future__ import annotations
+
+from locust.env import Environment
+from locust.rpc import Message
+from locust.runners import MasterRunner, WorkerRunner
+
+import logging
+from typing import Any
+
+from ..load.arrivals import ArrivalStats
+from ..stats.recorder import Recorder
+from ..users import ChatbotUser, WebSocketUser, arrival_stats_of
+
+__all__ = ["hear_only_this_masters_workers", "quit_after_final_reports", "wire_open_model"]
+
+_log = logging.getLogger("wslocust")
+
+
+def wire_open_model(environment: Environment, users: list[type[WebSocketUser]], recorder: Recorder) -> None:
+    """Open-model load: shares of the rate for workers, punctuality counts merged and reported."""
+    runner = environment.runner
+    events = environment.events
+    stats = arrival_stats_of(environment)
+
+    def forget_schedule(**_: Any) -> None:
+        environment.wslocust_open_model = None  # type: ignore[attr-defined]
+        stats.take()
+
+    events.test_start.add_listener(forget_schedule)
+    if isinstance(runner, WorkerRunner):
+
+        def take_share(environment: Environment, msg: Any, **_: Any) -> None:
+            environment.wslocust_share = (msg.data["index"], msg.data["count"])  # type: ignore[attr-defined]
+
+        runner.register_message("wslocust_share", take_share)
+
+        def report(data: dict[str, Any], **_: Any) -> None:
+            data["wslocust_arrivals"] = stats.take()
+
+        events.report_to_master.add_listener(report)
+        return
+    if isinstance(runner, MasterRunner):
+
+        def give_shares(**_: Any) -> None:
+            workers = sorted(client.id for client in runner.clients.all)
+            for index, worker in enumerate(workers):
+                runner.send_message("wslocust_share", {"index": index, "count": len(workers)}, worker)
+
+        def merge(data: dict[str, Any], **_: Any) -> None:
+            if "wslocust_arrivals" in data:
+                stats.merge(ArrivalStats.from_wire(data["wslocust_arrivals"]))
+
+        events.test_start.add_listener(give_shares)
+        events.worker_report.add_listener(merge)
+
+    def open_model_section() -> dict[str, Any]:
+        settings = next(
+            (
+                found
+                for cls in users
+                if issubclass(cls, ChatbotUser) and (found := cls.open_model_settings(environment))
+            ),
+            None,
+        )
+        if settings is None:
+            return {}
+        section = stats.summary(*settings)
+        if not section["kept_up"]:
+            _log.warning(
+                "open model: the users could not keep up: %d of %d prompts were sent late (up to %.0f ms); "
+                "their latency counts the wait, but add users (-u) to hold the rate",
+                stats.late,
+                stats.scheduled,
+                stats.max_delay_ms,
+            )
+        return {"open_model": section}
+
+    recorder.summary_extras.append(open_model_section)
+
+
+def quit_after_final_reports(runner: MasterRunner, recorder: Recorder) -> None:
+    """Make the master's quit wait for every worker's final report before it stops listening.
+
+    At ``--run-time``'s end a headless master quits: it ends the test, tells the workers to quit,
+    and stops listening half a second later. A worker finishing its users' replies within
+    ``--stop-timeout`` reports after that, and its last replies are lost (from Locust's statistics
+    too). This quit does the same, but listens until each worker's report after stopping is in
+    (bounded by the stop timeout and two report intervals), and only then writes the results.
+    """
+
+    quitting: list[bool] = []
+
+    def quit_after_final_reports() -> None:
+        if quitting:  # quit is called again (the last worker quitting, Locust's shutdown): once is enough
+            return
+        quitting.append(True)
+        recorder.deferred = True
+        recorder.on_test_stopping()
+        runner.stop(send_stop_to_client=False)
+        for client in runner.clients.all:
+            runner.server.send_to_client(Message("quit", None, client.id))
+        recorder.await_final_reports()
+        recorder.deferred = False
+        recorder.end_test()
+        runner.greenlet.kill(block=True)
+
+    runner.quit = quit_after_final_reports  # type: ignore[method-assign]
+
+
+def hear_only_this_masters_workers(runner: MasterRunner, recorder: Recorder) -> None:
+    """Let only this master's workers, and their reports of the current test, into the results.
+
+    A worker whose master was killed (``kill -9``) keeps running its users and reporting, and when a
+    new master binds the same port, its reports reach it: Locust would add them to its statistics
+    (it only ignores their user counts and heartbeats). Messages from a worker that never said it was
+    ready to this master are dropped here, before any listener, and such a worker is told to quit
+    (as Locust tells an unknown worker that reports spawning). Reports of this master's workers are
+    screened by :meth:`Recorder.screen_report` (their run id).
+    """
+    known: set[str] = set()
+    told_to_quit: set[str] = set()
+    handle = runner.handle_message
+
+    def handle_message(client_id: str, msg: Message) -> None:
+        if msg.type == "client_ready":
+            known.add(msg.node_id)
+        elif msg.type == "quit" and msg.node_id in known:
+            recorder.on_worker_quit(msg.node_id)
+        elif msg.type == "stats":
+            if not recorder.screen_report(msg.node_id, msg.data, known=msg.node_id in known):
+                if msg.node_id not in told_to_quit:
+                    told_to_quit.add(msg.node_id)
+                    runner.server.send_to_client(Message("quit", None, msg.node_id))
+                return
+        elif msg.node_id not in known and msg.type != "locustfile":
+            return  # an unknown worker's heartbeat, exception, log lines, stop or quit
+        handle(client_id, msg)
+
+    runner.handle_message = handle_message  # type: ignore[method-assign]

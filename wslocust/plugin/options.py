@@ -1,0 +1,216 @@
+"""wslocust's command-line options, in the ``wslocust`` group of Locust's parser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..gates import add_gate_arguments
+from ..load.arrivals import ARRIVAL_KINDS
+from ..load.shapes import add_shape_arguments
+from ..metrics import METRIC_BUILDERS
+from ..stats.aggregates import TOKEN_COUNTERS
+from ..values import argument_type, count, fraction, integer, number, seconds, seconds_range
+from ..wire.protocols import PROTOCOLS
+
+__all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "DEMO_OPTIONS", "add_arguments", "add_option"]
+
+CONFIGURATION_ERROR_EXIT_CODE = 2
+"""The process exit code when wslocust's settings or dataset are wrong."""
+
+
+def add_option(
+    group: Any, *flags: str, include_in_web_ui: bool = True, is_secret: bool = False, **kwargs: Any
+) -> None:
+    """Add an option to a group, with the web-UI marks Locust's parser reads from its actions."""
+    action = group.add_argument(*flags, **kwargs)
+    action.include_in_web_ui = include_in_web_ui
+    action.is_secret = is_secret
+    action.is_required = False
+    action.is_multiple = False
+
+
+_TEXT_INTEGER = argument_type(integer, keep_text=True)
+
+
+def add_arguments(parser: Any) -> None:
+    """Register the ``wslocust`` option group on Locust's argument parser.
+
+    The values of the options shown in the web UI are checked here but kept as written: the form
+    sends a field back through ``type(current_value)(text)``, which a float turns into an error page
+    for ``2m`` and into NaN for ``nan``; as text, every value reaches
+    :func:`~wslocust.plugin.checks.check_run`, which refuses it naming the option.
+    """
+    group = parser.add_argument_group("wslocust", "WebSocket chatbot options (see the README for each)")
+    add_option(
+        group,
+        "--prompts",
+        help="Prompts: a .jsonl, .txt or .csv file, or a folder of them (default: the locustfile's)",
+    )
+    add_option(
+        group, "--prompt-field", help="Record field holding the prompt (default: guessed, e.g. Question)"
+    )
+    add_option(group, "--name-field", help="Record field naming each request (default: guessed, e.g. Intent)")
+    add_option(group, "--request-name", help="One request name for every prompt, instead of each record's")
+    add_option(group, "--max-samples", type=_TEXT_INTEGER, help="Use this many prompts; -1 = all (default)")
+    add_option(
+        group,
+        "--shuffle-seed",
+        type=_TEXT_INTEGER,
+        help="Shuffle the prompts with this seed; -1 keeps file order (default: the locustfile's)",
+    )
+    add_option(
+        group,
+        "--protocol",
+        choices=sorted(PROTOCOLS),
+        help="How prompts and replies are framed (default: the locustfile's, else plain)",
+    )
+    add_option(group, "--json-template", help='json/apigw request template, e.g. \'{"prompt": "{prompt}"}\'')
+    add_option(group, "--json-chunk-path", help="json/apigw: dotted path of a reply's text (default: text)")
+    add_option(group, "--json-end", help="json/apigw: condition ending a reply (default: type=end)")
+    add_option(group, "--json-error", help="json/apigw: condition marking an error (default: type=error)")
+    add_option(
+        group, "--json-error-path", help="json/apigw: dotted path of an error's text (default: message)"
+    )
+    add_option(group, "--apigw-action", help="apigw: route key sent as 'action' (default: sendMessage)")
+    add_option(
+        group, "--realtime-api", choices=["ga", "beta"], help="openai-realtime: API version (default: ga)"
+    )
+    add_option(group, "--realtime-instructions", help="openai-realtime: instructions for each response")
+    add_option(
+        group,
+        "--reply-timeout",
+        type=argument_type(seconds, keep_text=True),
+        help="Time allowed for a complete reply: 90, 90s, 2m (default 60 s)",
+    )
+    add_option(
+        group,
+        "--connect-timeout",
+        type=argument_type(seconds, keep_text=True),
+        help="Time allowed for TCP, TLS and the handshake (default 10 s)",
+    )
+    add_option(
+        group,
+        "--think-time",
+        type=argument_type(seconds_range, keep_text=True),
+        help="Seconds between a user's prompts: N or MIN-MAX (default: the locustfile's wait_time)",
+    )
+    add_option(
+        group,
+        "--prompts-per-connection",
+        type=argument_type(count, keep_text=True),
+        help="Reconnect after this many prompts (0 = never, the default)",
+    )
+    add_option(group, "--origin", help="Origin header of the handshake")
+    add_option(
+        group,
+        "--header",
+        action="append",
+        is_secret=True,
+        help="Handshake header 'Name: value', repeatable; ${VAR} reads an environment variable. Never shown",
+    )
+    add_option(
+        group,
+        "--query",
+        is_secret=True,
+        help="Query string added to the URL (e.g. token=${TOKEN}). Never shown",
+    )
+    add_option(group, "--subprotocol", action="append", help="WebSocket subprotocol to offer, repeatable")
+    add_option(
+        group,
+        "--connect-to",
+        help="Dial HOST[:PORT] instead of the URL's host, keeping its Host header and TLS name",
+    )
+    add_option(group, "--insecure", action="store_true", default=False, help="Do not verify TLS certificates")
+    add_option(
+        group,
+        "--follow-redirects",
+        action="store_true",
+        default=False,
+        help="Follow the upgrade's redirects within the URL's origin (at most 3); never to another host",
+    )
+    add_option(
+        group,
+        "--metric",
+        action="append",
+        help="Score replies: KIND[:key=value,...], repeatable, replaces the locustfile's metrics "
+        "(e.g. intent, recall:min=0.5, ttft:max_ms=800); kinds: " + ", ".join(METRIC_BUILDERS),
+    )
+    add_option(
+        group,
+        "--arrival-rate",
+        type=argument_type(number, positive=True, keep_text=True),
+        help="Open-model load: prompts/s in all, each timed from when it was due (default: closed model)",
+    )
+    add_option(
+        group,
+        "--arrivals",
+        choices=list(ARRIVAL_KINDS),
+        help="Open-model arrivals: constant (default) or poisson",
+    )
+    add_option(
+        group,
+        "--tokens",
+        choices=sorted(TOKEN_COUNTERS),
+        default="words",
+        help="How output tokens are counted (default: words)",
+    )
+    add_option(
+        group, "--summary-json", include_in_web_ui=False, help="Write the JSON summary of each test here"
+    )
+    add_option(
+        group,
+        "--failed-replies",
+        include_in_web_ui=False,
+        help="Write failed prompt/reply pairs (JSON lines) here (with --csv: PREFIX_failed_replies.jsonl)",
+    )
+    add_option(
+        group,
+        "--progress-interval",
+        type=argument_type(seconds, positive=False),
+        include_in_web_ui=False,
+        metavar="S",
+        help="Headless: log users, replies/s, failures and TTFT p95 every S seconds (default 5; 0 = off)",
+    )
+    add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
+    add_gate_arguments(
+        parser.add_argument_group(
+            "wslocust gates", "Pass/fail limits judged at the end of the run (docs/gates.md)"
+        ),
+        add_option,
+    )
+    demo = parser.add_argument_group(
+        "wslocust demo", "The embedded demo chatbot, started when no --host is given"
+    )
+    for flag, default, help_text, parse, limits in DEMO_OPTIONS:
+        add_option(
+            demo,
+            flag,
+            type=argument_type(parse, **limits),
+            default=default,
+            include_in_web_ui=False,
+            help=f"{help_text} (default {default:g})",
+        )
+
+
+_MS = {"what": "a number of ms"}
+DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], ...] = (
+    ("--demo-ttft-ms", 150.0, "Time to first chunk, ms", number, _MS),
+    ("--demo-itl-ms", 20.0, "Gap between chunks, ms", number, _MS),
+    ("--demo-chunks", 12, "Chunks a reply", count, {"minimum": 1}),
+    (
+        "--demo-error-rate",
+        0.01,
+        "Share of bot errors: a fraction (0.01) or a percentage (1%%)",
+        fraction,
+        {},
+    ),
+    (
+        "--demo-wrong-rate",
+        0.02,
+        "Share of wrong answers: a fraction (0.02) or a percentage (2%%)",
+        fraction,
+        {},
+    ),
+)
+"""The demo bot's options: flag, default, help, and the value parser with its limits."""

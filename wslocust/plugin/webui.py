@@ -1,0 +1,129 @@
+"""The web UI's Chatbot tab: live chatbot statistics and charts, and downloads of the chatbot CSVs.
+
+It uses Locust's extension points: ``extended_tabs`` / ``extended_tables`` / ``extended_csv_files``
+in the page's template arguments, and an ``extended_stats`` entry added to ``/stats/requests``. The
+page also loads ``/wslocust/webui.js`` and ``webui.css`` (package data, no other network access):
+they draw the charts from ``/wslocust/charts.json`` (the recorder's per-second history of the
+current test) and arrange the form (see :mod:`wslocust.plugin.webui_form`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, request, send_from_directory
+
+from ..outputs.writers import STATS_COLUMNS, metric_columns, stats_rows
+from ..stats.recorder import Recorder, ui_key
+
+__all__ = ["CHART_COLUMNS", "TABLE_COLUMNS", "TAB_KEY", "add_chatbot_tab", "chart_data"]
+
+TAB_KEY = "chatbot"
+
+TABLE_COLUMNS = [
+    "Name", "Replies", "Failures", "Goodput/s", "Latency p95 (ms)", "TTFT p50 (ms)", "TTFT p95 (ms)",
+    "TTFT p99 (ms)", "TTFT Max (ms)", "Chunk Gap p50 (ms)", "Chunk Gap p99 (ms)", "Tokens/Reply",
+    "Output Tokens/s",
+]  # fmt: skip
+"""The columns the Chatbot tab shows (then each metric's mean and misses)."""
+
+CHART_COLUMNS = [
+    "TTFT p50 (ms)", "TTFT p95 (ms)", "Latency p50 (ms)", "Latency p95 (ms)", "Goodput/s", "Failures/s",
+]  # fmt: skip
+"""The history columns the Chatbot tab's charts draw (keyed by :func:`~wslocust.stats.recorder.ui_key`)."""
+
+_STATIC = Path(__file__).with_name("static")
+_PAGE_ADDITIONS = (
+    '<link rel="stylesheet" href="./wslocust/webui.css"><script defer src="./wslocust/webui.js"></script>'
+)
+
+
+def chart_data(recorder: Recorder) -> dict[str, Any]:
+    """The current test's per-second history of the aggregated replies, for the charts.
+
+    Returns:
+        ``{"timestamps": [unix second, ...], "series": {ui_key: [value or None, ...]}}``: each column
+        of :data:`CHART_COLUMNS`, one value a second (None where a second had no value, e.g. no reply).
+    """
+    since = int(recorder.started_at) if recorder.started_at is not None else None
+    rows = [
+        row
+        for row in recorder.history_rows
+        if row["Name"] == "Aggregated" and since is not None and row["Timestamp"] >= since
+    ]
+    return {
+        "timestamps": [row["Timestamp"] for row in rows],
+        "series": {
+            ui_key(column): [None if row[column] == "" else row[column] for row in rows]
+            for column in CHART_COLUMNS
+        },
+    }
+
+
+def add_chatbot_tab(web_ui: Any, recorder: Recorder, metric_names: Sequence[str]) -> None:
+    """Add the Chatbot tab, its live data, and the CSV download routes to Locust's web UI."""
+    columns = TABLE_COLUMNS + [f"{name} {part}" for name in metric_names for part in ("Mean", "Missed")]
+    web_ui.template_args["extended_tabs"] = [{"title": "Chatbot", "key": TAB_KEY}]
+    web_ui.template_args["extended_tables"] = [
+        {"key": TAB_KEY, "structure": [{"key": ui_key(column), "title": column} for column in columns]}
+    ]
+    web_ui.template_args["extended_csv_files"] = [
+        {"href": "./wslocust/chat_stats.csv", "title": "Download chatbot statistics CSV"},
+        {"href": "./wslocust/chat_stats_history.csv", "title": "Download chatbot history CSV"},
+    ]
+    app = web_ui.app
+    # Under Locust's --web-base-path too: its pages are its blueprint's, under that prefix.
+    base_path = app.blueprints["locust"].url_prefix or ""
+    routes = Blueprint("wslocust", __name__, url_prefix=base_path.rstrip("/") + "/wslocust")
+
+    @app.after_request
+    def add_chatbot_stats(response: Response) -> Response:
+        if request.endpoint == "locust.index" and response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            response.set_data(page.replace("</head>", _PAGE_ADDITIONS + "</head>", 1))
+            return response
+        if request.endpoint != "locust.request_stats" or not response.is_json:
+            return response
+        data = response.get_json()
+        data["extended_stats"] = [{"key": TAB_KEY, "data": recorder.ui_rows()}]
+        response.set_data(json.dumps(data))
+        return response
+
+    def csv_response(text: str, name: str) -> Response:
+        return Response(
+            text, mimetype="text/csv", headers={"Content-Disposition": f"attachment;filename={name}"}
+        )
+
+    @routes.route("/<any('webui.js', 'webui.css'):name>")
+    @web_ui.auth_required_if_enabled
+    def static_file(name: str) -> Response:
+        return send_from_directory(_STATIC, name, max_age=0)
+
+    @routes.route("/charts.json")
+    @web_ui.auth_required_if_enabled
+    def charts() -> Response:
+        return Response(json.dumps(chart_data(recorder)), mimetype="application/json")
+
+    @routes.route("/chat_stats.csv")
+    @web_ui.auth_required_if_enabled
+    def chat_stats_csv() -> Response:
+        import csv
+
+        rows = stats_rows(recorder.stats, recorder.duration_s)
+        names = [key[: -len(" Mean")] for key in rows[0] if key.endswith(" Mean")] if rows else []
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, STATS_COLUMNS + metric_columns(names))
+        writer.writeheader()
+        writer.writerows(rows)
+        return csv_response(buffer.getvalue(), "chat_stats.csv")
+
+    @routes.route("/chat_stats_history.csv")
+    @web_ui.auth_required_if_enabled
+    def chat_stats_history_csv() -> Response:
+        return csv_response(recorder.history_csv(), "chat_stats_history.csv")
+
+    app.register_blueprint(routes)

@@ -1,0 +1,520 @@
+"""Chatbot statistics: per request name and in total, mergeable across processes.
+
+Locust's own percentiles round response times to two significant digits (a 1,234 ms reply counts as
+1,200 ms). These statistics keep every value in 0.1 ms bins of a sparse histogram, so percentiles
+are exact to 0.05 ms at any magnitude, and histograms from several workers merge by adding counts:
+the master's percentiles are those of all samples, never an average of percentiles.
+
+Timing statistics (latency, time to first chunk, gaps, token rates) are of successful replies;
+failures are counted by kind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..wire.reply import Reply
+
+__all__ = [
+    "TOKEN_COUNTERS",
+    "ChatStats",
+    "ConnectStats",
+    "Histogram",
+    "MetricStats",
+    "ReplyStats",
+    "count_tokens_usage",
+    "reported_tokens",
+]
+
+_BINS_PER_MS = 10
+
+
+class Histogram:
+    """Counts of values in 0.1-unit bins, with exact count, sum, min and max.
+
+    Values are milliseconds for timings (tokens/s for rates): exact to 0.05 of a unit.
+    """
+
+    __slots__ = ("count", "counts", "maximum", "minimum", "total")
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.count = 0
+        self.total = 0.0
+        self.minimum = math.inf
+        self.maximum = -math.inf
+
+    def record(self, value: float) -> None:
+        """Add one value."""
+        key = int(value * _BINS_PER_MS + 0.5)
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
+        self.count += 1
+        self.total += value
+        if value < self.minimum:
+            self.minimum = value
+        if value > self.maximum:
+            self.maximum = value
+
+    def merge(self, other: Histogram) -> None:
+        """Add another histogram's values to this one."""
+        counts = self.counts
+        for key, number in other.counts.items():
+            counts[key] = counts.get(key, 0) + number
+        self.count += other.count
+        self.total += other.total
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+
+    @property
+    def mean(self) -> float | None:
+        """The mean, or None when empty."""
+        return self.total / self.count if self.count else None
+
+    def percentiles(self, fractions: Iterable[float]) -> list[float | None]:
+        """Nearest-rank percentiles (``0.95`` → p95); None when empty.
+
+        The extremes are exact: p0 is the minimum and p100 the maximum.
+        """
+        wanted = list(fractions)
+        if not self.count:
+            return [None] * len(wanted)
+        ranks = sorted(
+            (max(1, math.ceil(fraction * self.count)), index) for index, fraction in enumerate(wanted)
+        )
+        results: list[float | None] = [None] * len(wanted)
+        seen = 0
+        position = 0
+        for key in sorted(self.counts):
+            seen += self.counts[key]
+            while position < len(ranks) and ranks[position][0] <= seen:
+                rank, index = ranks[position]
+                if rank == 1:
+                    results[index] = self.minimum  # the extremes are kept exactly, not binned
+                elif rank >= self.count:
+                    results[index] = self.maximum
+                else:
+                    results[index] = min(max(key / _BINS_PER_MS, self.minimum), self.maximum)
+                position += 1
+            if position == len(ranks):
+                break
+        return results
+
+    def percentile(self, fraction: float) -> float | None:
+        """One nearest-rank percentile (``0.95`` → p95), or None when empty."""
+        return self.percentiles((fraction,))[0]
+
+    def to_wire(self) -> list[Any]:
+        """A msgpack-friendly form (no float infinities, no int-keyed maps)."""
+        return [self.count, self.total, self.minimum if self.count else 0, self.maximum if self.count else 0,
+                [pair for item in self.counts.items() for pair in item]]  # fmt: skip
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> Histogram:
+        """Rebuild a histogram sent with :meth:`to_wire`."""
+        histogram = cls()
+        count, total, minimum, maximum, flat = wire
+        if count:
+            histogram.count, histogram.total = int(count), float(total)
+            histogram.minimum, histogram.maximum = float(minimum), float(maximum)
+            histogram.counts = dict(zip(flat[0::2], flat[1::2], strict=True))
+        return histogram
+
+
+@dataclass
+class MetricStats:
+    """How one metric scored the replies."""
+
+    scored: int = 0
+    total: float = 0.0
+    minimum: float = math.inf
+    maximum: float = -math.inf
+    missed: int = 0
+    errors: int = 0
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.scored if self.scored else None
+
+    def merge(self, other: MetricStats) -> None:
+        self.scored += other.scored
+        self.total += other.total
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+        self.missed += other.missed
+        self.errors += other.errors
+
+    def to_wire(self) -> list[Any]:
+        finite = self.scored > 0
+        return [
+            self.scored,
+            self.total,
+            self.minimum if finite else 0,
+            self.maximum if finite else 0,
+            self.missed,
+            self.errors,
+        ]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> MetricStats:
+        scored, total, minimum, maximum, missed, errors = wire
+        if not scored:
+            return cls(missed=missed, errors=errors)
+        return cls(scored, float(total), float(minimum), float(maximum), missed, errors)
+
+
+def reported_tokens(reply: Reply) -> int | None:
+    """The output tokens the server reported (``usage.output_tokens`` of the final message), or None."""
+    usage = reply.meta.get("usage") if reply.meta else None
+    if isinstance(usage, Mapping):
+        tokens = usage.get("output_tokens")
+        if isinstance(tokens, int) and not isinstance(tokens, bool):
+            return tokens
+    return None
+
+
+def count_tokens_usage(reply: Reply) -> int:
+    """Tokens the server reported, else words: :class:`ChatStats` counts the replies counted in
+    words (``without_usage``), and the run says how many."""
+    tokens = reported_tokens(reply)
+    return len(reply.text.split()) if tokens is None else tokens
+
+
+TOKEN_COUNTERS: dict[str, Callable[[Reply], int]] = {
+    "words": lambda reply: len(reply.text.split()),
+    "chars4": lambda reply: math.ceil(len(reply.text) / 4),
+    "chunks": lambda reply: reply.chunks,
+    "usage": count_tokens_usage,
+}
+"""How output tokens are counted (``--tokens``): words (default); characters / 4 (a common rule of
+thumb for English with GPT tokenizers); one a chunk (token-streaming bots); the server's usage report."""
+
+
+class ReplyStats:
+    """Statistics of a set of replies (one request name, one second, or all)."""
+
+    __slots__ = (
+        "chunks",
+        "errors",
+        "failures",
+        "gap",
+        "good",
+        "latency",
+        "metrics",
+        "replies",
+        "token_rate",
+        "tokens",
+        "ttft",
+    )
+
+    def __init__(self) -> None:
+        self.replies = 0
+        self.failures = 0
+        self.good = 0
+        self.chunks = 0
+        self.tokens = 0
+        self.errors: dict[str, int] = {}
+        self.latency = Histogram()
+        self.ttft = Histogram()
+        self.gap = Histogram()
+        self.token_rate = Histogram()
+        self.metrics: dict[str, MetricStats] = {}
+
+    def add(self, reply: Reply, tokens: int) -> None:
+        """Count one reply with its output ``tokens``."""
+        self.replies += 1
+        if reply.scores or reply.missed or reply.metric_errors:
+            self._add_metrics(reply)
+        if reply.error is not None:
+            self.failures += 1
+            kind = reply.error.kind
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+            return
+        if not reply.missed:
+            self.good += 1
+        self.chunks += reply.chunks
+        self.tokens += tokens
+        self.latency.record(reply.total_time_ms)
+        times = reply.chunk_times_ms
+        if times:
+            self.ttft.record(times[0])
+            if len(times) > 1:
+                record_gap = self.gap.record
+                for earlier, later in itertools.pairwise(times):
+                    record_gap(later - earlier)
+                streaming_ms = times[-1] - times[0]
+                if tokens > 1 and streaming_ms > 0:
+                    self.token_rate.record((tokens - 1) * 1000.0 / streaming_ms)
+
+    def _add_metrics(self, reply: Reply) -> None:
+        for name, score in reply.scores.items():
+            metric = self.metrics.get(name)
+            if metric is None:
+                metric = self.metrics[name] = MetricStats()
+            metric.scored += 1
+            metric.total += score
+            metric.minimum = min(metric.minimum, score)
+            metric.maximum = max(metric.maximum, score)
+        for name in reply.missed:
+            self.metrics[name].missed += 1
+        for name in reply.metric_errors:
+            self.metrics.setdefault(name, MetricStats()).errors += 1
+
+    def merge(self, other: ReplyStats) -> None:
+        """Add another set's statistics to this one."""
+        self.replies += other.replies
+        self.failures += other.failures
+        self.good += other.good
+        self.chunks += other.chunks
+        self.tokens += other.tokens
+        for kind, number in other.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + number
+        for mine, theirs in (
+            (self.latency, other.latency),
+            (self.ttft, other.ttft),
+            (self.gap, other.gap),
+            (self.token_rate, other.token_rate),
+        ):
+            mine.merge(theirs)
+        for name, metric in other.metrics.items():
+            self.metrics.setdefault(name, MetricStats()).merge(metric)
+
+    def to_wire(self) -> list[Any]:
+        return [
+            self.replies, self.failures, self.good, self.chunks, self.tokens, self.errors,
+            self.latency.to_wire(), self.ttft.to_wire(), self.gap.to_wire(), self.token_rate.to_wire(),
+            {name: metric.to_wire() for name, metric in self.metrics.items()},
+        ]  # fmt: skip
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> ReplyStats:
+        stats = cls()
+        (stats.replies, stats.failures, stats.good, stats.chunks, stats.tokens, errors,
+         latency, ttft, gap, token_rate, metrics) = wire  # fmt: skip
+        stats.errors = dict(errors)
+        stats.latency, stats.ttft = Histogram.from_wire(latency), Histogram.from_wire(ttft)
+        stats.gap, stats.token_rate = Histogram.from_wire(gap), Histogram.from_wire(token_rate)
+        stats.metrics = {name: MetricStats.from_wire(metric) for name, metric in metrics.items()}
+        return stats
+
+
+@dataclass
+class ConnectStats:
+    """WebSocket handshakes: attempts, failures by kind, and handshake times of the successful ones."""
+
+    attempts: int = 0
+    failures: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    time: Histogram = field(default_factory=Histogram)
+
+    def add(self, time_ms: float, error_kind: str | None) -> None:
+        self.attempts += 1
+        if error_kind is None:
+            self.time.record(time_ms)
+        else:
+            self.failures += 1
+            self.errors[error_kind] = self.errors.get(error_kind, 0) + 1
+
+    def merge(self, other: ConnectStats) -> None:
+        self.attempts += other.attempts
+        self.failures += other.failures
+        for kind, number in other.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + number
+        self.time.merge(other.time)
+
+    def to_wire(self) -> list[Any]:
+        return [self.attempts, self.failures, self.errors, self.time.to_wire()]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> ConnectStats:
+        attempts, failures, errors, time = wire
+        return cls(attempts, failures, dict(errors), Histogram.from_wire(time))
+
+
+class ChatStats:
+    """Every reply of a run: by request name, in total, and by second (for the history file).
+
+    A reply is recorded once, in the statistics of its second and name; a name's finished seconds
+    are added to its statistics and the total when its next second begins, and ``by_name``,
+    ``total`` and ``seconds`` take in the rest when read (merging exact histograms adds counts, so
+    the figures are those of recording each reply three times, at a third of the cost in the load
+    generator's hot path).
+
+    Args:
+        count_tokens: how a reply's output tokens are counted.
+        keep_failed: how many failed replies to keep for the failed-pairs file until taken.
+    """
+
+    def __init__(
+        self, count_tokens: Callable[[Reply], int] = TOKEN_COUNTERS["words"], keep_failed: int = 10_000
+    ) -> None:
+        self.count_tokens = count_tokens
+        self.keep_failed = keep_failed
+        self._by_name: dict[str, ReplyStats] = {}
+        self._total = ReplyStats()
+        self._seconds: dict[int, dict[str, ReplyStats]] = {}
+        self._recent: dict[int, dict[str, ReplyStats]] = {}  # recorded, not yet taken in
+        self.connects = ConnectStats()
+        self.failed: list[dict[str, Any]] = []
+        self.failed_dropped = 0
+        self.without_usage = 0
+        """Successful replies without a usage report, with ``--tokens usage`` (counted in words)."""
+        self._watch_usage = count_tokens is count_tokens_usage
+        self.in_flight_at_stop = 0
+        """Prompts sent whose reply had not ended when their user was stopped (not replies)."""
+
+    @property
+    def by_name(self) -> dict[str, ReplyStats]:
+        """Statistics of each request name."""
+        self._take_in()
+        return self._by_name
+
+    @property
+    def total(self) -> ReplyStats:
+        """Statistics of every reply."""
+        self._take_in()
+        return self._total
+
+    @property
+    def seconds(self) -> dict[int, dict[str, ReplyStats]]:
+        """Statistics of each second (the second a reply ended) and name, until taken."""
+        self._take_in()
+        return self._seconds
+
+    def _take_in(self, before: int | None = None) -> None:
+        """Add what was recorded in seconds before ``before`` (all when None) to the statistics."""
+        recent = self._recent
+        if not recent:
+            return
+        for second in [second for second in recent if before is None or second < before]:
+            for name, stats in recent.pop(second).items():
+                self._take_in_one(second, name, stats)
+
+    def _take_in_one(self, second: int, name: str, stats: ReplyStats) -> None:
+        named = self._by_name.get(name)
+        if named is None:
+            named = self._by_name[name] = ReplyStats()
+        named.merge(stats)
+        self._total.merge(stats)
+        in_second = self._seconds.get(second)
+        if in_second is None:
+            in_second = self._seconds[second] = {}
+        if name in in_second:
+            in_second[name].merge(stats)
+        else:
+            in_second[name] = stats  # no longer recorded into: it becomes the second's own
+
+    def record(self, reply: Reply) -> None:
+        """Count one reply (the ``WS`` request event's ``response``)."""
+        name = reply.name
+        second_key = int(reply.started_at + reply.total_time_ms / 1000.0)
+        recent = self._recent
+        second = recent.get(second_key)
+        if second is None:
+            second = recent[second_key] = {}
+        stats = second.get(name)
+        if stats is None:
+            stats = second[name] = ReplyStats()
+            # The name's first reply of a new second: take its earlier seconds in now, one name at a
+            # time (a fraction of a millisecond each), rather than every name at once when read
+            # (a pause of milliseconds every second, which replies in flight would measure).
+            for earlier in [earlier for earlier in recent if earlier < second_key]:
+                names = recent[earlier]
+                done = names.pop(name, None)
+                if done is not None:
+                    self._take_in_one(earlier, name, done)
+                if not names:
+                    del recent[earlier]
+        stats.add(reply, self.count_tokens(reply) if reply.error is None else 0)
+        if self._watch_usage and reply.error is None and reported_tokens(reply) is None:
+            self.without_usage += 1
+        if reply.error is not None:
+            if len(self.failed) < self.keep_failed:
+                self.failed.append(failed_pair(reply))
+            else:
+                self.failed_dropped += 1
+
+    def merge(self, other: ChatStats) -> None:
+        """Add another process's statistics (already rebuilt with :meth:`from_wire`)."""
+        for name, stats in other.by_name.items():
+            self.by_name.setdefault(name, ReplyStats()).merge(stats)
+        self.total.merge(other.total)
+        for second, names in other.seconds.items():
+            mine = self.seconds.setdefault(second, {})
+            for name, stats in names.items():
+                mine.setdefault(name, ReplyStats()).merge(stats)
+        self.connects.merge(other.connects)
+        self.in_flight_at_stop += other.in_flight_at_stop
+        room = max(0, self.keep_failed - len(self.failed))
+        self.failed.extend(other.failed[:room])
+        self.failed_dropped += other.failed_dropped + max(0, len(other.failed) - room)
+        self.without_usage += other.without_usage
+
+    def to_wire(self) -> dict[str, Any]:
+        """A msgpack-friendly form of everything, for a worker's report to the master."""
+        return {
+            "names": {name: stats.to_wire() for name, stats in self.by_name.items()},
+            "total": self.total.to_wire(),
+            "seconds": [
+                [second, {name: s.to_wire() for name, s in names.items()}]
+                for second, names in self.seconds.items()
+            ],
+            "connects": self.connects.to_wire(),
+            "failed": self.failed,
+            "failed_dropped": self.failed_dropped,
+            "without_usage": self.without_usage,
+            "in_flight_at_stop": self.in_flight_at_stop,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> ChatStats:
+        """Rebuild statistics sent with :meth:`to_wire`."""
+        stats = cls()
+        stats._by_name = {name: ReplyStats.from_wire(value) for name, value in wire["names"].items()}
+        stats._total = ReplyStats.from_wire(wire["total"])
+        stats._seconds = {
+            int(second): {n: ReplyStats.from_wire(v) for n, v in names.items()}
+            for second, names in wire["seconds"]
+        }
+        stats.connects = ConnectStats.from_wire(wire["connects"])
+        stats.failed = list(wire["failed"])
+        stats.failed_dropped = int(wire["failed_dropped"])
+        stats.without_usage = int(wire.get("without_usage", 0))
+        stats.in_flight_at_stop = int(wire.get("in_flight_at_stop", 0))
+        return stats
+
+    def take_seconds(self, before: int | None = None) -> list[tuple[int, dict[str, ReplyStats]]]:
+        """Remove and return the per-second statistics of seconds before ``before`` (all when None)."""
+        self._take_in(before)  # the seconds still being recorded are left alone
+        done = sorted(second for second in self._seconds if before is None or second < before)
+        return [(second, self._seconds.pop(second)) for second in done]
+
+    def take_failed(self) -> list[dict[str, Any]]:
+        """Remove and return the failed replies kept so far."""
+        failed, self.failed = self.failed, []
+        return failed
+
+
+def failed_pair(reply: Reply) -> dict[str, Any]:
+    """One line of the failed-pairs file: what was asked, what came back, and why it failed."""
+    assert reply.error is not None
+    return {
+        "time": round(reply.started_at, 3),
+        "name": reply.name,
+        "prompt": reply.prompt,
+        "reply": reply.text,
+        "error": str(reply.error),
+        "kind": reply.error.kind,
+        "scores": reply.scores,
+        "missed": reply.missed,
+        "latency_ms": round(reply.total_time_ms, 3),
+        "record": {key: value for key, value in reply.record.items() if _plain(value)},
+    }
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool | list | dict)

@@ -1,0 +1,243 @@
+"""WebSocket framing (RFC 6455), socket-free: bytes in, frames out; frames in, bytes out.
+
+The client reads the socket in large blocks and hands them to :class:`FrameReader`, which returns
+every complete frame the block holds. websocket-client's own reader asks the socket for a frame's
+header and payload separately (two or more ``recv`` calls a frame); reading in blocks takes one call
+for a burst of frames, which is most of what a load generator's client spends its CPU on.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from typing import Final
+
+from ..errors import ProtocolError
+
+__all__ = [
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_CONTINUATION",
+    "OP_PING",
+    "OP_PONG",
+    "OP_TEXT",
+    "FrameReader",
+    "encode_close",
+    "encode_frame",
+    "parse_close",
+]
+
+OP_CONTINUATION: Final = 0x0
+OP_TEXT: Final = 0x1
+OP_BINARY: Final = 0x2
+OP_CLOSE: Final = 0x8
+OP_PING: Final = 0x9
+OP_PONG: Final = 0xA
+
+_CONTROL = frozenset((OP_CLOSE, OP_PING, OP_PONG))
+_DATA = frozenset((OP_TEXT, OP_BINARY))
+_SMALL_DATA = frozenset((0x80 | OP_TEXT, 0x80 | OP_BINARY))  # first bytes: final, no reserved bits
+# The close codes defined for use in a close frame (RFC 6455 §7.4.1 and IANA's registry); 3000-4999
+# are also allowed (libraries' and applications' own).
+_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
+_U16: Final = struct.Struct("!H")
+_U64: Final = struct.Struct("!Q")
+_SMALL_MASKED_HEADER: Final = struct.Struct("!BBI")  # first byte, mask bit | size, masking key
+_randbits = random.getrandbits
+# For a payload of n < 126 bytes: (key * _REPEAT[n]) >> _PAD[n] is the 4-byte key repeated over n bytes,
+# as one integer (the key repeated over whole words, its last partial word's extra bytes shifted out).
+_REPEAT: Final = tuple(sum(1 << (32 * word) for word in range((size + 3) // 4)) for size in range(126))
+_PAD: Final = tuple(8 * (-size % 4) for size in range(126))
+
+
+def _mask(key: bytes, payload: bytes) -> bytes:
+    """XOR ``payload`` with the 4-byte masking ``key`` repeated, as one big-integer operation."""
+    size = len(payload)
+    if not size:
+        return payload
+    repeated = (key * ((size + 3) // 4))[:size]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(size, "little")
+
+
+def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
+    """Encode one final (FIN) frame.
+
+    Args:
+        opcode: the frame's opcode (``OP_TEXT``, ``OP_PONG``...).
+        payload: the unmasked payload.
+        mask: clients must mask their frames (RFC 6455 §5.3); servers must not.
+
+    Returns:
+        The frame's bytes, ready to send.
+    """
+    size = len(payload)
+    first = 0x80 | opcode
+    # The masking key protects proxies from cache poisoning by hostile browser scripts; a load
+    # generator sending its own prompts is not that threat, so a fast non-cryptographic key will do.
+    if mask and size < 126:
+        # Most prompts: header and key packed at once, the payload XORed with the key repeated, as
+        # big integers (payload byte i meets key byte i % 4).
+        key_bits = _randbits(32)
+        masked = int.from_bytes(payload, "big") ^ ((key_bits * _REPEAT[size]) >> _PAD[size])
+        return _SMALL_MASKED_HEADER.pack(first, 0x80 | size, key_bits) + masked.to_bytes(size, "big")
+    mask_bit = 0x80 if mask else 0
+    if size < 126:
+        header = bytes((first, mask_bit | size))
+    elif size < 65536:
+        header = bytes((first, mask_bit | 126)) + _U16.pack(size)
+    else:
+        header = bytes((first, mask_bit | 127)) + _U64.pack(size)
+    if not mask:
+        return header + payload
+    key = _randbits(32).to_bytes(4, "little")
+    return header + key + _mask(key, payload)
+
+
+def encode_close(code: int = 1000, reason: str = "", *, mask: bool = True) -> bytes:
+    """Encode a close frame carrying ``code`` and ``reason``."""
+    # 123 bytes at most, cut on a character boundary: the reason must stay valid UTF-8.
+    reason_bytes = reason.encode()[:123].decode("utf-8", "ignore").encode()
+    return encode_frame(OP_CLOSE, _U16.pack(code) + reason_bytes, mask=mask)
+
+
+def parse_close(payload: bytes) -> tuple[int | None, str]:
+    """Return the (code, reason) of a close frame's payload; code is None when absent.
+
+    Raises:
+        ProtocolError: a payload of one byte, a code that may not be sent (RFC 6455 §7.4: below
+            1000, 1004-1006, 1015, 1016-2999, 5000 and up), or a reason that is not UTF-8.
+    """
+    if len(payload) < 2:
+        if payload:
+            raise ProtocolError("close frame with a 1-byte payload (a code takes 2)")
+        return None, ""
+    code: int = _U16.unpack_from(payload)[0]
+    if code not in _CLOSE_CODES and not 3000 <= code <= 4999:
+        raise ProtocolError(f"close frame with code {code}, which may not be sent (RFC 6455 §7.4)")
+    try:
+        return code, payload[2:].decode()
+    except UnicodeDecodeError:
+        raise ProtocolError(f"close frame (code {code}) whose reason is not valid UTF-8") from None
+
+
+class FrameReader:
+    """Turns a stream of received bytes into complete messages and control frames.
+
+    Fragmented messages are joined; control frames interleaved with fragments are returned at once.
+
+    Args:
+        max_message_bytes: a message larger than this is a :class:`ProtocolError` (a server sending
+            garbage must not exhaust the load generator's memory).
+        accept_masked: read a client's frames, which are masked (a server's reader, as in tests);
+            by default a masked frame is a :class:`ProtocolError`, since a server must not mask
+            (RFC 6455 §5.1).
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_fragments",
+        "_fragments_opcode",
+        "_fragments_size",
+        "accept_masked",
+        "max_message_bytes",
+    )
+
+    def __init__(self, max_message_bytes: int = 16 * 1024 * 1024, *, accept_masked: bool = False) -> None:
+        self.max_message_bytes = max_message_bytes
+        self.accept_masked = accept_masked
+        self._buffer = b""
+        self._fragments: list[bytes] = []
+        self._fragments_opcode = 0
+        self._fragments_size = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet part of a complete frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """Add received bytes; return the complete frames they finish, in order.
+
+        Returns:
+            ``(opcode, payload)`` pairs: whole text/binary messages (``OP_TEXT``/``OP_BINARY``, the
+            fragments joined) and control frames (``OP_PING``, ``OP_PONG``, ``OP_CLOSE``).
+
+        Raises:
+            ProtocolError: a frame that breaks RFC 6455 (a masked one included, unless
+                ``accept_masked``) or a message over ``max_message_bytes``.
+        """
+        if not self._buffer and not self._fragments and len(data) >= 2:
+            # The common block: exactly one small, final, unmasked text or binary frame (a masked
+            # frame's second byte is 128 or more, so `size < 126` leaves it to the loop below).
+            first, size = data[0], data[1]
+            if (
+                len(data) == size + 2
+                and size < 126
+                and first in _SMALL_DATA
+                and size <= self.max_message_bytes
+            ):
+                return [(first & 0x0F, data[2:])]
+        buffer = self._buffer + data if self._buffer else data
+        frames: list[tuple[int, bytes]] = []
+        end = len(buffer)
+        position = 0
+        while end - position >= 2:
+            first = buffer[position]
+            second = buffer[position + 1]
+            size = second & 0x7F
+            header = 2
+            if size == 126:
+                if end - position < 4:
+                    break
+                size = _U16.unpack_from(buffer, position + 2)[0]
+                header = 4
+            elif size == 127:
+                if end - position < 10:
+                    break
+                size = _U64.unpack_from(buffer, position + 2)[0]
+                header = 10
+            masked = second & 0x80
+            if masked:
+                if not self.accept_masked:
+                    raise ProtocolError("masked frame from the server (RFC 6455 §5.1: servers do not mask)")
+                header += 4
+            if size > self.max_message_bytes:
+                raise ProtocolError(f"frame of {size} bytes exceeds the {self.max_message_bytes}-byte limit")
+            frame_end = position + header + size
+            if frame_end > end:
+                break
+            payload = buffer[position + header : frame_end]
+            if masked:
+                payload = _mask(buffer[position + header - 4 : position + header], payload)
+            position = frame_end
+            if first & 0x70:
+                raise ProtocolError("frame with reserved bits set (no extension was negotiated)")
+            opcode = first & 0x0F
+            final = first & 0x80
+            if opcode in _CONTROL:
+                if not final or size > 125:
+                    raise ProtocolError("fragmented or oversized control frame")
+                frames.append((opcode, payload))
+            elif opcode in _DATA:
+                if self._fragments:
+                    raise ProtocolError("new message started inside a fragmented message")
+                if final:
+                    frames.append((opcode, payload))
+                else:
+                    self._fragments = [payload]
+                    self._fragments_opcode = opcode
+                    self._fragments_size = size
+            elif opcode == OP_CONTINUATION:
+                if not self._fragments:
+                    raise ProtocolError("continuation frame with no message to continue")
+                self._fragments.append(payload)
+                self._fragments_size += size
+                if self._fragments_size > self.max_message_bytes:
+                    raise ProtocolError(f"message exceeds the {self.max_message_bytes}-byte limit")
+                if final:
+                    frames.append((self._fragments_opcode, b"".join(self._fragments)))
+                    self._fragments = []
+            else:
+                raise ProtocolError(f"unknown opcode 0x{opcode:x}")
+        self._buffer = buffer[position:] if position < end else b""
+        return frames

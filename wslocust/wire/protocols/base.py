@@ -1,0 +1,159 @@
+"""The protocol interface: how a prompt becomes messages, and how reply messages become events.
+
+A protocol is socket-free. The client gives it whole WebSocket messages (``str`` for text frames,
+``bytes`` for binary ones) and it answers with events:
+
+- :class:`Chunk`: a piece of the reply's text arrived;
+- :class:`End`: the reply is complete;
+- :class:`Failure`: the bot says the reply failed (the round trip is a failure).
+
+A message that is not part of the current reply (a server push, a heartbeat, another response's
+event) yields no event. A message the protocol cannot read raises
+:class:`~wslocust.errors.ProtocolError`.
+
+To speak a bot's own dialect, subclass :class:`Protocol`, set ``name`` and implement ``request`` and
+``feed``; a subclass with a ``name`` is registered and selectable with ``--protocol NAME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from ...errors import ConfigurationError
+
+__all__ = [
+    "END",
+    "PROTOCOLS",
+    "Chunk",
+    "End",
+    "Event",
+    "Failure",
+    "Message",
+    "Protocol",
+    "get_protocol",
+]
+
+Message = str | bytes
+"""One WebSocket message: ``str`` for a text frame, ``bytes`` for a binary frame."""
+
+
+class Chunk:
+    """A piece of the reply's text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Chunk({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Chunk) and other.text == self.text
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class End:
+    """The reply is complete.
+
+    Attributes:
+        meta: fields the final message carried beside the text (for example the bot's intent), for
+            the metrics to read; empty when the protocol has none.
+    """
+
+    __slots__ = ("meta",)
+
+    def __init__(self, meta: Mapping[str, Any] | None = None) -> None:
+        self.meta: Mapping[str, Any] = meta if meta is not None else {}
+
+    def __repr__(self) -> str:
+        return f"End({dict(self.meta)!r})" if self.meta else "End()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, End) and dict(other.meta) == dict(self.meta)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Failure:
+    """The bot reported that the reply failed; ``message`` says why, in the bot's words."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Failure({self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Failure) and other.message == self.message
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+Event = Chunk | End | Failure
+
+END = End()
+"""The shared :class:`End` of protocols whose end carries no fields."""
+
+PROTOCOLS: dict[str, type[Protocol]] = {}
+"""Every protocol class with a ``name``, built in or defined in a locustfile, by name."""
+
+
+class Protocol(ABC):
+    """How a chatbot's prompts and replies are framed.
+
+    One instance serves one connection: it may keep state across the messages of a reply (such as
+    the id of the response being awaited), and :meth:`request` starts a new reply.
+    """
+
+    name: ClassVar[str] = ""
+    """The value of ``--protocol`` that selects this class; a subclass that sets it is registered."""
+
+    subprotocol: ClassVar[str | None] = None
+    """A WebSocket subprotocol to offer when the user sets none (``Sec-WebSocket-Protocol``)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            PROTOCOLS[cls.name] = cls
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace) -> Protocol:
+        """Build the protocol from parsed command-line options (override to read your own)."""
+        return cls()
+
+    @abstractmethod
+    def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
+        """Start a new reply: return the messages that send ``prompt``.
+
+        Args:
+            prompt: the prompt's text.
+            record: the whole dataset record, for templates that insert other fields.
+        """
+
+    @abstractmethod
+    def feed(self, message: Message) -> Sequence[Event]:
+        """Read one received message; return the events it means for the current reply.
+
+        Raises:
+            ProtocolError: the message cannot be read in this protocol.
+        """
+
+
+def get_protocol(name: str) -> type[Protocol]:
+    """Return the protocol class registered as ``name``.
+
+    Raises:
+        ConfigurationError: no protocol has that name (the message lists those that do).
+    """
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROTOCOLS))
+        raise ConfigurationError(f"unknown protocol {name!r}; choose one of: {known}") from None

@@ -1,0 +1,225 @@
+"""``json``: JSON messages, configured from the command line.
+
+- the request is a JSON template whose strings may hold ``{prompt}`` or ``{field}`` of the dataset
+  record (a string that is exactly ``"{field}"`` takes the field's value with its JSON type);
+- a reply message's text is read at a dotted path (``choices.0.delta.content``);
+- a condition ends the reply (``type=end``, ``done=true``), another marks an error
+  (``type=error``); the error's text is read at a path.
+
+Conditions are ``path=value`` (value read as JSON when it parses, else as a string),
+``path!=value``, or a bare ``path`` (present and truthy); ``|`` joins alternatives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ...errors import ConfigurationError, ProtocolError
+from .base import Chunk, End, Event, Failure, Message, Protocol
+
+__all__ = ["Condition", "JsonProtocol", "JsonTemplate", "check_path", "get_path"]
+
+_MISSING = object()
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def get_path(document: Any, path: str) -> Any:
+    """Return the value at a dotted ``path`` in a JSON document, or None when absent.
+
+    Integer segments index lists: ``choices.0.delta.content``.
+    """
+    value = document
+    for segment in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(segment, _MISSING)
+        elif (
+            isinstance(value, list)
+            and segment.lstrip("-").isdigit()
+            and -len(value) <= int(segment) < len(value)
+        ):
+            value = value[int(segment)]
+        else:
+            return None
+        if value is _MISSING:
+            return None
+    return value
+
+
+def check_path(path: str, name: str) -> str:
+    """Check a dotted path: segments separated by single dots, none empty (``choices.0.delta.content``).
+
+    Raises:
+        ConfigurationError: the path is empty, or has an empty segment (``..``, a leading or
+            trailing dot), which no message could match: every reply would read as empty.
+    """
+    if not path.strip() or any(not segment.strip() for segment in path.split(".")):
+        raise ConfigurationError(
+            f"{name} {path!r}: expected a dotted path such as text or choices.0.delta.content "
+            "(no empty segment, no leading or trailing dot)"
+        )
+    return path
+
+
+def _same(value: Any, expected: Any) -> bool:
+    """JSON equality: ``true`` is not ``1`` and ``false`` is not ``0`` (as Python's ``==`` has it)."""
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return value is expected
+    return bool(value == expected)
+
+
+def _as_text(value: Any) -> str:
+    """A record value inside a template string: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class Condition:
+    """A test on a JSON message, parsed from ``path=value|path!=value|path``.
+
+    Args:
+        spec: the condition's text; empty means "never".
+
+    Raises:
+        ConfigurationError: an alternative has an empty path.
+    """
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self._tests: list[Callable[[Any], bool]] = [
+            self._compile(part.strip()) for part in spec.split("|") if part.strip()
+        ]
+
+    @staticmethod
+    def _compile(part: str) -> Callable[[Any], bool]:
+        negate = "!=" in part
+        path, _, raw = part.partition("!=" if negate else "=")
+        path = path.strip()
+        if not path:
+            raise ConfigurationError(f"condition {part!r} has no path before '='")
+        check_path(path, f"condition {part!r}: path")
+        if "=" not in part:
+            return lambda message: bool(get_path(message, path))
+        try:
+            expected = json.loads(raw)
+        except ValueError:
+            expected = raw.strip()
+        if negate:
+            return lambda message: not _same(get_path(message, path), expected)
+        return lambda message: _same(get_path(message, path), expected)
+
+    def __call__(self, message: Any) -> bool:
+        return any(test(message) for test in self._tests)
+
+    def __repr__(self) -> str:
+        return f"Condition({self.spec!r})"
+
+
+class JsonTemplate:
+    """A JSON request template with ``{prompt}`` and ``{field}`` placeholders.
+
+    Args:
+        text: the template, a JSON document.
+
+    Raises:
+        ConfigurationError: the template is not JSON.
+    """
+
+    def __init__(self, text: str) -> None:
+        try:
+            self.document = json.loads(text)
+        except ValueError as error:
+            raise ConfigurationError(f"request template is not JSON ({error}): {text}") from None
+        self.fields = sorted(set(_PLACEHOLDER.findall(text)))
+
+    def render(self, prompt: str, record: Mapping[str, Any]) -> str:
+        """Return the request's JSON text for ``prompt`` and the record's fields.
+
+        Raises:
+            ConfigurationError: the template names a field the record lacks.
+        """
+
+        def value_of(name: str) -> Any:
+            if name == "prompt":
+                return prompt
+            if name in record:
+                return record[name]
+            raise ConfigurationError(f"request template uses {{{name}}}, which the record lacks")
+
+        def fill(node: Any) -> Any:
+            if isinstance(node, str):
+                whole = _PLACEHOLDER.fullmatch(node)
+                if whole:
+                    return value_of(whole.group(1))
+                return _PLACEHOLDER.sub(lambda match: _as_text(value_of(match.group(1))), node)
+            if isinstance(node, dict):
+                return {key: fill(value) for key, value in node.items()}
+            if isinstance(node, list):
+                return [fill(value) for value in node]
+            return node
+
+        return json.dumps(fill(self.document), ensure_ascii=False)
+
+
+class JsonProtocol(Protocol):
+    """JSON requests and replies, every part configurable.
+
+    Args:
+        template: the request template (see :class:`JsonTemplate`).
+        chunk_path: where a reply message holds a piece of text.
+        end: the condition that ends the reply.
+        error: the condition that marks an error message.
+        error_path: where an error message holds its text.
+    """
+
+    name = "json"
+
+    DEFAULT_TEMPLATE = '{"type": "prompt", "prompt": "{prompt}"}'
+    DEFAULT_CHUNK_PATH = "text"
+    DEFAULT_END = "type=end"
+    DEFAULT_ERROR = "type=error"
+    DEFAULT_ERROR_PATH = "message"
+
+    def __init__(
+        self,
+        template: str | None = None,
+        chunk_path: str | None = None,
+        end: str | None = None,
+        error: str | None = None,
+        error_path: str | None = None,
+    ) -> None:
+        self.template = JsonTemplate(template or self.DEFAULT_TEMPLATE)
+        self.chunk_path = check_path(chunk_path or self.DEFAULT_CHUNK_PATH, "chunk_path (--json-chunk-path)")
+        self.end = Condition(end or self.DEFAULT_END)
+        self.error = Condition(error or self.DEFAULT_ERROR)
+        self.error_path = check_path(error_path or self.DEFAULT_ERROR_PATH, "error_path (--json-error-path)")
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace) -> Protocol:
+        return cls(
+            template=getattr(options, "json_template", None),
+            chunk_path=getattr(options, "json_chunk_path", None),
+            end=getattr(options, "json_end", None),
+            error=getattr(options, "json_error", None),
+            error_path=getattr(options, "json_error_path", None),
+        )
+
+    def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
+        return (self.template.render(prompt, record),)
+
+    def feed(self, message: Message) -> Sequence[Event]:
+        try:
+            document = json.loads(message)
+        except ValueError:
+            preview = message[:80] if isinstance(message, str) else repr(message[:80])
+            raise ProtocolError(f"reply message is not JSON: {preview}") from None
+        if self.error(document):
+            detail = get_path(document, self.error_path)
+            return (Failure(str(detail) if detail is not None else json.dumps(document)[:200]),)
+        text = get_path(document, self.chunk_path)
+        ended = self.end(document)
+        if isinstance(text, str) and text:
+            return (Chunk(text), End(document)) if ended else (Chunk(text),)
+        return (End(document),) if ended else ()

@@ -1,0 +1,63 @@
+"""The measured result of one prompt→reply round trip: :class:`Reply` (socket-free)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import WsLocustError
+
+__all__ = ["Reply"]
+
+
+@dataclass(slots=True, eq=False)
+class Reply:
+    """One prompt→reply round trip, as measured.
+
+    Attributes:
+        prompt: the prompt sent.
+        name: the request name it was reported under.
+        record: the dataset record the prompt came from (empty when none).
+        text: the reply's text, its chunks joined.
+        chunks: how many chunk events made the reply.
+        bytes: payload bytes of the messages that made the reply.
+        time_to_first_chunk_ms: send → first chunk, or None when no chunk came.
+        total_time_ms: send → end of the reply (or → the failure).
+        chunk_times_ms: send → each chunk's arrival, in order.
+        meta: fields of the reply's final message (for example the bot's intent).
+        error: why the round trip failed, or None.
+        started_at: wall-clock time (``time.time()``) when the prompt was sent (or was due, in
+            open-model load).
+        send_delay_ms: how late the prompt was sent after it was due (open-model load), else 0.
+        scores: each metric's score of this reply (metrics that did not apply are absent).
+        missed: the metrics whose failure condition held (objectives included).
+        metric_errors: the metrics whose function raised, with the error.
+    """
+
+    prompt: str
+    name: str
+    record: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""
+    chunks: int = 0
+    bytes: int = 0
+    time_to_first_chunk_ms: float | None = None
+    total_time_ms: float = 0.0
+    chunk_times_ms: list[float] = field(default_factory=list)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    error: WsLocustError | None = None
+    started_at: float = 0.0
+    send_delay_ms: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+    missed: list[str] = field(default_factory=list)
+    metric_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the round trip succeeded."""
+        return self.error is None
+
+    @property
+    def good(self) -> bool:
+        """True when it succeeded and met every metric and objective (it counts in goodput)."""
+        return self.error is None and not self.missed
