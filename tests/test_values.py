@@ -17,6 +17,7 @@ from wslocust.values import (
     flag,
     fraction,
     integer,
+    milliseconds,
     number,
     seconds,
     seconds_range,
@@ -75,6 +76,15 @@ def test_seconds_range_refuses_nan_infinity_negatives_and_reversed_bounds(value:
 def test_number_refuses_non_finite_negative_and_non_numbers(value: object) -> None:
     with pytest.raises(BadValue, match="--arrival-rate must be a number"):
         number(value, "--arrival-rate")
+
+
+def test_milliseconds_take_0_or_more_and_above_0_when_positive_naming_the_option() -> None:
+    assert milliseconds("150", "--demo-ttft-ms") == 150.0
+    assert milliseconds(0, "--demo-ttft-ms") == 0.0
+    with pytest.raises(BadValue, match="--max-ttft-ms must be a number of ms above 0, got '0'"):
+        milliseconds("0", "--max-ttft-ms", positive=True)
+    with pytest.raises(BadValue, match="--demo-itl-ms must be a number of ms from 0, got 'nan'"):
+        milliseconds("nan", "--demo-itl-ms")
 
 
 def test_number_bounds_positive_minimum_and_maximum() -> None:

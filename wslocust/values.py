@@ -29,6 +29,7 @@ __all__ = [
     "flag",
     "fraction",
     "integer",
+    "milliseconds",
     "number",
     "seconds",
     "seconds_range",
@@ -109,6 +110,15 @@ def number(
     if too_low or (maximum is not None and result > maximum):
         raise BadValue(name, value, expected)
     return result
+
+
+def milliseconds(value: object, name: str = "", *, positive: bool = False) -> float:
+    """Parse a time in milliseconds: a finite number, 0 or more (above 0 with ``positive``).
+
+    Raises:
+        BadValue: not a finite number of ms within the bounds.
+    """
+    return number(value, name, positive=positive, what="a number of ms")
 
 
 def seconds(value: object, name: str = "", *, positive: bool = True) -> float:

@@ -39,7 +39,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..values import argument_type, count, fraction, integer, number, seconds
+from ..values import argument_type, count, fraction, integer, milliseconds, seconds
 from .process import DemoProcess  # kept here too: wslocust.demo.server.DemoProcess was its home
 
 __all__ = [
@@ -437,7 +437,7 @@ async def _stop_when_orphaned(stop: asyncio.Event) -> None:
     stop.set()
 
 
-_ms = argument_type(number, what="a number of ms")
+_ms = argument_type(milliseconds)
 _s_or_0 = argument_type(seconds, positive=False)
 _share = argument_type(fraction)
 _port = argument_type(count)
