@@ -31,6 +31,7 @@ __all__ = [
     "integer",
     "milliseconds",
     "number",
+    "port",
     "seconds",
     "seconds_range",
 ]
@@ -211,6 +212,20 @@ def count(value: object, name: str = "", *, minimum: int = 0) -> int:
     expected = f"a whole number of {minimum} or more"
     result = integer(value, name, what=expected)
     if result < minimum:
+        raise BadValue(name, value, expected)
+    return result
+
+
+def port(value: object, name: str = "", *, allow_zero: bool = False) -> int:
+    """Parse a TCP port: a whole number from 1 to 65535 (from 0, a free port, with ``allow_zero``).
+
+    Raises:
+        BadValue: not a whole number in that range.
+    """
+    lowest = 0 if allow_zero else 1
+    expected = f"a port number from {lowest} to 65535"
+    result = integer(value, name, what=expected)
+    if not lowest <= result <= 65535:
         raise BadValue(name, value, expected)
     return result
 

@@ -39,7 +39,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..values import argument_type, count, fraction, integer, milliseconds, seconds
+from ..values import argument_type, count, fraction, integer, milliseconds, port, seconds
 from .process import DemoProcess  # kept here too: wslocust.demo.server.DemoProcess was its home
 
 __all__ = [
@@ -440,7 +440,7 @@ async def _stop_when_orphaned(stop: asyncio.Event) -> None:
 _ms = argument_type(milliseconds)
 _s_or_0 = argument_type(seconds, positive=False)
 _share = argument_type(fraction)
-_port = argument_type(count)
+_port = argument_type(port, allow_zero=True)
 
 
 def _parser() -> argparse.ArgumentParser:
