@@ -85,11 +85,6 @@ class Recorder:
         """Whether this process is the master of workers."""
         return self.role == "master"
 
-    @property
-    def workers(self) -> frozenset[str]:
-        """The workers of the current test (at its start, or reporting since)."""
-        return frozenset(self._workers)
-
     # -- samples ------------------------------------------------------------------------------------
 
     def record(self, reply: Reply) -> None:
