@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from naive_user import NaiveWebSocketUser  # noqa: E402
 
 import wslocust  # noqa: E402,F401  (registers the plugin on Locust's events)
+from wslocust.plugin_state import state_of  # noqa: E402
 from wslocust.users import ChatbotUser, WebSocketUser  # noqa: E402
 
 PROMPTS = ROOT / "datasets" / "support_bot.jsonl"
@@ -127,7 +128,7 @@ class Run:
         )
         self.runner = self.environment.create_local_runner()
         locust.events.init.fire(environment=self.environment, runner=self.runner, web_ui=None)
-        self.recorder: Any = getattr(self.environment, "wslocust_recorder", None)
+        self.recorder = state_of(self.environment).recorder  # None for a user class not wslocust's
         gevent.spawn(stats_history, self.runner)
 
     def round_trips(self) -> int:
@@ -256,7 +257,7 @@ def main() -> None:
     gevent.sleep(args.warmup)
 
     if run.recorder is not None:  # the reported figures are of the window alone
-        run.recorder.stats = type(run.recorder.stats)(run.recorder.count_tokens)
+        run.recorder.reset_stats()
     profiler = None
     if args.profile:
         import cProfile

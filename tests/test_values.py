@@ -17,7 +17,9 @@ from wslocust.values import (
     flag,
     fraction,
     integer,
+    milliseconds,
     number,
+    port,
     seconds,
     seconds_range,
 )
@@ -75,6 +77,23 @@ def test_seconds_range_refuses_nan_infinity_negatives_and_reversed_bounds(value:
 def test_number_refuses_non_finite_negative_and_non_numbers(value: object) -> None:
     with pytest.raises(BadValue, match="--arrival-rate must be a number"):
         number(value, "--arrival-rate")
+
+
+def test_milliseconds_take_0_or_more_and_above_0_when_positive_naming_the_option() -> None:
+    assert milliseconds("150", "--demo-ttft-ms") == 150.0
+    assert milliseconds(0, "--demo-ttft-ms") == 0.0
+    with pytest.raises(BadValue, match="--max-ttft-ms must be a number of ms above 0, got '0'"):
+        milliseconds("0", "--max-ttft-ms", positive=True)
+    with pytest.raises(BadValue, match="--demo-itl-ms must be a number of ms from 0, got 'nan'"):
+        milliseconds("nan", "--demo-itl-ms")
+
+
+def test_a_port_is_a_whole_number_up_to_65535_and_0_only_where_it_picks_a_free_one() -> None:
+    assert (port("8765", "--port"), port(0, "--port", allow_zero=True)) == (8765, 0)
+    with pytest.raises(BadValue, match="--port must be a port number from 1 to 65535, got '0'"):
+        port("0", "--port")
+    with pytest.raises(BadValue, match="--port must be a port number from 0 to 65535, got 65536"):
+        port(65536, "--port", allow_zero=True)
 
 
 def test_number_bounds_positive_minimum_and_maximum() -> None:
@@ -159,6 +178,8 @@ def test_argument_type_makes_argparse_name_the_option_and_exit_2(capsys: pytest.
         ["--itl-ms", "-1"],
         ["--error-rate", "1.5"],
         ["--stall-every-s", "0"],
+        ["--port", "70000"],
+        ["--port", "-1"],
     ],
 )
 def test_the_demo_bot_refuses_a_bad_value_naming_the_option(

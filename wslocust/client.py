@@ -223,8 +223,8 @@ class ChatClient:
     Each connect fires a ``CONNECT`` request event (handshake time); each :meth:`ask` fires one
     ``WS`` request event for the whole round trip. Failures are reported in the event, never raised.
     A round trip cut short by its user's stop (the prompt sent, the reply not ended) fires no event:
-    it is handed to ``environment.wslocust_stopped_mid_reply(reply)`` when the plugin set one, so
-    the results can count it as in flight at the stop.
+    it is handed to ``on_stopped_mid_reply(reply)`` when one is given, so the results can count it
+    as in flight at the stop.
 
     Args:
         environment: the Locust environment whose events are fired.
@@ -245,6 +245,8 @@ class ChatClient:
             never reported.
         default_name: the request name of prompts that have none.
         checks: run on each reply before its event fires (metrics); an error returned fails it.
+        on_stopped_mid_reply: given each round trip cut short by its user's stop after its prompt
+            went out (it fires no event).
     """
 
     def __init__(
@@ -264,6 +266,7 @@ class ChatClient:
         query: str | None = None,
         default_name: str = "ask",
         checks: Sequence[Check] = (),
+        on_stopped_mid_reply: Callable[[Reply], None] | None = None,
     ) -> None:
         check_url(url)
         parts = urlsplit(url)
@@ -280,6 +283,7 @@ class ChatClient:
         self.reply_timeout_s = reply_timeout_s
         self.default_name = default_name
         self.checks = list(checks)
+        self.on_stopped_mid_reply = on_stopped_mid_reply
         self.query = query
         self.follow_redirects = follow_redirects
         self._secure = parts.scheme == "wss"
@@ -615,10 +619,8 @@ class ChatClient:
             self._round_trip(reply, scheduled_at)
         except BaseException:
             self._drop()  # interrupted mid-reply (the user is stopping): the stream is out of step
-            if reply.started_at:  # the prompt went out
-                stopped_mid_reply = getattr(self.environment, "wslocust_stopped_mid_reply", None)
-                if stopped_mid_reply is not None:
-                    stopped_mid_reply(reply)
+            if reply.started_at and self.on_stopped_mid_reply is not None:  # the prompt went out
+                self.on_stopped_mid_reply(reply)
             raise
         for check in self.checks:
             if reply.error is not None:

@@ -5,15 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from .demo.server import (
-    DEFAULT_DATASET,
-    PROTOCOL_CHOICES,
-    Behaviour,
-    DemoProcess,
-    Knowledge,
-    main,
-    run_server,
-)
+from .demo.process import DemoProcess
+from .demo.server import DEFAULT_DATASET, PROTOCOL_CHOICES, Behaviour, Knowledge, main, run_server
 
 __all__ = [
     "DEFAULT_DATASET",

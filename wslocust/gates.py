@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
-from .values import BadValue, fraction, integer, number
+from .values import BadValue, fraction, integer, milliseconds, number
 
 __all__ = [
     "DEFAULT_TTFT_PERCENTILE",
@@ -318,7 +318,7 @@ def _is_unset(value: object) -> bool:
 
 
 def _latency_limit(option: str, value: object) -> float:
-    return number(value, option, positive=True, what="a number of ms")
+    return milliseconds(value, option, positive=True)
 
 
 def _percentile(option: str, value: object) -> int:

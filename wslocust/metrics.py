@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigurationError, MetricFailure, WsLocustError
-from .values import BadValue, count, flag, fraction, number
+from .values import BadValue, count, flag, fraction, milliseconds
 from .wire.protocols.json_messages import get_path
 from .wire.reply import Reply
 
@@ -287,7 +287,7 @@ def ttft_objective(max_ms: float, *, name: str = "ttft") -> Metric:
 
 
 def _max_ms(value: str) -> float:
-    return number(value, "max_ms", positive=True, what="a number of ms")
+    return milliseconds(value, "max_ms", positive=True)
 
 
 def _build(kind: str, settings: dict[str, str]) -> Metric:

@@ -32,8 +32,9 @@ from .client import (
 )
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
-from .load.arrivals import ARRIVAL_KINDS, ArrivalStats, OpenModel
+from .load.arrivals import ARRIVAL_KINDS, OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric
+from .plugin_state import state_of
 from .values import BadValue, choice, count, flag, integer, number, seconds, seconds_range
 from .wire.protocols import Protocol, get_protocol
 
@@ -262,6 +263,7 @@ class WebSocketUser(User):
             low, high = bounds
             self.wait_time = lambda: random.uniform(low, high)  # type: ignore[method-assign]
         settings = self.connection_settings(environment)
+        recorder = state_of(environment).recorder
         self.client = ChatClient(
             environment,
             settings.url,
@@ -276,6 +278,7 @@ class WebSocketUser(User):
             connect_to=settings.connect_to,
             follow_redirects=settings.follow_redirects,
             checks=[*self.checks, *self.metrics_check(environment)],
+            on_stopped_mid_reply=recorder.stopped_mid_reply if recorder is not None else None,
         )
 
     @classmethod
@@ -433,26 +436,18 @@ def load_dataset(settings: DatasetSettings) -> Dataset:
     return found
 
 
-def arrival_stats_of(environment: Environment) -> ArrivalStats:
-    """The open-model send counts of this process (the plugin reports and resets them)."""
-    stats: ArrivalStats | None = getattr(environment, "wslocust_arrival_stats", None)
-    if stats is None:
-        stats = ArrivalStats()
-        environment.wslocust_arrival_stats = stats  # type: ignore[attr-defined]
-    return stats
-
-
 def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel:
     """This process's open-model schedule for the current test, made at its first prompt.
 
-    Its share of the rate is the ``(index, count)`` the master sent (``wslocust_share``), or all of
-    it in a single process; the plugin forgets the schedule when a test starts.
+    Its share of the rate is the ``(index, count)`` the master sent (the plugin state's ``share``),
+    or all of it in a single process; the plugin forgets the schedule when a test starts.
     """
-    model: OpenModel | None = getattr(environment, "wslocust_open_model", None)
+    state = state_of(environment)
+    model = state.open_model
     if model is None or model.total_rate_per_s != rate or model.kind != kind:
-        index, count = getattr(environment, "wslocust_share", (0, 1))
-        model = OpenModel(rate, kind, index=index, count=count, stats=arrival_stats_of(environment))
-        environment.wslocust_open_model = model  # type: ignore[attr-defined]
+        index, count = state.share
+        model = OpenModel(rate, kind, index=index, count=count, stats=state.arrival_stats)
+        state.open_model = model
     return model
 
 

@@ -29,7 +29,9 @@ __all__ = [
     "flag",
     "fraction",
     "integer",
+    "milliseconds",
     "number",
+    "port",
     "seconds",
     "seconds_range",
 ]
@@ -109,6 +111,15 @@ def number(
     if too_low or (maximum is not None and result > maximum):
         raise BadValue(name, value, expected)
     return result
+
+
+def milliseconds(value: object, name: str = "", *, positive: bool = False) -> float:
+    """Parse a time in milliseconds: a finite number, 0 or more (above 0 with ``positive``).
+
+    Raises:
+        BadValue: not a finite number of ms within the bounds.
+    """
+    return number(value, name, positive=positive, what="a number of ms")
 
 
 def seconds(value: object, name: str = "", *, positive: bool = True) -> float:
@@ -201,6 +212,20 @@ def count(value: object, name: str = "", *, minimum: int = 0) -> int:
     expected = f"a whole number of {minimum} or more"
     result = integer(value, name, what=expected)
     if result < minimum:
+        raise BadValue(name, value, expected)
+    return result
+
+
+def port(value: object, name: str = "", *, allow_zero: bool = False) -> int:
+    """Parse a TCP port: a whole number from 1 to 65535 (from 0, a free port, with ``allow_zero``).
+
+    Raises:
+        BadValue: not a whole number in that range.
+    """
+    lowest = 0 if allow_zero else 1
+    expected = f"a port number from {lowest} to 65535"
+    result = integer(value, name, what=expected)
+    if not lowest <= result <= 65535:
         raise BadValue(name, value, expected)
     return result
 

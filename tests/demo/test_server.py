@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import wslocust
+from wslocust.demo.server import DEFAULT_DATASET
 from wslocust.wire.frames import OP_TEXT, encode_frame
 
 from ..conftest import UNIT
@@ -73,3 +75,13 @@ def test_sigterm_stops_the_demo_bot_while_a_reply_hangs() -> None:
         assert process.stdout is not None
         process.stdout.close()
     assert returncode == 0
+
+
+def test_the_default_dataset_is_package_data_that_the_clones_sample_links_to() -> None:
+    """The bot answers from a file inside the installed package; the clone's sample is that file."""
+    package = Path(wslocust.__file__).resolve().parent
+    assert DEFAULT_DATASET.is_relative_to(package)
+    assert DEFAULT_DATASET.is_file()
+    assert (
+        Path(__file__).resolve().parents[2] / "datasets" / "support_bot.jsonl"
+    ).resolve() == DEFAULT_DATASET

@@ -27,9 +27,7 @@ import logging
 import os
 import random
 import signal
-import subprocess
 import sys
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +39,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..values import argument_type, count, fraction, integer, number, seconds
+from ..values import argument_type, count, fraction, integer, milliseconds, port, seconds
+from .process import DemoProcess  # kept here too: wslocust.demo.server.DemoProcess was its home
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -53,8 +52,9 @@ __all__ = [
     "run_server",
 ]
 
-DEFAULT_DATASET = Path(__file__).resolve().parent.parent.parent / "datasets" / "support_bot.jsonl"
-"""The sample dataset of a clone, answered from when no ``--dataset`` is given."""
+DEFAULT_DATASET = Path(__file__).resolve().parent / "data" / "support_bot.jsonl"
+"""The sample dataset, installed with the package (a clone's ``datasets/support_bot.jsonl`` links to it),
+answered from when no ``--dataset`` is given."""
 
 PROTOCOL_CHOICES = ("auto", "plain", "json", "apigw", "openai-realtime")
 
@@ -425,85 +425,6 @@ async def run_server(
     )
 
 
-class DemoProcess:
-    """The demo bot in a child process, on a free loopback port (a context manager).
-
-    Args:
-        args: command-line arguments of the demo server (``--port`` and ``--host`` are set here).
-        start_timeout_s: how long to wait for it to listen.
-
-    Attributes:
-        url: ``ws://127.0.0.1:PORT`` once started.
-    """
-
-    def __init__(self, args: Sequence[str] = (), start_timeout_s: float = 20.0) -> None:
-        self.args = list(args)
-        self.start_timeout_s = start_timeout_s
-        self.url = ""
-        self._process: subprocess.Popen[str] | None = None
-
-    def start(self) -> str:
-        """Start the server; return its URL.
-
-        Raises:
-            RuntimeError: it exited or did not listen in time (with what it printed).
-        """
-        command = [
-            sys.executable,
-            "-m",
-            "wslocust.demo",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            *self.args,
-        ]
-        # A session of its own: a terminal's Ctrl+C must stop the run, not the bot under its last replies.
-        self._process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            start_new_session=True,
-        )
-        assert self._process.stdout is not None
-        deadline = time.monotonic() + self.start_timeout_s
-        seen: list[str] = []
-        while time.monotonic() < deadline:
-            line = self._process.stdout.readline()
-            if not line:
-                break
-            if line.startswith("listening on "):
-                self.url = line.split()[-1]
-                return self.url
-            seen.append(line.rstrip())
-        self.stop()
-        raise RuntimeError("demo server did not start: " + (" | ".join(seen) or "no output"))
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 5 s); safe to call twice."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(5.0)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-    def __enter__(self) -> DemoProcess:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
 _SHUTDOWN_WAIT_S = 2.0
 """Seconds a stopping server waits for its connections to close (a hung reply ends with its connection)."""
 
@@ -516,10 +437,10 @@ async def _stop_when_orphaned(stop: asyncio.Event) -> None:
     stop.set()
 
 
-_ms = argument_type(number, what="a number of ms")
+_ms = argument_type(milliseconds)
 _s_or_0 = argument_type(seconds, positive=False)
 _share = argument_type(fraction)
-_port = argument_type(count)
+_port = argument_type(port, allow_zero=True)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..demo.server import DemoProcess
+from ..demo.process import DemoProcess
 from ..errors import WsLocustError
 from ..users import ChatbotUser, WebSocketUser
 

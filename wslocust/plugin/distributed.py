@@ -11,34 +11,38 @@ import logging
 from typing import Any
 
 from ..load.arrivals import ArrivalStats
-from ..stats.recorder import Recorder
-from ..users import ChatbotUser, WebSocketUser, arrival_stats_of
+from ..plugin_state import PluginState
+from ..stats.recorder import ARRIVALS_REPORT_KEY
+from ..users import ChatbotUser, WebSocketUser
+from .recording import Recording
 
 __all__ = ["hear_only_this_masters_workers", "quit_after_final_reports", "wire_open_model"]
 
 _log = logging.getLogger("wslocust")
 
 
-def wire_open_model(environment: Environment, users: list[type[WebSocketUser]], recorder: Recorder) -> None:
+def wire_open_model(
+    environment: Environment, users: list[type[WebSocketUser]], recording: Recording, state: PluginState
+) -> None:
     """Open-model load: shares of the rate for workers, punctuality counts merged and reported."""
     runner = environment.runner
     events = environment.events
-    stats = arrival_stats_of(environment)
+    stats = state.arrival_stats
 
     def forget_schedule(**_: Any) -> None:
-        environment.wslocust_open_model = None  # type: ignore[attr-defined]
+        state.open_model = None
         stats.take()
 
     events.test_start.add_listener(forget_schedule)
     if isinstance(runner, WorkerRunner):
 
         def take_share(environment: Environment, msg: Any, **_: Any) -> None:
-            environment.wslocust_share = (msg.data["index"], msg.data["count"])  # type: ignore[attr-defined]
+            state.share = (msg.data["index"], msg.data["count"])
 
         runner.register_message("wslocust_share", take_share)
 
         def report(data: dict[str, Any], **_: Any) -> None:
-            data["wslocust_arrivals"] = stats.take()
+            data[ARRIVALS_REPORT_KEY] = stats.take()
 
         events.report_to_master.add_listener(report)
         return
@@ -50,8 +54,8 @@ def wire_open_model(environment: Environment, users: list[type[WebSocketUser]], 
                 runner.send_message("wslocust_share", {"index": index, "count": len(workers)}, worker)
 
         def merge(data: dict[str, Any], **_: Any) -> None:
-            if "wslocust_arrivals" in data:
-                stats.merge(ArrivalStats.from_wire(data["wslocust_arrivals"]))
+            if ARRIVALS_REPORT_KEY in data:
+                stats.merge(ArrivalStats.from_wire(data[ARRIVALS_REPORT_KEY]))
 
         events.test_start.add_listener(give_shares)
         events.worker_report.add_listener(merge)
@@ -78,10 +82,10 @@ def wire_open_model(environment: Environment, users: list[type[WebSocketUser]], 
             )
         return {"open_model": section}
 
-    recorder.summary_extras.append(open_model_section)
+    recording.summary_extras.append(open_model_section)
 
 
-def quit_after_final_reports(runner: MasterRunner, recorder: Recorder) -> None:
+def quit_after_final_reports(runner: MasterRunner, recording: Recording) -> None:
     """Make the master's quit wait for every worker's final report before it stops listening.
 
     At ``--run-time``'s end a headless master quits: it ends the test, tells the workers to quit,
@@ -97,20 +101,19 @@ def quit_after_final_reports(runner: MasterRunner, recorder: Recorder) -> None:
         if quitting:  # quit is called again (the last worker quitting, Locust's shutdown): once is enough
             return
         quitting.append(True)
-        recorder.deferred = True
-        recorder.on_test_stopping()
+        recording.recorder.defer_end()  # the stop's test_stop must not close the test: this does below
+        recording.on_test_stopping()
         runner.stop(send_stop_to_client=False)
         for client in runner.clients.all:
             runner.server.send_to_client(Message("quit", None, client.id))
-        recorder.await_final_reports()
-        recorder.deferred = False
-        recorder.end_test()
+        recording.await_final_reports()
+        recording.end_test()
         runner.greenlet.kill(block=True)
 
     runner.quit = quit_after_final_reports  # type: ignore[method-assign]
 
 
-def hear_only_this_masters_workers(runner: MasterRunner, recorder: Recorder) -> None:
+def hear_only_this_masters_workers(runner: MasterRunner, recording: Recording) -> None:
     """Let only this master's workers, and their reports of the current test, into the results.
 
     A worker whose master was killed (``kill -9``) keeps running its users and reporting, and when a
@@ -118,8 +121,9 @@ def hear_only_this_masters_workers(runner: MasterRunner, recorder: Recorder) -> 
     (it only ignores their user counts and heartbeats). Messages from a worker that never said it was
     ready to this master are dropped here, before any listener, and such a worker is told to quit
     (as Locust tells an unknown worker that reports spawning). Reports of this master's workers are
-    screened by :meth:`Recorder.screen_report` (their run id).
+    screened by :meth:`~wslocust.stats.recorder.Recorder.screen_report` (their run id).
     """
+    recorder = recording.recorder
     known: set[str] = set()
     told_to_quit: set[str] = set()
     handle = runner.handle_message
@@ -128,7 +132,7 @@ def hear_only_this_masters_workers(runner: MasterRunner, recorder: Recorder) -> 
         if msg.type == "client_ready":
             known.add(msg.node_id)
         elif msg.type == "quit" and msg.node_id in known:
-            recorder.on_worker_quit(msg.node_id)
+            recorder.worker_quit(msg.node_id)
         elif msg.type == "stats":
             if not recorder.screen_report(msg.node_id, msg.data, known=msg.node_id in known):
                 if msg.node_id not in told_to_quit:

@@ -8,7 +8,7 @@
   one is a mistake), and adds to the web UI (:mod:`.webui_form`: the form shows the values a run
   would use, secrets masked, and is checked at START; :mod:`.webui`: the Chatbot tab);
 - ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
-  statistics (:class:`~wslocust.stats.recorder.Recorder`);
+  statistics (:class:`~wslocust.plugin.recording.Recording`);
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
 - ``quitting``: stops a test still running (Ctrl+C, SIGTERM) so it is judged and written, writes
   Locust's ``--html`` report where Locust would not (SIGTERM), and sets the exit code;
@@ -30,12 +30,13 @@ import gevent
 from ..errors import WsLocustError
 from ..gates import verdict_exit_code
 from ..load.shapes import RecordingShape, install_shape
-from ..stats.recorder import Recorder
+from ..plugin_state import PluginState, attach_state
 from ..users import WebSocketUser
 from .checks import check_run, remove_empty_outputs, user_classes
 from .distributed import hear_only_this_masters_workers, quit_after_final_reports, wire_open_model
 from .gc_freeze import freeze_gc_while_running
 from .options import CONFIGURATION_ERROR_EXIT_CODE, add_arguments
+from .recording import Recording
 from .shutdown import deliver_ctrl_c_to_the_main_greenlet, one_shutdown, write_html_report
 from .webui import add_chatbot_tab
 from .webui_form import add_form
@@ -68,7 +69,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         _log.error("%s", error)
         remove_empty_outputs(options)
         raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
-    recorder = Recorder(
+    recording = Recording(
         environment,
         csv_prefix=getattr(options, "csv_prefix", None),
         summary_path=getattr(options, "summary_json", None),
@@ -82,17 +83,12 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         running = environment.shape_class  # the --shape one, or the one picked in the web UI
         return {"steps": running.summary()} if isinstance(running, RecordingShape) else {}
 
-    recorder.summary_extras.append(steps_section)
-    recorder.summary_extras.append(lambda: _tokens_section(recorder))
-    wire_open_model(environment, users, recorder)
+    recording.summary_extras.append(steps_section)
+    recording.summary_extras.append(lambda: _tokens_section(recording))
+    state = attach_state(environment, PluginState(recorder=recording.recorder))
+    wire_open_model(environment, users, recording, state)
     events = environment.events
-    events.request.add_listener(recorder.on_request)
-    events.report_to_master.add_listener(recorder.on_report_to_master)
-    events.worker_report.add_listener(recorder.on_worker_report)
-    events.test_start.add_listener(recorder.on_test_start)
-    events.test_stopping.add_listener(recorder.on_test_stopping)
-    events.test_stop.add_listener(recorder.on_test_stop)
-    events.reset_stats.add_listener(recorder.on_reset_stats)
+    recording.listen(events)
     freeze_gc_while_running(events)
 
     wait_for_a_shutdown_under_way = one_shutdown(environment)
@@ -105,20 +101,15 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
             # and its last samples go to the master before Locust says it quits, so none are lost.
             runner.stop()
             runner._send_stats()
-        interrupted = (
-            not recorder.is_worker
-            and recorder.started_at is not None
-            and recorder.stopped_at is None
-            and runner is not None
-        )
+        interrupted = recording.recorder.running and runner is not None
         if interrupted and runner is not None:
             runner.stop()  # Ctrl+C or SIGTERM: judge the test before Locust picks the exit code
         # Locust writes --html before quitting, but not when SIGTERM quits (its handler runs in a
         # greenlet of its own, not the main one); after Ctrl+C it wrote it before the last stop.
-        if not recorder.is_worker and (interrupted or gevent.getcurrent().parent is not None):
+        if not recording.is_worker and (interrupted or gevent.getcurrent().parent is not None):
             write_html_report(environment)
         code = verdict_exit_code(
-            recorder.last_verdict,
+            recording.last_verdict,
             environment.process_exit_code,
             crashed=locust_log.unhandled_greenlet_exception,
         )
@@ -128,29 +119,27 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events.quitting.add_listener(set_exit_code)
     deliver_ctrl_c_to_the_main_greenlet()
     if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
-        events.spawning_complete.add_listener(lambda **_: recorder.on_reset_stats())
-    events.quit.add_listener(lambda **_: recorder.close())  # after quitting's final stop has written
-    environment.wslocust_recorder = recorder  # type: ignore[attr-defined]
-    environment.wslocust_stopped_mid_reply = recorder.on_stopped_mid_reply  # type: ignore[attr-defined]
+        events.spawning_complete.add_listener(lambda **_: recording.on_reset_stats())
+    events.quit.add_listener(lambda **_: recording.close())  # after quitting's final stop has written
     if isinstance(environment.runner, MasterRunner):
-        quit_after_final_reports(environment.runner, recorder)
-        hear_only_this_masters_workers(environment.runner, recorder)
+        quit_after_final_reports(environment.runner, recording)
+        hear_only_this_masters_workers(environment.runner, recording)
     if web_ui is not None:
         add_form(web_ui, environment, check_run)
-        add_chatbot_tab(web_ui, recorder, _metric_names(environment, users))
+        add_chatbot_tab(web_ui, recording, _metric_names(environment, users))
 
 
-def _tokens_section(recorder: Recorder) -> dict[str, Any]:
+def _tokens_section(recording: Recording) -> dict[str, Any]:
     """The summary's ``tokens`` section: how tokens were counted, and with ``--tokens usage`` how many
     successful replies carried no usage report (counted in words), said once at the test's end."""
-    options = recorder.environment.parsed_options
+    options = recording.environment.parsed_options
     counter = getattr(options, "tokens", None) or "words"
     section: dict[str, Any] = {"counter": counter}
     if counter == "usage":
-        missing = recorder.stats.without_usage
+        missing = recording.stats.without_usage
         section["replies_without_usage"] = missing
         if missing:
-            successes = recorder.stats.total.replies - recorder.stats.total.failures
+            successes = recording.stats.total.replies - recording.stats.total.failures
             _log.warning(
                 "--tokens usage: %d of %d successful replies carried no usage report "
                 "(usage.output_tokens); their tokens were counted as words",

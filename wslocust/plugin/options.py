@@ -10,7 +10,7 @@ from ..load.arrivals import ARRIVAL_KINDS
 from ..load.shapes import add_shape_arguments
 from ..metrics import METRIC_BUILDERS
 from ..stats.aggregates import TOKEN_COUNTERS
-from ..values import argument_type, count, fraction, integer, number, seconds, seconds_range
+from ..values import argument_type, count, fraction, integer, milliseconds, number, seconds, seconds_range
 from ..wire.protocols import PROTOCOLS
 
 __all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "DEMO_OPTIONS", "add_arguments", "add_option"]
@@ -193,10 +193,9 @@ def add_arguments(parser: Any) -> None:
         )
 
 
-_MS = {"what": "a number of ms"}
 DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], ...] = (
-    ("--demo-ttft-ms", 150.0, "Time to first chunk, ms", number, _MS),
-    ("--demo-itl-ms", 20.0, "Gap between chunks, ms", number, _MS),
+    ("--demo-ttft-ms", 150.0, "Time to first chunk, ms", milliseconds, {}),
+    ("--demo-itl-ms", 20.0, "Gap between chunks, ms", milliseconds, {}),
     ("--demo-chunks", 12, "Chunks a reply", count, {"minimum": 1}),
     (
         "--demo-error-rate",

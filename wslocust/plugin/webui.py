@@ -18,7 +18,8 @@ from typing import Any
 from flask import Blueprint, Response, request, send_from_directory
 
 from ..outputs.writers import STATS_COLUMNS, metric_columns, stats_rows
-from ..stats.recorder import Recorder, ui_key
+from ..stats.recorder import ui_key
+from .recording import Recording
 
 __all__ = ["CHART_COLUMNS", "TABLE_COLUMNS", "TAB_KEY", "add_chatbot_tab", "chart_data"]
 
@@ -42,7 +43,7 @@ _PAGE_ADDITIONS = (
 )
 
 
-def chart_data(recorder: Recorder) -> dict[str, Any]:
+def chart_data(recorder: Recording) -> dict[str, Any]:
     """The current test's per-second history of the aggregated replies, for the charts.
 
     Returns:
@@ -64,7 +65,7 @@ def chart_data(recorder: Recorder) -> dict[str, Any]:
     }
 
 
-def add_chatbot_tab(web_ui: Any, recorder: Recorder, metric_names: Sequence[str]) -> None:
+def add_chatbot_tab(web_ui: Any, recorder: Recording, metric_names: Sequence[str]) -> None:
     """Add the Chatbot tab, its live data, and the CSV download routes to Locust's web UI."""
     columns = TABLE_COLUMNS + [f"{name} {part}" for name in metric_names for part in ("Mean", "Missed")]
     web_ui.template_args["extended_tabs"] = [{"title": "Chatbot", "key": TAB_KEY}]
