@@ -44,7 +44,7 @@ import gevent
 from ..client import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Reply
 from ..errors import ConfigurationError, WsLocustError
 from ..gates import Verdict, evaluate, format_verdict, gates_from_options
-from ..outputs.writers import (
+from ..outputs import (
     FailedPairsWriter,
     HistoryWriter,
     format_table,
