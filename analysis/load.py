@@ -71,8 +71,10 @@ __all__ = [
     "FAILED_REPLIES_SUFFIX",
     "FAILURES_SUFFIX",
     "HISTORY_SUFFIX",
+    "METRIC_PARTS",
     "STATS_SUFFIX",
     "STEPS_SUFFIX",
+    "SUMMARY_SECTIONS",
     "SUMMARY_SUFFIX",
     "InputError",
     "Run",
@@ -165,8 +167,8 @@ _CHAT_STATS_COLUMNS = {
     "TTFT p95 (ms)": "ttft_p95_ms",
     "TTFT p99 (ms)": "ttft_p99_ms",
     "TTFT Max (ms)": "ttft_max_ms",
-    "Chunk Gap p50 (ms)": "gap_p50_ms",
-    "Chunk Gap p99 (ms)": "gap_p99_ms",
+    "Chunk Gap p50 (ms)": "chunk_gap_p50_ms",
+    "Chunk Gap p99 (ms)": "chunk_gap_p99_ms",
     "Chunks/Reply": "chunks_per_reply",
     "Tokens/Reply": "tokens_per_reply",
     "Output Tokens/s p50 (per reply)": "reply_tokens_per_s_p50",
@@ -176,10 +178,10 @@ _CHAT_HISTORY_COLUMNS = {
     "Timestamp": "timestamp",
     "User Count": "users",
     "Name": "name",
-    "Replies/s": "replies",
-    "Failures/s": "failures",
-    "Goodput/s": "goodput",
-    "Output Tokens/s": "tokens",
+    "Replies/s": "replies_per_s",
+    "Failures/s": "failures_per_s",
+    "Goodput/s": "goodput_per_s",
+    "Output Tokens/s": "tokens_per_s",
     "Latency Avg (ms)": "latency_avg_ms",
     "Latency p50 (ms)": "latency_p50_ms",
     "Latency p95 (ms)": "latency_p95_ms",
@@ -187,7 +189,7 @@ _CHAT_HISTORY_COLUMNS = {
     "TTFT p50 (ms)": "ttft_p50_ms",
     "TTFT p95 (ms)": "ttft_p95_ms",
     "TTFT p99 (ms)": "ttft_p99_ms",
-    "Chunk Gap p50 (ms)": "gap_p50_ms",
+    "Chunk Gap p50 (ms)": "chunk_gap_p50_ms",
 }
 _STEPS_COLUMNS = {
     "Step": "step",
@@ -231,7 +233,12 @@ COLUMNS: dict[str, dict[str, str]] = {
 ``chat_stats``, ``chat_history``), each column read, as written, and its key here. Locust's
 percentile columns (``95%`` -> ``p95``) and wslocust's metric columns (``intent Mean`` ->
 ``metric intent mean``) come on top."""
-_METRIC = re.compile(r"^(?P<metric>.+) (?P<part>Mean|Min|Missed|Errors)$")
+METRIC_PARTS = ("Mean", "Min", "Missed", "Errors")
+"""The columns ``_chat_stats.csv`` has for each quality metric: ``<metric> Mean``..."""
+_METRIC = re.compile(rf"^(?P<metric>.+) (?P<part>{'|'.join(METRIC_PARTS)})$")
+SUMMARY_SECTIONS = ("run", "gates", "steps")
+"""The sections of wslocust's JSON summary the analysis reads (the report's what was run, the gates'
+verdict, a stress test's breaking point); :func:`load_summary` keeps those."""
 _PERCENTILE = re.compile(r"^(\d+(?:\.\d+)?)%$")
 _PERCENTILE_KEY = re.compile(r"^p\d+(?:\.\d+)?$")
 _NA = ["N/A", "", "nan", "NaN", "None"]
@@ -437,6 +444,9 @@ def load_summary(path: Path) -> dict[str, Any]:
     """Read wslocust's JSON summary (``--summary-json``): its ``run``, ``gates`` and ``steps`` sections
     say what was run, the gates' verdict and a stress test's breaking point (docs/outputs.md).
 
+    Returns:
+        Those sections (:data:`SUMMARY_SECTIONS`), the ones the file has: what the analysis reads.
+
     Raises:
         InputError: the file is missing, unreadable or not a JSON object; the message names it.
     """
@@ -450,7 +460,7 @@ def load_summary(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: cannot read: {error.strerror}") from None
     if not isinstance(summary, dict):
         raise InputError(f"{path}: not a JSON summary (not an object)")
-    return summary
+    return {section: summary[section] for section in SUMMARY_SECTIONS if section in summary}
 
 
 def _is_aggregated(frame: pd.DataFrame) -> pd.Series[bool]:

@@ -139,8 +139,8 @@ _CHAT_FIELDS = (
     "ttft_p95_ms",
     "ttft_p99_ms",
     "ttft_max_ms",
-    "gap_p50_ms",
-    "gap_p99_ms",
+    "chunk_gap_p50_ms",
+    "chunk_gap_p99_ms",
     "chunks_per_reply",
     "tokens_per_reply",
     "reply_tokens_per_s_p50",
@@ -464,8 +464,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                 fmt.count(r["failures"]),
                 fmt.rate(r["goodput_per_s"]),
                 *(fmt.ms(r[f"ttft_{key}_ms"]) for key in ("p50", "p95", "p99", "max")),
-                fmt.ms(r["gap_p50_ms"]),
-                fmt.ms(r["gap_p99_ms"]),
+                fmt.ms(r["chunk_gap_p50_ms"]),
+                fmt.ms(r["chunk_gap_p99_ms"]),
                 fmt.rate(r["tokens_per_s"]),
             ]
             for r in [*chat["per_name"], chat["total"]]

@@ -40,12 +40,6 @@ def test_the_steps_contract_matches_wslocust() -> None:
     assert tuple(COLUMNS["steps"]) == tuple(shapes.STEP_CSV_COLUMNS)
 
 
-def test_the_chat_contract_matches_wslocust() -> None:
-    outputs = pytest.importorskip("wslocust.outputs")
-    assert list(COLUMNS["chat_stats"]) == list(outputs.STATS_COLUMNS)
-    assert list(COLUMNS["chat_history"]) == list(outputs.HISTORY_COLUMNS)
-
-
 def test_wslocust_files_of_a_real_run_are_read(runs: Runs) -> None:
     run = load_run(runs.chatbot)
     assert run.chat_stats is not None
