@@ -9,7 +9,7 @@ import pytest
 from wslocust.outputs import history_rows, stats_rows, summary, ui_rows
 from wslocust.outputs.figures import CHAT_HISTORY, CHAT_STATS, FIGURES, METRIC_PARTS, Figure, summary_paths
 
-from .test_writers import DURATION_S, run_stats
+from .conftest import DURATION_S, run_stats
 
 SUMMARY_FIGURES = [figure for figure in FIGURES if figure.summary]
 BOTH = [figure for figure in SUMMARY_FIGURES if CHAT_STATS in figure.files]
