@@ -37,6 +37,9 @@ and wslocust's own, when present:
     Latency Avg/p50/p95/Max (ms), TTFT p50/p95/p99 (ms), Chunk Gap p50 (ms) (over that second's
     successful replies; the average and max are exact).
     Only Timestamp, Name and Replies/s are required.
+``PREFIX_chat_histograms.jsonl``
+    wslocust's exact histograms of each second's successful replies (latency, time to first chunk,
+    chunk gaps), a line a name and second: see :mod:`analysis.histograms`.
 ``PREFIX_failed_replies.jsonl``
     wslocust's failed replies, one JSON object a line; read here: ``time`` (Unix seconds, when the
     prompt was sent), ``latency_ms``, ``name``, ``error`` (the message) and ``kind`` (wslocust's word,
@@ -61,9 +64,12 @@ import numpy as np
 import pandas as pd
 
 from .classify import classify_error, classify_kind
+from .errors import InputError
+from .histograms import SecondHistograms, read_histograms
 
 __all__ = [
     "AGGREGATED",
+    "CHAT_HISTOGRAMS_SUFFIX",
     "CHAT_HISTORY_SUFFIX",
     "CHAT_STATS_SUFFIX",
     "COLUMNS",
@@ -93,11 +99,13 @@ EXCEPTIONS_SUFFIX = "_exceptions.csv"
 STEPS_SUFFIX = "_steps.csv"
 CHAT_STATS_SUFFIX = "_chat_stats.csv"
 CHAT_HISTORY_SUFFIX = "_chat_stats_history.csv"
+CHAT_HISTOGRAMS_SUFFIX = "_chat_histograms.jsonl"
 FAILED_REPLIES_SUFFIX = "_failed_replies.jsonl"
 SUMMARY_SUFFIX = ".json"
 """Where the analysis looks for wslocust's JSON summary by default: ``--summary-json PREFIX.json``."""
 # Longest first: run_chat_stats.csv is wslocust's file of run, not Locust's of run_chat.
 _SUFFIXES = (
+    CHAT_HISTOGRAMS_SUFFIX,
     CHAT_HISTORY_SUFFIX,
     CHAT_STATS_SUFFIX,
     HISTORY_SUFFIX,
@@ -244,10 +252,6 @@ _PERCENTILE_KEY = re.compile(r"^p\d+(?:\.\d+)?$")
 _NA = ["N/A", "", "nan", "NaN", "None"]
 
 
-class InputError(Exception):
-    """An input that cannot be used; the message is one line that names the culprit."""
-
-
 def percentile_key(column: str) -> str | None:
     """Give the key of a percentile column.
 
@@ -280,6 +284,8 @@ class Run:
         failed_replies: wslocust's ``_failed_replies.jsonl`` (``time``, ``end``, ``name``, ``error``,
             ``wslocust_kind``, ``kind``), or ``None``.
         percentiles: the percentile keys of ``stats`` and ``history``, lowest first.
+        chat_histograms: wslocust's ``_chat_histograms.jsonl``, each second's exact histograms
+            (:mod:`analysis.histograms`), or ``None``.
     """
 
     prefix: Path
@@ -295,6 +301,7 @@ class Run:
     chat_history: pd.DataFrame | None
     failed_replies: pd.DataFrame | None
     percentiles: tuple[str, ...]
+    chat_histograms: SecondHistograms | None = None
 
     @property
     def full_history(self) -> bool:
@@ -558,6 +565,7 @@ def load_run(spec: str | Path) -> Run:
         chat_history=chat_history,
         failed_replies=failed_replies,
         percentiles=percentiles,
+        chat_histograms=read_histograms(path(CHAT_HISTOGRAMS_SUFFIX)),
     )
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import fmt
 from .cli import EXIT_OK, PROG, add_common, add_level_options, run_command
-from .levels import PER_SECOND, users_levels
+from .levels import EXACT, PER_SECOND, users_levels
 from .load import AGGREGATED, Run, load_run
 from .timeline import CONNECT_TYPE, KINDS, intervals
 
@@ -273,6 +273,11 @@ def summarize(run: Run, *, min_level_seconds: float = 0.0) -> dict[str, Any]:
             notes.append(
                 "average and max from Locust's WS rows (--csv-full-history; the chat history has no "
                 "average): of all WS round trips, failed ones included"
+            )
+        if EXACT in scopes:
+            notes.append(
+                "p50 and p95 are exact: of each level's successful replies, from wslocust's "
+                "per-second histograms (_chat_histograms.jsonl)"
             )
         if PER_SECOND in scopes:
             notes.append(

@@ -1,5 +1,6 @@
 """The chat CSV files: ``PREFIX_chat_stats.csv`` (whole, at each test's end) and
-``PREFIX_chat_stats_history.csv`` (appended as the seconds end); the web UI downloads the same text.
+``PREFIX_chat_stats_history.csv`` (appended as the seconds end, with ``PREFIX_chat_histograms.jsonl``
+beside it); the web UI downloads the same text.
 
 Their columns are generated from :data:`.figures.FIGURES` (docs/outputs.md lists them).
 """
@@ -14,10 +15,13 @@ from typing import IO, Any
 
 from ..stats.aggregates import ChatStats, ReplyStats
 from .figures import CHAT_HISTORY, CHAT_STATS, columns, metric_columns
+from .histograms import HistogramsWriter
 from .rows import history_rows, metric_names, stats_rows
 
 __all__ = [
+    "HISTOGRAMS_SUFFIX",
     "HISTORY_COLUMNS",
+    "HISTORY_SUFFIX",
     "STATS_COLUMNS",
     "HistoryWriter",
     "history_csv_text",
@@ -59,8 +63,16 @@ def history_csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
     return _csv_text(HISTORY_COLUMNS, rows)
 
 
+HISTORY_SUFFIX = "_chat_stats_history.csv"
+HISTOGRAMS_SUFFIX = "_chat_histograms.jsonl"
+
+
 class HistoryWriter:
-    """Appends one row a name and second (and an ``Aggregated`` row) to ``_chat_stats_history.csv``."""
+    """Appends one row a name and second (and an ``Aggregated`` row) to ``_chat_stats_history.csv``.
+
+    Beside a ``PREFIX_chat_stats_history.csv``, it also writes the seconds' exact histograms to
+    ``PREFIX_chat_histograms.jsonl`` (see :mod:`.histograms`).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -68,6 +80,10 @@ class HistoryWriter:
         self._writer = csv.DictWriter(self._stream, HISTORY_COLUMNS)
         self._writer.writeheader()
         self._stream.flush()
+        self._histograms: HistogramsWriter | None = None
+        if path.name.endswith(HISTORY_SUFFIX):
+            prefix = path.name[: -len(HISTORY_SUFFIX)]
+            self._histograms = HistogramsWriter(path.with_name(prefix + HISTOGRAMS_SUFFIX))
 
     def write(
         self, seconds: Sequence[tuple[int, Mapping[str, ReplyStats]]], users_at: Mapping[int, int]
@@ -76,7 +92,11 @@ class HistoryWriter:
         rows = history_rows(seconds, users_at)
         self._writer.writerows(rows)
         self._stream.flush()
+        if self._histograms is not None:
+            self._histograms.write(seconds, users_at)
         return rows
 
     def close(self) -> None:
         self._stream.close()
+        if self._histograms is not None:
+            self._histograms.close()
