@@ -12,9 +12,12 @@ import pytest
 
 import wslocust.errors
 from analysis.classify import WSLOCUST_KINDS, ErrorKind, classify_kind
-from analysis.load import COLUMNS, METRIC_PARTS, SUMMARY_SECTIONS
+from analysis.histograms import FIELDS
+from analysis.load import CHAT_HISTOGRAMS_SUFFIX, CHAT_HISTORY_SUFFIX, COLUMNS, METRIC_PARTS, SUMMARY_SECTIONS
 from wslocust.outputs import HISTORY_COLUMNS, STATS_COLUMNS, metric_columns
+from wslocust.outputs.csv_files import HISTOGRAMS_SUFFIX, HISTORY_SUFFIX
 from wslocust.outputs.figures import CHAT_HISTORY, CHAT_STATS, FIGURES, summary_paths
+from wslocust.outputs.histograms import HISTOGRAMS
 
 WSLOCUST_ERRORS = [
     error
@@ -37,6 +40,11 @@ def test_analysis_keys_each_chat_column_by_its_figures_one_key(file: str) -> Non
 
 def test_analysis_reads_every_metric_column_wslocust_writes() -> None:
     assert [f"intent {part}" for part in METRIC_PARTS] == metric_columns(["intent"])
+
+
+def test_analysis_reads_the_histograms_file_wslocust_writes_and_its_fields() -> None:
+    assert (CHAT_HISTORY_SUFFIX, CHAT_HISTOGRAMS_SUFFIX) == (HISTORY_SUFFIX, HISTOGRAMS_SUFFIX)
+    assert tuple(HISTOGRAMS) == FIELDS
 
 
 def test_the_summary_sections_analysis_reads_are_in_the_table_of_what_wslocust_writes() -> None:
