@@ -32,6 +32,7 @@ __all__ = [
     "SUMMARY_SECTIONS",
     "Figure",
     "MetricPart",
+    "Window",
     "columns",
     "csv_number",
     "metric_columns",
@@ -48,8 +49,8 @@ CHAT_STATS: CsvFile = "chat_stats"
 CHAT_HISTORY: CsvFile = "chat_history"
 """``PREFIX_chat_stats_history.csv`` (also the web UI's charts): the values of each second alone."""
 
-Value = Callable[[ReplyStats, float], "float | int | None"]
-"""How a figure is computed from the replies of a window and the window's length in seconds."""
+Value = Callable[["Window"], "float | int | None"]
+"""How a figure is computed from a :class:`Window`: some replies and the length of their span."""
 
 
 @dataclass(frozen=True)
@@ -71,37 +72,65 @@ class Figure:
     """How it is computed; ``None`` for the columns a writer fills (``Name``, ``Timestamp``...)."""
 
 
-def _histogram(stats: ReplyStats, which: str) -> Histogram:
-    histogram: Histogram = getattr(stats, which)
-    return histogram
+class Window:
+    """The replies of a span (a test, a second, a name or all) and its length: what figures are of.
+
+    Each histogram's percentiles in the table are computed together, once (one pass over its bins).
+    """
+
+    __slots__ = ("_percentiles", "duration_s", "stats")
+
+    def __init__(self, stats: ReplyStats, duration_s: float) -> None:
+        self.stats = stats
+        self.duration_s = duration_s
+        self._percentiles: dict[str, dict[float, float | None]] = {}
+
+    def histogram(self, which: str) -> Histogram:
+        """One of the replies' histograms: ``latency``, ``ttft``, ``gap`` or ``token_rate``."""
+        histogram: Histogram = getattr(self.stats, which)
+        return histogram
+
+    def percentile(self, which: str, fraction: float) -> float | None:
+        """A nearest-rank percentile of a histogram (``0.95`` → p95), or None when it is empty."""
+        found = self._percentiles.get(which)
+        if found is None:
+            fractions = _FRACTIONS[which]
+            found = dict(zip(fractions, self.histogram(which).percentiles(fractions), strict=True))
+            self._percentiles[which] = found
+        return found[fraction]
+
+    @property
+    def successes(self) -> int:
+        return self.stats.replies - self.stats.failures
+
+
+_FRACTIONS: dict[str, list[float]] = {}
+"""The percentiles the table takes of each histogram (filled as the table is built)."""
 
 
 def _percentile(which: str, fraction: float) -> Value:
-    return lambda stats, _: _histogram(stats, which).percentile(fraction)
+    _FRACTIONS.setdefault(which, []).append(fraction)
+    return lambda window: window.percentile(which, fraction)
 
 
 def _mean(which: str) -> Value:
-    return lambda stats, _: _histogram(stats, which).mean
+    return lambda window: window.histogram(which).mean
 
 
 def _minimum(which: str) -> Value:
-    def value(stats: ReplyStats, _: float) -> float | None:
-        histogram = _histogram(stats, which)
+    def value(window: Window) -> float | None:
+        histogram = window.histogram(which)
         return histogram.minimum if histogram.count else None
 
     return value
 
 
 def _maximum(which: str) -> Value:
-    def value(stats: ReplyStats, _: float) -> float | None:
-        histogram = _histogram(stats, which)
+    def value(window: Window) -> float | None:
+        histogram = window.histogram(which)
         return histogram.maximum if histogram.count else None
 
     return value
-
-
-def _successes(stats: ReplyStats) -> int:
-    return stats.replies - stats.failures
 
 
 def _per_second(count: Callable[[ReplyStats], int]) -> Value:
@@ -110,20 +139,22 @@ def _per_second(count: Callable[[ReplyStats], int]) -> Value:
     The history's windows are whole seconds (``1``, an int): their rates are counts, written ``12``.
     """
 
-    def value(stats: ReplyStats, duration_s: float) -> float | int | None:
+    def value(window: Window) -> float | int | None:
+        duration_s = window.duration_s
         if not duration_s:
             return None
-        return count(stats) if isinstance(duration_s, int) and duration_s == 1 else count(stats) / duration_s
+        number = count(window.stats)
+        return number if isinstance(duration_s, int) and duration_s == 1 else number / duration_s
 
     return value
 
 
 def _per_success(count: Callable[[ReplyStats], int]) -> Value:
-    return lambda stats, _: count(stats) / _successes(stats) if _successes(stats) else None
+    return lambda window: count(window.stats) / window.successes if window.successes else None
 
 
-def _share(part: Callable[[ReplyStats], int]) -> Value:
-    return lambda stats, _: part(stats) / stats.replies if stats.replies else None
+def _share(part: Callable[[Window], int]) -> Value:
+    return lambda window: part(window) / window.stats.replies if window.stats.replies else None
 
 
 _S, _H = CHAT_STATS, CHAT_HISTORY
@@ -132,12 +163,12 @@ FIGURES: tuple[Figure, ...] = (
     Figure("Timestamp", "timestamp", None, "unix s", {_H: 0}, None),
     Figure("User Count", "users", None, "users", {_H: 1}, None),
     Figure("Name", "name", None, "text", {_S: 0, _H: 2}, None),
-    Figure("Replies", "replies", "total_requests", "count", {_S: 1}, lambda s, _: s.replies),
-    Figure("Successes", "successes", "successful_requests", "count", {}, lambda s, _: _successes(s)),
-    Figure("Failures", "failures", "failed_requests", "count", {_S: 2}, lambda s, _: s.failures),
-    Figure("Failure Rate", "failure_rate", None, "ratio", {_S: 3}, _share(lambda s: s.failures)),
-    Figure("Success Rate", "success_rate", "success_rate", "ratio", {}, _share(_successes)),
-    Figure("Goodput", "goodput", "goodput", "count", {_S: 4}, lambda s, _: s.good),
+    Figure("Replies", "replies", "total_requests", "count", {_S: 1}, lambda w: w.stats.replies),
+    Figure("Successes", "successes", "successful_requests", "count", {}, lambda w: w.successes),
+    Figure("Failures", "failures", "failed_requests", "count", {_S: 2}, lambda w: w.stats.failures),
+    Figure("Failure Rate", "failure_rate", None, "ratio", {_S: 3}, _share(lambda w: w.stats.failures)),
+    Figure("Success Rate", "success_rate", "success_rate", "ratio", {}, _share(lambda w: w.successes)),
+    Figure("Goodput", "goodput", "goodput", "count", {_S: 4}, lambda w: w.stats.good),
     Figure("Goodput/s", "goodput_per_s", "goodput_per_second", "/s", {_S: 5, _H: 5},
         _per_second(lambda s: s.good)),
     Figure("Replies/s", "replies_per_s", "requests_per_second", "/s", {_S: 6, _H: 3},

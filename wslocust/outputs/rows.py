@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..stats.aggregates import ChatStats, ReplyStats
-from .figures import CHAT_HISTORY, CHAT_STATS, FIGURES, METRIC_PARTS, CsvFile, csv_number, ui_key
+from .figures import CHAT_HISTORY, CHAT_STATS, FIGURES, METRIC_PARTS, CsvFile, Window, csv_number, ui_key
 
 __all__ = ["AGGREGATED", "history_rows", "metric_names", "stats_rows", "ui_rows"]
 
@@ -16,10 +16,10 @@ AGGREGATED = "Aggregated"
 
 def _figures(row: dict[str, Any], stats: ReplyStats, duration_s: float, file: CsvFile) -> dict[str, Any]:
     """Add a file's computed figures to a row, in the file's column order, as CSV cells."""
-    placed = sorted((figure.files[file], figure) for figure in FIGURES if file in figure.files)
-    for _, figure in placed:
+    window = Window(stats, duration_s)
+    for _, figure in sorted((figure.files[file], figure) for figure in FIGURES if file in figure.files):
         if figure.value is not None:
-            row[figure.title] = csv_number(figure.value(stats, duration_s), figure.unit)
+            row[figure.title] = csv_number(figure.value(window), figure.unit)
     return row
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..stats.aggregates import ChatStats, ConnectStats, ReplyStats
-from .figures import FIGURES, METRIC_PARTS, summary_number
+from .figures import FIGURES, METRIC_PARTS, Window, summary_number
 
 __all__ = ["public_url", "summary"]
 
@@ -21,6 +21,7 @@ _HANDSHAKE_TIMING = "latency_ms"
 def _figures(stats: ReplyStats, duration_s: float, under: str = "") -> dict[str, Any]:
     """The summary's figures of some replies: each figure with a path (under ``under``, if given)."""
     prefix = f"{under}." if under else ""
+    window = Window(stats, duration_s)
     section: dict[str, Any] = {}
     for figure in FIGURES:
         if not figure.summary or figure.value is None or not figure.summary.startswith(prefix):
@@ -29,7 +30,7 @@ def _figures(stats: ReplyStats, duration_s: float, under: str = "") -> dict[str,
         place = section
         for parent in parents:
             place = place.setdefault(parent, {})
-        place[field] = summary_number(figure.value(stats, duration_s), figure.unit)
+        place[field] = summary_number(figure.value(window), figure.unit)
     return section
 
 

@@ -42,12 +42,16 @@ CHARTS: list[tuple[str, list[tuple[str, str, str]]]] = [
 CHART_COLUMNS = [column for _, lines in CHARTS for column, _, _ in lines]
 """The history columns the Chatbot tab's charts draw (keyed by :func:`~wslocust.outputs.ui_key`)."""
 
-for _column in TABLE_COLUMNS:
-    if CHAT_STATS not in FIGURES_BY_TITLE[_column].files:
-        raise ValueError(f"webui: {_column!r} is not a column of the chat statistics")
-for _column in CHART_COLUMNS:
-    if CHAT_HISTORY not in FIGURES_BY_TITLE[_column].files:
-        raise ValueError(f"webui: {_column!r} is not a column of the chat history")
+
+def _check_columns() -> None:
+    """Fail at import on a column the table of figures does not write where the tab reads it."""
+    for columns, file in ((TABLE_COLUMNS, CHAT_STATS), (CHART_COLUMNS, CHAT_HISTORY)):
+        for column in columns:
+            if file not in FIGURES_BY_TITLE[column].files:
+                raise ValueError(f"webui: {column!r} is not a column of {file}")
+
+
+_check_columns()
 
 _STATIC = Path(__file__).with_name("static")
 _PAGE_ADDITIONS = (
