@@ -133,7 +133,7 @@ def _maximum(which: str) -> Value:
     return value
 
 
-def _per_second(count: Callable[[ReplyStats], int]) -> Value:
+def _per_second(count: Callable[[Window], int]) -> Value:
     """A count divided by the window's length: a float, but the count itself over one whole second.
 
     The history's windows are whole seconds (``1``, an int): their rates are counts, written ``12``.
@@ -143,14 +143,14 @@ def _per_second(count: Callable[[ReplyStats], int]) -> Value:
         duration_s = window.duration_s
         if not duration_s:
             return None
-        number = count(window.stats)
+        number = count(window)
         return number if isinstance(duration_s, int) and duration_s == 1 else number / duration_s
 
     return value
 
 
-def _per_success(count: Callable[[ReplyStats], int]) -> Value:
-    return lambda window: count(window.stats) / window.successes if window.successes else None
+def _per_success(count: Callable[[Window], int]) -> Value:
+    return lambda window: count(window) / window.successes if window.successes else None
 
 
 def _share(part: Callable[[Window], int]) -> Value:
@@ -170,10 +170,10 @@ FIGURES: tuple[Figure, ...] = (
     Figure("Success Rate", "success_rate", "success_rate", "ratio", {}, _share(lambda w: w.successes)),
     Figure("Goodput", "goodput", "goodput", "count", {_S: 4}, lambda w: w.stats.good),
     Figure("Goodput/s", "goodput_per_s", "goodput_per_second", "/s", {_S: 5, _H: 5},
-        _per_second(lambda s: s.good)),
+        _per_second(lambda w: w.stats.good)),
     Figure("Replies/s", "replies_per_s", "requests_per_second", "/s", {_S: 6, _H: 3},
-        _per_second(lambda s: s.replies)),
-    Figure("Failures/s", "failures_per_s", None, "/s", {_H: 4}, _per_second(lambda s: s.failures)),
+        _per_second(lambda w: w.stats.replies)),
+    Figure("Failures/s", "failures_per_s", None, "/s", {_H: 4}, _per_second(lambda w: w.stats.failures)),
     Figure("Latency Avg (ms)", "latency_avg_ms", "latency_ms.avg", "ms", {_S: 7, _H: 7}, _mean("latency")),
     Figure("Latency p50 (ms)", "latency_p50_ms", "latency_ms.median", "ms", {_S: 8, _H: 8},
         _percentile("latency", 0.5)),
@@ -201,13 +201,13 @@ FIGURES: tuple[Figure, ...] = (
     Figure("Chunk Gap p99 (ms)", "chunk_gap_p99_ms", "chunk_gap_ms.p99", "ms", {_S: 19},
         _percentile("gap", 0.99)),
     Figure("Chunks/Reply", "chunks_per_reply", "chunks_per_reply", "per reply", {_S: 20},
-        _per_success(lambda s: s.chunks)),
+        _per_success(lambda w: w.stats.chunks)),
     Figure("Tokens/Reply", "tokens_per_reply", "tokens_per_reply", "per reply", {_S: 21},
-        _per_success(lambda s: s.tokens)),
+        _per_success(lambda w: w.stats.tokens)),
     Figure("Output Tokens/s p50 (per reply)", "reply_tokens_per_s_p50",
         "output_tokens_per_second_per_reply_p50", "/s", {_S: 22}, _percentile("token_rate", 0.5)),
     Figure("Output Tokens/s", "tokens_per_s", "output_tokens_per_second", "/s", {_S: 23, _H: 6},
-        _per_second(lambda s: s.tokens)),
+        _per_second(lambda w: w.stats.tokens)),
 )  # fmt: skip
 """Every figure of the replies. Timings are of the successful replies, from exact histograms."""
 
