@@ -119,7 +119,14 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "ttft_p99_ms", "first chunk p99 ms", "lower", False, _path("chat", "total", "ttft_p99_ms"), fmt.ms
     ),
-    Metric("gap_p99_ms", "chunk gap p99 ms", "lower", False, _path("chat", "total", "gap_p99_ms"), fmt.ms),
+    Metric(
+        "chunk_gap_p99_ms",
+        "chunk gap p99 ms",
+        "lower",
+        False,
+        _path("chat", "total", "chunk_gap_p99_ms"),
+        fmt.ms,
+    ),
     Metric("exceptions", "exceptions in tasks", None, False, _path("totals", "exceptions"), fmt.count),
 )
 """The figures compared, in display order (basis: Locust's totals of all requests)."""

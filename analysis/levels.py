@@ -11,9 +11,10 @@ each second counted at the user count of that second and grouped by it:
   them, all and failed, exact (wslocust's counts);
 - ``requests_per_s``, ``failures_per_s``, ``error_rate``, ``<kind>_error_rate``: of those replies;
   kinds from ``_failed_replies.jsonl``, each failed reply in the second it ended;
-- ``p50_ms``, ``p95_ms``: wslocust's per-second percentiles of the successful replies (exact to
-  0.1 ms), averaged with the seconds' successful replies as weights: an approximation of the level's
-  percentiles (``percentile_scope`` is ``"per-second, reply-weighted"``);
+- ``p50_ms``, ``p95_ms``: the percentiles of the level's successful replies, exact (to 0.1 ms), from
+  the merged histograms of its seconds in ``_chat_histograms.jsonl`` (``percentile_scope`` is
+  ``"exact"``); without that file, wslocust's per-second percentiles averaged with the seconds'
+  successful replies as weights, an approximation (``"per-second, reply-weighted"``);
 - ``avg_ms``: the average of the successful replies, exact: wslocust's per-second ``Latency Avg
   (ms)`` weighted by the seconds' successful replies (``avg_scope`` = ``"successful replies"``). With
   an older history lacking that column and ``--csv-full-history``: from Locust's per-name rows of type
@@ -48,9 +49,9 @@ is one row). Per level:
   (``percentile_scope`` says which).
 
 With wslocust's ``_chat_stats_history.csv``, ``ttft_p50_ms`` and ``ttft_p95_ms`` are the time to
-first chunk at that user count: the per-second percentiles of the Aggregated rows, averaged with the
-seconds' successful replies as weights (an approximation of the level's percentiles; ``NaN``
-without the file).
+first chunk at that user count: exact from ``_chat_histograms.jsonl`` as p50 and p95 above, else
+the per-second percentiles of the Aggregated rows averaged with the seconds' successful replies as
+weights (an approximation; ``NaN`` without the history).
 
 When wslocust's ``_steps.csv`` is there (a recording load shape), its per-step p50, p95 and max,
 computed by Locust over each step's own ``WS`` requests, replace those of the levels with the same
@@ -64,6 +65,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
+from .histograms import SecondHistograms, merged
 from .load import Run
 from .timeline import (
     CONNECT_TYPE,
@@ -75,7 +77,7 @@ from .timeline import (
     type_intervals,
 )
 
-__all__ = ["LEVEL_COLUMNS", "PER_SECOND", "users_levels"]
+__all__ = ["EXACT", "LEVEL_COLUMNS", "PER_SECOND", "users_levels"]
 
 LEVEL_COLUMNS = (
     "users",
@@ -106,6 +108,8 @@ _REPLY_PERCENTILES = ("p50", "p95")
 _MAX_FLOOR = "_max_floor_ms"
 PER_SECOND = "per-second, reply-weighted"
 """The ``percentile_scope`` of levels whose p50 and p95 come from wslocust's per-second percentiles."""
+EXACT = "exact"
+"""The ``percentile_scope`` of levels whose p50 and p95 come from wslocust's per-second histograms."""
 
 
 def users_levels(run: Run, min_seconds: float = 0.0, frame: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -119,8 +123,8 @@ def users_levels(run: Run, min_seconds: float = 0.0, frame: pd.DataFrame | None 
     Returns:
         One row per user count, ascending, with :data:`LEVEL_COLUMNS` then ``<percentile>_ms``
         columns (``p50_ms`` and ``p95_ms`` from wslocust's chat history; all of Locust's without it)
-        and ``percentile_scope`` (``"per-second, reply-weighted"``, ``"last 10 s"``, ``"run so far"``
-        or ``"step"``). Levels at 0 users without requests are left out.
+        and ``percentile_scope`` (``"exact"``, ``"per-second, reply-weighted"``, ``"last 10 s"``,
+        ``"run so far"`` or ``"step"``). Levels at 0 users without requests are left out.
     """
     steps = intervals(run) if frame is None else frame
     seconds = reply_seconds(run)
@@ -235,6 +239,8 @@ def _reply_levels(run: Run, seconds: pd.DataFrame, steps: pd.DataFrame) -> pd.Da
             row[f"{name}_ms"] = weighted.get((key, f"latency_{name}_ms"), np.nan)
         for name in ("ttft_p50_ms", "ttft_p95_ms"):
             row[name] = weighted.get((key, name), np.nan)
+        if run.chat_histograms is not None:
+            row.update(_exact_percentiles(run.chat_histograms, level))
         row.update(avg_ms=np.nan, avg_scope="", max_ms=np.nan, max_is_upper_bound=False)
         if (key, "latency_avg_ms") in weighted:  # exact: the seconds' averages, weighted by their replies
             row.update(avg_ms=weighted[(key, "latency_avg_ms")], avg_scope="successful replies")
@@ -251,6 +257,20 @@ def _reply_levels(run: Run, seconds: pd.DataFrame, steps: pd.DataFrame) -> pd.Da
         row[_MAX_FLOOR] = float(level["latency_p95_ms"].max())  # a reply took that long: max >= it
         rows.append(row)
     return pd.DataFrame(rows, columns=[*columns, _MAX_FLOOR])
+
+
+def _exact_percentiles(histograms: SecondHistograms, level: pd.DataFrame) -> dict[str, object]:
+    """A level's p50 and p95 of latency and time to first chunk, from its seconds' histograms."""
+    seconds = [int(second) for second in level["start"]]
+    latency = merged(histograms, seconds, "latency_ms")
+    ttft = merged(histograms, seconds, "time_to_first_chunk_ms")
+    return {
+        "p50_ms": latency.percentile(0.5),
+        "p95_ms": latency.percentile(0.95),
+        "ttft_p50_ms": ttft.percentile(0.5),
+        "ttft_p95_ms": ttft.percentile(0.95),
+        "percentile_scope": EXACT,
+    }
 
 
 def _reply_times(segments: list[pd.DataFrame]) -> dict[str, object]:

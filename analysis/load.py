@@ -37,6 +37,9 @@ and wslocust's own, when present:
     Latency Avg/p50/p95/Max (ms), TTFT p50/p95/p99 (ms), Chunk Gap p50 (ms) (over that second's
     successful replies; the average and max are exact).
     Only Timestamp, Name and Replies/s are required.
+``PREFIX_chat_histograms.jsonl``
+    wslocust's exact histograms of each second's successful replies (latency, time to first chunk,
+    chunk gaps), a line a name and second: see :mod:`analysis.histograms`.
 ``PREFIX_failed_replies.jsonl``
     wslocust's failed replies, one JSON object a line; read here: ``time`` (Unix seconds, when the
     prompt was sent), ``latency_ms``, ``name``, ``error`` (the message) and ``kind`` (wslocust's word,
@@ -61,9 +64,12 @@ import numpy as np
 import pandas as pd
 
 from .classify import classify_error, classify_kind
+from .errors import InputError
+from .histograms import SecondHistograms, read_histograms
 
 __all__ = [
     "AGGREGATED",
+    "CHAT_HISTOGRAMS_SUFFIX",
     "CHAT_HISTORY_SUFFIX",
     "CHAT_STATS_SUFFIX",
     "COLUMNS",
@@ -71,8 +77,10 @@ __all__ = [
     "FAILED_REPLIES_SUFFIX",
     "FAILURES_SUFFIX",
     "HISTORY_SUFFIX",
+    "METRIC_PARTS",
     "STATS_SUFFIX",
     "STEPS_SUFFIX",
+    "SUMMARY_SECTIONS",
     "SUMMARY_SUFFIX",
     "InputError",
     "Run",
@@ -91,11 +99,13 @@ EXCEPTIONS_SUFFIX = "_exceptions.csv"
 STEPS_SUFFIX = "_steps.csv"
 CHAT_STATS_SUFFIX = "_chat_stats.csv"
 CHAT_HISTORY_SUFFIX = "_chat_stats_history.csv"
+CHAT_HISTOGRAMS_SUFFIX = "_chat_histograms.jsonl"
 FAILED_REPLIES_SUFFIX = "_failed_replies.jsonl"
 SUMMARY_SUFFIX = ".json"
 """Where the analysis looks for wslocust's JSON summary by default: ``--summary-json PREFIX.json``."""
 # Longest first: run_chat_stats.csv is wslocust's file of run, not Locust's of run_chat.
 _SUFFIXES = (
+    CHAT_HISTOGRAMS_SUFFIX,
     CHAT_HISTORY_SUFFIX,
     CHAT_STATS_SUFFIX,
     HISTORY_SUFFIX,
@@ -165,8 +175,8 @@ _CHAT_STATS_COLUMNS = {
     "TTFT p95 (ms)": "ttft_p95_ms",
     "TTFT p99 (ms)": "ttft_p99_ms",
     "TTFT Max (ms)": "ttft_max_ms",
-    "Chunk Gap p50 (ms)": "gap_p50_ms",
-    "Chunk Gap p99 (ms)": "gap_p99_ms",
+    "Chunk Gap p50 (ms)": "chunk_gap_p50_ms",
+    "Chunk Gap p99 (ms)": "chunk_gap_p99_ms",
     "Chunks/Reply": "chunks_per_reply",
     "Tokens/Reply": "tokens_per_reply",
     "Output Tokens/s p50 (per reply)": "reply_tokens_per_s_p50",
@@ -176,10 +186,10 @@ _CHAT_HISTORY_COLUMNS = {
     "Timestamp": "timestamp",
     "User Count": "users",
     "Name": "name",
-    "Replies/s": "replies",
-    "Failures/s": "failures",
-    "Goodput/s": "goodput",
-    "Output Tokens/s": "tokens",
+    "Replies/s": "replies_per_s",
+    "Failures/s": "failures_per_s",
+    "Goodput/s": "goodput_per_s",
+    "Output Tokens/s": "tokens_per_s",
     "Latency Avg (ms)": "latency_avg_ms",
     "Latency p50 (ms)": "latency_p50_ms",
     "Latency p95 (ms)": "latency_p95_ms",
@@ -187,7 +197,7 @@ _CHAT_HISTORY_COLUMNS = {
     "TTFT p50 (ms)": "ttft_p50_ms",
     "TTFT p95 (ms)": "ttft_p95_ms",
     "TTFT p99 (ms)": "ttft_p99_ms",
-    "Chunk Gap p50 (ms)": "gap_p50_ms",
+    "Chunk Gap p50 (ms)": "chunk_gap_p50_ms",
 }
 _STEPS_COLUMNS = {
     "Step": "step",
@@ -231,14 +241,15 @@ COLUMNS: dict[str, dict[str, str]] = {
 ``chat_stats``, ``chat_history``), each column read, as written, and its key here. Locust's
 percentile columns (``95%`` -> ``p95``) and wslocust's metric columns (``intent Mean`` ->
 ``metric intent mean``) come on top."""
-_METRIC = re.compile(r"^(?P<metric>.+) (?P<part>Mean|Min|Missed|Errors)$")
+METRIC_PARTS = ("Mean", "Min", "Missed", "Errors")
+"""The columns ``_chat_stats.csv`` has for each quality metric: ``<metric> Mean``..."""
+_METRIC = re.compile(rf"^(?P<metric>.+) (?P<part>{'|'.join(METRIC_PARTS)})$")
+SUMMARY_SECTIONS = ("run", "gates", "steps")
+"""The sections of wslocust's JSON summary the analysis reads (the report's what was run, the gates'
+verdict, a stress test's breaking point); :func:`load_summary` keeps those."""
 _PERCENTILE = re.compile(r"^(\d+(?:\.\d+)?)%$")
 _PERCENTILE_KEY = re.compile(r"^p\d+(?:\.\d+)?$")
 _NA = ["N/A", "", "nan", "NaN", "None"]
-
-
-class InputError(Exception):
-    """An input that cannot be used; the message is one line that names the culprit."""
 
 
 def percentile_key(column: str) -> str | None:
@@ -273,6 +284,8 @@ class Run:
         failed_replies: wslocust's ``_failed_replies.jsonl`` (``time``, ``end``, ``name``, ``error``,
             ``wslocust_kind``, ``kind``), or ``None``.
         percentiles: the percentile keys of ``stats`` and ``history``, lowest first.
+        chat_histograms: wslocust's ``_chat_histograms.jsonl``, each second's exact histograms
+            (:mod:`analysis.histograms`), or ``None``.
     """
 
     prefix: Path
@@ -288,6 +301,7 @@ class Run:
     chat_history: pd.DataFrame | None
     failed_replies: pd.DataFrame | None
     percentiles: tuple[str, ...]
+    chat_histograms: SecondHistograms | None = None
 
     @property
     def full_history(self) -> bool:
@@ -437,6 +451,9 @@ def load_summary(path: Path) -> dict[str, Any]:
     """Read wslocust's JSON summary (``--summary-json``): its ``run``, ``gates`` and ``steps`` sections
     say what was run, the gates' verdict and a stress test's breaking point (docs/outputs.md).
 
+    Returns:
+        Those sections (:data:`SUMMARY_SECTIONS`), the ones the file has: what the analysis reads.
+
     Raises:
         InputError: the file is missing, unreadable or not a JSON object; the message names it.
     """
@@ -450,7 +467,7 @@ def load_summary(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: cannot read: {error.strerror}") from None
     if not isinstance(summary, dict):
         raise InputError(f"{path}: not a JSON summary (not an object)")
-    return summary
+    return {section: summary[section] for section in SUMMARY_SECTIONS if section in summary}
 
 
 def _is_aggregated(frame: pd.DataFrame) -> pd.Series[bool]:
@@ -548,6 +565,7 @@ def load_run(spec: str | Path) -> Run:
         chat_history=chat_history,
         failed_replies=failed_replies,
         percentiles=percentiles,
+        chat_histograms=read_histograms(path(CHAT_HISTOGRAMS_SUFFIX)),
     )
 
 

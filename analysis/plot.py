@@ -471,11 +471,11 @@ def _chat_series(run: Run, max_points: int = _MAX_POINTS) -> pd.DataFrame:
         return rows
     width = max(1.0, math.ceil(span / max_points))
     rows["bin"] = rows["elapsed_s"] // width
-    merged = rows.groupby("bin").agg(elapsed_s=("elapsed_s", "max"), replies=("replies", "sum"))
-    for column in ("ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "gap_p50_ms"):
+    merged = rows.groupby("bin").agg(elapsed_s=("elapsed_s", "max"), replies=("replies_per_s", "sum"))
+    for column in ("ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "chunk_gap_p50_ms"):
         if column in rows:
-            weighted = (rows[column] * rows["replies"]).groupby(rows["bin"]).sum(min_count=1)
-            weights = rows["replies"].where(rows[column].notna(), 0.0).groupby(rows["bin"]).sum()
+            weighted = (rows[column] * rows["replies_per_s"]).groupby(rows["bin"]).sum(min_count=1)
+            weights = rows["replies_per_s"].where(rows[column].notna(), 0.0).groupby(rows["bin"]).sum()
             merged[column] = weighted / weights.replace(0, np.nan)
     return merged.reset_index(drop=True)
 
@@ -507,8 +507,8 @@ def streaming_figure(run: Run, min_level_seconds: float = 0.0) -> Figure | None:
     _style(
         over_ttft, "Time to first chunk (per second, successful replies)", "ms", f"time since start ({unit})"
     )
-    if "gap_p50_ms" in series:
-        over_gap.plot(x, series["gap_p50_ms"], color=colors["p50"], lw=1.3, label="p50")
+    if "chunk_gap_p50_ms" in series:
+        over_gap.plot(x, series["chunk_gap_p50_ms"], color=colors["p50"], lw=1.3, label="p50")
     _style(over_gap, "Gap between chunks (per second)", "ms", f"time since start ({unit})")
 
     stats = run.chat_stats

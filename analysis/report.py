@@ -421,8 +421,8 @@ def render_report(
                 fmt.count(r["failures"]),
                 fmt.rate(r["goodput_per_s"]),
                 *(fmt.ms(r[f"ttft_{key}_ms"]) for key in ("avg", "p50", "p95", "p99", "max")),
-                fmt.ms(r["gap_p50_ms"]),
-                fmt.ms(r["gap_p99_ms"]),
+                fmt.ms(r["chunk_gap_p50_ms"]),
+                fmt.ms(r["chunk_gap_p99_ms"]),
                 fmt.rate(r["chunks_per_reply"]),
                 fmt.rate(r["tokens_per_s"]),
             ]

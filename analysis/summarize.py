@@ -27,7 +27,7 @@ import numpy as np
 
 from . import fmt
 from .cli import EXIT_OK, PROG, add_common, add_level_options, run_command
-from .levels import PER_SECOND, users_levels
+from .levels import EXACT, PER_SECOND, users_levels
 from .load import AGGREGATED, Run, load_run
 from .timeline import CONNECT_TYPE, KINDS, intervals
 
@@ -139,8 +139,8 @@ _CHAT_FIELDS = (
     "ttft_p95_ms",
     "ttft_p99_ms",
     "ttft_max_ms",
-    "gap_p50_ms",
-    "gap_p99_ms",
+    "chunk_gap_p50_ms",
+    "chunk_gap_p99_ms",
     "chunks_per_reply",
     "tokens_per_reply",
     "reply_tokens_per_s_p50",
@@ -273,6 +273,11 @@ def summarize(run: Run, *, min_level_seconds: float = 0.0) -> dict[str, Any]:
             notes.append(
                 "average and max from Locust's WS rows (--csv-full-history; the chat history has no "
                 "average): of all WS round trips, failed ones included"
+            )
+        if EXACT in scopes:
+            notes.append(
+                "p50 and p95 are exact: of each level's successful replies, from wslocust's "
+                "per-second histograms (_chat_histograms.jsonl)"
             )
         if PER_SECOND in scopes:
             notes.append(
@@ -464,8 +469,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                 fmt.count(r["failures"]),
                 fmt.rate(r["goodput_per_s"]),
                 *(fmt.ms(r[f"ttft_{key}_ms"]) for key in ("p50", "p95", "p99", "max")),
-                fmt.ms(r["gap_p50_ms"]),
-                fmt.ms(r["gap_p99_ms"]),
+                fmt.ms(r["chunk_gap_p50_ms"]),
+                fmt.ms(r["chunk_gap_p99_ms"]),
                 fmt.rate(r["tokens_per_s"]),
             ]
             for r in [*chat["per_name"], chat["total"]]

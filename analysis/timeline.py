@@ -328,8 +328,8 @@ def reply_seconds(run: Run) -> pd.DataFrame | None:
     grid = np.arange(first, last + 1.0)
     columns = [
         "users",
-        "replies",
-        "failures",
+        "replies_per_s",
+        "failures_per_s",
         "latency_p50_ms",
         "latency_p95_ms",
         "ttft_p50_ms",
@@ -345,8 +345,8 @@ def reply_seconds(run: Run) -> pd.DataFrame | None:
         locust = run.history["users"].to_numpy(dtype=float)[closing]
         users = np.where(np.isnan(users), locust, users)
     users = pd.Series(users).ffill().bfill().fillna(0.0).to_numpy(dtype=float)
-    replies = values["replies"].fillna(0.0).to_numpy(dtype=float)
-    failures = values["failures"].fillna(0.0).to_numpy(dtype=float)
+    replies = values["replies_per_s"].fillna(0.0).to_numpy(dtype=float)  # of that second: a count
+    failures = values["failures_per_s"].fillna(0.0).to_numpy(dtype=float)
     origin = float(history[0]) if len(history) else first
     frame = pd.DataFrame(
         {

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from wslocust.outputs.figures import summary_paths
+
 from .conftest import ROOT, UNIT, locust_command, run_master_and_workers, wait_until
 
 FAST_BOT = ("--ttft-ms", "5", "--itl-ms", "1", "--chunks", "3")
@@ -154,6 +156,21 @@ def test_the_summary_says_what_was_run_and_keeps_secrets_out(tmp_path: Path, dem
     assert "header" not in options
     assert "query" not in options
     assert "num_users" not in options  # Locust's own options are the keys above
+
+
+@pytest.mark.slow
+def test_every_field_of_a_real_runs_summary_is_named_in_the_table_of_figures(tmp_path: Path, demo) -> None:
+    summary_path = tmp_path / "summary.json"
+    arguments = run_args(demo(*FAST_BOT), tmp_path / "run", "-t", "2s", "--summary-json", str(summary_path))
+    result = subprocess.run(
+        locust_command(*arguments), cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(summary_path.read_text())
+    named = {path.split(".")[0] for path in summary_paths()}
+    assert {"run", "gates", "connections", "by_name"} <= set(summary) <= named
+    for section in summary["by_name"].values():
+        assert set(section) <= named
 
 
 PROGRESS = re.compile(

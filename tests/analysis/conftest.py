@@ -15,6 +15,7 @@ time out far above the successful ones' time, with every reply's end and time in
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -152,6 +153,19 @@ def known_run(tmp_path_factory: pytest.TempPathFactory) -> KnownRun:
             f"the known-replies run wrote no results (exit {done.returncode}):\n{done.stderr[-3000:]}"
         )
     return KnownRun(prefix, replies)
+
+
+def known_seconds(known: KnownRun) -> tuple[dict[int, list[float]], list[float]]:
+    """The run's successful replies' times by second of reply end, and its failed replies' times."""
+    ok: dict[int, list[float]] = {}
+    failed: list[float] = []
+    for line in known.replies.read_text().splitlines():
+        reply = json.loads(line)
+        if reply["failed"]:
+            failed.append(reply["latency_ms"])
+        else:
+            ok.setdefault(int(reply["end"]), []).append(reply["latency_ms"])
+    return ok, failed
 
 
 STRESS_SECRET = "s3cr3t-h"

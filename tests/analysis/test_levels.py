@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from analysis.levels import users_levels
 from analysis.load import load_run
 from analysis.timeline import KINDS, intervals, kind_shares, reply_seconds
 
-from .conftest import CopyRun, Runs
+from .conftest import CopyRun, KnownRun, Runs, known_seconds
 
 HISTORY_HEADER = (
     "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,"
@@ -252,7 +253,7 @@ def test_the_reply_seconds_are_wslocusts_rows(runs: Runs) -> None:
 
 
 def test_with_the_chat_history_a_level_is_of_ws_replies(runs: Runs) -> None:
-    run = load_run(runs.chatbot)
+    run = replace(load_run(runs.chatbot), chat_histograms=None)  # without them: per-second percentiles
     levels = users_levels(run)
     seconds = reply_seconds(run)
     assert seconds is not None
@@ -358,3 +359,28 @@ def test_handshakes_are_counted_apart_from_the_replies(runs: Runs, copy_run: Cop
     assert everything["handshake_failures"].sum() == connects["failures"].iloc[-1] > 0
     assert (levels["handshake_error_rate"] > 0).any()
     assert (users_levels(replace(run, chat_history=None))["client_error_rate"] > 0).any()
+
+
+def test_with_the_histograms_a_levels_p50_and_p95_are_those_of_its_successful_replies(
+    known_run: KnownRun,
+) -> None:
+    ok, _ = known_seconds(known_run)
+    run = load_run(known_run.prefix)
+    assert run.chat_histograms is not None
+    levels = users_levels(run)
+    seconds = reply_seconds(run)
+    assert seconds is not None
+    checked = 0
+    for _, level in levels.iterrows():
+        mine = seconds[seconds["users"] == level["users"]]
+        times = sorted(time for second in mine["start"] for time in ok.get(int(second), []))
+        assert level["percentile_scope"] == "exact"
+        if not times:
+            assert np.isnan(level["p95_ms"])
+            continue
+        for fraction, key in ((0.5, "p50_ms"), (0.95, "p95_ms")):
+            nearest_rank = times[max(1, math.ceil(fraction * len(times))) - 1]
+            assert level[key] == pytest.approx(nearest_rank, abs=0.05), (level["users"], key)  # 0.1 ms bins
+        assert level["p95_ms"] <= level["max_ms"] + 0.005  # the max: of the history CSV, to 0.01 ms
+        checked += 1
+    assert checked >= 2

@@ -40,12 +40,6 @@ def test_the_steps_contract_matches_wslocust() -> None:
     assert tuple(COLUMNS["steps"]) == tuple(shapes.STEP_CSV_COLUMNS)
 
 
-def test_the_chat_contract_matches_wslocust() -> None:
-    outputs = pytest.importorskip("wslocust.outputs")
-    assert list(COLUMNS["chat_stats"]) == list(outputs.STATS_COLUMNS)
-    assert list(COLUMNS["chat_history"]) == list(outputs.HISTORY_COLUMNS)
-
-
 def test_wslocust_files_of_a_real_run_are_read(runs: Runs) -> None:
     run = load_run(runs.chatbot)
     assert run.chat_stats is not None
@@ -187,3 +181,23 @@ def test_a_history_cut_short_by_a_killed_run_loses_only_its_last_line(
     history = load_run(prefix).history
     assert len(history) == len(complete)
     assert "ignored 1 incomplete row" in caplog.text
+
+
+def test_a_broken_histograms_line_is_named(runs: Runs, copy_run: CopyRun) -> None:
+    prefix = copy_run(runs.chatbot)
+    path = prefix.with_name("run_chat_histograms.jsonl")
+    first = path.read_text().splitlines()[0]
+    path.write_text(first + '\n{"time": 2, "name": "b", "latency_ms": {"count": 1}}\n')
+    assert _error(prefix).startswith(f"{path}: line 2: not a second's histograms")
+
+
+def test_the_histograms_of_a_real_run_hold_each_seconds_successful_replies(runs: Runs) -> None:
+    run = load_run(runs.chatbot)
+    assert run.chat_histograms is not None
+    assert run.chat_history is not None
+    rows = run.chat_history[run.chat_history["name"] == "Aggregated"]
+    successes = {int(row.timestamp): int(row.replies_per_s - row.failures_per_s) for row in rows.itertuples()}
+    counts = {second: fields["latency_ms"].count for second, fields in run.chat_histograms.items()}
+    assert {second: count for second, count in counts.items() if count} == {
+        second: count for second, count in successes.items() if count
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from analysis.load import load_run
 from analysis.plot import levels_figure, main, streaming_figure, timeseries_figure, write_figures
 from analysis.timeline import intervals, reply_seconds
 
-from .conftest import CopyRun, KnownRun, Runs
+from .conftest import CopyRun, KnownRun, Runs, known_seconds
 from .test_levels import (
     CHAT_HISTORY_HEADER,
     T0,
@@ -262,23 +261,10 @@ def test_overlaid_runs_say_which_counts_ws_replies(runs: Runs) -> None:
     assert labels == ["chat replies/s (WS)", "plain requests/s"]
 
 
-def _known_seconds(known: KnownRun) -> tuple[dict[int, list[float]], list[float]]:
-    """The run's successful replies' times by second of reply end, and its failed replies' times."""
-    ok: dict[int, list[float]] = {}
-    failed: list[float] = []
-    for line in known.replies.read_text().splitlines():
-        reply = json.loads(line)
-        if reply["failed"]:
-            failed.append(reply["latency_ms"])
-        else:
-            ok.setdefault(int(reply["end"]), []).append(reply["latency_ms"])
-    return ok, failed
-
-
 def test_the_ws_average_over_time_is_each_seconds_exact_mean_of_its_successful_replies(
     known_run: KnownRun,
 ) -> None:
-    ok, failed = _known_seconds(known_run)
+    ok, failed = known_seconds(known_run)
     slowest = max(max(times) for times in ok.values())
     assert sum(1 for time in failed if time > slowest) >= 5  # failed replies far above the successful
     run = load_run(known_run.prefix)
@@ -295,7 +281,7 @@ def test_the_ws_average_over_time_is_each_seconds_exact_mean_of_its_successful_r
 
 
 def test_the_ws_average_per_users_level_is_of_the_successful_replies(known_run: KnownRun) -> None:
-    ok, _ = _known_seconds(known_run)
+    ok, _ = known_seconds(known_run)
     levels = users_levels(load_run(known_run.prefix))
     successes = levels["requests"] - levels["failures"]
     # A level can hold only failed replies (a short one, with hung and failed replies drawn at

@@ -78,7 +78,7 @@ def test_wslocust_chat_statistics_are_summarized(runs: Runs) -> None:
     ws = sum(r["requests"] for r in summary["per_name"] if r["type"] == "WS")
     assert total["replies"] == pytest.approx(ws, abs=12)  # counted apart from Locust's
     assert 0 < total["ttft_p50_ms"] <= total["ttft_p95_ms"] <= total["ttft_p99_ms"]
-    assert total["gap_p50_ms"] > 0
+    assert total["chunk_gap_p50_ms"] > 0
     assert {row["name"] for row in chat["per_name"]} == {
         r["name"] for r in summary["per_name"] if r["type"] == "WS"
     }

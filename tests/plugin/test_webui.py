@@ -526,7 +526,7 @@ def test_the_chatbot_tab_charts_draw_the_per_second_history(
     history = get_json(chatbot_ui + "/wslocust/charts.json")  # later: holds every second drawn
     assert [line["key"] for line in lines] == [ui_key for ui_key in history["series"]]
     assert list(history["series"]) == ["ttft_p50_ms", "ttft_p95_ms", "latency_p50_ms", "latency_p95_ms",
-                                       "goodput_s", "failures_s"]  # fmt: skip
+                                       "goodput_per_s", "failures_per_s"]  # fmt: skip
     assert len(CHART_COLUMNS) == 6
     for line in lines:
         drawn = dict(zip(line["timestamps"], line["values"], strict=True))

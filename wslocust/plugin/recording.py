@@ -49,7 +49,7 @@ from ..outputs import (
     write_stats_csv,
 )
 from ..stats.aggregates import ChatStats, ReplyStats
-from ..stats.recorder import REPORT_KEY, Recorder, Role, ui_key
+from ..stats.recorder import REPORT_KEY, Recorder, Role
 from ..users import WebSocketUser
 from ..wire.reply import Reply
 
@@ -168,13 +168,6 @@ class Recording:
     def duration_s(self) -> float:
         """Seconds from the test's start to its stop (or to now while it runs)."""
         return self.recorder.duration_s
-
-    def ui_rows(self) -> list[dict[str, Any]]:
-        """Rows of the web UI's Chatbot tab (snake_case keys, as the UI's tables expect)."""
-        return [
-            {ui_key(key): value for key, value in row.items()}
-            for row in stats_rows(self.stats, self.duration_s)
-        ]
 
     def history_csv(self) -> str:
         """The history rows kept in memory, as the text of a ``_chat_stats_history.csv`` file."""

@@ -3,13 +3,13 @@
 It uses Locust's extension points: ``extended_tabs`` / ``extended_tables`` / ``extended_csv_files``
 in the page's template arguments, and an ``extended_stats`` entry added to ``/stats/requests``. The
 page also loads ``/wslocust/webui.js`` and ``webui.css`` (package data, no other network access):
-they draw the charts from ``/wslocust/charts.json`` (the recorder's per-second history of the
-current test) and arrange the form (see :mod:`wslocust.plugin.webui_form`).
+they draw the charts ``/wslocust/charts.json`` describes (:data:`CHARTS`, and the recorder's
+per-second history of the current test) and arrange the form (see :mod:`wslocust.plugin.webui_form`).
+Every key is a figure's (:data:`wslocust.outputs.figures.FIGURES`): the script knows none.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,11 +17,11 @@ from typing import Any
 
 from flask import Blueprint, Response, request, send_from_directory
 
-from ..outputs.writers import STATS_COLUMNS, metric_columns, stats_rows
-from ..stats.recorder import ui_key
+from ..outputs import metric_columns, stats_csv_text, ui_key, ui_rows
+from ..outputs.figures import CHAT_HISTORY, CHAT_STATS, FIGURES_BY_TITLE
 from .recording import Recording
 
-__all__ = ["CHART_COLUMNS", "TABLE_COLUMNS", "TAB_KEY", "add_chatbot_tab", "chart_data"]
+__all__ = ["CHARTS", "CHART_COLUMNS", "TABLE_COLUMNS", "TAB_KEY", "add_chatbot_tab", "chart_data"]
 
 TAB_KEY = "chatbot"
 
@@ -32,10 +32,26 @@ TABLE_COLUMNS = [
 ]  # fmt: skip
 """The columns the Chatbot tab shows (then each metric's mean and misses)."""
 
-CHART_COLUMNS = [
-    "TTFT p50 (ms)", "TTFT p95 (ms)", "Latency p50 (ms)", "Latency p95 (ms)", "Goodput/s", "Failures/s",
-]  # fmt: skip
-"""The history columns the Chatbot tab's charts draw (keyed by :func:`~wslocust.stats.recorder.ui_key`)."""
+CHARTS: list[tuple[str, list[tuple[str, str, str]]]] = [
+    ("Time to first chunk (ms)", [("TTFT p50 (ms)", "p50", "#15803d"), ("TTFT p95 (ms)", "p95", "#d97706")]),
+    ("Latency (ms)", [("Latency p50 (ms)", "p50", "#2563eb"), ("Latency p95 (ms)", "p95", "#9333ea")]),
+    ("Replies per second", [("Goodput/s", "goodput", "#15803d"), ("Failures/s", "failures", "#dc2626")]),
+]
+"""The Chatbot tab's charts: each a title and its lines (a history column, its legend, its colour)."""
+
+CHART_COLUMNS = [column for _, lines in CHARTS for column, _, _ in lines]
+"""The history columns the Chatbot tab's charts draw (keyed by :func:`~wslocust.outputs.ui_key`)."""
+
+
+def _check_columns() -> None:
+    """Fail at import on a column the table of figures does not write where the tab reads it."""
+    for columns, file in ((TABLE_COLUMNS, CHAT_STATS), (CHART_COLUMNS, CHAT_HISTORY)):
+        for column in columns:
+            if file not in FIGURES_BY_TITLE[column].files:
+                raise ValueError(f"webui: {column!r} is not a column of {file}")
+
+
+_check_columns()
 
 _STATIC = Path(__file__).with_name("static")
 _PAGE_ADDITIONS = (
@@ -47,8 +63,9 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
     """The current test's per-second history of the aggregated replies, for the charts.
 
     Returns:
-        ``{"timestamps": [unix second, ...], "series": {ui_key: [value or None, ...]}}``: each column
-        of :data:`CHART_COLUMNS`, one value a second (None where a second had no value, e.g. no reply).
+        ``{"charts": [...], "timestamps": [unix second, ...], "series": {ui_key: [value or None, ...]}}``:
+        the charts to draw (:data:`CHARTS`: ``{"title", "lines": [{"key", "legend", "color"}]}``), then
+        each column of :data:`CHART_COLUMNS`, one value a second (None where a second had no value).
     """
     since = int(recorder.started_at) if recorder.started_at is not None else None
     rows = [
@@ -57,6 +74,16 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
         if row["Name"] == "Aggregated" and since is not None and row["Timestamp"] >= since
     ]
     return {
+        "charts": [
+            {
+                "title": title,
+                "lines": [
+                    {"key": ui_key(column), "legend": legend, "color": color}
+                    for column, legend, color in lines
+                ],
+            }
+            for title, lines in CHARTS
+        ],
         "timestamps": [row["Timestamp"] for row in rows],
         "series": {
             ui_key(column): [None if row[column] == "" else row[column] for row in rows]
@@ -67,7 +94,9 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
 
 def add_chatbot_tab(web_ui: Any, recorder: Recording, metric_names: Sequence[str]) -> None:
     """Add the Chatbot tab, its live data, and the CSV download routes to Locust's web UI."""
-    columns = TABLE_COLUMNS + [f"{name} {part}" for name in metric_names for part in ("Mean", "Missed")]
+    columns = TABLE_COLUMNS + [
+        column for column in metric_columns(metric_names) if column.endswith((" Mean", " Missed"))
+    ]
     web_ui.template_args["extended_tabs"] = [{"title": "Chatbot", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [
         {"key": TAB_KEY, "structure": [{"key": ui_key(column), "title": column} for column in columns]}
@@ -90,7 +119,7 @@ def add_chatbot_tab(web_ui: Any, recorder: Recording, metric_names: Sequence[str
         if request.endpoint != "locust.request_stats" or not response.is_json:
             return response
         data = response.get_json()
-        data["extended_stats"] = [{"key": TAB_KEY, "data": recorder.ui_rows()}]
+        data["extended_stats"] = [{"key": TAB_KEY, "data": ui_rows(recorder.stats, recorder.duration_s)}]
         response.set_data(json.dumps(data))
         return response
 
@@ -112,15 +141,7 @@ def add_chatbot_tab(web_ui: Any, recorder: Recording, metric_names: Sequence[str
     @routes.route("/chat_stats.csv")
     @web_ui.auth_required_if_enabled
     def chat_stats_csv() -> Response:
-        import csv
-
-        rows = stats_rows(recorder.stats, recorder.duration_s)
-        names = [key[: -len(" Mean")] for key in rows[0] if key.endswith(" Mean")] if rows else []
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, STATS_COLUMNS + metric_columns(names))
-        writer.writeheader()
-        writer.writerows(rows)
-        return csv_response(buffer.getvalue(), "chat_stats.csv")
+        return csv_response(stats_csv_text(recorder.stats, recorder.duration_s), "chat_stats.csv")
 
     @routes.route("/chat_stats_history.csv")
     @web_ui.auth_required_if_enabled

@@ -17,7 +17,6 @@ feeds it Locust's events and writes what it holds.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -26,7 +25,7 @@ from typing import Any, Literal
 from ..wire.reply import Reply
 from .aggregates import TOKEN_COUNTERS, ChatStats, ReplyStats
 
-__all__ = ["ARRIVALS_REPORT_KEY", "REPORT_KEY", "Recorder", "Role", "ui_key"]
+__all__ = ["ARRIVALS_REPORT_KEY", "REPORT_KEY", "Recorder", "Role"]
 
 _log = logging.getLogger("wslocust")
 
@@ -290,8 +289,3 @@ class Recorder:
     def take_seconds(self, before: int | None) -> list[tuple[int, dict[str, ReplyStats]]]:
         """The finished seconds before ``before`` (all with None), taken out of the statistics."""
         return self.stats.take_seconds(before)
-
-
-def ui_key(column: str) -> str:
-    """The web UI key of a statistics column: ``TTFT p50 (ms)`` → ``ttft_p50_ms``."""
-    return re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")

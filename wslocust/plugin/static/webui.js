@@ -3,16 +3,12 @@
 // Form: the "Custom parameters" fields get their command-line flag as label, their help below, and
 // are ordered in groups (CSS order and a data attribute; no node of React's is moved or added). With
 // --class-picker, the shape given by --shape is preselected. Chatbot tab: live SVG charts of the
-// per-second history (/wslocust/charts.json). No network access but this page's own server.
+// per-second history (/wslocust/charts.json: which charts to draw, with the keys of their lines, and
+// the values; the keys are the server's). No network access but this page's own server.
 (function () {
   "use strict";
   const form = (window.templateArgs || {}).wslocust_form || { fields: [], shape_class: null };
   const SVG = "http://www.w3.org/2000/svg";
-  const CHARTS = [
-    { title: "Time to first chunk (ms)", series: [["ttft_p50_ms", "p50", "#15803d"], ["ttft_p95_ms", "p95", "#d97706"]] },
-    { title: "Latency (ms)", series: [["latency_p50_ms", "p50", "#2563eb"], ["latency_p95_ms", "p95", "#9333ea"]] },
-    { title: "Replies per second", series: [["goodput_s", "goodput", "#15803d"], ["failures_s", "failures", "#dc2626"]] },
-  ];
   const POLL_MS = 2000;
   const preselected = new WeakSet();
 
@@ -79,7 +75,7 @@
     const width = 420, height = 200, left = 52, right = 12, top = 30, bottom = 26;
     const plotWidth = width - left - right, plotHeight = height - top - bottom;
     const times = data.timestamps;
-    const values = chart.series.map(([key]) => data.series[key] || []);
+    const values = chart.lines.map((line) => data.series[line.key] || []);
     const yMax = niceMax(Math.max(0, ...values.flat().filter((value) => value !== null)));
     const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "wslocust-chart", "data-ymax": yMax });
     svg("text", { x: left, y: 16, class: "wslocust-chart-title" }, root).textContent = chart.title;
@@ -95,7 +91,7 @@
       svg("text", { x: left, y: height - 8, class: "wslocust-chart-axis" }, root).textContent = clock(first);
       svg("text", { x: left + plotWidth, y: height - 8, "text-anchor": "end", class: "wslocust-chart-axis" }, root).textContent = clock(last);
     }
-    chart.series.forEach(([key, name, color], index) => {
+    chart.lines.forEach(({ key, legend, color }, index) => {
       const points = [];
       times.forEach((time, at) => {
         const value = values[index][at];
@@ -110,7 +106,7 @@
       }, root);
       const legendX = left + plotWidth - 150 + index * 75;
       svg("rect", { x: legendX, y: 7, width: 12, height: 4, fill: color }, root);
-      svg("text", { x: legendX + 16, y: 13, class: "wslocust-chart-axis" }, root).textContent = name;
+      svg("text", { x: legendX + 16, y: 13, class: "wslocust-chart-axis" }, root).textContent = legend;
     });
     return root;
   }
@@ -130,7 +126,7 @@
     try {
       const response = await fetch("./wslocust/charts.json", { cache: "no-store" });
       const data = await response.json();
-      charts.replaceChildren(...CHARTS.map((chart) => drawChart(chart, data)));
+      charts.replaceChildren(...data.charts.map((chart) => drawChart(chart, data)));
       charts.dataset.updated = String(Date.now());
     } catch (error) {
       charts.dataset.error = String(error);

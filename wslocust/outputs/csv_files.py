@@ -1,0 +1,102 @@
+"""The chat CSV files: ``PREFIX_chat_stats.csv`` (whole, at each test's end) and
+``PREFIX_chat_stats_history.csv`` (appended as the seconds end, with ``PREFIX_chat_histograms.jsonl``
+beside it); the web UI downloads the same text.
+
+Their columns are generated from :data:`.figures.FIGURES` (docs/outputs.md lists them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from ..stats.aggregates import ChatStats, ReplyStats
+from .figures import CHAT_HISTORY, CHAT_STATS, columns, metric_columns
+from .histograms import HistogramsWriter
+from .rows import history_rows, metric_names, stats_rows
+
+__all__ = [
+    "HISTOGRAMS_SUFFIX",
+    "HISTORY_COLUMNS",
+    "HISTORY_SUFFIX",
+    "STATS_COLUMNS",
+    "HistoryWriter",
+    "history_csv_text",
+    "stats_csv_text",
+    "write_stats_csv",
+]
+
+STATS_COLUMNS = columns(CHAT_STATS)
+"""Columns of ``_chat_stats.csv`` before the metric columns (see :func:`.figures.metric_columns`)."""
+
+HISTORY_COLUMNS = columns(CHAT_HISTORY)
+"""Columns of ``_chat_stats_history.csv``: each row is one second (values of that second only)."""
+
+
+def _csv_text(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, header)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def stats_csv_text(stats: ChatStats, duration_s: float) -> str:
+    """The text of ``_chat_stats.csv``: the file at a test's end, and the web UI's download."""
+    header = STATS_COLUMNS + metric_columns(metric_names(stats))
+    return _csv_text(header, stats_rows(stats, duration_s))
+
+
+def write_stats_csv(path: Path, stats: ChatStats, duration_s: float) -> None:
+    """Write ``_chat_stats.csv`` (whole, replacing any earlier one)."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    with temporary.open("w", newline="", encoding="utf-8") as stream:
+        stream.write(stats_csv_text(stats, duration_s))
+    temporary.replace(path)  # never a half-written file
+
+
+def history_csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """History rows as the text of a ``_chat_stats_history.csv`` file."""
+    return _csv_text(HISTORY_COLUMNS, rows)
+
+
+HISTORY_SUFFIX = "_chat_stats_history.csv"
+HISTOGRAMS_SUFFIX = "_chat_histograms.jsonl"
+
+
+class HistoryWriter:
+    """Appends one row a name and second (and an ``Aggregated`` row) to ``_chat_stats_history.csv``.
+
+    Beside a ``PREFIX_chat_stats_history.csv``, it also writes the seconds' exact histograms to
+    ``PREFIX_chat_histograms.jsonl`` (see :mod:`.histograms`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stream: IO[str] = path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._stream, HISTORY_COLUMNS)
+        self._writer.writeheader()
+        self._stream.flush()
+        self._histograms: HistogramsWriter | None = None
+        if path.name.endswith(HISTORY_SUFFIX):
+            prefix = path.name[: -len(HISTORY_SUFFIX)]
+            self._histograms = HistogramsWriter(path.with_name(prefix + HISTOGRAMS_SUFFIX))
+
+    def write(
+        self, seconds: Sequence[tuple[int, Mapping[str, ReplyStats]]], users_at: Mapping[int, int]
+    ) -> list[dict[str, Any]]:
+        """Write the rows of finished seconds, each with the user count of that second; return them."""
+        rows = history_rows(seconds, users_at)
+        self._writer.writerows(rows)
+        self._stream.flush()
+        if self._histograms is not None:
+            self._histograms.write(seconds, users_at)
+        return rows
+
+    def close(self) -> None:
+        self._stream.close()
+        if self._histograms is not None:
+            self._histograms.close()

@@ -1,0 +1,316 @@
+"""Every figure wslocust writes, in one table: its CSV title, its key, its JSON summary path, its unit.
+
+A figure has one name a place, all in its row of :data:`FIGURES`:
+
+- ``title``: its column in ``PREFIX_chat_stats.csv`` and ``PREFIX_chat_stats_history.csv`` (a contract
+  with users' files and ``analysis/``; docs/outputs.md lists them);
+- ``key``: its key in the web UI (the Chatbot tab's table and charts) and in ``analysis/``'s frames;
+- ``summary``: its dotted path in the JSON summary, at the top level and in each ``by_name`` section;
+- ``unit``, and the files it is written to (its column number in each).
+
+The CSV headers (:func:`columns`) and rows, the web UI's keys (:func:`ui_key`) and the JSON
+summary's fields are generated from it, and ``analysis/`` is tested against it: a new figure is one
+row here. Each quality metric adds the columns of :data:`METRIC_PARTS`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from ..stats.aggregates import Histogram, MetricStats, ReplyStats
+
+__all__ = [
+    "CHAT_HISTORY",
+    "CHAT_STATS",
+    "FIGURES",
+    "FIGURES_BY_TITLE",
+    "METRIC_PARTS",
+    "SUMMARY_SECTIONS",
+    "Figure",
+    "MetricPart",
+    "Window",
+    "columns",
+    "csv_number",
+    "metric_columns",
+    "summary_number",
+    "summary_paths",
+    "ui_key",
+]
+
+CsvFile = Literal["chat_stats", "chat_history"]
+
+CHAT_STATS: CsvFile = "chat_stats"
+"""``PREFIX_chat_stats.csv`` (also the web UI's Chatbot tab and its download): the test's totals."""
+
+CHAT_HISTORY: CsvFile = "chat_history"
+"""``PREFIX_chat_stats_history.csv`` (also the web UI's charts): the values of each second alone."""
+
+Value = Callable[["Window"], "float | int | None"]
+"""How a figure is computed from a :class:`Window`: some replies and the length of their span."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure and its name in every place wslocust writes it."""
+
+    title: str
+    """The CSV column title, e.g. ``Chunk Gap p50 (ms)`` (a title is also given to summary-only figures)."""
+    key: str
+    """The web UI's and ``analysis/``'s key, e.g. ``chunk_gap_p50_ms``."""
+    summary: str | None
+    """The dotted path in the JSON summary, e.g. ``chunk_gap_ms.p50``; ``None``: not in it."""
+    unit: str
+    """``ms``, ``ratio`` (0 to 1), ``/s``, ``count``, ``per reply``, ``unix s``, ``users`` or ``text``
+    (a ratio is rounded to 4 digits; other numbers to 2 in the CSVs, 3 in the summary)."""
+    files: Mapping[CsvFile, int]
+    """The CSV files it is a column of, and its column number in each (from 0)."""
+    value: Value | None
+    """How it is computed; ``None`` for the columns a writer fills (``Name``, ``Timestamp``...)."""
+
+
+class Window:
+    """The replies of a span (a test, a second, a name or all) and its length: what figures are of.
+
+    Each histogram's percentiles in the table are computed together, once (one pass over its bins).
+    """
+
+    __slots__ = ("_percentiles", "duration_s", "stats")
+
+    def __init__(self, stats: ReplyStats, duration_s: float) -> None:
+        self.stats = stats
+        self.duration_s = duration_s
+        self._percentiles: dict[str, dict[float, float | None]] = {}
+
+    def histogram(self, which: str) -> Histogram:
+        """One of the replies' histograms: ``latency``, ``ttft``, ``gap`` or ``token_rate``."""
+        histogram: Histogram = getattr(self.stats, which)
+        return histogram
+
+    def percentile(self, which: str, fraction: float) -> float | None:
+        """A nearest-rank percentile of a histogram (``0.95`` → p95), or None when it is empty."""
+        found = self._percentiles.get(which)
+        if found is None:
+            fractions = _FRACTIONS[which]
+            found = dict(zip(fractions, self.histogram(which).percentiles(fractions), strict=True))
+            self._percentiles[which] = found
+        return found[fraction]
+
+    @property
+    def successes(self) -> int:
+        return self.stats.replies - self.stats.failures
+
+
+_FRACTIONS: dict[str, list[float]] = {}
+"""The percentiles the table takes of each histogram (filled as the table is built)."""
+
+
+def _percentile(which: str, fraction: float) -> Value:
+    _FRACTIONS.setdefault(which, []).append(fraction)
+    return lambda window: window.percentile(which, fraction)
+
+
+def _mean(which: str) -> Value:
+    return lambda window: window.histogram(which).mean
+
+
+def _minimum(which: str) -> Value:
+    def value(window: Window) -> float | None:
+        histogram = window.histogram(which)
+        return histogram.minimum if histogram.count else None
+
+    return value
+
+
+def _maximum(which: str) -> Value:
+    def value(window: Window) -> float | None:
+        histogram = window.histogram(which)
+        return histogram.maximum if histogram.count else None
+
+    return value
+
+
+def _per_second(count: Callable[[Window], int]) -> Value:
+    """A count divided by the window's length: a float, but the count itself over one whole second.
+
+    The history's windows are whole seconds (``1``, an int): their rates are counts, written ``12``.
+    """
+
+    def value(window: Window) -> float | int | None:
+        duration_s = window.duration_s
+        if not duration_s:
+            return None
+        number = count(window)
+        return number if isinstance(duration_s, int) and duration_s == 1 else number / duration_s
+
+    return value
+
+
+def _per_success(count: Callable[[Window], int]) -> Value:
+    return lambda window: count(window) / window.successes if window.successes else None
+
+
+def _share(part: Callable[[Window], int]) -> Value:
+    return lambda window: part(window) / window.stats.replies if window.stats.replies else None
+
+
+_S, _H = CHAT_STATS, CHAT_HISTORY
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("Timestamp", "timestamp", None, "unix s", {_H: 0}, None),
+    Figure("User Count", "users", None, "users", {_H: 1}, None),
+    Figure("Name", "name", None, "text", {_S: 0, _H: 2}, None),
+    Figure("Replies", "replies", "total_requests", "count", {_S: 1}, lambda w: w.stats.replies),
+    Figure("Successes", "successes", "successful_requests", "count", {}, lambda w: w.successes),
+    Figure("Failures", "failures", "failed_requests", "count", {_S: 2}, lambda w: w.stats.failures),
+    Figure("Failure Rate", "failure_rate", None, "ratio", {_S: 3}, _share(lambda w: w.stats.failures)),
+    Figure("Success Rate", "success_rate", "success_rate", "ratio", {}, _share(lambda w: w.successes)),
+    Figure("Goodput", "goodput", "goodput", "count", {_S: 4}, lambda w: w.stats.good),
+    Figure("Goodput/s", "goodput_per_s", "goodput_per_second", "/s", {_S: 5, _H: 5},
+        _per_second(lambda w: w.stats.good)),
+    Figure("Replies/s", "replies_per_s", "requests_per_second", "/s", {_S: 6, _H: 3},
+        _per_second(lambda w: w.stats.replies)),
+    Figure("Failures/s", "failures_per_s", None, "/s", {_H: 4}, _per_second(lambda w: w.stats.failures)),
+    Figure("Latency Avg (ms)", "latency_avg_ms", "latency_ms.avg", "ms", {_S: 7, _H: 7}, _mean("latency")),
+    Figure("Latency p50 (ms)", "latency_p50_ms", "latency_ms.median", "ms", {_S: 8, _H: 8},
+        _percentile("latency", 0.5)),
+    Figure("Latency Min (ms)", "latency_min_ms", "latency_ms.min", "ms", {}, _minimum("latency")),
+    Figure("Latency p90 (ms)", "latency_p90_ms", "latency_ms.p90", "ms", {}, _percentile("latency", 0.9)),
+    Figure("Latency p95 (ms)", "latency_p95_ms", "latency_ms.p95", "ms", {_S: 9, _H: 9},
+        _percentile("latency", 0.95)),
+    Figure("Latency p99 (ms)", "latency_p99_ms", "latency_ms.p99", "ms", {_S: 10},
+        _percentile("latency", 0.99)),
+    Figure("Latency Max (ms)", "latency_max_ms", "latency_ms.max", "ms", {_S: 11, _H: 10},
+        _maximum("latency")),
+    Figure("TTFT Avg (ms)", "ttft_avg_ms", "time_to_first_chunk_ms.avg", "ms", {_S: 12}, _mean("ttft")),
+    Figure("TTFT p50 (ms)", "ttft_p50_ms", "time_to_first_chunk_ms.median", "ms", {_S: 13, _H: 11},
+        _percentile("ttft", 0.5)),
+    Figure("TTFT Min (ms)", "ttft_min_ms", "time_to_first_chunk_ms.min", "ms", {}, _minimum("ttft")),
+    Figure("TTFT p90 (ms)", "ttft_p90_ms", "time_to_first_chunk_ms.p90", "ms", {_S: 14},
+        _percentile("ttft", 0.9)),
+    Figure("TTFT p95 (ms)", "ttft_p95_ms", "time_to_first_chunk_ms.p95", "ms", {_S: 15, _H: 12},
+        _percentile("ttft", 0.95)),
+    Figure("TTFT p99 (ms)", "ttft_p99_ms", "time_to_first_chunk_ms.p99", "ms", {_S: 16, _H: 13},
+        _percentile("ttft", 0.99)),
+    Figure("TTFT Max (ms)", "ttft_max_ms", "time_to_first_chunk_ms.max", "ms", {_S: 17}, _maximum("ttft")),
+    Figure("Chunk Gap p50 (ms)", "chunk_gap_p50_ms", "chunk_gap_ms.p50", "ms", {_S: 18, _H: 14},
+        _percentile("gap", 0.5)),
+    Figure("Chunk Gap p99 (ms)", "chunk_gap_p99_ms", "chunk_gap_ms.p99", "ms", {_S: 19},
+        _percentile("gap", 0.99)),
+    Figure("Chunks/Reply", "chunks_per_reply", "chunks_per_reply", "per reply", {_S: 20},
+        _per_success(lambda w: w.stats.chunks)),
+    Figure("Tokens/Reply", "tokens_per_reply", "tokens_per_reply", "per reply", {_S: 21},
+        _per_success(lambda w: w.stats.tokens)),
+    Figure("Output Tokens/s p50 (per reply)", "reply_tokens_per_s_p50",
+        "output_tokens_per_second_per_reply_p50", "/s", {_S: 22}, _percentile("token_rate", 0.5)),
+    Figure("Output Tokens/s", "tokens_per_s", "output_tokens_per_second", "/s", {_S: 23, _H: 6},
+        _per_second(lambda w: w.stats.tokens)),
+)  # fmt: skip
+"""Every figure of the replies. Timings are of the successful replies, from exact histograms."""
+
+FIGURES_BY_TITLE: dict[str, Figure] = {figure.title: figure for figure in FIGURES}
+
+
+@dataclass(frozen=True)
+class MetricPart:
+    """A figure of each quality metric: CSV column ``<metric> <title>``, ``metrics.<metric>.<summary>``."""
+
+    title: str
+    """The CSV column's last word, e.g. ``Mean`` for ``intent Mean``; also the web UI key's."""
+    summary: str
+    """The field in the summary's ``metrics.<metric>`` object."""
+    unit: str
+    """``score`` (as the metric scores: rounded to 4 digits) or ``count``."""
+    in_csv: bool
+    """Whether ``PREFIX_chat_stats.csv`` has the column."""
+    value: Callable[[MetricStats | None], float | int | None]
+    """How it is computed (``None``: no reply of that name was scored by the metric)."""
+
+
+METRIC_PARTS: tuple[MetricPart, ...] = (
+    MetricPart("Mean", "mean", "score", True, lambda m: m.mean if m else None),
+    MetricPart("Min", "min", "score", True, lambda m: m.minimum if m and m.scored else None),
+    MetricPart("Max", "max", "score", False, lambda m: m.maximum if m and m.scored else None),
+    MetricPart("Scored", "scored", "count", False, lambda m: m.scored if m else 0),
+    MetricPart("Missed", "missed", "count", True, lambda m: m.missed if m else 0),
+    MetricPart("Errors", "errors", "count", True, lambda m: m.errors if m else 0),
+)
+"""The figures of each metric: its mean and min score, replies it missed, errors of its function."""
+
+SUMMARY_SECTIONS: dict[str, str] = {
+    "run": "what was run: host, locustfile, users, spawn rate, run time, protocol, shape, workers, options",
+    "duration_s": "from the test's start to its stop",
+    "in_flight_at_stop": "prompts sent whose reply had not ended at the stop",
+    "metrics": "each metric's figures (METRIC_PARTS)",
+    "errors_by_kind": "failures counted by their error's kind",
+    "connections": "handshakes: attempts, successes, failures, success_rate, handshake_ms, errors_by_kind",
+    "by_name": "a section a request name, with the figures and metrics",
+    "failed_replies_dropped": "failed replies beyond those kept",
+    "failed_replies_file": "where the failed replies are",
+    "tokens": "how tokens were counted",
+    "workers": "a distributed run's workers: expected, lost, rejected_reports",
+    "steps": "a step or stress shape's settings and per-step results",
+    "open_model": "an open model's rate and how it kept up",
+    "gates": "each gate's limit, measured value and verdict",
+}
+"""The JSON summary's other top-level fields: sections beside the figures (docs/outputs.md)."""
+
+
+def columns(file: CsvFile) -> list[str]:
+    """The header of a CSV file (before the metric columns of ``chat_stats``), from :data:`FIGURES`."""
+    placed = sorted((figure.files[file], figure.title) for figure in FIGURES if file in figure.files)
+    return [title for _, title in placed]
+
+
+def metric_columns(names: Iterable[str]) -> list[str]:
+    """The columns of each metric: mean, min, replies that missed it, errors of its function."""
+    return [f"{name} {part.title}" for name in names for part in METRIC_PARTS if part.in_csv]
+
+
+def ui_key(title: str) -> str:
+    """The web UI key of a column: a figure's :attr:`Figure.key`; ``intent Mean`` → ``intent_mean``."""
+    figure = FIGURES_BY_TITLE.get(title)
+    return figure.key if figure else re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+
+
+def summary_paths() -> set[str]:
+    """Every path of the JSON summary's top level: figures, metric fields, and the other sections."""
+    paths = {figure.summary for figure in FIGURES if figure.summary}
+    paths |= {f"metrics.<metric>.{part.summary}" for part in METRIC_PARTS}
+    return paths | set(SUMMARY_SECTIONS)
+
+
+_FINE_UNITS = frozenset({"ratio", "score"})
+
+
+def csv_number(value: float | None, unit: str) -> float | str:
+    """A CSV cell: rounded (4 digits for a ratio or score, else 2), empty for nothing or not finite."""
+    if value is None or not math.isfinite(value):
+        return ""
+    return round(value, 4 if unit in _FINE_UNITS else 2)
+
+
+def summary_number(value: float | None, unit: str) -> float | None:
+    """A summary number: rounded (4 digits for a ratio or score, else 3), ``None`` for nothing."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, 4 if unit in _FINE_UNITS else 3)
+
+
+def _check(figures: Iterable[Figure]) -> None:
+    """Fail at import on a table whose names or column numbers collide (a typo in a new row)."""
+    figures = list(figures)
+    for name in ("title", "key", "summary"):
+        values = [getattr(figure, name) for figure in figures if getattr(figure, name)]
+        if len(values) != len(set(values)):
+            raise ValueError(f"outputs.figures: two figures have the same {name}")
+    for file in (CHAT_STATS, CHAT_HISTORY):
+        numbers = sorted(figure.files[file] for figure in figures if file in figure.files)
+        if numbers != list(range(len(numbers))):
+            raise ValueError(f"outputs.figures: the column numbers of {file} are not 0, 1, 2...")
+
+
+_check(FIGURES)

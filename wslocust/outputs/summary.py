@@ -1,0 +1,92 @@
+"""The JSON summary (``--summary-json``): its figures' fields are generated from :data:`.figures.FIGURES`.
+
+Beside the figures, the sections of :data:`.figures.SUMMARY_SECTIONS` (docs/outputs.md draws it whole).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..stats.aggregates import ChatStats, ConnectStats, ReplyStats
+from .figures import FIGURES, METRIC_PARTS, Window, summary_number
+
+__all__ = ["public_url", "summary"]
+
+_HANDSHAKE_TIMING = "latency_ms"
+"""The figures whose fields a handshake's timing has too (``connections.handshake_ms``)."""
+
+
+def _figures(stats: ReplyStats, duration_s: float, under: str = "") -> dict[str, Any]:
+    """The summary's figures of some replies: each figure with a path (under ``under``, if given)."""
+    prefix = f"{under}." if under else ""
+    window = Window(stats, duration_s)
+    section: dict[str, Any] = {}
+    for figure in FIGURES:
+        if not figure.summary or figure.value is None or not figure.summary.startswith(prefix):
+            continue
+        *parents, field = figure.summary[len(prefix) :].split(".")
+        place = section
+        for parent in parents:
+            place = place.setdefault(parent, {})
+        place[field] = summary_number(figure.value(window), figure.unit)
+    return section
+
+
+def _section(stats: ReplyStats, duration_s: float) -> dict[str, Any]:
+    section = _figures(stats, duration_s)
+    section["metrics"] = {
+        name: {part.summary: summary_number(part.value(metric), part.unit) for part in METRIC_PARTS}
+        for name, metric in sorted(stats.metrics.items())
+    }
+    section["errors_by_kind"] = dict(sorted(stats.errors.items()))
+    return section
+
+
+def _connections(connects: ConnectStats) -> dict[str, Any]:
+    successes = connects.attempts - connects.failures
+    handshakes = ReplyStats()
+    handshakes.latency = connects.time
+    return {
+        "attempts": connects.attempts,
+        "successes": successes,
+        "failures": connects.failures,
+        "success_rate": summary_number(successes / connects.attempts if connects.attempts else None, "ratio"),
+        "handshake_ms": _figures(handshakes, 0.0, _HANDSHAKE_TIMING),
+        "errors_by_kind": dict(sorted(connects.errors.items())),
+    }
+
+
+def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON summary: totals, rates, latency and time to first chunk, metrics, errors, connections.
+
+    ``errors_by_kind`` joins the replies' failures with the connections' (refused, rejected).
+    """
+    result: dict[str, Any] = {
+        "duration_s": summary_number(duration_s, "s"),
+        **_section(stats.total, duration_s),
+    }
+    errors = dict(stats.total.errors)
+    for kind, number in stats.connects.errors.items():
+        errors[kind] = errors.get(kind, 0) + number
+    result["errors_by_kind"] = dict(sorted(errors.items()))
+    result["connections"] = _connections(stats.connects)
+    result["by_name"] = {name: _section(stats.by_name[name], duration_s) for name in sorted(stats.by_name)}
+    result["failed_replies_dropped"] = stats.failed_dropped
+    if extra:
+        result.update(extra)
+    return result
+
+
+def public_url(url: str) -> str:
+    """A URL without the parts that may hold a secret: user info, query string and fragment.
+
+    Returns:
+        ``scheme://host[:port]/path``; an empty string for a URL that cannot be parsed.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))

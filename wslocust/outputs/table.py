@@ -1,0 +1,47 @@
+"""The chatbot table printed at the end of a headless run (after Locust's own tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .rows import AGGREGATED
+
+__all__ = ["format_table"]
+
+_COLUMNS = [
+    ("Name", "Name", 24), ("Replies", "# replies", 9), ("Failures", "# fails", 8),
+    ("Goodput/s", "good/s", 8), ("Latency p50 (ms)", "lat p50", 8), ("Latency p95 (ms)", "lat p95", 8),
+    ("Latency p99 (ms)", "lat p99", 8), ("TTFT p50 (ms)", "TTFT p50", 8),
+    ("TTFT p95 (ms)", "TTFT p95", 8), ("TTFT p99 (ms)", "TTFT p99", 8), ("TTFT Max (ms)", "TTFT max", 8),
+    ("Chunk Gap p50 (ms)", "gap p50", 8), ("Chunk Gap p99 (ms)", "gap p99", 8),
+    ("Tokens/Reply", "tok/reply", 9), ("Output Tokens/s", "tok/s", 8),
+]  # fmt: skip
+"""The figures shown (CSV titles of :data:`.figures.FIGURES`), each with its short heading and width."""
+
+
+def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A fixed-width table of the main columns of :func:`.rows.stats_rows`, for the end of a headless run.
+
+    The counts are of every reply that ended, failed ones included; the timings of the successful ones.
+    """
+    metric_names = [key[: -len(" Mean")] for key in (rows[0] if rows else {}) if key.endswith(" Mean")]
+    columns = _COLUMNS + [(f"{name} Mean", name[:10], 10) for name in metric_names]
+    header = " ".join(
+        title.rjust(width) if index else title.ljust(width) for index, (_, title, width) in enumerate(columns)
+    )
+    title = (
+        "Chatbot statistics (# replies, # fails: every reply that ended, failed ones included; "
+        "latency, TTFT and gaps: of the successful replies, in ms)"
+    )
+    lines = [title, header, "-" * len(header)]
+    for row in rows:
+        cells = []
+        for index, (key, _, width) in enumerate(columns):
+            value = row.get(key, "")
+            text = str(value)[:width] if index == 0 else str(value)
+            cells.append(text.ljust(width) if index == 0 else text.rjust(width))
+        if row.get("Name") == AGGREGATED:
+            lines.append("-" * len(header))
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
