@@ -20,7 +20,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from wslocust.load import shapes
 from wslocust.load.shapes import (
     SHAPES,
     STEP_CSV_COLUMNS,
@@ -33,13 +32,13 @@ from wslocust.load.shapes import (
     StepRecorder,
     StepShape,
     StressShape,
-    add_shape_arguments,
-    install_shape,
     parse_stages,
     shape_from_options,
     steps_as_json,
     write_steps_csv,
 )
+from wslocust.plugin import shapes as plugin_shapes
+from wslocust.plugin.shapes import add_shape_arguments, install_shape
 
 __all__: list[str] = []
 
@@ -66,7 +65,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 @pytest.fixture(autouse=True)
 def _no_installed_shape(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shapes._WebUi, "shape", None)
+    monkeypatch.setattr(plugin_shapes._WebUi, "shape", None)
 
 
 def run_ticks(
@@ -622,7 +621,7 @@ def test_web_ui_lists_only_the_installed_shapes_options() -> None:
     parser = LocustArgumentParser()
     add_shape_arguments(parser.add_argument_group("Load shapes"))
     assert not any(name.startswith(("shape", "step", "stress")) for name in parser.args_included_in_web_ui)
-    shapes._WebUi.shape = "stress"
+    plugin_shapes._WebUi.shape = "stress"
     parser = LocustArgumentParser()
     add_shape_arguments(parser)
     shown = set(parser.args_included_in_web_ui)

@@ -29,13 +29,14 @@ import gevent
 
 from ..errors import WsLocustError
 from ..gates import verdict_exit_code
-from ..load.shapes import RecordingShape, install_shape
+from ..load.shapes import RecordingShape
 from ..stats.recorder import Recorder
 from ..users import WebSocketUser
 from .checks import check_run, remove_empty_outputs, user_classes
 from .distributed import hear_only_this_masters_workers, quit_after_final_reports, wire_open_model
 from .gc_freeze import freeze_gc_while_running
 from .options import CONFIGURATION_ERROR_EXIT_CODE, add_arguments
+from .shapes import install_shape
 from .shutdown import deliver_ctrl_c_to_the_main_greenlet, one_shutdown, write_html_report
 from .webui import add_chatbot_tab
 from .webui_form import add_form
