@@ -8,25 +8,35 @@ from locust.stats import StatsEntry
 import argparse
 import logging
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar
 
-from ...values import fraction, integer, number, seconds
+from ...values import integer, number, seconds
 from .stages import Stage, parse_stages
 from .steps import StepRecorder, StepResult, steps_as_json
 
-__all__ = ["ConfigurableShape", "RecordingShape"]
+__all__ = ["ConfigurableShape", "Parse", "RecordingShape", "any_number", "duration_s", "stage_list"]
 
 logger = logging.getLogger("wslocust.load.shapes")
 
-_Kind = Literal["int", "float", "fraction", "duration", "stages"]
+Parse = Callable[[object, str], object]
+"""A setting's parser: it takes the value and the name to blame, and returns the value checked or raises
+:class:`~wslocust.values.BadValue` (a ``ValueError``) naming the setting. The parsers are
+:mod:`wslocust.values`'s, with the limits the shapes read them with."""
 
 
-def _to_duration(name: str, value: object) -> float:
+def any_number(value: object, name: str) -> float:
+    """A finite number, of any sign (the shape's own check gives the bounds)."""
+    return number(value, name, minimum=None)
+
+
+def duration_s(value: object, name: str) -> float:
+    """A duration in seconds (``90``, ``90s``, ``2m``), 0 or more."""
     return seconds(value, name, positive=False)
 
 
-def _to_stages(name: str, value: object) -> tuple[Stage, ...]:
+def stage_list(value: object, name: str) -> tuple[Stage, ...]:
+    """Stages: ``(duration_s, target_users)`` pairs, or the compact string of :func:`.parse_stages`."""
     if isinstance(value, str):
         return tuple(parse_stages(value)[1])
     if not isinstance(value, Iterable):
@@ -35,20 +45,8 @@ def _to_stages(name: str, value: object) -> tuple[Stage, ...]:
     for index, item in enumerate(value):
         if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 2:
             raise ValueError(f"{name}[{index}] {item!r}: expected a (duration_s, target_users) pair")
-        stages.append(Stage(_to_duration(f"{name}[{index}]", item[0]), integer(item[1], f"{name}[{index}]")))
+        stages.append(Stage(duration_s(item[0], f"{name}[{index}]"), integer(item[1], f"{name}[{index}]")))
     return tuple(stages)
-
-
-def _coerce(name: str, kind: _Kind, value: object) -> object:
-    if kind == "int":
-        return integer(value, name)
-    if kind == "float":
-        return number(value, name, minimum=None)
-    if kind == "fraction":
-        return fraction(value, name)
-    if kind == "duration":
-        return _to_duration(name, value)
-    return _to_stages(name, value)
 
 
 class ConfigurableShape(LoadTestShape):
@@ -70,7 +68,7 @@ class ConfigurableShape(LoadTestShape):
     spawn_rate: float = 10.0
     """Users started (or stopped) per second when the shape changes the user count."""
 
-    _settings: ClassVar[dict[str, _Kind]] = {"spawn_rate": "float"}
+    _settings: ClassVar[dict[str, Parse]] = {"spawn_rate": any_number}
     _option_map: ClassVar[dict[str, str]] = {"shape_spawn_rate": "spawn_rate"}
 
     def __init__(self, **settings: object) -> None:
@@ -132,9 +130,9 @@ class ConfigurableShape(LoadTestShape):
             )
         previous = {name: getattr(self, name) for name in self._settings}
         try:
-            for name, kind in self._settings.items():
+            for name, parse in self._settings.items():
                 value = settings[name] if name in settings else getattr(self, name)
-                setattr(self, name, _coerce(f"{type(self).__name__}.{name}", kind, value))
+                setattr(self, name, parse(value, f"{type(self).__name__}.{name}"))
             self._validate()
         except ValueError:
             for name, value in previous.items():

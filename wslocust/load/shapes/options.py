@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...values import argument_type, count, fraction, number, seconds
-from .base import ConfigurableShape
+from .base import ConfigurableShape, duration_s
 from .simple import BurstShape, SpikeShape, StagesShape, SteadyShape
 from .stages import parse_stages
 from .stepped import StepShape, StressShape
@@ -78,7 +78,7 @@ def _default_text(option: ShapeOption) -> str:
         value = getattr(shape, shape._option_map[dest])
         if isinstance(value, float):
             values[name] = f"{value:g}" + (
-                " s" if shape._settings[shape._option_map[dest]] == "duration" else ""
+                " s" if shape._settings[shape._option_map[dest]] is duration_s else ""
             )
         elif isinstance(value, int):
             values[name] = str(value)

@@ -6,7 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
-from .base import ConfigurableShape, _Kind, _to_duration
+from ...values import integer
+from .base import ConfigurableShape, Parse, any_number, duration_s, stage_list
 from .stages import Stage, parse_stages
 
 __all__ = ["BurstShape", "SpikeShape", "StagesShape", "SteadyShape"]
@@ -36,13 +37,13 @@ class BurstShape(ConfigurableShape):
     cycles: int = 3
     """Number of bursts."""
 
-    _settings: ClassVar[dict[str, _Kind]] = {
-        "base_users": "int",
-        "burst_users": "int",
-        "burst_duration": "duration",
-        "idle_duration": "duration",
-        "cycles": "int",
-        "spawn_rate": "float",
+    _settings: ClassVar[dict[str, Parse]] = {
+        "base_users": integer,
+        "burst_users": integer,
+        "burst_duration": duration_s,
+        "idle_duration": duration_s,
+        "cycles": integer,
+        "spawn_rate": any_number,
     }
     _option_map: ClassVar[dict[str, str]] = {
         "burst_base_users": "base_users",
@@ -96,7 +97,11 @@ class StagesShape(ConfigurableShape):
     """The stages: ``(duration_s, target_users)`` pairs (durations may be strings like ``"2m"``) or the
     compact string syntax."""
 
-    _settings: ClassVar[dict[str, _Kind]] = {"start_users": "int", "stages": "stages", "spawn_rate": "float"}
+    _settings: ClassVar[dict[str, Parse]] = {
+        "start_users": integer,
+        "stages": stage_list,
+        "spawn_rate": any_number,
+    }
     _option_map: ClassVar[dict[str, str]] = {"stages": "stages", "shape_spawn_rate": "spawn_rate"}
 
     def configure(self, **settings: object) -> None:
@@ -136,7 +141,7 @@ class StagesShape(ConfigurableShape):
         """The stages, normalized (durations in seconds)."""
         if isinstance(self.stages, str):
             return tuple(parse_stages(self.stages)[1])
-        return tuple(Stage(_to_duration("stages", duration), int(users)) for duration, users in self.stages)
+        return tuple(Stage(duration_s(duration, "stages"), int(users)) for duration, users in self.stages)
 
     @property
     def total_time(self) -> float:
@@ -182,7 +187,11 @@ class SteadyShape(ConfigurableShape):
     duration: float = 300.0
     """Time at ``users`` once they are all spawned, in seconds."""
 
-    _settings: ClassVar[dict[str, _Kind]] = {"users": "int", "duration": "duration", "spawn_rate": "float"}
+    _settings: ClassVar[dict[str, Parse]] = {
+        "users": integer,
+        "duration": duration_s,
+        "spawn_rate": any_number,
+    }
     _option_map: ClassVar[dict[str, str]] = {
         "steady_users": "users",
         "steady_duration": "duration",
@@ -227,13 +236,13 @@ class SpikeShape(ConfigurableShape):
     total_time: float = 180.0
     """Length of the test, in seconds."""
 
-    _settings: ClassVar[dict[str, _Kind]] = {
-        "base_users": "int",
-        "peak_users": "int",
-        "spike_at": "duration",
-        "spike_duration": "duration",
-        "total_time": "duration",
-        "spawn_rate": "float",
+    _settings: ClassVar[dict[str, Parse]] = {
+        "base_users": integer,
+        "peak_users": integer,
+        "spike_at": duration_s,
+        "spike_duration": duration_s,
+        "total_time": duration_s,
+        "spawn_rate": any_number,
     }
     _option_map: ClassVar[dict[str, str]] = {
         "spike_base_users": "base_users",

@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from .base import RecordingShape, _Kind
+from ...values import fraction, integer
+from .base import Parse, RecordingShape, any_number, duration_s
 from .steps import StepResult
 
 __all__ = ["BreakingPoint", "StepShape", "StressOutcome", "StressShape"]
@@ -42,14 +43,14 @@ class StepShape(RecordingShape):
     time_limit: float = 0.0
     """Total run time after which the test ends whatever the step, in seconds; 0 for no limit."""
 
-    _settings: ClassVar[dict[str, _Kind]] = {
-        "start_users": "int",
-        "step_users": "int",
-        "step_duration": "duration",
-        "max_users": "int",
-        "spawn_rate": "float",
-        "hold_time": "duration",
-        "time_limit": "duration",
+    _settings: ClassVar[dict[str, Parse]] = {
+        "start_users": integer,
+        "step_users": integer,
+        "step_duration": duration_s,
+        "max_users": integer,
+        "spawn_rate": any_number,
+        "hold_time": duration_s,
+        "time_limit": duration_s,
     }
     _option_map: ClassVar[dict[str, str]] = {
         "step_start_users": "start_users",
@@ -184,15 +185,15 @@ class StressShape(RecordingShape):
     min_requests: int = 1
     """Fewest completed requests a step needs to pass (a stalled server completes none); 0 disables."""
 
-    _settings: ClassVar[dict[str, _Kind]] = {
-        "start_users": "int",
-        "step_users": "int",
-        "step_duration": "duration",
-        "max_users": "int",
-        "spawn_rate": "float",
-        "p95_ms": "float",
-        "error_rate": "fraction",
-        "min_requests": "int",
+    _settings: ClassVar[dict[str, Parse]] = {
+        "start_users": integer,
+        "step_users": integer,
+        "step_duration": duration_s,
+        "max_users": integer,
+        "spawn_rate": any_number,
+        "p95_ms": any_number,
+        "error_rate": fraction,
+        "min_requests": integer,
     }
     _option_map: ClassVar[dict[str, str]] = {
         "step_start_users": "start_users",
