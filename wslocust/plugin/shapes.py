@@ -4,7 +4,8 @@
 (through the plugin's one :func:`~wslocust.plugin.options.add_option`); the web UI's form shows those
 of the installed shape only. :func:`install_shape`, called from the ``init`` listener, hands Locust
 the shape chosen by ``--shape`` (every shape with ``--class-picker``), and, when a test stops, closes
-the running shape's open step and writes its ``PREFIX_steps.csv``.
+the running shape's open step and writes its ``PREFIX_steps.csv``. :func:`connect_steps` feeds the
+running shape's steps with the recorder's seconds of replies, and puts them in the JSON summary.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from locust.runners import WorkerRunner
 
 import argparse
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..load.shapes import SHAPES, ConfigurableShape, RecordingShape, shape_from_options, write_steps_csv
 from ..load.shapes.options import SHAPE_OPTIONS
+from ..stats.aggregates import ReplyStats
+from ..stats.recorder import Recorder
 
-__all__ = ["add_shape_arguments", "install_shape"]
+__all__ = ["add_shape_arguments", "connect_steps", "install_shape"]
 
 logger = logging.getLogger("wslocust.load.shapes")
 
@@ -166,3 +169,62 @@ def _stop_hooks(environment: Environment, options: argparse.Namespace, write_csv
 
     environment.events.test_stopping.add_listener(on_test_stopping)
     environment.events.test_stop.add_listener(on_test_stop)
+
+
+def connect_steps(environment: Environment, recorder: Recorder) -> None:
+    """Feeds the running shape's steps from the recorder's exact statistics, and reports them.
+
+    The running shape is the one Locust runs (``--shape``, the one picked in the web UI, or the
+    locustfile's). Each second of replies the recorder takes as finished is merged into the step it
+    belongs to; a step that closes also counts the seconds still being gathered (on a master, the
+    workers' reports still to come), so it is judged on what has arrived, and is computed again as its
+    late seconds come in. When the recorder closes a test's books (every second in), the JSON summary
+    gets the ``steps`` section and, with ``--csv``, ``PREFIX_steps.csv`` is written again with them.
+    A statistics reset (the web UI's button, ``--reset-stats``) makes the open step count anew.
+
+    Args:
+        environment: The Locust environment.
+        recorder: The process's recorder (on the master or the single process).
+    """
+
+    def running() -> RecordingShape | None:
+        shape = environment.shape_class
+        return shape if isinstance(shape, RecordingShape) else None
+
+    def pending() -> Iterator[tuple[int, Iterable[ReplyStats]]]:
+        for second, names in list(recorder.stats.seconds.items()):
+            yield second, list(names.values())
+
+    def on_seconds(seconds: list[tuple[int, dict[str, ReplyStats]]]) -> None:
+        shape = running()
+        if shape is not None:
+            shape.recorder.pending = pending
+            for second, names in seconds:
+                shape.recorder.add_second(second, names.values())
+
+    def on_test_start(**_: object) -> None:
+        shape = running()
+        if shape is not None:
+            shape.recorder.pending = pending
+
+    def on_reset(**_: object) -> None:
+        shape = running()
+        if shape is not None:
+            shape.recorder.forget_open_step()
+
+    def steps_section() -> dict[str, Any]:
+        shape = running()
+        if shape is None:
+            return {}
+        prefix = getattr(environment.parsed_options, "csv_prefix", None)
+        if prefix:
+            write_steps_csv(prefix, shape.step_results)
+        return {"steps": shape.summary()}
+
+    recorder.second_listeners.append(on_seconds)
+    recorder.summary_extras.append(steps_section)
+    events = environment.events
+    events.test_start.add_listener(on_test_start)
+    events.reset_stats.add_listener(on_reset)
+    if getattr(environment.parsed_options, "reset_stats", False):  # Locust's reset once users are spawned
+        events.spawning_complete.add_listener(on_reset)

@@ -137,6 +137,8 @@ class Recorder:
         """The gates' verdict of the last test, when gates are set."""
         self.summary_extras: list[Callable[[], dict[str, Any]]] = []
         """Functions adding sections to the JSON summary (a shape's per-step results)."""
+        self.second_listeners: list[Callable[[list[tuple[int, dict[str, ReplyStats]]]], None]] = []
+        """Functions given the finished seconds as they are taken, oldest first (a shape's steps)."""
         if self.is_worker:
             return
         if csv_prefix:
@@ -319,6 +321,8 @@ class Recorder:
 
     def _write_progress(self, before: int | None) -> None:
         seconds = self.stats.take_seconds(before)
+        for listener in self.second_listeners:
+            listener(seconds)
         if before is not None and self._progress_to is not None:
             self._progress_to = max(self._progress_to, before)
         if self.progress_interval_s:  # no progress lines (web UI, --progress-interval 0): nothing to gather

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from locust.shape import LoadTestShape
-from locust.stats import StatsEntry
 
 import argparse
 import logging
@@ -216,38 +215,12 @@ class RecordingShape(ConfigurableShape):
     def _reset(self) -> None:
         self.recorder.reset()
 
-    request_type: str | None = "WS"
-    """Measure steps over the requests of this type only (prompt→reply round trips, not handshakes);
-    None measures every request (Locust's total)."""
-
-    _type_total: StatsEntry | None = None
-
-    def _stats_entry(self) -> StatsEntry | None:
-        runner = self.runner
-        if runner is None:
-            return None
-        stats = runner.stats
-        if self.request_type is None:
-            return stats.total
-        # One entry object per RequestStats, refilled from the entries of the type at each snapshot:
-        # its identity and start time change only when Locust replaces or resets the stats.
-        total = self._type_total
-        if total is None or total.stats is not stats:
-            total = StatsEntry(stats, self.request_type, "", use_response_times_cache=False)
-            self._type_total = total
-        total.reset()
-        for (_, method), entry in list(stats.entries.items()):
-            if method == self.request_type:
-                total.extend(entry)
-        total.start_time = stats.total.start_time
-        return total
-
     def _on_finish(self, now: float) -> None:
         open_step = self.recorder.open_step
         if open_step is not None and now > open_step.start:
-            self.recorder.close(now, self._stats_entry())
+            self.recorder.close(now)
         else:
-            self.recorder.open_step = None
+            self.recorder.discard_open_step()
 
     def summary(self) -> dict[str, Any]:
         """Returns a JSON-able end-of-run summary: the shape's settings and its per-step results."""

@@ -87,20 +87,19 @@ class StepShape(RecordingShape):
     def tick(self) -> tuple[int, float] | None:
         """Returns the current step's ``(users, spawn_rate)``, or None after the last step or the limit."""
         now = self._now()
-        entry = self._stats_entry()
         if self.time_limit > 0 and now >= self.time_limit:
-            self.recorder.close(now, entry)
+            self.recorder.close(now)
             self._stop()
             return None
         current = self.recorder.open_step
         if current is None:
-            current = self.recorder.begin(self.users_for_step(0), now, entry)
+            current = self.recorder.begin(self.users_for_step(0), now)
         elif now - current.start >= self.step_length(current.step - 1):
             if current.step >= self.step_count:
-                self.recorder.close(now, entry)
+                self.recorder.close(now)
                 self._stop()
                 return None
-            self.recorder.advance(self.users_for_step(current.step), now, entry)
+            self.recorder.advance(self.users_for_step(current.step), now)
             current = self.recorder.open_step
             assert current is not None
         return current.users, self.spawn_rate
@@ -135,7 +134,7 @@ class BreakingPoint:
         return self.last_good.requests_per_s if self.last_good is not None else None
 
     @property
-    def p95_ms(self) -> int | None:
+    def p95_ms(self) -> float | None:
         """p95 latency of the last good step in ms, or ``None``."""
         return self.last_good.p95_ms if self.last_good is not None else None
 
@@ -255,7 +254,7 @@ class StressShape(RecordingShape):
         if result.requests < self.min_requests:
             reasons.append(f"only {result.requests} requests completed (< min_requests {self.min_requests})")
         if result.p95_ms > self.p95_ms:
-            reasons.append(f"p95 {result.p95_ms} ms > target {self.p95_ms:g} ms")
+            reasons.append(f"p95 {result.p95_ms:g} ms > target {self.p95_ms:g} ms")
         if result.error_rate > self.error_rate:
             reasons.append(f"error rate {result.error_rate:.1%} > limit {self.error_rate:.1%}")
         return "; ".join(reasons) or None
@@ -263,12 +262,11 @@ class StressShape(RecordingShape):
     def tick(self) -> tuple[int, float] | None:
         """Returns the current step's ``(users, spawn_rate)``, or None once a step broke or max passed."""
         now = self._now()
-        entry = self._stats_entry()
         current = self.recorder.open_step
         if current is None:
-            current = self.recorder.begin(self.users_for_step(0), now, entry)
+            current = self.recorder.begin(self.users_for_step(0), now)
         elif now - current.start >= self.step_duration:
-            result = self.recorder.close(now, entry)
+            result = self.recorder.close(now)
             assert result is not None
             reason = self.judge(result)
             if reason is not None:
@@ -278,7 +276,7 @@ class StressShape(RecordingShape):
             if result.users >= self.max_users:
                 self._no_break(result)
                 return None
-            current = self.recorder.begin(self.users_for_step(current.step), now, entry)
+            current = self.recorder.begin(self.users_for_step(current.step), now)
         return current.users, self.spawn_rate
 
     def _break(self, result: StepResult, reason: str) -> None:
@@ -293,7 +291,7 @@ class StressShape(RecordingShape):
         else:
             self.message = (
                 f"Breaking point: {good.users} users (step {good.step}: {good.requests_per_s:.2f} req/s, "
-                f"p95 {good.p95_ms} ms, errors {good.error_rate:.1%}); step {result.step} at "
+                f"p95 {good.p95_ms:g} ms, errors {good.error_rate:.1%}); step {result.step} at "
                 f"{result.users} users broke: {reason}."
             )
         logger.info("wslocust stress: %s", self.message)
@@ -302,8 +300,9 @@ class StressShape(RecordingShape):
     def _no_break(self, result: StepResult) -> None:
         self.outcome = "max_users"
         self.message = (
-            f"No breaking point found up to max_users={self.max_users}: the last step ({result.users} users) "
-            f"had {result.requests_per_s:.2f} req/s, p95 {result.p95_ms} ms, errors {result.error_rate:.1%}."
+            f"No breaking point found up to max_users={self.max_users}: the last step ({result.users} "
+            f"users) had {result.requests_per_s:.2f} req/s, p95 {result.p95_ms:g} ms, errors "
+            f"{result.error_rate:.1%}."
         )
         logger.info("wslocust stress: %s", self.message)
         self._stop()

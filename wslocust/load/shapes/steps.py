@@ -1,19 +1,32 @@
-"""Per-step results of the stepped shapes: what each step measured, and its CSV and JSON forms."""
+"""Per-step results of the stepped shapes: what each step measured, and its CSV and JSON forms.
+
+A step's results come from wslocust's exact statistics of the ``WS`` replies
+(:class:`~wslocust.stats.aggregates.ReplyStats`): each finished second of replies is merged into the
+step it belongs to, adding the counts of exact histograms, so a step's requests, failures, rate,
+percentiles and max are all of the same replies, exact to 0.05 ms, and its p95 is never above its max.
+
+Seconds are whole seconds of the clock the replies are timed on (the wall clock: a reply counts in the
+second it ended). A step takes the seconds from its start to its end, each rounded to the nearest whole
+second. On a master the seconds come with the workers' reports, so some arrive after their step ended:
+they are merged into it then, and its result is computed again.
+"""
 
 from __future__ import annotations
 
-from locust.stats import StatsEntry, calculate_response_time_percentile
-
 import csv
 import logging
-from collections.abc import Iterable, Mapping
+import math
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from ...stats.aggregates import ReplyStats
 
 __all__ = [
     "STEP_CSV_COLUMNS",
     "OpenStep",
-    "StatsSnapshot",
+    "PendingSeconds",
     "StepRecorder",
     "StepResult",
     "steps_as_json",
@@ -38,72 +51,28 @@ STEP_CSV_COLUMNS: tuple[str, ...] = (
 )
 """Header of the ``{prefix}_steps.csv`` file written by :func:`write_steps_csv`."""
 
+PendingSeconds = Callable[[], Iterable[tuple[int, Iterable[ReplyStats]]]]
+"""Gives the seconds gathered but not yet final (on a master, some workers' reports are still to come):
+``(second, the replies' statistics of that second)`` pairs, read but never kept."""
 
-@dataclass(frozen=True)
-class StatsSnapshot:
-    """The counters of a Locust :class:`~locust.stats.StatsEntry` at one moment.
 
-    Snapshots are subtracted to get what happened between two moments. The entry object itself is kept to
-    notice a stats reset (Locust replaces ``stats.total`` when a test starts; the web UI's reset button
-    resets it in place).
-    """
+def _ms(value: float | None) -> float:
+    """A time in ms to 0.1 ms (0 when there is none); rounding keeps the order, so p95 <= max stays."""
+    return 0.0 if value is None else round(value, 1)
 
-    entry: StatsEntry | None = field(compare=False, repr=False)
-    """The entry the snapshot was taken of, or ``None`` for an empty snapshot."""
-    start_time: float
-    """``entry.start_time``: moves forward only when the entry is reset."""
-    num_requests: int
-    """Requests so far, failed ones included (Locust counts a failure as a request and an error)."""
-    num_failures: int
-    """Failed requests so far."""
-    max_response_time: int
-    """Largest response time so far, in ms."""
-    response_times: Mapping[int, int]
-    """Copy of ``entry.response_times``: rounded ms -> count."""
 
-    @classmethod
-    def take(cls, entry: StatsEntry | None) -> StatsSnapshot:
-        """Snapshots an entry.
-
-        Args:
-            entry: Usually ``runner.stats.total``; ``None`` gives an empty snapshot.
-
-        Returns:
-            The snapshot.
-        """
-        if entry is None:
-            return cls(None, 0.0, 0, 0, 0, {})
-        return cls(
-            entry=entry,
-            start_time=float(entry.start_time),
-            num_requests=int(entry.num_requests),
-            num_failures=int(entry.num_failures),
-            max_response_time=int(entry.max_response_time),
-            response_times=dict(entry.response_times),
-        )
-
-    def is_baseline_for(self, later: StatsSnapshot) -> bool:
-        """Tells whether ``later`` continues this snapshot's counters (no reset in between).
-
-        Args:
-            later: A snapshot taken after this one.
-
-        Returns:
-            False when the entry was replaced or reset in between.
-        """
-        return (
-            self.entry is later.entry
-            and later.start_time <= self.start_time
-            and later.num_requests >= self.num_requests
-            and later.num_failures >= self.num_failures
-        )
+def _second(moment: float) -> int:
+    """The whole second nearest to a moment: where a step's seconds begin or end."""
+    return math.floor(moment + 0.5)
 
 
 @dataclass(frozen=True)
 class StepResult:
-    """What happened during one step: its users level and the traffic measured over it.
+    """What happened during one step: its users level and the replies measured over it.
 
-    Times are run times in seconds (from the shape's clock, 0 at the start of the test).
+    Times are run times in seconds (from the shape's clock, 0 at the start of the test). The counts and
+    latencies are of the step's ``WS`` replies (prompt→reply round trips); the latencies of the
+    successful ones, as every wslocust timing.
     """
 
     step: int
@@ -117,19 +86,21 @@ class StepResult:
     duration: float
     """``end - start``, in seconds."""
     requests: int
-    """Requests completed during the step, failed ones included."""
+    """Replies that ended during the step, failed ones included."""
     failures: int
-    """Failed requests during the step."""
+    """Failed replies during the step."""
     requests_per_s: float
-    """``requests / duration``."""
-    p50_ms: int
-    """Median response time over the step's requests, in ms (Locust's rounded buckets)."""
-    p95_ms: int
-    """95th percentile response time over the step's requests, in ms."""
-    max_ms: int
-    """Largest response time during the step, in ms."""
+    """``requests`` over the whole seconds they were counted in (the duration, to whole seconds)."""
+    p50_ms: float
+    """Median latency of the step's successful replies, in ms (exact, to 0.1 ms)."""
+    p95_ms: float
+    """95th percentile latency of the step's successful replies, in ms."""
+    p99_ms: float
+    """99th percentile latency of the step's successful replies, in ms."""
+    max_ms: float
+    """Largest latency of the step's successful replies, in ms."""
     error_rate: float
-    """``failures / requests`` (1.0 when there were failures but no requests, 0.0 when neither)."""
+    """``failures / requests`` (0.0 when there were no requests)."""
 
     def as_dict(self) -> dict[str, int | float]:
         """Returns the result as a JSON-able dict keyed by field name."""
@@ -146,9 +117,9 @@ class StepResult:
             str(self.requests),
             str(self.failures),
             f"{self.requests_per_s:.2f}",
-            str(self.p50_ms),
-            str(self.p95_ms),
-            str(self.max_ms),
+            f"{self.p50_ms:g}",
+            f"{self.p95_ms:g}",
+            f"{self.max_ms:g}",
             f"{self.error_rate:.4f}",
         ]
 
@@ -156,47 +127,32 @@ class StepResult:
         """Returns a one-line human summary of the step."""
         return (
             f"step {self.step} ({self.users} users, {self.duration:.0f} s): {self.requests} requests, "
-            f"{self.requests_per_s:.2f} req/s, p50 {self.p50_ms} ms, p95 {self.p95_ms} ms, "
-            f"max {self.max_ms} ms, errors {self.error_rate:.1%}"
+            f"{self.requests_per_s:.2f} req/s, p50 {self.p50_ms:g} ms, p95 {self.p95_ms:g} ms, "
+            f"max {self.max_ms:g} ms, errors {self.error_rate:.1%}"
         )
 
     @classmethod
-    def between(
-        cls, step: int, users: int, start: float, end: float, before: StatsSnapshot, after: StatsSnapshot
+    def of(
+        cls, step: int, users: int, start: float, end: float, seconds: int, replies: ReplyStats
     ) -> StepResult:
-        """Computes a step's result from the snapshots taken at its start and end.
-
-        If the stats were reset in between, everything in ``after`` counts as the step's.
+        """Computes a step's result from the statistics of its replies.
 
         Args:
             step: Step number, from 1.
             users: Users level of the step.
             start: Run time at the start of the step, in seconds.
             end: Run time at the end of the step, in seconds.
-            before: Snapshot at the start.
-            after: Snapshot at the end.
+            seconds: How many whole seconds of replies the step took.
+            replies: The statistics of the step's replies.
 
         Returns:
             The step's result.
         """
-        if not before.is_baseline_for(after):
-            before = StatsSnapshot(after.entry, after.start_time, 0, 0, 0, {})
-        requests = after.num_requests - before.num_requests
-        failures = after.num_failures - before.num_failures
-        times = {
-            ms: count - before.response_times.get(ms, 0)
-            for ms, count in after.response_times.items()
-            if count - before.response_times.get(ms, 0) > 0
-        }
-        timed = sum(times.values())
-        p50 = calculate_response_time_percentile(times, timed, 0.5) if timed else 0
-        p95 = calculate_response_time_percentile(times, timed, 0.95) if timed else 0
-        if after.max_response_time > before.max_response_time:
-            max_ms = after.max_response_time  # the all-time max was set during this step: exact
-        else:  # the step's own max is only known to its bucket
-            max_ms = min(max(times, default=0), after.max_response_time)
         duration = max(end - start, 0.0)
-        error_rate = failures / requests if requests > 0 else (1.0 if failures > 0 else 0.0)
+        requests, failures = replies.replies, replies.failures
+        latency = replies.latency
+        p50, p95, p99 = latency.percentiles((0.5, 0.95, 0.99))
+        over = seconds if seconds > 0 else duration
         return cls(
             step=step,
             users=users,
@@ -205,17 +161,25 @@ class StepResult:
             duration=duration,
             requests=requests,
             failures=failures,
-            requests_per_s=requests / duration if duration > 0 else 0.0,
-            p50_ms=int(p50),
-            p95_ms=int(p95),
-            max_ms=int(max_ms),
-            error_rate=error_rate,
+            requests_per_s=requests / over if over > 0 else 0.0,
+            p50_ms=_ms(p50),
+            p95_ms=_ms(p95),
+            p99_ms=_ms(p99),
+            max_ms=_ms(latency.maximum if latency.count else None),
+            error_rate=failures / requests if requests > 0 else 0.0,
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class OpenStep:
-    """A step that has begun and not yet ended."""
+    """A step of the current run: the one under way (``end`` is None), or one that ended.
+
+    Args:
+        step: Step number, from 1.
+        users: Users level of the step.
+        start: Run time at which it began, in seconds.
+        first_second: The first second of replies it takes.
+    """
 
     step: int
     """Step number, from 1."""
@@ -223,87 +187,151 @@ class OpenStep:
     """Users level of the step."""
     start: float
     """Run time at which it began, in seconds."""
-    baseline: StatsSnapshot
-    """Stats snapshot taken when it began."""
+    first_second: int
+    """The first second of replies it takes."""
+    end: float | None = None
+    """Run time at which it ended, in seconds; None while it is under way."""
+    end_second: int | None = None
+    """The second after its last one; None while it is under way."""
+    replies: ReplyStats = field(default_factory=ReplyStats)
+    """The statistics of its final seconds so far."""
+
+    def takes(self, second: int) -> bool:
+        """Whether replies of this second belong to the step."""
+        return self.first_second <= second and (self.end_second is None or second < self.end_second)
 
 
 class StepRecorder:
-    """Records per-step results from snapshots of a stats entry taken at step boundaries.
+    """Records per-step results from the seconds of reply statistics it is given.
 
-    The shape calls :meth:`begin` when a step starts and :meth:`close` (or :meth:`advance`, which does both)
-    when it ends, passing ``runner.stats.total``; on the master that is the merged view of all workers.
+    The shape calls :meth:`begin` when a step starts and :meth:`close` (or :meth:`advance`, which does
+    both) when it ends; the seconds of replies come through :meth:`add_second`, as they finish. A step's
+    result is computed when it closes, from its final seconds and the :attr:`pending` ones, and again as
+    late seconds arrive.
+
+    Args:
+        clock: The clock the seconds are counted on (the wall clock, as the replies' end times).
     """
 
-    def __init__(self) -> None:
-        """Creates an empty recorder."""
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        """The clock of the seconds: the step boundaries are its readings."""
+        self.pending: PendingSeconds | None = None
+        """Gives the seconds gathered but not yet final, counted in a closing step's result (the plugin
+        sets it; ``None``: only the final seconds count)."""
         self.results: list[StepResult] = []
         """Results of the closed steps, in order."""
         self.open_step: OpenStep | None = None
         """The current step, if one has begun and not ended."""
+        self._closed: list[OpenStep] = []  # the steps of self.results, in order
 
     def reset(self) -> None:
         """Forgets all steps (for a new run)."""
         self.results = []
         self.open_step = None
+        self._closed = []
 
-    def begin(self, users: int, now: float, entry: StatsEntry | None) -> OpenStep:
+    def forget_open_step(self) -> None:
+        """Forgets what the open step has counted so far (the statistics were reset): it counts anew."""
+        if self.open_step is not None:
+            self.open_step.replies = ReplyStats()
+
+    def begin(self, users: int, now: float) -> OpenStep:
         """Begins the next step, closing the current one first if there is one.
 
         Args:
             users: Users level of the new step.
             now: Run time in seconds.
-            entry: Stats entry to measure, usually ``runner.stats.total``; ``None`` records zeros.
 
         Returns:
             The new open step.
         """
-        return self._begin(users, now, StatsSnapshot.take(entry))
+        second = _second(self.clock())
+        self._close(now, second)
+        if self._closed and self._closed[-1].end == now:  # the next step takes on where it ended
+            second = self._closed[-1].end_second or second
+        number = self.results[-1].step + 1 if self.results else 1
+        self.open_step = OpenStep(step=number, users=users, start=now, first_second=second)
+        return self.open_step
 
-    def close(self, now: float, entry: StatsEntry | None) -> StepResult | None:
+    def close(self, now: float) -> StepResult | None:
         """Ends the current step and records its result.
 
         Args:
             now: Run time in seconds.
-            entry: The same stats entry as given to :meth:`begin` (or its replacement after a reset).
 
         Returns:
             The step's result, or ``None`` if no step was open.
         """
-        return self._close(now, StatsSnapshot.take(entry))
+        return self._close(now, _second(self.clock()))
 
-    def advance(self, users: int, now: float, entry: StatsEntry | None) -> StepResult | None:
-        """Ends the current step and begins the next one at the same moment, from one snapshot.
+    def advance(self, users: int, now: float) -> StepResult | None:
+        """Ends the current step and begins the next one at the same moment.
 
         Args:
             users: Users level of the next step.
             now: Run time in seconds.
-            entry: Stats entry to measure.
 
         Returns:
             The result of the step that ended, or ``None`` if no step was open.
         """
-        snapshot = StatsSnapshot.take(entry)
-        result = self._close(now, snapshot)
-        self._begin(users, now, snapshot)
+        result = self.close(now)
+        self.begin(users, now)  # from the second the closed step ended at
         return result
 
-    def _begin(self, users: int, now: float, snapshot: StatsSnapshot) -> OpenStep:
-        self._close(now, snapshot)
-        number = self.results[-1].step + 1 if self.results else 1
-        self.open_step = OpenStep(step=number, users=users, start=now, baseline=snapshot)
-        return self.open_step
+    def discard_open_step(self) -> None:
+        """Drops the open step without a result (it had not lasted at all)."""
+        self.open_step = None
 
-    def _close(self, now: float, snapshot: StatsSnapshot) -> StepResult | None:
+    def add_second(self, second: int, replies: Iterable[ReplyStats]) -> None:
+        """Merges a finished second of replies into the step it belongs to (none: it is dropped).
+
+        Args:
+            second: The whole second the replies ended in, on :attr:`clock`.
+            replies: Their statistics (one per request name, say).
+        """
+        current = self.open_step
+        if current is not None and current.takes(second):
+            for stats in replies:
+                current.replies.merge(stats)
+            return
+        for index in range(len(self._closed) - 1, -1, -1):
+            step = self._closed[index]
+            if step.takes(second):
+                for stats in replies:
+                    step.replies.merge(stats)
+                self.results[index] = self._result(step)
+                return
+            if step.first_second <= second:
+                return
+
+    def _close(self, now: float, second: int) -> StepResult | None:
         current = self.open_step
         if current is None:
             return None
         self.open_step = None
-        result = StepResult.between(
-            current.step, current.users, current.start, now, current.baseline, snapshot
-        )
+        current.end, current.end_second = now, max(second, current.first_second)
+        self._closed.append(current)
+        result = self._result(current)
         self.results.append(result)
         logger.info("wslocust %s", result.describe())
         return result
+
+    def _result(self, step: OpenStep) -> StepResult:
+        """The step's result from its final seconds and the pending ones it takes."""
+        assert step.end is not None
+        assert step.end_second is not None
+        replies = step.replies
+        pending: list[ReplyStats] = []
+        if self.pending is not None:
+            pending = [stats for second, group in self.pending() if step.takes(second) for stats in group]
+        if pending:
+            replies = ReplyStats()
+            for stats in (step.replies, *pending):
+                replies.merge(stats)
+        return StepResult.of(
+            step.step, step.users, step.start, step.end, step.end_second - step.first_second, replies
+        )
 
 
 def steps_as_json(results: Iterable[StepResult]) -> list[dict[str, int | float]]:
