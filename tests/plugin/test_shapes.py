@@ -15,8 +15,10 @@ import pytest
 
 from wslocust.load.shapes import SpikeShape, Stage, StagesShape, StepShape, StressShape, shape_from_options
 from wslocust.plugin import shapes as plugin_shapes
-from wslocust.plugin.shapes import add_shape_arguments, install_shape
+from wslocust.plugin.shapes import add_shape_arguments, connect_steps, install_shape
+from wslocust.stats.recorder import Recorder
 
+from ..conftest import make_reply
 from ..load.support import FakeClock, Seconds, fake_clock, parse_cli, run_ticks
 
 __all__: list[str] = []
@@ -179,3 +181,37 @@ def test_install_shape_closes_the_open_step_and_writes_the_csv_when_the_test_sto
     assert [(r.users, r.end, r.requests) for r in shape.step_results] == [(10, 10.0, 20), (20, 15.0, 10)]
     with (tmp_path / "run_steps.csv").open(newline="") as handle:
         assert len(list(csv.reader(handle))) == 3
+
+
+def test_connect_steps_feeds_the_steps_from_the_recorders_seconds_late_ones_included(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """A step closing with a second still being gathered counts it; once the recorder takes every second,
+    the summary and the steps CSV hold the final figures."""
+    options = parse_cli("--shape", "step", "--step-duration", "10", "--step-users", "10", "--max-users", "20")
+    options.csv_prefix = str(tmp_path / "run")
+    environment = Environment(user_classes=[NoopUser], parsed_options=options)
+    environment.create_local_runner()
+    shape = install_shape(environment)
+    assert isinstance(shape, StepShape)
+    recorder = Recorder(environment, csv_prefix=options.csv_prefix)
+    connect_steps(environment, recorder)
+    environment.events.test_start.fire(environment=environment)
+    wall = 1_000_000.0
+    shape.recorder.clock = lambda: wall + clock.now
+    run_ticks(shape, clock, 0)  # step 1 begins
+    for started_at, ms in ((wall + 0.2, 120.5), (wall + 6.5, 3000.0)):  # end in seconds 0 and 9
+        recorder.stats.record(make_reply(total_time_ms=ms, started_at=started_at))
+    run_ticks(shape, clock, 10, start=10)  # step 1 ends with second 9 still being gathered
+    assert [(r.requests, r.max_ms) for r in shape.step_results] == [(2, 3000.0)]
+    recorder.stats.record(make_reply(total_time_ms=40.0, started_at=wall + 9.9))  # ends in second 9
+    clock.now = 15.0
+    environment.events.test_stopping.fire(environment=environment)
+    recorder.finish()  # the test's books close: every second is taken
+    first, second = shape.step_results
+    assert (first.requests, first.p95_ms, first.max_ms) == (3, 3000.0, 3000.0)
+    assert second.requests == 0
+    assert recorder.last_summary is not None
+    assert [step["requests"] for step in recorder.last_summary["steps"]["steps"]] == [3, 0]
+    with (tmp_path / "run_steps.csv").open(newline="") as handle:
+        assert [row["Requests"] for row in csv.DictReader(handle)] == ["3", "0"]

@@ -248,8 +248,9 @@ class StepRecorder:
         """
         second = _second(self.clock())
         self._close(now, second)
-        if self._closed and self._closed[-1].end == now:  # the next step takes on where it ended
-            second = self._closed[-1].end_second or second
+        last = self._closed[-1] if self._closed else None
+        if last is not None and last.end == now and last.end_second is not None:
+            second = last.end_second  # the next step takes on where the last one ended
         number = self.results[-1].step + 1 if self.results else 1
         self.open_step = OpenStep(step=number, users=users, start=now, first_second=second)
         return self.open_step
