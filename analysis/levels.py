@@ -54,8 +54,9 @@ the per-second percentiles of the Aggregated rows averaged with the seconds' suc
 weights (an approximation; ``NaN`` without the history).
 
 When wslocust's ``_steps.csv`` is there (a recording load shape), its per-step p50, p95 and max,
-computed by Locust over each step's own ``WS`` requests, replace those of the levels with the same
-number of users (``percentile_scope`` is then ``"step"``, and the max is exact).
+wslocust's exact statistics of each step's own ``WS`` replies (Locust's, to two significant digits, in
+files of earlier releases), replace those of the levels with the same number of users
+(``percentile_scope`` is then ``"step"``, and the max is exact).
 """
 
 from __future__ import annotations
@@ -133,8 +134,8 @@ def users_levels(run: Run, min_seconds: float = 0.0, frame: pd.DataFrame | None 
     else:
         table = _request_levels(run, steps)
     if run.steps is not None and not run.steps.empty and not table.empty:
-        # an exact max of the WS rows of --csv-full-history beats a step's, which is only known to
-        # Locust's bucket when the step set no new maximum
+        # an exact max of the WS rows of --csv-full-history beats a step's, which files of earlier
+        # releases knew only to Locust's bucket when the step set no new maximum
         own_max = bool((table["source"] == "wslocust").all()) and run.full_history
         _merge_steps(table, run.steps, keep_exact_max=own_max)
     table = table.drop(columns=[_MAX_FLOOR], errors="ignore")

@@ -290,7 +290,7 @@ def summarize(run: Run, *, min_level_seconds: float = 0.0) -> dict[str, Any]:
         what = "p50, p95 and max" if not (replies and run.full_history) else "p50, p95 (and max unless exact)"
         notes.append(
             f"{what} come from wslocust's _steps.csv where a step has the same users "
-            "(Locust's statistics of the step's WS requests: two significant digits)"
+            "(wslocust's exact statistics of the step's WS replies)"
         )
     if "run so far" in scopes:
         notes.append("percentiles are over the run so far at the end of each level (no --csv-full-history)")

@@ -1,4 +1,8 @@
-"""Kept for locustfiles written against earlier releases: the shapes live in :mod:`wslocust.load.shapes`."""
+"""Kept for locustfiles written against earlier releases.
+
+The shapes live in :mod:`wslocust.load.shapes`; their wiring into Locust (:func:`add_shape_arguments`,
+:func:`install_shape`) in :mod:`wslocust.plugin.shapes`.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +17,17 @@ from .load.shapes import (
     SpikeShape,
     Stage,
     StagesShape,
-    StatsSnapshot,
     SteadyShape,
     StepRecorder,
     StepResult,
     StepShape,
     StressShape,
-    add_shape_arguments,
-    install_shape,
     parse_stages,
     shape_from_options,
     steps_as_json,
     write_steps_csv,
 )
+from .plugin.shapes import add_shape_arguments, install_shape
 
 __all__ = [
     "SHAPES",
@@ -38,7 +40,6 @@ __all__ = [
     "SpikeShape",
     "Stage",
     "StagesShape",
-    "StatsSnapshot",
     "SteadyShape",
     "StepRecorder",
     "StepResult",

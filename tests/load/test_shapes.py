@@ -1,151 +1,29 @@
-"""Tests of wslocust.load.shapes: tick sequences on a fake clock, stages parsing, per-step math, stress search."""
+"""The shapes: tick sequences on a fake clock, per-step results fed by seconds of replies, the stress
+search, and their settings."""
 
 from __future__ import annotations
 
-import locust.shape
-from locust import User, task
-from locust.argument_parser import LocustArgumentParser
-from locust.env import Environment
-from locust.runners import WorkerRunner
-from locust.stats import RequestStats
 from locust.util.load_locustfile import is_shape_class
 
-import argparse
-import csv
 import json
 import re
-from collections.abc import Callable
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from wslocust.load import shapes
 from wslocust.load.shapes import (
     SHAPES,
-    STEP_CSV_COLUMNS,
     BurstShape,
     ConfigurableShape,
     SpikeShape,
-    Stage,
     StagesShape,
     SteadyShape,
-    StepRecorder,
     StepShape,
     StressShape,
-    add_shape_arguments,
-    install_shape,
-    parse_stages,
-    shape_from_options,
-    steps_as_json,
-    write_steps_csv,
 )
+
+from .support import FakeClock, Seconds, Tick, run_ticks
 
 __all__: list[str] = []
-
-Tick = tuple[int, float] | None
-
-
-class FakeClock:
-    """Stands in for the ``time`` module inside ``locust.shape``: ``perf_counter()`` returns ``now``."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def perf_counter(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """A fake clock for LoadTestShape.get_run_time (``time.perf_counter() - self.start_time``)."""
-    fake = FakeClock()
-    monkeypatch.setattr(locust.shape, "time", fake)
-    return fake
-
-
-@pytest.fixture(autouse=True)
-def _no_installed_shape(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shapes._WebUi, "shape", None)
-
-
-def run_ticks(
-    shape: ConfigurableShape,
-    clock: FakeClock,
-    until: int,
-    traffic: Callable[[int], None] | None = None,
-    start: int = 0,
-) -> dict[int, Tick]:
-    """Ticks once a second like Locust's shape worker, from ``start`` to ``until`` or the first None.
-
-    After each tick that returns users, ``traffic(users)`` may log that second's requests.
-    """
-    seen: dict[int, Tick] = {}
-    for second in range(start, until + 1):
-        clock.now = float(second)
-        result = shape.tick()
-        seen[second] = result
-        if result is None:
-            break
-        if traffic is not None:
-            traffic(result[0])
-    return seen
-
-
-def log(stats: RequestStats, count: int, ms: int, failures: int = 0) -> None:
-    """Logs ``count`` requests of ``ms`` each, ``failures`` of them failed (Locust logs both for those)."""
-    for _ in range(count):
-        stats.log_request("WS", "chat", ms, 0)
-    for _ in range(failures):
-        stats.log_error("WS", "chat", "bot error")
-
-
-def attach_stats(shape: ConfigurableShape) -> RequestStats:
-    """Gives the shape a runner whose merged stats are a real RequestStats, as on a master."""
-    stats = RequestStats()
-    shape.runner = SimpleNamespace(stats=stats, user_count=0)  # type: ignore[assignment]
-    return stats
-
-
-def parse_cli(*args: str) -> argparse.Namespace:
-    parser = LocustArgumentParser()
-    add_shape_arguments(parser.add_argument_group("Load shapes"))
-    return parser.parse_args(list(args))
-
-
-# ------------------------------------------------------------------------------------------------- stages
-
-
-def test_parse_stages_reads_stages_and_start_prefix() -> None:
-    start, stages = parse_stages("1@2m:10, 5m:50,5m:100,10m:100,3m:10")
-    assert start == 1
-    assert stages == [Stage(120, 10), Stage(300, 50), Stage(300, 100), Stage(600, 100), Stage(180, 10)]
-
-
-def test_parse_stages_without_prefix_gives_no_start() -> None:
-    assert parse_stages("30s:5") == (None, [Stage(30.0, 5)])
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", "no stages given"),
-        ("2m:10,5x:50", "stage 2 '5x:50': bad duration '5x'"),
-        ("2m:10,5m", "stage 2 '5m': expected DURATION:USERS"),
-        ("2m:ten", "stage 1 '2m:ten': bad user count 'ten'"),
-        ("2m:-3", "stage 1 '2m:-3': bad user count '-3'"),
-        ("2m:10,", "stage 2 is empty"),
-        ("a@2m:10", "bad start 'a'"),
-        ("1@2@2m:10", "more than one '@'"),
-        ("0s:10", "last 0 s in total"),
-    ],
-)
-def test_parse_stages_error_names_the_bad_token(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
-        parse_stages(text)
-
-
-# ------------------------------------------------------------------------------------------ tick sequences
 
 
 def test_step_shape_adds_step_users_every_step_duration_then_holds_max(clock: FakeClock) -> None:
@@ -282,80 +160,10 @@ def test_reset_time_after_the_first_tick_keeps_the_open_step(clock: FakeClock) -
     assert [result.step for result in shape.step_results] == [1, 2]
 
 
-# ------------------------------------------------------------------------------------------- step recorder
-
-
-def test_step_recorder_computes_rate_percentiles_and_error_rate_of_a_step() -> None:
-    stats = RequestStats()
-    log(stats, 30, 50)  # before the step: not counted
-    recorder = StepRecorder()
-    recorder.begin(10, 5.0, stats.total)
-    log(stats, 90, 100)
-    log(stats, 10, 1000, failures=5)
-    result = recorder.close(15.0, stats.total)
-    assert result is not None
-    assert (result.step, result.users, result.start, result.end, result.duration) == (1, 10, 5.0, 15.0, 10.0)
-    assert (result.requests, result.failures) == (100, 5)
-    assert result.requests_per_s == pytest.approx(10.0)
-    assert (result.p50_ms, result.p95_ms, result.max_ms) == (100, 1000, 1000)
-    assert result.error_rate == pytest.approx(0.05)
-    assert recorder.results == [result]
-
-
-def test_step_recorder_gives_a_step_its_own_max_not_the_running_max() -> None:
-    stats = RequestStats()
-    recorder = StepRecorder()
-    recorder.begin(10, 0.0, stats.total)
-    log(stats, 5, 3000)
-    first = recorder.advance(20, 10.0, stats.total)
-    log(stats, 5, 200)
-    second = recorder.close(20.0, stats.total)
-    assert first is not None
-    assert second is not None
-    assert (first.max_ms, second.max_ms) == (3000, 200)
-    assert (second.step, second.users, second.requests, second.p95_ms) == (2, 20, 5, 200)
-
-
-def test_step_recorder_counts_from_zero_after_locust_replaces_the_stats() -> None:
-    stats = RequestStats()
-    log(stats, 500, 900)
-    recorder = StepRecorder()
-    recorder.begin(10, 0.0, stats.total)
-    stats.clear_all()  # Runner.start() clears the stats after the shape's first tick
-    log(stats, 20, 100)
-    result = recorder.close(10.0, stats.total)
-    assert result is not None
-    assert (result.requests, result.p95_ms, result.max_ms) == (20, 100, 100)
-
-
-def test_step_recorder_counts_from_zero_after_a_stats_reset_in_place() -> None:
-    stats = RequestStats()
-    log(stats, 500, 900)
-    recorder = StepRecorder()
-    recorder.begin(10, 0.0, stats.total)
-    stats.reset_all()  # the web UI's reset button
-    log(stats, 600, 100)  # more than before the reset: only the reset itself tells
-    result = recorder.close(10.0, stats.total)
-    assert result is not None
-    assert (result.requests, result.p95_ms) == (600, 100)
-
-
-def test_step_recorder_without_stats_records_empty_steps() -> None:
-    recorder = StepRecorder()
-    recorder.begin(5, 0.0, None)
-    result = recorder.close(10.0, None)
-    assert result is not None
-    assert (result.requests, result.requests_per_s, result.p95_ms, result.error_rate) == (0, 0.0, 0, 0.0)
-
-
-def test_step_recorder_close_without_an_open_step_returns_none() -> None:
-    assert StepRecorder().close(1.0, None) is None
-
-
 def test_step_shape_records_one_result_per_step_from_the_runner_stats(clock: FakeClock) -> None:
     shape = StepShape(start_users=10, step_users=10, step_duration=60, max_users=30, hold_time=30)
-    stats = attach_stats(shape)
-    run_ticks(shape, clock, 1000, traffic=lambda users: log(stats, users // 10, users * 10))
+    stats = Seconds(shape, clock)
+    run_ticks(shape, clock, 1000, traffic=lambda users: stats.log(users // 10, users * 10))
     results = shape.step_results
     assert [(r.step, r.users, r.start, r.end) for r in results] == [
         (1, 10, 0.0, 60.0),
@@ -367,29 +175,26 @@ def test_step_shape_records_one_result_per_step_from_the_runner_stats(clock: Fak
     assert [r.p95_ms for r in results] == [100, 200, 300]
 
 
-# ------------------------------------------------------------------------------------------------- stress
-
-
-def stress(**settings: object) -> tuple[StressShape, RequestStats]:
+def stress(clock: FakeClock, **settings: object) -> tuple[StressShape, Seconds]:
     defaults: dict[str, object] = {"start_users": 10, "step_users": 10, "step_duration": 10, "spawn_rate": 10}
     shape = StressShape(**{**defaults, **settings})
-    return shape, attach_stats(shape)
+    return shape, Seconds(shape, clock)
 
 
 def test_stress_shape_stops_when_the_last_steps_p95_exceeds_the_target(clock: FakeClock) -> None:
-    shape, stats = stress(max_users=100, p95_ms=1000)
+    shape, stats = stress(clock, max_users=100, p95_ms=1000)
 
     def traffic(users: int) -> None:
         if users < 30:
-            log(stats, 100, 50)
+            stats.log(100, 50)
         else:
-            log(stats, 5, 2000)
+            stats.log(5, 2000)
 
     seen = run_ticks(shape, clock, 1000, traffic)
     assert [seen[t] for t in (0, 10, 20, 29)] == [(10, 10.0), (20, 10.0), (30, 10.0), (30, 10.0)]
     assert seen[30] is None
     # over the whole run p95 would still pass: only the last step is judged
-    assert stats.total.get_response_time_percentile(0.95) <= 1000
+    assert (stats.total.latency.percentile(0.95) or 0) <= 1000
     point = shape.breaking_point
     assert point is not None
     assert (point.users, point.requests_per_s, point.p95_ms) == (20, pytest.approx(100.0), 50)
@@ -400,8 +205,8 @@ def test_stress_shape_stops_when_the_last_steps_p95_exceeds_the_target(clock: Fa
 
 
 def test_stress_shape_stops_when_the_last_steps_error_rate_exceeds_the_limit(clock: FakeClock) -> None:
-    shape, stats = stress(max_users=100, error_rate=0.05)
-    run_ticks(shape, clock, 1000, lambda users: log(stats, 10, 100, failures=0 if users < 20 else 1))
+    shape, stats = stress(clock, max_users=100, error_rate=0.05)
+    run_ticks(shape, clock, 1000, lambda users: stats.log(10, 100, failures=0 if users < 20 else 1))
     point = shape.breaking_point
     assert point is not None
     assert (point.users, point.broken.users) == (10, 20)
@@ -410,8 +215,8 @@ def test_stress_shape_stops_when_the_last_steps_error_rate_exceeds_the_limit(clo
 
 
 def test_stress_shape_breaks_on_a_step_where_no_request_completes(clock: FakeClock) -> None:
-    shape, stats = stress(max_users=100)
-    run_ticks(shape, clock, 1000, lambda users: log(stats, 10, 100) if users < 20 else None)
+    shape, stats = stress(clock, max_users=100)
+    run_ticks(shape, clock, 1000, lambda users: stats.log(10, 100) if users < 20 else None)
     point = shape.breaking_point
     assert point is not None
     assert (point.users, point.broken.users, point.broken.requests) == (10, 20, 0)
@@ -419,8 +224,8 @@ def test_stress_shape_breaks_on_a_step_where_no_request_completes(clock: FakeClo
 
 
 def test_stress_shape_reports_a_breaking_point_below_the_first_step_when_it_breaks(clock: FakeClock) -> None:
-    shape, stats = stress(max_users=100, p95_ms=1000)
-    seen = run_ticks(shape, clock, 1000, lambda users: log(stats, 10, 5000))
+    shape, stats = stress(clock, max_users=100, p95_ms=1000)
+    seen = run_ticks(shape, clock, 1000, lambda users: stats.log(10, 5000))
     assert seen[10] is None
     point = shape.breaking_point
     assert point is not None
@@ -429,8 +234,8 @@ def test_stress_shape_reports_a_breaking_point_below_the_first_step_when_it_brea
 
 
 def test_stress_shape_stops_at_max_users_and_says_no_breaking_point_was_found(clock: FakeClock) -> None:
-    shape, stats = stress(max_users=30)
-    seen = run_ticks(shape, clock, 1000, lambda users: log(stats, 10, 100))
+    shape, stats = stress(clock, max_users=30)
+    seen = run_ticks(shape, clock, 1000, lambda users: stats.log(10, 100))
     assert [seen[t] for t in (0, 10, 20, 29, 30)] == [(10, 10.0), (20, 10.0), (30, 10.0), (30, 10.0), None]
     assert shape.breaking_point is None
     assert shape.outcome == "max_users"
@@ -439,8 +244,8 @@ def test_stress_shape_stops_at_max_users_and_says_no_breaking_point_was_found(cl
 
 
 def test_stress_summary_is_json_and_carries_the_breaking_point(clock: FakeClock) -> None:
-    shape, stats = stress(max_users=100, p95_ms=1000)
-    run_ticks(shape, clock, 1000, lambda users: log(stats, 10, 100 if users < 20 else 3000))
+    shape, stats = stress(clock, max_users=100, p95_ms=1000)
+    run_ticks(shape, clock, 1000, lambda users: stats.log(10, 100 if users < 20 else 3000))
     summary = json.loads(json.dumps(shape.summary()))
     assert summary["shape"] == "stress"
     assert summary["outcome"] == "broke"
@@ -450,42 +255,13 @@ def test_stress_summary_is_json_and_carries_the_breaking_point(clock: FakeClock)
 
 
 def test_stress_shape_stopped_from_outside_closes_its_step_and_says_so(clock: FakeClock) -> None:
-    shape, stats = stress(max_users=100)
-    run_ticks(shape, clock, 14, lambda users: log(stats, 10, 100))
+    shape, stats = stress(clock, max_users=100)
+    run_ticks(shape, clock, 14, lambda users: stats.log(10, 100))
     clock.now = 15.0
     shape.finish()
     assert shape.outcome == "stopped"
     assert [(r.users, r.end) for r in shape.step_results] == [(10, 10.0), (20, 15.0)]
     assert "last good step had 10 users" in shape.message
-
-
-# ---------------------------------------------------------------------------------------------- outputs
-
-
-def test_write_steps_csv_writes_prefix_steps_csv_with_the_step_columns(tmp_path: Path) -> None:
-    stats = RequestStats()
-    recorder = StepRecorder()
-    recorder.begin(10, 0.0, stats.total)
-    log(stats, 40, 120, failures=1)
-    recorder.close(20.0, stats.total)
-    path = write_steps_csv(tmp_path / "out" / "run", recorder.results)
-    assert path == tmp_path / "out" / "run_steps.csv"
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    assert tuple(rows[0]) == STEP_CSV_COLUMNS
-    assert rows[1] == ["1", "10", "0.0", "20.0", "20.0", "40", "1", "2.00", "120", "120", "120", "0.0250"]
-
-
-def test_steps_as_json_gives_one_serializable_dict_per_step() -> None:
-    recorder = StepRecorder()
-    recorder.begin(10, 0.0, None)
-    recorder.advance(20, 10.0, None)
-    recorder.close(20.0, None)
-    data = json.loads(json.dumps(steps_as_json(recorder.results)))
-    assert [(step["step"], step["users"], step["end"]) for step in data] == [(1, 10, 10.0), (2, 20, 20.0)]
-
-
-# --------------------------------------------------------------------------------------------- settings
 
 
 @pytest.mark.parametrize(
@@ -533,156 +309,3 @@ def test_locust_picks_a_locustfile_subclass_but_not_an_imported_shape() -> None:
 def test_shapes_registry_has_one_shape_per_name() -> None:
     assert set(SHAPES) == {"step", "burst", "stages", "stress", "steady", "spike"}
     assert all(shape.shape_name == name for name, shape in SHAPES.items())
-
-
-# ------------------------------------------------------------------------------------------ command line
-
-
-def test_shape_from_options_builds_the_chosen_shape_from_option_values() -> None:
-    options = parse_cli(
-        "--shape", "stress", "--step-users", "5", "--step-duration", "2m", "--stress-p95-ms", "800"
-    )
-    shape = shape_from_options(options)
-    assert isinstance(shape, StressShape)
-    assert (shape.step_users, shape.step_duration, shape.p95_ms) == (5, 120.0, 800.0)
-    assert (shape.start_users, shape.max_users, shape.error_rate) == (10, 500, 0.05)
-
-
-@pytest.mark.parametrize("share", ["5%", "0.05"])
-def test_the_stress_error_rate_takes_a_share_as_every_rate_does(share: str) -> None:
-    shape = shape_from_options(parse_cli("--shape", "stress", "--stress-error-rate", share))
-    assert isinstance(shape, StressShape)
-    assert shape.error_rate == 0.05
-
-
-def test_a_stress_error_rate_above_100_percent_is_refused_naming_the_option(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    with pytest.raises(SystemExit):
-        parse_cli("--shape", "stress", "--stress-error-rate", "150%")
-    assert "argument --stress-error-rate: must be a fraction from 0 to 1" in capsys.readouterr().err
-
-
-def test_shape_from_options_reads_stages_with_their_start() -> None:
-    shape = shape_from_options(parse_cli("--shape", "stages", "--stages", "2@1m:10,1m:0"))
-    assert isinstance(shape, StagesShape)
-    assert (shape.start_users, shape.plan) == (2, (Stage(60.0, 10), Stage(60.0, 0)))
-
-
-def test_shape_from_options_returns_none_without_a_shape() -> None:
-    assert shape_from_options(parse_cli()) is None
-
-
-def test_shape_from_options_requires_stages_for_the_stages_shape() -> None:
-    with pytest.raises(ValueError, match="--shape stages needs --stages"):
-        shape_from_options(parse_cli("--shape", "stages"))
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--step-duration", "2x"],
-        ["--stages", "2m:10,5m"],
-        ["--shape", "ramp"],
-        ["--step-duration", "0"],
-        ["--step-duration", "nan"],
-        ["--shape-spawn-rate", "nan"],
-        ["--shape-spawn-rate", "0"],
-        ["--stress-p95-ms", "inf"],
-        ["--stress-error-rate", "1.5"],
-        ["--burst-cycles", "0"],
-        ["--step-users", "-1"],
-        ["--spike-at", "inf"],
-    ],
-)
-def test_bad_shape_option_is_a_command_line_error(
-    args: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit):
-        parse_cli(*args)
-    assert f"argument {args[0]}:" in capsys.readouterr().err
-
-
-def test_a_zero_duration_is_accepted_where_it_means_none() -> None:
-    options = parse_cli("--step-hold", "0", "--step-time-limit", "0", "--spike-at", "0")
-    assert (options.step_hold, options.step_time_limit, options.spike_at) == ("0", "0", "0")
-
-
-def test_shape_rereads_options_edited_in_the_web_ui_at_the_next_start(clock: FakeClock) -> None:
-    options = parse_cli("--shape", "step", "--step-duration", "10", "--max-users", "20")
-    shape = shape_from_options(options)
-    assert shape is not None
-    assert run_ticks(shape, clock, 100)[20] is None
-    options.step_users = "5"  # the web UI form stores strings for options that default to None
-    shape.reset_time()
-    assert run_ticks(shape, clock, 100, start=0)[10] == (15, 10.0)
-
-
-def test_web_ui_lists_only_the_installed_shapes_options() -> None:
-    parser = LocustArgumentParser()
-    add_shape_arguments(parser.add_argument_group("Load shapes"))
-    assert not any(name.startswith(("shape", "step", "stress")) for name in parser.args_included_in_web_ui)
-    shapes._WebUi.shape = "stress"
-    parser = LocustArgumentParser()
-    add_shape_arguments(parser)
-    shown = set(parser.args_included_in_web_ui)
-    assert {"step_users", "stress_p95_ms", "max_users", "shape_spawn_rate"} <= shown
-    assert not shown & {"shape", "step_hold", "burst_users", "stages"}
-
-
-# ----------------------------------------------------------------------------------------- install_shape
-
-
-class NoopUser(User):
-    @task
-    def noop(self) -> None:
-        pass
-
-
-def test_install_shape_sets_the_environment_shape_and_its_runner() -> None:
-    environment = Environment(user_classes=[NoopUser], parsed_options=parse_cli("--shape", "spike"))
-    runner = environment.create_local_runner()
-    shape = install_shape(environment)
-    assert isinstance(shape, SpikeShape)
-    assert environment.shape_class is shape
-    assert shape.runner is runner
-    assert environment.available_shape_classes == {"SpikeShape": shape}
-
-
-def test_install_shape_does_nothing_without_a_shape_option() -> None:
-    environment = Environment(user_classes=[NoopUser], parsed_options=parse_cli())
-    environment.create_local_runner()
-    assert install_shape(environment) is None
-    assert environment.shape_class is None
-
-
-class OfflineWorker(WorkerRunner):
-    """A WorkerRunner that does not connect to a master."""
-
-    def __init__(self) -> None:
-        self.greenlet = None  # read by Runner.__del__
-
-
-def test_install_shape_does_nothing_on_a_worker() -> None:
-    environment = Environment(user_classes=[NoopUser], parsed_options=parse_cli("--shape", "step"))
-    environment.runner = OfflineWorker()
-    assert install_shape(environment) is None
-    assert environment.shape_class is None
-
-
-def test_install_shape_closes_the_open_step_and_writes_the_csv_when_the_test_stops(
-    clock: FakeClock, tmp_path: Path
-) -> None:
-    options = parse_cli("--shape", "step", "--step-duration", "10")
-    options.csv_prefix = str(tmp_path / "run")
-    environment = Environment(user_classes=[NoopUser], parsed_options=options)
-    environment.create_local_runner()
-    shape = install_shape(environment)
-    assert isinstance(shape, StepShape)
-    run_ticks(shape, clock, 14, lambda users: log(environment.stats, 2, 100))
-    clock.now = 15.0
-    environment.events.test_stopping.fire(environment=environment)
-    environment.events.test_stop.fire(environment=environment)
-    assert [(r.users, r.end, r.requests) for r in shape.step_results] == [(10, 10.0, 20), (20, 15.0, 10)]
-    with (tmp_path / "run_steps.csv").open(newline="") as handle:
-        assert len(list(csv.reader(handle))) == 3

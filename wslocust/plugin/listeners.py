@@ -29,7 +29,6 @@ import gevent
 
 from ..errors import WsLocustError
 from ..gates import verdict_exit_code
-from ..load.shapes import RecordingShape, install_shape
 from ..plugin_state import PluginState, attach_state
 from ..users import WebSocketUser
 from .checks import check_run, remove_empty_outputs, user_classes
@@ -37,6 +36,7 @@ from .distributed import hear_only_this_masters_workers, quit_after_final_report
 from .gc_freeze import freeze_gc_while_running
 from .options import CONFIGURATION_ERROR_EXIT_CODE, add_arguments
 from .recording import Recording
+from .shapes import connect_steps, install_shape
 from .shutdown import deliver_ctrl_c_to_the_main_greenlet, one_shutdown, write_html_report
 from .webui import add_chatbot_tab
 from .webui_form import add_form
@@ -78,12 +78,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         print_table=bool(getattr(options, "headless", False)),
         progress_interval_s=getattr(options, "progress_interval", None),
     )
-
-    def steps_section() -> dict[str, Any]:
-        running = environment.shape_class  # the --shape one, or the one picked in the web UI
-        return {"steps": running.summary()} if isinstance(running, RecordingShape) else {}
-
-    recording.summary_extras.append(steps_section)
+    connect_steps(environment, recording)
     recording.summary_extras.append(lambda: _tokens_section(recording))
     state = attach_state(environment, PluginState(recorder=recording.recorder))
     wire_open_model(environment, users, recording, state)

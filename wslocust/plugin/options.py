@@ -7,11 +7,11 @@ from typing import Any
 
 from ..gates import add_gate_arguments
 from ..load.arrivals import ARRIVAL_KINDS
-from ..load.shapes import add_shape_arguments
 from ..metrics import METRIC_BUILDERS
 from ..stats.aggregates import TOKEN_COUNTERS
 from ..values import argument_type, count, fraction, integer, milliseconds, number, seconds, seconds_range
 from ..wire.protocols import PROTOCOLS
+from .shapes import add_shape_arguments
 
 __all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "DEMO_OPTIONS", "add_arguments", "add_option"]
 
