@@ -15,8 +15,8 @@ import pytest
 
 from wslocust.load.shapes import SpikeShape, Stage, StagesShape, StepShape, StressShape, shape_from_options
 from wslocust.plugin import shapes as plugin_shapes
+from wslocust.plugin.recording import Recording
 from wslocust.plugin.shapes import add_shape_arguments, connect_steps, install_shape
-from wslocust.stats.recorder import Recorder
 
 from ..conftest import make_reply
 from ..load.support import FakeClock, Seconds, fake_clock, parse_cli, run_ticks
@@ -194,7 +194,7 @@ def test_connect_steps_feeds_the_steps_from_the_recorders_seconds_late_ones_incl
     environment.create_local_runner()
     shape = install_shape(environment)
     assert isinstance(shape, StepShape)
-    recorder = Recorder(environment, csv_prefix=options.csv_prefix)
+    recorder = Recording(environment, csv_prefix=options.csv_prefix)
     connect_steps(environment, recorder)
     environment.events.test_start.fire(environment=environment)
     wall = 1_000_000.0
