@@ -39,12 +39,15 @@ bench: $(STAMP)
 bench-analysis: $(STAMP)
 	$(BIN)/python benchmarks/analysis_large_history.py
 
+## ruff, mypy, and the layout's contracts (import-linter's in pyproject.toml, tests/test_layout.py's).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_layout.py
 
-## ruff, mypy, then pytest.
+## lint, then pytest.
 test: lint
 	$(BIN)/pytest
 

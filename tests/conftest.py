@@ -216,6 +216,13 @@ def wait_for_requests(history: Path, *, more_than: int, timeout_s: float) -> Non
     raise AssertionError(f"{history.name}: no more than {more_than} requests within {timeout_s:g} s")
 
 
+def processes(count: int) -> tuple[str, ...]:
+    """Locust's options for ``count`` processes (a master and its forked workers) on a free port, not
+    Locust's default 5557, which another run on the machine may hold."""
+    port = str(free_port())
+    return ("--processes", str(count), "--master-port", port, "--master-bind-port", port)
+
+
 def locust_command(*args: str) -> list[str]:
     """The command line of a Locust run of the shipped locustfile in a subprocess."""
     return [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "chatbot.py"), *args]

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from .conftest import ROOT, UNIT, bot_counts, locust_command, run_master_and_workers
+from .conftest import processes as processes_options
 
 BOT = ("--wrong-rate", "0.25", "--error-rate", "0", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
 RUN = ("--headless", "-u", "6", "-r", "6", "-t", "4s", "--stop-timeout", "5", "--think-time", "0.02")
@@ -73,7 +74,7 @@ def test_reported_metric_failures_equal_the_wrong_answers_the_bot_sent(
 ) -> None:
     url = demo(*BOT)
     prefix, summary = tmp_path / "run", tmp_path / "summary.json"
-    extra = ("--processes", str(processes)) if processes > 1 else ()
+    extra = processes_options(processes) if processes > 1 else ()
     result = run(
         *RUN,
         *extra,
@@ -126,7 +127,7 @@ def test_without_stop_timeout_the_replies_cut_short_are_counted_in_flight_at_sto
 ) -> None:
     """Users stopped mid-reply: replies + in flight at stop == prompts the bot began answering."""
     url = demo(*SLOW_BOT)
-    extra = ("--processes", str(processes)) if processes > 1 else ()
+    extra = processes_options(processes) if processes > 1 else ()
     summary, log = run_slow_replies(tmp_path, url, *extra)
     counts = bot_counts(url)
     assert summary["in_flight_at_stop"] > 0

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, UNIT, free_port, locust_command
+from .conftest import ROOT, UNIT, free_port, locust_command, processes
 
 FAST = ("--ttft-ms", "10", "--itl-ms", "2", "--chunks", "3", "--wrong-rate", "0", "--error-rate", "0")
 
@@ -63,8 +63,7 @@ def test_open_model_rate_is_shared_by_the_processes(tmp_path: Path, demo) -> Non
         tmp_path,
         "--host",
         url,
-        "--processes",
-        "2",
+        *processes(2),
         "-u",
         "20",
         "-r",
@@ -149,7 +148,7 @@ def test_gates_decide_the_exit_code_and_land_in_the_summary(tmp_path: Path, demo
 def test_a_step_shape_runs_on_the_master_of_two_processes(tmp_path: Path, demo) -> None:
     url = demo(*FAST)
     _, summary = run(
-        tmp_path, "--host", url, "--processes", "2", "--shape", "step", "--step-start-users", "2",
+        tmp_path, "--host", url, *processes(2), "--shape", "step", "--step-start-users", "2",
         "--step-users", "2", "--step-duration", "4s", "--max-users", "4", "--think-time", "0.05",
     )  # fmt: skip
     steps = summary["steps"]["steps"]
