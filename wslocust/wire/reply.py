@@ -1,4 +1,5 @@
-"""The measured result of one prompt→reply round trip: :class:`Reply` (socket-free)."""
+"""The measured result of one prompt→reply round trip: :class:`Reply` (socket-free), and the request
+types it and the handshake are reported under in Locust's statistics."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from typing import Any
 
 from ..errors import WsLocustError
 
-__all__ = ["Reply"]
+__all__ = ["CONNECT_REQUEST_TYPE", "REQUEST_TYPE", "Reply"]
+
+REQUEST_TYPE = "WS"
+"""The request type of prompt→reply round trips in Locust's statistics."""
+
+CONNECT_REQUEST_TYPE = "CONNECT"
+"""The request type of WebSocket handshakes in Locust's statistics."""
 
 
 @dataclass(slots=True, eq=False)
