@@ -1,27 +1,26 @@
-"""The WebSocket client: the only module that touches a socket.
+"""The WebSocket client: the only module that touches a socket. It moves bytes and time; the
+decisions are the socket-free wire layer's.
 
 websocket-client performs the opening handshake (headers, origin, subprotocols) on a socket this
-module dials itself (so that ``connect_to`` can dial another address while the URL's host stays in
-the Host header and the TLS server name); what it sends and which redirects it follows is decided
-by :mod:`wslocust.wire.handshake`. After the handshake, this module only moves bytes and time: a
-prompt's frames go out in one send, and each block read goes with its receive time to the
-connection's socket-free :class:`~wslocust.wire.connection.Connection`, which builds the reply and
-says what to do (answer a ping, close, count a pushed message).
+module dials itself, so that ``connect_to`` can dial another address while the URL's host stays in
+the Host header and the TLS server name; :mod:`wslocust.wire.handshake` decides what is sent and
+which redirects are followed. Then a prompt's frames go out in one send, and each block read goes,
+with its receive time, to the connection's :class:`~wslocust.wire.connection.Connection`, which
+builds the reply and says what to do (answer a ping, close, count a pushed message).
 
-On a plain (``ws://``) connection a round trip bypasses gevent's socket wrapper: the prompt goes out
-in one ``send`` on the non-blocking socket beneath it, and the user's greenlet then waits on the
-connection's libev I/O watcher and one timer a reply (the reply's deadline) before each
-``recvmsg_into`` a shared block buffer, which on Linux also gives the kernel's receive time of
-the block: chunk times are when the bytes arrived, not when a busy process got round to reading
-them. gevent's own ``recv`` would first try the socket (an
-``EAGAIN`` error, raised and caught, on nearly every call: the reply is not there yet) and arm a new
-``gevent.Timeout`` for every wait; the load generator's CPU a round trip is what limits how much load
-one process can offer. ``wss://`` connections keep gevent's SSL socket.
+On a plain (``ws://``) connection a round trip bypasses gevent's socket wrapper: one ``send`` on the
+non-blocking socket beneath it, then the user's greenlet waits on the connection's libev I/O watcher
+and one timer a reply (its deadline) before each ``recvmsg_into`` a shared block buffer, which on
+Linux also gives the kernel's receive time of the block: chunk times are when the bytes arrived, not
+when a busy process got round to reading them. gevent's own ``recv`` would first try the socket (an
+``EAGAIN`` error, raised and caught, on nearly every call) and arm a new ``gevent.Timeout`` for every
+wait; the load generator's CPU a round trip limits the load one process can offer. ``wss://``
+connections keep gevent's SSL socket.
 
-While a user is between prompts, a libev I/O watcher (no greenlet) wakes when the server sends
-something; a short-lived greenlet then reads it into the same ``Connection``: pings are answered,
-pushed messages are counted and dropped, a close is answered. So think times longer than a server's
-ping timeout do not get the connection dropped, and nothing pushed between replies is counted in the next one.
+Between prompts, a libev I/O watcher (no greenlet) wakes when the server sends something, and a
+short-lived greenlet reads it into the same ``Connection``. So think times longer than a server's
+ping timeout do not get the connection dropped, and nothing pushed between replies is counted in
+the next one.
 """
 
 from __future__ import annotations
@@ -59,8 +58,10 @@ from .wire.frames import encode_close
 from .wire.handshake import (
     MAX_REDIRECTS,
     REDIRECT_STATUSES,
+    check_headers,
     check_url,
     check_wire_text,
+    dial_address,
     expand_env,
     handshake_url,
     parse_connect_to,
@@ -162,14 +163,11 @@ class ChatClient:
     ) -> None:
         check_url(url)
         parts = urlsplit(url)
-        for header in headers:
-            if ":" not in header:
-                raise ConfigurationError("a --header must read 'Name: value' (the value is not shown)")
         self.environment = environment
         self.url = url
         self.protocol = protocol
         self.origin = origin
-        self.headers = list(headers)
+        self.headers = check_headers(headers)
         self.subprotocols = list(subprotocols) or ([protocol.subprotocol] if protocol.subprotocol else [])
         self.connect_timeout_s = connect_timeout_s
         self.reply_timeout_s = reply_timeout_s
@@ -179,10 +177,7 @@ class ChatClient:
         self.follow_redirects = follow_redirects
         self._secure = parts.scheme == "wss"
         self._server_name = parts.hostname
-        default_port = parts.port or (443 if self._secure else 80)
-        self._dial = (
-            parse_connect_to(connect_to, default_port) if connect_to else (parts.hostname, default_port)
-        )
+        self._dial = dial_address(url, connect_to)
         self._tls: ssl.SSLContext | None = None
         if self._secure:
             self._tls = ssl.create_default_context()
@@ -212,8 +207,6 @@ class ChatClient:
     def connected(self) -> bool:
         """True while the WebSocket connection is open."""
         return self._sock is not None
-
-    # -- connecting ---------------------------------------------------------------------------------
 
     def _open(self) -> socket.socket:
         """Dial, wrap TLS and perform the upgrade within one deadline; raise a :class:`ConnectError`.
@@ -357,8 +350,6 @@ class ChatClient:
         if sock is not None:
             sock.close()
 
-    # -- between replies ----------------------------------------------------------------------------
-
     def _watch_idle(self) -> None:
         if self._sock is None:
             return
@@ -400,7 +391,7 @@ class ChatClient:
                     return
         except (BlockingIOError, ssl.SSLWantReadError, TimeoutError):
             pass
-        except (WsLocustError, *_NETWORK_ERRORS):
+        except _NETWORK_ERRORS:
             self._drop()
             return
         finally:
@@ -432,8 +423,6 @@ class ChatClient:
             self._read_idle()
             if self._idle_watcher is not None:
                 self._idle_watcher.stop()
-
-    # -- one round trip -----------------------------------------------------------------------------
 
     def ask(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import ConfigurationError, HandshakeRejected
@@ -20,8 +21,10 @@ from ..errors import ConfigurationError, HandshakeRejected
 __all__ = [
     "MAX_REDIRECTS",
     "REDIRECT_STATUSES",
+    "check_headers",
     "check_url",
     "check_wire_text",
+    "dial_address",
     "expand_env",
     "handshake_url",
     "parse_connect_to",
@@ -106,6 +109,30 @@ def _shown_url(url: str) -> str:
         authority = "***@" + authority.rpartition("@")[2]
     shown = scheme + separator + authority + slash + path
     return shown + ("?***" if query_mark else "") + ("#***" if fragment_mark and not query_mark else "")
+
+
+def check_headers(headers: Sequence[str]) -> list[str]:
+    """Return the handshake headers as a list, if each reads ``Name: value``.
+
+    Raises:
+        ConfigurationError: one does not (its value is not shown: it may be a secret).
+    """
+    for header in headers:
+        if ":" not in header:
+            raise ConfigurationError("a --header must read 'Name: value' (the value is not shown)")
+    return list(headers)
+
+
+def dial_address(url: str, connect_to: str | None = None) -> tuple[str, int]:
+    """The (host, port) to dial for ``url``: ``connect_to``'s when given (its port defaulting to the
+    URL's), else the URL's; the port defaults to 443 for ``wss://``, 80 for ``ws://``.
+
+    Raises:
+        ConfigurationError: ``connect_to`` cannot be read (see :func:`parse_connect_to`).
+    """
+    parts = urlsplit(url)
+    default_port = parts.port or (443 if parts.scheme == "wss" else 80)
+    return parse_connect_to(connect_to, default_port) if connect_to else (parts.hostname or "", default_port)
 
 
 def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
