@@ -504,6 +504,7 @@ class ChatClient:
         watcher = self._idle_watcher
         timer: Any = None
         now_ms = 0.0
+        error: WsLocustError | None = None
         reply.started_at = time.time()
         start = perf_counter()
         deadline = start + self.reply_timeout_s
@@ -578,11 +579,11 @@ class ChatClient:
                 if actions:
                     self._perform(actions)  # a pong; a close (the reply failed) or a dropped push
         except TimeoutError:
-            reply.error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
-        except ReplyError as error:  # the connection dropped (or a protocol's own error)
-            reply.error = error
-        except _NETWORK_ERRORS as error:
-            reply.error = ConnectionClosed(None, f"({error.__class__.__name__}: {error})")
+            error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
+        except ReplyError as failure:  # the connection dropped (or a protocol's own error)
+            error = failure
+        except _NETWORK_ERRORS as failure:
+            error = ConnectionClosed(None, f"({failure.__class__.__name__}: {failure})")
         finally:
             if timer is not None:
                 if timer is self._reply_timer:
@@ -590,9 +591,8 @@ class ChatClient:
                 else:
                     timer.close()
                 watcher.stop()  # the lean path's: set whenever a timer is
-        if reply.error is not None and not reply.total_time_ms:
-            reply.total_time_ms = (perf_counter() - start) * 1000.0
-        connection.finish(reply)
+        if error is not None:  # the I/O gave up first
+            connection.fail(reply, error, (perf_counter() - start) * 1000.0)
         if reply.error is not None and reply.error.kind != "bot_error":
             # A late reply would be read as the next one's: start the next prompt on a fresh
             # connection (a close or a protocol error has closed this one already).

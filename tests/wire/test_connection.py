@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wslocust.errors import BotError, ConnectionClosed, ProtocolError
+from wslocust.errors import BotError, ConnectionClosed, ProtocolError, ReplyTimeout
 from wslocust.wire.connection import Close, Connection, Dropped, Pong
 from wslocust.wire.frames import (
     OP_BINARY,
@@ -65,19 +65,19 @@ def test_a_ping_mid_reply_is_answered_and_the_reply_still_awaited() -> None:
     actions = connection.receive(json_text({"text": "Hel"}) + server_frame(OP_PING, b"p"), 3.0)
     assert actions == [Pong(b"p")]
     assert connection.reply is reply
-    assert connection.receive(json_text({"type": "end", "text": "lo"}), 4.0) == ()
-    assert connection.finish(reply).text == "Hello"
+    assert connection.receive(json_text({"type": "end", "text": "lo"}), 4.0) is None
+    assert reply.text == "Hello"
 
 
 def test_an_unsolicited_pong_needs_nothing() -> None:
     connection = Connection(PlainProtocol())
-    assert connection.receive(server_frame(OP_PONG, b"beat"), 0.0) == ()
+    assert connection.receive(server_frame(OP_PONG, b"beat"), 0.0) is None
 
 
 def test_a_close_from_the_server_mid_reply_fails_it_with_the_code_and_reason() -> None:
     connection = Connection(JsonProtocol())
     reply = awaiting(connection)
-    assert connection.receive(json_text({"text": "Hel"}), 3.0) == ()
+    assert connection.receive(json_text({"text": "Hel"}), 3.0) is None
     assert connection.receive(encode_close(1011, "overloaded", mask=False), 7.5) == [Close(1000)]
     assert connection.reply is None
     assert isinstance(reply.error, ConnectionClosed)
@@ -117,8 +117,8 @@ def test_a_message_pushed_between_replies_is_dropped_and_not_in_the_next_reply()
     assert connection.receive(text("news!"), 0.0) == [Dropped(OP_TEXT, 5)]
     assert connection.receive(server_frame(OP_BINARY, b"\x00\x01"), 0.0) == [Dropped(OP_BINARY, 2)]
     reply = awaiting(connection)
-    assert connection.receive(text("answer"), 1.0) == ()
-    assert connection.finish(reply).text == "answer"
+    assert connection.receive(text("answer"), 1.0) is None
+    assert reply.text == "answer"
     assert reply.chunks == 1
 
 
@@ -126,18 +126,17 @@ def test_a_push_in_the_same_block_as_the_reply_end_is_dropped() -> None:
     connection = Connection(PlainProtocol())
     reply = awaiting(connection)
     assert connection.receive(text("answer") + text("news!"), 1.0) == [Dropped(OP_TEXT, 5)]
-    assert connection.finish(reply).text == "answer"
+    assert reply.text == "answer"
 
 
 def test_chunk_times_are_the_times_their_blocks_were_fed() -> None:
     connection = Connection(JsonProtocol())
     reply = awaiting(connection)
-    assert connection.receive(json_text({"text": "Hel"}), 5.0) == ()
-    assert connection.receive(json_text({"text": "lo"}) + json_text({"text": "!"}), 12.5) == ()
+    assert connection.receive(json_text({"text": "Hel"}), 5.0) is None
+    assert connection.receive(json_text({"text": "lo"}) + json_text({"text": "!"}), 12.5) is None
     assert connection.reply is reply
-    assert connection.receive(json_text({"type": "end"}), 20.0) == ()
+    assert connection.receive(json_text({"type": "end"}), 20.0) is None
     assert connection.reply is None
-    connection.finish(reply)
     assert reply.ok
     assert reply.text == "Hello!"
     assert reply.chunks == 3
@@ -150,10 +149,9 @@ def test_a_frame_split_across_blocks_is_a_chunk_at_the_time_of_its_last_block() 
     connection = Connection(PlainProtocol())
     reply = awaiting(connection)
     frame = text("answer")
-    assert connection.receive(frame[:3], 1.0) == ()
+    assert connection.receive(frame[:3], 1.0) is None
     assert connection.reply is reply
-    assert connection.receive(frame[3:], 4.0) == ()
-    connection.finish(reply)
+    assert connection.receive(frame[3:], 4.0) is None
     assert reply.chunk_times_ms == [4.0]
     assert reply.text == "answer"
 
@@ -180,7 +178,7 @@ def test_the_end_messages_fields_are_the_replys_meta() -> None:
 def test_an_error_message_is_a_bot_error_that_keeps_the_connection() -> None:
     connection = Connection(JsonProtocol())
     reply = awaiting(connection)
-    assert connection.receive(json_text({"type": "error", "message": "model overloaded"}), 9.0) == ()
+    assert connection.receive(json_text({"type": "error", "message": "model overloaded"}), 9.0) is None
     assert connection.reply is None
     assert isinstance(reply.error, BotError)
     assert reply.error.kind == "bot_error"
@@ -194,7 +192,6 @@ def test_a_masked_frame_from_the_server_fails_the_reply_and_the_connection_with_
     assert connection.receive(encode_frame(OP_TEXT, b"answer", mask=True), 1.0) == [Close(1002)]
     assert isinstance(reply.error, ProtocolError)
     assert "masked" in str(reply.error)
-    assert connection.finish(reply).text == ""
 
 
 def test_a_masked_frame_between_replies_fails_the_connection_with_1002() -> None:
@@ -226,24 +223,39 @@ def test_a_pong_due_before_a_protocol_error_is_still_asked_for() -> None:
     ]
 
 
-def test_finish_keeps_the_chunks_of_a_reply_the_io_abandoned() -> None:
+def test_a_reply_the_io_gave_up_on_fails_with_its_error_and_keeps_the_chunks_that_came() -> None:
     """A timeout: the I/O stops waiting; the reply keeps what arrived."""
     connection = Connection(JsonProtocol())
     reply = awaiting(connection)
     connection.receive(json_text({"text": "Hel"}), 2.0)
-    connection.finish(reply)
+    timeout = ReplyTimeout("no complete reply within 5 s")
+    connection.fail(reply, timeout, 5000.0)
     assert connection.reply is None
+    assert reply.error is timeout
+    assert reply.total_time_ms == 5000.0
     assert reply.text == "Hel"
     assert reply.chunks == 1
     assert reply.time_to_first_chunk_ms == 2.0
+
+
+def test_a_failure_after_the_reply_completed_keeps_the_replys_times() -> None:
+    """A pong that cannot be sent after the block that ended the reply: the reply fails, timed
+    when its end arrived."""
+    connection = Connection(PlainProtocol())
+    reply = awaiting(connection)
+    connection.receive(text("answer"), 3.0)
+    connection.fail(reply, ConnectionClosed(None, "(BrokenPipeError)"), 3.2)
+    assert isinstance(reply.error, ConnectionClosed)
+    assert reply.total_time_ms == 3.0
+    assert reply.text == "answer"
 
 
 def test_the_next_reply_starts_with_no_text_of_the_last() -> None:
     connection = Connection(JsonProtocol())
     first = awaiting(connection)
     connection.receive(json_text({"text": "Hel"}), 2.0)
-    connection.finish(first)
+    connection.fail(first, ReplyTimeout("late"), 5000.0)
     second = awaiting(connection, "again")
     connection.receive(json_text({"type": "end", "text": "Bye"}), 3.0)
-    assert connection.finish(second).text == "Bye"
+    assert second.text == "Bye"
     assert second.chunk_times_ms == [3.0]

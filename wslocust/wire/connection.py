@@ -17,10 +17,9 @@ them beside its I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import NamedTuple
 
-from ..errors import BotError, ConnectionClosed, ProtocolError
+from ..errors import BotError, ConnectionClosed, ProtocolError, WsLocustError
 from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameReader, encode_frame, parse_close
 from .protocols.base import Chunk, End, Failure, Message, Protocol
 from .reply import Reply
@@ -54,16 +53,15 @@ class Dropped(NamedTuple):
 
 Action = Pong | Close | Dropped
 
-_NO_ACTIONS: tuple[Action, ...] = ()
-_DATA = frozenset((OP_TEXT, OP_BINARY))
-
 
 class Connection:
     """The state and policy of one WebSocket connection: its frame reader and the reply being built.
 
     Use one a connection (a fresh one after each connect): :meth:`start` a reply and send what it
-    returns, :meth:`receive` every block read until :attr:`reply` is None, then :meth:`finish`.
-    Between replies, keep feeding :meth:`receive`: pings are answered, pushed messages dropped.
+    returns, then :meth:`receive` every block read until :attr:`reply` is None (the reply is then
+    complete: ended, or failed by the bot or the server). When the I/O stops waiting first (a
+    timeout, a dropped connection), :meth:`fail` completes the reply with its error. Between
+    replies, keep feeding :meth:`receive`: pings are answered, pushed messages dropped.
 
     Args:
         protocol: the dialect that turns messages into reply events.
@@ -71,48 +69,47 @@ class Connection:
             refuses masked frames, when None).
     """
 
-    __slots__ = ("_chunk_times", "_feed", "_pieces", "_read_frames", "protocol", "reader", "reply")
+    __slots__ = ("_feed", "_pieces", "_read_frames", "_request", "protocol", "reader", "reply")
 
     def __init__(self, protocol: Protocol, reader: FrameReader | None = None) -> None:
         self.protocol = protocol
         self.reader = reader if reader is not None else FrameReader()
         self.reply: Reply | None = None
-        """The reply being awaited; None between replies (and once it ended or failed)."""
+        """The reply being awaited; None between replies (and once it is complete)."""
+        self._request = protocol.request
         self._feed = protocol.feed
         self._read_frames = self.reader.feed
-        self._pieces: list[str] = []  # the reply's chunk texts, joined by finish()
-        self._chunk_times: list[float] = []
+        self._pieces: list[str] = []  # the awaited reply's chunk texts
 
     def start(self, reply: Reply) -> bytes:
         """Start awaiting ``reply``: return its prompt's frames, masked, ready to send in one go."""
-        messages = self.protocol.request(reply.prompt, reply.record)
+        messages = self._request(reply.prompt, reply.record)
         self.reply = reply
-        self._pieces.clear()
-        self._chunk_times = reply.chunk_times_ms
+        self._pieces = []
         # Most prompts are one message: its frame as it is, without a join.
         return _frame(messages[0]) if len(messages) == 1 else b"".join(map(_frame, messages))
 
-    def receive(self, data: bytes, time_ms: float) -> Sequence[Action]:
-        """Read a received block; fold the reply's messages into the reply; return the actions.
+    def receive(self, data: bytes, time_ms: float) -> list[Action] | None:
+        """Read a received block: fold the awaited reply's messages into it; say what to do.
 
         Args:
             data: the bytes read.
             time_ms: when they arrived, in ms since the prompt was sent (the chunks' times).
 
         Returns:
-            What the I/O must do, in order (empty, the usual case, when nothing). The reply is over
-            when :attr:`reply` is None: ended, failed by the bot, or failed by the connection (a
-            close, a protocol error: ``reply.error`` says which, ``reply.total_time_ms`` is
-            ``time_ms``).
+            What the I/O must do, in order; None (the usual case) when nothing. When the block
+            completes the reply, :attr:`reply` becomes None and the reply holds its text, chunks,
+            ``total_time_ms`` (``time_ms``) and, when it failed (the bot's error, a close, a
+            protocol error), its ``error``.
         """
         reply = self.reply
         try:
             frames = self._read_frames(data)
         except ProtocolError as error:
-            return self._fail(error, time_ms, _NO_ACTIONS)
-        actions: list[Action] | None = None  # a list only when there is one (rarely)
+            return self._fail_connection(error, time_ms, None)
+        actions: list[Action] | None = None  # a list only when there is something to do (rarely)
         for opcode, payload in frames:
-            if opcode in _DATA:
+            if opcode <= OP_BINARY:  # text or binary: the reader returns no other opcode below 8
                 if reply is None:
                     if actions is None:
                         actions = []
@@ -122,9 +119,9 @@ class Connection:
                     events = self._feed(payload.decode() if opcode == OP_TEXT else payload)
                 except UnicodeDecodeError:
                     not_utf8 = ProtocolError("text frame is not valid UTF-8")
-                    return self._fail(not_utf8, time_ms, actions or _NO_ACTIONS)
+                    return self._fail_connection(not_utf8, time_ms, actions)
                 except ProtocolError as error:
-                    return self._fail(error, time_ms, actions or _NO_ACTIONS)
+                    return self._fail_connection(error, time_ms, actions)
                 if not events:
                     continue  # not this reply's (another response's event, a heartbeat)
                 reply.bytes += len(payload)
@@ -132,7 +129,7 @@ class Connection:
                 for event in events:
                     if type(event) is Chunk:
                         self._pieces.append(event.text)
-                        self._chunk_times.append(time_ms)
+                        reply.chunk_times_ms.append(time_ms)
                     elif type(event) is End:
                         reply.meta = event.meta
                         over = True
@@ -140,9 +137,15 @@ class Connection:
                         reply.error = BotError(f"bot reported an error: {event.message}")
                         over = True
                         break
-                if over:
+                if over:  # _complete(), inline on this path: most replies end here
+                    self.reply = None
                     reply.total_time_ms = time_ms
-                    self.reply = reply = None
+                    reply.text = "".join(self._pieces)
+                    chunk_times = reply.chunk_times_ms
+                    reply.chunks = len(chunk_times)
+                    if chunk_times:
+                        reply.time_to_first_chunk_ms = chunk_times[0]
+                    reply = None
             elif opcode == OP_PING:
                 if actions is None:
                     actions = []
@@ -151,36 +154,41 @@ class Connection:
                 try:
                     code, reason = parse_close(payload)
                 except ProtocolError as error:
-                    return self._fail(error, time_ms, actions or _NO_ACTIONS)
+                    return self._fail_connection(error, time_ms, actions)
                 if reply is not None:
                     reply.error = ConnectionClosed(code, f"({reason})" if reason else "")
-                    reply.total_time_ms = time_ms
-                    self.reply = None
-                return [*(actions or _NO_ACTIONS), Close(1000)]  # nothing is read after a close
+                    self._complete(reply, time_ms)
+                return [*(actions or ()), Close(1000)]  # nothing is read after a close
             # A pong needs nothing (this client sends no pings: it is unsolicited).
-        return _NO_ACTIONS if actions is None else actions
+        return actions
 
-    def _fail(self, error: ProtocolError, time_ms: float, actions: Sequence[Action]) -> list[Action]:
-        """The server broke the protocol: the reply (if any) fails, the connection is failed with 1002."""
+    def fail(self, reply: Reply, error: WsLocustError, time_ms: float) -> None:
+        """The I/O gave up on ``reply`` (a timeout, a dropped connection): it fails with ``error``
+        at ``time_ms``, keeping the chunks that came. A complete reply keeps its times."""
+        reply.error = error
+        if reply is self.reply:
+            self._complete(reply, time_ms)
+
+    def _fail_connection(
+        self, error: ProtocolError, time_ms: float, actions: list[Action] | None
+    ) -> list[Action]:
+        """The server broke the protocol: the awaited reply fails with ``error``, and the
+        connection is failed with 1002 (RFC 6455 §7.1.7)."""
         reply = self.reply
         if reply is not None:
             reply.error = error
-            reply.total_time_ms = time_ms
-            self.reply = None
-        return [*actions, Close(1002)]
+            self._complete(reply, time_ms)
+        return [*(actions or ()), Close(1002)]
 
-    def finish(self, reply: Reply) -> Reply:
-        """Complete ``reply`` (ended, failed, or abandoned by the I/O: a timeout, a dropped
-        connection): its text, chunk count and time to first chunk from the chunks received."""
+    def _complete(self, reply: Reply, time_ms: float) -> None:
+        """The reply is over at ``time_ms``: its text, chunk count and time to first chunk."""
         self.reply = None
-        pieces = self._pieces
-        reply.text = "".join(pieces)
-        pieces.clear()
+        reply.total_time_ms = time_ms
+        reply.text = "".join(self._pieces)
         chunk_times = reply.chunk_times_ms
         reply.chunks = len(chunk_times)
         if chunk_times:
             reply.time_to_first_chunk_ms = chunk_times[0]
-        return reply
 
 
 def _frame(message: Message) -> bytes:
