@@ -35,7 +35,7 @@ import struct
 import sys
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,7 +68,7 @@ from .wire.handshake import (
     redirect_target,
 )
 from .wire.protocols import Protocol
-from .wire.reply import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Reply
+from .wire.reply import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Check, Reply
 
 __all__ = [
     "CONNECT_REQUEST_TYPE",
@@ -91,10 +91,6 @@ _NETWORK_ERRORS = (OSError, ssl.SSLError)
 _SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("@qq")
 _STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
-
-Check = Callable[["Reply"], WsLocustError | None]
-"""A check run on every reply before its request event fires; an error it returns fails the request."""
-
 
 _buffers: weakref.WeakKeyDictionary[Hub, memoryview] = weakref.WeakKeyDictionary()
 
@@ -175,11 +171,10 @@ class ChatClient:
         self.checks = list(checks)
         self.query = query
         self.follow_redirects = follow_redirects
-        self._secure = parts.scheme == "wss"
         self._server_name = parts.hostname
         self._dial = dial_address(url, connect_to)
         self._tls: ssl.SSLContext | None = None
-        if self._secure:
+        if parts.scheme == "wss":
             self._tls = ssl.create_default_context()
             if not verify_tls:
                 self._tls.check_hostname = False

@@ -3,13 +3,13 @@ types it and the handshake are reported under in Locust's statistics."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import WsLocustError
 
-__all__ = ["CONNECT_REQUEST_TYPE", "REQUEST_TYPE", "Reply"]
+__all__ = ["CONNECT_REQUEST_TYPE", "REQUEST_TYPE", "Check", "Reply"]
 
 REQUEST_TYPE = "WS"
 """The request type of prompt→reply round trips in Locust's statistics."""
@@ -68,3 +68,7 @@ class Reply:
     def good(self) -> bool:
         """True when it succeeded and met every metric and objective (it counts in goodput)."""
         return self.error is None and not self.missed
+
+
+Check = Callable[[Reply], WsLocustError | None]
+"""A check run on every reply before its request event fires; an error it returns fails the request."""
