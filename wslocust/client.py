@@ -242,7 +242,7 @@ class ChatClient:
                         raise
                     status = response.status
                     location = response.headers.get("location")
-                    url = redirect_target(url, status, location, follow_redirects=self.follow_redirects)
+                    url = redirect_target(self.url, status, location, follow_redirects=self.follow_redirects)
                     sock.close()
                     continue
                 self.subprotocol = handshake.getsubprotocol()
