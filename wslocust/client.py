@@ -1,24 +1,26 @@
-"""The WebSocket client: the only module that touches a socket.
+"""The WebSocket client: the only module that touches a socket. It moves bytes and time; the
+decisions are the socket-free wire layer's.
 
 websocket-client performs the opening handshake (headers, origin, subprotocols) on a socket this
-module dials itself (so that ``connect_to`` can dial another address while the URL's host stays in
-the Host header and the TLS server name). After the handshake, frames are read in blocks through the
-socket-free :class:`~wslocust.wire.frames.FrameReader` and sent in one ``sendall`` a prompt.
+module dials itself, so that ``connect_to`` can dial another address while the URL's host stays in
+the Host header and the TLS server name; :mod:`wslocust.wire.handshake` decides what is sent and
+which redirects are followed. Then a prompt's frames go out in one send, and each block read goes,
+with its receive time, to the connection's :class:`~wslocust.wire.connection.Connection`, which
+builds the reply and says what to do (answer a ping, close, count a pushed message).
 
-On a plain (``ws://``) connection a round trip bypasses gevent's socket wrapper: the prompt goes out
-in one ``send`` on the non-blocking socket beneath it, and the user's greenlet then waits on the
-connection's libev I/O watcher and one timer a reply (the reply's deadline) before each
-``recvmsg_into`` a shared block buffer, which on Linux also gives the kernel's receive time of
-the block: chunk times are when the bytes arrived, not when a busy process got round to reading
-them. gevent's own ``recv`` would first try the socket (an
-``EAGAIN`` error, raised and caught, on nearly every call: the reply is not there yet) and arm a new
-``gevent.Timeout`` for every wait; the load generator's CPU a round trip is what limits how much load
-one process can offer. ``wss://`` connections keep gevent's SSL socket.
+On a plain (``ws://``) connection a round trip bypasses gevent's socket wrapper: one ``send`` on the
+non-blocking socket beneath it, then the user's greenlet waits on the connection's libev I/O watcher
+and one timer a reply (its deadline) before each ``recvmsg_into`` a shared block buffer, which on
+Linux also gives the kernel's receive time of the block: chunk times are when the bytes arrived, not
+when a busy process got round to reading them. gevent's own ``recv`` would first try the socket (an
+``EAGAIN`` error, raised and caught, on nearly every call) and arm a new ``gevent.Timeout`` for every
+wait; the load generator's CPU a round trip limits the load one process can offer. ``wss://``
+connections keep gevent's SSL socket.
 
-While a user is between prompts, a libev I/O watcher (no greenlet) wakes when the server sends
-something; a short-lived greenlet then reads it: pings are answered, pushed messages are counted and
-dropped, a close is noted. So think times longer than a server's ping timeout do not get the
-connection dropped, and nothing pushed between replies is counted in the next one.
+Between prompts, a libev I/O watcher (no greenlet) wakes when the server sends something, and a
+short-lived greenlet reads it into the same ``Connection``. So think times longer than a server's
+ping timeout do not get the connection dropped, and nothing pushed between replies is counted in
+the next one.
 """
 
 from __future__ import annotations
@@ -27,17 +29,15 @@ import locust  # noqa: F401  (gevent's monkey patching comes first)
 from locust.env import Environment
 
 import _socket
-import os
-import re
 import socket
 import ssl
 import struct
 import sys
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import gevent
 import websocket
@@ -45,34 +45,36 @@ from gevent._waiter import Waiter
 from gevent.hub import Hub, get_hub
 
 from .errors import (
-    BotError,
     ConfigurationError,
     ConnectError,
     ConnectionClosed,
     HandshakeRejected,
-    ProtocolError,
     ReplyError,
     ReplyTimeout,
     WsLocustError,
 )
-from .wire.frames import (
-    OP_BINARY,
-    OP_CLOSE,
-    OP_PING,
-    OP_PONG,
-    OP_TEXT,
-    FrameReader,
-    encode_close,
-    encode_frame,
-    parse_close,
+from .wire.connection import Action, Close, Connection, Pong
+from .wire.frames import encode_close
+from .wire.handshake import (
+    MAX_REDIRECTS,
+    REDIRECT_STATUSES,
+    check_headers,
+    check_url,
+    check_wire_text,
+    dial_address,
+    expand_env,
+    handshake_url,
+    parse_connect_to,
+    redirect_target,
 )
-from .wire.protocols import Chunk, End, Failure, Message, Protocol
-from .wire.reply import Reply
+from .wire.protocols import Protocol
+from .wire.reply import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Check, Reply
 
 __all__ = [
     "CONNECT_REQUEST_TYPE",
     "REQUEST_TYPE",
     "ChatClient",
+    "Check",
     "Reply",
     "check_url",
     "check_wire_text",
@@ -80,20 +82,7 @@ __all__ = [
     "parse_connect_to",
 ]
 
-REQUEST_TYPE = "WS"
-"""The request type of prompt→reply round trips in Locust's statistics."""
-
-CONNECT_REQUEST_TYPE = "CONNECT"
-"""The request type of WebSocket handshakes in Locust's statistics."""
-
 _RECV_BYTES = 256 * 1024
-_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
-_MAX_REDIRECTS = 3
-"""Redirects of one upgrade that ``follow_redirects`` follows (within the URL's origin)."""
-_WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}  # a Location may name the HTTP equivalent
-_ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")
-_LINE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab
-_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")  # and space, tab: they end the request line's target
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
 # Linux's receive timestamps (SO_TIMESTAMPNS, and SCM_TIMESTAMPNS, its control message): with each
@@ -102,10 +91,6 @@ _NETWORK_ERRORS = (OSError, ssl.SSLError)
 _SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("@qq")
 _STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
-
-Check = Callable[["Reply"], WsLocustError | None]
-"""A check run on every reply before its request event fires; an error it returns fails the request."""
-
 
 _buffers: weakref.WeakKeyDictionary[Hub, memoryview] = weakref.WeakKeyDictionary()
 
@@ -122,99 +107,6 @@ def _receive_buffer(hub: Hub) -> memoryview:
     if buffer is None:
         buffer = _buffers[hub] = memoryview(bytearray(_RECV_BYTES))
     return buffer
-
-
-def expand_env(text: str, what: str = "the value", *, in_url: bool = False) -> str:
-    """Replace ``${NAME}`` references with environment variables, so secrets stay off command lines.
-
-    The result is checked with :func:`check_wire_text`: a variable holding ``\\r\\n`` must not add a
-    header or a line to the handshake.
-
-    Raises:
-        ConfigurationError: a referenced variable is not set (names the variable, never a value), or
-            the expanded text holds a control character (or, ``in_url``, a space).
-    """
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise ConfigurationError(f"environment variable {name} is referenced but not set")
-        return os.environ[name]
-
-    return check_wire_text(_ENV_REFERENCE.sub(value, text), what, in_url=in_url)
-
-
-def check_wire_text(text: str, what: str, *, in_url: bool = False) -> str:
-    """Return ``text`` if it may go into the handshake as is: no control character but tab (CR and LF
-    would end the line and start another), and, ``in_url`` (the query), no space or tab either.
-
-    Raises:
-        ConfigurationError: it may not (names ``what``, never the value: it may be a secret).
-    """
-    forbidden = _URL_FORBIDDEN if in_url else _LINE_FORBIDDEN
-    if forbidden.search(text):
-        kind = "a space or control character" if in_url else "a control character (CR, LF, ...)"
-        raise ConfigurationError(f"{what} holds {kind}: refused, not sent (the value is not shown)")
-    return text
-
-
-def check_url(url: str, name: str = "host") -> None:
-    """Check that ``url`` is a ``ws://`` or ``wss://`` URL with a host and a port that can be dialled.
-
-    Args:
-        url: the URL.
-        name: where it came from, for the message (``--host``, ``SupportBotUser.host``).
-
-    Raises:
-        ConfigurationError: it is not (the message quotes it).
-    """
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # reads the whole netloc: a broken [v6] or port raises here
-    except ValueError as error:
-        raise ConfigurationError(f"{name} {_shown_url(url)!r}: {error}") from None
-    if port == 0:
-        raise ConfigurationError(f"{name} {_shown_url(url)!r}: port 0 cannot be dialled")
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigurationError(f"host must be a ws:// or wss:// URL, got {_shown_url(url)!r}")
-
-
-def _shown_url(url: str) -> str:
-    """``url`` as a message may quote it: user info, query string and fragment (which may hold a
-    token) replaced by ``***``, by text alone (the URL may not parse)."""
-    shown, query_mark, _ = url.partition("?")
-    shown, fragment_mark, _ = shown.partition("#")
-    scheme, separator, rest = shown.rpartition("://")
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    shown = scheme + separator + authority + slash + path
-    return shown + ("?***" if query_mark else "") + ("#***" if fragment_mark and not query_mark else "")
-
-
-def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
-    """Parse ``host``, ``host:port`` or ``[v6]:port`` into a (host, port) to dial.
-
-    Raises:
-        ConfigurationError: no host, or a port that is empty or not a number from 1 to 65535.
-    """
-    spec = spec.strip()
-    colon = False
-    if spec.startswith("["):
-        host, _, rest = spec[1:].partition("]")
-        colon, port_text = rest.startswith(":"), rest[1:]
-    elif spec.count(":") == 1:
-        host, _, port_text = spec.partition(":")
-        colon = True
-    else:
-        host, port_text = spec, ""
-    if not host:
-        raise ConfigurationError(f"--connect-to {spec!r} names no host")
-    if not port_text and not colon:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigurationError(f"--connect-to {spec!r}: port must be a number from 1 to 65535")
-    return host, int(port_text)
 
 
 class ChatClient:
@@ -236,7 +128,7 @@ class ChatClient:
         connect_timeout_s: time allowed for TCP, TLS and the upgrade.
         reply_timeout_s: time allowed for a complete reply.
         verify_tls: check the server's certificate and name (on by default).
-        follow_redirects: follow a redirect of the upgrade (at most ``_MAX_REDIRECTS``) when it
+        follow_redirects: follow a redirect of the upgrade (at most ``MAX_REDIRECTS``) when it
             stays within the URL's origin (scheme, host and port); off by default, and a redirect
             to another origin is never followed, so headers and query go to no other host.
         connect_to: dial this ``host[:port]`` instead of the URL's, keeping the URL's Host header
@@ -270,14 +162,11 @@ class ChatClient:
     ) -> None:
         check_url(url)
         parts = urlsplit(url)
-        for header in headers:
-            if ":" not in header:
-                raise ConfigurationError("a --header must read 'Name: value' (the value is not shown)")
         self.environment = environment
         self.url = url
         self.protocol = protocol
         self.origin = origin
-        self.headers = list(headers)
+        self.headers = check_headers(headers)
         self.subprotocols = list(subprotocols) or ([protocol.subprotocol] if protocol.subprotocol else [])
         self.connect_timeout_s = connect_timeout_s
         self.reply_timeout_s = reply_timeout_s
@@ -286,14 +175,10 @@ class ChatClient:
         self.on_stopped_mid_reply = on_stopped_mid_reply
         self.query = query
         self.follow_redirects = follow_redirects
-        self._secure = parts.scheme == "wss"
         self._server_name = parts.hostname
-        default_port = parts.port or (443 if self._secure else 80)
-        self._dial = (
-            parse_connect_to(connect_to, default_port) if connect_to else (parts.hostname, default_port)
-        )
+        self._dial = dial_address(url, connect_to)
         self._tls: ssl.SSLContext | None = None
-        if self._secure:
+        if parts.scheme == "wss":
             self._tls = ssl.create_default_context()
             if not verify_tls:
                 self._tls.check_hostname = False
@@ -306,7 +191,7 @@ class ChatClient:
         self._buffer = _receive_buffer(self._hub)
         self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
         self._reply_timer_s = 0.0
-        self._reader = FrameReader()
+        self._connection = Connection(protocol)
         self._idle_watcher: Any = None
         self._idle_greenlet: gevent.Greenlet | None = None
         self._failed_connects = 0
@@ -322,22 +207,14 @@ class ChatClient:
         """True while the WebSocket connection is open."""
         return self._sock is not None
 
-    # -- connecting ---------------------------------------------------------------------------------
-
-    def _handshake_url(self) -> str:
-        if not self.query:
-            return self.url
-        separator = "&" if "?" in self.url else "?"
-        return f"{self.url}{separator}{expand_env(self.query, 'the query', in_url=True)}"
-
     def _open(self) -> socket.socket:
         """Dial, wrap TLS and perform the upgrade within one deadline; raise a :class:`ConnectError`.
 
         A redirect is followed only with ``follow_redirects``, only within the URL's origin and at
-        most ``_MAX_REDIRECTS`` times: the headers and query (secrets) go to no other host.
+        most ``MAX_REDIRECTS`` times: the headers and query (secrets) go to no other host.
         """
         host, port = self._dial
-        url = self._handshake_url()
+        url = handshake_url(self.url, self.query)
         headers = [expand_env(header, "a handshake header") for header in self.headers]
         origin = None if self.origin is None else check_wire_text(self.origin, "the origin")
         sock: socket.socket | None = None
@@ -347,7 +224,7 @@ class ChatClient:
         deadline = gevent.Timeout(self.connect_timeout_s)
         deadline.start()
         try:
-            for _hop in range(_MAX_REDIRECTS + 1):
+            for _hop in range(MAX_REDIRECTS + 1):
                 sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if self._tls is not None:
@@ -365,16 +242,17 @@ class ChatClient:
                     )
                 except websocket.WebSocketException:
                     response = handshake.handshake_response
-                    if response is None or response.status not in _REDIRECT_STATUSES:
+                    if response is None or response.status not in REDIRECT_STATUSES:
                         raise
                     status = response.status
-                    url = self._redirect_target(status, response.headers.get("location"))
+                    location = response.headers.get("location")
+                    url = redirect_target(self.url, status, location, follow_redirects=self.follow_redirects)
                     sock.close()
                     continue
                 self.subprotocol = handshake.getsubprotocol()
                 return sock
             raise HandshakeRejected(
-                status, message=f"handshake redirected more than {_MAX_REDIRECTS} times (HTTP {status})"
+                status, message=f"handshake redirected more than {MAX_REDIRECTS} times (HTTP {status})"
             )
         except BaseException as error:
             if sock is not None:
@@ -397,25 +275,6 @@ class ChatClient:
             raise
         finally:
             deadline.close()
-
-    def _redirect_target(self, status: int, location: str | None) -> str:
-        """The URL a redirect of the upgrade leads to, when it may be followed.
-
-        Raises:
-            HandshakeRejected: it may not (no Location, not ``follow_redirects``, or another
-                origin); the message names the Location's origin, never its path or query.
-        """
-        if not location:
-            raise HandshakeRejected(status, message=f"handshake redirected (HTTP {status}) with no Location")
-        target = urljoin(self.url, location.strip())
-        scheme, separator, rest = target.partition(":")
-        target = _WEBSOCKET_SCHEMES.get(scheme.lower(), scheme) + separator + rest
-        where = f"handshake redirected (HTTP {status}) to {_origin_text(target)}; not followed"
-        if _origin(target) != _origin(self.url):
-            raise HandshakeRejected(status, message=f"{where}: another origin than the URL's")
-        if not self.follow_redirects:
-            raise HandshakeRejected(status, message=f"{where}: give --follow-redirects")
-        return target
 
     def connect(self) -> bool:
         """Open the connection (closing any open one) and fire its ``CONNECT`` event.
@@ -451,7 +310,7 @@ class ChatClient:
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
             self._buffer = _receive_buffer(self._hub)
-        self._reader = FrameReader()
+        self._connection = Connection(self.protocol)
         self._watch_idle()
         return True
 
@@ -490,8 +349,6 @@ class ChatClient:
         if sock is not None:
             sock.close()
 
-    # -- between replies ----------------------------------------------------------------------------
-
     def _watch_idle(self) -> None:
         if self._sock is None:
             return
@@ -516,6 +373,7 @@ class ChatClient:
         if sock is None:
             return
         buffer = self._buffer
+        receive = self._connection.receive
         try:
             raw = self._raw
             if raw is None:
@@ -525,16 +383,14 @@ class ChatClient:
                 if not size:
                     self._drop()
                     return
-                for opcode, payload in self._reader.feed(buffer[:size].tobytes()):
-                    self._handle_control(opcode, payload, in_reply=False)
+                actions = receive(buffer[:size].tobytes(), 0.0)
+                if actions:
+                    self._perform(actions)
                 if self._sock is None:
                     return
         except (BlockingIOError, ssl.SSLWantReadError, TimeoutError):
             pass
-        except ProtocolError:
-            self.close(1002)
-            return
-        except (WsLocustError, *_NETWORK_ERRORS):
+        except _NETWORK_ERRORS:
             self._drop()
             return
         finally:
@@ -542,27 +398,17 @@ class ChatClient:
                 self._idle_greenlet = None
         self._watch_idle()
 
-    def _handle_control(self, opcode: int, payload: bytes, *, in_reply: bool) -> bool:
-        """Handle a control frame, or count a data frame outside a reply; True when it was either."""
-        if opcode == OP_PING:
-            if self._sock is not None:
-                self._sock.sendall(encode_frame(OP_PONG, payload))
-                self.pings_answered += 1
-            return True
-        if opcode == OP_PONG:
-            return True
-        if opcode == OP_CLOSE:
-            try:
-                parse_close(payload)
-            except ProtocolError:
-                self.close(1002)
+    def _perform(self, actions: Sequence[Action]) -> None:
+        """Do what the connection's policy asks: answer pings, close, count dropped pushes."""
+        for action in actions:
+            if type(action) is Pong:
+                if self._sock is not None:
+                    self._sock.sendall(action.frame)
+                    self.pings_answered += 1
+            elif type(action) is Close:
+                self.close(action.code)
             else:
-                self.close()
-            return True
-        if not in_reply:
-            self.pushed_messages += 1
-            return True
-        return False
+                self.pushed_messages += 1
 
     def _settle(self) -> None:
         """Before a prompt: stop the idle watch and read what it left (TLS may hold decrypted data)."""
@@ -576,8 +422,6 @@ class ChatClient:
             self._read_idle()
             if self._idle_watcher is not None:
                 self._idle_watcher.stop()
-
-    # -- one round trip -----------------------------------------------------------------------------
 
     def ask(
         self,
@@ -646,12 +490,10 @@ class ChatClient:
     def _round_trip(self, reply: Reply, scheduled_at: float | None) -> None:
         sock = self._sock
         assert sock is not None
-        messages = self.protocol.request(reply.prompt, reply.record)
-        # Most prompts are one message: its frame as it is, without a join.
-        payload = _frame(messages[0]) if len(messages) == 1 else b"".join(map(_frame, messages))
+        connection = self._connection
+        payload = connection.start(reply)
+        receive = connection.receive
         perf_counter = time.perf_counter
-        reader = self._reader
-        feed = self.protocol.feed
         buffer = self._buffer
         raw = self._raw
         stamped = self._stamped
@@ -659,8 +501,7 @@ class ChatClient:
         watcher = self._idle_watcher
         timer: Any = None
         now_ms = 0.0
-        pieces: list[str] = []
-        chunk_times = reply.chunk_times_ms
+        error: WsLocustError | None = None
         reply.started_at = time.time()
         start = perf_counter()
         deadline = start + self.reply_timeout_s
@@ -668,7 +509,6 @@ class ChatClient:
             reply.send_delay_ms = (start - scheduled_at) * 1000.0
             reply.started_at -= start - scheduled_at
             start = scheduled_at
-        done = False
         try:
             if raw is not None and watcher is not None:
                 # The lean path (plain TCP): one send, then wait for readability, then read.
@@ -700,7 +540,7 @@ class ChatClient:
             else:
                 sock.settimeout(self.reply_timeout_s)
                 sock.sendall(payload)
-            while not done:
+            while connection.reply is not None:
                 if timer is not None:
                     watcher.start(waiter.switch, True)
                     readable = waiter.get()
@@ -732,42 +572,15 @@ class ChatClient:
                     now_ms = (perf_counter() - start) * 1000.0
                 if not size:
                     raise ConnectionClosed(None, "(the server dropped the connection)")
-                for opcode, message in reader.feed(buffer[:size].tobytes()):
-                    if done:
-                        self._handle_control(opcode, message, in_reply=False)
-                        continue
-                    if opcode == OP_CLOSE:
-                        code, reason = _close_reason(message)
-                        self.close()
-                        raise ConnectionClosed(code, reason)
-                    if opcode != OP_TEXT and opcode != OP_BINARY:
-                        self._handle_control(opcode, message, in_reply=True)
-                        continue
-                    try:
-                        text = message.decode() if opcode == OP_TEXT else message
-                    except UnicodeDecodeError:
-                        raise ProtocolError("text frame is not valid UTF-8") from None
-                    events = feed(text)
-                    if events:
-                        reply.bytes += len(message)
-                    for event in events:
-                        if type(event) is Chunk:
-                            pieces.append(event.text)
-                            chunk_times.append(now_ms)
-                        elif type(event) is End:
-                            reply.meta = event.meta
-                            done = True
-                        elif type(event) is Failure:
-                            reply.error = _bot_error(event.message)
-                            done = True
-                            break
-            reply.total_time_ms = now_ms  # when the reply's last block arrived
+                actions = receive(buffer[:size].tobytes(), now_ms)
+                if actions:
+                    self._perform(actions)  # a pong; a close (the reply failed) or a dropped push
         except TimeoutError:
-            reply.error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
-        except ReplyError as error:
-            reply.error = error
-        except _NETWORK_ERRORS as error:
-            reply.error = ConnectionClosed(None, f"({error.__class__.__name__}: {error})")
+            error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
+        except ReplyError as failure:  # the connection dropped (or a protocol's own error)
+            error = failure
+        except _NETWORK_ERRORS as failure:
+            error = ConnectionClosed(None, f"({failure.__class__.__name__}: {failure})")
         finally:
             if timer is not None:
                 if timer is self._reply_timer:
@@ -775,28 +588,14 @@ class ChatClient:
                 else:
                     timer.close()
                 watcher.stop()  # the lean path's: set whenever a timer is
-        if reply.error is not None and not reply.total_time_ms:
-            reply.total_time_ms = (perf_counter() - start) * 1000.0
-        reply.text = "".join(pieces)
-        reply.chunks = len(chunk_times)
-        if chunk_times:
-            reply.time_to_first_chunk_ms = chunk_times[0]
+        if error is not None:  # the I/O gave up first
+            connection.fail(reply, error, (perf_counter() - start) * 1000.0)
         if reply.error is not None and reply.error.kind != "bot_error":
-            # A late reply would be read as the next one's: start the next prompt on a fresh connection.
-            # A server breaking the protocol is told so (RFC 6455 §7.1.7: fail the connection).
-            if isinstance(reply.error, ProtocolError):
-                self.close(1002)
-            else:
-                self._drop()
+            # A late reply would be read as the next one's: start the next prompt on a fresh
+            # connection (a close or a protocol error has closed this one already).
+            self._drop()
         elif self._sock is not None:
             self._watch_idle()
-
-
-def _frame(message: Message) -> bytes:
-    """One message as a masked frame: text for ``str``, binary for ``bytes``."""
-    if isinstance(message, str):
-        return encode_frame(OP_TEXT, message.encode())
-    return encode_frame(OP_BINARY, message)
 
 
 def _raw_socket(sock: socket.socket) -> _socket.socket | None:
@@ -822,34 +621,3 @@ def _stamp_receptions(raw: _socket.socket) -> bool:
     except OSError:
         return False
     return True
-
-
-def _origin(url: str) -> tuple[str, str, int] | None:
-    """The (scheme, host, port) of a ws:// or wss:// URL, None when it is not one."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("ws", "wss") or not parts.hostname:
-        return None
-    return scheme, parts.hostname.lower(), port or (443 if scheme == "wss" else 80)
-
-
-def _origin_text(url: str) -> str:
-    """A URL's origin as ``scheme://host:port``: never its user, path or query (they may hold secrets)."""
-    origin = _origin(url)
-    if origin is None:
-        return "a URL that is not ws:// or wss://"
-    scheme, host, port = origin
-    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
-
-
-def _close_reason(payload: bytes) -> tuple[int | None, str]:
-    code, reason = parse_close(payload)
-    return code, f"({reason})" if reason else ""
-
-
-def _bot_error(message: str) -> WsLocustError:
-    return BotError(f"bot reported an error: {message}")

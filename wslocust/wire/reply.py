@@ -1,14 +1,21 @@
-"""The measured result of one prompt→reply round trip: :class:`Reply` (socket-free)."""
+"""The measured result of one prompt→reply round trip: :class:`Reply` (socket-free), and the request
+types it and the handshake are reported under in Locust's statistics."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import WsLocustError
 
-__all__ = ["Reply"]
+__all__ = ["CONNECT_REQUEST_TYPE", "REQUEST_TYPE", "Check", "Reply"]
+
+REQUEST_TYPE = "WS"
+"""The request type of prompt→reply round trips in Locust's statistics."""
+
+CONNECT_REQUEST_TYPE = "CONNECT"
+"""The request type of WebSocket handshakes in Locust's statistics."""
 
 
 @dataclass(slots=True, eq=False)
@@ -61,3 +68,7 @@ class Reply:
     def good(self) -> bool:
         """True when it succeeded and met every metric and objective (it counts in goodput)."""
         return self.error is None and not self.missed
+
+
+Check = Callable[[Reply], WsLocustError | None]
+"""A check run on every reply before its request event fires; an error it returns fails the request."""

@@ -1,0 +1,198 @@
+"""One WebSocket connection's policy, socket-free: received bytes in, the reply and actions out.
+
+The client's I/O loop only moves bytes and time. It hands :meth:`Connection.receive` each block it
+reads with the block's receive time; the connection reads the block's frames, folds the protocol's
+events (:class:`~wslocust.wire.protocols.Chunk`, ``End``, ``Failure``) into the
+:class:`~wslocust.wire.reply.Reply` being built, and returns what the I/O must do:
+
+- :class:`Pong`: send a pong with this payload (the server pinged);
+- :class:`Close`: send a close frame with this code, then close the socket (the server closed: 1000;
+  the server broke the protocol, a masked frame for one: 1002, RFC 6455 §7.1.7);
+- :class:`Dropped`: a message arrived outside any reply; it was dropped (count it).
+
+So the decisions a connection makes (answer a ping, when a reply is over, what a close means for it,
+what is pushed between replies) are tested with bytes alone, the way websockets' ``Protocol`` owns
+them beside its I/O.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..errors import BotError, ConnectionClosed, ProtocolError, WsLocustError
+from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameReader, encode_frame, parse_close
+from .protocols.base import Chunk, End, Failure, Message, Protocol
+from .reply import Reply
+
+__all__ = ["Action", "Close", "Connection", "Dropped", "Pong"]
+
+
+class Pong(NamedTuple):
+    """Send a pong carrying ``payload`` (the ping's, as RFC 6455 §5.5.3 asks)."""
+
+    payload: bytes
+
+    @property
+    def frame(self) -> bytes:
+        """The pong's frame, masked, ready to send."""
+        return encode_frame(OP_PONG, self.payload)
+
+
+class Close(NamedTuple):
+    """Send a close frame with ``code``, then close the socket: the connection is over."""
+
+    code: int
+
+
+class Dropped(NamedTuple):
+    """A message arrived while no reply was awaited (a server push); it was dropped."""
+
+    opcode: int
+    size: int
+
+
+Action = Pong | Close | Dropped
+
+
+class Connection:
+    """The state and policy of one WebSocket connection: its frame reader and the reply being built.
+
+    Use one a connection (a fresh one after each connect): :meth:`start` a reply and send what it
+    returns, then :meth:`receive` every block read until :attr:`reply` is None (the reply is then
+    complete: ended, or failed by the bot or the server). When the I/O stops waiting first (a
+    timeout, a dropped connection), :meth:`fail` completes the reply with its error. Between
+    replies, keep feeding :meth:`receive`: pings are answered, pushed messages dropped.
+
+    Args:
+        protocol: the dialect that turns messages into reply events.
+        reader: the frame reader (a default :class:`~wslocust.wire.frames.FrameReader`, which
+            refuses masked frames, when None).
+    """
+
+    __slots__ = ("_feed", "_pieces", "_read_frames", "_request", "protocol", "reader", "reply")
+
+    def __init__(self, protocol: Protocol, reader: FrameReader | None = None) -> None:
+        self.protocol = protocol
+        self.reader = reader if reader is not None else FrameReader()
+        self.reply: Reply | None = None
+        """The reply being awaited; None between replies (and once it is complete)."""
+        self._request = protocol.request
+        self._feed = protocol.feed
+        self._read_frames = self.reader.feed
+        self._pieces: list[str] = []  # the awaited reply's chunk texts
+
+    def start(self, reply: Reply) -> bytes:
+        """Start awaiting ``reply``: return its prompt's frames, masked, ready to send in one go."""
+        messages = self._request(reply.prompt, reply.record)
+        self.reply = reply
+        self._pieces = []
+        # Most prompts are one message: its frame as it is, without a join.
+        return _frame(messages[0]) if len(messages) == 1 else b"".join(map(_frame, messages))
+
+    def receive(self, data: bytes, time_ms: float) -> list[Action] | None:
+        """Read a received block: fold the awaited reply's messages into it; say what to do.
+
+        Args:
+            data: the bytes read.
+            time_ms: when they arrived, in ms since the prompt was sent (the chunks' times).
+
+        Returns:
+            What the I/O must do, in order; None (the usual case) when nothing. When the block
+            completes the reply, :attr:`reply` becomes None and the reply holds its text, chunks,
+            ``total_time_ms`` (``time_ms``) and, when it failed (the bot's error, a close, a
+            protocol error), its ``error``.
+        """
+        reply = self.reply
+        try:
+            frames = self._read_frames(data)
+        except ProtocolError as error:
+            return self._fail_connection(error, time_ms, None)
+        actions: list[Action] | None = None  # a list only when there is something to do (rarely)
+        for opcode, payload in frames:
+            if opcode <= OP_BINARY:  # text or binary: the reader returns no other opcode below 8
+                if reply is None:
+                    if actions is None:
+                        actions = []
+                    actions.append(Dropped(opcode, len(payload)))
+                    continue
+                try:
+                    events = self._feed(payload.decode() if opcode == OP_TEXT else payload)
+                except UnicodeDecodeError:
+                    not_utf8 = ProtocolError("text frame is not valid UTF-8")
+                    return self._fail_connection(not_utf8, time_ms, actions)
+                except ProtocolError as error:
+                    return self._fail_connection(error, time_ms, actions)
+                if not events:
+                    continue  # not this reply's (another response's event, a heartbeat)
+                reply.bytes += len(payload)
+                over = False
+                for event in events:
+                    if type(event) is Chunk:
+                        self._pieces.append(event.text)
+                        reply.chunk_times_ms.append(time_ms)
+                    elif type(event) is End:
+                        reply.meta = event.meta
+                        over = True
+                    elif type(event) is Failure:
+                        reply.error = BotError(f"bot reported an error: {event.message}")
+                        over = True
+                        break
+                if over:  # _complete(), inline on this path: most replies end here
+                    self.reply = None
+                    reply.total_time_ms = time_ms
+                    reply.text = "".join(self._pieces)
+                    chunk_times = reply.chunk_times_ms
+                    reply.chunks = len(chunk_times)
+                    if chunk_times:
+                        reply.time_to_first_chunk_ms = chunk_times[0]
+                    reply = None
+            elif opcode == OP_PING:
+                if actions is None:
+                    actions = []
+                actions.append(Pong(payload))
+            elif opcode == OP_CLOSE:
+                try:
+                    code, reason = parse_close(payload)
+                except ProtocolError as error:
+                    return self._fail_connection(error, time_ms, actions)
+                if reply is not None:
+                    reply.error = ConnectionClosed(code, f"({reason})" if reason else "")
+                    self._complete(reply, time_ms)
+                return [*(actions or ()), Close(1000)]  # nothing is read after a close
+            # A pong needs nothing (this client sends no pings: it is unsolicited).
+        return actions
+
+    def fail(self, reply: Reply, error: WsLocustError, time_ms: float) -> None:
+        """The I/O gave up on ``reply`` (a timeout, a dropped connection): it fails with ``error``
+        at ``time_ms``, keeping the chunks that came. A complete reply keeps its times."""
+        reply.error = error
+        if reply is self.reply:
+            self._complete(reply, time_ms)
+
+    def _fail_connection(
+        self, error: ProtocolError, time_ms: float, actions: list[Action] | None
+    ) -> list[Action]:
+        """The server broke the protocol: the awaited reply fails with ``error``, and the
+        connection is failed with 1002 (RFC 6455 §7.1.7)."""
+        reply = self.reply
+        if reply is not None:
+            reply.error = error
+            self._complete(reply, time_ms)
+        return [*(actions or ()), Close(1002)]
+
+    def _complete(self, reply: Reply, time_ms: float) -> None:
+        """The reply is over at ``time_ms``: its text, chunk count and time to first chunk."""
+        self.reply = None
+        reply.total_time_ms = time_ms
+        reply.text = "".join(self._pieces)
+        chunk_times = reply.chunk_times_ms
+        reply.chunks = len(chunk_times)
+        if chunk_times:
+            reply.time_to_first_chunk_ms = chunk_times[0]
+
+
+def _frame(message: Message) -> bytes:
+    """One message as a masked frame: text for ``str``, binary for ``bytes``."""
+    if isinstance(message, str):
+        return encode_frame(OP_TEXT, message.encode())
+    return encode_frame(OP_BINARY, message)
