@@ -22,7 +22,7 @@ demo: $(STAMP)
 		--exit-code-on-error 0 $(ARGS)
 	@echo "Results in $$(pwd)/results/:"
 	@echo "  Locust:   demo_stats.csv demo_stats_history.csv demo_failures.csv demo_exceptions.csv demo.html"
-	@echo "  wslocust: demo_chat_stats.csv demo_chat_stats_history.csv demo_failed_replies.jsonl demo.json"
+	@echo "  wslocust: demo_chat_stats.csv demo_chat_stats_history.csv demo_chat_histograms.jsonl demo_failed_replies.jsonl demo.json"
 	@echo "  Then: make report (summary, figures, HTML report from these CSVs)"
 
 ## The demo's CSVs as a summary, figures and one self-contained HTML report (after `make demo`).
