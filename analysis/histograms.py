@@ -9,13 +9,13 @@ where averaging per-second percentiles only approximates them.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .errors import InputError
+from .errors import read_json_lines
 
 __all__ = ["FIELDS", "Histogram", "SecondHistograms", "merged", "read_histograms"]
 
@@ -83,22 +83,13 @@ def read_histograms(path: Path) -> SecondHistograms | None:
     if not path.exists():
         return None
     seconds: SecondHistograms = {}
-    try:
-        with path.open(encoding="utf-8") as stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                    second = seconds.setdefault(int(item["time"]), {name: Histogram() for name in FIELDS})
-                    for name in FIELDS:
-                        second[name].merge(Histogram.from_json(item[name]))
-                except (ValueError, TypeError, KeyError, AttributeError) as error:
-                    raise InputError(f"{path}: line {number}: not a second's histograms ({error})") from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+
+    def take(item: Any) -> None:
+        second = seconds.setdefault(int(item["time"]), {name: Histogram() for name in FIELDS})
+        for name in FIELDS:
+            second[name].merge(Histogram.from_json(item[name]))
+
+    read_json_lines(path, "a second's histograms", take)
     return seconds
 
 

@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from .classify import classify_error, classify_kind
-from .errors import InputError
+from .errors import InputError, read_json_lines
 from .histograms import SecondHistograms, read_histograms
 
 __all__ = [
@@ -417,28 +417,19 @@ def _read_failed_replies(path: Path) -> pd.DataFrame | None:
     if not path.exists():
         return None
     rows: list[tuple[float, float, str, str, str]] = []
-    try:
-        with path.open(encoding="utf-8") as stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                    rows.append(
-                        (
-                            float(item["time"]),
-                            float(item.get("latency_ms") or 0.0),
-                            str(item.get("name", "")),
-                            str(item.get("error", "")),
-                            str(item.get("kind", "")),
-                        )
-                    )
-                except (ValueError, TypeError, KeyError, AttributeError) as error:
-                    raise InputError(f"{path}: line {number}: not a failed reply ({error})") from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+
+    def take(item: Any) -> None:
+        rows.append(
+            (
+                float(item["time"]),
+                float(item.get("latency_ms") or 0.0),
+                str(item.get("name", "")),
+                str(item.get("error", "")),
+                str(item.get("kind", "")),
+            )
+        )
+
+    read_json_lines(path, "a failed reply", take)
     frame = pd.DataFrame(rows, columns=["time", "latency_ms", "name", "error", "wslocust_kind"])
     frame["end"] = frame["time"] + frame["latency_ms"] / 1000.0
     unique = {(k, e) for k, e in zip(frame["wslocust_kind"], frame["error"], strict=True)}
