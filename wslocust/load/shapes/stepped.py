@@ -19,6 +19,25 @@ def _ceil_div(numerator: int, denominator: int) -> int:
     return -(-numerator // denominator)
 
 
+_RAMP_SETTINGS: dict[str, Parse] = {
+    "start_users": integer,
+    "step_users": integer,
+    "step_duration": duration_s,
+    "max_users": integer,
+    "spawn_rate": any_number,
+}
+"""The settings of a ramp of steps, shared by the step and stress shapes, with their parsers."""
+
+_RAMP_OPTIONS: dict[str, str] = {
+    "step_start_users": "start_users",
+    "step_users": "step_users",
+    "step_duration": "step_duration",
+    "max_users": "max_users",
+    "shape_spawn_rate": "spawn_rate",
+}
+"""The command-line options of a ramp of steps (their ``dest``) and the settings they set."""
+
+
 class StepShape(RecordingShape):
     """Step ramp: ``start_users``, then ``step_users`` more every ``step_duration`` up to ``max_users``.
 
@@ -44,20 +63,12 @@ class StepShape(RecordingShape):
     """Total run time after which the test ends whatever the step, in seconds; 0 for no limit."""
 
     _settings: ClassVar[dict[str, Parse]] = {
-        "start_users": integer,
-        "step_users": integer,
-        "step_duration": duration_s,
-        "max_users": integer,
-        "spawn_rate": any_number,
+        **_RAMP_SETTINGS,
         "hold_time": duration_s,
         "time_limit": duration_s,
     }
     _option_map: ClassVar[dict[str, str]] = {
-        "step_start_users": "start_users",
-        "step_users": "step_users",
-        "step_duration": "step_duration",
-        "max_users": "max_users",
-        "shape_spawn_rate": "spawn_rate",
+        **_RAMP_OPTIONS,
         "step_hold": "hold_time",
         "step_time_limit": "time_limit",
     }
@@ -185,21 +196,13 @@ class StressShape(RecordingShape):
     """Fewest completed requests a step needs to pass (a stalled server completes none); 0 disables."""
 
     _settings: ClassVar[dict[str, Parse]] = {
-        "start_users": integer,
-        "step_users": integer,
-        "step_duration": duration_s,
-        "max_users": integer,
-        "spawn_rate": any_number,
+        **_RAMP_SETTINGS,
         "p95_ms": any_number,
         "error_rate": fraction,
         "min_requests": integer,
     }
     _option_map: ClassVar[dict[str, str]] = {
-        "step_start_users": "start_users",
-        "step_users": "step_users",
-        "step_duration": "step_duration",
-        "max_users": "max_users",
-        "shape_spawn_rate": "spawn_rate",
+        **_RAMP_OPTIONS,
         "stress_p95_ms": "p95_ms",
         "stress_error_rate": "error_rate",
         "stress_min_requests": "min_requests",
