@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .load import InputError
+from .errors import InputError
 
 __all__ = [
     "EXIT_INPUT",

@@ -31,7 +31,7 @@ import pytest
 from gevent.server import StreamServer
 
 import wslocust  # noqa: F401  (registers the plugin)
-from wslocust.demo.server import DemoProcess
+from wslocust.demo.process import DemoProcess
 from wslocust.errors import WsLocustError
 from wslocust.wire.reply import Reply
 

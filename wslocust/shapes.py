@@ -1,4 +1,5 @@
-"""Kept for locustfiles written against earlier releases.
+"""The load shapes by the path locustfiles import them from (``from wslocust.shapes import StepShape``;
+README.md and docs/shapes.md use it, and earlier releases held them here).
 
 The shapes live in :mod:`wslocust.load.shapes`; their wiring into Locust (:func:`add_shape_arguments`,
 :func:`install_shape`) in :mod:`wslocust.plugin.shapes`.

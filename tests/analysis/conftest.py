@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from wslocust.demo.server import DemoProcess
+from wslocust.demo.process import DemoProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

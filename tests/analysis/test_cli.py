@@ -100,3 +100,24 @@ def test_the_level_commands_share_min_level_seconds(command: str) -> None:
     parser = importlib.import_module(f"analysis.{command}").build_parser()
     assert parser.parse_args(["x"]).min_level_seconds == 0.0
     assert parser.parse_args(["x", "--min-level-seconds", "2.5"]).min_level_seconds == 2.5
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_command_without_the_analysis_extra_is_one_line_and_exit_2(command: str) -> None:
+    code = (
+        "import sys\n"
+        "class NoExtra:  # as if the analysis extra were not installed\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in ('numpy', 'pandas', 'matplotlib'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoExtra())\n"
+        "from analysis.__main__ import main\n"
+        f"sys.exit(main([{command!r}, 'results/run']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"wslocust-analysis: error: {command} needs ")
+    assert line.endswith(", which is not installed: pip install 'wslocust[analysis]'")

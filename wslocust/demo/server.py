@@ -40,13 +40,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..values import argument_type, count, fraction, integer, milliseconds, port, seconds
-from .process import DemoProcess  # kept here too: wslocust.demo.server.DemoProcess was its home
 
 __all__ = [
     "DEFAULT_DATASET",
     "PROTOCOL_CHOICES",
     "Behaviour",
-    "DemoProcess",
     "Knowledge",
     "main",
     "run_server",
@@ -444,8 +442,11 @@ _port = argument_type(port, allow_zero=True)
 
 
 def _parser() -> argparse.ArgumentParser:
+    run_as_package = Path(sys.argv[0]).name == "__main__.py"  # python -m wslocust.demo
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m wslocust.demo" if run_as_package else None,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8765, help="port; 0 picks a free one (default 8765)")

@@ -1,4 +1,5 @@
-"""wslocust's command-line options, in the ``wslocust`` group of Locust's parser."""
+"""wslocust's command-line options on Locust's parser: the ``wslocust``, ``wslocust load shapes``,
+``wslocust gates`` and ``wslocust demo`` groups, every option added through :func:`add_option`."""
 
 from __future__ import annotations
 

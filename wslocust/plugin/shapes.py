@@ -15,7 +15,7 @@ from locust.runners import WorkerRunner
 
 import argparse
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..load.shapes import SHAPES, ConfigurableShape, RecordingShape, shape_from_options, write_steps_csv
@@ -35,7 +35,7 @@ class _WebUi:
     shape: str | None = None
 
 
-def add_shape_arguments(group: Any, add: Callable[..., None] | None = None) -> None:
+def add_shape_arguments(parser_group: Any) -> None:
     """Registers the shape options on a Locust argument parser or one of its argument groups.
 
     Call it from an ``init_command_line_parser`` listener. Every option defaults to ``None``, meaning the
@@ -43,17 +43,12 @@ def add_shape_arguments(group: Any, add: Callable[..., None] | None = None) -> N
     in the web UI's form and re-read at each start; ``--shape`` itself is command-line only.
 
     Args:
-        group: ``parser`` or ``parser.add_argument_group(...)``.
-        add: Adds one option to the group and marks it for the web UI, called as
-            ``add(group, *flags, include_in_web_ui=..., **argparse_kwargs)``; by default the plugin's
-            :func:`~wslocust.plugin.options.add_option`.
+        parser_group: ``parser`` or ``parser.add_argument_group(...)``.
     """
-    if add is None:
-        from .options import add_option  # here: the options module adds these options itself
+    from .options import add_option  # here: wslocust.plugin.options imports this module
 
-        add = add_option
-    add(
-        group,
+    add_option(
+        parser_group,
         "--shape",
         choices=["none", *SHAPES],
         default="none",
@@ -61,8 +56,8 @@ def add_shape_arguments(group: Any, add: Callable[..., None] | None = None) -> N
         help="Load shape to run instead of a fixed --users count (default none). See docs/shapes.md",
     )
     for option in SHAPE_OPTIONS:
-        add(
-            group,
+        add_option(
+            parser_group,
             option.flag,
             type=option.convert,
             metavar=option.metavar,

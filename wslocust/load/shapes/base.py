@@ -62,7 +62,7 @@ class ConfigurableShape(LoadTestShape):
     abstract = True
 
     shape_name: ClassVar[str] = ""
-    """Key of the shape in :data:`SHAPES` and value of ``--shape``."""
+    """Key of the shape in :data:`~wslocust.load.shapes.options.SHAPES` and value of ``--shape``."""
 
     spawn_rate: float = 10.0
     """Users started (or stopped) per second when the shape changes the user count."""
@@ -88,7 +88,9 @@ class ConfigurableShape(LoadTestShape):
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> ConfigurableShape:
-        """Creates the shape from parsed command-line options (those of :func:`add_shape_arguments`).
+        """Creates the shape from parsed command-line options.
+
+        The options are those :func:`~wslocust.plugin.shapes.add_shape_arguments` adds.
 
         Options left unset (``None`` or empty) keep the class-attribute defaults.
 
