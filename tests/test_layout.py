@@ -1,5 +1,6 @@
 """The layout's contracts that import-linter cannot state: what a fresh process loads on an import,
-which modules may touch Locust's runner, parser and web UI, and how long a module may grow."""
+which modules may touch Locust's runner, parser and web UI, how long a module may grow, and which
+import paths of earlier releases still work."""
 
 from __future__ import annotations
 
@@ -83,6 +84,23 @@ def test_a_locustfile_importing_wslocust_under_locust_registers_the_plugin() -> 
         "assert '--reply-timeout' in get_parser().format_help(), 'no wslocust option in the parser'"
     )
     assert "locust" in _loaded_after(code)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "from wslocust.shapes import StepShape, StressShape, StagesShape, install_shape",
+        "from wslocust.protocols import JsonProtocol, Protocol",
+        "from wslocust.protocols.base import Protocol, Chunk",
+        "from wslocust.protocols.json_messages import JsonProtocol, get_path",
+        "from wslocust.demo_server import DemoProcess, main",
+        "from wslocust.client import ChatClient, Reply, check_url",
+        "from wslocust.stats import ChatStats, Histogram",
+        "from wslocust.outputs import summary, format_table",
+    ],
+)
+def test_an_import_path_of_earlier_releases_still_imports(statement: str) -> None:
+    subprocess.run([sys.executable, "-c", statement], cwd=ROOT, check=True, timeout=60 * UNIT)
 
 
 def test_only_the_plugin_touches_locusts_runner_parser_and_web_ui() -> None:
