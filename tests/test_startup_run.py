@@ -147,6 +147,17 @@ def test_wslocust_help_lists_every_wslocust_option() -> None:
     assert "Chunks a reply (default 12)" in result.stdout  # a default
 
 
+def test_wslocust_help_names_wslocust_not_locust() -> None:
+    result = subprocess.run(
+        [str(WSLOCUST), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: wslocust [options]")
+    examples = result.stdout[result.stdout.index("Examples:") :]
+    assert "    wslocust -f my_test.py" in examples
+    assert "    locust " not in examples
+
+
 @pytest.mark.slow
 def test_wslocust_runs_a_locustfile_like_locust_does(tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
