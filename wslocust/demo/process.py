@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import time
@@ -25,7 +27,7 @@ class DemoProcess:
         self.args = list(args)
         self.start_timeout_s = start_timeout_s
         self.url = ""
-        self._process: subprocess.Popen[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
         """Start the server; return its URL.
@@ -45,26 +47,51 @@ class DemoProcess:
         ]
         # A session of its own: a terminal's Ctrl+C must stop the run, not the bot under its last replies.
         self._process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            start_new_session=True,
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
         )
         assert self._process.stdout is not None
+        try:
+            seen, url = self._await_listening(self._process.stdout.fileno())
+        except BaseException:  # Ctrl+C while it starts: the bot, in its own session, would outlive the run
+            self.stop()
+            raise
+        if url:
+            self.url = url
+            return url
+        code = self._process.poll()
+        self.stop()
+        why = (
+            f"it exited with code {code}"
+            if code is not None
+            else f"not listening after {self.start_timeout_s:g} s"
+        )
+        raise RuntimeError(f"demo server did not start ({why}): " + (" | ".join(seen) or "no output"))
+
+    def _await_listening(self, output: int) -> tuple[list[str], str]:
+        """Read the bot's output until it says where it listens, it exits, or the start timeout passes.
+
+        Each read waits only for the time left, so a bot that prints nothing cannot hold the run.
+
+        Returns:
+            The lines it printed before, and its URL ("" when it did not listen in time).
+        """
         deadline = time.monotonic() + self.start_timeout_s
         seen: list[str] = []
-        while time.monotonic() < deadline:
-            line = self._process.stdout.readline()
-            if not line:
+        pending = b""
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([output], [], [], left)
+            if not ready:
                 break
-            if line.startswith("listening on "):
-                self.url = line.split()[-1]
-                return self.url
-            seen.append(line.rstrip())
-        self.stop()
-        raise RuntimeError("demo server did not start: " + (" | ".join(seen) or "no output"))
+            block = os.read(output, 65536)
+            if not block:
+                break
+            *lines, pending = (pending + block).split(b"\n")
+            for line in lines:
+                text = line.decode("utf-8", "replace").rstrip()
+                if text.startswith("listening on "):
+                    return seen, text.split()[-1]
+                seen.append(text)
+        return seen, ""
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s); safe to call twice."""

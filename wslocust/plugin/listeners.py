@@ -34,7 +34,7 @@ from ..users import WebSocketUser
 from .checks import check_run, remove_empty_outputs, user_classes
 from .distributed import hear_only_this_masters_workers, quit_after_final_reports, wire_open_model
 from .gc_freeze import freeze_gc_while_running
-from .options import CONFIGURATION_ERROR_EXIT_CODE, add_arguments
+from .options import CONFIGURATION_ERROR_EXIT_CODE, INTERRUPTED_EXIT_CODE, add_arguments
 from .recording import Recording
 from .shapes import connect_steps, install_shape
 from .shutdown import deliver_ctrl_c_to_the_main_greenlet, one_shutdown, write_html_report
@@ -69,6 +69,10 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         _log.error("%s", error)
         remove_empty_outputs(options)
         raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
+    except KeyboardInterrupt:  # Ctrl+C while the checks ran or the demo bot started: no user ran yet
+        _log.error("interrupted before the test started")
+        remove_empty_outputs(options)
+        raise SystemExit(INTERRUPTED_EXIT_CODE) from None
     recording = Recording(
         environment,
         csv_prefix=getattr(options, "csv_prefix", None),

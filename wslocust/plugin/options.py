@@ -14,10 +14,19 @@ from ..values import argument_type, count, fraction, integer, milliseconds, numb
 from ..wire.protocols import PROTOCOLS
 from .shapes import add_shape_arguments
 
-__all__ = ["CONFIGURATION_ERROR_EXIT_CODE", "DEMO_OPTIONS", "add_arguments", "add_option"]
+__all__ = [
+    "CONFIGURATION_ERROR_EXIT_CODE",
+    "DEMO_OPTIONS",
+    "INTERRUPTED_EXIT_CODE",
+    "add_arguments",
+    "add_option",
+]
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
 """The process exit code when wslocust's settings or dataset are wrong."""
+
+INTERRUPTED_EXIT_CODE = 130
+"""The process exit code of a run interrupted (Ctrl+C) before its test started, as a shell gives."""
 
 
 def add_option(
