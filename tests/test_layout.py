@@ -67,6 +67,12 @@ def test_the_sans_io_layers_import_without_gevent_or_locust(code: str) -> None:
     assert _loaded_after(code) == []
 
 
+def test_every_public_name_has_one_home_the_lazy_package_loads_it_from() -> None:
+    import wslocust
+
+    assert sorted(wslocust._HOMES) == sorted(wslocust.__all__)
+
+
 def test_a_locust_facing_name_loads_locust_and_registers_the_plugin() -> None:
     code = (
         "from wslocust import ChatbotUser\n"
