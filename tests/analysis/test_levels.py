@@ -348,10 +348,14 @@ def test_handshakes_are_counted_apart_from_the_replies(runs: Runs, copy_run: Cop
     # the synthetic run's handshakes are rejected (HTTP 401) at every level; give it a chat history
     prefix = copy_run(runs.synthetic_full)
     history = load_run(prefix).history
+    # one row a second, as wslocust writes it (Locust's own rows may skip a second or repeat one)
+    users_at = {int(t) - 1: int(u) for t, u in zip(history["timestamp"], history["users"], strict=True)}
     lines = [CHAT_HISTORY_HEADER]
-    for timestamp, users in zip(history["timestamp"], history["users"], strict=True):
+    users = 0
+    for second in range(min(users_at), max(users_at) + 1):
+        users = users_at.get(second, users)
         if users > 0:
-            lines.append(f"{int(timestamp) - 1},{int(users)},Aggregated,10,0,10,100,20.0,30.0,,,,")
+            lines.append(f"{second},{users},Aggregated,10,0,10,100,20.0,30.0,,,,")
     prefix.with_name("run_chat_stats_history.csv").write_text("\n".join(lines) + "\n")
     run = load_run(prefix)
     levels = users_levels(run, min_seconds=1.5)
