@@ -29,6 +29,7 @@ import locust  # noqa: F401  (gevent's monkey patching comes first)
 from locust.env import Environment
 
 import _socket
+import logging
 import socket
 import ssl
 import struct
@@ -53,7 +54,9 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
+from .values import choice
 from .wire.connection import Action, Close, Connection, Pong
+from .wire.deflate import COMPRESSIONS, OFFER, DeflateParameters, negotiate
 from .wire.frames import encode_close
 from .wire.handshake import (
     MAX_REDIRECTS,
@@ -93,6 +96,7 @@ _TIMESPEC = struct.Struct("@qq")
 _STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 _buffers: weakref.WeakKeyDictionary[Hub, memoryview] = weakref.WeakKeyDictionary()
+_log = logging.getLogger("wslocust")
 
 
 def _receive_buffer(hub: Hub) -> memoryview:
@@ -139,6 +143,9 @@ class ChatClient:
         checks: run on each reply before its event fires (metrics); an error returned fails it.
         on_stopped_mid_reply: given each round trip cut short by its user's stop after its prompt
             went out (it fires no event).
+        compression: ``"deflate"`` offers permessage-deflate (RFC 7692) at each handshake: when the
+            server accepts, its messages are inflated and prompts sent compressed; ``"none"`` (the
+            default) offers nothing.
     """
 
     def __init__(
@@ -159,8 +166,10 @@ class ChatClient:
         default_name: str = "ask",
         checks: Sequence[Check] = (),
         on_stopped_mid_reply: Callable[[Reply], None] | None = None,
+        compression: str = "none",
     ) -> None:
         check_url(url)
+        self.compression = choice(compression, "compression", COMPRESSIONS)
         parts = urlsplit(url)
         self.environment = environment
         self.url = url
@@ -201,6 +210,8 @@ class ChatClient:
         """Server pings answered with a pong."""
         self.subprotocol: str | None = None
         """The subprotocol the server chose at the last handshake."""
+        self.deflate: DeflateParameters | None = None
+        """The permessage-deflate parameters agreed at the last handshake; None: uncompressed."""
 
     @property
     def connected(self) -> bool:
@@ -216,6 +227,10 @@ class ChatClient:
         host, port = self._dial
         url = handshake_url(self.url, self.query)
         headers = [expand_env(header, "a handshake header") for header in self.headers]
+        offered = self.compression == "deflate"
+        self.deflate = None
+        if offered:
+            headers.append(f"Sec-WebSocket-Extensions: {OFFER}")
         origin = None if self.origin is None else check_wire_text(self.origin, "the origin")
         sock: socket.socket | None = None
         status = 0
@@ -250,6 +265,12 @@ class ChatClient:
                     sock.close()
                     continue
                 self.subprotocol = handshake.getsubprotocol()
+                answer = (handshake.getheaders() or {}).get("sec-websocket-extensions")
+                self.deflate = negotiate(answer, offered=offered)
+                if offered:
+                    _log.debug(
+                        "connected to %s:%s: %s", host, port, self.deflate or "permessage-deflate declined"
+                    )
                 return sock
             raise HandshakeRejected(
                 status, message=f"handshake redirected more than {MAX_REDIRECTS} times (HTTP {status})"
@@ -310,7 +331,7 @@ class ChatClient:
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
             self._buffer = _receive_buffer(self._hub)
-        self._connection = Connection(self.protocol)
+        self._connection = Connection(self.protocol, deflate=self.deflate)
         self._watch_idle()
         return True
 

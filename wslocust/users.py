@@ -36,6 +36,7 @@ from .load.arrivals import ARRIVAL_KINDS, OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric
 from .plugin_state import state_of
 from .values import BadValue, choice, count, flag, integer, number, seconds, seconds_range
+from .wire.deflate import COMPRESSIONS
 from .wire.protocols import Protocol, get_protocol
 
 __all__ = [
@@ -53,7 +54,7 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "protocol": "protocol", "origin": "origin", "header": "headers", "query": "query",
     "subprotocol": "subprotocols", "connect_to": "connect_to", "connect_timeout": "connect_timeout_s",
     "reply_timeout": "reply_timeout_s", "prompts_per_connection": "prompts_per_connection",
-    "arrival_rate": "arrival_rate", "arrivals": "arrivals",
+    "arrival_rate": "arrival_rate", "arrivals": "arrivals", "compression": "compression",
 }  # fmt: skip
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""
@@ -164,6 +165,10 @@ def _arrivals(value: Any, name: str) -> str:
     return choice(value, name, ARRIVAL_KINDS)
 
 
+def _compression(value: Any, name: str) -> str:
+    return choice(value, name, COMPRESSIONS)
+
+
 def _expanded(values: Sequence[str], name: str, *, in_url: bool = False) -> None:
     """Check that every ``${VAR}`` of a secret setting is set and expands to text the handshake can
     carry (the values are neither kept nor shown)."""
@@ -190,6 +195,7 @@ class ConnectionSettings:
     verify_tls: bool
     connect_to: str | None
     follow_redirects: bool = False
+    compression: str = "none"
 
 
 @dataclass(frozen=True)
@@ -246,6 +252,11 @@ class WebSocketUser(User):
     """Dial this ``host[:port]`` instead of the URL's host, keeping the URL's Host header and TLS
     server name (``--connect-to``: a DNS override)."""
 
+    compression: ClassVar[str] = "none"
+    """``deflate`` offers permessage-deflate (RFC 7692) at each handshake: a server that accepts sends
+    compressed messages, inflated within the message limit, and gets compressed prompts; ``none``
+    offers nothing (``--compression``)."""
+
     checks: ClassVar[Sequence[Check]] = ()
     """Functions run on every reply before its request event; one returning an error fails it."""
 
@@ -277,6 +288,7 @@ class WebSocketUser(User):
             verify_tls=settings.verify_tls,
             connect_to=settings.connect_to,
             follow_redirects=settings.follow_redirects,
+            compression=settings.compression,
             checks=[*self.checks, *self.metrics_check(environment)],
             on_stopped_mid_reply=recorder.stopped_mid_reply if recorder is not None else None,
         )
@@ -373,6 +385,7 @@ class WebSocketUser(User):
             connect_to=_setting(cls, options, "connect_to", _connect_to),
             follow_redirects=flag(cls.follow_redirects, f"{cls.__name__}.follow_redirects")
             or (follow is not None and flag(follow, "--follow-redirects")),
+            compression=_required(_setting(cls, options, "compression", _compression)),
         )
 
     def on_start(self) -> None:

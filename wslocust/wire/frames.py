@@ -21,6 +21,7 @@ __all__ = [
     "OP_PING",
     "OP_PONG",
     "OP_TEXT",
+    "RSV1",
     "FrameReader",
     "encode_close",
     "encode_frame",
@@ -33,6 +34,9 @@ OP_BINARY: Final = 0x2
 OP_CLOSE: Final = 0x8
 OP_PING: Final = 0x9
 OP_PONG: Final = 0xA
+RSV1: Final = 0x40
+"""The first reserved bit of a frame's first byte: with permessage-deflate, a compressed message's
+first frame (``encode_frame(RSV1 | OP_TEXT, ...)`` sends one)."""
 
 _CONTROL = frozenset((OP_CLOSE, OP_PING, OP_PONG))
 _DATA = frozenset((OP_TEXT, OP_BINARY))
@@ -63,7 +67,8 @@ def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
     """Encode one final (FIN) frame.
 
     Args:
-        opcode: the frame's opcode (``OP_TEXT``, ``OP_PONG``...).
+        opcode: the frame's opcode (``OP_TEXT``, ``OP_PONG``...), with ``RSV1`` for a compressed
+            message (permessage-deflate).
         payload: the unmasked payload.
         mask: clients must mask their frames (RFC 6455 §5.3); servers must not.
 
@@ -136,6 +141,7 @@ class FrameReader:
     __slots__ = (
         "_buffer",
         "_fragments",
+        "_fragments_compressed",
         "_fragments_opcode",
         "_fragments_size",
         "accept_masked",
@@ -149,6 +155,7 @@ class FrameReader:
         self._fragments: list[bytes] = []
         self._fragments_opcode = 0
         self._fragments_size = 0
+        self._fragments_compressed = 0
 
     @property
     def pending(self) -> int:
@@ -211,7 +218,7 @@ class FrameReader:
                 payload = _mask(buffer[position + header - 4 : position + header], payload)
             position = frame_end
             if first & 0x70:
-                raise ProtocolError("frame with reserved bits set (no extension was negotiated)")
+                self._reserved_bits(first)  # raises, unless an extension's reader takes them
             opcode = first & 0x0F
             final = first & 0x80
             if opcode in _CONTROL:
@@ -222,11 +229,12 @@ class FrameReader:
                 if self._fragments:
                     raise ProtocolError("new message started inside a fragmented message")
                 if final:
-                    frames.append((opcode, payload))
+                    frames.append((opcode, self._inflate(payload) if first & RSV1 else payload))
                 else:
                     self._fragments = [payload]
                     self._fragments_opcode = opcode
                     self._fragments_size = size
+                    self._fragments_compressed = first & RSV1
             elif opcode == OP_CONTINUATION:
                 if not self._fragments:
                     raise ProtocolError("continuation frame with no message to continue")
@@ -235,9 +243,29 @@ class FrameReader:
                 if self._fragments_size > self.max_message_bytes:
                     raise ProtocolError(f"message exceeds the {self.max_message_bytes}-byte limit")
                 if final:
-                    frames.append((self._fragments_opcode, b"".join(self._fragments)))
+                    message = b"".join(self._fragments)
+                    if self._fragments_compressed:
+                        message = self._inflate(message)
+                    frames.append((self._fragments_opcode, message))
                     self._fragments = []
             else:
                 raise ProtocolError(f"unknown opcode 0x{opcode:x}")
         self._buffer = buffer[position:] if position < end else b""
         return frames
+
+    def _reserved_bits(self, first: int) -> None:
+        """A frame whose first byte ``first`` has reserved bits set: none may be, as no extension was
+        negotiated (a compressed connection's reader allows RSV1 where permessage-deflate puts it).
+
+        Raises:
+            ProtocolError: always, here.
+        """
+        raise ProtocolError("frame with reserved bits set (no extension was negotiated)")
+
+    def _inflate(self, payload: bytes) -> bytes:
+        """A compressed message's payload, inflated (only a compressed connection's reader lets one in).
+
+        Raises:
+            ProtocolError: always, here (``_reserved_bits`` refused the frame first).
+        """
+        raise ProtocolError("compressed message on a connection without permessage-deflate")
