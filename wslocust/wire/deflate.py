@@ -230,12 +230,16 @@ class DeflateFrameReader(FrameReader):
         super().__init__(max_message_bytes, accept_masked=accept_masked)
         self.inflater = inflater
 
-    def _reserved_bits(self, first: int) -> None:
+    def _reserved_bits(self, first: int, payload: bytes) -> bytes:
         if first & 0x7F not in _COMPRESSED_FIRST:
             raise ProtocolError(
                 "frame with reserved bits set: permessage-deflate allows RSV1 alone, on the first frame "
                 "of a text or binary message (RFC 7692 §6)"
             )
+        if first & 0x80:  # a whole message
+            return self.inflater.inflate(payload, self.max_message_bytes)
+        self._fragments_compressed = True  # inflated once its fragments are joined
+        return payload
 
     def _inflate(self, payload: bytes) -> bytes:
         return self.inflater.inflate(payload, self.max_message_bytes)

@@ -155,7 +155,7 @@ class FrameReader:
         self._fragments: list[bytes] = []
         self._fragments_opcode = 0
         self._fragments_size = 0
-        self._fragments_compressed = 0
+        self._fragments_compressed = False
 
     @property
     def pending(self) -> int:
@@ -217,8 +217,8 @@ class FrameReader:
             if masked:
                 payload = _mask(buffer[position + header - 4 : position + header], payload)
             position = frame_end
-            if first & 0x70:
-                self._reserved_bits(first)  # raises, unless an extension's reader takes them
+            if first & 0x70:  # raises, unless an extension's reader takes the frame (and may decode it)
+                payload = self._reserved_bits(first, payload)
             opcode = first & 0x0F
             final = first & 0x80
             if opcode in _CONTROL:
@@ -229,12 +229,11 @@ class FrameReader:
                 if self._fragments:
                     raise ProtocolError("new message started inside a fragmented message")
                 if final:
-                    frames.append((opcode, self._inflate(payload) if first & RSV1 else payload))
+                    frames.append((opcode, payload))
                 else:
                     self._fragments = [payload]
                     self._fragments_opcode = opcode
                     self._fragments_size = size
-                    self._fragments_compressed = first & RSV1
             elif opcode == OP_CONTINUATION:
                 if not self._fragments:
                     raise ProtocolError("continuation frame with no message to continue")
@@ -244,7 +243,8 @@ class FrameReader:
                     raise ProtocolError(f"message exceeds the {self.max_message_bytes}-byte limit")
                 if final:
                     message = b"".join(self._fragments)
-                    if self._fragments_compressed:
+                    if self._fragments_compressed:  # set by an extension's reader: once a message
+                        self._fragments_compressed = False
                         message = self._inflate(message)
                     frames.append((self._fragments_opcode, message))
                     self._fragments = []
@@ -253,9 +253,12 @@ class FrameReader:
         self._buffer = buffer[position:] if position < end else b""
         return frames
 
-    def _reserved_bits(self, first: int) -> None:
+    def _reserved_bits(self, first: int, payload: bytes) -> bytes:
         """A frame whose first byte ``first`` has reserved bits set: none may be, as no extension was
-        negotiated (a compressed connection's reader allows RSV1 where permessage-deflate puts it).
+        negotiated. A compressed connection's reader accepts RSV1 where permessage-deflate puts it and
+        returns the payload to read: inflated for a whole message, else as it is, with
+        ``_fragments_compressed`` set for the join to :meth:`_inflate` (frames without reserved bits
+        never come here, so an uncompressed frame costs nothing more).
 
         Raises:
             ProtocolError: always, here.
