@@ -12,6 +12,8 @@ writes everything (machine, settings, each run, medians) as JSON to ``benchmarks
 Figures:
     efficiency   client CPU µs a round trip: ChatbotUser (plain protocol, 50 users, no wait) against
                  an echo target, and in the same run the naive reference (benchmarks/naive_user.py)
+    compression  the same round trip over compressed connections (``--compression deflate``; the
+                 target compresses every echo), beside the uncompressed one measured in the same run
     streaming    client CPU µs a chunk, replies of 100 chunks (json protocol), sent at once and
                  1 ms apart
     connections  idle users holding connections (the target pings every 20 s; pings answered):
@@ -50,7 +52,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYTHON = sys.executable
 TICKS = os.sysconf("SC_CLK_TCK")
-FIGURES = ("efficiency", "streaming", "connections", "fidelity")
+FIGURES = ("efficiency", "compression", "streaming", "connections", "fidelity")
 
 
 @dataclass
@@ -377,6 +379,23 @@ def efficiency(node: str, settings: Settings, run: int) -> dict[str, Any]:
     return results
 
 
+def compression(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """ChatbotUser's round trip uncompressed and with permessage-deflate, one after the other, each
+    against its echo target (the compressed one compresses every message, however short)."""
+    common = ["--user", "wslocust", "--protocol", "plain", "--users", str(settings.users),
+              "--spawn-rate", str(settings.spawn_rate), "--warmup", str(settings.warmup_s),
+              "--duration", str(settings.duration_s)]  # fmt: skip
+    timeout = settings.warmup_s + settings.duration_s + 120
+    results: dict[str, Any] = {}
+    order = ["none", "deflate"] if run % 2 == 0 else ["deflate", "none"]  # drifts cancel
+    for name in order:
+        with Target(node, "--mode", "echo", "--deflate", "1" if name == "deflate" else "0") as target:
+            results[name] = run_loadgen([*common, "--compression", name], target, timeout)
+    plain, deflated = results["none"]["us_per_round_trip"], results["deflate"]["us_per_round_trip"]
+    results["relative_to_uncompressed"] = deflated / plain if plain and deflated else None
+    return results
+
+
 def streaming(node: str, settings: Settings, run: int) -> dict[str, Any]:
     """Replies of 100 chunks: all at once (one burst a reply) and 1 ms apart (one wake-up a chunk)."""
     common = ["--user", "wslocust", "--protocol", "json", "--users", str(settings.users),
@@ -442,6 +461,7 @@ def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
 
 BENCHMARKS: dict[str, Callable[[str, Settings, int], dict[str, Any]]] = {
     "efficiency": efficiency,
+    "compression": compression,
     "streaming": streaming,
     "connections": connections,
     "fidelity": fidelity,
@@ -530,6 +550,17 @@ def table(medians: dict[str, Any], settings: Settings) -> str:
                      f"{NAIVE_US_WHERE_SET:g} µs",
                      f"{_number(scaled, 2)} µs ({_number(relative, 3)} of the reference, in the same runs)",
                      "≤ 20 µs", check(None if scaled is None else scaled <= 20.0)))  # fmt: skip
+    if "compression" in medians:
+        figures = medians["compression"]
+        for name, label in (("none", "uncompressed"), ("deflate", "permessage-deflate")):
+            figure = figures.get(name, {})
+            deflated = (figure.get("server") or {}).get("deflated")
+            rows.append((f"CPU µs / round trip: ChatbotUser, plain, {settings.users} users, {label}",
+                         f"{_number(figure.get('us_per_round_trip'), 2)} µs "
+                         f"({_number(figure.get('round_trips_per_s'), 0)} /s, "
+                         f"{_number(deflated, 0)} compressed connections)", "", "-"))  # fmt: skip
+        rows.append(("CPU a round trip: permessage-deflate over uncompressed, in the same runs",
+                     f"{_number(figures.get('relative_to_uncompressed'), 2)} times", "", "-"))  # fmt: skip
     if "streaming" in medians:
         for name, label in (("burst", "sent at once"), ("paced", "1 ms apart")):
             figure = medians["streaming"].get(name, {})

@@ -144,15 +144,20 @@ class Inflater:
 
     Args:
         window_bits: the sender's window (8 to 15 bits).
-        no_context_takeover: each message was compressed afresh (no shared window between messages).
+        no_context_takeover: each message was compressed afresh (no shared window between messages,
+            so none is kept between them either).
     """
 
-    __slots__ = ("_decoder", "_window_bits", "no_context_takeover")
+    __slots__ = ("_decoder", "_window_bits")
 
     def __init__(self, window_bits: int = 15, *, no_context_takeover: bool = False) -> None:
         self._window_bits = window_bits
-        self.no_context_takeover = no_context_takeover
-        self._decoder = zlib.decompressobj(wbits=-window_bits)
+        self._decoder = None if no_context_takeover else zlib.decompressobj(wbits=-window_bits)
+
+    @property
+    def no_context_takeover(self) -> bool:
+        """Each message is inflated afresh."""
+        return self._decoder is None
 
     def inflate(self, payload: bytes, limit: int) -> bytes:
         """Inflate one whole message (its fragments joined).
@@ -166,16 +171,14 @@ class Inflater:
             ProtocolError: it inflates past ``limit`` (a decompression bomb, or just too large), or
                 it is not valid DEFLATE data for this window and context.
         """
-        decoder = self._decoder
-        if self.no_context_takeover:
-            decoder = self._decoder = zlib.decompressobj(wbits=-self._window_bits)
+        decoder = self._decoder or zlib.decompressobj(wbits=-self._window_bits)
         try:
             message = decoder.decompress(payload + _TAIL, limit + 1)
         except zlib.error as error:
             raise ProtocolError(f"compressed message cannot be inflated: {error}") from None
         if len(message) > limit:
             raise ProtocolError(f"compressed message inflates past the {limit}-byte limit")
-        if decoder.eof:  # a final DEFLATE block ended the stream: the next message starts another
+        if decoder.eof and self._decoder is not None:  # a final block ended the stream: start another
             self._decoder = zlib.decompressobj(wbits=-self._window_bits)
         return message
 
@@ -183,29 +186,38 @@ class Inflater:
 class Deflater:
     """Compresses one direction's messages.
 
+    zlib's ``memLevel`` is 5 (as websockets' server has it), not its default 8: a connection's
+    compressor then keeps about 17 KiB resident instead of about 90, which counts across the
+    thousands of connections a load generator holds, and prompts are short.
+
     Args:
         window_bits: the largest window the receiver allows (8 to 15 bits).
-        no_context_takeover: compress each message afresh (the receiver keeps no window).
+        no_context_takeover: compress each message afresh (the receiver keeps no window, so neither
+            is one kept here between messages).
     """
 
-    __slots__ = ("_encoder", "_strategy", "_window_bits", "no_context_takeover")
+    __slots__ = ("_encoder", "_strategy", "_window_bits")
 
     def __init__(self, window_bits: int = 15, *, no_context_takeover: bool = False) -> None:
         # zlib cannot deflate with an 8-bit window (it refuses the setting); with 9 bits and literals
         # only (no back-reference at all), the stream reads the same through any window.
         self._strategy = zlib.Z_HUFFMAN_ONLY if window_bits < 9 else zlib.Z_DEFAULT_STRATEGY
         self._window_bits = max(window_bits, 9)
-        self.no_context_takeover = no_context_takeover
-        self._encoder = self._new_encoder()
+        self._encoder = None if no_context_takeover else self._new_encoder()
+
+    @property
+    def no_context_takeover(self) -> bool:
+        """Each message is compressed afresh."""
+        return self._encoder is None
 
     def _new_encoder(self) -> zlib._Compress:
-        return zlib.compressobj(wbits=-self._window_bits, strategy=self._strategy)
+        return zlib.compressobj(
+            zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self._window_bits, 5, self._strategy
+        )
 
     def deflate(self, message: bytes) -> bytes:
         """Compress one whole message; returns its payload, without the sync flush's tail."""
-        encoder = self._encoder
-        if self.no_context_takeover:
-            encoder = self._encoder = self._new_encoder()
+        encoder = self._encoder or self._new_encoder()
         return (encoder.compress(message) + encoder.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
