@@ -46,6 +46,7 @@ def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Pat
     )  # every one compressed
     assert compression["none"]["server"]["deflated"] == 0
     assert compression["relative_to_uncompressed"] > 0
+    assert compression["codec_us_per_round_trip"] > 0
     for pace in ("burst", "paced"):
         streaming = medians["streaming"][pace]
         assert streaming["failures"] == 0
