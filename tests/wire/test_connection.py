@@ -458,3 +458,25 @@ def test_a_message_of_exactly_the_readers_limit_is_a_reply() -> None:
     assert connection.receive(block, 1.0) is None
     assert reply.ok
     assert len(reply.text) == 1000
+
+
+def test_a_reply_that_ends_before_a_broken_frame_in_the_same_block_succeeds_then_the_connection_fails() -> (
+    None
+):
+    """[3.2-3.4, 4.x, 5.15] The frames before the broken one are read; the pong they ask for is due."""
+    connection = Connection(PlainProtocol())
+    reply = awaiting(connection)
+    block = server_frame(OP_PING, b"p") + text("answer") + bytes((0x80 | 0x20 | OP_TEXT, 0))
+    assert connection.receive(block, 1.0) == [Pong(b"p"), Close(1002)]
+    assert reply.ok
+    assert reply.text == "answer"
+
+
+def test_a_reply_cut_by_a_broken_frame_fails_with_the_frames_error() -> None:
+    connection = Connection(JsonProtocol())
+    reply = awaiting(connection)
+    block = json_text({"text": "Hel"}) + bytes((0x80 | 0x5, 0))
+    assert connection.receive(block, 1.0) == [Close(1002)]
+    assert isinstance(reply.error, ProtocolError)
+    assert str(reply.error) == "unknown opcode 0x5"
+    assert reply.text == "Hel"

@@ -337,3 +337,12 @@ def test_encode_close_truncates_multibyte_reason_on_a_character_boundary() -> No
     reason = payload[2:]
     assert len(payload) <= 125
     assert reason.decode("utf-8") == "é" * (len(reason) // 2)
+
+
+def test_the_frames_before_a_broken_one_are_kept_for_the_caller() -> None:
+    reader = FrameReader()
+    stream = raw_frame(OP_TEXT, b"first") + raw_frame(OP_PING, b"p") + raw_frame(OP_TEXT, b"bad", rsv=0b010)
+
+    with pytest.raises(ProtocolError, match="reserved bits"):
+        reader.feed(stream)
+    assert reader.read_before_error == [(OP_TEXT, b"first"), (OP_PING, b"p")]

@@ -104,10 +104,13 @@ class Connection:
             protocol error), its ``error``.
         """
         reply = self.reply
+        broken: ProtocolError | None = None
         try:
             frames = self._read_frames(data)
         except ProtocolError as error:
-            return self._fail_connection(error, time_ms, None)
+            # The frames before the broken one count: a reply may have ended, a ping wait.
+            frames = self.reader.read_before_error
+            broken = error
         actions: list[Action] | None = None  # a list only when there is something to do (rarely)
         for opcode, payload in frames:
             if opcode <= OP_BINARY:  # text or binary: the reader returns no other opcode below 8
@@ -161,6 +164,8 @@ class Connection:
                     self._complete(reply, time_ms)
                 return [*(actions or ()), Close(1000)]  # nothing is read after a close
             # A pong needs nothing (this client sends no pings: it is unsolicited).
+        if broken is not None:
+            return self._fail_connection(broken, time_ms, actions)
         return actions
 
     def fail(self, reply: Reply, error: WsLocustError, time_ms: float) -> None:

@@ -146,6 +146,7 @@ class FrameReader:
         "_fragments_size",
         "accept_masked",
         "max_message_bytes",
+        "read_before_error",
     )
 
     def __init__(
@@ -157,6 +158,9 @@ class FrameReader:
         self._fragments: list[bytes] = []
         self._fragments_opcode = 0
         self._fragments_size = 0
+        self.read_before_error: list[tuple[int, bytes]] = []
+        """After :meth:`feed` raised: the complete frames its bytes held before the broken one
+        (a reply may have ended there; a ping may wait for its pong)."""
 
     @property
     def pending(self) -> int:
@@ -172,7 +176,8 @@ class FrameReader:
 
         Raises:
             ProtocolError: a frame that breaks RFC 6455 (a masked one included, unless
-                ``accept_masked``) or a message over ``max_message_bytes``.
+                ``accept_masked``) or a message over ``max_message_bytes``; the frames before it
+                are in :attr:`read_before_error`.
         """
         if not self._buffer and not self._fragments and len(data) >= 2:
             # The common block: exactly one small, final, unmasked text or binary frame (a masked
@@ -187,6 +192,7 @@ class FrameReader:
                 return [(first & 0x0F, data[2:])]
         buffer = self._buffer + data if self._buffer else data
         frames: list[tuple[int, bytes]] = []
+        self.read_before_error = frames
         end = len(buffer)
         position = 0
         while end - position >= 2:
