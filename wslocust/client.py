@@ -54,7 +54,7 @@ from .errors import (
     WsLocustError,
 )
 from .wire.connection import Action, Close, Connection, Pong
-from .wire.frames import encode_close
+from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, FrameReader, encode_close
 from .wire.handshake import (
     MAX_REDIRECTS,
     REDIRECT_STATUSES,
@@ -133,6 +133,8 @@ class ChatClient:
             to another origin is never followed, so headers and query go to no other host.
         connect_to: dial this ``host[:port]`` instead of the URL's, keeping the URL's Host header
             and TLS server name (a DNS override).
+        max_message_bytes: the largest message the server may send; a larger one fails the reply
+            and the connection (close code 1009).
         query: extra query string appended to the URL at connect time (``${VAR}`` expanded); it is
             never reported.
         default_name: the request name of prompts that have none.
@@ -155,6 +157,7 @@ class ChatClient:
         verify_tls: bool = True,
         follow_redirects: bool = False,
         connect_to: str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         query: str | None = None,
         default_name: str = "ask",
         checks: Sequence[Check] = (),
@@ -175,6 +178,7 @@ class ChatClient:
         self.on_stopped_mid_reply = on_stopped_mid_reply
         self.query = query
         self.follow_redirects = follow_redirects
+        self.max_message_bytes = max_message_bytes
         self._server_name = parts.hostname
         self._dial = dial_address(url, connect_to)
         self._tls: ssl.SSLContext | None = None
@@ -191,7 +195,7 @@ class ChatClient:
         self._buffer = _receive_buffer(self._hub)
         self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
         self._reply_timer_s = 0.0
-        self._connection = Connection(protocol)
+        self._connection = self._new_connection()
         self._idle_watcher: Any = None
         self._idle_greenlet: gevent.Greenlet | None = None
         self._failed_connects = 0
@@ -310,9 +314,12 @@ class ChatClient:
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
             self._buffer = _receive_buffer(self._hub)
-        self._connection = Connection(self.protocol)
+        self._connection = self._new_connection()
         self._watch_idle()
         return True
+
+    def _new_connection(self) -> Connection:
+        return Connection(self.protocol, FrameReader(self.max_message_bytes))
 
     def close(self, code: int = 1000) -> None:
         """Close the connection politely (a close frame, then the socket); safe when closed."""
