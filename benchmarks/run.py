@@ -410,6 +410,7 @@ def codec_us_per_round_trip(round_trips: int) -> float:
     import zlib
 
     from wslocust.wire.deflate import DeflateParameters
+    from wslocust.wire.frames import DEFAULT_MAX_MESSAGE_BYTES
 
     lines = (ROOT / "datasets" / "support_bot.jsonl").read_text(encoding="utf-8").splitlines()
     prompts = [json.loads(line)["Question"].encode() for line in lines if line.strip()]
@@ -421,7 +422,7 @@ def codec_us_per_round_trip(round_trips: int) -> float:
     started = time.process_time()
     for message, echo in zip(messages, echoes, strict=True):
         deflate(message)
-        inflate(echo, 16 * 1024 * 1024)
+        inflate(echo, DEFAULT_MAX_MESSAGE_BYTES)
     return (time.process_time() - started) * 1e6 / round_trips
 
 

@@ -116,7 +116,7 @@ def test_a_large_compressible_reply_is_inflated_whole(
 ) -> None:
     environment, _ = recorded_env
     client = deflating(environment, websockets_server())
-    size = 2 * 1024 * 1024
+    size = 3 * 1024 * 1024  # under the 4 MiB message limit, compressed to a few KiB
     for _ in range(2):
         reply = client.ask(f"{ask} {size}")
         assert reply.ok, reply.error
@@ -124,6 +124,18 @@ def test_a_large_compressible_reply_is_inflated_whole(
         assert reply.text.startswith("Refunds are processed")
         assert reply.bytes == size  # the message's size, inflated
     client.close()
+
+
+def test_the_message_limit_applies_to_a_compressed_reply_once_inflated(
+    recorded_env: Any, websockets_server: Callable[..., str]
+) -> None:
+    environment, _ = recorded_env
+    client = deflating(environment, websockets_server(), max_message_bytes=64 * 1024)
+    assert client.ask(f"big {64 * 1024}").ok  # exactly the limit, inflated
+    reply = client.ask(f"big {64 * 1024 + 1}")  # a frame of about 1 KB, a byte over once inflated
+    assert isinstance(reply.error, ProtocolError)
+    assert "inflates past the 65536-byte message limit (--max-message-bytes)" in str(reply.error)
+    assert not client.connected
 
 
 def test_a_server_that_declines_compression_gets_uncompressed_prompts(
@@ -257,15 +269,15 @@ def test_a_decompression_bomb_is_a_counted_protocol_error_and_never_inflated_in_
     before = peak_rss_bytes()
     reply = client.ask("hello")
     assert isinstance(reply.error, ProtocolError)
-    assert "inflates past the 16777216-byte limit" in str(reply.error)
-    assert peak_rss_bytes() - before < 128 * 1024 * 1024  # the 16 MiB limit, not the 512 MiB bomb
+    assert "inflates past the 4194304-byte message limit" in str(reply.error)
+    assert peak_rss_bytes() - before < 128 * 1024 * 1024  # the 4 MiB limit, not the 512 MiB bomb
     [event] = recorded.of("WS")
     assert event["exception"] is reply.error
     assert not client.connected
     with gevent.Timeout(5 * UNIT):
         while not server.close_codes:
             gevent.sleep(0.01)
-    assert server.close_codes == [1002]
+    assert server.close_codes == [1009]  # message too big
 
 
 def test_an_extension_accepted_but_not_offered_fails_the_connection_clearly(

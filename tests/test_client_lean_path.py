@@ -20,8 +20,8 @@ from .conftest import UNIT, make_reply
 
 
 def echo_sizes(sock: socket.socket, _headers: dict[str, str]) -> None:
-    """Answer each message with its size, as text."""
-    reader = FrameReader(accept_masked=True)
+    """Answer each message with its size, as text (prompts of up to 64 MiB: the test sends large ones)."""
+    reader = FrameReader(64 * 1024 * 1024, accept_masked=True)
     while True:
         data = sock.recv(1 << 20)
         if not data:

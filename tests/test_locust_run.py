@@ -226,3 +226,25 @@ def test_ctrl_c_still_writes_every_output_and_spares_the_demo_bot(tmp_path: Path
     assert report["total_requests"] > 10
     assert report["failed_requests"] == 0  # the bot was not killed under the last replies
     assert (tmp_path / "run_chat_stats.csv").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_max_message_bytes_under_the_bots_messages_makes_every_reply_a_failure_naming_the_limit(
+    tmp_path: Path,
+) -> None:
+    """The demo bot's JSON chunks are over 16 bytes: each is refused, counted, and the next prompt
+    reconnects (one CONNECT a failed reply)."""
+    prefix = tmp_path / "run"
+    result = run_locust(
+        "--headless", "-u", "2", "-r", "2", "-t", "3s", "--think-time", "0", "--csv", str(prefix),
+        "--max-message-bytes", "16", "--demo-ttft-ms", "5", "--demo-itl-ms", "1",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]  # Locust's exit code when requests failed
+    assert "Traceback" not in result.stderr
+    ws = [row for row in read_rows(prefix.with_name("run_stats.csv")) if row["Type"] == "WS"]
+    requests = sum(int(row["Request Count"]) for row in ws)
+    assert requests > 2
+    assert sum(int(row["Failure Count"]) for row in ws) == requests
+    errors = {row["Error"] for row in read_rows(prefix.with_name("run_failures.csv"))}
+    assert errors
+    assert all("exceeds the 16-byte message limit (--max-message-bytes)" in error for error in errors), errors

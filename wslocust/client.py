@@ -56,8 +56,8 @@ from .errors import (
 )
 from .values import choice
 from .wire.connection import Action, Close, Connection, Pong
-from .wire.deflate import COMPRESSIONS, OFFER, DeflateParameters, negotiate
-from .wire.frames import encode_close
+from .wire.deflate import COMPRESSIONS, OFFER, DeflateFrameReader, DeflateParameters, negotiate
+from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, FrameReader, encode_close
 from .wire.handshake import (
     MAX_REDIRECTS,
     REDIRECT_STATUSES,
@@ -137,6 +137,8 @@ class ChatClient:
             to another origin is never followed, so headers and query go to no other host.
         connect_to: dial this ``host[:port]`` instead of the URL's, keeping the URL's Host header
             and TLS server name (a DNS override).
+        max_message_bytes: the largest message the server may send; a larger one fails the reply
+            and the connection (close code 1009).
         query: extra query string appended to the URL at connect time (``${VAR}`` expanded); it is
             never reported.
         default_name: the request name of prompts that have none.
@@ -162,6 +164,7 @@ class ChatClient:
         verify_tls: bool = True,
         follow_redirects: bool = False,
         connect_to: str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         query: str | None = None,
         default_name: str = "ask",
         checks: Sequence[Check] = (),
@@ -184,6 +187,7 @@ class ChatClient:
         self.on_stopped_mid_reply = on_stopped_mid_reply
         self.query = query
         self.follow_redirects = follow_redirects
+        self.max_message_bytes = max_message_bytes
         self._server_name = parts.hostname
         self._dial = dial_address(url, connect_to)
         self._tls: ssl.SSLContext | None = None
@@ -200,7 +204,9 @@ class ChatClient:
         self._buffer = _receive_buffer(self._hub)
         self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
         self._reply_timer_s = 0.0
-        self._connection = Connection(protocol)
+        self.deflate: DeflateParameters | None = None
+        """The permessage-deflate parameters agreed at the last handshake; None: uncompressed."""
+        self._connection = self._new_connection()
         self._idle_watcher: Any = None
         self._idle_greenlet: gevent.Greenlet | None = None
         self._failed_connects = 0
@@ -210,8 +216,6 @@ class ChatClient:
         """Server pings answered with a pong."""
         self.subprotocol: str | None = None
         """The subprotocol the server chose at the last handshake."""
-        self.deflate: DeflateParameters | None = None
-        """The permessage-deflate parameters agreed at the last handshake; None: uncompressed."""
 
     @property
     def connected(self) -> bool:
@@ -331,9 +335,17 @@ class ChatClient:
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
             self._buffer = _receive_buffer(self._hub)
-        self._connection = Connection(self.protocol, deflate=self.deflate)
+        self._connection = self._new_connection()
         self._watch_idle()
         return True
+
+    def _new_connection(self) -> Connection:
+        """A fresh connection's policy: its reader's message limit, and the compression agreed."""
+        deflate = self.deflate
+        if deflate is None:
+            return Connection(self.protocol, FrameReader(self.max_message_bytes))
+        reader = DeflateFrameReader(deflate.inflater(), self.max_message_bytes)
+        return Connection(self.protocol, reader, deflate=deflate)
 
     def close(self, code: int = 1000) -> None:
         """Close the connection politely (a close frame, then the socket); safe when closed."""

@@ -112,10 +112,20 @@ class ConnectionClosed(ReplyError):
 class ProtocolError(ReplyError):
     """The server sent a frame or message that the protocol cannot read.
 
-    The client fails the connection: it sends a close frame with code 1002 and closes the socket.
+    The client fails the connection: it sends a close frame with ``close_code`` and closes the
+    socket.
+
+    Args:
+        message: what was wrong.
+        close_code: the close code that says so (RFC 6455 §7.4.1): 1002 (a protocol error, the
+            default), 1007 (a text message that is not UTF-8), 1009 (a message over the limit).
     """
 
     kind = "protocol_error"
+
+    def __init__(self, message: str, *, close_code: int = 1002) -> None:
+        super().__init__(message)
+        self.close_code = close_code
 
 
 class BotError(ReplyError):

@@ -37,6 +37,7 @@ from .metrics import Metric, MetricsCheck, parse_metric
 from .plugin_state import state_of
 from .values import BadValue, choice, count, flag, integer, number, seconds, seconds_range
 from .wire.deflate import COMPRESSIONS
+from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
 from .wire.protocols import Protocol, get_protocol
 
 __all__ = [
@@ -54,7 +55,8 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "protocol": "protocol", "origin": "origin", "header": "headers", "query": "query",
     "subprotocol": "subprotocols", "connect_to": "connect_to", "connect_timeout": "connect_timeout_s",
     "reply_timeout": "reply_timeout_s", "prompts_per_connection": "prompts_per_connection",
-    "arrival_rate": "arrival_rate", "arrivals": "arrivals", "compression": "compression",
+    "arrival_rate": "arrival_rate", "arrivals": "arrivals", "max_message_bytes": "max_message_bytes",
+    "compression": "compression",
 }  # fmt: skip
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""
@@ -148,6 +150,10 @@ def _max_samples(value: Any, name: str) -> int:
     return samples
 
 
+def _message_bytes(value: Any, name: str) -> int:
+    return count(value, name, minimum=1)
+
+
 def _connect_to(value: Any, name: str) -> str:
     target = str(value)
     try:
@@ -195,6 +201,7 @@ class ConnectionSettings:
     verify_tls: bool
     connect_to: str | None
     follow_redirects: bool = False
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     compression: str = "none"
 
 
@@ -248,6 +255,10 @@ class WebSocketUser(User):
     """Follow a redirect of the upgrade within the URL's origin (same scheme, host and port), at most
     three; a redirect to another origin is never followed (``--follow-redirects``)."""
 
+    max_message_bytes: ClassVar[int] = DEFAULT_MAX_MESSAGE_BYTES
+    """The largest message the server may send, in bytes (4 MiB); a larger one fails the reply and
+    the connection (close code 1009), refused on its frame's header (``--max-message-bytes``)."""
+
     connect_to: ClassVar[str | None] = None
     """Dial this ``host[:port]`` instead of the URL's host, keeping the URL's Host header and TLS
     server name (``--connect-to``: a DNS override)."""
@@ -288,6 +299,7 @@ class WebSocketUser(User):
             verify_tls=settings.verify_tls,
             connect_to=settings.connect_to,
             follow_redirects=settings.follow_redirects,
+            max_message_bytes=settings.max_message_bytes,
             compression=settings.compression,
             checks=[*self.checks, *self.metrics_check(environment)],
             on_stopped_mid_reply=recorder.stopped_mid_reply if recorder is not None else None,
@@ -385,6 +397,7 @@ class WebSocketUser(User):
             connect_to=_setting(cls, options, "connect_to", _connect_to),
             follow_redirects=flag(cls.follow_redirects, f"{cls.__name__}.follow_redirects")
             or (follow is not None and flag(follow, "--follow-redirects")),
+            max_message_bytes=_required(_setting(cls, options, "max_message_bytes", _message_bytes)),
             compression=_required(_setting(cls, options, "compression", _compression)),
         )
 

@@ -64,6 +64,11 @@ def test_the_defaults_pass() -> None:
         ("arrival_rate", "0", "--arrival-rate"),
         ("prompts_per_connection", "-1", "--prompts-per-connection"),
         ("max_samples", "0", "--max-samples"),
+        ("max_message_bytes", "0", "--max-message-bytes"),
+        ("max_message_bytes", "-1", "--max-message-bytes"),
+        ("max_message_bytes", "nan", "--max-message-bytes"),
+        ("max_message_bytes", math.nan, "--max-message-bytes"),
+        ("max_message_bytes", "four", "--max-message-bytes"),
         ("insecure", "perhaps", "--insecure"),
         ("tokens", "bytes", "--tokens"),
         ("max_p95_ms", "nan", "--max-p95-ms"),
@@ -89,6 +94,8 @@ def test_a_value_typed_into_the_form_is_refused_naming_its_option(
         ("arrival_rate", math.nan),
         ("prompts_per_connection", -2),
         ("max_samples", 0),
+        ("max_message_bytes", 0),
+        ("max_message_bytes", 1.5),
         ("verify_tls", "maybe"),
     ],
 )
@@ -257,3 +264,12 @@ def test_options_shown_in_the_form_keep_their_text_so_the_form_sends_it_back_unc
     environment = Environment(events=Events(), parsed_options=parsed)
     assert Bot.connection_settings(environment).reply_timeout_s == 120.0
     assert Bot.open_model_settings(environment) == (5.0, "constant")
+
+
+def test_max_message_bytes_reaches_the_connection_settings_from_the_option_or_the_class() -> None:
+    sized = type("LocustfileUser", (Bot,), {"max_message_bytes": 1000, "abstract": True})
+    environment = Environment(events=Events(), parsed_options=options())
+    assert Bot.connection_settings(environment).max_message_bytes == 4 * 1024 * 1024
+    assert sized.connection_settings(environment).max_message_bytes == 1000
+    given = Environment(events=Events(), parsed_options=options(max_message_bytes="65536"))
+    assert sized.connection_settings(given).max_message_bytes == 65536

@@ -586,6 +586,31 @@ def test_the_form_masks_secrets_set_by_a_user_classs_attributes() -> None:
     assert "class-s3cret" not in repr(shown)
 
 
+def test_max_message_bytes_is_a_connection_field_showing_the_classs_limit_and_refusing_bad_text() -> None:
+    from locust import argument_parser
+    from locust.env import Environment
+    from locust.event import Events
+
+    from wslocust import ChatbotUser
+
+    class Sized(ChatbotUser):
+        abstract = True
+        host = "ws://127.0.0.1:9"
+        max_message_bytes = 65536
+
+    parser = argument_parser.get_parser()
+    options = form_options(parser)
+    option = options["max_message_bytes"]
+    assert option.group == "Connection"
+    assert "bytes" in str(option.action.help)
+    environment = Environment(user_classes=[Sized], events=Events(), parsed_options=parser.parse_args([]))
+    assert shown_values(environment, options)["max_message_bytes"] == "65536"
+    assert option.convert("1048576") == "1048576"  # kept as text, parsed by the start-up check
+    for text in ("0", "-1", "nan", "4MiB"):
+        with pytest.raises(ValueError, match=r"^--max-message-bytes: must be a whole number of 1 or more"):
+            option.convert(text)
+
+
 def test_the_form_shows_compression_with_the_connection_options_and_the_classs_setting() -> None:
     from locust import argument_parser
     from locust.env import Environment

@@ -221,7 +221,7 @@ def test_a_decompression_bomb_is_a_protocol_error_that_never_holds_more_than_the
     limit = 1024 * 1024
     tracemalloc.start()
     try:
-        with pytest.raises(ProtocolError, match=f"inflates past the {limit}-byte limit"):
+        with pytest.raises(ProtocolError, match=f"inflates past the {limit}-byte message limit"):
             Inflater().inflate(payload, limit)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -297,7 +297,7 @@ def test_without_the_extension_rsv1_is_still_a_protocol_error() -> None:
 def test_a_small_frame_inflating_past_the_message_limit_is_a_protocol_error() -> None:
     frame = compressed_frame(b"\x00" * (LIMIT + 1))
     assert len(frame) < 1000
-    with pytest.raises(ProtocolError, match=f"inflates past the {LIMIT}-byte limit"):
+    with pytest.raises(ProtocolError, match=f"inflates past the {LIMIT}-byte message limit"):
         reader(LIMIT).feed(frame)
 
 
@@ -344,14 +344,14 @@ def test_a_compressed_reply_is_read_into_the_reply() -> None:
     assert reply.bytes == len(answer.encode())
 
 
-def test_a_decompression_bomb_mid_reply_fails_it_and_the_connection_with_1002() -> None:
+def test_a_decompression_bomb_mid_reply_fails_it_and_the_connection_with_1009() -> None:
     connection = Connection(PlainProtocol(), DeflateFrameReader(Inflater(), 1024 * 1024))
     reply = Reply(prompt="hi", name="ask")
     connection.start(reply)
     actions = connection.receive(compressed_frame(b"\x00" * (16 * 1024 * 1024)), 5.0)
-    assert actions == [Close(1002)]
+    assert actions == [Close(1009)]  # message too big
     assert isinstance(reply.error, ProtocolError)
-    assert "inflates past the 1048576-byte limit" in str(reply.error)
+    assert "inflates past the 1048576-byte message limit (--max-message-bytes)" in str(reply.error)
 
 
 def test_a_connection_without_deflate_still_sends_uncompressed_prompts() -> None:

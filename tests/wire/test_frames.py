@@ -8,6 +8,7 @@ import pytest
 
 from wslocust.errors import ProtocolError
 from wslocust.wire.frames import (
+    DEFAULT_MAX_MESSAGE_BYTES,
     OP_BINARY,
     OP_CLOSE,
     OP_CONTINUATION,
@@ -219,16 +220,49 @@ def test_control_frame_of_exactly_125_bytes_is_accepted() -> None:
 def test_single_frame_over_max_message_bytes_raises_before_its_payload_arrives() -> None:
     frame = raw_frame(OP_BINARY, b"x" * 101)
 
-    with pytest.raises(ProtocolError, match="100-byte limit"):
+    with pytest.raises(
+        ProtocolError, match="frame of 101 bytes exceeds the 100-byte message limit"
+    ) as raised:
         FrameReader(max_message_bytes=100).feed(frame[:4])
+    assert raised.value.close_code == 1009
 
 
-def test_fragmented_message_over_max_message_bytes_raises_protocol_error() -> None:
+def test_fragmented_message_over_max_message_bytes_raises_before_the_last_payload_arrives() -> None:
     reader = FrameReader(max_message_bytes=100)
     reader.feed(raw_frame(OP_TEXT, b"x" * 60, final=False))
 
-    with pytest.raises(ProtocolError, match="100-byte limit"):
-        reader.feed(raw_frame(OP_CONTINUATION, b"x" * 60))
+    with pytest.raises(
+        ProtocolError, match="message of 120 bytes exceeds the 100-byte message limit"
+    ) as raised:
+        reader.feed(raw_frame(OP_CONTINUATION, b"x" * 60)[:2])
+    assert raised.value.close_code == 1009
+
+
+def test_the_limit_counts_each_message_from_zero() -> None:
+    reader = FrameReader(max_message_bytes=100)
+    for _ in range(3):
+        stream = raw_frame(OP_TEXT, b"x" * 60, final=False) + raw_frame(OP_CONTINUATION, b"y" * 40)
+        assert reader.feed(stream) == [(OP_TEXT, b"x" * 60 + b"y" * 40)]
+
+
+def test_control_frames_do_not_count_against_a_small_message_limit() -> None:
+    reader = FrameReader(max_message_bytes=10)
+    stream = (
+        raw_frame(OP_TEXT, b"x" * 5, final=False)
+        + raw_frame(OP_PING, b"p" * 125)
+        + raw_frame(OP_CONTINUATION, b"y" * 5)
+    )
+
+    assert reader.feed(stream) == [(OP_PING, b"p" * 125), (OP_TEXT, b"x" * 5 + b"y" * 5)]
+
+
+def test_a_control_frame_over_125_bytes_is_refused_before_its_payload_arrives() -> None:
+    with pytest.raises(ProtocolError, match="control frame of 65536 bytes"):
+        FrameReader().feed(raw_frame(OP_PING, b"x" * 65536)[:10])
+
+
+def test_the_default_message_limit_is_4_mib() -> None:
+    assert FrameReader().max_message_bytes == DEFAULT_MAX_MESSAGE_BYTES == 4 * 1024 * 1024
 
 
 def test_message_of_exactly_max_message_bytes_is_accepted() -> None:
@@ -303,3 +337,12 @@ def test_encode_close_truncates_multibyte_reason_on_a_character_boundary() -> No
     reason = payload[2:]
     assert len(payload) <= 125
     assert reason.decode("utf-8") == "é" * (len(reason) // 2)
+
+
+def test_the_frames_before_a_broken_one_are_kept_for_the_caller() -> None:
+    reader = FrameReader()
+    stream = raw_frame(OP_TEXT, b"first") + raw_frame(OP_PING, b"p") + raw_frame(OP_TEXT, b"bad", rsv=0b010)
+
+    with pytest.raises(ProtocolError, match="reserved bits"):
+        reader.feed(stream)
+    assert reader.read_before_error == [(OP_TEXT, b"first"), (OP_PING, b"p")]

@@ -102,6 +102,12 @@ def add_arguments(parser: Any) -> None:
     )
     add_option(
         group,
+        "--max-message-bytes",
+        type=argument_type(count, minimum=1, keep_text=True),
+        help="Largest message the bot may send, bytes; a larger one fails its reply (default 4194304: 4 MiB)",
+    )
+    add_option(
+        group,
         "--think-time",
         type=argument_type(seconds_range, keep_text=True),
         help="Seconds between a user's prompts: N or MIN-MAX (default: the locustfile's wait_time)",

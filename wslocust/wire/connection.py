@@ -7,7 +7,8 @@ events (:class:`~wslocust.wire.protocols.Chunk`, ``End``, ``Failure``) into the
 
 - :class:`Pong`: send a pong with this payload (the server pinged);
 - :class:`Close`: send a close frame with this code, then close the socket (the server closed: 1000;
-  the server broke the protocol, a masked frame for one: 1002, RFC 6455 §7.1.7);
+  the server broke the protocol, RFC 6455 §7.1.7: 1002, a masked frame for one; 1007, a text
+  message that is not UTF-8; 1009, a message over the reader's limit);
 - :class:`Dropped`: a message arrived outside any reply; it was dropped (count it).
 
 So the decisions a connection makes (answer a ping, when a reply is over, what a close means for it,
@@ -127,10 +128,13 @@ class Connection:
             protocol error), its ``error``.
         """
         reply = self.reply
+        broken: ProtocolError | None = None
         try:
             frames = self._read_frames(data)
         except ProtocolError as error:
-            return self._fail_connection(error, time_ms, None)
+            # The frames before the broken one count: a reply may have ended, a ping wait.
+            frames = self.reader.read_before_error
+            broken = error
         actions: list[Action] | None = None  # a list only when there is something to do (rarely)
         for opcode, payload in frames:
             if opcode <= OP_BINARY:  # text or binary: the reader returns no other opcode below 8
@@ -142,7 +146,7 @@ class Connection:
                 try:
                     events = self._feed(payload.decode() if opcode == OP_TEXT else payload)
                 except UnicodeDecodeError:
-                    not_utf8 = ProtocolError("text frame is not valid UTF-8")
+                    not_utf8 = ProtocolError("text message is not valid UTF-8", close_code=1007)
                     return self._fail_connection(not_utf8, time_ms, actions)
                 except ProtocolError as error:
                     return self._fail_connection(error, time_ms, actions)
@@ -184,6 +188,8 @@ class Connection:
                     self._complete(reply, time_ms)
                 return [*(actions or ()), Close(1000)]  # nothing is read after a close
             # A pong needs nothing (this client sends no pings: it is unsolicited).
+        if broken is not None:
+            return self._fail_connection(broken, time_ms, actions)
         return actions
 
     def fail(self, reply: Reply, error: WsLocustError, time_ms: float) -> None:
@@ -197,12 +203,12 @@ class Connection:
         self, error: ProtocolError, time_ms: float, actions: list[Action] | None
     ) -> list[Action]:
         """The server broke the protocol: the awaited reply fails with ``error``, and the
-        connection is failed with 1002 (RFC 6455 §7.1.7)."""
+        connection is failed with the error's close code (RFC 6455 §7.1.7)."""
         reply = self.reply
         if reply is not None:
             reply.error = error
             self._complete(reply, time_ms)
-        return [*(actions or ()), Close(1002)]
+        return [*(actions or ()), Close(error.close_code)]
 
     def _complete(self, reply: Reply, time_ms: float) -> None:
         """The reply is over at ``time_ms``: its text, chunk count and time to first chunk."""

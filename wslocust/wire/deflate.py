@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..errors import ConnectError, ProtocolError
-from .frames import OP_BINARY, OP_TEXT, RSV1, FrameReader
+from .frames import DEFAULT_MAX_MESSAGE_BYTES, OP_BINARY, OP_TEXT, RSV1, FrameReader
 
 __all__ = [
     "COMPRESSIONS",
@@ -168,8 +168,8 @@ class Inflater:
                 than that is ever taken.
 
         Raises:
-            ProtocolError: it inflates past ``limit`` (a decompression bomb, or just too large), or
-                it is not valid DEFLATE data for this window and context.
+            ProtocolError: it inflates past ``limit`` (a decompression bomb, or just too large:
+                close code 1009), or it is not valid DEFLATE data for this window and context.
         """
         decoder = self._decoder or zlib.decompressobj(wbits=-self._window_bits)
         try:
@@ -177,7 +177,10 @@ class Inflater:
         except zlib.error as error:
             raise ProtocolError(f"compressed message cannot be inflated: {error}") from None
         if len(message) > limit:
-            raise ProtocolError(f"compressed message inflates past the {limit}-byte limit")
+            raise ProtocolError(
+                f"compressed message inflates past the {limit}-byte message limit (--max-message-bytes)",
+                close_code=1009,
+            )
         if decoder.eof and self._decoder is not None:  # a final block ended the stream: start another
             self._decoder = zlib.decompressobj(wbits=-self._window_bits)
         return message
@@ -237,7 +240,11 @@ class DeflateFrameReader(FrameReader):
     __slots__ = ("inflater",)
 
     def __init__(
-        self, inflater: Inflater, max_message_bytes: int = 16 * 1024 * 1024, *, accept_masked: bool = False
+        self,
+        inflater: Inflater,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        *,
+        accept_masked: bool = False,
     ) -> None:
         super().__init__(max_message_bytes, accept_masked=accept_masked)
         self.inflater = inflater

@@ -15,6 +15,7 @@ from typing import Final
 from ..errors import ProtocolError
 
 __all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
     "OP_BINARY",
     "OP_CLOSE",
     "OP_CONTINUATION",
@@ -37,6 +38,10 @@ OP_PONG: Final = 0xA
 RSV1: Final = 0x40
 """The first reserved bit of a frame's first byte: with permessage-deflate, a compressed message's
 first frame (``encode_frame(RSV1 | OP_TEXT, ...)`` sends one)."""
+
+DEFAULT_MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
+"""The largest message a reader takes by default (``--max-message-bytes``): a server sending garbage
+must not exhaust the load generator's memory, and a chatbot's reply is far smaller."""
 
 _CONTROL = frozenset((OP_CLOSE, OP_PING, OP_PONG))
 _DATA = frozenset((OP_TEXT, OP_BINARY))
@@ -131,8 +136,9 @@ class FrameReader:
     Fragmented messages are joined; control frames interleaved with fragments are returned at once.
 
     Args:
-        max_message_bytes: a message larger than this is a :class:`ProtocolError` (a server sending
-            garbage must not exhaust the load generator's memory).
+        max_message_bytes: a message larger than this is a :class:`ProtocolError` with close code
+            1009 (a server sending garbage must not exhaust the load generator's memory); refused
+            as soon as a frame's header says it will be.
         accept_masked: read a client's frames, which are masked (a server's reader, as in tests);
             by default a masked frame is a :class:`ProtocolError`, since a server must not mask
             (RFC 6455 §5.1).
@@ -146,9 +152,12 @@ class FrameReader:
         "_fragments_size",
         "accept_masked",
         "max_message_bytes",
+        "read_before_error",
     )
 
-    def __init__(self, max_message_bytes: int = 16 * 1024 * 1024, *, accept_masked: bool = False) -> None:
+    def __init__(
+        self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, *, accept_masked: bool = False
+    ) -> None:
         self.max_message_bytes = max_message_bytes
         self.accept_masked = accept_masked
         self._buffer = b""
@@ -156,6 +165,9 @@ class FrameReader:
         self._fragments_opcode = 0
         self._fragments_size = 0
         self._fragments_compressed = False
+        self.read_before_error: list[tuple[int, bytes]] = []
+        """After :meth:`feed` raised: the complete frames its bytes held before the broken one
+        (a reply may have ended there; a ping may wait for its pong)."""
 
     @property
     def pending(self) -> int:
@@ -171,7 +183,8 @@ class FrameReader:
 
         Raises:
             ProtocolError: a frame that breaks RFC 6455 (a masked one included, unless
-                ``accept_masked``) or a message over ``max_message_bytes``.
+                ``accept_masked``) or a message over ``max_message_bytes``; the frames before it
+                are in :attr:`read_before_error`.
         """
         if not self._buffer and not self._fragments and len(data) >= 2:
             # The common block: exactly one small, final, unmasked text or binary frame (a masked
@@ -186,6 +199,7 @@ class FrameReader:
                 return [(first & 0x0F, data[2:])]
         buffer = self._buffer + data if self._buffer else data
         frames: list[tuple[int, bytes]] = []
+        self.read_before_error = frames
         end = len(buffer)
         position = 0
         while end - position >= 2:
@@ -208,8 +222,12 @@ class FrameReader:
                 if not self.accept_masked:
                     raise ProtocolError("masked frame from the server (RFC 6455 §5.1: servers do not mask)")
                 header += 4
-            if size > self.max_message_bytes:
-                raise ProtocolError(f"frame of {size} bytes exceeds the {self.max_message_bytes}-byte limit")
+            # Refused on its header, before a payload of that size is buffered.
+            if first & 0x08:  # a control opcode
+                if size > 125:
+                    raise ProtocolError(f"control frame of {size} bytes (125 at most, RFC 6455 §5.5)")
+            elif size > self.max_message_bytes - self._fragments_size:
+                raise _too_big(self._fragments_size, size, self.max_message_bytes)
             frame_end = position + header + size
             if frame_end > end:
                 break
@@ -222,8 +240,8 @@ class FrameReader:
             opcode = first & 0x0F
             final = first & 0x80
             if opcode in _CONTROL:
-                if not final or size > 125:
-                    raise ProtocolError("fragmented or oversized control frame")
+                if not final:
+                    raise ProtocolError("fragmented control frame")
                 frames.append((opcode, payload))
             elif opcode in _DATA:
                 if self._fragments:
@@ -239,8 +257,6 @@ class FrameReader:
                     raise ProtocolError("continuation frame with no message to continue")
                 self._fragments.append(payload)
                 self._fragments_size += size
-                if self._fragments_size > self.max_message_bytes:
-                    raise ProtocolError(f"message exceeds the {self.max_message_bytes}-byte limit")
                 if final:
                     message = b"".join(self._fragments)
                     if self._fragments_compressed:  # set by an extension's reader: once a message
@@ -248,6 +264,7 @@ class FrameReader:
                         message = self._inflate(message)
                     frames.append((self._fragments_opcode, message))
                     self._fragments = []
+                    self._fragments_size = 0
             else:
                 raise ProtocolError(f"unknown opcode 0x{opcode:x}")
         self._buffer = buffer[position:] if position < end else b""
@@ -272,3 +289,12 @@ class FrameReader:
             ProtocolError: always, here (``_reserved_bits`` refused the frame first).
         """
         raise ProtocolError("compressed message on a connection without permessage-deflate")
+
+
+def _too_big(received: int, size: int, limit: int) -> ProtocolError:
+    """The error of a frame of ``size`` bytes that takes a message (``received`` bytes so far) over
+    the reader's ``limit``: close code 1009, "message too big"."""
+    what = f"fragmented message of {received + size} bytes" if received else f"frame of {size} bytes"
+    return ProtocolError(
+        f"{what} exceeds the {limit}-byte message limit (--max-message-bytes)", close_code=1009
+    )
