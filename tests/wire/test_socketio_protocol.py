@@ -90,6 +90,12 @@ def test_a_string_payload_is_the_reply_text() -> None:
     assert protocol.feed('42["answer","hello"]') == (Chunk("hello"), End())
 
 
+def test_the_text_is_read_at_the_text_path() -> None:
+    protocol = opened(SocketIOProtocol(reply_event="stream_token", end_event="task_end", text_path="token"))
+    assert protocol.feed('42["stream_token",{"id":"m1","token":"Hel"}]') == (Chunk("Hel"),)
+    assert protocol.feed('42["stream_token",{"id":"m1","text":"not this"}]') == ()
+
+
 def test_other_events_and_other_namespaces_are_not_the_reply() -> None:
     protocol = opened(SocketIOProtocol())
     assert protocol.feed('42["typing",{}]') == ()
@@ -226,6 +232,7 @@ def test_options_build_the_protocol() -> None:
         ({"auth": "[1]"}, "--socketio-auth must be a JSON object"),
         ({"event": "connect"}, "--socketio-event 'connect' is reserved"),
         ({"reply_event": " "}, "--socketio-reply-event must be an event name"),
+        ({"text_path": "a..b"}, "--socketio-text-path 'a..b': expected a dotted path"),
         ({"template": "{nope"}, "--socketio-template: request template is not JSON"),
         ({"quiet_ms": "0"}, "--socketio-quiet-ms must be"),
         ({"quiet_ms": "nan"}, "--socketio-quiet-ms must be"),

@@ -227,6 +227,11 @@ def add_socketio_arguments(group: Any) -> None:
     add_option(group, "--socketio-reply-event", help="Event carrying the reply (default: bot_uttered)")
     add_option(
         group,
+        "--socketio-text-path",
+        help="Dotted path of a reply event's text in its payload (default: text; a string payload is it)",
+    )
+    add_option(
+        group,
         "--socketio-end-event",
         help="Reply events are chunks until this event (default: the first reply event ends the reply)",
     )

@@ -9,8 +9,8 @@ path; the URL's own query is kept). Then the opening: the server's Engine.IO ope
 well as idle; they are never part of a reply.
 
 A prompt is an emitted event (``--socketio-event``, its payload ``--socketio-template``); the reply
-is the ``--socketio-reply-event`` events, whose text is the payload when it is a string, else its
-``text`` field. What ends a reply:
+is the ``--socketio-reply-event`` events, whose text is the payload when it is a string, else the
+string at ``--socketio-text-path`` in it (``text`` by default). What ends a reply:
 
 - by default, the first reply event (Rasa sends one ``bot_uttered`` per message);
 - ``--socketio-end-event NAME``: reply events are chunks until the event ``NAME``;
@@ -38,7 +38,7 @@ from ...errors import ConfigurationError, ConnectionClosed, ProtocolError, Sessi
 from ...values import flag, milliseconds
 from .. import socketio as sio
 from .base import Answer, Chunk, End, Event, Message, Protocol
-from .json_messages import JsonTemplate
+from .json_messages import JsonTemplate, check_path, get_path
 
 __all__ = ["RasaProtocol", "SocketIOProtocol"]
 
@@ -50,15 +50,13 @@ _RESERVED_EVENTS = frozenset(("connect", "connect_error", "disconnect", "disconn
 _AWAIT_OPEN, _AWAIT_NAMESPACE, _AWAIT_EVENT, _READY = range(4)
 
 
-def _text_of(value: Any) -> str:
-    """A reply event's text: the payload when it is a string, else its ``text`` field, else empty."""
+def _text_of(value: Any, path: str) -> str:
+    """A reply event's text: the payload when it is a string, else the string at ``path`` in it, else
+    empty."""
     if isinstance(value, str):
         return value
-    if isinstance(value, dict):
-        text = value.get("text")
-        if isinstance(text, str):
-            return text
-    return ""
+    text = get_path(value, path)
+    return text if isinstance(text, str) else ""
 
 
 def _event_name(value: Any, option: str, *, required: bool = True) -> str | None:
@@ -84,6 +82,8 @@ class SocketIOProtocol(Protocol):
         template: the event's payload, a JSON template (see
             :class:`~wslocust.wire.protocols.JsonTemplate`).
         reply_event: the event carrying the reply.
+        text_path: where a reply event's payload holds its text, a dotted path (``text``); a
+            payload that is a string is the text.
         end_event: the event ending a reply (reply events before it are chunks), or None.
         quiet_ms: end a reply once no reply event came for this long, or None.
         ack: emit the prompt with an ack id; its ack ends the reply.
@@ -111,6 +111,7 @@ class SocketIOProtocol(Protocol):
         event: str | None = None,
         template: str | None = None,
         reply_event: str | None = None,
+        text_path: str | None = None,
         end_event: str | None = None,
         quiet_ms: float | str | None = None,
         ack: bool = False,
@@ -133,6 +134,7 @@ class SocketIOProtocol(Protocol):
         except ConfigurationError as error:
             raise ConfigurationError(f"--socketio-template: {error}") from None
         self.reply_event = _event_name(reply_event or self.DEFAULT_REPLY_EVENT, "--socketio-reply-event")
+        self.text_path = check_path(text_path or "text", "--socketio-text-path")
         self.end_event = _event_name(end_event, "--socketio-end-event", required=False)
         given_quiet = quiet_ms is not None and quiet_ms != ""
         self.quiet_ms = milliseconds(quiet_ms, "--socketio-quiet-ms", positive=True) if given_quiet else None
@@ -168,6 +170,7 @@ class SocketIOProtocol(Protocol):
             event=getattr(options, "socketio_event", None),
             template=getattr(options, "socketio_template", None),
             reply_event=getattr(options, "socketio_reply_event", None),
+            text_path=getattr(options, "socketio_text_path", None),
             end_event=getattr(options, "socketio_end_event", None),
             quiet_ms=getattr(options, "socketio_quiet_ms", None),
             ack=ack is not None and flag(ack, "--socketio-ack"),
@@ -297,7 +300,7 @@ class SocketIOProtocol(Protocol):
         payload = args[0] if args else None
         if name == self.reply_event:
             if self.end_event or self.ack or self.quiet_ms:
-                text = _text_of(payload)
+                text = _text_of(payload, self.text_path)
                 return (Chunk(text),) if text or self.quiet_ms else ()
             return self._last(payload)
         if name == self.end_event:
@@ -307,10 +310,9 @@ class SocketIOProtocol(Protocol):
     def _awaited(self, args: list[Any]) -> None:
         """The awaited event came (override to keep what it carries)."""
 
-    @staticmethod
-    def _last(payload: Any) -> Sequence[Event]:
+    def _last(self, payload: Any) -> Sequence[Event]:
         """The reply's last event: its text (if any) and its end (the payload's fields as meta)."""
-        text = _text_of(payload)
+        text = _text_of(payload, self.text_path)
         end = End(payload if isinstance(payload, dict) else None)
         return (Chunk(text), end) if text else (end,)
 
