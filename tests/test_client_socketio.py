@@ -238,9 +238,14 @@ def test_the_server_leaving_the_namespace_mid_reply_is_a_failure_and_the_next_pr
     assert len(run.of_type("CONNECT")) == 2
 
 
-def engineio_server(raw_server: Callable[..., RawServer], after_prompt: str, first: str = OPEN) -> RawServer:
-    """A hand-written Engine.IO server: ``first``, the namespace accepted, then ``after_prompt`` sent
-    in answer to each prompt."""
+def engineio_server(
+    raw_server: Callable[..., RawServer],
+    after_prompt: str,
+    first: str = OPEN,
+    connected: str = '40{"sid":"s1"}',
+) -> RawServer:
+    """A hand-written Engine.IO server: ``first``, the namespace's connect answered with
+    ``connected``, then ``after_prompt`` sent in answer to each prompt."""
 
     def handle(sock: socket.socket, _headers: dict[str, str]) -> None:
         reader = FrameReader(accept_masked=True)
@@ -253,7 +258,7 @@ def engineio_server(raw_server: Callable[..., RawServer], after_prompt: str, fir
                 if opcode != OP_TEXT:
                     return
                 if payload.startswith(b"40"):
-                    sock.sendall(encode_frame(OP_TEXT, b'40{"sid":"s1"}', mask=False))
+                    sock.sendall(encode_frame(OP_TEXT, connected.encode(), mask=False))
                 elif payload.startswith(b"42"):
                     sock.sendall(encode_frame(OP_TEXT, after_prompt.encode(), mask=False))
 
@@ -286,6 +291,18 @@ def test_a_first_packet_that_is_no_engineio_v4_open_fails_the_connect(
     (connect,) = run.of_type("CONNECT")
     assert isinstance(connect["exception"], ProtocolError)
     assert "expected the Engine.IO v4 open packet" in str(connect["exception"])
+
+
+def test_a_socketio_v2_server_fails_the_connect_naming_the_version(
+    raw_server: Callable[..., RawServer],
+) -> None:
+    server = engineio_server(raw_server, "", connected="40")  # Engine.IO v3's connect: no sid
+    run = client_for(f"ws://127.0.0.1:{server.port}", SocketIOProtocol())
+    run.client.ask("hello")
+    (connect,) = run.of_type("CONNECT")
+    assert isinstance(connect["exception"], ProtocolError)
+    assert "a Socket.IO v2 server?" in str(connect["exception"])
+    assert not run.of_type("WS")
 
 
 def test_a_server_that_never_connects_the_namespace_fails_the_connect_within_its_timeout(

@@ -58,6 +58,14 @@ def test_an_open_packet_without_its_fields_is_a_protocol_error() -> None:
         protocol.feed('0{"sid":"e1"}')
 
 
+def test_a_connect_answered_without_a_sid_is_a_socketio_v2_server_and_a_protocol_error() -> None:
+    protocol = SocketIOProtocol()
+    protocol.open()
+    protocol.feed(OPEN)
+    with pytest.raises(ProtocolError, match=r"without a sid: a Socket\.IO v2 server"):
+        protocol.feed("40")
+
+
 def test_a_connect_error_is_the_session_refused_with_the_servers_words() -> None:
     protocol = SocketIOProtocol(namespace="/admin")
     protocol.open()
@@ -188,7 +196,7 @@ def test_rasa_uses_the_session_id_the_server_confirms() -> None:
     protocol = RasaProtocol()
     protocol.open()
     protocol.feed(OPEN)
-    protocol.feed("40")
+    protocol.feed('40{"sid":"s1"}')
     protocol.feed('42["session_confirm","server-made"]')
     assert json.loads(protocol.request("hi", {})[0][2:])[1]["session_id"] == "server-made"
 
@@ -199,7 +207,7 @@ def test_each_rasa_connection_has_a_new_session_id() -> None:
     for _ in range(2):
         protocol.open()
         protocol.feed(OPEN)
-        (request,) = protocol.feed("40")
+        (request,) = protocol.feed('40{"sid":"s1"}')
         ids.add(json.loads(request.message[2:])[1]["session_id"])  # type: ignore[arg-type, index]
     assert len(ids) == 2
 

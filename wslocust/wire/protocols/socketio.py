@@ -19,7 +19,9 @@ string at ``--socketio-text-path`` in it (``text`` by default). What ends a repl
 - ``--socketio-ack``: the prompt asks for an ack (``42<id>[...]``); reply events are chunks until
   the ack (``43<id>[...]``).
 
-Binary packets (``45``/``46`` and their attachments) are read whole before they count. A malformed
+Binary packets (``45``/``46`` and their attachments) are read whole before they count. A Socket.IO
+v2 server (Engine.IO v3: it answers the connect without a sid) is a
+:class:`~wslocust.errors.ProtocolError` at connect. A malformed
 packet is a :class:`~wslocust.errors.ProtocolError`; the server leaving the namespace (``41``) or
 closing the Engine.IO session (``1``) a :class:`~wslocust.errors.ConnectionClosed`.
 """
@@ -274,9 +276,15 @@ class SocketIOProtocol(Protocol):
                 return self._last(args[0] if args else None)
             return ()
         if kind == sio.CONNECT:
-            if self._stage == _AWAIT_NAMESPACE:
-                return self._connected()
-            return ()
+            if self._stage != _AWAIT_NAMESPACE:
+                return ()
+            if not isinstance(packet.data, dict) or "sid" not in packet.data:
+                # Socket.IO v2 (Engine.IO v3) connects the default namespace unasked, with no sid.
+                raise ProtocolError(
+                    "the namespace connect was answered without a sid: a Socket.IO v2 server? "
+                    "(wslocust speaks Socket.IO v3 and v4, Engine.IO v4)"
+                )
+            return self._connected()
         if kind == sio.CONNECT_ERROR:
             data = packet.data
             reason = data.get("message", json.dumps(data)) if isinstance(data, dict) else data
