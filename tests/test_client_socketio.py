@@ -305,6 +305,19 @@ def test_a_socketio_v2_server_fails_the_connect_naming_the_version(
     assert not run.of_type("WS")
 
 
+def test_the_server_leaving_during_the_opening_fails_the_connect(
+    raw_server: Callable[..., RawServer],
+) -> None:
+    server = engineio_server(raw_server, "", connected="41")
+    run = client_for(f"ws://127.0.0.1:{server.port}", SocketIOProtocol())
+    run.client.ask("hello")
+    (connect,) = run.of_type("CONNECT")
+    assert isinstance(connect["exception"], ConnectError)
+    assert str(connect["exception"]) == (
+        "the server ended the socketio opening (the server disconnected the Socket.IO namespace /)"
+    )
+
+
 def test_a_server_that_never_connects_the_namespace_fails_the_connect_within_its_timeout(
     raw_server: Callable[..., RawServer],
 ) -> None:

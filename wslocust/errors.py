@@ -117,6 +117,7 @@ class ConnectionClosed(ReplyError):
         )
         super().__init__(f"{text} {reason}".rstrip())
         self.code = code
+        self.reason = reason
 
 
 class ProtocolError(ReplyError):

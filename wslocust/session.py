@@ -68,9 +68,10 @@ def run_opening(
             if closes:
                 sock.sendall(encode_close(closes[0].code))
                 failure = connection.error
-                if failure is None or isinstance(failure, ConnectionClosed):
-                    raise ConnectError(f"the server ended the {what}" + (f": {failure}" if failure else ""))
-                raise failure
+                if isinstance(failure, ConnectionClosed):
+                    code = f" with code {failure.code}" if failure.code is not None else ""
+                    raise ConnectError(f"the server ended the {what}{code} {failure.reason}".rstrip())
+                raise failure or ConnectError(f"the server ended the {what}")
     except TimeoutError:
         raise ConnectError(f"no {what} within {timeout_s:g} s: {where}") from None
     except _NETWORK_ERRORS as failure:
