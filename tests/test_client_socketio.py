@@ -339,12 +339,19 @@ def test_a_server_that_never_connects_the_namespace_fails_the_connect_within_its
 
 
 @pytest.mark.slow
-def test_a_headless_locust_run_with_protocol_socketio_counts_its_replies(
-    socketio_server: Callable[..., SocketIOServer], tmp_path: Path
+@pytest.mark.parametrize(
+    ("protocol", "server_args"),
+    [("socketio", ()), ("rasa", ("--mode", "rasa", "--session-persistence"))],
+)
+def test_a_headless_locust_run_with_a_socketio_protocol_counts_its_replies(
+    socketio_server: Callable[..., SocketIOServer],
+    tmp_path: Path,
+    protocol: str,
+    server_args: tuple[str, ...],
 ) -> None:
-    server = socketio_server("--delay-ms", "5")
+    server = socketio_server("--delay-ms", "5", *server_args)
     command = locust_command(
-        "--headless", "-u", "3", "-r", "3", "-t", "3s", "--host", server.url, "--protocol", "socketio",
+        "--headless", "-u", "3", "-r", "3", "-t", "3s", "--host", server.url, "--protocol", protocol,
         "--socketio-auth", '{"token": "not-needed"}', "--think-time", "0.05", "--csv", str(tmp_path / "sio"),
         "--metric", "contains:text=echo",
     )  # fmt: skip
