@@ -253,6 +253,21 @@ def test_a_bad_setting_is_refused_naming_its_option(settings: dict[str, object],
         SocketIOProtocol(**settings)  # type: ignore[arg-type]
 
 
+def test_the_auth_reads_environment_variables_at_each_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIO_TOKEN", "first")
+    protocol = SocketIOProtocol(auth='{"token": "${SIO_TOKEN}"}')
+    monkeypatch.setenv("SIO_TOKEN", "second")
+    protocol.open()
+    assert protocol.feed(OPEN) == (Answer('40{"token":"second"}'),)
+
+
+def test_an_auth_naming_an_unset_variable_is_refused_naming_it() -> None:
+    with pytest.raises(
+        ConfigurationError, match="environment variable SIO_UNSET_TOKEN is referenced but not set"
+    ):
+        SocketIOProtocol(auth='{"token": "${SIO_UNSET_TOKEN}"}')
+
+
 def test_a_bad_auth_is_refused_without_showing_it() -> None:
     with pytest.raises(ConfigurationError) as refused:
         SocketIOProtocol(auth='{"token": "s3cret"')

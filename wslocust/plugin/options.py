@@ -216,13 +216,15 @@ def add_socketio_arguments(group: Any) -> None:
         group,
         "--socketio-auth",
         is_secret=True,
-        help='The namespace connect\'s auth, a JSON object, e.g. \'{"token": "..."}\'. Never shown',
+        help='The namespace connect\'s auth, a JSON object, e.g. \'{"token": "${TOKEN}"}\' (${VAR} reads '
+        "an environment variable). Never shown",
     )
     add_option(group, "--socketio-event", help="Event a prompt is emitted as (default: user_uttered)")
     add_option(
         group,
         "--socketio-template",
-        help='The prompt event\'s payload, a JSON template (default: {"message": "{prompt}"})',
+        help='The prompt event\'s payload, a JSON template (default: {"message": "{prompt}"}; rasa: '
+        '{"message": "{prompt}", "session_id": "{session_id}"})',
     )
     add_option(group, "--socketio-reply-event", help="Event carrying the reply (default: bot_uttered)")
     add_option(

@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ...errors import ConfigurationError, ConnectionClosed, ProtocolError, SessionRefused
 from ...values import flag, milliseconds
 from .. import socketio as sio
+from ..handshake import expand_env
 from .base import Answer, Chunk, End, Event, Message, Protocol
 from .json_messages import JsonTemplate, check_path, get_path
 
@@ -79,7 +80,8 @@ class SocketIOProtocol(Protocol):
     Args:
         path: the Engine.IO endpoint's path (None: the URL's path, else ``/socket.io/``).
         namespace: the namespace to connect to (``/`` by default).
-        auth: the namespace connect's auth payload (a secret: never shown).
+        auth: the namespace connect's auth payload, a JSON object (a secret: never shown); in its
+            text, ``${VAR}`` is read from the environment at each connect.
         event: the event a prompt is emitted as.
         template: the event's payload, a JSON template (see
             :class:`~wslocust.wire.protocols.JsonTemplate`).
@@ -129,7 +131,8 @@ class SocketIOProtocol(Protocol):
                 f"--socketio-namespace must start with / and hold no comma or space, got {namespace!r}"
             )
         self.namespace = namespace
-        self.auth = _auth(auth)
+        self._auth = auth
+        self.auth = _auth(auth)  # checked now; read again at each connect (its ${VAR}s)
         self.event = _event_name(event or self.DEFAULT_EVENT, "--socketio-event")
         try:
             self.template = JsonTemplate(template or self.DEFAULT_TEMPLATE)
@@ -187,6 +190,8 @@ class SocketIOProtocol(Protocol):
         return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
 
     def open(self) -> Sequence[Message]:
+        if isinstance(self._auth, str) and "${" in self._auth:
+            self.auth = _auth(self._auth)  # this process's environment (a worker's, say)
         self._stage = _AWAIT_OPEN
         self._ack_id = -1
         self._values = {}
@@ -326,12 +331,17 @@ class SocketIOProtocol(Protocol):
 
 
 def _auth(auth: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The namespace connect's auth payload, a JSON object (its value is never shown: a secret)."""
+    """The namespace connect's auth payload, a JSON object, its ``${VAR}``s read from the environment
+    (its value is never shown: a secret).
+
+    Raises:
+        ConfigurationError: it is not a JSON object, or names a variable that is not set.
+    """
     if auth is None or auth == "":
         return None
     if isinstance(auth, str):
         try:
-            auth = json.loads(auth)
+            auth = json.loads(expand_env(auth, "--socketio-auth"))
         except ValueError:
             raise ConfigurationError("--socketio-auth is not JSON (the value is not shown)") from None
     if not isinstance(auth, Mapping):
