@@ -25,8 +25,8 @@ def test_the_url_gets_the_engineio_path_and_query_keeping_the_users_query() -> N
     protocol = SocketIOProtocol()
     assert protocol.resource("ws://bot:3000") == "ws://bot:3000/socket.io/?EIO=4&transport=websocket"
     assert (
-        protocol.resource("wss://bot/?room=a&EIO=3")
-        == "wss://bot/socket.io/?room=a&EIO=4&transport=websocket"
+        protocol.resource("wss://bot/?room=a%20b&EIO=3&x")
+        == "wss://bot/socket.io/?room=a%20b&x&EIO=4&transport=websocket"
     )
 
 

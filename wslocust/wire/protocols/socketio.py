@@ -34,7 +34,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import ConfigurationError, ConnectionClosed, ProtocolError, SessionRefused
 from ...values import flag, milliseconds
@@ -47,6 +47,7 @@ __all__ = ["RasaProtocol", "SocketIOProtocol"]
 
 _PATH = re.compile(r"/[^\s?#\x00-\x1f\x7f]*")
 _NAMESPACE = re.compile(r"/[^\s,?#\x00-\x1f\x7f]*")
+_ENGINEIO = ("EIO", "transport")  # the query parameters Engine.IO's handshake sets
 _RESERVED_EVENTS = frozenset(("connect", "connect_error", "disconnect", "disconnecting", "newListener"))
 
 # The opening's stages, in order.
@@ -184,10 +185,10 @@ class SocketIOProtocol(Protocol):
     def resource(self, url: str) -> str:
         parts = urlsplit(url)
         path = self.path or (parts.path if parts.path not in ("", "/") else self.DEFAULT_PATH)
-        query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)]
-        query = [(key, value) for key, value in query if key not in ("EIO", "transport")]
-        query += [("EIO", "4"), ("transport", "websocket")]
-        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
+        # The user's own parameters as they are written, then Engine.IO's (which replace theirs).
+        kept = [part for part in parts.query.split("&") if part and part.partition("=")[0] not in _ENGINEIO]
+        query = "&".join([*kept, "EIO=4", "transport=websocket"])
+        return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
     def open(self) -> Sequence[Message]:
         if isinstance(self._auth, str) and "${" in self._auth:
