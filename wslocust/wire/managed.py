@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import BotError, ConnectError, ConnectionClosed, ProtocolError, WsLocustError
-from .connection import Action, Close, Connection, Dropped, Pong, Send
-from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, encode_frame, parse_close
+from .connection import Action, Close, Connection, Dropped, Pong, Send, _frame
+from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_close
 from .protocols.base import Answer, Chunk, End, Event, Failure, Message, Protocol
 from .reply import Reply
 
@@ -160,10 +160,3 @@ class ManagedConnection(Connection):
         if self.reply is None:
             self.error = error
         return super()._fail_connection(error, time_ms, actions)
-
-
-def _frame(message: Message) -> bytes:
-    """One message as a masked frame: text for ``str``, binary for ``bytes``."""
-    if isinstance(message, str):
-        return encode_frame(OP_TEXT, message.encode())
-    return encode_frame(OP_BINARY, message)
