@@ -11,7 +11,9 @@ without the ``--require-auth-token``), and prompts are events:
 - ``socketio``: ``42["user_uttered", {"message": prompt}]`` is answered with ONE
   ``bot_uttered`` ``{"text": answer}`` (Rasa-like); sent with an ack id (``42<id>[...]``), the answer
   streams as ``--chunks`` ``bot_uttered`` ``{"text": piece}`` events and ends with the ack
-  ``43<id>[{"text": answer, "intent": ...}]``.
+  ``43<id>[{"text": answer, "intent": ...}]``; with ``--socketio-end-event done``, it streams so
+  and ends with ``42["done", {"intent": ...}]``. A bot error is an ``error`` event
+  ``{"message": ...}``, or the ack ``[{"error": ...}]``.
 - ``rasa``: ``session_request`` ``{"session_id": id}`` is confirmed with ``session_confirm`` (the id),
   and ``user_uttered`` ``{"message", "session_id"}`` gets one ``bot_uttered`` ``{"text": answer}``;
   with ``--rasa-session-persistence`` a message without a ``session_id`` is ignored, as Rasa does.
@@ -69,6 +71,7 @@ class SocketIOSettings:
     require_auth_token: str | None = None
     event: str = "user_uttered"
     reply_event: str = "bot_uttered"
+    end_event: str = ""
     session_persistence: bool = False
 
 
@@ -135,6 +138,11 @@ def add_socketio_arguments(parser: argparse.ArgumentParser) -> None:
         "--socketio-reply-event", default="bot_uttered", help="reply event (default bot_uttered)"
     )
     group.add_argument(
+        "--socketio-end-event",
+        default="",
+        help="socketio: stream each answer as reply events ended by this event (default: one reply event)",
+    )
+    group.add_argument(
         "--rasa-session-persistence",
         action="store_true",
         help="rasa: ignore messages without a session_id, as Rasa's session_persistence: true",
@@ -150,6 +158,7 @@ def settings_from_options(options: argparse.Namespace) -> SocketIOSettings:
         require_auth_token=options.require_auth_token,
         event=options.socketio_event,
         reply_event=options.socketio_reply_event,
+        end_event=options.socketio_end_event,
         session_persistence=options.rasa_session_persistence,
     )
 
@@ -280,21 +289,28 @@ class SocketIOConversation:
     async def _answer_in_turn(self) -> None:
         while True:
             packet, prompt = await self.prompts.get()
+            streamed = self.protocol != "rasa" and (packet.id is not None or self.settings.end_event)
             with contextlib.suppress(ConnectionClosed):
-                if packet.id is not None and self.protocol != "rasa":
-                    await self._stream_with_ack(packet.namespace, packet.id, prompt)
+                if streamed:
+                    await self._answer_streamed(packet, prompt)
                 else:
                     await self._answer_whole(packet, prompt)
 
-    async def _stream_with_ack(self, namespace: str, ack_id: int, prompt: str) -> None:
-        """Stream the answer as reply events, then acknowledge the prompt with the whole answer."""
+    async def _answer_streamed(self, packet: sio.Packet, prompt: str) -> None:
+        """Stream the answer as reply events, then acknowledge the prompt with the whole answer (when
+        it asked for an ack), else emit the end event ``{"intent": ...}``."""
 
         async def send(piece: str) -> None:
-            await self._emit(namespace, self.settings.reply_event, {"text": piece})
+            await self._emit(packet.namespace, self.settings.reply_event, {"text": piece})
 
         intent, answer, ok = await self.stream(prompt, send)
-        result = {"text": answer, "intent": intent} if ok else {"error": _BOT_ERROR}
-        await self.connection.send(sio.encode_ack(ack_id, result, namespace=namespace))
+        if packet.id is not None:
+            result = {"text": answer, "intent": intent} if ok else {"error": _BOT_ERROR}
+            await self.connection.send(sio.encode_ack(packet.id, result, namespace=packet.namespace))
+        elif ok:
+            await self._emit(packet.namespace, self.settings.end_event, {"intent": intent})
+        else:
+            await self._emit(packet.namespace, "error", {"message": _BOT_ERROR})
 
     async def _answer_whole(self, packet: sio.Packet, prompt: str) -> None:
         """Emit the answer as one reply event (as Rasa does), after the whole stream's time."""
