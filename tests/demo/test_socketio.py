@@ -173,16 +173,33 @@ def test_a_namespace_the_bot_does_not_serve_is_refused_with_a_connect_error(
     assert bot.connect_errors == [{"message": "Invalid namespace"}]
 
 
-def test_an_injected_bot_error_is_an_error_ack_or_an_error_event(
+def test_an_injected_bot_error_ends_the_reply_with_an_error_field(
     demo: Callable[..., str], bots: Callable[..., Bot]
 ) -> None:
-    """--error-rate 1: an acked prompt is acked ``{"error": ...}``; an unacked one gets an ``error`` event."""
+    """--error-rate 1: an acked prompt is acked ``{"error": ...}``; an unacked one gets one reply event
+    whose text says so and whose ``error`` field says why."""
     bot = bots(demo("--protocol", "socketio", "--error-rate", "1", *FAST))
     bot.connect()
     bot.client.emit("user_uttered", {"message": BILLING})
     ack = bot.call("user_uttered", {"message": BILLING})
     assert ack == {"error": "model overloaded, try again"}
-    assert bot.received == [("error", {"message": "model overloaded, try again"})]
+    assert bot.received == [
+        ("bot_uttered", {"text": "ERROR: the bot could not answer", "error": "model overloaded, try again"})
+    ]
+
+
+def test_with_an_end_event_an_injected_bot_error_is_that_event_with_an_error_field(
+    demo: Callable[..., str], bots: Callable[..., Bot]
+) -> None:
+    bot = bots(
+        demo("--protocol", "socketio", "--socketio-end-event", "done", "--error-rate", "1", *FAST),
+        "bot_uttered",
+        "done",
+    )
+    bot.connect()
+    bot.client.emit("user_uttered", {"message": BILLING})
+    bot.call("user_uttered", {"message": BILLING})  # answered after the first
+    assert bot.received == [("done", {"error": "model overloaded, try again"})]
 
 
 def test_rasa_confirms_a_session_request_with_its_session_id(

@@ -12,8 +12,8 @@ without the ``--require-auth-token``), and prompts are events:
   ``bot_uttered`` ``{"text": answer}`` (Rasa-like); sent with an ack id (``42<id>[...]``), the answer
   streams as ``--chunks`` ``bot_uttered`` ``{"text": piece}`` events and ends with the ack
   ``43<id>[{"text": answer, "intent": ...}]``; with ``--socketio-end-event done``, it streams so
-  and ends with ``42["done", {"intent": ...}]``. A bot error is an ``error`` event
-  ``{"message": ...}``, or the ack ``[{"error": ...}]``.
+  and ends with ``42["done", {"intent": ...}]``. A bot error ends the reply all the same: the ack
+  or the end event is ``{"error": ...}``, the one reply event ``{"text": "ERROR: ...", "error": ...}``.
 - ``rasa``: ``session_request`` ``{"session_id": id}`` is confirmed with ``session_confirm`` (the id),
   and ``user_uttered`` ``{"message", "session_id"}`` gets one ``bot_uttered`` ``{"text": answer}``;
   with ``--rasa-session-persistence`` a message without a ``session_id`` is ignored, as Rasa does.
@@ -58,6 +58,8 @@ ENGINEIO_PATH = "/socket.io/"
 """The path Socket.IO clients connect to by default; ``--protocol auto`` speaks Engine.IO there."""
 
 _BOT_ERROR = "model overloaded, try again"
+_BOT_ERROR_TEXT = "ERROR: the bot could not answer"
+"""A bot error's reply text, as the ``plain`` dialect's: the reply ends, its grading fails it."""
 
 
 @dataclass(frozen=True)
@@ -304,13 +306,12 @@ class SocketIOConversation:
             await self._emit(packet.namespace, self.settings.reply_event, {"text": piece})
 
         intent, answer, ok = await self.stream(prompt, send)
+        last = {"intent": intent} if ok else {"error": _BOT_ERROR}
         if packet.id is not None:
-            result = {"text": answer, "intent": intent} if ok else {"error": _BOT_ERROR}
+            result = {"text": answer, **last} if ok else last
             await self.connection.send(sio.encode_ack(packet.id, result, namespace=packet.namespace))
-        elif ok:
-            await self._emit(packet.namespace, self.settings.end_event, {"intent": intent})
         else:
-            await self._emit(packet.namespace, "error", {"message": _BOT_ERROR})
+            await self._emit(packet.namespace, self.settings.end_event, last)
 
     async def _answer_whole(self, packet: sio.Packet, prompt: str) -> None:
         """Emit the answer as one reply event (as Rasa does), after the whole stream's time."""
@@ -320,10 +321,8 @@ class SocketIOConversation:
 
         pieces: list[str] = []
         _, _, ok = await self.stream(prompt, collect)
-        if ok:
-            await self._emit(packet.namespace, self.settings.reply_event, {"text": "".join(pieces)})
-        else:
-            await self._emit(packet.namespace, "error", {"message": _BOT_ERROR})
+        reply = {"text": "".join(pieces)} if ok else {"text": _BOT_ERROR_TEXT, "error": _BOT_ERROR}
+        await self._emit(packet.namespace, self.settings.reply_event, reply)
         if packet.id is not None:  # Rasa's handler returns nothing: an empty ack
             await self.connection.send(sio.encode_ack(packet.id, namespace=packet.namespace))
 
