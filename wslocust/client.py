@@ -53,7 +53,8 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
-from .wire.connection import Action, Close, Connection, Pong
+from .session import receive_quietly, run_opening
+from .wire.connection import Action, Close, Pong, Send
 from .wire.frames import encode_close
 from .wire.handshake import (
     MAX_REDIRECTS,
@@ -67,6 +68,7 @@ from .wire.handshake import (
     parse_connect_to,
     redirect_target,
 )
+from .wire.managed import ManagedConnection, connection_for
 from .wire.protocols import Protocol
 from .wire.reply import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Check, Reply
 
@@ -161,6 +163,7 @@ class ChatClient:
         on_stopped_mid_reply: Callable[[Reply], None] | None = None,
     ) -> None:
         check_url(url)
+        url = protocol.resource(url)  # Socket.IO's /socket.io/?EIO=4&transport=websocket
         parts = urlsplit(url)
         self.environment = environment
         self.url = url
@@ -191,7 +194,9 @@ class ChatClient:
         self._buffer = _receive_buffer(self._hub)
         self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
         self._reply_timer_s = 0.0
-        self._connection = Connection(protocol)
+        self._connection = connection_for(protocol)
+        # A connection whose replies a quiet period may end (they take the gevent socket's path).
+        self._quiet: ManagedConnection | None = None
         self._idle_watcher: Any = None
         self._idle_greenlet: gevent.Greenlet | None = None
         self._failed_connects = 0
@@ -286,10 +291,16 @@ class ChatClient:
         started_at = time.time()
         start = time.perf_counter()
         error: WsLocustError | None = None
+        connection = connection_for(self.protocol)
         try:
             self._sock = self._open()
-        except ConnectError as failure:
+            if isinstance(connection, ManagedConnection):  # the protocol's opening: part of the connect
+                deadline = start + self.connect_timeout_s
+                buffer = _receive_buffer(get_hub())
+                run_opening(self._sock, connection, buffer, deadline, self.connect_timeout_s, self._dial)
+        except (ConnectError, ReplyError) as failure:  # a ReplyError: the protocol's opening broke
             error = failure
+            self._drop()
         elapsed_ms = (time.perf_counter() - start) * 1000.0
         self._failed_connects = self._failed_connects + 1 if error else 0
         self.environment.events.request.fire(
@@ -304,13 +315,16 @@ class ChatClient:
         )
         if self._sock is None:
             return False
-        self._raw = _raw_socket(self._sock)
+        self._quiet = (
+            connection if isinstance(connection, ManagedConnection) and self.protocol.quiet_ms else None
+        )
+        self._raw = _raw_socket(self._sock) if self._quiet is None else None
         self._stamped = self._raw is not None and _stamp_receptions(self._raw)
         self._sock.settimeout(self.reply_timeout_s)  # bounds the rare sends that must wait (pongs)
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
             self._buffer = _receive_buffer(self._hub)
-        self._connection = Connection(self.protocol)
+        self._connection = connection
         self._watch_idle()
         return True
 
@@ -407,6 +421,9 @@ class ChatClient:
                     self.pings_answered += 1
             elif type(action) is Close:
                 self.close(action.code)
+            elif type(action) is Send:
+                if self._sock is not None:
+                    self._sock.sendall(action.frame)
             else:
                 self.pushed_messages += 1
 
@@ -540,6 +557,8 @@ class ChatClient:
             else:
                 sock.settimeout(self.reply_timeout_s)
                 sock.sendall(payload)
+                if self._quiet is not None:
+                    receive_quietly(sock, self._quiet, buffer, start, deadline, self._perform)
             while connection.reply is not None:
                 if timer is not None:
                     watcher.start(waiter.switch, True)

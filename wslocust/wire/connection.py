@@ -8,7 +8,8 @@ events (:class:`~wslocust.wire.protocols.Chunk`, ``End``, ``Failure``) into the
 - :class:`Pong`: send a pong with this payload (the server pinged);
 - :class:`Close`: send a close frame with this code, then close the socket (the server closed: 1000;
   the server broke the protocol, a masked frame for one: 1002, RFC 6455 §7.1.7);
-- :class:`Dropped`: a message arrived outside any reply; it was dropped (count it).
+- :class:`Dropped`: a message arrived outside any reply; it was dropped (count it);
+- :class:`Send`: send this frame now (a protocol's answer; see :mod:`wslocust.wire.managed`).
 
 So the decisions a connection makes (answer a ping, when a reply is over, what a close means for it,
 what is pushed between replies) are tested with bytes alone, the way websockets' ``Protocol`` owns
@@ -24,7 +25,7 @@ from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameReader,
 from .protocols.base import Chunk, End, Failure, Message, Protocol
 from .reply import Reply
 
-__all__ = ["Action", "Close", "Connection", "Dropped", "Pong"]
+__all__ = ["Action", "Close", "Connection", "Dropped", "Pong", "Send"]
 
 
 class Pong(NamedTuple):
@@ -51,7 +52,13 @@ class Dropped(NamedTuple):
     size: int
 
 
-Action = Pong | Close | Dropped
+class Send(NamedTuple):
+    """Send ``frame`` (a protocol's answer, masked) now."""
+
+    frame: bytes
+
+
+Action = Pong | Close | Dropped | Send
 
 
 class Connection:
