@@ -17,6 +17,7 @@ import socketio
 import websocket
 
 from wslocust.demo.server import DEFAULT_DATASET, Knowledge
+from wslocust.demo.server import main as demo_main
 
 from ..conftest import UNIT, bot_counts
 
@@ -374,3 +375,21 @@ def test_an_engineio_handshake_the_bot_cannot_serve_is_refused_with_http_400_nam
         urllib.request.urlopen(f"{url}/socket.io/?{query}", timeout=5 * UNIT)
     assert refused.value.code == 400
     assert json.load(refused.value)["message"].startswith(refusal)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--socketio-namespace", "chat"),
+        ("--socketio-event", ""),
+        ("--eio-ping-interval-ms", "0"),
+        ("--eio-ping-timeout-ms", "nan"),
+    ],
+)
+def test_a_bad_socketio_option_of_the_bot_stops_it_naming_the_option(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        demo_main([option, value])
+    assert stopped.value.code == 2
+    assert f"argument {option}: must be" in capsys.readouterr().err

@@ -111,6 +111,13 @@ def _namespace(value: object, name: str = "") -> str:
     return text
 
 
+def _event(value: object, name: str = "") -> str:
+    text = str(value)
+    if not text.strip():
+        raise BadValue(name, value, "an event name")
+    return text
+
+
 def add_socketio_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the bot's Socket.IO options to its command line."""
     group = parser.add_argument_group("Socket.IO and Rasa (--protocol socketio or rasa; auto on /socket.io/)")
@@ -135,13 +142,17 @@ def add_socketio_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help='the connect auth payload must be {"token": THIS}, else 44 (default: no auth)',
     )
-    group.add_argument("--socketio-event", default="user_uttered", help="prompt event (default user_uttered)")
+    event = argument_type(_event)
     group.add_argument(
-        "--socketio-reply-event", default="bot_uttered", help="reply event (default bot_uttered)"
+        "--socketio-event", type=event, default="user_uttered", help="prompt event (default user_uttered)"
+    )
+    group.add_argument(
+        "--socketio-reply-event", type=event, default="bot_uttered", help="reply event (default bot_uttered)"
     )
     group.add_argument(
         "--socketio-end-event",
-        default="",
+        type=event,
+        default=None,
         help="socketio: stream each answer as reply events ended by this event (default: one reply event)",
     )
     group.add_argument(
@@ -160,7 +171,7 @@ def settings_from_options(options: argparse.Namespace) -> SocketIOSettings:
         require_auth_token=options.require_auth_token,
         event=options.socketio_event,
         reply_event=options.socketio_reply_event,
-        end_event=options.socketio_end_event,
+        end_event=options.socketio_end_event or "",
         session_persistence=options.rasa_session_persistence,
     )
 
