@@ -45,6 +45,7 @@ __all__ = [
     "ENGINEIO_PROTOCOLS",
     "SocketIOConversation",
     "SocketIOSettings",
+    "Stream",
     "add_socketio_arguments",
     "refuse_engineio_request",
     "settings_from_options",
