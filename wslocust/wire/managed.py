@@ -84,6 +84,7 @@ class ManagedConnection(Connection):
         actions: list[Action] = []
         for opcode, payload in frames:
             if opcode <= OP_BINARY:
+                opening = not self.protocol.ready  # its messages are no pushes
                 try:
                     message: Message = payload.decode() if opcode == OP_TEXT else payload
                     events = self._feed(message)
@@ -95,7 +96,8 @@ class ManagedConnection(Connection):
                     return self._fail_connection(error, time_ms, actions)
                 except (ConnectionClosed, ConnectError) as error:  # the server ended or refused the session
                     return self._end(error, time_ms, actions)
-                self._fold(events, opcode, len(payload), time_ms, actions)
+                if self._fold(events, len(payload), time_ms, actions) and not opening:
+                    actions.append(Dropped(opcode, len(payload)))
             elif opcode == OP_PING:
                 actions.append(Pong(payload))
             elif opcode == OP_CLOSE:
@@ -106,10 +108,12 @@ class ManagedConnection(Connection):
                 return self._end(ConnectionClosed(code, f"({reason})" if reason else ""), time_ms, actions)
         return actions or None
 
-    def _fold(
-        self, events: Sequence[Event], opcode: int, size: int, time_ms: float, actions: list[Action]
-    ) -> None:
-        """Fold one message's events into the awaited reply; answers become :class:`Send` actions."""
+    def _fold(self, events: Sequence[Event], size: int, time_ms: float, actions: list[Action]) -> bool:
+        """Fold one message's events into the awaited reply; answers become :class:`Send` actions.
+
+        Returns:
+            True when the message was neither answered nor part of the awaited reply (a push).
+        """
         awaited = reply = self.reply
         answered = in_reply = False
         for event in events:
@@ -137,8 +141,7 @@ class ManagedConnection(Connection):
                 reply = None
         if in_reply and awaited is not None:
             awaited.bytes += size
-        elif awaited is None and not answered and self.protocol.ready:
-            actions.append(Dropped(opcode, size))
+        return awaited is None and not answered
 
     def _end(self, error: WsLocustError, time_ms: float, actions: list[Action]) -> list[Action]:
         """The server ended (or refused) the session: the awaited reply fails with ``error`` (else

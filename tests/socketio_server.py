@@ -1,5 +1,5 @@
 """A real Socket.IO v4 server (python-socketio's AsyncServer under uvicorn) for the tests: run as
-``python -m tests.socketio.server [options]``; it prints ``listening on PORT`` once it listens on
+``python -m tests.socketio_server [options]``; it prints ``listening on PORT`` once it listens on
 127.0.0.1:0.
 
 Every ``user_uttered`` (``ask`` with --ack) is answered after ``--delay-ms`` as ``--mode`` says:
