@@ -35,3 +35,15 @@ def test_the_embedded_demo_answers_a_socketio_or_rasa_client(tmp_path: Path, pro
     assert sum(int(row["Failure Count"]) for row in rows) == 0
     # 20 ms to the first chunk and 2 gaps of 2 ms, answered as one bot_uttered: none faster
     assert all(float(row["Min Response Time"]) >= 24 for row in ws)
+
+
+@pytest.mark.slow
+def test_the_embedded_demo_speaks_the_socketio_event_names_the_users_are_given(tmp_path: Path) -> None:
+    """The bot is given the client's prompt, reply and end events: a streamed reply, every one answered."""
+    rows = run_on_the_demo(
+        tmp_path, "--protocol", "socketio", "--socketio-event", "ask", "--socketio-reply-event", "says",
+        "--socketio-end-event", "done",
+    )  # fmt: skip
+    ws = [row for row in rows if row["Type"] == "WS"]
+    assert sum(int(row["Request Count"]) for row in ws) > 2 * 10
+    assert sum(int(row["Failure Count"]) for row in rows) == 0
