@@ -4,7 +4,8 @@
 
 Every ``user_uttered`` (``ask`` with --ack) is answered after ``--delay-ms`` as ``--mode`` says:
 
-- ``one``: one ``bot_uttered`` ``{"text": "echo: MESSAGE"}``;
+- ``one``: one ``bot_uttered`` ``{"text": "echo: MESSAGE", "delay_ms": D}`` (D: the delay as it
+  was, measured from the prompt's arrival to the reply's emit);
 - ``chunks``: ``--chunks`` ``bot_uttered`` events ``--gap-ms`` apart, then ``bot_done`` (with --end)
   or nothing (a quiet period ends it);
 - ``ack``: ``--chunks`` ``bot_uttered`` events, then the ack ``["echo: MESSAGE"]``;
@@ -15,9 +16,8 @@ Every ``user_uttered`` (``ask`` with --ack) is answered after ``--delay-ms`` as 
   Rasa does); the reply goes to the session's room.
 
 ``--namespace`` is the only namespace served; ``--token`` makes the connect require
-``{"token": TOKEN}``. ``GET /stats`` answers how many prompts were received and pongs seen is not
-needed: ``--ping-interval-ms`` makes Engine.IO ping that often and drop a client that does not pong
-within ``--ping-timeout-ms``; the number of clients dropped that way is printed on stderr.
+``{"token": TOKEN}``. ``--ping-interval-ms`` makes Engine.IO ping that often and drop a client that
+does not pong within ``--ping-timeout-ms``; each client dropped that way is said on stderr.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import socket
 import sys
+import time
 from typing import Any
 
 import socketio
@@ -49,8 +50,7 @@ def build(options: argparse.Namespace) -> socketio.AsyncServer:
 
     @sio.on("disconnect", namespace=namespace)  # type: ignore[misc]
     async def disconnect(sid: str, reason: Any = None) -> None:
-        if reason == sio.reason.PING_TIMEOUT:
-            print("ping timeout", file=sys.stderr, flush=True)
+        print(f"disconnected: {reason}", file=sys.stderr, flush=True)
 
     @sio.on("session_request", namespace=namespace)  # type: ignore[misc]
     async def session_request(sid: str, data: Any) -> None:
@@ -66,6 +66,7 @@ def build(options: argparse.Namespace) -> socketio.AsyncServer:
             if not isinstance(data, dict) or not data.get("session_id"):
                 return None  # Rasa warns and drops it
             room = data["session_id"]
+        received = time.perf_counter()
         await asyncio.sleep(delay_s)
         if options.mode == "disconnect":
             await sio.disconnect(sid, namespace=namespace)
@@ -82,7 +83,10 @@ def build(options: argparse.Namespace) -> socketio.AsyncServer:
             if options.end:
                 await sio.emit("bot_done", {"text": ""}, room=room, namespace=namespace)
             return None
-        await sio.emit("bot_uttered", {"text": f"echo: {message}"}, room=room, namespace=namespace)
+        # The delay injected, as it was (a sleep overshoots): the client's latency must match it.
+        delay_ms = (time.perf_counter() - received) * 1000.0
+        reply = {"text": f"echo: {message}", "delay_ms": delay_ms}
+        await sio.emit("bot_uttered", reply, room=room, namespace=namespace)
         return None
 
     @sio.on("user_uttered", namespace=namespace)  # type: ignore[misc]
