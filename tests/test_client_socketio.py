@@ -20,6 +20,7 @@ import gevent
 import pytest
 
 from wslocust.client import ChatClient
+from wslocust.demo.process import DemoProcess
 from wslocust.errors import ConnectError, ConnectionClosed, ProtocolError, SessionRefused
 from wslocust.wire.frames import OP_TEXT, FrameReader, encode_frame
 from wslocust.wire.protocols import Event, Protocol, RasaProtocol, SocketIOProtocol
@@ -377,3 +378,24 @@ def test_a_bad_socketio_option_stops_the_run_naming_it() -> None:
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert "--socketio-namespace must start with /" in result.stderr
+
+
+def test_against_the_demo_bot_an_acked_reply_counts_its_streamed_answer_once() -> None:
+    # The demo bot streams an answer as reply events, then acks with the whole answer again (or,
+    # for a prompt asking no ack, sends its end event).
+    args = ["--protocol", "socketio", "--ttft-ms", "0", "--itl-ms", "1", "--chunks", "4"]
+    demo = DemoProcess([*args, "--error-rate", "0", "--wrong-rate", "0", "--socketio-end-event", "bot_done"])
+    url = demo.start()
+    try:
+        acked = client_for(url, SocketIOProtocol(ack=True)).client
+        ended = client_for(url, SocketIOProtocol(end_event="bot_done")).client
+        for prompt in ("How do I get a refund?", "Where is my order?"):
+            with_ack, with_end = acked.ask(prompt), ended.ask(prompt)
+            assert with_ack.ok, with_ack.error
+            assert with_end.ok, with_end.error
+            assert (with_ack.text, with_ack.chunks) == (with_end.text, with_end.chunks)
+            assert with_ack.chunks == 4
+        acked.close()
+        ended.close()
+    finally:
+        demo.stop()

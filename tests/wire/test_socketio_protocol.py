@@ -133,6 +133,29 @@ def test_with_acks_the_prompt_asks_for_an_ack_and_its_ack_ends_the_reply() -> No
     assert protocol.request("again", {})[0].startswith("42/chat,1[")
 
 
+def test_an_acks_text_repeating_the_streamed_answer_is_not_counted_again() -> None:
+    protocol = opened(SocketIOProtocol(ack=True))
+    protocol.request("hi", {})
+    assert protocol.feed('42["bot_uttered",{"text":"Hel"}]') == (Chunk("Hel"),)
+    assert protocol.feed('42["bot_uttered",{"text":"lo"}]') == (Chunk("lo"),)
+    # The ack repeats the whole answer: its fields are the end's, its text is not counted again.
+    assert protocol.feed('430[{"text":"Hello","intent":"greet"}]') == (
+        End({"text": "Hello", "intent": "greet"}),
+    )
+    protocol.request("again", {})
+    assert protocol.feed('431[{"text":"Hi again"}]') == (Chunk("Hi again"), End({"text": "Hi again"}))
+
+
+def test_an_end_events_text_is_its_last_chunk_unless_it_repeats_the_streamed_answer() -> None:
+    protocol = opened(SocketIOProtocol(end_event="bot_done"))
+    protocol.request("hi", {})
+    assert protocol.feed('42["bot_uttered",{"text":"a"}]') == (Chunk("a"),)
+    assert protocol.feed('42["bot_done",{"text":"a"}]') == (End({"text": "a"}),)
+    protocol.request("again", {})
+    assert protocol.feed('42["bot_uttered",{"text":"a"}]') == (Chunk("a"),)
+    assert protocol.feed('42["bot_done",{"text":"b"}]') == (Chunk("b"), End({"text": "b"}))
+
+
 def test_a_servers_event_asking_for_an_ack_is_acked_at_once() -> None:
     protocol = opened(SocketIOProtocol())
     assert protocol.feed('425["bot_uttered","hi"]') == (Answer("435[]"), Chunk("hi"), End())

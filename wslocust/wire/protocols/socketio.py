@@ -162,6 +162,7 @@ class SocketIOProtocol(Protocol):
         self._event_json = json.dumps(self.event, ensure_ascii=False)
         self._stage = _AWAIT_OPEN
         self._ack_id = -1
+        self._streamed: list[str] = []  # the texts of the awaited reply's chunks so far
         self._values: dict[str, Any] = {}  # per-connection values the template may use
         self._binary: sio.Packet | None = None  # a binary packet awaiting its attachments
         self._attachments: list[bytes] = []
@@ -195,6 +196,7 @@ class SocketIOProtocol(Protocol):
             self.auth = _auth(self._auth)  # this process's environment (a worker's, say)
         self._stage = _AWAIT_OPEN
         self._ack_id = -1
+        self._streamed = []
         self._values = {}
         self._binary = None
         self._attachments = []
@@ -206,6 +208,7 @@ class SocketIOProtocol(Protocol):
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         payload = self.template.render(prompt, {**record, **self._values} if self._values else record)
+        self._streamed = []
         if self.ack:
             self._ack_id += 1
             return (f"{self._prefix}{self._ack_id}[{self._event_json},{payload}]",)
@@ -315,7 +318,10 @@ class SocketIOProtocol(Protocol):
         if name == self.reply_event:
             if self.end_event or self.ack or self.quiet_ms:
                 text = _text_of(payload, self.text_path)
-                return (Chunk(text),) if text or self.quiet_ms else ()
+                if text or self.quiet_ms:
+                    self._streamed.append(text)
+                    return (Chunk(text),)
+                return ()
             return self._last(payload)
         if name == self.end_event:
             return self._last(payload)
@@ -325,10 +331,14 @@ class SocketIOProtocol(Protocol):
         """The awaited event came (override to keep what it carries)."""
 
     def _last(self, payload: Any) -> Sequence[Event]:
-        """The reply's last event: its text (if any) and its end (the payload's fields as meta)."""
-        text = _text_of(payload, self.text_path)
+        """The reply's last event: its end (the payload's fields as meta), after its text as the
+        reply's last chunk, unless that text is the whole answer streamed before it again (some
+        bots repeat it in the ack or end event: counting it would double the reply)."""
         end = End(payload if isinstance(payload, dict) else None)
-        return (Chunk(text), end) if text else (end,)
+        text = _text_of(payload, self.text_path)
+        if not text or (self._streamed and text == "".join(self._streamed)):
+            return (end,)
+        return (Chunk(text), end)
 
 
 def _auth(auth: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
