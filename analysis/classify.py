@@ -54,6 +54,7 @@ SERVER_CLASSES = frozenset(
         # wslocust's errors (wslocust/errors.py): the bot failed, slowed down or went away.
         "ConnectError",
         "HandshakeRejected",
+        "SessionRefused",
         "ReplyError",
         "ReplyTimeout",
         "ConnectionClosed",
@@ -83,6 +84,7 @@ WSLOCUST_KINDS = {
     "dataset": "DatasetError",
     "connection_refused": "ConnectError",
     "handshake_rejected": "HandshakeRejected",
+    "session_refused": "SessionRefused",
     "reply": "ReplyError",
     "timeout": "ReplyTimeout",
     "closed_mid_reply": "ConnectionClosed",

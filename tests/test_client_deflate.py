@@ -92,7 +92,7 @@ def test_prompts_and_replies_round_trip_compressed_with_the_parameters_the_serve
     environment, recorded = recorded_env
     client = deflating(environment, websockets_server("--deflate", json.dumps(server_settings)))
     assert client.connect()
-    assert client.deflate == agreed
+    assert client.compression.agreed == agreed
     # The same prompt again and again: with context takeover, each refers to the ones before.
     for index in range(4):
         prompt = f"{FIRST['Question']} {FIRST['Question']} #{index % 2}"
@@ -145,7 +145,7 @@ def test_a_server_that_declines_compression_gets_uncompressed_prompts(
     client = deflating(environment, websockets_server("--no-compression"))
     reply = client.ask("hello")
     assert reply.ok, reply.error
-    assert client.deflate is None
+    assert client.compression.agreed is None
     assert json.loads(reply.text) == {"prompt": "hello", "deflate": None}
     client.close()
 
@@ -160,7 +160,24 @@ def test_every_protocol_gets_the_demo_bots_answer_over_a_compressed_connection(
     reply = client.ask(FIRST["Question"])
     assert reply.ok, reply.error
     assert reply.text == FIRST["Answer"]
-    assert client.deflate is not None
+    assert client.compression.agreed is not None
+    client.close()
+
+
+@pytest.mark.parametrize("name", ["socketio", "rasa"])
+def test_a_socketio_session_runs_over_a_compressed_connection(
+    recorded_env: Any, demo: Callable[..., str], name: str
+) -> None:
+    """The protocol's own messages (its opening, its pongs) go compressed too, in step with the prompts."""
+    environment, recorded = recorded_env
+    url = demo("--ttft-ms", "5", "--itl-ms", "1", "--compression", "deflate")
+    client = ChatClient(environment, url, get_protocol(name)(), compression="deflate")
+    for _ in range(2):
+        reply = client.ask(FIRST["Question"])
+        assert reply.ok, reply.error
+        assert reply.text == FIRST["Answer"]
+    assert client.compression.agreed is not None
+    assert [event["exception"] for event in recorded.of("CONNECT")] == [None]
     client.close()
 
 
@@ -170,7 +187,7 @@ def test_a_demo_bot_started_without_compression_declines_it(
     environment, _ = recorded_env
     client = deflating(environment, demo("--ttft-ms", "5", "--itl-ms", "1", "--compression", "none"))
     assert client.ask(FIRST["Question"]).ok
-    assert client.deflate is None
+    assert client.compression.agreed is None
     client.close()
 
 
@@ -321,7 +338,7 @@ def test_the_offer_is_sent_only_with_compression_deflate(
     server = raw_deflate_server(None)
     for client in (ChatClient(environment, server.url, PlainProtocol()), deflating(environment, server.url)):
         assert client.connect()
-        assert client.deflate is None
+        assert client.compression.agreed is None
         client.close()
     assert server.offers == [None, OFFER]
 

@@ -30,12 +30,14 @@ if _TYPE_CHECKING:
         ProtocolError,
         ReplyError,
         ReplyTimeout,
+        SessionRefused,
         WsLocustError,
     )
     from .metrics import Metric
     from .users import ChatbotUser, WebSocketUser
     from .wire.protocols import (
         END,
+        Answer,
         ApiGatewayProtocol,
         Chunk,
         End,
@@ -46,6 +48,8 @@ if _TYPE_CHECKING:
         OpenAIRealtimeProtocol,
         PlainProtocol,
         Protocol,
+        RasaProtocol,
+        SocketIOProtocol,
     )
     from .wire.reply import Reply
 
@@ -60,10 +64,12 @@ _ERRORS = (
     "ProtocolError",
     "ReplyError",
     "ReplyTimeout",
+    "SessionRefused",
     "WsLocustError",
 )
 _PROTOCOLS = (
     "END",
+    "Answer",
     "ApiGatewayProtocol",
     "Chunk",
     "End",
@@ -74,6 +80,8 @@ _PROTOCOLS = (
     "OpenAIRealtimeProtocol",
     "PlainProtocol",
     "Protocol",
+    "RasaProtocol",
+    "SocketIOProtocol",
 )
 _LOCUST_FACING = {
     "CONNECT_REQUEST_TYPE": "client",
@@ -100,6 +108,7 @@ __all__ = [
     "CONNECT_REQUEST_TYPE",
     "END",
     "REQUEST_TYPE",
+    "Answer",
     "ApiGatewayProtocol",
     "BotError",
     "ChatClient",
@@ -123,9 +132,12 @@ __all__ = [
     "PromptRecord",
     "Protocol",
     "ProtocolError",
+    "RasaProtocol",
     "Reply",
     "ReplyError",
     "ReplyTimeout",
+    "SessionRefused",
+    "SocketIOProtocol",
     "WebSocketUser",
     "WsLocustError",
     "load_prompts",

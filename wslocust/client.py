@@ -29,11 +29,9 @@ import locust  # noqa: F401  (gevent's monkey patching comes first)
 from locust.env import Environment
 
 import _socket
-import logging
 import socket
 import ssl
 import struct
-import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -54,10 +52,13 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
-from .values import choice
-from .wire.connection import Action, Close, Connection, Pong
-from .wire.deflate import COMPRESSIONS, OFFER, DeflateFrameReader, DeflateParameters, negotiate
-from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, FrameReader, encode_close
+from .session import receive_quietly, run_opening
+from .sockets import SO_TIMESTAMPNS
+from .sockets import raw_socket as _raw_socket
+from .sockets import stamp_receptions as _stamp_receptions
+from .wire.connection import Action, Close, Connection, Pong, Send
+from .wire.deflate import Compression
+from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, encode_close
 from .wire.handshake import (
     MAX_REDIRECTS,
     REDIRECT_STATUSES,
@@ -70,6 +71,7 @@ from .wire.handshake import (
     parse_connect_to,
     redirect_target,
 )
+from .wire.managed import ManagedConnection, connection_for
 from .wire.protocols import Protocol
 from .wire.reply import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Check, Reply
 
@@ -88,15 +90,11 @@ __all__ = [
 _RECV_BYTES = 256 * 1024
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
-# Linux's receive timestamps (SO_TIMESTAMPNS, and SCM_TIMESTAMPNS, its control message): with each
-# read, the time the kernel received the read's last packet, as a struct timespec of the real-time
-# clock.
-_SO_TIMESTAMPNS = 35
+# The kernel's receive time of a read (SO_TIMESTAMPNS's control message): a struct timespec.
 _TIMESPEC = struct.Struct("@qq")
 _STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 _buffers: weakref.WeakKeyDictionary[Hub, memoryview] = weakref.WeakKeyDictionary()
-_log = logging.getLogger("wslocust")
 
 
 def _receive_buffer(hub: Hub) -> memoryview:
@@ -145,9 +143,8 @@ class ChatClient:
         checks: run on each reply before its event fires (metrics); an error returned fails it.
         on_stopped_mid_reply: given each round trip cut short by its user's stop after its prompt
             went out (it fires no event).
-        compression: ``"deflate"`` offers permessage-deflate (RFC 7692) at each handshake: when the
-            server accepts, its messages are inflated and prompts sent compressed; ``"none"`` (the
-            default) offers nothing.
+        compression: ``"deflate"`` offers permessage-deflate (RFC 7692): a server that accepts sends
+            compressed messages and gets compressed prompts; ``"none"`` (the default) offers nothing.
     """
 
     def __init__(
@@ -172,7 +169,7 @@ class ChatClient:
         compression: str = "none",
     ) -> None:
         check_url(url)
-        self.compression = choice(compression, "compression", COMPRESSIONS)
+        url = protocol.resource(url)  # Socket.IO's /socket.io/?EIO=4&transport=websocket
         parts = urlsplit(url)
         self.environment = environment
         self.url = url
@@ -188,6 +185,8 @@ class ChatClient:
         self.query = query
         self.follow_redirects = follow_redirects
         self.max_message_bytes = max_message_bytes
+        self.compression = Compression(compression)
+        """permessage-deflate: what is offered, and what the last handshake agreed (``.agreed``)."""
         self._server_name = parts.hostname
         self._dial = dial_address(url, connect_to)
         self._tls: ssl.SSLContext | None = None
@@ -204,9 +203,9 @@ class ChatClient:
         self._buffer = _receive_buffer(self._hub)
         self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
         self._reply_timer_s = 0.0
-        self.deflate: DeflateParameters | None = None
-        """The permessage-deflate parameters agreed at the last handshake; None: uncompressed."""
         self._connection = self._new_connection()
+        # A connection whose replies a quiet period may end (they take the gevent socket's path).
+        self._quiet: ManagedConnection | None = None
         self._idle_watcher: Any = None
         self._idle_greenlet: gevent.Greenlet | None = None
         self._failed_connects = 0
@@ -230,11 +229,9 @@ class ChatClient:
         """
         host, port = self._dial
         url = handshake_url(self.url, self.query)
-        headers = [expand_env(header, "a handshake header") for header in self.headers]
-        offered = self.compression == "deflate"
-        self.deflate = None
-        if offered:
-            headers.append(f"Sec-WebSocket-Extensions: {OFFER}")
+        headers = [
+            expand_env(header, "a handshake header") for header in self.headers
+        ] + self.compression.headers
         origin = None if self.origin is None else check_wire_text(self.origin, "the origin")
         sock: socket.socket | None = None
         status = 0
@@ -269,12 +266,7 @@ class ChatClient:
                     sock.close()
                     continue
                 self.subprotocol = handshake.getsubprotocol()
-                answer = (handshake.getheaders() or {}).get("sec-websocket-extensions")
-                self.deflate = negotiate(answer, offered=offered)
-                if offered:
-                    _log.debug(
-                        "connected to %s:%s: %s", host, port, self.deflate or "permessage-deflate declined"
-                    )
+                self.compression.agree(handshake.getheaders(), f"{host}:{port}")
                 return sock
             raise HandshakeRejected(
                 status, message=f"handshake redirected more than {MAX_REDIRECTS} times (HTTP {status})"
@@ -313,8 +305,14 @@ class ChatClient:
         error: WsLocustError | None = None
         try:
             self._sock = self._open()
-        except ConnectError as failure:
+            connection = self._new_connection()  # after the handshake: built for what it agreed
+            if isinstance(connection, ManagedConnection):  # the protocol's opening: part of the connect
+                deadline = start + self.connect_timeout_s
+                buffer = _receive_buffer(get_hub())
+                run_opening(self._sock, connection, buffer, deadline, self.connect_timeout_s, self._dial)
+        except (ConnectError, ReplyError) as failure:  # a ReplyError: the protocol's opening broke
             error = failure
+            self._drop()
         elapsed_ms = (time.perf_counter() - start) * 1000.0
         self._failed_connects = self._failed_connects + 1 if error else 0
         self.environment.events.request.fire(
@@ -329,23 +327,24 @@ class ChatClient:
         )
         if self._sock is None:
             return False
-        self._raw = _raw_socket(self._sock)
+        self._quiet = (
+            connection if isinstance(connection, ManagedConnection) and self.protocol.quiet_ms else None
+        )
+        self._raw = _raw_socket(self._sock) if self._quiet is None else None
         self._stamped = self._raw is not None and _stamp_receptions(self._raw)
         self._sock.settimeout(self.reply_timeout_s)  # bounds the rare sends that must wait (pongs)
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
             self._buffer = _receive_buffer(self._hub)
-        self._connection = self._new_connection()
+        self._connection = connection
         self._watch_idle()
         return True
 
     def _new_connection(self) -> Connection:
-        """A fresh connection's policy: its reader's message limit, and the compression agreed."""
-        deflate = self.deflate
-        if deflate is None:
-            return Connection(self.protocol, FrameReader(self.max_message_bytes))
-        reader = DeflateFrameReader(deflate.inflater(), self.max_message_bytes)
-        return Connection(self.protocol, reader, deflate=deflate)
+        compression = self.compression
+        return connection_for(
+            self.protocol, compression.reader(self.max_message_bytes), deflate=compression.agreed
+        )
 
     def close(self, code: int = 1000) -> None:
         """Close the connection politely (a close frame, then the socket); safe when closed."""
@@ -440,6 +439,9 @@ class ChatClient:
                     self.pings_answered += 1
             elif type(action) is Close:
                 self.close(action.code)
+            elif type(action) is Send:
+                if self._sock is not None:
+                    self._sock.sendall(action.frame)
             else:
                 self.pushed_messages += 1
 
@@ -573,6 +575,8 @@ class ChatClient:
             else:
                 sock.settimeout(self.reply_timeout_s)
                 sock.sendall(payload)
+                if self._quiet is not None:
+                    receive_quietly(sock, self._quiet, buffer, start, deadline, self._perform)
             while connection.reply is not None:
                 if timer is not None:
                     watcher.start(waiter.switch, True)
@@ -588,7 +592,7 @@ class ChatClient:
                     except BlockingIOError:
                         continue  # woken with nothing to read after all
                     now_ms = (perf_counter() - start) * 1000.0
-                    if stamped and stamps and stamps[0][1] == _SO_TIMESTAMPNS:
+                    if stamped and stamps and stamps[0][1] == SO_TIMESTAMPNS:
                         # When the bytes arrived, not when this greenlet got to read them: a busy
                         # load generator's scheduling delay is not the bot's latency. Both times
                         # are of the real-time clock; a clock step mid-reply keeps our own reading.
@@ -629,28 +633,3 @@ class ChatClient:
             self._drop()
         elif self._sock is not None:
             self._watch_idle()
-
-
-def _raw_socket(sock: socket.socket) -> _socket.socket | None:
-    """The non-blocking OS socket under gevent's wrapper of a plain TCP connection, else None.
-
-    None for a TLS socket (its bytes must go through the SSL object) and for a socket that is not
-    gevent's (an unpatched, blocking one): those keep the socket's own ``sendall`` and ``recv_into``.
-    """
-    if isinstance(sock, ssl.SSLSocket):
-        return None
-    raw = getattr(sock, "_sock", None)
-    if isinstance(raw, _socket.socket) and raw.gettimeout() == 0.0:
-        return raw
-    return None
-
-
-def _stamp_receptions(raw: _socket.socket) -> bool:
-    """Ask the kernel to timestamp what the socket receives; False where it cannot (not Linux)."""
-    if sys.platform != "linux":
-        return False
-    try:
-        raw.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-    except OSError:
-        return False
-    return True

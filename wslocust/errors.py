@@ -9,7 +9,9 @@ The tree::
     ├── ConfigurationError      the user's mistake: an option, a locustfile setting
     │   └── DatasetError        a prompts file that cannot be read (names file and line)
     ├── ConnectError            no WebSocket connection: refused, DNS, TLS, timeout
-    │   └── HandshakeRejected   the server answered the upgrade with an HTTP status (a redirect too)
+    │   ├── HandshakeRejected   the server answered the upgrade with an HTTP status (a redirect too)
+    │   └── SessionRefused      the server refused the session opened after the upgrade (a Socket.IO
+    │                           namespace unknown, or its auth wrong)
     └── ReplyError              a round trip that did not end in a complete reply
         ├── ReplyTimeout        no complete reply within the reply timeout
         ├── ConnectionClosed    the connection closed before the reply completed
@@ -33,6 +35,7 @@ __all__ = [
     "ProtocolError",
     "ReplyError",
     "ReplyTimeout",
+    "SessionRefused",
     "WsLocustError",
 ]
 
@@ -84,6 +87,13 @@ class HandshakeRejected(ConnectError):
         self.status = status
 
 
+class SessionRefused(ConnectError):
+    """The server refused the session a protocol opens after the upgrade, in its own words (a Socket.IO
+    ``CONNECT_ERROR``: an unknown namespace, a wrong auth)."""
+
+    kind = "session_refused"
+
+
 class ReplyError(WsLocustError):
     """A prompt did not get a complete, successful reply."""
 
@@ -107,6 +117,7 @@ class ConnectionClosed(ReplyError):
         )
         super().__init__(f"{text} {reason}".rstrip())
         self.code = code
+        self.reason = reason
 
 
 class ProtocolError(ReplyError):

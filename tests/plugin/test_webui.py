@@ -291,8 +291,20 @@ def test_every_option_of_the_form_has_a_group() -> None:
     from locust import argument_parser
 
     options = form_options(argument_parser.get_parser())
-    assert {option.group for option in options.values()} <= {*FORM_GROUPS, "Load shape", "Gates"}
+    assert {option.group for option in options.values()} <= {*FORM_GROUPS, "Socket.IO", "Load shape", "Gates"}
     assert options["max_p95_ms"].group == "Gates"
+
+
+def test_the_socketio_options_form_their_own_group_and_the_auth_is_a_secret() -> None:
+    from locust import argument_parser
+
+    options = form_options(argument_parser.get_parser())
+    socketio = [dest for dest, option in options.items() if option.group == "Socket.IO"]
+    assert socketio == [
+        "socketio_path", "socketio_namespace", "socketio_auth", "socketio_event", "socketio_template",
+        "socketio_reply_event", "socketio_text_path", "socketio_end_event", "socketio_quiet_ms", "socketio_ack",
+    ]  # fmt: skip
+    assert [dest for dest in socketio if options[dest].is_secret] == ["socketio_auth"]
 
 
 @pytest.mark.slow
@@ -418,7 +430,7 @@ def test_the_form_groups_options_under_headings_with_their_flag_and_help(
         browser.screenshot(shot)
     fields.sort(key=lambda field: field["top"])
     headings = [field["group"] for field in fields if field["group"]]
-    assert headings == [*FORM_GROUPS, "Gates"]
+    assert headings == [*FORM_GROUPS, "Socket.IO", "Gates"]
     labels = [field["label"] for field in fields]
     assert labels[:2] == ["--origin", "--header"]
     assert "--max-p95-ms" in labels

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 
 __all__ = ["DemoProcess"]
 
+_EXIT_WAIT_S = 1.0
+"""How long a bot that stopped talking without listening is given to exit, to report its exit code."""
+
 
 class DemoProcess:
     """The demo bot in a child process, on a free loopback port (a context manager).
@@ -58,7 +61,10 @@ class DemoProcess:
         if url:
             self.url = url
             return url
-        code = self._process.poll()
+        try:  # its output ended: it is exiting, or just exited (poll() alone may not see it yet)
+            code: int | None = self._process.wait(_EXIT_WAIT_S)
+        except subprocess.TimeoutExpired:
+            code = None
         self.stop()
         why = (
             f"it exited with code {code}"

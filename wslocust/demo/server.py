@@ -1,10 +1,10 @@
 """The demo chatbot: a real WebSocket server that answers from a dataset's intents.
 
-It speaks every built-in protocol, recognising each request's shape (``--protocol auto``) or held to
-one, and streams its answers with a configurable time to first chunk, gap between chunks and chunk
-count. Faults can be injected at a rate: bot errors, wrong answers, a close mid-reply, a reply that
-never ends, garbage. It is the embedded default target of ``locustfiles/chatbot.py`` and the peer of
-the tests.
+It speaks every built-in protocol, recognising each request's shape (``--protocol auto``; a handshake
+to ``/socket.io/`` speaks Socket.IO, see :mod:`wslocust.demo.socketio`) or held to one, and streams
+its answers with a configurable time to first chunk, gap between chunks and chunk count. Faults can
+be injected at a rate: bot errors, wrong answers, a close mid-reply, a reply that never ends, garbage.
+It is the embedded default target of ``locustfiles/chatbot.py`` and the peer of the tests.
 
 Run it::
 
@@ -13,7 +13,7 @@ Run it::
 It prints ``listening on ws://HOST:PORT`` once it accepts connections (``--port 0`` picks a free
 port). ``GET http://HOST:PORT/stats`` answers what it did so far, as JSON: connections, replies
 started (prompts it began answering) and completed, wrong answers among them, errors, closes and
-hangs injected.
+hangs injected, Socket.IO prompts ignored.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import signal
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..values import argument_type, count, fraction, integer, milliseconds, port, seconds
+from .socketio import (
+    SocketIOConversation,
+    SocketIOSettings,
+    add_socketio_arguments,
+    refuse_engineio_request,
+    settings_from_options,
+    speaks_engineio,
+)
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -54,7 +62,7 @@ DEFAULT_DATASET = Path(__file__).resolve().parent / "data" / "support_bot.jsonl"
 """The sample dataset, installed with the package (a clone's ``datasets/support_bot.jsonl`` links to it),
 answered from when no ``--dataset`` is given."""
 
-PROTOCOL_CHOICES = ("auto", "plain", "json", "apigw", "openai-realtime")
+PROTOCOL_CHOICES = ("auto", "plain", "json", "apigw", "openai-realtime", "socketio", "rasa")
 
 _GENERIC = (
     "Thanks for your message. I can help with billing, refunds, orders, shipping, plans, roaming, "
@@ -83,11 +91,16 @@ class Behaviour:
     stall_ms: float = 1000.0
     degrade_after: int | None = None
     degrade_ms: float = 0.0
+    socketio: SocketIOSettings = field(default_factory=SocketIOSettings)
 
 
 @dataclass
 class Counts:
-    """What the demo bot did, served as JSON at ``GET /stats`` (the server-side truth for tests)."""
+    """What the demo bot did, served as JSON at ``GET /stats`` (the server-side truth for tests).
+
+    ``ignored`` counts Socket.IO prompts dropped unanswered (Rasa with session persistence: no
+    ``session_id``).
+    """
 
     connections: int = 0
     started: int = 0
@@ -96,6 +109,7 @@ class Counts:
     errors: int = 0
     closes: int = 0
     hangs: int = 0
+    ignored: int = 0
 
     def as_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -170,7 +184,7 @@ async def _stall_pause(behaviour: Behaviour, loop: asyncio.AbstractEventLoop, or
         await asyncio.sleep(behaviour.stall_ms / 1000.0 - into_cycle)
 
 
-class _Conversation:
+class Conversation:
     """One connection's dialogue: reads requests, streams answers."""
 
     _ids = itertools.count(1)
@@ -245,7 +259,7 @@ class _Conversation:
     async def _send_json(self, document: dict[str, Any]) -> None:
         await self.connection.send(json.dumps(document, ensure_ascii=False))
 
-    async def _stream(self, question: str, send_chunk: Any) -> tuple[str, str, bool]:
+    async def stream(self, question: str, send_chunk: Any) -> tuple[str, str, bool]:
         """Wait out the timing and hand each chunk to ``send_chunk``; return (intent, answer, ok).
 
         ok is False when the injected fault was an error (the caller sends the error); a hang or a
@@ -262,17 +276,15 @@ class _Conversation:
         loop = asyncio.get_running_loop()
         start = loop.time()
         # Past --degrade-after replies streaming at once, each reply slows by --degrade-ms per reply over.
-        over = (
-            _Conversation.active + 1 - behaviour.degrade_after if behaviour.degrade_after is not None else 0
-        )
+        over = Conversation.active + 1 - behaviour.degrade_after if behaviour.degrade_after is not None else 0
         slower_s = max(0, over) * behaviour.degrade_ms / 1000.0
-        _Conversation.active += 1
+        Conversation.active += 1
         try:
             return await self._send_pieces(
                 pieces, start, slower_s, send_chunk, (intent, answer), (wrong, fail, hang, close)
             )
         finally:
-            _Conversation.active -= 1
+            Conversation.active -= 1
 
     async def _send_pieces(
         self,
@@ -291,7 +303,7 @@ class _Conversation:
         for index, piece in enumerate(pieces):
             due = start + slower_s + (behaviour.ttft_ms + index * behaviour.itl_ms) / 1000.0
             await asyncio.sleep(max(0.0, due - loop.time()))
-            await _stall_pause(behaviour, loop, _Conversation.origin)
+            await _stall_pause(behaviour, loop, Conversation.origin)
             if fail and index == 0:
                 self.counts.errors += 1
                 return intent, answer, False
@@ -323,7 +335,7 @@ class _Conversation:
         async def collect(piece: str) -> None:
             pieces.append(piece)
 
-        _, _, ok = await self._stream(question, collect)
+        _, _, ok = await self.stream(question, collect)
         await self.connection.send("".join(pieces) if ok else "ERROR: the bot could not answer")
         await self._push_later()
 
@@ -331,7 +343,7 @@ class _Conversation:
         async def send(piece: str) -> None:
             await self._send_json({"type": "chunk", "text": piece})
 
-        intent, _, ok = await self._stream(question, send)
+        intent, _, ok = await self.stream(question, send)
         if ok:
             await self._send_json({"type": "end", "intent": intent})
         elif gateway:
@@ -366,7 +378,7 @@ class _Conversation:
             await self._send_json({"type": delta_type, "response_id": response_id, "delta": piece})
 
         question, self.pending_realtime_text = self.pending_realtime_text or "", None
-        intent, answer, ok = await self._stream(question, send)
+        intent, answer, ok = await self.stream(question, send)
         status = "completed" if ok else "failed"
         response: dict[str, Any] = {"id": response_id, "status": status, "metadata": {"intent": intent}}
         if ok:
@@ -389,6 +401,10 @@ def _process_request(behaviour: Behaviour, counts: Counts) -> Any:
             return response
         if name and request.headers.get(name) != value:
             return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong credentials\n")
+        if speaks_engineio(request.path, behaviour.protocol) and (
+            refused := refuse_engineio_request(connection, request)
+        ):
+            return refused
         counts.connections += 1
         return None
 
@@ -410,11 +426,18 @@ async def run_server(
     With ``compression="deflate"`` it accepts permessage-deflate when a client offers it; None declines.
     """
     counts = Counts()
-    _Conversation.origin = asyncio.get_running_loop().time()
+    Conversation.origin = asyncio.get_running_loop().time()
 
     async def converse(connection: ServerConnection) -> None:
+        conversation = Conversation(connection, knowledge, behaviour, counts)
+        assert connection.request is not None
         with contextlib.suppress(ConnectionClosed):
-            await _Conversation(connection, knowledge, behaviour, counts).run()
+            if speaks_engineio(connection.request.path, behaviour.protocol):
+                await SocketIOConversation(
+                    connection, conversation.stream, behaviour.protocol, behaviour.socketio, counts
+                ).run()
+            else:
+                await conversation.run()
 
     return await serve(
         converse,
@@ -516,6 +539,7 @@ def _parser() -> argparse.ArgumentParser:
         help="deflate: accept permessage-deflate when a client offers it (default); none: decline it",
     )
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process ends")
+    add_socketio_arguments(parser)
     return parser
 
 
@@ -540,6 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stall_ms=options.stall_ms,
         degrade_after=options.degrade_after,
         degrade_ms=options.degrade_ms,
+        socketio=settings_from_options(options),
     )
     knowledge = Knowledge(options.dataset)
 

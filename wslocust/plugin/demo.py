@@ -17,6 +17,25 @@ __all__ = ["start_demo"]
 
 _log = logging.getLogger("wslocust")
 
+_HELD_PROTOCOLS = ("socketio", "rasa")
+"""Client protocols the demo bot is held to (its ``--protocol``) rather than left to detect."""
+
+_SOCKETIO_OPTIONS = ("socketio_event", "socketio_reply_event", "socketio_end_event", "socketio_namespace")
+"""The client's Socket.IO options the demo bot is given too, so both sides agree."""
+
+
+def _protocol_args(environment: Environment, users: list[type[WebSocketUser]]) -> list[str]:
+    """The demo bot's ``--protocol`` and Socket.IO options when every user speaks Socket.IO or Rasa."""
+    names = {cls.connection_settings(environment, url="ws://127.0.0.1").protocol.name for cls in users}
+    if len(names) != 1 or (name := names.pop()) not in _HELD_PROTOCOLS:
+        return []  # --protocol auto: each request's shape says
+    args = [f"--protocol={name}"]
+    for option in _SOCKETIO_OPTIONS:
+        value = getattr(environment.parsed_options, option, None)
+        if value:
+            args.append(f"--{option.replace('_', '-')}={value}")
+    return args
+
 
 def start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> None:
     options = environment.parsed_options
@@ -27,6 +46,7 @@ def start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> No
         f"--chunks={options.demo_chunks}",
         f"--error-rate={options.demo_error_rate}",
         f"--wrong-rate={options.demo_wrong_rate}",
+        *_protocol_args(environment, users),
     ]
     chatbots = [cls for cls in users if issubclass(cls, ChatbotUser)]
     if chatbots:

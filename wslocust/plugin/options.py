@@ -1,5 +1,6 @@
-"""wslocust's command-line options on Locust's parser: the ``wslocust``, ``wslocust load shapes``,
-``wslocust gates`` and ``wslocust demo`` groups, every option added through :func:`add_option`."""
+"""wslocust's command-line options on Locust's parser: the ``wslocust``, ``wslocust socket.io``,
+``wslocust load shapes``, ``wslocust gates`` and ``wslocust demo`` groups, every option added through
+:func:`add_option`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ __all__ = [
     "INTERRUPTED_EXIT_CODE",
     "add_arguments",
     "add_option",
+    "add_socketio_arguments",
 ]
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
@@ -195,6 +197,9 @@ def add_arguments(parser: Any) -> None:
         metavar="S",
         help="Headless: log users, replies/s, failures and TTFT p95 every S seconds (default 5; 0 = off)",
     )
+    add_socketio_arguments(
+        parser.add_argument_group("wslocust socket.io", "--protocol socketio and rasa (see the README)")
+    )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(
         parser.add_argument_group(
@@ -214,6 +219,50 @@ def add_arguments(parser: Any) -> None:
             include_in_web_ui=False,
             help=f"{help_text} (default {default:g})",
         )
+
+
+def add_socketio_arguments(group: Any) -> None:
+    """The ``wslocust socket.io`` group: the options of :class:`~wslocust.wire.protocols.SocketIOProtocol`."""
+    add_option(group, "--socketio-path", help="Engine.IO path (default: the URL's path, else /socket.io/)")
+    add_option(group, "--socketio-namespace", help="Namespace to connect to (default: /)")
+    add_option(
+        group,
+        "--socketio-auth",
+        is_secret=True,
+        help='The namespace connect\'s auth, a JSON object, e.g. \'{"token": "${TOKEN}"}\' (${VAR} reads '
+        "an environment variable). Never shown",
+    )
+    add_option(group, "--socketio-event", help="Event a prompt is emitted as (default: user_uttered)")
+    add_option(
+        group,
+        "--socketio-template",
+        help='The prompt event\'s payload, a JSON template (default: {"message": "{prompt}"}; rasa: '
+        '{"message": "{prompt}", "session_id": "{session_id}"})',
+    )
+    add_option(group, "--socketio-reply-event", help="Event carrying the reply (default: bot_uttered)")
+    add_option(
+        group,
+        "--socketio-text-path",
+        help="Dotted path of a reply event's text in its payload (default: text; a string payload is it)",
+    )
+    add_option(
+        group,
+        "--socketio-end-event",
+        help="Reply events are chunks until this event (default: the first reply event ends the reply)",
+    )
+    add_option(
+        group,
+        "--socketio-quiet-ms",
+        type=argument_type(milliseconds, positive=True, keep_text=True),
+        help="Reply events are chunks until none came for this many ms (the reply's time: its last chunk's)",
+    )
+    add_option(
+        group,
+        "--socketio-ack",
+        action="store_true",
+        default=False,
+        help="Emit each prompt with an ack id; reply events are chunks until the server's ack",
+    )
 
 
 DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], ...] = (

@@ -72,9 +72,14 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
     "Metrics": ("metric",),
 }  # fmt: skip
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
-gate options form the groups "Load shape" and "Gates" after them."""
+gate options form the groups "Load shape" and "Gates" after them, the Socket.IO options (their own
+argument group) the group "Socket.IO" before those."""
 
-_GROUP_OF_PARSER_GROUP = {"wslocust load shapes": "Load shape", "wslocust gates": "Gates"}
+_GROUP_OF_PARSER_GROUP = {
+    "wslocust socket.io": "Socket.IO",
+    "wslocust load shapes": "Load shape",
+    "wslocust gates": "Gates",
+}
 
 _FLAG_ATTRIBUTES = {"insecure": ("verify_tls", False), "follow_redirects": ("follow_redirects", True)}
 """Flags that a user-class attribute can also set: the flag's dest → (the attribute, its value that

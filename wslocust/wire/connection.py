@@ -9,7 +9,8 @@ events (:class:`~wslocust.wire.protocols.Chunk`, ``End``, ``Failure``) into the
 - :class:`Close`: send a close frame with this code, then close the socket (the server closed: 1000;
   the server broke the protocol, RFC 6455 §7.1.7: 1002, a masked frame for one; 1007, a text
   message that is not UTF-8; 1009, a message over the reader's limit);
-- :class:`Dropped`: a message arrived outside any reply; it was dropped (count it).
+- :class:`Dropped`: a message arrived outside any reply; it was dropped (count it);
+- :class:`Send`: send this frame now (a protocol's answer; see :mod:`wslocust.wire.managed`).
 
 So the decisions a connection makes (answer a ping, when a reply is over, what a close means for it,
 what is pushed between replies) are tested with bytes alone, the way websockets' ``Protocol`` owns
@@ -36,7 +37,7 @@ from .frames import (
 from .protocols.base import Chunk, End, Failure, Message, Protocol
 from .reply import Reply
 
-__all__ = ["Action", "Close", "Connection", "Dropped", "Pong"]
+__all__ = ["Action", "Close", "Connection", "Dropped", "Pong", "Send"]
 
 
 class Pong(NamedTuple):
@@ -63,7 +64,13 @@ class Dropped(NamedTuple):
     size: int
 
 
-Action = Pong | Close | Dropped
+class Send(NamedTuple):
+    """Send ``frame`` (a protocol's answer, masked) now."""
+
+    frame: bytes
+
+
+Action = Pong | Close | Dropped | Send
 
 
 class Connection:

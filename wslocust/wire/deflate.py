@@ -1,6 +1,8 @@
 """Compressed connections, socket-free: the ``permessage-deflate`` extension (RFC 7692).
 
-- :data:`OFFER`: what the client offers in ``Sec-WebSocket-Extensions`` (``--compression deflate``).
+- :class:`Compression`: a client's policy: the header its handshakes offer (``--compression
+  deflate``), the answer checked, and the frame reader of the connection agreed.
+- :data:`OFFER`: what the client offers in ``Sec-WebSocket-Extensions``.
 - :func:`negotiate`: the server's answer checked, as the client must (RFC 7692 §7.1): an extension
   that was not offered, or a parameter that is unknown, repeated or out of range, fails the
   connection; the agreed :class:`DeflateParameters` otherwise.
@@ -20,17 +22,20 @@ writer strips it after deflating (RFC 7692 §7.2).
 
 from __future__ import annotations
 
+import logging
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from ..errors import ConnectError, ProtocolError
+from ..errors import ConfigurationError, ConnectError, ProtocolError
 from .frames import DEFAULT_MAX_MESSAGE_BYTES, OP_BINARY, OP_TEXT, RSV1, FrameReader
 
 __all__ = [
     "COMPRESSIONS",
     "EXTENSION",
     "OFFER",
+    "Compression",
     "DeflateFrameReader",
     "DeflateParameters",
     "Deflater",
@@ -53,6 +58,7 @@ _WINDOW_BITS: Final = {str(bits): bits for bits in range(8, 16)}
 _FLAGS: Final = ("server_no_context_takeover", "client_no_context_takeover")
 _SIZES: Final = ("server_max_window_bits", "client_max_window_bits")
 _COMPRESSED_FIRST: Final = frozenset((RSV1 | OP_TEXT, RSV1 | OP_BINARY))  # a first byte's low 7 bits
+_log = logging.getLogger("wslocust")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,47 @@ class DeflateParameters:
     def deflater(self) -> Deflater:
         """What the client compresses its messages with."""
         return Deflater(self.client_max_window_bits, no_context_takeover=self.client_no_context_takeover)
+
+
+class Compression:
+    """A client's permessage-deflate policy: what its handshakes offer, and what the last one agreed.
+
+    Args:
+        compression: ``"deflate"`` offers the extension at each handshake; ``"none"`` offers nothing.
+
+    Raises:
+        ConfigurationError: another value.
+    """
+
+    __slots__ = ("agreed", "headers", "offered")
+
+    def __init__(self, compression: str = "none") -> None:
+        if compression not in COMPRESSIONS:
+            raise ConfigurationError(f"compression must be one of none, deflate, got {compression!r}")
+        self.offered = compression == "deflate"
+        self.headers = [f"Sec-WebSocket-Extensions: {OFFER}"] if self.offered else []
+        """The handshake headers that make the offer (none without it)."""
+        self.agreed: DeflateParameters | None = None
+        """The parameters the last handshake agreed; None: its connection is uncompressed."""
+
+    def agree(self, headers: Mapping[str, str] | None, where: str = "the server") -> None:
+        """Check a handshake's answer (its headers, by lower-case name) and keep what it agreed;
+        logged at debug level when the extension was offered.
+
+        Raises:
+            ConnectError: the answer fails the connection (see :func:`negotiate`).
+        """
+        self.agreed = None
+        self.agreed = negotiate((headers or {}).get("sec-websocket-extensions"), offered=self.offered)
+        if self.offered:
+            _log.debug("connected to %s: %s", where, self.agreed or f"{EXTENSION} declined")
+
+    def reader(self, max_message_bytes: int) -> FrameReader:
+        """The frame reader of the connection just agreed: it inflates compressed messages when the
+        extension was agreed, and is the plain reader otherwise."""
+        if self.agreed is None:
+            return FrameReader(max_message_bytes)
+        return DeflateFrameReader(self.agreed.inflater(), max_message_bytes)
 
 
 def negotiate(answer: str | None, *, offered: bool) -> DeflateParameters | None:

@@ -1,19 +1,22 @@
 """Protocols: how prompts and replies are framed, socket-free.
 
-Built in: ``plain``, ``json``, ``apigw``, ``openai-realtime``. See :mod:`.base` to write your own.
+Built in: ``plain``, ``json``, ``apigw``, ``openai-realtime``, ``socketio``, ``rasa``. See :mod:`.base`
+to write your own.
 """
 
 from __future__ import annotations
 
 from .apigw import ApiGatewayProtocol
-from .base import END, PROTOCOLS, Chunk, End, Event, Failure, Message, Protocol, get_protocol
+from .base import END, PROTOCOLS, Answer, Chunk, End, Event, Failure, Message, Protocol, get_protocol
 from .json_messages import Condition, JsonProtocol, JsonTemplate, get_path
 from .openai_realtime import OpenAIRealtimeProtocol
 from .plain import PlainProtocol
+from .socketio import RasaProtocol, SocketIOProtocol
 
 __all__ = [
     "END",
     "PROTOCOLS",
+    "Answer",
     "ApiGatewayProtocol",
     "Chunk",
     "Condition",
@@ -26,6 +29,8 @@ __all__ = [
     "OpenAIRealtimeProtocol",
     "PlainProtocol",
     "Protocol",
+    "RasaProtocol",
+    "SocketIOProtocol",
     "get_path",
     "get_protocol",
 ]

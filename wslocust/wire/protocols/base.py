@@ -5,11 +5,21 @@ A protocol is socket-free. The client gives it whole WebSocket messages (``str``
 
 - :class:`Chunk`: a piece of the reply's text arrived;
 - :class:`End`: the reply is complete;
-- :class:`Failure`: the bot says the reply failed (the round trip is a failure).
+- :class:`Failure`: the bot says the reply failed (the round trip is a failure);
+- :class:`Answer`: a message to send back at once (a protocol's own heartbeat answer).
 
 A message that is not part of the current reply (a server push, a heartbeat, another response's
 event) yields no event. A message the protocol cannot read raises
 :class:`~wslocust.errors.ProtocolError`.
+
+A protocol that holds a dialogue of its own with the server beyond prompts and replies (Socket.IO:
+an opening, heartbeats, a namespace) sets ``manages_connection``; it then also sees the messages
+that arrive between replies and during the opening, and may use the hooks whose defaults change
+nothing: :meth:`Protocol.resource` (the URL's path and query), :meth:`Protocol.open` and
+:attr:`Protocol.ready` (messages right after the handshake, and when the first prompt may go),
+:attr:`Protocol.quiet_ms` (a reply ended by a quiet period). Its ``feed`` may raise
+:class:`~wslocust.errors.ConnectionClosed` (the server ended the session) or
+:class:`~wslocust.errors.SessionRefused` (the server refused it).
 
 To speak a bot's own dialect, subclass :class:`Protocol`, set ``name`` and implement ``request`` and
 ``feed``; a subclass with a ``name`` is registered and selectable with ``--protocol NAME``.
@@ -27,6 +37,7 @@ from ...errors import ConfigurationError
 __all__ = [
     "END",
     "PROTOCOLS",
+    "Answer",
     "Chunk",
     "End",
     "Event",
@@ -96,7 +107,25 @@ class Failure:
     __hash__ = None  # type: ignore[assignment]
 
 
-Event = Chunk | End | Failure
+class Answer:
+    """A message to send back to the server at once (a heartbeat's answer, a step of an opening);
+    never part of a reply."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Answer({self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Answer) and other.message == self.message
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+Event = Chunk | End | Failure | Answer
 
 END = End()
 """The shared :class:`End` of protocols whose end carries no fields."""
@@ -118,6 +147,15 @@ class Protocol(ABC):
     subprotocol: ClassVar[str | None] = None
     """A WebSocket subprotocol to offer when the user sets none (``Sec-WebSocket-Protocol``)."""
 
+    manages_connection: ClassVar[bool] = False
+    """True when the protocol holds a dialogue of its own with the server: it is then fed every
+    message (between replies and during the opening too), and its :class:`Answer` events are sent.
+    False (the default) keeps the lean path: messages between replies are dropped unread."""
+
+    quiet_ms: float | None = None
+    """When set, a reply also ends once no reply event came for this long (ms); its time is then its
+    last chunk's, not the end of the quiet period. Read only with ``manages_connection``."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name"):
@@ -127,6 +165,21 @@ class Protocol(ABC):
     def from_options(cls, options: argparse.Namespace) -> Protocol:
         """Build the protocol from parsed command-line options (override to read your own)."""
         return cls()
+
+    def resource(self, url: str) -> str:
+        """The URL the handshake requests, given the user's (override to set a path or a query)."""
+        return url
+
+    def open(self) -> Sequence[Message]:
+        """A new connection's handshake is done: reset per-connection state; return the messages to
+        send at once (read only with ``manages_connection``)."""
+        return ()
+
+    @property
+    def ready(self) -> bool:
+        """True once the connection's opening is over and prompts may be sent (the client waits
+        for it, within the connect timeout, after :meth:`open`)."""
+        return True
 
     @abstractmethod
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
