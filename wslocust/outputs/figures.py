@@ -285,6 +285,7 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "failed_replies_dropped": "failed replies beyond those kept",
     "failed_replies_file": "where the failed replies are",
     "tokens": "how tokens were counted",
+    "slos": "each --slo: its limit_ms, and the successful replies that missed and met it",
     "workers": "a distributed run's workers: expected, lost, rejected_reports",
     "steps": "a step or stress shape's settings and per-step results",
     "open_model": "an open model's rate and how it kept up",
