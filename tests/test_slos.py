@@ -127,3 +127,17 @@ def test_an_slo_on_a_figure_a_metric_already_limits_is_refused_naming_the_option
 def test_an_slo_from_the_web_ui_form_is_checked_as_on_the_command_line() -> None:
     with pytest.raises(ConfigurationError, match="--slo must be"):
         ChatbotUser.metrics_check(_environment(slo=["ttft:-1"]))
+
+
+def test_the_web_ui_form_shows_slo_beside_the_metrics_and_refuses_a_bad_one_naming_it() -> None:
+    from locust import argument_parser
+
+    from wslocust.plugin.webui_form import form_options
+
+    slo = form_options(argument_parser.get_parser())["slo"]
+
+    assert slo.group == "Metrics"
+    assert slo.convert("ttft:800; tpot:50") == ["ttft:800", "tpot:50"]
+    with pytest.raises(ValueError, match="--slo: must be METRIC:MS") as raised:
+        slo.convert("ttft:800; tpot:-1")
+    assert "'tpot:-1'" in str(raised.value)
