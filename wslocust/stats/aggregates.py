@@ -150,7 +150,7 @@ class Histogram:
         return histogram
 
 
-@dataclass
+@dataclass(slots=True)
 class MetricStats:
     """How one metric scored the replies."""
 
@@ -288,18 +288,22 @@ class ReplyStats:
                     self.token_rate.record((tokens - 1) * 1000.0 / decoding_ms)
 
     def _add_metrics(self, reply: Reply) -> None:
+        metrics = self.metrics
         for name, score in reply.scores.items():
-            metric = self.metrics.get(name)
+            metric = metrics.get(name)
             if metric is None:
-                metric = self.metrics[name] = MetricStats()
+                metric = metrics[name] = MetricStats()
             metric.scored += 1
             metric.total += score
-            metric.minimum = min(metric.minimum, score)
-            metric.maximum = max(metric.maximum, score)
+            if score < metric.minimum:
+                metric.minimum = score
+            if score > metric.maximum:
+                metric.maximum = score
         for name in reply.missed:
-            self.metrics[name].missed += 1
-        for name in reply.metric_errors:
-            self.metrics.setdefault(name, MetricStats()).errors += 1
+            metrics[name].missed += 1
+        if reply.metric_errors:
+            for name in reply.metric_errors:
+                metrics.setdefault(name, MetricStats()).errors += 1
 
     def merge(self, other: ReplyStats) -> None:
         """Add another set's statistics to this one."""
