@@ -482,7 +482,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     if chat and chat["total"]:
         lines += ["", "Streaming, from wslocust (successful replies; ms)"]
         headers = ["Name", "Replies", "Fail", "Good/s", "TTFT p50", "p95", "p99", "max", "Gap p50", "p99"]
-        headers += ["Tokens/s"]
+        headers += ["TPOT p50", "p95", "Tokens/s"]
         rows = [
             [
                 r["name"],
@@ -492,6 +492,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                 *(fmt.ms(r[f"ttft_{key}_ms"]) for key in ("p50", "p95", "p99", "max")),
                 fmt.ms(r["chunk_gap_p50_ms"]),
                 fmt.ms(r["chunk_gap_p99_ms"]),
+                fmt.ms(r["tpot_p50_ms"]),
+                fmt.ms(r["tpot_p95_ms"]),
                 fmt.rate(r["tokens_per_s"]),
             ]
             for r in [*chat["per_name"], chat["total"]]
