@@ -127,6 +127,25 @@ METRICS: tuple[Metric, ...] = (
         _path("chat", "total", "chunk_gap_p99_ms"),
         fmt.ms,
     ),
+    *(
+        Metric(
+            f"tpot_{key}_ms",
+            f"time per output token {key} ms",
+            "lower",
+            False,
+            _path("chat", "total", f"tpot_{key}_ms"),
+            fmt.ms,
+        )
+        for key in ("p50", "p95", "p99")
+    ),
+    Metric(
+        "goodput_share",
+        "goodput share",
+        "higher",
+        True,
+        _path("chat", "total", "goodput_share"),
+        fmt.percent,
+    ),
     Metric("exceptions", "exceptions in tasks", None, False, _path("totals", "exceptions"), fmt.count),
 )
 """The figures compared, in display order (basis: Locust's totals of all requests)."""

@@ -1,8 +1,10 @@
 """wslocust's per-second histograms (``PREFIX_chat_histograms.jsonl``): exact percentiles over any span.
 
 Each line is one request name and second: the exact histograms of that second's successful replies
-(``latency_ms``, ``time_to_first_chunk_ms``, ``chunk_gap_ms``), each ``{"count", "sum", "min", "max",
-"bins": [[ms, n], ...]}`` in 0.1 ms bins. Merging the bins of a span's seconds gives that span's
+(``latency_ms``, ``time_to_first_chunk_ms``, ``chunk_gap_ms``, ``time_per_output_token_ms``,
+``output_tokens_per_second_per_reply``; files of earlier versions have the first three: the others
+read as empty), each ``{"count", "sum", "min", "max", "bins": [[value, n], ...]}`` in 0.1 bins (ms,
+or tokens/s for the last). Merging the bins of a span's seconds gives that span's
 percentiles exactly as wslocust computes them (nearest rank; rank 1 is the min, the last the max),
 where averaging per-second percentiles only approximates them.
 """
@@ -19,8 +21,17 @@ from .errors import read_json_lines
 
 __all__ = ["FIELDS", "Histogram", "SecondHistograms", "merged", "read_histograms"]
 
-FIELDS = ("latency_ms", "time_to_first_chunk_ms", "chunk_gap_ms")
+FIELDS = (
+    "latency_ms",
+    "time_to_first_chunk_ms",
+    "chunk_gap_ms",
+    "time_per_output_token_ms",
+    "output_tokens_per_second_per_reply",
+)
 """The histograms of each line."""
+
+_LATER_FIELDS = frozenset({"time_per_output_token_ms", "output_tokens_per_second_per_reply"})
+"""Fields an earlier version's lines lack (read as empty histograms)."""
 
 
 @dataclass
@@ -87,7 +98,8 @@ def read_histograms(path: Path) -> SecondHistograms | None:
     def take(item: Any) -> None:
         second = seconds.setdefault(int(item["time"]), {name: Histogram() for name in FIELDS})
         for name in FIELDS:
-            second[name].merge(Histogram.from_json(item[name]))
+            if name in item or name not in _LATER_FIELDS:
+                second[name].merge(Histogram.from_json(item[name]))
 
     read_json_lines(path, "a second's histograms", take)
     return seconds

@@ -28,18 +28,23 @@ and wslocust's own, when present:
     wslocust's chatbot statistics at the end of the run, one row per request name then
     ``Aggregated``: Name, Replies, Failures, Failure Rate, Goodput, Goodput/s, Replies/s, Latency
     Avg/p50/p95/p99/Max (ms), TTFT Avg/p50/p90/p95/p99/Max (ms) (time to first chunk), Chunk Gap
-    p50/p99 (ms), Chunks/Reply, Tokens/Reply, Output Tokens/s p50 (per reply), Output Tokens/s, then
-    four columns per quality metric (``<metric> Mean/Min/Missed/Errors``). Timings are of successful
-    replies, exact to 0.1 ms. Only Name, Replies and Failures are required.
+    p50/p99 (ms), Chunks/Reply, Tokens/Reply, Output Tokens/s p50 (per reply), Output Tokens/s,
+    Latency p90 (ms), Chunk Gap Avg/p90/p95/Max (ms), TPOT Avg/p50/p90/p95/p99/Max (ms), Output
+    Tokens/s Avg/Min/p90/p95/p99/Max (per reply), Goodput Share, then four columns per quality
+    metric (``<metric> Mean/Min/Missed/Errors``). Timings are of successful replies, exact to 0.1 ms
+    (docs/metrics.md defines each). Only Name, Replies and Failures are required (files of earlier
+    versions lack the columns after Output Tokens/s).
 ``PREFIX_chat_stats_history.csv``
     wslocust's per-second rows, one per name and second then ``Aggregated``: Timestamp, User Count
     (may be empty), Name, Replies/s, Failures/s, Goodput/s, Output Tokens/s (counts of that second),
-    Latency Avg/p50/p95/Max (ms), TTFT p50/p95/p99 (ms), Chunk Gap p50 (ms) (over that second's
-    successful replies; the average and max are exact).
+    Latency Avg/p50/p95/Max (ms), TTFT p50/p95/p99 (ms), Chunk Gap p50 (ms), Latency p99 (ms),
+    Chunk Gap p99 (ms), TPOT Avg/p50/p95/p99 (ms), Output Tokens/s p50 (per reply), Goodput Share
+    (over that second's successful replies; the average and max are exact).
     Only Timestamp, Name and Replies/s are required.
 ``PREFIX_chat_histograms.jsonl``
     wslocust's exact histograms of each second's successful replies (latency, time to first chunk,
-    chunk gaps), a line a name and second: see :mod:`analysis.histograms`.
+    chunk gaps, time per output token, output tokens/s per reply), a line a name and second: see
+    :mod:`analysis.histograms`.
 ``PREFIX_failed_replies.jsonl``
     wslocust's failed replies, one JSON object a line; read here: ``time`` (Unix seconds, when the
     prompt was sent), ``latency_ms``, ``name``, ``error`` (the message) and ``kind`` (wslocust's word,
@@ -181,6 +186,24 @@ _CHAT_STATS_COLUMNS = {
     "Tokens/Reply": "tokens_per_reply",
     "Output Tokens/s p50 (per reply)": "reply_tokens_per_s_p50",
     "Output Tokens/s": "tokens_per_s",
+    "Latency p90 (ms)": "latency_p90_ms",
+    "Chunk Gap Avg (ms)": "chunk_gap_avg_ms",
+    "Chunk Gap p90 (ms)": "chunk_gap_p90_ms",
+    "Chunk Gap p95 (ms)": "chunk_gap_p95_ms",
+    "Chunk Gap Max (ms)": "chunk_gap_max_ms",
+    "TPOT Avg (ms)": "tpot_avg_ms",
+    "TPOT p50 (ms)": "tpot_p50_ms",
+    "TPOT p90 (ms)": "tpot_p90_ms",
+    "TPOT p95 (ms)": "tpot_p95_ms",
+    "TPOT p99 (ms)": "tpot_p99_ms",
+    "TPOT Max (ms)": "tpot_max_ms",
+    "Output Tokens/s Avg (per reply)": "reply_tokens_per_s_avg",
+    "Output Tokens/s Min (per reply)": "reply_tokens_per_s_min",
+    "Output Tokens/s p90 (per reply)": "reply_tokens_per_s_p90",
+    "Output Tokens/s p95 (per reply)": "reply_tokens_per_s_p95",
+    "Output Tokens/s p99 (per reply)": "reply_tokens_per_s_p99",
+    "Output Tokens/s Max (per reply)": "reply_tokens_per_s_max",
+    "Goodput Share": "goodput_share",
 }
 _CHAT_HISTORY_COLUMNS = {
     "Timestamp": "timestamp",
@@ -198,6 +221,14 @@ _CHAT_HISTORY_COLUMNS = {
     "TTFT p95 (ms)": "ttft_p95_ms",
     "TTFT p99 (ms)": "ttft_p99_ms",
     "Chunk Gap p50 (ms)": "chunk_gap_p50_ms",
+    "Latency p99 (ms)": "latency_p99_ms",
+    "Chunk Gap p99 (ms)": "chunk_gap_p99_ms",
+    "TPOT Avg (ms)": "tpot_avg_ms",
+    "TPOT p50 (ms)": "tpot_p50_ms",
+    "TPOT p95 (ms)": "tpot_p95_ms",
+    "TPOT p99 (ms)": "tpot_p99_ms",
+    "Output Tokens/s p50 (per reply)": "reply_tokens_per_s_p50",
+    "Goodput Share": "goodput_share",
 }
 _STEPS_COLUMNS = {
     "Step": "step",

@@ -145,12 +145,33 @@ _CHAT_FIELDS = (
     "tokens_per_reply",
     "reply_tokens_per_s_p50",
     "tokens_per_s",
+    "latency_p90_ms",
+    "chunk_gap_avg_ms",
+    "chunk_gap_p90_ms",
+    "chunk_gap_p95_ms",
+    "chunk_gap_max_ms",
+    "tpot_avg_ms",
+    "tpot_p50_ms",
+    "tpot_p90_ms",
+    "tpot_p95_ms",
+    "tpot_p99_ms",
+    "tpot_max_ms",
+    "reply_tokens_per_s_avg",
+    "reply_tokens_per_s_min",
+    "reply_tokens_per_s_p90",
+    "reply_tokens_per_s_p95",
+    "reply_tokens_per_s_p99",
+    "reply_tokens_per_s_max",
+    "goodput_share",
 )
+"""The chat figures a summary carries (files of earlier versions lack the later ones: ``null``)."""
 
 
 def _chat_record(row: Mapping[Hashable, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {"name": str(row["name"])}
-    record.update({key: _num(row.get(key), 6 if key.endswith("rate") else 3) for key in _CHAT_FIELDS})
+    record.update(
+        {key: _num(row.get(key), 6 if key.endswith(("rate", "share")) else 3) for key in _CHAT_FIELDS}
+    )
     metrics: dict[str, dict[str, float | None]] = {}
     for column, value in row.items():
         parts = str(column).split(" ")
@@ -461,7 +482,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     if chat and chat["total"]:
         lines += ["", "Streaming, from wslocust (successful replies; ms)"]
         headers = ["Name", "Replies", "Fail", "Good/s", "TTFT p50", "p95", "p99", "max", "Gap p50", "p99"]
-        headers += ["Tokens/s"]
+        headers += ["TPOT p50", "p95", "Tokens/s"]
         rows = [
             [
                 r["name"],
@@ -471,6 +492,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                 *(fmt.ms(r[f"ttft_{key}_ms"]) for key in ("p50", "p95", "p99", "max")),
                 fmt.ms(r["chunk_gap_p50_ms"]),
                 fmt.ms(r["chunk_gap_p99_ms"]),
+                fmt.ms(r["tpot_p50_ms"]),
+                fmt.ms(r["tpot_p95_ms"]),
                 fmt.rate(r["tokens_per_s"]),
             ]
             for r in [*chat["per_name"], chat["total"]]

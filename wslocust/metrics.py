@@ -20,6 +20,14 @@ Built-in metrics are made by the functions below, and from the command line by :
     length      the reply's words (``unit=chars`` for characters) within ``min=`` and ``max=``
     latency     objective: send → end of reply, at most ``max_ms=``
     ttft        objective: time to first chunk, at most ``max_ms=``
+
+Service-level objectives as vLLM's benchmark writes them (``--slo ttft:800 --slo tpot:50 --slo
+e2e:5000``, ms) are objectives too (:func:`slo_objectives`): a reply that misses one is kept out of
+goodput, and each SLO's misses are counted as a metric's (docs/metrics.md)::
+
+    ttft        time to first chunk, at most MS   (the same as ``--metric ttft:max_ms=MS``)
+    tpot        time per output token: (E2E - TTFT) / (output tokens - 1), at most MS
+    e2e         send → end of reply, at most MS   (``--metric latency:max_ms=MS,name=e2e``)
 """
 
 from __future__ import annotations
@@ -32,12 +40,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigurationError, MetricFailure, WsLocustError
+from .stats.aggregates import time_per_output_token_ms
 from .values import BadValue, count, flag, fraction, milliseconds
 from .wire.protocols.json_messages import get_path
 from .wire.reply import Reply
 
 __all__ = [
     "METRIC_BUILDERS",
+    "SLO_METRICS",
     "Metric",
     "MetricsCheck",
     "contains",
@@ -48,8 +58,11 @@ __all__ = [
     "latency_objective",
     "length_bounds",
     "parse_metric",
+    "parse_slo",
     "reference_recall",
     "regex_match",
+    "slo_objectives",
+    "tpot_objective",
     "ttft_objective",
     "valid_json",
 ]
@@ -284,6 +297,72 @@ def ttft_objective(max_ms: float, *, name: str = "ttft") -> Metric:
         return reply.time_to_first_chunk_ms
 
     return Metric(name, score, _above(max_ms), fails_request=False)
+
+
+def tpot_objective(max_ms: float, count_tokens: Callable[[Reply], int], *, name: str = "tpot") -> Metric:
+    """Objective: time per output token in ms, ``(E2E - TTFT) / (tokens - 1)``, at most ``max_ms``.
+
+    Args:
+        max_ms: the most a reply's time per output token may be.
+        count_tokens: how the reply's output tokens are counted (as the statistics count them).
+        name: the metric's name.
+    """
+
+    def score(_record: Record, reply: Reply) -> float | None:
+        return time_per_output_token_ms(reply, count_tokens(reply))
+
+    return Metric(name, score, _above(max_ms), fails_request=False)
+
+
+SLO_METRICS: dict[str, str] = {
+    "ttft": "time to first chunk",
+    "tpot": "time per output token",
+    "e2e": "send → end of reply",
+}
+"""The figures ``--slo`` limits, as vLLM's benchmark names them (``e2e`` is its ``e2el``)."""
+
+_SLO_FORM = f"METRIC:MS with METRIC one of {', '.join(SLO_METRICS)} and MS a number of ms above 0"
+
+
+def parse_slo(value: object, name: str = "--slo") -> tuple[str, float]:
+    """Parse one SLO, ``METRIC:MS`` (``ttft:800``), into its metric and its limit in ms.
+
+    Raises:
+        BadValue: not ``METRIC:MS``, an unknown metric, or a limit that is not a finite number above 0.
+    """
+    text = str(value)
+    metric, colon, limit = text.partition(":")
+    metric = metric.strip().lower()
+    if not colon or metric not in SLO_METRICS or not limit.strip():
+        raise BadValue(name, value, _SLO_FORM)
+    try:
+        return metric, milliseconds(limit, "", positive=True)
+    except BadValue:
+        raise BadValue(name, value, _SLO_FORM) from None
+
+
+def slo_objectives(specs: Sequence[object], count_tokens: Callable[[Reply], int]) -> list[Metric]:
+    """The objectives of ``--slo`` values, each named for its metric (``ttft``, ``tpot``, ``e2e``).
+
+    Args:
+        specs: the ``--slo`` values, ``METRIC:MS`` each.
+        count_tokens: how output tokens are counted (``--tokens``), for ``tpot``.
+
+    Raises:
+        ConfigurationError: a value :func:`parse_slo` refuses, or a metric given twice (names ``--slo``).
+    """
+    limits: dict[str, float] = {}
+    for spec in specs:
+        metric, limit_ms = parse_slo(spec)
+        if metric in limits:
+            raise ConfigurationError(f"--slo {metric} is given twice: give each metric one limit")
+        limits[metric] = limit_ms
+    builders: dict[str, Callable[[float], Metric]] = {
+        "ttft": lambda limit: ttft_objective(limit, name="ttft"),
+        "tpot": lambda limit: tpot_objective(limit, count_tokens, name="tpot"),
+        "e2e": lambda limit: latency_objective(limit, name="e2e"),
+    }
+    return [builders[metric](limit) for metric, limit in limits.items()]
 
 
 def _max_ms(value: str) -> float:

@@ -33,8 +33,9 @@ from .client import (
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
 from .load.arrivals import ARRIVAL_KINDS, OpenModel
-from .metrics import Metric, MetricsCheck, parse_metric
+from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
+from .stats.aggregates import TOKEN_COUNTERS
 from .values import BadValue, choice, count, flag, integer, number, seconds, seconds_range
 from .wire.deflate import COMPRESSIONS
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
@@ -307,14 +308,27 @@ class WebSocketUser(User):
 
     @classmethod
     def metrics_check(cls, environment: Environment) -> list[MetricsCheck]:
-        """The check scoring this class's metrics (``--metric`` overrides), or none without metrics.
+        """The check scoring this class's metrics (``--metric`` overrides) and the ``--slo`` objectives,
+        or none without either.
 
         Raises:
-            ConfigurationError: a ``--metric`` spec is wrong, or two metrics share a name.
+            ConfigurationError: a ``--metric`` or ``--slo`` value is wrong, or two metrics share a name.
         """
-        specs = _given(environment.parsed_options, "metric")
+        options = environment.parsed_options
+        specs = _given(options, "metric")
         specs = _strings(specs, "--metric") if specs is not None else None
         metrics = [parse_metric(spec) for spec in specs] if specs is not None else list(cls.metrics)
+        slos = _given(options, "slo")
+        if slos is not None:
+            tokens = str(getattr(options, "tokens", None) or "words")
+            counter = TOKEN_COUNTERS.get(tokens, TOKEN_COUNTERS["words"])
+            objectives = slo_objectives(_strings(slos, "--slo"), counter)
+            taken = {metric.name for metric in metrics} & {objective.name for objective in objectives}
+            if taken:
+                raise ConfigurationError(
+                    f"--slo {', '.join(sorted(taken))}: a metric has that name already; give the limit once"
+                )
+            metrics += objectives
         return [MetricsCheck(metrics)] if metrics else []
 
     @classmethod

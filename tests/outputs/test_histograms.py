@@ -55,7 +55,16 @@ def test_the_histograms_have_a_line_a_name_and_second_of_the_successful_replies(
     ]
     latency = lines[0]["latency_ms"]
     assert latency == {"count": 1, "sum": 200.0, "min": 200.0, "max": 200.0, "bins": [[200.0, 1]]}
-    assert set(lines[0]) == {"time", "name", "users", "latency_ms", "time_to_first_chunk_ms", "chunk_gap_ms"}
+    assert set(lines[0]) == {
+        "time",
+        "name",
+        "users",
+        "latency_ms",
+        "time_to_first_chunk_ms",
+        "chunk_gap_ms",
+        "time_per_output_token_ms",
+        "output_tokens_per_second_per_reply",
+    }
 
 
 def test_the_histograms_give_back_each_seconds_percentiles_of_the_history(tmp_path: Path) -> None:

@@ -529,7 +529,7 @@ def test_the_chatbot_tab_charts_draw_the_per_second_history(
     poll(chatbot_ui, lambda _: len(get_json(chatbot_ui + "/wslocust/charts.json")["timestamps"]) >= 3, 15)
     browser.goto(chatbot_ui + "/?tab=chatbot")
     browser.wait_for(
-        "document.querySelectorAll('#wslocust-charts polyline').length === 6 && [...document.querySelectorAll("
+        "document.querySelectorAll('#wslocust-charts polyline').length === 8 && [...document.querySelectorAll("
         "'#wslocust-charts polyline')].every((line) => line.getAttribute('points').split(' ').length >= 3)"
     )
     lines = browser.evaluate(CHART_LINES)
@@ -538,8 +538,8 @@ def test_the_chatbot_tab_charts_draw_the_per_second_history(
     history = get_json(chatbot_ui + "/wslocust/charts.json")  # later: holds every second drawn
     assert [line["key"] for line in lines] == [ui_key for ui_key in history["series"]]
     assert list(history["series"]) == ["ttft_p50_ms", "ttft_p95_ms", "latency_p50_ms", "latency_p95_ms",
-                                       "goodput_per_s", "failures_per_s"]  # fmt: skip
-    assert len(CHART_COLUMNS) == 6
+                                       "tpot_p50_ms", "tpot_p95_ms", "goodput_per_s", "failures_per_s"]  # fmt: skip
+    assert len(CHART_COLUMNS) == 8
     for line in lines:
         drawn = dict(zip(line["timestamps"], line["values"], strict=True))
         recorded = dict(zip(history["timestamps"], history["series"][line["key"]], strict=True))

@@ -276,9 +276,10 @@ def test_reply_stats_reply_without_chunks_has_latency_but_no_ttft() -> None:
     assert stats.ttft.count == 0
 
 
-def test_reply_stats_token_rate_is_tokens_after_the_first_per_second_of_streaming() -> None:
+def test_reply_stats_token_rate_is_tokens_after_the_first_per_second_after_the_first_chunk() -> None:
+    """A reply that ends with its last chunk: (tokens - 1) over the time from first chunk to end."""
     stats = ReplyStats()
-    stats.add(make_reply(chunk_times_ms=[100.0, 300.0, 600.0]), 11)
+    stats.add(make_reply(chunk_times_ms=[100.0, 300.0, 600.0], total_time_ms=600.0), 11)
 
     assert stats.token_rate.count == 1
     assert stats.token_rate.percentile(0.5) == pytest.approx((11 - 1) * 1000.0 / (600.0 - 100.0))

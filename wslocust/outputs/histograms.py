@@ -5,12 +5,14 @@ of its seconds, rather than average per-second percentiles. Written beside the h
 same seconds and names (without ``Aggregated``: merge the names). One JSON object a line::
 
     {"time": 1733350000, "name": "billing", "users": 4,
-     "latency_ms": H, "time_to_first_chunk_ms": H, "chunk_gap_ms": H}
+     "latency_ms": H, "time_to_first_chunk_ms": H, "chunk_gap_ms": H,
+     "time_per_output_token_ms": H, "output_tokens_per_second_per_reply": H}
 
-where ``H`` is ``{"count": n, "sum": ms, "min": ms, "max": ms, "bins": [[ms, n], ...]}``: the
-successful replies' values in 0.1 ms bins (each bin by its value, ascending), the count, sum, min
-and max exact. A percentile is nearest-rank: the value of the bin holding rank ``ceil(q * n)``,
-kept within ``[min, max]``; rank 1 is ``min`` and rank ``n`` is ``max``.
+where ``H`` is ``{"count": n, "sum": v, "min": v, "max": v, "bins": [[v, n], ...]}``: the
+successful replies' values (ms; tokens/s for the last) in 0.1 bins (each bin by its value,
+ascending), the count, sum, min and max exact (docs/metrics.md defines each figure). A percentile
+is nearest-rank: the value of the bin holding rank ``ceil(q * n)``, kept within ``[min, max]``;
+rank 1 is ``min`` and rank ``n`` is ``max``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from ..stats.aggregates import Histogram, ReplyStats
 
 __all__ = ["HISTOGRAMS", "HistogramsWriter", "histogram_json", "histograms_lines"]
 
-HISTOGRAMS = {"latency_ms": "latency", "time_to_first_chunk_ms": "ttft", "chunk_gap_ms": "gap"}
+HISTOGRAMS = {
+    "latency_ms": "latency",
+    "time_to_first_chunk_ms": "ttft",
+    "chunk_gap_ms": "gap",
+    "time_per_output_token_ms": "tpot",
+    "output_tokens_per_second_per_reply": "token_rate",
+}
 """Each histogram's field (as in the JSON summary), and the :class:`ReplyStats` histogram it is."""
 
 _BIN_MS = 0.1

@@ -15,6 +15,7 @@ _COLUMNS = [
     ("Latency p99 (ms)", "lat p99", 8), ("TTFT p50 (ms)", "TTFT p50", 8),
     ("TTFT p95 (ms)", "TTFT p95", 8), ("TTFT p99 (ms)", "TTFT p99", 8), ("TTFT Max (ms)", "TTFT max", 8),
     ("Chunk Gap p50 (ms)", "gap p50", 8), ("Chunk Gap p99 (ms)", "gap p99", 8),
+    ("TPOT p50 (ms)", "TPOT p50", 8), ("TPOT p95 (ms)", "TPOT p95", 8),
     ("Tokens/Reply", "tok/reply", 9), ("Output Tokens/s", "tok/s", 8),
 ]  # fmt: skip
 """The figures shown (CSV titles of :data:`.figures.FIGURES`), each with its short heading and width."""
@@ -32,7 +33,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     )
     title = (
         "Chatbot statistics (# replies, # fails: every reply that ended, failed ones included; "
-        "latency, TTFT and gaps: of the successful replies, in ms)"
+        "latency, TTFT, gaps and TPOT: of the successful replies, in ms; docs/metrics.md)"
     )
     lines = [title, header, "-" * len(header)]
     for row in rows:

@@ -29,6 +29,7 @@ import gevent
 
 from ..errors import WsLocustError
 from ..gates import verdict_exit_code
+from ..metrics import parse_slo
 from ..plugin_state import PluginState, attach_state
 from ..users import WebSocketUser
 from .checks import check_run, remove_empty_outputs, user_classes
@@ -84,6 +85,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     )
     connect_steps(environment, recording)
     recording.summary_extras.append(lambda: _tokens_section(recording))
+    recording.summary_extras.append(lambda: _slos_section(recording))
     state = attach_state(environment, PluginState(recorder=recording.recorder))
     wire_open_model(environment, users, recording, state)
     events = environment.events
@@ -146,6 +148,23 @@ def _tokens_section(recording: Recording) -> dict[str, Any]:
                 successes,
             )
     return {"tokens": section}
+
+
+def _slos_section(recording: Recording) -> dict[str, Any]:
+    """The summary's ``slos`` section (with ``--slo``): each SLO's limit, and the successful replies
+    that missed it and met it (goodput counts the replies that met every one)."""
+    given = getattr(recording.environment.parsed_options, "slo", None)
+    if not given:
+        return {}
+    total = recording.stats.total
+    successes = total.replies - total.failures
+    section: dict[str, Any] = {}
+    for spec in given:
+        metric, limit_ms = parse_slo(spec)
+        scored = total.metrics.get(metric)
+        missed = scored.missed if scored is not None else 0
+        section[metric] = {"limit_ms": limit_ms, "missed": missed, "met": successes - missed}
+    return {"slos": section}
 
 
 def _metric_names(environment: Environment, users: list[type[WebSocketUser]]) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..gates import add_gate_arguments
 from ..load.arrivals import ARRIVAL_KINDS
-from ..metrics import METRIC_BUILDERS
+from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
 from ..stats.aggregates import TOKEN_COUNTERS
 from ..values import argument_type, count, fraction, integer, milliseconds, number, seconds, seconds_range
 from ..wire.deflate import COMPRESSIONS
@@ -199,6 +199,18 @@ def add_arguments(parser: Any) -> None:
     )
     add_socketio_arguments(
         parser.add_argument_group("wslocust socket.io", "--protocol socketio and rasa (see the README)")
+    )
+    slos = parser.add_argument_group(
+        "wslocust service levels", "Goodput: the replies/s that meet every SLO (docs/metrics.md)"
+    )
+    add_option(
+        slos,
+        "--slo",
+        action="append",
+        type=argument_type(parse_slo, keep_text=True),
+        metavar="METRIC:MS",
+        help="A service-level objective, repeatable (e.g. --slo ttft:800 --slo tpot:50 --slo e2e:5000): "
+        "goodput counts the replies meeting every one; METRIC: " + ", ".join(SLO_METRICS),
     )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(

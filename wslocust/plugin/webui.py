@@ -27,14 +27,18 @@ TAB_KEY = "chatbot"
 
 TABLE_COLUMNS = [
     "Name", "Replies", "Failures", "Goodput/s", "Latency p95 (ms)", "TTFT p50 (ms)", "TTFT p95 (ms)",
-    "TTFT p99 (ms)", "TTFT Max (ms)", "Chunk Gap p50 (ms)", "Chunk Gap p99 (ms)", "Tokens/Reply",
-    "Output Tokens/s",
+    "TTFT p99 (ms)", "TTFT Max (ms)", "Chunk Gap p50 (ms)", "Chunk Gap p99 (ms)", "TPOT p50 (ms)",
+    "TPOT p95 (ms)", "Tokens/Reply", "Output Tokens/s", "Goodput Share",
 ]  # fmt: skip
 """The columns the Chatbot tab shows (then each metric's mean and misses)."""
 
 CHARTS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Time to first chunk (ms)", [("TTFT p50 (ms)", "p50", "#15803d"), ("TTFT p95 (ms)", "p95", "#d97706")]),
     ("Latency (ms)", [("Latency p50 (ms)", "p50", "#2563eb"), ("Latency p95 (ms)", "p95", "#9333ea")]),
+    (
+        "Time per output token (ms)",
+        [("TPOT p50 (ms)", "p50", "#15803d"), ("TPOT p95 (ms)", "p95", "#d97706")],
+    ),
     ("Replies per second", [("Goodput/s", "goodput", "#15803d"), ("Failures/s", "failures", "#dc2626")]),
 ]
 """The Chatbot tab's charts: each a title and its lines (a history column, its legend, its colour)."""

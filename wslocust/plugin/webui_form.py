@@ -56,7 +56,7 @@ SECRET_MASK = "********"
 """Shown instead of a secret option's value; sent back, it means "unchanged"."""
 
 LIST_SEPARATOR = "; "
-"""Between the values of a repeatable option (``--header``, ``--metric``, ``--subprotocol``) in its field."""
+"""Between the values of a repeatable option (``--header``, ``--metric``, ``--slo``...) in its field."""
 
 FORM_GROUPS: dict[str, tuple[str, ...]] = {
     "Connection": (
@@ -69,7 +69,7 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "Dataset": ("prompts", "prompt_field", "name_field", "request_name", "max_samples", "shuffle_seed"),
     "Pacing": ("think_time", "prompts_per_connection", "arrival_rate", "arrivals"),
-    "Metrics": ("metric",),
+    "Metrics": ("metric", "slo"),
 }  # fmt: skip
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
 gate options form the groups "Load shape" and "Gates" after them, the Socket.IO options (their own

@@ -5,8 +5,14 @@ Locust's own percentiles round response times to two significant digits (a 1,234
 are exact to 0.05 ms at any magnitude, and histograms from several workers merge by adding counts:
 the master's percentiles are those of all samples, never an average of percentiles.
 
-Timing statistics (latency, time to first chunk, gaps, token rates) are of successful replies;
-failures are counted by kind.
+Timing statistics are of successful replies; failures are counted by kind. Per reply, with ``t_i`` the
+time from send to chunk ``i`` (``t_1`` the first), ``E2E`` the time from send to the reply's end and
+``N`` its output tokens (docs/metrics.md sets them beside vLLM's and AIPerf's):
+
+- ``latency``: E2E; ``ttft``: ``t_1``; ``gap`` (ITL): every ``t_(i+1) - t_i``;
+- ``tpot``: ``(E2E - t_1) / (N - 1)``, and ``token_rate``: ``(N - 1) * 1000 / (E2E - t_1)`` (tokens/s,
+  ``1000 / tpot``), both of replies of two or more chunks and two or more tokens that took time
+  after their first chunk (a reply in one chunk has no decoding time to share out).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ __all__ = [
     "ReplyStats",
     "count_tokens_usage",
     "reported_tokens",
+    "time_per_output_token_ms",
 ]
 
 _BINS_PER_MS = 10
@@ -59,6 +66,24 @@ class Histogram:
             self.minimum = value
         if value > self.maximum:
             self.maximum = value
+
+    def record_gaps(self, times: list[float]) -> None:
+        """Add each gap between consecutive ``times`` (two or more), as :meth:`record` would one by one."""
+        counts = self.counts
+        low, high = self.minimum, self.maximum
+        earlier = times[0]
+        for later in itertools.islice(times, 1, None):
+            gap = later - earlier
+            key = int(gap * _BINS_PER_MS + 0.5)
+            counts[key] = counts.get(key, 0) + 1
+            if gap < low:
+                low = gap
+            if gap > high:
+                high = gap
+            earlier = later
+        self.count += len(times) - 1
+        self.total += times[-1] - times[0]  # the gaps' sum
+        self.minimum, self.maximum = low, high
 
     def merge(self, other: Histogram) -> None:
         """Add another histogram's values to this one."""
@@ -125,7 +150,7 @@ class Histogram:
         return histogram
 
 
-@dataclass
+@dataclass(slots=True)
 class MetricStats:
     """How one metric scored the replies."""
 
@@ -184,6 +209,17 @@ def count_tokens_usage(reply: Reply) -> int:
     return len(reply.text.split()) if tokens is None else tokens
 
 
+def time_per_output_token_ms(reply: Reply, tokens: int) -> float | None:
+    """TPOT: ``(E2E - TTFT) / (tokens - 1)`` in ms, as :class:`ReplyStats` records it; None when it
+    does not apply (fewer than two chunks or tokens, or no time after the first chunk)."""
+    times = reply.chunk_times_ms
+    if tokens > 1 and len(times) > 1:
+        decoding_ms = reply.total_time_ms - times[0]
+        if decoding_ms > 0:
+            return decoding_ms / (tokens - 1)
+    return None
+
+
 TOKEN_COUNTERS: dict[str, Callable[[Reply], int]] = {
     "words": lambda reply: len(reply.text.split()),
     "chars4": lambda reply: math.ceil(len(reply.text) / 4),
@@ -208,6 +244,7 @@ class ReplyStats:
         "replies",
         "token_rate",
         "tokens",
+        "tpot",
         "ttft",
     )
 
@@ -222,6 +259,7 @@ class ReplyStats:
         self.ttft = Histogram()
         self.gap = Histogram()
         self.token_rate = Histogram()
+        self.tpot = Histogram()
         self.metrics: dict[str, MetricStats] = {}
 
     def add(self, reply: Reply, tokens: int) -> None:
@@ -243,26 +281,29 @@ class ReplyStats:
         if times:
             self.ttft.record(times[0])
             if len(times) > 1:
-                record_gap = self.gap.record
-                for earlier, later in itertools.pairwise(times):
-                    record_gap(later - earlier)
-                streaming_ms = times[-1] - times[0]
-                if tokens > 1 and streaming_ms > 0:
-                    self.token_rate.record((tokens - 1) * 1000.0 / streaming_ms)
+                self.gap.record_gaps(times)
+                decoding_ms = reply.total_time_ms - times[0]  # as time_per_output_token_ms
+                if tokens > 1 and decoding_ms > 0:
+                    self.tpot.record(decoding_ms / (tokens - 1))
+                    self.token_rate.record((tokens - 1) * 1000.0 / decoding_ms)
 
     def _add_metrics(self, reply: Reply) -> None:
+        metrics = self.metrics
         for name, score in reply.scores.items():
-            metric = self.metrics.get(name)
+            metric = metrics.get(name)
             if metric is None:
-                metric = self.metrics[name] = MetricStats()
+                metric = metrics[name] = MetricStats()
             metric.scored += 1
             metric.total += score
-            metric.minimum = min(metric.minimum, score)
-            metric.maximum = max(metric.maximum, score)
+            if score < metric.minimum:
+                metric.minimum = score
+            if score > metric.maximum:
+                metric.maximum = score
         for name in reply.missed:
-            self.metrics[name].missed += 1
-        for name in reply.metric_errors:
-            self.metrics.setdefault(name, MetricStats()).errors += 1
+            metrics[name].missed += 1
+        if reply.metric_errors:
+            for name in reply.metric_errors:
+                metrics.setdefault(name, MetricStats()).errors += 1
 
     def merge(self, other: ReplyStats) -> None:
         """Add another set's statistics to this one."""
@@ -278,6 +319,7 @@ class ReplyStats:
             (self.ttft, other.ttft),
             (self.gap, other.gap),
             (self.token_rate, other.token_rate),
+            (self.tpot, other.tpot),
         ):
             mine.merge(theirs)
         for name, metric in other.metrics.items():
@@ -287,17 +329,18 @@ class ReplyStats:
         return [
             self.replies, self.failures, self.good, self.chunks, self.tokens, self.errors,
             self.latency.to_wire(), self.ttft.to_wire(), self.gap.to_wire(), self.token_rate.to_wire(),
-            {name: metric.to_wire() for name, metric in self.metrics.items()},
+            {name: metric.to_wire() for name, metric in self.metrics.items()}, self.tpot.to_wire(),
         ]  # fmt: skip
 
     @classmethod
     def from_wire(cls, wire: list[Any]) -> ReplyStats:
         stats = cls()
         (stats.replies, stats.failures, stats.good, stats.chunks, stats.tokens, errors,
-         latency, ttft, gap, token_rate, metrics) = wire  # fmt: skip
+         latency, ttft, gap, token_rate, metrics, tpot) = wire  # fmt: skip
         stats.errors = dict(errors)
         stats.latency, stats.ttft = Histogram.from_wire(latency), Histogram.from_wire(ttft)
         stats.gap, stats.token_rate = Histogram.from_wire(gap), Histogram.from_wire(token_rate)
+        stats.tpot = Histogram.from_wire(tpot)
         stats.metrics = {name: MetricStats.from_wire(metric) for name, metric in metrics.items()}
         return stats
 
