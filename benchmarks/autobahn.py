@@ -12,8 +12,9 @@ section's cases by outcome and every case that was not OK (a Markdown table, as 
 
 The suite is a Python 2 program (``autobahntestsuite`` on PyPI, Twisted 19); ``--wstest`` is the
 command that runs it (docs/conformance.md says how to install it beside a Python 2.7). The
-compression sections (12, 13) need ``permessage-deflate``, which this echo client does not offer:
-they are left out unless ``--cases`` names them.
+compression sections (12, 13) need ``permessage-deflate``: with ``--compression deflate`` the echo
+client offers it as ``ChatClient`` does, reads with the compressed connection's reader and sends its
+echoes compressed, and the sections are run (left out otherwise).
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ from typing import Any
 
 import websocket
 
+from wslocust.errors import ConnectError
 from wslocust.wire.connection import Close, Connection, Pong
+from wslocust.wire.deflate import OFFER, DeflateFrameReader, DeflateParameters, negotiate
 from wslocust.wire.frames import (
     DEFAULT_MAX_MESSAGE_BYTES,
     OP_BINARY,
     OP_TEXT,
+    RSV1,
     FrameReader,
     encode_close,
     encode_frame,
@@ -69,23 +73,32 @@ class EchoProtocol(Protocol):
         return ()
 
 
-def _dial(url: str, timeout_s: float) -> socket.socket:
-    """Open a WebSocket connection (websocket-client's handshake, as ChatClient's) and return its
-    socket; the frames that follow are read by wslocust's reader."""
+def _dial(url: str, timeout_s: float, *, compression: bool) -> tuple[socket.socket, DeflateParameters | None]:
+    """Open a WebSocket connection (websocket-client's handshake, as ChatClient's, offering
+    permessage-deflate with ``compression``) and return its socket and the compression agreed; the
+    frames that follow are read by wslocust's reader."""
     handshake = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
-    handshake.connect(url, timeout=timeout_s)
+    headers = [f"Sec-WebSocket-Extensions: {OFFER}"] if compression else []
+    handshake.connect(url, timeout=timeout_s, header=headers)
     sock = handshake.sock
     assert sock is not None  # connected
     sock.settimeout(timeout_s)
-    return sock
+    answer = (handshake.getheaders() or {}).get("sec-websocket-extensions")
+    return sock, negotiate(answer, offered=compression)
 
 
-def run_case(url: str, *, max_message_bytes: int, timeout_s: float) -> None:
+def run_case(url: str, *, max_message_bytes: int, timeout_s: float, compression: bool = False) -> None:
     """Run one case: echo every message until the connection closes (or is failed, or goes quiet
     for ``timeout_s``)."""
-    sock = _dial(url, timeout_s)
+    sock, agreed = _dial(url, timeout_s, compression=compression)
     protocol = EchoProtocol()
-    connection = Connection(protocol, FrameReader(max_message_bytes))
+    if agreed is None:
+        connection = Connection(protocol, FrameReader(max_message_bytes))
+        deflate = None
+    else:
+        reader = DeflateFrameReader(agreed.inflater(), max_message_bytes)
+        connection = Connection(protocol, reader, deflate=agreed)
+        deflate = agreed.deflater().deflate
     connection.start(Reply(prompt="", name="echo"))  # sends nothing: the server speaks first
     try:
         while data := sock.recv(256 * 1024):
@@ -96,7 +109,10 @@ def run_case(url: str, *, max_message_bytes: int, timeout_s: float) -> None:
                     sock.sendall(action.frame)
             for echo in protocol.echoes:
                 opcode = OP_TEXT if isinstance(echo, str) else OP_BINARY
-                sock.sendall(encode_frame(opcode, echo.encode() if isinstance(echo, str) else echo))
+                payload = echo.encode() if isinstance(echo, str) else echo
+                if deflate is not None:
+                    opcode, payload = RSV1 | opcode, deflate(payload)
+                sock.sendall(encode_frame(opcode, payload))
             protocol.echoes.clear()
             if any(type(action) is Close for action in actions):
                 [code] = [action.code for action in actions if type(action) is Close]
@@ -189,7 +205,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wstest", default="wstest", help="the command that runs wstest (default: wstest)")
     parser.add_argument("--cases", default="*", help="comma-separated case patterns (default: all)")
     parser.add_argument(
-        "--exclude", default="12.*,13.*", help="case patterns left out (default: 12.*,13.*, compression)"
+        "--exclude",
+        help="case patterns left out (default: 12.*,13.*, compression, unless --compression deflate)",
+    )
+    parser.add_argument(
+        "--compression",
+        choices=("none", "deflate"),
+        default="none",
+        help="deflate: offer permessage-deflate, as --compression deflate does (default: none)",
     )
     parser.add_argument(
         "--max-message-bytes",
@@ -202,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("-o", "--output", help="write the report here (default: a temporary folder)")
     args = parser.parse_args(argv)
+    compression = args.compression == "deflate"
+    exclude = args.exclude if args.exclude is not None else ("" if compression else "12.*,13.*")
     output = Path(args.output or tempfile.mkdtemp(prefix="autobahn-"))
     output.mkdir(parents=True, exist_ok=True)
     port = _free_port()
@@ -209,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "url": f"ws://127.0.0.1:{port}",
         "outdir": str(output.resolve()),
         "cases": args.cases.split(","),
-        "exclude-cases": [pattern for pattern in args.exclude.split(",") if pattern],
+        "exclude-cases": [pattern for pattern in exclude.split(",") if pattern],
         "exclude-agent-cases": {},
     }
     spec_path = output / "fuzzingserver.json"
@@ -228,8 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{base}/runCase?case={number}&agent={AGENT}",
                     max_message_bytes=args.max_message_bytes,
                     timeout_s=args.timeout,
+                    compression=compression,
                 )
-            except (OSError, websocket.WebSocketException) as error:
+            except (OSError, websocket.WebSocketException, ConnectError) as error:
                 print(f"case {number}: {error.__class__.__name__}: {error}", file=sys.stderr)
         _control(f"{base}/updateReports?agent={AGENT}", 120.0)
         elapsed_s = time.monotonic() - started

@@ -119,7 +119,14 @@ class Run:
         self.user_class.host = args.host
         locust_args = ["--headless", "--host", args.host, "--only-summary", "--loglevel", "WARNING"]
         if args.user in ("wslocust", "paced"):
-            locust_args += ["--protocol", args.protocol, "--reply-timeout", "30"]
+            locust_args += [
+                "--protocol",
+                args.protocol,
+                "--reply-timeout",
+                "30",
+                "--compression",
+                args.compression,
+            ]
         if args.user == "idle":
             locust_args += ["--protocol", "plain"]
         options = parse_options(locust_args)
@@ -225,6 +232,7 @@ def main() -> None:
     parser.add_argument("--user", choices=sorted(USERS), required=True)
     parser.add_argument("--host", required=True)
     parser.add_argument("--protocol", default="plain")
+    parser.add_argument("--compression", default="none", help="wslocust, paced: none or deflate")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--spawn-rate", type=float, default=1000.0)
     parser.add_argument("--start-timeout", type=float, default=120.0)

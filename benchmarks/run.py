@@ -12,6 +12,9 @@ writes everything (machine, settings, each run, medians) as JSON to ``benchmarks
 Figures:
     efficiency   client CPU µs a round trip: ChatbotUser (plain protocol, 50 users, no wait) against
                  an echo target, and in the same run the naive reference (benchmarks/naive_user.py)
+    compression  the same round trip over compressed connections (``--compression deflate``; the
+                 target compresses every echo), beside the uncompressed one measured in the same run,
+                 and the compression codec's own CPU a round trip, without I/O
     streaming    client CPU µs a chunk, replies of 100 chunks (json protocol), sent at once and
                  1 ms apart
     connections  idle users holding connections (the target pings every 20 s; pings answered):
@@ -50,7 +53,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYTHON = sys.executable
 TICKS = os.sysconf("SC_CLK_TCK")
-FIGURES = ("efficiency", "streaming", "connections", "fidelity")
+FIGURES = ("efficiency", "compression", "streaming", "connections", "fidelity")
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Settings:
     fidelity_tune_rounds: int = 8
     tune_window_s: float = 3.0
     reference_alone_s: float = 10.0
+    codec_round_trips: int = 100_000
     reference_loops: int = 3
     quiet_cores: float = 0.3
     """A run during which other processes used more CPU than this (in cores, over any half second of
@@ -91,7 +95,7 @@ class Settings:
         return cls(runs=1, warmup_s=0.3, duration_s=1.0, users=10, connections=[200], connections_hold_s=2.5,
                    ping_s=1.0, spawn_rate=500.0, fidelity_users=50, fidelity_duration_s=1.5,
                    fidelity_tune_rounds=1, tune_window_s=1.0, reference_alone_s=1.0, quiet_wait_s=0.0,
-                   retries=0)  # fmt: skip
+                   retries=0, codec_round_trips=2_000)  # fmt: skip
 
 
 # -- processes ----------------------------------------------------------------------------------------
@@ -377,6 +381,51 @@ def efficiency(node: str, settings: Settings, run: int) -> dict[str, Any]:
     return results
 
 
+def compression(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """ChatbotUser's round trip uncompressed and with permessage-deflate, one after the other, each
+    against its echo target (the compressed one compresses every message, however short)."""
+    common = ["--user", "wslocust", "--protocol", "plain", "--users", str(settings.users),
+              "--spawn-rate", str(settings.spawn_rate), "--warmup", str(settings.warmup_s),
+              "--duration", str(settings.duration_s)]  # fmt: skip
+    timeout = settings.warmup_s + settings.duration_s + 120
+    results: dict[str, Any] = {}
+    order = ["none", "deflate"] if run % 2 == 0 else ["deflate", "none"]  # drifts cancel
+    for name in order:
+        with Target(node, "--mode", "echo", "--deflate", "1" if name == "deflate" else "0") as target:
+            results[name] = run_loadgen([*common, "--compression", name], target, timeout)
+    plain, deflated = results["none"]["us_per_round_trip"], results["deflate"]["us_per_round_trip"]
+    results["relative_to_uncompressed"] = deflated / plain if plain and deflated else None
+    results["codec_us_per_round_trip"] = codec_us_per_round_trip(settings.codec_round_trips)
+    return results
+
+
+def codec_us_per_round_trip(round_trips: int) -> float:
+    """The permessage-deflate codec's own CPU a round trip, without I/O: a prompt of the dataset
+    deflated as the client sends it, and its echo inflated as the client reads it (compressed
+    beforehand by zlib, as a server would, untimed), context taken over from message to message.
+
+    On a compressed connection the target's own compression can limit the rate before the client's
+    CPU does; this figure is the client's added work whatever the rate.
+    """
+    import zlib
+
+    from wslocust.wire.deflate import DeflateParameters
+    from wslocust.wire.frames import DEFAULT_MAX_MESSAGE_BYTES
+
+    lines = (ROOT / "datasets" / "support_bot.jsonl").read_text(encoding="utf-8").splitlines()
+    prompts = [json.loads(line)["Question"].encode() for line in lines if line.strip()]
+    messages = [prompts[index % len(prompts)] for index in range(round_trips)]
+    server = zlib.compressobj(wbits=-15)
+    echoes = [(server.compress(message) + server.flush(zlib.Z_SYNC_FLUSH))[:-4] for message in messages]
+    agreed = DeflateParameters()
+    deflate, inflate = agreed.deflater().deflate, agreed.inflater().inflate
+    started = time.process_time()
+    for message, echo in zip(messages, echoes, strict=True):
+        deflate(message)
+        inflate(echo, DEFAULT_MAX_MESSAGE_BYTES)
+    return (time.process_time() - started) * 1e6 / round_trips
+
+
 def streaming(node: str, settings: Settings, run: int) -> dict[str, Any]:
     """Replies of 100 chunks: all at once (one burst a reply) and 1 ms apart (one wake-up a chunk)."""
     common = ["--user", "wslocust", "--protocol", "json", "--users", str(settings.users),
@@ -442,6 +491,7 @@ def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
 
 BENCHMARKS: dict[str, Callable[[str, Settings, int], dict[str, Any]]] = {
     "efficiency": efficiency,
+    "compression": compression,
     "streaming": streaming,
     "connections": connections,
     "fidelity": fidelity,
@@ -530,6 +580,22 @@ def table(medians: dict[str, Any], settings: Settings) -> str:
                      f"{NAIVE_US_WHERE_SET:g} µs",
                      f"{_number(scaled, 2)} µs ({_number(relative, 3)} of the reference, in the same runs)",
                      "≤ 20 µs", check(None if scaled is None else scaled <= 20.0)))  # fmt: skip
+    if "compression" in medians:
+        figures = medians["compression"]
+        for name, label in (("none", "uncompressed"), ("deflate", "permessage-deflate")):
+            figure = figures.get(name, {})
+            deflated = (figure.get("server") or {}).get("deflated")
+            rows.append((f"CPU µs / round trip: ChatbotUser, plain, {settings.users} users, {label}",
+                         f"{_number(figure.get('us_per_round_trip'), 2)} µs "
+                         f"({_number(figure.get('round_trips_per_s'), 0)} /s, "
+                         f"client {_number(100 * (figure.get('cpu_share') or 0), 0)}% CPU, "
+                         f"target {_number(100 * (figure.get('server_cpu_share') or 0), 0)}%, "
+                         f"{_number(deflated, 0)} compressed connections)", "", "-"))  # fmt: skip
+        rows.append(("CPU a round trip: permessage-deflate over uncompressed, in the same runs",
+                     f"{_number(figures.get('relative_to_uncompressed'), 2)} times", "", "-"))  # fmt: skip
+        rows.append(("CPU µs / round trip: the permessage-deflate codec alone (a prompt deflated, "
+                     "its echo inflated)", f"{_number(figures.get('codec_us_per_round_trip'), 2)} µs",
+                     "", "-"))  # fmt: skip
     if "streaming" in medians:
         for name, label in (("burst", "sent at once"), ("paced", "1 ms apart")):
             figure = medians["streaming"].get(name, {})

@@ -2,7 +2,7 @@
 // target is not the bottleneck of a measurement of the load generator.
 //
 //   node benchmarks/target_server.js --mode echo|stream [--port 0] [--chunks 100] [--ttft-ms 0]
-//                                    [--gap-ms 0] [--ping-s 0]
+//                                    [--gap-ms 0] [--ping-s 0] [--deflate 0|1]
 //
 // echo    every message is sent back as it came (one text frame: a `plain` reply).
 // stream  every message is answered with --chunks JSON messages {"type":"chunk","text":"..."} then
@@ -10,10 +10,12 @@
 //         the prompt, each next one --gap-ms after the previous (0: at once, in one burst).
 // --ping-s N pings every connection every N seconds; a connection that did not answer the previous
 //         ping with a pong is terminated (the usual heartbeat).
+// --deflate 1 accepts permessage-deflate when a client offers it, and then compresses every
+//         message, however small (ws's own threshold of 1 KiB would leave short replies alone).
 //
 // It prints `LISTENING <port>` on stdout once it listens. GET /stats answers JSON counts:
 // connections open, messages received, pings sent, pongs received, connections terminated for a
-// missed pong. It exits when its standard input closes (its parent is gone) or on SIGTERM.
+// missed pong, connections that agreed permessage-deflate. It exits when its standard input closes (its parent is gone) or on SIGTERM.
 "use strict";
 
 const http = require("http");
@@ -30,8 +32,9 @@ const chunks = Number(option("chunks", "100"));
 const ttftMs = Number(option("ttft-ms", "0"));
 const gapMs = Number(option("gap-ms", "0"));
 const pingS = Number(option("ping-s", "0"));
+const deflate = option("deflate", "0") === "1";
 
-const counts = { connections: 0, messages: 0, pings: 0, pongs: 0, terminated: 0, cpu_s: 0 };
+const counts = { connections: 0, messages: 0, pings: 0, pongs: 0, terminated: 0, deflated: 0, cpu_s: 0 };
 
 const server = http.createServer((request, response) => {
   if (request.url === "/stats") {
@@ -45,7 +48,11 @@ const server = http.createServer((request, response) => {
   response.end();
 });
 server.maxConnections = 0; // no limit but the process's open files
-const wss = new WebSocketServer({ server, perMessageDeflate: false, clientTracking: true });
+const wss = new WebSocketServer({
+  server,
+  perMessageDeflate: deflate ? { threshold: 0 } : false,
+  clientTracking: true,
+});
 
 const CHUNK = JSON.stringify({ type: "chunk", text: "token " });
 const END = JSON.stringify({ type: "end" });
@@ -77,6 +84,7 @@ function streamReply(socket) {
 
 wss.on("connection", (socket) => {
   counts.connections += 1;
+  if (socket.extensions.includes("permessage-deflate")) counts.deflated += 1;
   socket.isAlive = true;
   socket.on("pong", () => {
     socket.isAlive = true;

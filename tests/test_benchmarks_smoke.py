@@ -37,6 +37,16 @@ def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Pat
     assert [run["relative_to_naive"] for run in runs] == [
         run["wslocust"]["us_per_round_trip"] / run["naive"]["us_per_round_trip"] for run in runs
     ]
+    compression = medians["compression"]
+    for name in ("none", "deflate"):
+        assert compression[name]["round_trips"] > 0
+        assert compression[name]["failures"] == 0
+    assert (
+        compression["deflate"]["server"]["deflated"] == compression["deflate"]["users"]
+    )  # every one compressed
+    assert compression["none"]["server"]["deflated"] == 0
+    assert compression["relative_to_uncompressed"] > 0
+    assert compression["codec_us_per_round_trip"] > 0
     for pace in ("burst", "paced"):
         streaming = medians["streaming"][pace]
         assert streaming["failures"] == 0

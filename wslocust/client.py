@@ -32,7 +32,6 @@ import _socket
 import socket
 import ssl
 import struct
-import sys
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -54,8 +53,12 @@ from .errors import (
     WsLocustError,
 )
 from .session import receive_quietly, run_opening
+from .sockets import SO_TIMESTAMPNS
+from .sockets import raw_socket as _raw_socket
+from .sockets import stamp_receptions as _stamp_receptions
 from .wire.connection import Action, Close, Connection, Pong, Send
-from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, FrameReader, encode_close
+from .wire.deflate import Compression
+from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, encode_close
 from .wire.handshake import (
     MAX_REDIRECTS,
     REDIRECT_STATUSES,
@@ -87,10 +90,7 @@ __all__ = [
 _RECV_BYTES = 256 * 1024
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
-# Linux's receive timestamps (SO_TIMESTAMPNS, and SCM_TIMESTAMPNS, its control message): with each
-# read, the time the kernel received the read's last packet, as a struct timespec of the real-time
-# clock.
-_SO_TIMESTAMPNS = 35
+# The kernel's receive time of a read (SO_TIMESTAMPNS's control message): a struct timespec.
 _TIMESPEC = struct.Struct("@qq")
 _STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 
@@ -143,6 +143,8 @@ class ChatClient:
         checks: run on each reply before its event fires (metrics); an error returned fails it.
         on_stopped_mid_reply: given each round trip cut short by its user's stop after its prompt
             went out (it fires no event).
+        compression: ``"deflate"`` offers permessage-deflate (RFC 7692): a server that accepts sends
+            compressed messages and gets compressed prompts; ``"none"`` (the default) offers nothing.
     """
 
     def __init__(
@@ -164,6 +166,7 @@ class ChatClient:
         default_name: str = "ask",
         checks: Sequence[Check] = (),
         on_stopped_mid_reply: Callable[[Reply], None] | None = None,
+        compression: str = "none",
     ) -> None:
         check_url(url)
         url = protocol.resource(url)  # Socket.IO's /socket.io/?EIO=4&transport=websocket
@@ -182,6 +185,8 @@ class ChatClient:
         self.query = query
         self.follow_redirects = follow_redirects
         self.max_message_bytes = max_message_bytes
+        self.compression = Compression(compression)
+        """permessage-deflate: what is offered, and what the last handshake agreed (``.agreed``)."""
         self._server_name = parts.hostname
         self._dial = dial_address(url, connect_to)
         self._tls: ssl.SSLContext | None = None
@@ -224,7 +229,9 @@ class ChatClient:
         """
         host, port = self._dial
         url = handshake_url(self.url, self.query)
-        headers = [expand_env(header, "a handshake header") for header in self.headers]
+        headers = [
+            expand_env(header, "a handshake header") for header in self.headers
+        ] + self.compression.headers
         origin = None if self.origin is None else check_wire_text(self.origin, "the origin")
         sock: socket.socket | None = None
         status = 0
@@ -259,6 +266,7 @@ class ChatClient:
                     sock.close()
                     continue
                 self.subprotocol = handshake.getsubprotocol()
+                self.compression.agree(handshake.getheaders(), f"{host}:{port}")
                 return sock
             raise HandshakeRejected(
                 status, message=f"handshake redirected more than {MAX_REDIRECTS} times (HTTP {status})"
@@ -295,9 +303,9 @@ class ChatClient:
         started_at = time.time()
         start = time.perf_counter()
         error: WsLocustError | None = None
-        connection = self._new_connection()
         try:
             self._sock = self._open()
+            connection = self._new_connection()  # after the handshake: built for what it agreed
             if isinstance(connection, ManagedConnection):  # the protocol's opening: part of the connect
                 deadline = start + self.connect_timeout_s
                 buffer = _receive_buffer(get_hub())
@@ -333,7 +341,10 @@ class ChatClient:
         return True
 
     def _new_connection(self) -> Connection:
-        return connection_for(self.protocol, FrameReader(self.max_message_bytes))
+        compression = self.compression
+        return connection_for(
+            self.protocol, compression.reader(self.max_message_bytes), deflate=compression.agreed
+        )
 
     def close(self, code: int = 1000) -> None:
         """Close the connection politely (a close frame, then the socket); safe when closed."""
@@ -581,7 +592,7 @@ class ChatClient:
                     except BlockingIOError:
                         continue  # woken with nothing to read after all
                     now_ms = (perf_counter() - start) * 1000.0
-                    if stamped and stamps and stamps[0][1] == _SO_TIMESTAMPNS:
+                    if stamped and stamps and stamps[0][1] == SO_TIMESTAMPNS:
                         # When the bytes arrived, not when this greenlet got to read them: a busy
                         # load generator's scheduling delay is not the bot's latency. Both times
                         # are of the real-time clock; a clock step mid-reply keeps our own reading.
@@ -622,28 +633,3 @@ class ChatClient:
             self._drop()
         elif self._sock is not None:
             self._watch_idle()
-
-
-def _raw_socket(sock: socket.socket) -> _socket.socket | None:
-    """The non-blocking OS socket under gevent's wrapper of a plain TCP connection, else None.
-
-    None for a TLS socket (its bytes must go through the SSL object) and for a socket that is not
-    gevent's (an unpatched, blocking one): those keep the socket's own ``sendall`` and ``recv_into``.
-    """
-    if isinstance(sock, ssl.SSLSocket):
-        return None
-    raw = getattr(sock, "_sock", None)
-    if isinstance(raw, _socket.socket) and raw.gettimeout() == 0.0:
-        return raw
-    return None
-
-
-def _stamp_receptions(raw: _socket.socket) -> bool:
-    """Ask the kernel to timestamp what the socket receives; False where it cannot (not Linux)."""
-    if sys.platform != "linux":
-        return False
-    try:
-        raw.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-    except OSError:
-        return False
-    return True

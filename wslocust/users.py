@@ -37,6 +37,7 @@ from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
 from .stats.aggregates import TOKEN_COUNTERS
 from .values import BadValue, choice, count, flag, integer, number, seconds, seconds_range
+from .wire.deflate import COMPRESSIONS
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
 from .wire.protocols import Protocol, get_protocol
 
@@ -56,6 +57,7 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "subprotocol": "subprotocols", "connect_to": "connect_to", "connect_timeout": "connect_timeout_s",
     "reply_timeout": "reply_timeout_s", "prompts_per_connection": "prompts_per_connection",
     "arrival_rate": "arrival_rate", "arrivals": "arrivals", "max_message_bytes": "max_message_bytes",
+    "compression": "compression",
 }  # fmt: skip
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""
@@ -170,6 +172,10 @@ def _arrivals(value: Any, name: str) -> str:
     return choice(value, name, ARRIVAL_KINDS)
 
 
+def _compression(value: Any, name: str) -> str:
+    return choice(value, name, COMPRESSIONS)
+
+
 def _expanded(values: Sequence[str], name: str, *, in_url: bool = False) -> None:
     """Check that every ``${VAR}`` of a secret setting is set and expands to text the handshake can
     carry (the values are neither kept nor shown)."""
@@ -197,6 +203,7 @@ class ConnectionSettings:
     connect_to: str | None
     follow_redirects: bool = False
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    compression: str = "none"
 
 
 @dataclass(frozen=True)
@@ -257,6 +264,11 @@ class WebSocketUser(User):
     """Dial this ``host[:port]`` instead of the URL's host, keeping the URL's Host header and TLS
     server name (``--connect-to``: a DNS override)."""
 
+    compression: ClassVar[str] = "none"
+    """``deflate`` offers permessage-deflate (RFC 7692) at each handshake: a server that accepts sends
+    compressed messages, inflated within the message limit, and gets compressed prompts; ``none``
+    offers nothing (``--compression``)."""
+
     checks: ClassVar[Sequence[Check]] = ()
     """Functions run on every reply before its request event; one returning an error fails it."""
 
@@ -289,6 +301,7 @@ class WebSocketUser(User):
             connect_to=settings.connect_to,
             follow_redirects=settings.follow_redirects,
             max_message_bytes=settings.max_message_bytes,
+            compression=settings.compression,
             checks=[*self.checks, *self.metrics_check(environment)],
             on_stopped_mid_reply=recorder.stopped_mid_reply if recorder is not None else None,
         )
@@ -399,6 +412,7 @@ class WebSocketUser(User):
             follow_redirects=flag(cls.follow_redirects, f"{cls.__name__}.follow_redirects")
             or (follow is not None and flag(follow, "--follow-redirects")),
             max_message_bytes=_required(_setting(cls, options, "max_message_bytes", _message_bytes)),
+            compression=_required(_setting(cls, options, "compression", _compression)),
         )
 
     def on_start(self) -> None:

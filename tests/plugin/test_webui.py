@@ -621,3 +621,28 @@ def test_max_message_bytes_is_a_connection_field_showing_the_classs_limit_and_re
     for text in ("0", "-1", "nan", "4MiB"):
         with pytest.raises(ValueError, match=r"^--max-message-bytes: must be a whole number of 1 or more"):
             option.convert(text)
+
+
+def test_the_form_shows_compression_with_the_connection_options_and_the_classs_setting() -> None:
+    from locust import argument_parser
+    from locust.env import Environment
+    from locust.event import Events
+
+    from wslocust import ChatbotUser
+
+    class Compressed(ChatbotUser):
+        abstract = True
+        host = "ws://127.0.0.1:9"
+        compression = "deflate"
+
+    parser = argument_parser.get_parser()
+    options = form_options(parser)
+    assert options["compression"].group == "Connection"
+    assert options["compression"].action.choices == ["none", "deflate"]
+    environment = Environment(
+        user_classes=[Compressed], events=Events(), parsed_options=parser.parse_args([])
+    )
+    assert shown_values(environment, options)["compression"] == "deflate"
+    chosen = parser.parse_args(["--compression", "none"])
+    environment = Environment(user_classes=[Compressed], events=Events(), parsed_options=chosen)
+    assert shown_values(environment, options)["compression"] == "none"

@@ -419,8 +419,12 @@ async def run_server(
     *,
     ping_interval_s: float | None = 20.0,
     ping_timeout_s: float | None = 20.0,
+    compression: str | None = "deflate",
 ) -> Server:
-    """Start the demo bot; return the listening server (``server.sockets`` holds the address)."""
+    """Start the demo bot; return the listening server (``server.sockets`` holds the address).
+
+    With ``compression="deflate"`` it accepts permessage-deflate when a client offers it; None declines.
+    """
     counts = Counts()
     Conversation.origin = asyncio.get_running_loop().time()
 
@@ -443,6 +447,7 @@ async def run_server(
         ping_interval=ping_interval_s,
         ping_timeout=ping_timeout_s,
         max_size=1024 * 1024,
+        compression=compression,
     )
 
 
@@ -527,6 +532,12 @@ def _parser() -> argparse.ArgumentParser:
         default=50.0,
         help="added delay a reply per concurrent reply over the limit",
     )
+    parser.add_argument(
+        "--compression",
+        choices=("deflate", "none"),
+        default="deflate",
+        help="deflate: accept permessage-deflate when a client offers it (default); none: decline it",
+    )
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process ends")
     add_socketio_arguments(parser)
     return parser
@@ -566,6 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 behaviour,
                 ping_interval_s=options.ping_interval_s or None,
                 ping_timeout_s=options.ping_timeout_s or None,
+                compression=None if options.compression == "none" else options.compression,
             )
         except OSError as error:
             print(

@@ -12,6 +12,7 @@ from ..load.arrivals import ARRIVAL_KINDS
 from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
 from ..stats.aggregates import TOKEN_COUNTERS
 from ..values import argument_type, count, fraction, integer, milliseconds, number, seconds, seconds_range
+from ..wire.deflate import COMPRESSIONS
 from ..wire.protocols import PROTOCOLS
 from .shapes import add_shape_arguments
 
@@ -140,6 +141,12 @@ def add_arguments(parser: Any) -> None:
         help="Dial HOST[:PORT] instead of the URL's host, keeping its Host header and TLS name",
     )
     add_option(group, "--insecure", action="store_true", default=False, help="Do not verify TLS certificates")
+    add_option(
+        group,
+        "--compression",
+        choices=list(COMPRESSIONS),
+        help="deflate: offer permessage-deflate (compressed messages) at the handshake (default: none)",
+    )
     add_option(
         group,
         "--follow-redirects",

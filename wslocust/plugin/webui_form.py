@@ -61,7 +61,7 @@ LIST_SEPARATOR = "; "
 FORM_GROUPS: dict[str, tuple[str, ...]] = {
     "Connection": (
         "origin", "header", "query", "subprotocol", "connect_to", "insecure", "follow_redirects",
-        "connect_timeout", "reply_timeout", "max_message_bytes",
+        "compression", "connect_timeout", "reply_timeout", "max_message_bytes",
     ),
     "Protocol": (
         "protocol", "json_template", "json_chunk_path", "json_end", "json_error", "json_error_path",

@@ -22,7 +22,18 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..errors import BotError, ConnectionClosed, ProtocolError, WsLocustError
-from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameReader, encode_frame, parse_close
+from .deflate import DeflateFrameReader, DeflateParameters, Deflater
+from .frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    RSV1,
+    FrameReader,
+    encode_frame,
+    parse_close,
+)
 from .protocols.base import Chunk, End, Failure, Message, Protocol
 from .reply import Reply
 
@@ -73,15 +84,27 @@ class Connection:
 
     Args:
         protocol: the dialect that turns messages into reply events.
-        reader: the frame reader (a default :class:`~wslocust.wire.frames.FrameReader`, which
-            refuses masked frames, when None).
+        reader: the frame reader (when None, a default :class:`~wslocust.wire.frames.FrameReader`,
+            which refuses masked frames, or with ``deflate`` a
+            :class:`~wslocust.wire.deflate.DeflateFrameReader`).
+        deflate: the permessage-deflate parameters agreed at the handshake, if any: the server's
+            compressed messages are inflated, and prompts are sent compressed.
     """
 
-    __slots__ = ("_feed", "_pieces", "_read_frames", "_request", "protocol", "reader", "reply")
+    __slots__ = ("_feed", "_frame", "_pieces", "_read_frames", "_request", "protocol", "reader", "reply")
 
-    def __init__(self, protocol: Protocol, reader: FrameReader | None = None) -> None:
+    def __init__(
+        self,
+        protocol: Protocol,
+        reader: FrameReader | None = None,
+        *,
+        deflate: DeflateParameters | None = None,
+    ) -> None:
         self.protocol = protocol
-        self.reader = reader if reader is not None else FrameReader()
+        if reader is None:
+            reader = FrameReader() if deflate is None else DeflateFrameReader(deflate.inflater())
+        self.reader = reader
+        self._frame = _frame if deflate is None else _CompressedFrames(deflate.deflater())
         self.reply: Reply | None = None
         """The reply being awaited; None between replies (and once it is complete)."""
         self._request = protocol.request
@@ -95,7 +118,8 @@ class Connection:
         self.reply = reply
         self._pieces = []
         # Most prompts are one message: its frame as it is, without a join.
-        return _frame(messages[0]) if len(messages) == 1 else b"".join(map(_frame, messages))
+        frame = self._frame
+        return frame(messages[0]) if len(messages) == 1 else b"".join(map(frame, messages))
 
     def receive(self, data: bytes, time_ms: float) -> list[Action] | None:
         """Read a received block: fold the awaited reply's messages into it; say what to do.
@@ -209,3 +233,18 @@ def _frame(message: Message) -> bytes:
     if isinstance(message, str):
         return encode_frame(OP_TEXT, message.encode())
     return encode_frame(OP_BINARY, message)
+
+
+class _CompressedFrames:
+    """Messages as masked frames compressed with permessage-deflate (RSV1 set), in order (with
+    context takeover, each message's compression depends on the ones before it)."""
+
+    __slots__ = ("_deflate",)
+
+    def __init__(self, deflater: Deflater) -> None:
+        self._deflate = deflater.deflate
+
+    def __call__(self, message: Message) -> bytes:
+        if isinstance(message, str):
+            return encode_frame(RSV1 | OP_TEXT, self._deflate(message.encode()))
+        return encode_frame(RSV1 | OP_BINARY, self._deflate(message))

@@ -22,6 +22,7 @@ __all__ = [
     "OP_PING",
     "OP_PONG",
     "OP_TEXT",
+    "RSV1",
     "FrameReader",
     "encode_close",
     "encode_frame",
@@ -34,6 +35,9 @@ OP_BINARY: Final = 0x2
 OP_CLOSE: Final = 0x8
 OP_PING: Final = 0x9
 OP_PONG: Final = 0xA
+RSV1: Final = 0x40
+"""The first reserved bit of a frame's first byte: with permessage-deflate, a compressed message's
+first frame (``encode_frame(RSV1 | OP_TEXT, ...)`` sends one)."""
 
 DEFAULT_MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
 """The largest message a reader takes by default (``--max-message-bytes``): a server sending garbage
@@ -68,7 +72,8 @@ def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
     """Encode one final (FIN) frame.
 
     Args:
-        opcode: the frame's opcode (``OP_TEXT``, ``OP_PONG``...).
+        opcode: the frame's opcode (``OP_TEXT``, ``OP_PONG``...), with ``RSV1`` for a compressed
+            message (permessage-deflate).
         payload: the unmasked payload.
         mask: clients must mask their frames (RFC 6455 §5.3); servers must not.
 
@@ -142,6 +147,7 @@ class FrameReader:
     __slots__ = (
         "_buffer",
         "_fragments",
+        "_fragments_compressed",
         "_fragments_opcode",
         "_fragments_size",
         "accept_masked",
@@ -158,6 +164,7 @@ class FrameReader:
         self._fragments: list[bytes] = []
         self._fragments_opcode = 0
         self._fragments_size = 0
+        self._fragments_compressed = False
         self.read_before_error: list[tuple[int, bytes]] = []
         """After :meth:`feed` raised: the complete frames its bytes held before the broken one
         (a reply may have ended there; a ping may wait for its pong)."""
@@ -228,8 +235,8 @@ class FrameReader:
             if masked:
                 payload = _mask(buffer[position + header - 4 : position + header], payload)
             position = frame_end
-            if first & 0x70:
-                raise ProtocolError("frame with reserved bits set (no extension was negotiated)")
+            if first & 0x70:  # raises, unless an extension's reader takes the frame (and may decode it)
+                payload = self._reserved_bits(first, payload)
             opcode = first & 0x0F
             final = first & 0x80
             if opcode in _CONTROL:
@@ -251,13 +258,37 @@ class FrameReader:
                 self._fragments.append(payload)
                 self._fragments_size += size
                 if final:
-                    frames.append((self._fragments_opcode, b"".join(self._fragments)))
+                    message = b"".join(self._fragments)
+                    if self._fragments_compressed:  # set by an extension's reader: once a message
+                        self._fragments_compressed = False
+                        message = self._inflate(message)
+                    frames.append((self._fragments_opcode, message))
                     self._fragments = []
                     self._fragments_size = 0
             else:
                 raise ProtocolError(f"unknown opcode 0x{opcode:x}")
         self._buffer = buffer[position:] if position < end else b""
         return frames
+
+    def _reserved_bits(self, first: int, payload: bytes) -> bytes:
+        """A frame whose first byte ``first`` has reserved bits set: none may be, as no extension was
+        negotiated. A compressed connection's reader accepts RSV1 where permessage-deflate puts it and
+        returns the payload to read: inflated for a whole message, else as it is, with
+        ``_fragments_compressed`` set for the join to :meth:`_inflate` (frames without reserved bits
+        never come here, so an uncompressed frame costs nothing more).
+
+        Raises:
+            ProtocolError: always, here.
+        """
+        raise ProtocolError("frame with reserved bits set (no extension was negotiated)")
+
+    def _inflate(self, payload: bytes) -> bytes:
+        """A compressed message's payload, inflated (only a compressed connection's reader lets one in).
+
+        Raises:
+            ProtocolError: always, here (``_reserved_bits`` refused the frame first).
+        """
+        raise ProtocolError("compressed message on a connection without permessage-deflate")
 
 
 def _too_big(received: int, size: int, limit: int) -> ProtocolError:

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import BotError, ConnectError, ConnectionClosed, ProtocolError, WsLocustError
-from .connection import Action, Close, Connection, Dropped, Pong, Send, _frame
+from .connection import Action, Close, Connection, Dropped, Pong, Send
+from .deflate import DeflateParameters
 from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_close
 from .protocols.base import Answer, Chunk, End, Event, Failure, Message, Protocol
 from .reply import Reply
@@ -27,12 +28,14 @@ from .reply import Reply
 __all__ = ["ManagedConnection", "connection_for"]
 
 
-def connection_for(protocol: Protocol, reader: FrameReader | None = None) -> Connection:
+def connection_for(
+    protocol: Protocol, reader: FrameReader | None = None, *, deflate: DeflateParameters | None = None
+) -> Connection:
     """A :class:`ManagedConnection` for a protocol that ``manages_connection``, else a
-    :class:`~wslocust.wire.connection.Connection`."""
+    :class:`~wslocust.wire.connection.Connection` (compressed as ``deflate`` agreed, if given)."""
     if protocol.manages_connection:
-        return ManagedConnection(protocol, reader)
-    return Connection(protocol, reader)
+        return ManagedConnection(protocol, reader, deflate=deflate)
+    return Connection(protocol, reader, deflate=deflate)
 
 
 class ManagedConnection(Connection):
@@ -41,12 +44,19 @@ class ManagedConnection(Connection):
     Args:
         protocol: the dialect (one that sets ``manages_connection``).
         reader: the frame reader (a default one when None).
+        deflate: the permessage-deflate parameters agreed, if any (its messages are sent compressed).
     """
 
     __slots__ = ("error", "quiet_until_ms")
 
-    def __init__(self, protocol: Protocol, reader: FrameReader | None = None) -> None:
-        super().__init__(protocol, reader)
+    def __init__(
+        self,
+        protocol: Protocol,
+        reader: FrameReader | None = None,
+        *,
+        deflate: DeflateParameters | None = None,
+    ) -> None:
+        super().__init__(protocol, reader, deflate=deflate)
         self.error: WsLocustError | None = None
         """Why the connection failed while no reply was awaited (its opening, or idle); None."""
         self.quiet_until_ms: float | None = None
@@ -55,7 +65,7 @@ class ManagedConnection(Connection):
 
     def open(self) -> bytes:
         """The handshake is done: return the protocol's opening frames, ready to send (maybe none)."""
-        return b"".join(map(_frame, self.protocol.open()))
+        return b"".join(map(self._frame, self.protocol.open()))
 
     @property
     def ready(self) -> bool:
@@ -122,7 +132,7 @@ class ManagedConnection(Connection):
         answered = in_reply = False
         for event in events:
             if type(event) is Answer:
-                actions.append(Send(_frame(event.message)))
+                actions.append(Send(self._frame(event.message)))
                 answered = True
             elif reply is None:
                 continue  # a reply event outside any reply (late, or pushed): dropped below
