@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import time
@@ -185,6 +186,17 @@ def raw_server() -> Iterator[Callable[..., RawServer]]:
     for raw in servers:
         assert raw.server is not None
         raw.server.stop(timeout=1)
+
+
+def server_frame(opcode: int, payload: bytes = b"", *, final: bool = True, rsv: int = 0) -> bytes:
+    """A server's (unmasked) frame with explicit FIN and reserved bits, as tests' servers send."""
+    first = (0x80 if final else 0) | (rsv << 4) | opcode
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return bytes((first, 126)) + struct.pack("!H", size) + payload
+    return bytes((first, 127)) + struct.pack("!Q", size) + payload
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.01) -> bool:

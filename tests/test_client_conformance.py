@@ -34,26 +34,15 @@ from wslocust.wire.frames import (
 )
 from wslocust.wire.protocols import PlainProtocol
 
-from .conftest import UNIT, wait_until
+from .conftest import UNIT, server_frame, wait_until
 from .test_client_hostile import upgrade_answer
-
-
-def frame(opcode: int, payload: bytes = b"", *, final: bool = True, rsv: int = 0) -> bytes:
-    """A server's (unmasked) frame with explicit FIN and reserved bits."""
-    first = (0x80 if final else 0) | (rsv << 4) | opcode
-    size = len(payload)
-    if size < 126:
-        return bytes((first, size)) + payload
-    if size < 65536:
-        return bytes((first, 126)) + struct.pack("!H", size) + payload
-    return bytes((first, 127)) + struct.pack("!Q", size) + payload
 
 
 def fragmented(opcode: int, pieces: Sequence[bytes]) -> bytes:
     """One message in ``pieces``: the first frame with ``opcode``, continuations after it."""
     last = len(pieces) - 1
     return b"".join(
-        frame(opcode if index == 0 else OP_CONTINUATION, piece, final=index == last)
+        server_frame(opcode if index == 0 else OP_CONTINUATION, piece, final=index == last)
         for index, piece in enumerate(pieces)
     )
 
@@ -129,7 +118,9 @@ def test_a_ping_between_fragments_is_ponged_with_its_payload_and_the_reply_is_th
     """[5.6-5.9] The ping comes in its own block, between the fragments' blocks."""
     environment, recorded = recorded_env
     bot = case_server(
-        frame(OP_TEXT, b"Hel", final=False), frame(OP_PING, b"are you there"), frame(OP_CONTINUATION, b"lo")
+        server_frame(OP_TEXT, b"Hel", final=False),
+        server_frame(OP_PING, b"are you there"),
+        server_frame(OP_CONTINUATION, b"lo"),
     )
     client, reply = ask(environment, bot)
     assert reply.ok, reply.error
@@ -146,7 +137,9 @@ def test_pings_of_0_1_and_125_bytes_mid_reply_are_each_ponged_with_exactly_their
     """[2.1-2.4] Binary payloads, every byte value among them."""
     environment, _ = recorded_env
     payloads = [b"", b"\x00", bytes(range(125))]
-    bot = case_server(*(frame(OP_PING, payload) for payload in payloads), frame(OP_TEXT, b"answer"))
+    bot = case_server(
+        *(server_frame(OP_PING, payload) for payload in payloads), server_frame(OP_TEXT, b"answer")
+    )
     _, reply = ask(environment, bot)
     assert reply.text == "answer"
     assert wait_until(lambda: bot.pongs() == payloads, 2 * UNIT), bot.frames
@@ -155,7 +148,7 @@ def test_pings_of_0_1_and_125_bytes_mid_reply_are_each_ponged_with_exactly_their
 def test_a_ping_of_126_bytes_fails_the_reply_and_the_connection_with_1002(recorded_env, case_server) -> None:
     """[2.5] A control frame holds 125 bytes at most."""
     environment, _ = recorded_env
-    bot = case_server(frame(OP_PING, b"x" * 126))
+    bot = case_server(server_frame(OP_PING, b"x" * 126))
     client, reply = ask(environment, bot)
     assert isinstance(reply.error, ProtocolError)
     assert str(reply.error) == "control frame of 126 bytes (125 at most, RFC 6455 §5.5)"
@@ -167,7 +160,9 @@ def test_a_ping_of_126_bytes_fails_the_reply_and_the_connection_with_1002(record
 def test_unsolicited_pongs_are_ignored(recorded_env, case_server) -> None:
     """[2.8, 2.9] Nothing is sent back and the reply is unchanged."""
     environment, _ = recorded_env
-    bot = case_server(frame(OP_PONG), frame(OP_PONG, b"unsolicited"), frame(OP_TEXT, b"answer"))
+    bot = case_server(
+        server_frame(OP_PONG), server_frame(OP_PONG, b"unsolicited"), server_frame(OP_TEXT, b"answer")
+    )
     client, reply = ask(environment, bot)
     assert reply.text == "answer"
     client.close()
@@ -192,10 +187,10 @@ def test_a_text_message_whose_fragments_are_each_invalid_utf8_but_valid_together
 @pytest.mark.parametrize(
     "message",
     [
-        frame(
+        server_frame(
             OP_TEXT, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"
         ),  # [6.3.1] a surrogate
-        frame(OP_TEXT, b"\xff"),  # [6.7-6.8] a byte never in UTF-8
+        server_frame(OP_TEXT, b"\xff"),  # [6.7-6.8] a byte never in UTF-8
         fragmented(OP_TEXT, [b"caf\xc3", b"\xa9 ", b"\xc0\xaf"]),  # [6.3.2, 6.12] overlong, fragmented
         fragmented(OP_TEXT, [b"ends mid-", b"character \xe2\x82"]),  # [6.6.x] truncated
     ],
@@ -221,12 +216,15 @@ def test_a_text_message_that_is_not_utf8_fails_the_reply_and_the_connection_with
 @pytest.mark.parametrize(
     ("block", "what"),
     [
-        (frame(OP_TEXT, b"deflated?", rsv=0b100), "reserved bits"),  # [3.1-3.7] RSV1, no extension offered
-        (frame(OP_BINARY, b"\x00", rsv=0b011), "reserved bits"),
-        (frame(0x3), "unknown opcode 0x3"),  # [4.1.x]
-        (frame(0xF, b"x"), "unknown opcode 0xf"),  # [4.2.x]
-        (frame(OP_CONTINUATION, b"orphan"), "continuation"),  # [5.9]
-        (frame(OP_PING, b"p", final=False), "fragmented control frame"),  # [5.1]
+        (
+            server_frame(OP_TEXT, b"deflated?", rsv=0b100),
+            "reserved bits",
+        ),  # [3.1-3.7] RSV1, no extension offered
+        (server_frame(OP_BINARY, b"\x00", rsv=0b011), "reserved bits"),
+        (server_frame(0x3), "unknown opcode 0x3"),  # [4.1.x]
+        (server_frame(0xF, b"x"), "unknown opcode 0xf"),  # [4.2.x]
+        (server_frame(OP_CONTINUATION, b"orphan"), "continuation"),  # [5.9]
+        (server_frame(OP_PING, b"p", final=False), "fragmented control frame"),  # [5.1]
     ],
     ids=["rsv1", "rsv2-rsv3", "opcode-3", "opcode-f", "orphan-continuation", "fragmented-ping"],
 )
@@ -248,7 +246,7 @@ def test_a_reply_that_ends_before_a_broken_frame_in_the_same_block_succeeds(
     """[3.2, 4.1.3, 5.15] One block: the reply, then a frame with a reserved opcode, then a ping.
     The reply counts; the connection fails at the broken frame; the ping after it is not answered."""
     environment, recorded = recorded_env
-    bot = case_server(frame(OP_TEXT, b"answer") + frame(0x5) + frame(OP_PING, b"late"))
+    bot = case_server(server_frame(OP_TEXT, b"answer") + server_frame(0x5) + server_frame(OP_PING, b"late"))
     client, reply = ask(environment, bot)
     assert reply.ok, reply.error
     assert reply.text == "answer"
@@ -265,7 +263,9 @@ def test_what_follows_a_close_in_the_same_block_is_ignored(recorded_env, case_se
     """[7.1.x] A text message and a ping after the close: no pong, no reply, one close back."""
     environment, _ = recorded_env
     bot = case_server(
-        frame(OP_CLOSE, struct.pack("!H", 1000)) + frame(OP_TEXT, b"late") + frame(OP_PING, b"x")
+        server_frame(OP_CLOSE, struct.pack("!H", 1000))
+        + server_frame(OP_TEXT, b"late")
+        + server_frame(OP_PING, b"x")
     )
     client, reply = ask(environment, bot)
     assert isinstance(reply.error, ConnectionClosed)
@@ -279,7 +279,7 @@ def test_what_follows_a_close_in_the_same_block_is_ignored(recorded_env, case_se
 def test_a_close_whose_reason_is_124_bytes_is_answered_with_1002(recorded_env, case_server) -> None:
     """[7.3.6] The close frame is over 125 bytes: a protocol error, not a close to echo."""
     environment, _ = recorded_env
-    bot = case_server(frame(OP_CLOSE, struct.pack("!H", 1000) + b"x" * 124))
+    bot = case_server(server_frame(OP_CLOSE, struct.pack("!H", 1000) + b"x" * 124))
     _, reply = ask(environment, bot)
     assert isinstance(reply.error, ProtocolError)
     assert wait_until(lambda: bot.close_codes == [1002], 2 * UNIT), bot.frames
@@ -290,7 +290,7 @@ def test_a_close_whose_reason_is_124_bytes_is_answered_with_1002(recorded_env, c
 
 @pytest.mark.parametrize(
     "block",
-    [frame(OP_TEXT, b"x" * 1001), fragmented(OP_TEXT, [b"x" * 600, b"x" * 401])],
+    [server_frame(OP_TEXT, b"x" * 1001), fragmented(OP_TEXT, [b"x" * 600, b"x" * 401])],
     ids=["one-frame", "fragmented"],
 )
 def test_a_message_over_max_message_bytes_is_a_counted_failure_naming_the_limit_and_closes_with_1009(

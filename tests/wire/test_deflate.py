@@ -5,7 +5,6 @@ made here with zlib itself, not with the code under test."""
 from __future__ import annotations
 
 import random
-import struct
 import tracemalloc
 import zlib
 
@@ -33,6 +32,8 @@ from wslocust.wire.frames import (
 from wslocust.wire.protocols import PlainProtocol
 from wslocust.wire.reply import Reply
 
+from ..conftest import server_frame
+
 LIMIT = 64 * 1024
 
 
@@ -49,19 +50,8 @@ def compress(*messages: bytes, window_bits: int = 15, context_takeover: bool = T
     return payloads
 
 
-def raw_frame(opcode: int, payload: bytes, *, final: bool = True, rsv: int = 0) -> bytes:
-    """An unmasked server frame with explicit FIN and reserved bits."""
-    first = (0x80 if final else 0) | (rsv << 4) | opcode
-    size = len(payload)
-    if size < 126:
-        return bytes((first, size)) + payload
-    if size < 65536:
-        return bytes((first, 126)) + struct.pack("!H", size) + payload
-    return bytes((first, 127)) + struct.pack("!Q", size) + payload
-
-
 def compressed_frame(message: bytes, opcode: int = OP_TEXT) -> bytes:
-    return raw_frame(opcode, compress(message)[0], rsv=4)
+    return server_frame(opcode, compress(message)[0], rsv=4)
 
 
 def reader(max_message_bytes: int = LIMIT, **parameters: bool | int) -> DeflateFrameReader:
@@ -247,7 +237,7 @@ def test_a_compressed_binary_message_keeps_its_opcode() -> None:
 
 
 def test_an_uncompressed_message_on_a_compressed_connection_is_read_as_it_is() -> None:
-    assert reader().feed(raw_frame(OP_TEXT, b"plain")) == [(OP_TEXT, b"plain")]
+    assert reader().feed(server_frame(OP_TEXT, b"plain")) == [(OP_TEXT, b"plain")]
 
 
 def test_a_fragmented_compressed_message_is_joined_then_inflated_with_a_ping_between() -> None:
@@ -255,10 +245,10 @@ def test_a_fragmented_compressed_message_is_joined_then_inflated_with_a_ping_bet
     payload = compress(message)[0]
     third = len(payload) // 3
     stream = (
-        raw_frame(OP_TEXT, payload[:third], final=False, rsv=4)
-        + raw_frame(OP_PING, b"hb")
-        + raw_frame(OP_CONTINUATION, payload[third : 2 * third], final=False)
-        + raw_frame(OP_CONTINUATION, payload[2 * third :])
+        server_frame(OP_TEXT, payload[:third], final=False, rsv=4)
+        + server_frame(OP_PING, b"hb")
+        + server_frame(OP_CONTINUATION, payload[third : 2 * third], final=False)
+        + server_frame(OP_CONTINUATION, payload[2 * third :])
     )
     one = reader()
     frames = []
@@ -269,18 +259,18 @@ def test_a_fragmented_compressed_message_is_joined_then_inflated_with_a_ping_bet
 
 def test_compressed_messages_share_their_context_across_frames() -> None:
     messages = [b"order 1234 shipped today " * 5, b"order 1234 shipped today, tracking sent"]
-    stream = b"".join(raw_frame(OP_TEXT, payload, rsv=4) for payload in compress(*messages))
+    stream = b"".join(server_frame(OP_TEXT, payload, rsv=4) for payload in compress(*messages))
     assert reader().feed(stream) == [(OP_TEXT, messages[0]), (OP_TEXT, messages[1])]
 
 
 @pytest.mark.parametrize(
     "frame",
     [
-        raw_frame(OP_TEXT, b"x", final=False) + raw_frame(OP_CONTINUATION, b"y", rsv=4),
-        raw_frame(OP_PING, b"", rsv=4),
-        raw_frame(OP_TEXT, b"x", rsv=2),
-        raw_frame(OP_TEXT, b"x", rsv=1),
-        raw_frame(OP_TEXT, b"x", rsv=6),
+        server_frame(OP_TEXT, b"x", final=False) + server_frame(OP_CONTINUATION, b"y", rsv=4),
+        server_frame(OP_PING, b"", rsv=4),
+        server_frame(OP_TEXT, b"x", rsv=2),
+        server_frame(OP_TEXT, b"x", rsv=1),
+        server_frame(OP_TEXT, b"x", rsv=6),
     ],
     ids=["rsv1-on-continuation", "rsv1-on-ping", "rsv2", "rsv3", "rsv1-and-rsv2"],
 )
