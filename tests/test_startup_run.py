@@ -218,3 +218,32 @@ def test_a_worker_lacking_a_header_variable_counts_failed_connections_instead_of
     connections = json.loads(summary.read_text())["connections"]
     assert connections["attempts"] == 2
     assert connections["failures"] == 2
+
+
+@pytest.mark.slow
+def test_a_worker_lacking_a_socketio_auth_variable_counts_failed_connections_instead_of_crashing(
+    tmp_path: Path, demo
+) -> None:
+    """As with ``--header``: the master checks ``--socketio-auth``'s ``${VAR}`` in its own environment,
+    a worker lacking it says so once, its users stop, their connections count as failed."""
+    url = demo("--protocol", "socketio", "--ttft-ms", "5", "--itl-ms", "1")
+    summary = tmp_path / "summary.json"
+    with_token = {**os.environ, "WSLOCUST_TEST_TOKEN": "s3cret"}
+    without_token = {name: value for name, value in os.environ.items() if name != "WSLOCUST_TEST_TOKEN"}
+    run = run_master_and_workers(
+        "--headless", "-u", "2", "-r", "2", "-t", "3s", "--host", url, "--protocol", "socketio",
+        "--socketio-auth", '{"token": "${WSLOCUST_TEST_TOKEN}"}', "--summary-json", str(summary),
+        timeout_s=60, master_env=with_token, worker_env=without_token,
+    )  # fmt: skip
+    master_log, [worker_log] = run.master_log, run.worker_logs
+    assert "Traceback" not in worker_log + master_log
+    errors = [line for line in worker_log.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, worker_log
+    assert "--socketio-auth" in errors[0]
+    assert "WSLOCUST_TEST_TOKEN" in errors[0]
+    assert "this process's users stop" in errors[0]
+    assert "s3cret" not in worker_log + master_log
+    connections = json.loads(summary.read_text())["connections"]
+    assert connections["attempts"] == 2
+    assert connections["failures"] == 2
+    assert run.returncode == 1

@@ -361,6 +361,7 @@ class WebSocketUser(User):
             given = _given(options, option) is not None
             name = _flag(option) if given else f"{cls.__name__}.{OPTION_ATTRIBUTES[option]}"
             _expanded(values, name, in_url=option == "query")
+        settings.protocol.check_environment()
         cls.think_time_s(environment)
         cls.metrics_check(environment)
 
@@ -420,8 +421,9 @@ class WebSocketUser(User):
             self.client.connect()
         except ConfigurationError as error:
             # Checked at start-up, so only a worker gets here: its environment lacks a ${VAR} of
-            # --header or --query that the master's has, or one holding a control character (sent,
-            # it would inject a header). Counted as a failed connection, said once, never sent.
+            # --header, --query or a protocol's setting (--socketio-auth) that the master's has, or one
+            # holding a control character (sent, it would inject a header). Counted as a failed
+            # connection, said once, never sent.
             self.environment.events.request.fire(
                 request_type=CONNECT_REQUEST_TYPE,
                 name="connect",

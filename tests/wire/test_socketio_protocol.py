@@ -284,11 +284,15 @@ def test_the_auth_reads_environment_variables_at_each_connect(monkeypatch: pytes
     assert protocol.feed(OPEN) == (Answer('40{"token":"second"}'),)
 
 
-def test_an_auth_naming_an_unset_variable_is_refused_naming_it() -> None:
-    with pytest.raises(
-        ConfigurationError, match="environment variable SIO_UNSET_TOKEN is referenced but not set"
-    ):
-        SocketIOProtocol(auth='{"token": "${SIO_UNSET_TOKEN}"}')
+def test_an_auth_naming_an_unset_variable_is_refused_at_start_up_and_at_connect_naming_both() -> None:
+    """Built without it (a worker's users are built before they connect), the protocol refuses it at
+    the start-up check and at each connect, naming the option and the variable."""
+    protocol = SocketIOProtocol(auth='{"token": "${SIO_UNSET_TOKEN}"}')
+    says = "--socketio-auth: environment variable SIO_UNSET_TOKEN is referenced but not set"
+    with pytest.raises(ConfigurationError, match=says):
+        protocol.check_environment()
+    with pytest.raises(ConfigurationError, match=says):
+        protocol.open()
 
 
 def test_a_bad_auth_is_refused_without_showing_it() -> None:

@@ -170,6 +170,15 @@ class Protocol(ABC):
         """The URL the handshake requests, given the user's (override to set a path or a query)."""
         return url
 
+    def check_environment(self) -> None:
+        """Check, at start-up, the settings read from this process's environment (``${VAR}``): a
+        worker reads its own environment when its users connect (override when a setting does).
+
+        Raises:
+            ConfigurationError: a setting names a variable that is not set (names the option).
+        """
+        return None
+
     def open(self) -> Sequence[Message]:
         """A new connection's handshake is done: reset per-connection state; return the messages to
         send at once (read only with ``manages_connection``)."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,7 @@ __all__ = ["RasaProtocol", "SocketIOProtocol"]
 _PATH = re.compile(r"/[^\s?#\x00-\x1f\x7f]*")
 _NAMESPACE = re.compile(r"/[^\s,?#\x00-\x1f\x7f]*")
 _ENGINEIO = ("EIO", "transport")  # the query parameters Engine.IO's handshake sets
+_ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")  # as wire.handshake.expand_env reads them
 _RESERVED_EVENTS = frozenset(("connect", "connect_error", "disconnect", "disconnecting", "newListener"))
 
 # The opening's stages, in order.
@@ -133,7 +135,9 @@ class SocketIOProtocol(Protocol):
             )
         self.namespace = namespace
         self._auth = auth
-        self.auth = _auth(auth)  # checked now; read again at each connect (its ${VAR}s)
+        # Checked now when this process's environment has its ${VAR}s (check_environment says which
+        # it lacks, at start-up); read again at each connect (a worker's environment may lack them).
+        self.auth = None if _unset_variables(auth) else _auth(auth)
         self.event = _event_name(event or self.DEFAULT_EVENT, "--socketio-event")
         try:
             self.template = JsonTemplate(template or self.DEFAULT_TEMPLATE)
@@ -190,6 +194,9 @@ class SocketIOProtocol(Protocol):
         kept = [part for part in parts.query.split("&") if part and part.partition("=")[0] not in _ENGINEIO]
         query = "&".join([*kept, "EIO=4", "transport=websocket"])
         return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+    def check_environment(self) -> None:
+        _auth(self._auth)
 
     def open(self) -> Sequence[Message]:
         if isinstance(self._auth, str) and "${" in self._auth:
@@ -353,11 +360,23 @@ def _auth(auth: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
     if isinstance(auth, str):
         try:
             auth = json.loads(expand_env(auth, "--socketio-auth"))
+        except ConfigurationError as error:
+            message = str(error)
+            raise ConfigurationError(
+                message if message.startswith("--socketio-auth") else f"--socketio-auth: {message}"
+            ) from None
         except ValueError:
             raise ConfigurationError("--socketio-auth is not JSON (the value is not shown)") from None
     if not isinstance(auth, Mapping):
         raise ConfigurationError("--socketio-auth must be a JSON object (the value is not shown)")
     return dict(auth)
+
+
+def _unset_variables(auth: str | Mapping[str, Any] | None) -> list[str]:
+    """The ``${VAR}``s of the auth payload's text that this process's environment lacks."""
+    if not isinstance(auth, str):
+        return []
+    return [name for name in _ENV_REFERENCE.findall(auth) if name not in os.environ]
 
 
 class RasaProtocol(SocketIOProtocol):
