@@ -21,7 +21,7 @@ import pytest
 
 from wslocust.client import ChatClient
 from wslocust.demo.process import DemoProcess
-from wslocust.errors import ConnectError, ConnectionClosed, ProtocolError, SessionRefused
+from wslocust.errors import BotError, ConnectError, ConnectionClosed, ProtocolError, SessionRefused
 from wslocust.wire.frames import OP_TEXT, FrameReader, encode_frame
 from wslocust.wire.protocols import Event, Protocol, RasaProtocol, SocketIOProtocol
 
@@ -397,5 +397,33 @@ def test_against_the_demo_bot_an_acked_reply_counts_its_streamed_answer_once() -
             assert with_ack.chunks == 4
         acked.close()
         ended.close()
+    finally:
+        demo.stop()
+
+
+@pytest.mark.parametrize(
+    ("mode", "bot_args", "settings"),
+    [
+        ("the one reply event", (), {}),
+        ("the ack", (), {"ack": True}),
+        ("the end event", ("--socketio-end-event", "bot_done"), {"end_event": "bot_done"}),
+    ],
+)
+def test_against_the_demo_bot_its_bot_errors_are_bot_error_failures(
+    mode: str, bot_args: tuple[str, ...], settings: dict[str, Any]
+) -> None:
+    """The demo bot, erring on every prompt, says so in ``error`` of its last payload: each reply fails."""
+    args = ["--protocol", "socketio", "--ttft-ms", "0", "--itl-ms", "1", "--chunks", "3", "--error-rate", "1"]
+    demo = DemoProcess([*args, *bot_args])
+    url = demo.start()
+    try:
+        client = client_for(url, SocketIOProtocol(**settings)).client
+        for prompt in ("How do I get a refund?", "Where is my order?"):
+            reply = client.ask(prompt)
+            assert isinstance(reply.error, BotError), (mode, reply.error)
+            assert reply.error.kind == "bot_error"
+            assert "model overloaded" in str(reply.error)
+        assert client.connected  # a bot error ends the reply, not the connection
+        client.close()
     finally:
         demo.stop()

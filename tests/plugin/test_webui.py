@@ -303,6 +303,7 @@ def test_the_socketio_options_form_their_own_group_and_the_auth_is_a_secret() ->
     assert socketio == [
         "socketio_path", "socketio_namespace", "socketio_auth", "socketio_event", "socketio_template",
         "socketio_reply_event", "socketio_text_path", "socketio_end_event", "socketio_quiet_ms", "socketio_ack",
+        "socketio_error",
     ]  # fmt: skip
     assert [dest for dest in socketio if options[dest].is_secret] == ["socketio_auth"]
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from wslocust.errors import ConfigurationError, ConnectionClosed, ProtocolError, SessionRefused
-from wslocust.wire.protocols import Answer, Chunk, End, RasaProtocol, SocketIOProtocol, get_protocol
+from wslocust.wire.protocols import Answer, Chunk, End, Failure, RasaProtocol, SocketIOProtocol, get_protocol
 
 OPEN = '0{"sid":"e1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
 
@@ -156,6 +156,21 @@ def test_an_end_events_text_is_its_last_chunk_unless_it_repeats_the_streamed_ans
     assert protocol.feed('42["bot_done",{"text":"b"}]') == (Chunk("b"), End({"text": "b"}))
 
 
+def test_a_reply_payload_with_an_error_field_is_the_bots_error_with_its_text() -> None:
+    protocol = opened(SocketIOProtocol())
+    protocol.request("hi", {})
+    assert protocol.feed('42["bot_uttered",{"text":"ERROR","error":"overloaded"}]') == (
+        Failure("overloaded"),
+    )
+
+
+def test_the_error_condition_is_configurable_like_json_errors() -> None:
+    protocol = opened(SocketIOProtocol(end_event="done", error="status=failed"))
+    protocol.request("hi", {})
+    assert protocol.feed('42["bot_uttered",{"text":"a","error":"not ours"}]') == (Chunk("a"),)
+    assert protocol.feed('42["done",{"status":"failed"}]') == (Failure('{"status": "failed"}'),)
+
+
 def test_a_servers_event_asking_for_an_ack_is_acked_at_once() -> None:
     protocol = opened(SocketIOProtocol())
     assert protocol.feed('425["bot_uttered","hi"]') == (Answer("435[]"), Chunk("hi"), End())
@@ -269,6 +284,7 @@ def test_options_build_the_protocol() -> None:
         ({"quiet_ms": "nan"}, "--socketio-quiet-ms must be"),
         ({"end_event": "done", "ack": True}, "--socketio-end-event and --socketio-ack each end a reply"),
         ({"quiet_ms": "5", "end_event": "done"}, "--socketio-end-event and --socketio-quiet-ms"),
+        ({"error": "=x"}, "--socketio-error: condition '=x' has no path"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_its_option(settings: dict[str, object], says: str) -> None:

@@ -275,6 +275,12 @@ def add_socketio_arguments(group: Any) -> None:
         default=False,
         help="Emit each prompt with an ack id; reply events are chunks until the server's ack",
     )
+    add_option(
+        group,
+        "--socketio-error",
+        help="Condition marking a reply, end event or ack payload as the bot's error, as --json-error's "
+        "(default: error, a payload with an error field; its value is the failure's text)",
+    )
 
 
 DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], ...] = (

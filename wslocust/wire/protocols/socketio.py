@@ -19,6 +19,11 @@ string at ``--socketio-text-path`` in it (``text`` by default). What ends a repl
 - ``--socketio-ack``: the prompt asks for an ack (``42<id>[...]``); reply events are chunks until
   the ack (``43<id>[...]``).
 
+A reply event, end event or ack whose payload meets ``--socketio-error`` (a condition as
+``--json-error``'s; by default ``error``: the payload has a non-empty ``error`` field) ends the
+reply as the bot's error (a :class:`~wslocust.errors.BotError`, its text the field's when the
+condition is a bare path).
+
 Binary packets (``45``/``46`` and their attachments) are read whole before they count. A Socket.IO
 v2 server (Engine.IO v3: it answers the connect without a sid) is a
 :class:`~wslocust.errors.ProtocolError` at connect. A malformed
@@ -41,8 +46,8 @@ from ...errors import ConfigurationError, ConnectionClosed, ProtocolError, Sessi
 from ...values import flag, milliseconds
 from .. import socketio as sio
 from ..handshake import expand_env
-from .base import Answer, Chunk, End, Event, Message, Protocol
-from .json_messages import JsonTemplate, check_path, get_path
+from .base import Answer, Chunk, End, Event, Failure, Message, Protocol
+from .json_messages import Condition, JsonTemplate, check_path, get_path
 
 __all__ = ["RasaProtocol", "SocketIOProtocol"]
 
@@ -50,6 +55,7 @@ _PATH = re.compile(r"/[^\s?#\x00-\x1f\x7f]*")
 _NAMESPACE = re.compile(r"/[^\s,?#\x00-\x1f\x7f]*")
 _ENGINEIO = ("EIO", "transport")  # the query parameters Engine.IO's handshake sets
 _ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")  # as wire.handshake.expand_env reads them
+_BARE_PATH = re.compile(r"[^=|!]+")  # a condition that is a path alone: its value is the error's text
 _RESERVED_EVENTS = frozenset(("connect", "connect_error", "disconnect", "disconnecting", "newListener"))
 
 # The opening's stages, in order.
@@ -94,6 +100,8 @@ class SocketIOProtocol(Protocol):
         end_event: the event ending a reply (reply events before it are chunks), or None.
         quiet_ms: end a reply once no reply event came for this long, or None.
         ack: emit the prompt with an ack id; its ack ends the reply.
+        error: the condition (see :class:`~wslocust.wire.protocols.Condition`) that marks a reply,
+            end event or ack payload as the bot's error (``error``: its ``error`` field is set).
         on_connect: events (name, payload) to emit once the namespace is connected.
         await_event: the event to await (after ``on_connect``) before the first prompt, or None.
 
@@ -108,6 +116,7 @@ class SocketIOProtocol(Protocol):
     DEFAULT_EVENT = "user_uttered"
     DEFAULT_REPLY_EVENT = "bot_uttered"
     DEFAULT_TEMPLATE = '{"message": "{prompt}"}'
+    DEFAULT_ERROR = "error"
 
     def __init__(
         self,
@@ -122,6 +131,7 @@ class SocketIOProtocol(Protocol):
         end_event: str | None = None,
         quiet_ms: float | str | None = None,
         ack: bool = False,
+        error: str | None = None,
         on_connect: Sequence[tuple[str, Any]] = (),
         await_event: str | None = None,
     ) -> None:
@@ -149,6 +159,12 @@ class SocketIOProtocol(Protocol):
         given_quiet = quiet_ms is not None and quiet_ms != ""
         self.quiet_ms = milliseconds(quiet_ms, "--socketio-quiet-ms", positive=True) if given_quiet else None
         self.ack = ack
+        try:
+            self.error = Condition(error or self.DEFAULT_ERROR)
+        except ConfigurationError as refused:
+            raise ConfigurationError(f"--socketio-error: {refused}") from None
+        bare = self.error.spec.strip()
+        self._error_path = bare if _BARE_PATH.fullmatch(bare) else None  # the error's text, if any
         ends = [
             name
             for name, given in (
@@ -185,6 +201,7 @@ class SocketIOProtocol(Protocol):
             end_event=getattr(options, "socketio_end_event", None),
             quiet_ms=getattr(options, "socketio_quiet_ms", None),
             ack=ack is not None and flag(ack, "--socketio-ack"),
+            error=getattr(options, "socketio_error", None),
         )
 
     def resource(self, url: str) -> str:
@@ -323,6 +340,8 @@ class SocketIOProtocol(Protocol):
             return ()
         payload = args[0] if args else None
         if name == self.reply_event:
+            if self.error(payload):
+                return self._failure(payload)
             if self.end_event or self.ack or self.quiet_ms:
                 text = _text_of(payload, self.text_path)
                 if text or self.quiet_ms:
@@ -340,12 +359,22 @@ class SocketIOProtocol(Protocol):
     def _last(self, payload: Any) -> Sequence[Event]:
         """The reply's last event: its end (the payload's fields as meta), after its text as the
         reply's last chunk, unless that text is the whole answer streamed before it again (some
-        bots repeat it in the ack or end event: counting it would double the reply)."""
+        bots repeat it in the ack or end event: counting it would double the reply); or the bot's
+        error."""
+        if self.error(payload):
+            return self._failure(payload)
         end = End(payload if isinstance(payload, dict) else None)
         text = _text_of(payload, self.text_path)
         if not text or (self._streamed and text == "".join(self._streamed)):
             return (end,)
         return (Chunk(text), end)
+
+    def _failure(self, payload: Any) -> Sequence[Event]:
+        """The reply ends as the bot's error: its text the error field's, else the payload's JSON."""
+        detail = get_path(payload, self._error_path) if self._error_path else None
+        if isinstance(detail, str) and detail:
+            return (Failure(detail),)
+        return (Failure(json.dumps(payload, ensure_ascii=False)[:200]),)
 
 
 def _auth(auth: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
