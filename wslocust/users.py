@@ -40,6 +40,7 @@ from .values import BadValue, choice, count, flag, integer, number, seconds, sec
 from .wire.deflate import COMPRESSIONS
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
 from .wire.protocols import Protocol, get_protocol
+from .wire.reply import REQUEST_TYPE, Reply
 
 __all__ = [
     "OPTION_ATTRIBUTES",
@@ -538,6 +539,7 @@ class ChatbotUser(WebSocketUser):
         self.request_name = _setting(cls, options, "request_name", _text)
         self.prompts_per_connection = _required(_setting(cls, options, "prompts_per_connection", count))
         self._asked_on_connection = 0
+        self._record_fields = tuple(self.client.protocol.record_fields())
         self.dataset: Dataset | None = None
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
@@ -566,6 +568,16 @@ class ChatbotUser(WebSocketUser):
         super().check_settings(environment)
         options = environment.parsed_options
         _setting(cls, options, "prompts_per_connection", count)
+        protocol = cls.connection_settings(environment, url=_HOST_TO_COME).protocol
+        fields = protocol.record_fields()
+        if fields:
+            dataset = cls.dataset_settings(environment)
+            records = load_dataset(dataset).records
+            for name in fields:
+                if not any(name in record.fields for record in records):
+                    raise ConfigurationError(
+                        f"{protocol.template_option} uses {{{name}}}, which no record of {dataset.path} has"
+                    )
         cls.open_model_settings(environment)
 
     @classmethod
@@ -603,6 +615,10 @@ class ChatbotUser(WebSocketUser):
             if wait_s > 0:
                 gevent.sleep(wait_s)
         record = self.next_record()
+        lacking = [name for name in self._record_fields if name not in record.fields]
+        if lacking:  # a failure, not sent (start-up saw records that have the field)
+            self._fail_unsent(record, lacking[0])
+            return
         if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
             self.client.close()
             self._asked_on_connection = 0
@@ -610,3 +626,16 @@ class ChatbotUser(WebSocketUser):
         self.client.ask(
             record.prompt, record=record.fields, name=self.request_name or record.name, scheduled_at=due
         )
+
+    def _fail_unsent(self, record: PromptRecord, field: str) -> None:
+        """Count a prompt its record cannot make (its template's field missing) as a failed reply."""
+        option = self.client.protocol.template_option or "the template"
+        error = ConfigurationError(f"{option} uses {{{field}}}, which the record ({record.source}) lacks")
+        name = self.request_name or record.name or self.client.default_name
+        reply = Reply(
+            prompt=record.prompt, name=name, record=record.fields, error=error, started_at=time.time()
+        )
+        self.environment.events.request.fire(
+            request_type=REQUEST_TYPE, name=reply.name, response_time=0.0, response_length=0,
+            exception=reply.error, context={}, response=reply, start_time=reply.started_at, url=None,
+        )  # fmt: skip

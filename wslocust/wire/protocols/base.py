@@ -170,6 +170,16 @@ class Protocol(ABC):
         """The URL the handshake requests, given the user's (override to set a path or a query)."""
         return url
 
+    template_option: ClassVar[str | None] = None
+    """The option holding the template a prompt's message is made from (``--json-template``), for
+    the messages about its fields."""
+
+    def record_fields(self) -> Sequence[str]:
+        """The dataset record's fields a prompt's message reads (its template's, but ``prompt``): a
+        dataset none of whose records has one is refused at start-up; a prompt whose record lacks
+        one is a failure, not sent."""
+        return ()
+
     def check_environment(self) -> None:
         """Check, at start-up, the settings read from this process's environment (``${VAR}``): a
         worker reads its own environment when its users connect (override when a setting does).

@@ -117,6 +117,9 @@ class SocketIOProtocol(Protocol):
     DEFAULT_REPLY_EVENT = "bot_uttered"
     DEFAULT_TEMPLATE = '{"message": "{prompt}"}'
     DEFAULT_ERROR = "error"
+    CONNECTION_VALUES: tuple[str, ...] = ()
+    """The template's fields the protocol fills itself, per connection (not the record's)."""
+    template_option = "--socketio-template"
 
     def __init__(
         self,
@@ -229,6 +232,10 @@ class SocketIOProtocol(Protocol):
     @property
     def ready(self) -> bool:
         return self._stage == _READY
+
+    def record_fields(self) -> Sequence[str]:
+        own = ("prompt", *self.CONNECTION_VALUES)
+        return [name for name in self.template.fields if name not in own]
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         payload = self.template.render(prompt, {**record, **self._values} if self._values else record)
@@ -420,6 +427,7 @@ class RasaProtocol(SocketIOProtocol):
     name = "rasa"
 
     DEFAULT_TEMPLATE = '{"message": "{prompt}", "session_id": "{session_id}"}'
+    CONNECTION_VALUES = ("session_id",)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(await_event="session_confirm", **kwargs)
