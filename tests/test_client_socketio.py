@@ -21,7 +21,14 @@ import pytest
 
 from wslocust.client import ChatClient
 from wslocust.demo.process import DemoProcess
-from wslocust.errors import BotError, ConnectError, ConnectionClosed, ProtocolError, SessionRefused
+from wslocust.errors import (
+    BotError,
+    ConnectError,
+    ConnectionClosed,
+    OpeningTimeout,
+    ProtocolError,
+    SessionRefused,
+)
 from wslocust.wire.frames import OP_TEXT, FrameReader, encode_frame
 from wslocust.wire.protocols import Event, Protocol, RasaProtocol, SocketIOProtocol
 
@@ -336,7 +343,29 @@ def test_a_server_that_never_connects_the_namespace_fails_the_connect_within_its
     assert not client.connect()
     (connect,) = events
     assert "no socketio opening within 0.3 s" in str(connect["exception"])
+    assert str(connect["exception"]).endswith(": the namespace connect of / was not answered")
     assert 300.0 <= connect["response_time"] < 300.0 + 500.0 * UNIT
+
+
+def test_a_silent_plain_websocket_server_is_an_opening_timeout_asking_if_it_speaks_socketio() -> None:
+    """The demo bot held to plain WebSocket accepts the upgrade and waits for a prompt: no Engine.IO
+    open packet ever comes, which is neither a refused connection nor a hang."""
+    demo = DemoProcess(["--protocol", "plain"])
+    url = demo.start()
+    try:
+        environment = Environment(events=Events())
+        events: list[dict[str, Any]] = []
+        environment.events.request.add_listener(lambda **kwargs: events.append(kwargs))
+        client = ChatClient(environment, url, SocketIOProtocol(), connect_timeout_s=0.3)
+        assert not client.connect()
+    finally:
+        demo.stop()
+    (connect,) = events
+    error = connect["exception"]
+    assert isinstance(error, OpeningTimeout)
+    assert error.kind == "opening_timeout"
+    assert str(error).startswith("no socketio opening within 0.3 s: 127.0.0.1:")
+    assert str(error).endswith(": is it a Socket.IO v4 server? (no Engine.IO open packet)")
 
 
 @pytest.mark.slow

@@ -189,6 +189,10 @@ class Protocol(ABC):
         """
         return None
 
+    def opening_hint(self) -> str:
+        """What the opening still awaits, said when it times out (override with :attr:`ready`)."""
+        return ""
+
     def open(self) -> Sequence[Message]:
         """A new connection's handshake is done: reset per-connection state; return the messages to
         send at once (read only with ``manages_connection``)."""

@@ -233,6 +233,13 @@ class SocketIOProtocol(Protocol):
     def ready(self) -> bool:
         return self._stage == _READY
 
+    def opening_hint(self) -> str:
+        if self._stage == _AWAIT_OPEN:
+            return "is it a Socket.IO v4 server? (no Engine.IO open packet)"
+        if self._stage == _AWAIT_NAMESPACE:
+            return f"the namespace connect of {self.namespace} was not answered"
+        return f"no {self.await_event} event" if self._stage == _AWAIT_EVENT else ""
+
     def record_fields(self) -> Sequence[str]:
         own = ("prompt", *self.CONNECTION_VALUES)
         return [name for name in self.template.fields if name not in own]
