@@ -409,6 +409,19 @@ def test_a_bad_socketio_option_stops_the_run_naming_it() -> None:
     assert "--socketio-namespace must start with /" in result.stderr
 
 
+@pytest.mark.slow
+def test_a_quiet_period_not_below_the_reply_timeout_stops_the_run_naming_both(tmp_path: Path) -> None:
+    command = locust_command(
+        "--headless", "-u", "1", "-t", "2s", "--host", "ws://127.0.0.1:9", "--protocol", "socketio",
+        "--socketio-quiet-ms", "2000", "--reply-timeout", "2",
+    )  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if "ERROR" in line or "error:" in line]
+    assert "--socketio-quiet-ms 2000 is not below --reply-timeout (2 s)" in error
+
+
 def test_against_the_demo_bot_an_acked_reply_counts_its_streamed_answer_once() -> None:
     # The demo bot streams an answer as reply events, then acks with the whole answer again (or,
     # for a prompt asking no ack, sends its end event).

@@ -363,6 +363,14 @@ class WebSocketUser(User):
             name = _flag(option) if given else f"{cls.__name__}.{OPTION_ATTRIBUTES[option]}"
             _expanded(values, name, in_url=option == "query")
         settings.protocol.check_environment()
+        quiet_ms, timeout_s = settings.protocol.quiet_ms, settings.reply_timeout_s
+        if quiet_ms is not None and quiet_ms >= timeout_s * 1000.0:
+            name = (
+                "--reply-timeout" if _given(options, "reply_timeout") else f"{cls.__name__}.reply_timeout_s"
+            )
+            raise ConfigurationError(
+                f"--socketio-quiet-ms {quiet_ms:g} is not below {name} ({timeout_s:g} s): no reply could end"
+            )
         cls.think_time_s(environment)
         cls.metrics_check(environment)
 

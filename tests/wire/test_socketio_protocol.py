@@ -285,6 +285,11 @@ def test_options_build_the_protocol() -> None:
         ({"end_event": "done", "ack": True}, "--socketio-end-event and --socketio-ack each end a reply"),
         ({"quiet_ms": "5", "end_event": "done"}, "--socketio-end-event and --socketio-quiet-ms"),
         ({"error": "=x"}, "--socketio-error: condition '=x' has no path"),
+        (
+            {"end_event": "bot_uttered"},
+            "--socketio-end-event 'bot_uttered' is also the --socketio-reply-event",
+        ),
+        ({"end_event": "ask", "event": "ask"}, "--socketio-end-event 'ask' is also the --socketio-event"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_its_option(settings: dict[str, object], says: str) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "OPEN",
     "PING",
     "PONG",
+    "RESERVED_EVENTS",
     "UPGRADE",
     "Packet",
     "decode_engineio",
@@ -69,6 +70,9 @@ MESSAGE = "4"
 UPGRADE = "5"
 NOOP = "6"
 _ENGINEIO_TYPES = frozenset((OPEN, CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP))
+
+RESERVED_EVENTS = frozenset(("connect", "connect_error", "disconnect", "disconnecting", "newListener"))
+"""Event names Socket.IO keeps for itself: a server never emits them as an application's event."""
 
 # Socket.IO v5 (the protocol of Socket.IO v3 and v4) packet types.
 CONNECT = 0

@@ -56,7 +56,6 @@ _NAMESPACE = re.compile(r"/[^\s,?#\x00-\x1f\x7f]*")
 _ENGINEIO = ("EIO", "transport")  # the query parameters Engine.IO's handshake sets
 _ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")  # as wire.handshake.expand_env reads them
 _BARE_PATH = re.compile(r"[^=|!]+")  # a condition that is a path alone: its value is the error's text
-_RESERVED_EVENTS = frozenset(("connect", "connect_error", "disconnect", "disconnecting", "newListener"))
 
 # The opening's stages, in order.
 _AWAIT_OPEN, _AWAIT_NAMESPACE, _AWAIT_EVENT, _READY = range(4)
@@ -78,7 +77,7 @@ def _event_name(value: Any, option: str, *, required: bool = True) -> str | None
         return None
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{option} must be an event name, got {value!r}")
-    if value in _RESERVED_EVENTS:
+    if value in sio.RESERVED_EVENTS:
         raise ConfigurationError(f"{option} {value!r} is reserved by Socket.IO; give another event name")
     return value
 
@@ -159,6 +158,12 @@ class SocketIOProtocol(Protocol):
         self.reply_event = _event_name(reply_event or self.DEFAULT_REPLY_EVENT, "--socketio-reply-event")
         self.text_path = check_path(text_path or "text", "--socketio-text-path")
         self.end_event = _event_name(end_event, "--socketio-end-event", required=False)
+        for option, name in (("--socketio-reply-event", self.reply_event), ("--socketio-event", self.event)):
+            if self.end_event == name:
+                raise ConfigurationError(
+                    f"--socketio-end-event {name!r} is also the {option}: a reply could never end; "
+                    "give the end event its own name"
+                )
         given_quiet = quiet_ms is not None and quiet_ms != ""
         self.quiet_ms = milliseconds(quiet_ms, "--socketio-quiet-ms", positive=True) if given_quiet else None
         self.ack = ack
