@@ -647,3 +647,21 @@ def test_the_form_shows_compression_with_the_connection_options_and_the_classs_s
     chosen = parser.parse_args(["--compression", "none"])
     environment = Environment(user_classes=[Compressed], events=Events(), parsed_options=chosen)
     assert shown_values(environment, options)["compression"] == "none"
+
+
+def test_the_socketio_event_fields_show_the_event_names_the_run_uses() -> None:
+    from locust import argument_parser
+    from locust.env import Environment
+    from locust.event import Events
+
+    from wslocust import ChatbotUser
+
+    class Bot(ChatbotUser):
+        abstract = True
+        host = "ws://127.0.0.1:9"
+        protocol = "socketio"
+
+    parser = argument_parser.get_parser()
+    environment = Environment(user_classes=[Bot], events=Events(), parsed_options=parser.parse_args([]))
+    shown = shown_values(environment, form_options(parser))
+    assert (shown["socketio_event"], shown["socketio_reply_event"]) == ("user_uttered", "bot_uttered")

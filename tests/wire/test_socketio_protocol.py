@@ -192,6 +192,8 @@ def test_a_malformed_packet_is_a_protocol_error() -> None:
         protocol.feed('42["bot_uttered",')
     with pytest.raises(ProtocolError, match=r"malformed Engine\.IO packet"):
         protocol.feed("hello")
+    with pytest.raises(ProtocolError, match=r"malformed Socket\.IO packet: '49\[\]'"):
+        protocol.feed("49[]")  # shown as received, its Engine.IO type included
 
 
 def test_the_server_leaving_the_namespace_or_closing_the_session_closes_the_connection() -> None:
@@ -278,6 +280,8 @@ def test_options_build_the_protocol() -> None:
         ({"auth": "[1]"}, "--socketio-auth must be a JSON object"),
         ({"event": "connect"}, "--socketio-event 'connect' is reserved"),
         ({"reply_event": " "}, "--socketio-reply-event must be an event name"),
+        ({"reply_event": ""}, "--socketio-reply-event is empty: give an event name"),
+        ({"event": ""}, "--socketio-event is empty: give an event name"),
         ({"text_path": "a..b"}, "--socketio-text-path 'a..b': expected a dotted path"),
         ({"template": "{nope"}, "--socketio-template: request template is not JSON"),
         ({"quiet_ms": "0"}, "--socketio-quiet-ms must be"),

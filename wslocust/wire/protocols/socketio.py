@@ -150,12 +150,13 @@ class SocketIOProtocol(Protocol):
         # Checked now when this process's environment has its ${VAR}s (check_environment says which
         # it lacks, at start-up); read again at each connect (a worker's environment may lack them).
         self.auth = None if _unset_variables(auth) else _auth(auth)
-        self.event = _event_name(event or self.DEFAULT_EVENT, "--socketio-event")
+        self.event = _event_name(self.DEFAULT_EVENT if event is None else event, "--socketio-event")
         try:
             self.template = JsonTemplate(template or self.DEFAULT_TEMPLATE)
         except ConfigurationError as error:
             raise ConfigurationError(f"--socketio-template: {error}") from None
-        self.reply_event = _event_name(reply_event or self.DEFAULT_REPLY_EVENT, "--socketio-reply-event")
+        reply_event = self.DEFAULT_REPLY_EVENT if reply_event is None else reply_event
+        self.reply_event = _event_name(reply_event, "--socketio-reply-event")
         self.text_path = check_path(text_path or "text", "--socketio-text-path")
         self.end_event = _event_name(end_event, "--socketio-end-event", required=False)
         for option, name in (("--socketio-reply-event", self.reply_event), ("--socketio-event", self.event)):
