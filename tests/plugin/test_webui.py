@@ -649,7 +649,7 @@ def test_the_form_shows_compression_with_the_connection_options_and_the_classs_s
     assert shown_values(environment, options)["compression"] == "none"
 
 
-def test_the_socketio_event_fields_show_the_event_names_the_run_uses() -> None:
+def test_the_socketio_event_and_template_fields_show_what_the_run_uses() -> None:
     from locust import argument_parser
     from locust.env import Environment
     from locust.event import Events
@@ -665,3 +665,10 @@ def test_the_socketio_event_fields_show_the_event_names_the_run_uses() -> None:
     environment = Environment(user_classes=[Bot], events=Events(), parsed_options=parser.parse_args([]))
     shown = shown_values(environment, form_options(parser))
     assert (shown["socketio_event"], shown["socketio_reply_event"]) == ("user_uttered", "bot_uttered")
+    assert shown["socketio_template"] == '{"message": "{prompt}"}'
+    as_rasa = Environment(
+        user_classes=[Bot], events=Events(), parsed_options=parser.parse_args(["--protocol", "rasa"])
+    )
+    assert shown_values(as_rasa, form_options(parser))["socketio_template"] == (
+        '{"message": "{prompt}", "session_id": "{session_id}"}'
+    )
