@@ -21,7 +21,14 @@ import pytest
 
 from wslocust.client import ChatClient
 from wslocust.demo.process import DemoProcess
-from wslocust.errors import ConnectError, ConnectionClosed, ProtocolError, SessionRefused
+from wslocust.errors import (
+    BotError,
+    ConnectError,
+    ConnectionClosed,
+    OpeningTimeout,
+    ProtocolError,
+    SessionRefused,
+)
 from wslocust.wire.frames import OP_TEXT, FrameReader, encode_frame
 from wslocust.wire.protocols import Event, Protocol, RasaProtocol, SocketIOProtocol
 
@@ -336,7 +343,29 @@ def test_a_server_that_never_connects_the_namespace_fails_the_connect_within_its
     assert not client.connect()
     (connect,) = events
     assert "no socketio opening within 0.3 s" in str(connect["exception"])
+    assert str(connect["exception"]).endswith(": the namespace connect of / was not answered")
     assert 300.0 <= connect["response_time"] < 300.0 + 500.0 * UNIT
+
+
+def test_a_silent_plain_websocket_server_is_an_opening_timeout_asking_if_it_speaks_socketio() -> None:
+    """The demo bot held to plain WebSocket accepts the upgrade and waits for a prompt: no Engine.IO
+    open packet ever comes, which is neither a refused connection nor a hang."""
+    demo = DemoProcess(["--protocol", "plain"])
+    url = demo.start()
+    try:
+        environment = Environment(events=Events())
+        events: list[dict[str, Any]] = []
+        environment.events.request.add_listener(lambda **kwargs: events.append(kwargs))
+        client = ChatClient(environment, url, SocketIOProtocol(), connect_timeout_s=0.3)
+        assert not client.connect()
+    finally:
+        demo.stop()
+    (connect,) = events
+    error = connect["exception"]
+    assert isinstance(error, OpeningTimeout)
+    assert error.kind == "opening_timeout"
+    assert str(error).startswith("no socketio opening within 0.3 s: 127.0.0.1:")
+    assert str(error).endswith(": is it a Socket.IO v4 server? (no Engine.IO open packet)")
 
 
 @pytest.mark.slow
@@ -380,6 +409,19 @@ def test_a_bad_socketio_option_stops_the_run_naming_it() -> None:
     assert "--socketio-namespace must start with /" in result.stderr
 
 
+@pytest.mark.slow
+def test_a_quiet_period_not_below_the_reply_timeout_stops_the_run_naming_both(tmp_path: Path) -> None:
+    command = locust_command(
+        "--headless", "-u", "1", "-t", "2s", "--host", "ws://127.0.0.1:9", "--protocol", "socketio",
+        "--socketio-quiet-ms", "2000", "--reply-timeout", "2",
+    )  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if "ERROR" in line or "error:" in line]
+    assert "--socketio-quiet-ms 2000 is not below --reply-timeout (2 s)" in error
+
+
 def test_against_the_demo_bot_an_acked_reply_counts_its_streamed_answer_once() -> None:
     # The demo bot streams an answer as reply events, then acks with the whole answer again (or,
     # for a prompt asking no ack, sends its end event).
@@ -397,5 +439,33 @@ def test_against_the_demo_bot_an_acked_reply_counts_its_streamed_answer_once() -
             assert with_ack.chunks == 4
         acked.close()
         ended.close()
+    finally:
+        demo.stop()
+
+
+@pytest.mark.parametrize(
+    ("mode", "bot_args", "settings"),
+    [
+        ("the one reply event", (), {}),
+        ("the ack", (), {"ack": True}),
+        ("the end event", ("--socketio-end-event", "bot_done"), {"end_event": "bot_done"}),
+    ],
+)
+def test_against_the_demo_bot_its_bot_errors_are_bot_error_failures(
+    mode: str, bot_args: tuple[str, ...], settings: dict[str, Any]
+) -> None:
+    """The demo bot, erring on every prompt, says so in ``error`` of its last payload: each reply fails."""
+    args = ["--protocol", "socketio", "--ttft-ms", "0", "--itl-ms", "1", "--chunks", "3", "--error-rate", "1"]
+    demo = DemoProcess([*args, *bot_args])
+    url = demo.start()
+    try:
+        client = client_for(url, SocketIOProtocol(**settings)).client
+        for prompt in ("How do I get a refund?", "Where is my order?"):
+            reply = client.ask(prompt)
+            assert isinstance(reply.error, BotError), (mode, reply.error)
+            assert reply.error.kind == "bot_error"
+            assert "model overloaded" in str(reply.error)
+        assert client.connected  # a bot error ends the reply, not the connection
+        client.close()
     finally:
         demo.stop()

@@ -218,3 +218,69 @@ def test_a_worker_lacking_a_header_variable_counts_failed_connections_instead_of
     connections = json.loads(summary.read_text())["connections"]
     assert connections["attempts"] == 2
     assert connections["failures"] == 2
+
+
+@pytest.mark.slow
+def test_a_worker_lacking_a_socketio_auth_variable_counts_failed_connections_instead_of_crashing(
+    tmp_path: Path, demo
+) -> None:
+    """As with ``--header``: the master checks ``--socketio-auth``'s ``${VAR}`` in its own environment,
+    a worker lacking it says so once, its users stop, their connections count as failed."""
+    url = demo("--protocol", "socketio", "--ttft-ms", "5", "--itl-ms", "1")
+    summary = tmp_path / "summary.json"
+    with_token = {**os.environ, "WSLOCUST_TEST_TOKEN": "s3cret"}
+    without_token = {name: value for name, value in os.environ.items() if name != "WSLOCUST_TEST_TOKEN"}
+    run = run_master_and_workers(
+        "--headless", "-u", "2", "-r", "2", "-t", "3s", "--host", url, "--protocol", "socketio",
+        "--socketio-auth", '{"token": "${WSLOCUST_TEST_TOKEN}"}', "--summary-json", str(summary),
+        timeout_s=60, master_env=with_token, worker_env=without_token,
+    )  # fmt: skip
+    master_log, [worker_log] = run.master_log, run.worker_logs
+    assert "Traceback" not in worker_log + master_log
+    errors = [line for line in worker_log.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, worker_log
+    assert "--socketio-auth" in errors[0]
+    assert "WSLOCUST_TEST_TOKEN" in errors[0]
+    assert "this process's users stop" in errors[0]
+    assert "s3cret" not in worker_log + master_log
+    connections = json.loads(summary.read_text())["connections"]
+    assert connections["attempts"] == 2
+    assert connections["failures"] == 2
+    assert run.returncode == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("protocol", "option", "template"),
+    [
+        ("json", "--json-template", '{"prompt": "{nosuch}"}'),
+        ("socketio", "--socketio-template", '{"message": "{prompt}", "x": "{nosuch}"}'),
+    ],
+)
+def test_a_template_field_no_record_has_stops_the_run_naming_option_and_field(
+    tmp_path: Path, protocol: str, option: str, template: str
+) -> None:
+    result = run_in(tmp_path, "--host", "ws://127.0.0.1:9", "--protocol", protocol, option, template)
+    assert_one_clear_error(result, f"{option} uses {{nosuch}}", "datasets/support_bot.jsonl")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_template_field_some_records_lack_fails_their_prompts_without_a_traceback(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "with a topic", "topic": "billing"}\n{"prompt": "without one"}\n')
+    result = run_in(
+        tmp_path, "--prompts", str(prompts), "--protocol", "json", "--think-time", "0.05",
+        "--json-template", '{"type": "prompt", "prompt": "{prompt}", "topic": "{topic}"}',
+        "--demo-error-rate", "0", "--demo-wrong-rate", "0", "--demo-ttft-ms", "5", "--demo-itl-ms", "1",
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    rows = {row["Name"]: row for row in read_rows(tmp_path / "run_stats.csv") if row["Type"] == "WS"}
+    assert int(rows["ask"]["Request Count"]) > 4
+    failures = read_rows(tmp_path / "run_failures.csv")
+    assert [row["Error"] for row in failures] == [
+        f"ConfigurationError('--json-template uses {{topic}}, which the record ({prompts}:2) lacks')"
+    ]
+    assert int(failures[0]["Occurrences"]) * 2 >= int(rows["ask"]["Request Count"]) - 1
+    connects = [row for row in read_rows(tmp_path / "run_stats.csv") if row["Type"] == "CONNECT"]
+    assert [row["Request Count"] for row in connects] == ["1"]  # the connection was never reopened

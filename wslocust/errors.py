@@ -32,6 +32,7 @@ __all__ = [
     "DatasetError",
     "HandshakeRejected",
     "MetricFailure",
+    "OpeningTimeout",
     "ProtocolError",
     "ReplyError",
     "ReplyTimeout",
@@ -92,6 +93,13 @@ class SessionRefused(ConnectError):
     ``CONNECT_ERROR``: an unknown namespace, a wrong auth)."""
 
     kind = "session_refused"
+
+
+class OpeningTimeout(ConnectError):
+    """The server accepted the upgrade but did not complete the opening a protocol holds after it
+    (Socket.IO's) within the connect timeout: often a server that does not speak that protocol."""
+
+    kind = "opening_timeout"
 
 
 class ReplyError(WsLocustError):

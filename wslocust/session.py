@@ -12,7 +12,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 
-from .errors import ConnectError, ConnectionClosed
+from .errors import ConnectError, ConnectionClosed, OpeningTimeout
 from .wire.connection import Action, Close, Pong, Send
 from .wire.frames import encode_close
 from .wire.managed import ManagedConnection
@@ -42,8 +42,9 @@ def run_opening(
         address: the address dialled (for the messages).
 
     Raises:
-        ConnectError: no opening by the deadline, the connection lost or ended by the server, or
-            the session refused (:class:`~wslocust.errors.SessionRefused`).
+        ConnectError: no opening by the deadline (:class:`~wslocust.errors.OpeningTimeout`), the
+            connection lost or ended by the server, or the session refused
+            (:class:`~wslocust.errors.SessionRefused`).
         ProtocolError: the server broke the protocol.
     """
     what = f"{connection.protocol.name} opening"
@@ -73,7 +74,10 @@ def run_opening(
                     raise ConnectError(f"the server ended the {what}{code} {failure.reason}".rstrip())
                 raise failure or ConnectError(f"the server ended the {what}")
     except TimeoutError:
-        raise ConnectError(f"no {what} within {timeout_s:g} s: {where}") from None
+        hint = connection.protocol.opening_hint()
+        raise OpeningTimeout(
+            f"no {what} within {timeout_s:g} s: {where}" + (f": {hint}" if hint else "")
+        ) from None
     except _NETWORK_ERRORS as failure:
         raise ConnectError(f"connection lost during the {what}: {where}: {failure}") from None
 

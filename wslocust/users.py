@@ -40,6 +40,7 @@ from .values import BadValue, choice, count, flag, integer, number, seconds, sec
 from .wire.deflate import COMPRESSIONS
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
 from .wire.protocols import Protocol, get_protocol
+from .wire.reply import REQUEST_TYPE, Reply
 
 __all__ = [
     "OPTION_ATTRIBUTES",
@@ -361,6 +362,15 @@ class WebSocketUser(User):
             given = _given(options, option) is not None
             name = _flag(option) if given else f"{cls.__name__}.{OPTION_ATTRIBUTES[option]}"
             _expanded(values, name, in_url=option == "query")
+        settings.protocol.check_environment()
+        quiet_ms, timeout_s = settings.protocol.quiet_ms, settings.reply_timeout_s
+        if quiet_ms is not None and quiet_ms >= timeout_s * 1000.0:
+            name = (
+                "--reply-timeout" if _given(options, "reply_timeout") else f"{cls.__name__}.reply_timeout_s"
+            )
+            raise ConfigurationError(
+                f"--socketio-quiet-ms {quiet_ms:g} is not below {name} ({timeout_s:g} s): no reply could end"
+            )
         cls.think_time_s(environment)
         cls.metrics_check(environment)
 
@@ -420,8 +430,9 @@ class WebSocketUser(User):
             self.client.connect()
         except ConfigurationError as error:
             # Checked at start-up, so only a worker gets here: its environment lacks a ${VAR} of
-            # --header or --query that the master's has, or one holding a control character (sent,
-            # it would inject a header). Counted as a failed connection, said once, never sent.
+            # --header, --query or a protocol's setting (--socketio-auth) that the master's has, or one
+            # holding a control character (sent, it would inject a header). Counted as a failed
+            # connection, said once, never sent.
             self.environment.events.request.fire(
                 request_type=CONNECT_REQUEST_TYPE,
                 name="connect",
@@ -536,6 +547,7 @@ class ChatbotUser(WebSocketUser):
         self.request_name = _setting(cls, options, "request_name", _text)
         self.prompts_per_connection = _required(_setting(cls, options, "prompts_per_connection", count))
         self._asked_on_connection = 0
+        self._record_fields = tuple(self.client.protocol.record_fields())
         self.dataset: Dataset | None = None
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
@@ -564,6 +576,16 @@ class ChatbotUser(WebSocketUser):
         super().check_settings(environment)
         options = environment.parsed_options
         _setting(cls, options, "prompts_per_connection", count)
+        protocol = cls.connection_settings(environment, url=_HOST_TO_COME).protocol
+        fields = protocol.record_fields()
+        if fields:
+            dataset = cls.dataset_settings(environment)
+            records = load_dataset(dataset).records
+            for name in fields:
+                if not any(name in record.fields for record in records):
+                    raise ConfigurationError(
+                        f"{protocol.template_option} uses {{{name}}}, which no record of {dataset.path} has"
+                    )
         cls.open_model_settings(environment)
 
     @classmethod
@@ -601,6 +623,10 @@ class ChatbotUser(WebSocketUser):
             if wait_s > 0:
                 gevent.sleep(wait_s)
         record = self.next_record()
+        lacking = [name for name in self._record_fields if name not in record.fields]
+        if lacking:  # a failure, not sent (start-up saw records that have the field)
+            self._fail_unsent(record, lacking[0])
+            return
         if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
             self.client.close()
             self._asked_on_connection = 0
@@ -608,3 +634,16 @@ class ChatbotUser(WebSocketUser):
         self.client.ask(
             record.prompt, record=record.fields, name=self.request_name or record.name, scheduled_at=due
         )
+
+    def _fail_unsent(self, record: PromptRecord, field: str) -> None:
+        """Count a prompt its record cannot make (its template's field missing) as a failed reply."""
+        option = self.client.protocol.template_option or "the template"
+        error = ConfigurationError(f"{option} uses {{{field}}}, which the record ({record.source}) lacks")
+        name = self.request_name or record.name or self.client.default_name
+        reply = Reply(
+            prompt=record.prompt, name=name, record=record.fields, error=error, started_at=time.time()
+        )
+        self.environment.events.request.fire(
+            request_type=REQUEST_TYPE, name=reply.name, response_time=0.0, response_length=0,
+            exception=reply.error, context={}, response=reply, start_time=reply.started_at, url=None,
+        )  # fmt: skip

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -393,3 +395,24 @@ def test_a_bad_socketio_option_of_the_bot_stops_it_naming_the_option(
         demo_main([option, value])
     assert stopped.value.code == 2
     assert f"argument {option}: must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--socketio-end-event", "connect"], "--socketio-end-event"),
+        (
+            ["--socketio-end-event", "bot_uttered"],
+            "--socketio-end-event 'bot_uttered' is also the --socketio-reply-event",
+        ),
+        (["--socketio-end-event", "ask", "--socketio-event", "ask"], "is also the --socketio-event"),
+    ],
+)
+def test_an_end_event_that_could_never_end_a_reply_is_refused_at_start(args: list[str], says: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wslocust.demo", "--protocol", "socketio", "--port", "0", *args],
+        capture_output=True, text=True, timeout=20 * UNIT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr

@@ -303,6 +303,7 @@ def test_the_socketio_options_form_their_own_group_and_the_auth_is_a_secret() ->
     assert socketio == [
         "socketio_path", "socketio_namespace", "socketio_auth", "socketio_event", "socketio_template",
         "socketio_reply_event", "socketio_text_path", "socketio_end_event", "socketio_quiet_ms", "socketio_ack",
+        "socketio_error",
     ]  # fmt: skip
     assert [dest for dest in socketio if options[dest].is_secret] == ["socketio_auth"]
 
@@ -646,3 +647,28 @@ def test_the_form_shows_compression_with_the_connection_options_and_the_classs_s
     chosen = parser.parse_args(["--compression", "none"])
     environment = Environment(user_classes=[Compressed], events=Events(), parsed_options=chosen)
     assert shown_values(environment, options)["compression"] == "none"
+
+
+def test_the_socketio_event_and_template_fields_show_what_the_run_uses() -> None:
+    from locust import argument_parser
+    from locust.env import Environment
+    from locust.event import Events
+
+    from wslocust import ChatbotUser
+
+    class Bot(ChatbotUser):
+        abstract = True
+        host = "ws://127.0.0.1:9"
+        protocol = "socketio"
+
+    parser = argument_parser.get_parser()
+    environment = Environment(user_classes=[Bot], events=Events(), parsed_options=parser.parse_args([]))
+    shown = shown_values(environment, form_options(parser))
+    assert (shown["socketio_event"], shown["socketio_reply_event"]) == ("user_uttered", "bot_uttered")
+    assert shown["socketio_template"] == '{"message": "{prompt}"}'
+    as_rasa = Environment(
+        user_classes=[Bot], events=Events(), parsed_options=parser.parse_args(["--protocol", "rasa"])
+    )
+    assert shown_values(as_rasa, form_options(parser))["socketio_template"] == (
+        '{"message": "{prompt}", "session_id": "{session_id}"}'
+    )

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from wslocust.errors import ConfigurationError, ConnectionClosed, ProtocolError, SessionRefused
-from wslocust.wire.protocols import Answer, Chunk, End, RasaProtocol, SocketIOProtocol, get_protocol
+from wslocust.wire.protocols import Answer, Chunk, End, Failure, RasaProtocol, SocketIOProtocol, get_protocol
 
 OPEN = '0{"sid":"e1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
 
@@ -156,6 +156,21 @@ def test_an_end_events_text_is_its_last_chunk_unless_it_repeats_the_streamed_ans
     assert protocol.feed('42["bot_done",{"text":"b"}]') == (Chunk("b"), End({"text": "b"}))
 
 
+def test_a_reply_payload_with_an_error_field_is_the_bots_error_with_its_text() -> None:
+    protocol = opened(SocketIOProtocol())
+    protocol.request("hi", {})
+    assert protocol.feed('42["bot_uttered",{"text":"ERROR","error":"overloaded"}]') == (
+        Failure("overloaded"),
+    )
+
+
+def test_the_error_condition_is_configurable_like_json_errors() -> None:
+    protocol = opened(SocketIOProtocol(end_event="done", error="status=failed"))
+    protocol.request("hi", {})
+    assert protocol.feed('42["bot_uttered",{"text":"a","error":"not ours"}]') == (Chunk("a"),)
+    assert protocol.feed('42["done",{"status":"failed"}]') == (Failure('{"status": "failed"}'),)
+
+
 def test_a_servers_event_asking_for_an_ack_is_acked_at_once() -> None:
     protocol = opened(SocketIOProtocol())
     assert protocol.feed('425["bot_uttered","hi"]') == (Answer("435[]"), Chunk("hi"), End())
@@ -177,6 +192,8 @@ def test_a_malformed_packet_is_a_protocol_error() -> None:
         protocol.feed('42["bot_uttered",')
     with pytest.raises(ProtocolError, match=r"malformed Engine\.IO packet"):
         protocol.feed("hello")
+    with pytest.raises(ProtocolError, match=r"malformed Socket\.IO packet: '49\[\]'"):
+        protocol.feed("49[]")  # shown as received, its Engine.IO type included
 
 
 def test_the_server_leaving_the_namespace_or_closing_the_session_closes_the_connection() -> None:
@@ -263,12 +280,20 @@ def test_options_build_the_protocol() -> None:
         ({"auth": "[1]"}, "--socketio-auth must be a JSON object"),
         ({"event": "connect"}, "--socketio-event 'connect' is reserved"),
         ({"reply_event": " "}, "--socketio-reply-event must be an event name"),
+        ({"reply_event": ""}, "--socketio-reply-event is empty: give an event name"),
+        ({"event": ""}, "--socketio-event is empty: give an event name"),
         ({"text_path": "a..b"}, "--socketio-text-path 'a..b': expected a dotted path"),
         ({"template": "{nope"}, "--socketio-template: request template is not JSON"),
         ({"quiet_ms": "0"}, "--socketio-quiet-ms must be"),
         ({"quiet_ms": "nan"}, "--socketio-quiet-ms must be"),
         ({"end_event": "done", "ack": True}, "--socketio-end-event and --socketio-ack each end a reply"),
         ({"quiet_ms": "5", "end_event": "done"}, "--socketio-end-event and --socketio-quiet-ms"),
+        ({"error": "=x"}, "--socketio-error: condition '=x' has no path"),
+        (
+            {"end_event": "bot_uttered"},
+            "--socketio-end-event 'bot_uttered' is also the --socketio-reply-event",
+        ),
+        ({"end_event": "ask", "event": "ask"}, "--socketio-end-event 'ask' is also the --socketio-event"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_its_option(settings: dict[str, object], says: str) -> None:
@@ -284,11 +309,15 @@ def test_the_auth_reads_environment_variables_at_each_connect(monkeypatch: pytes
     assert protocol.feed(OPEN) == (Answer('40{"token":"second"}'),)
 
 
-def test_an_auth_naming_an_unset_variable_is_refused_naming_it() -> None:
-    with pytest.raises(
-        ConfigurationError, match="environment variable SIO_UNSET_TOKEN is referenced but not set"
-    ):
-        SocketIOProtocol(auth='{"token": "${SIO_UNSET_TOKEN}"}')
+def test_an_auth_naming_an_unset_variable_is_refused_at_start_up_and_at_connect_naming_both() -> None:
+    """Built without it (a worker's users are built before they connect), the protocol refuses it at
+    the start-up check and at each connect, naming the option and the variable."""
+    protocol = SocketIOProtocol(auth='{"token": "${SIO_UNSET_TOKEN}"}')
+    says = "--socketio-auth: environment variable SIO_UNSET_TOKEN is referenced but not set"
+    with pytest.raises(ConfigurationError, match=says):
+        protocol.check_environment()
+    with pytest.raises(ConfigurationError, match=says):
+        protocol.open()
 
 
 def test_a_bad_auth_is_refused_without_showing_it() -> None:

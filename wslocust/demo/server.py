@@ -46,6 +46,7 @@ from .socketio import (
     add_socketio_arguments,
     refuse_engineio_request,
     settings_from_options,
+    socketio_options_error,
     speaks_engineio,
 )
 
@@ -545,7 +546,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo bot until SIGINT or SIGTERM."""
-    options = _parser().parse_args(argv)
+    parser = _parser()
+    options = parser.parse_args(argv)
+    refused = socketio_options_error(options)
+    if refused:
+        parser.error(refused)
     logging.basicConfig(level=logging.WARNING, format="demo_server: %(message)s")
     behaviour = Behaviour(
         protocol=options.protocol,

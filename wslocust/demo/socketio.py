@@ -49,6 +49,7 @@ __all__ = [
     "add_socketio_arguments",
     "refuse_engineio_request",
     "settings_from_options",
+    "socketio_options_error",
     "speaks_engineio",
 ]
 
@@ -114,9 +115,21 @@ def _namespace(value: object, name: str = "") -> str:
 
 def _event(value: object, name: str = "") -> str:
     text = str(value)
-    if not text.strip():
-        raise BadValue(name, value, "an event name")
+    if not text.strip() or text in sio.RESERVED_EVENTS:
+        raise BadValue(name, value, "an event name not reserved by Socket.IO (connect, disconnect...)")
     return text
+
+
+def socketio_options_error(options: argparse.Namespace) -> str | None:
+    """What makes the parsed Socket.IO options unable to end a reply, or None."""
+    end = options.socketio_end_event
+    for option, name in (
+        ("--socketio-reply-event", options.socketio_reply_event),
+        ("--socketio-event", options.socketio_event),
+    ):
+        if end is not None and end == name:
+            return f"--socketio-end-event {end!r} is also the {option}: a reply could never end"
+    return None
 
 
 def add_socketio_arguments(parser: argparse.ArgumentParser) -> None:

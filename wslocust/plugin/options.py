@@ -13,7 +13,7 @@ from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
 from ..stats.aggregates import TOKEN_COUNTERS
 from ..values import argument_type, count, fraction, integer, milliseconds, number, seconds, seconds_range
 from ..wire.deflate import COMPRESSIONS
-from ..wire.protocols import PROTOCOLS
+from ..wire.protocols import PROTOCOLS, SocketIOProtocol
 from .shapes import add_shape_arguments
 
 __all__ = [
@@ -244,14 +244,24 @@ def add_socketio_arguments(group: Any) -> None:
         help='The namespace connect\'s auth, a JSON object, e.g. \'{"token": "${TOKEN}"}\' (${VAR} reads '
         "an environment variable). Never shown",
     )
-    add_option(group, "--socketio-event", help="Event a prompt is emitted as (default: user_uttered)")
+    add_option(
+        group,
+        "--socketio-event",
+        default=SocketIOProtocol.DEFAULT_EVENT,  # shown in the web UI's form: the value the run uses
+        help="Event a prompt is emitted as (default: user_uttered)",
+    )
     add_option(
         group,
         "--socketio-template",
         help='The prompt event\'s payload, a JSON template (default: {"message": "{prompt}"}; rasa: '
         '{"message": "{prompt}", "session_id": "{session_id}"})',
     )
-    add_option(group, "--socketio-reply-event", help="Event carrying the reply (default: bot_uttered)")
+    add_option(
+        group,
+        "--socketio-reply-event",
+        default=SocketIOProtocol.DEFAULT_REPLY_EVENT,
+        help="Event carrying the reply (default: bot_uttered)",
+    )
     add_option(
         group,
         "--socketio-text-path",
@@ -274,6 +284,12 @@ def add_socketio_arguments(group: Any) -> None:
         action="store_true",
         default=False,
         help="Emit each prompt with an ack id; reply events are chunks until the server's ack",
+    )
+    add_option(
+        group,
+        "--socketio-error",
+        help="Condition marking a reply, end event or ack payload as the bot's error, as --json-error's "
+        "(default: error, a payload with an error field; its value is the failure's text)",
     )
 
 

@@ -35,7 +35,7 @@ from ..load.shapes import ConfigurableShape
 from ..metrics import METRIC_BUILDERS
 from ..users import OPTION_ATTRIBUTES, WebSocketUser
 from ..values import flag
-from ..wire.protocols import PROTOCOLS, Protocol
+from ..wire.protocols import PROTOCOLS, Protocol, SocketIOProtocol
 
 __all__ = [
     "FORM_GROUPS",
@@ -219,7 +219,22 @@ def _shown_value(option: FormOption, options: argparse.Namespace, users: list[ty
         text = _as_text(value)
         if text == "" and option.action.choices:
             return str(next(iter(option.action.choices)))  # unset: the default, listed first
+        if text == "" and option.dest == "socketio_template":
+            text = _socketio_template(options, users)
     return SECRET_MASK if option.is_secret and text else text  # a class's headers are as secret
+
+
+def _socketio_template(options: argparse.Namespace, users: list[type[WebSocketUser]]) -> str:
+    """The template a Socket.IO run would use: its protocol's default (``rasa``'s carries the session
+    id), the ``socketio`` one when the users speak no Socket.IO protocol or differ."""
+    chosen = getattr(options, "protocol", None)
+    templates = set()
+    for cls in users:
+        protocol = chosen or cls.protocol
+        found = PROTOCOLS.get(protocol) if isinstance(protocol, str) else protocol
+        if isinstance(found, type) and issubclass(found, SocketIOProtocol):
+            templates.add(found.DEFAULT_TEMPLATE)
+    return templates.pop() if len(templates) == 1 else SocketIOProtocol.DEFAULT_TEMPLATE
 
 
 def shown_values(environment: Environment, options_shown: Mapping[str, FormOption]) -> dict[str, Any]:

@@ -46,6 +46,7 @@ __all__ = [
     "OPEN",
     "PING",
     "PONG",
+    "RESERVED_EVENTS",
     "UPGRADE",
     "Packet",
     "decode_engineio",
@@ -69,6 +70,9 @@ MESSAGE = "4"
 UPGRADE = "5"
 NOOP = "6"
 _ENGINEIO_TYPES = frozenset((OPEN, CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP))
+
+RESERVED_EVENTS = frozenset(("connect", "connect_error", "disconnect", "disconnecting", "newListener"))
+"""Event names Socket.IO keeps for itself: a server never emits them as an application's event."""
 
 # Socket.IO v5 (the protocol of Socket.IO v3 and v4) packet types.
 CONNECT = 0
@@ -141,10 +145,10 @@ def decode_packet(text: str) -> Packet:
     Raises:
         ProtocolError: the packet is malformed: an unknown type, a bad attachment count, data that
             is not JSON or not the shape its type needs (an event's ``[name, ...]``, an ack's list,
-            a connect's object).
+            a connect's object). The message shows the packet as received, ``4`` included.
     """
     if not text or not "0" <= text[0] <= "6":
-        raise ProtocolError(f"malformed Socket.IO packet: {_preview(text)!r}")
+        raise ProtocolError(f"malformed Socket.IO packet: {_preview(MESSAGE + text)!r}")
     kind = ord(text[0]) - 48
     position = 1
     attachments = 0
@@ -152,7 +156,8 @@ def decode_packet(text: str) -> Packet:
         dash = text.find("-", position)
         count = text[position:dash] if dash > 0 else ""
         if not count.isdigit():
-            raise ProtocolError(f"Socket.IO binary packet with no attachment count: {_preview(text)!r}")
+            shown = _preview(MESSAGE + text)
+            raise ProtocolError(f"Socket.IO binary packet with no attachment count: {shown!r}")
         attachments = int(count)
         position = dash + 1
     namespace = "/"
@@ -170,7 +175,7 @@ def decode_packet(text: str) -> Packet:
         try:
             data = json.loads(text[position:])
         except ValueError:
-            raise ProtocolError(f"Socket.IO packet data is not JSON: {_preview(text)!r}") from None
+            raise ProtocolError(f"Socket.IO packet data is not JSON: {_preview(MESSAGE + text)!r}") from None
     _check_shape(kind, data, text)
     return Packet(kind, namespace, data, ack_id, attachments)
 

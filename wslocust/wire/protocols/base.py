@@ -170,6 +170,29 @@ class Protocol(ABC):
         """The URL the handshake requests, given the user's (override to set a path or a query)."""
         return url
 
+    template_option: ClassVar[str | None] = None
+    """The option holding the template a prompt's message is made from (``--json-template``), for
+    the messages about its fields."""
+
+    def record_fields(self) -> Sequence[str]:
+        """The dataset record's fields a prompt's message reads (its template's, but ``prompt``): a
+        dataset none of whose records has one is refused at start-up; a prompt whose record lacks
+        one is a failure, not sent."""
+        return ()
+
+    def check_environment(self) -> None:
+        """Check, at start-up, the settings read from this process's environment (``${VAR}``): a
+        worker reads its own environment when its users connect (override when a setting does).
+
+        Raises:
+            ConfigurationError: a setting names a variable that is not set (names the option).
+        """
+        return None
+
+    def opening_hint(self) -> str:
+        """What the opening still awaits, said when it times out (override with :attr:`ready`)."""
+        return ""
+
     def open(self) -> Sequence[Message]:
         """A new connection's handshake is done: reset per-connection state; return the messages to
         send at once (read only with ``manages_connection``)."""

@@ -175,6 +175,7 @@ class JsonProtocol(Protocol):
     """
 
     name = "json"
+    template_option = "--json-template"
 
     DEFAULT_TEMPLATE = '{"type": "prompt", "prompt": "{prompt}"}'
     DEFAULT_CHUNK_PATH = "text"
@@ -205,6 +206,9 @@ class JsonProtocol(Protocol):
             error=getattr(options, "json_error", None),
             error_path=getattr(options, "json_error_path", None),
         )
+
+    def record_fields(self) -> Sequence[str]:
+        return [name for name in self.template.fields if name != "prompt"]
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         return (self.template.render(prompt, record),)

@@ -19,6 +19,11 @@ string at ``--socketio-text-path`` in it (``text`` by default). What ends a repl
 - ``--socketio-ack``: the prompt asks for an ack (``42<id>[...]``); reply events are chunks until
   the ack (``43<id>[...]``).
 
+A reply event, end event or ack whose payload meets ``--socketio-error`` (a condition as
+``--json-error``'s; by default ``error``: the payload has a non-empty ``error`` field) ends the
+reply as the bot's error (a :class:`~wslocust.errors.BotError`, its text the field's when the
+condition is a bare path).
+
 Binary packets (``45``/``46`` and their attachments) are read whole before they count. A Socket.IO
 v2 server (Engine.IO v3: it answers the connect without a sid) is a
 :class:`~wslocust.errors.ProtocolError` at connect. A malformed
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -40,15 +46,16 @@ from ...errors import ConfigurationError, ConnectionClosed, ProtocolError, Sessi
 from ...values import flag, milliseconds
 from .. import socketio as sio
 from ..handshake import expand_env
-from .base import Answer, Chunk, End, Event, Message, Protocol
-from .json_messages import JsonTemplate, check_path, get_path
+from .base import Answer, Chunk, End, Event, Failure, Message, Protocol
+from .json_messages import Condition, JsonTemplate, check_path, get_path
 
 __all__ = ["RasaProtocol", "SocketIOProtocol"]
 
 _PATH = re.compile(r"/[^\s?#\x00-\x1f\x7f]*")
 _NAMESPACE = re.compile(r"/[^\s,?#\x00-\x1f\x7f]*")
 _ENGINEIO = ("EIO", "transport")  # the query parameters Engine.IO's handshake sets
-_RESERVED_EVENTS = frozenset(("connect", "connect_error", "disconnect", "disconnecting", "newListener"))
+_ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")  # as wire.handshake.expand_env reads them
+_BARE_PATH = re.compile(r"[^=|!]+")  # a condition that is a path alone: its value is the error's text
 
 # The opening's stages, in order.
 _AWAIT_OPEN, _AWAIT_NAMESPACE, _AWAIT_EVENT, _READY = range(4)
@@ -70,7 +77,7 @@ def _event_name(value: Any, option: str, *, required: bool = True) -> str | None
         return None
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{option} must be an event name, got {value!r}")
-    if value in _RESERVED_EVENTS:
+    if value in sio.RESERVED_EVENTS:
         raise ConfigurationError(f"{option} {value!r} is reserved by Socket.IO; give another event name")
     return value
 
@@ -92,6 +99,8 @@ class SocketIOProtocol(Protocol):
         end_event: the event ending a reply (reply events before it are chunks), or None.
         quiet_ms: end a reply once no reply event came for this long, or None.
         ack: emit the prompt with an ack id; its ack ends the reply.
+        error: the condition (see :class:`~wslocust.wire.protocols.Condition`) that marks a reply,
+            end event or ack payload as the bot's error (``error``: its ``error`` field is set).
         on_connect: events (name, payload) to emit once the namespace is connected.
         await_event: the event to await (after ``on_connect``) before the first prompt, or None.
 
@@ -106,6 +115,10 @@ class SocketIOProtocol(Protocol):
     DEFAULT_EVENT = "user_uttered"
     DEFAULT_REPLY_EVENT = "bot_uttered"
     DEFAULT_TEMPLATE = '{"message": "{prompt}"}'
+    DEFAULT_ERROR = "error"
+    CONNECTION_VALUES: tuple[str, ...] = ()
+    """The template's fields the protocol fills itself, per connection (not the record's)."""
+    template_option = "--socketio-template"
 
     def __init__(
         self,
@@ -120,6 +133,7 @@ class SocketIOProtocol(Protocol):
         end_event: str | None = None,
         quiet_ms: float | str | None = None,
         ack: bool = False,
+        error: str | None = None,
         on_connect: Sequence[tuple[str, Any]] = (),
         await_event: str | None = None,
     ) -> None:
@@ -133,18 +147,33 @@ class SocketIOProtocol(Protocol):
             )
         self.namespace = namespace
         self._auth = auth
-        self.auth = _auth(auth)  # checked now; read again at each connect (its ${VAR}s)
-        self.event = _event_name(event or self.DEFAULT_EVENT, "--socketio-event")
+        # Checked now when this process's environment has its ${VAR}s (check_environment says which
+        # it lacks, at start-up); read again at each connect (a worker's environment may lack them).
+        self.auth = None if _unset_variables(auth) else _auth(auth)
+        self.event = _event_name(self.DEFAULT_EVENT if event is None else event, "--socketio-event")
         try:
             self.template = JsonTemplate(template or self.DEFAULT_TEMPLATE)
         except ConfigurationError as error:
             raise ConfigurationError(f"--socketio-template: {error}") from None
-        self.reply_event = _event_name(reply_event or self.DEFAULT_REPLY_EVENT, "--socketio-reply-event")
+        reply_event = self.DEFAULT_REPLY_EVENT if reply_event is None else reply_event
+        self.reply_event = _event_name(reply_event, "--socketio-reply-event")
         self.text_path = check_path(text_path or "text", "--socketio-text-path")
         self.end_event = _event_name(end_event, "--socketio-end-event", required=False)
+        for option, name in (("--socketio-reply-event", self.reply_event), ("--socketio-event", self.event)):
+            if self.end_event == name:
+                raise ConfigurationError(
+                    f"--socketio-end-event {name!r} is also the {option}: a reply could never end; "
+                    "give the end event its own name"
+                )
         given_quiet = quiet_ms is not None and quiet_ms != ""
         self.quiet_ms = milliseconds(quiet_ms, "--socketio-quiet-ms", positive=True) if given_quiet else None
         self.ack = ack
+        try:
+            self.error = Condition(error or self.DEFAULT_ERROR)
+        except ConfigurationError as refused:
+            raise ConfigurationError(f"--socketio-error: {refused}") from None
+        bare = self.error.spec.strip()
+        self._error_path = bare if _BARE_PATH.fullmatch(bare) else None  # the error's text, if any
         ends = [
             name
             for name, given in (
@@ -181,6 +210,7 @@ class SocketIOProtocol(Protocol):
             end_event=getattr(options, "socketio_end_event", None),
             quiet_ms=getattr(options, "socketio_quiet_ms", None),
             ack=ack is not None and flag(ack, "--socketio-ack"),
+            error=getattr(options, "socketio_error", None),
         )
 
     def resource(self, url: str) -> str:
@@ -190,6 +220,9 @@ class SocketIOProtocol(Protocol):
         kept = [part for part in parts.query.split("&") if part and part.partition("=")[0] not in _ENGINEIO]
         query = "&".join([*kept, "EIO=4", "transport=websocket"])
         return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+    def check_environment(self) -> None:
+        _auth(self._auth)
 
     def open(self) -> Sequence[Message]:
         if isinstance(self._auth, str) and "${" in self._auth:
@@ -205,6 +238,17 @@ class SocketIOProtocol(Protocol):
     @property
     def ready(self) -> bool:
         return self._stage == _READY
+
+    def opening_hint(self) -> str:
+        if self._stage == _AWAIT_OPEN:
+            return "is it a Socket.IO v4 server? (no Engine.IO open packet)"
+        if self._stage == _AWAIT_NAMESPACE:
+            return f"the namespace connect of {self.namespace} was not answered"
+        return f"no {self.await_event} event" if self._stage == _AWAIT_EVENT else ""
+
+    def record_fields(self) -> Sequence[str]:
+        own = ("prompt", *self.CONNECTION_VALUES)
+        return [name for name in self.template.fields if name not in own]
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         payload = self.template.render(prompt, {**record, **self._values} if self._values else record)
@@ -316,6 +360,8 @@ class SocketIOProtocol(Protocol):
             return ()
         payload = args[0] if args else None
         if name == self.reply_event:
+            if self.error(payload):
+                return self._failure(payload)
             if self.end_event or self.ack or self.quiet_ms:
                 text = _text_of(payload, self.text_path)
                 if text or self.quiet_ms:
@@ -333,12 +379,22 @@ class SocketIOProtocol(Protocol):
     def _last(self, payload: Any) -> Sequence[Event]:
         """The reply's last event: its end (the payload's fields as meta), after its text as the
         reply's last chunk, unless that text is the whole answer streamed before it again (some
-        bots repeat it in the ack or end event: counting it would double the reply)."""
+        bots repeat it in the ack or end event: counting it would double the reply); or the bot's
+        error."""
+        if self.error(payload):
+            return self._failure(payload)
         end = End(payload if isinstance(payload, dict) else None)
         text = _text_of(payload, self.text_path)
         if not text or (self._streamed and text == "".join(self._streamed)):
             return (end,)
         return (Chunk(text), end)
+
+    def _failure(self, payload: Any) -> Sequence[Event]:
+        """The reply ends as the bot's error: its text the error field's, else the payload's JSON."""
+        detail = get_path(payload, self._error_path) if self._error_path else None
+        if isinstance(detail, str) and detail:
+            return (Failure(detail),)
+        return (Failure(json.dumps(payload, ensure_ascii=False)[:200]),)
 
 
 def _auth(auth: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -353,11 +409,23 @@ def _auth(auth: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
     if isinstance(auth, str):
         try:
             auth = json.loads(expand_env(auth, "--socketio-auth"))
+        except ConfigurationError as error:
+            message = str(error)
+            raise ConfigurationError(
+                message if message.startswith("--socketio-auth") else f"--socketio-auth: {message}"
+            ) from None
         except ValueError:
             raise ConfigurationError("--socketio-auth is not JSON (the value is not shown)") from None
     if not isinstance(auth, Mapping):
         raise ConfigurationError("--socketio-auth must be a JSON object (the value is not shown)")
     return dict(auth)
+
+
+def _unset_variables(auth: str | Mapping[str, Any] | None) -> list[str]:
+    """The ``${VAR}``s of the auth payload's text that this process's environment lacks."""
+    if not isinstance(auth, str):
+        return []
+    return [name for name in _ENV_REFERENCE.findall(auth) if name not in os.environ]
 
 
 class RasaProtocol(SocketIOProtocol):
@@ -372,6 +440,7 @@ class RasaProtocol(SocketIOProtocol):
     name = "rasa"
 
     DEFAULT_TEMPLATE = '{"message": "{prompt}", "session_id": "{session_id}"}'
+    CONNECTION_VALUES = ("session_id",)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(await_event="session_confirm", **kwargs)
