@@ -196,52 +196,35 @@ def test_tokens_usage_against_a_bot_without_usage_says_how_many_replies_lacked_i
 
 
 @pytest.mark.slow
-def test_a_worker_lacking_a_header_variable_counts_failed_connections_instead_of_crashing(
-    tmp_path: Path, demo
+@pytest.mark.parametrize(
+    ("protocol", "option", "value"),
+    [
+        ("json", "--header", "X-Token: ${WSLOCUST_TEST_TOKEN}"),
+        ("socketio", "--socketio-auth", '{"token": "${WSLOCUST_TEST_TOKEN}"}'),
+    ],
+)
+def test_a_worker_lacking_a_variable_counts_failed_connections_instead_of_crashing(
+    tmp_path: Path, demo, protocol: str, option: str, value: str
 ) -> None:
-    """The master checks ``${VAR}`` in its own environment; a worker reads its own when users connect."""
-    url = demo("--ttft-ms", "5", "--itl-ms", "1")
-    summary = tmp_path / "summary.json"
-    with_token = {**os.environ, "WSLOCUST_TEST_TOKEN": "s3cret"}
-    without_token = {name: value for name, value in os.environ.items() if name != "WSLOCUST_TEST_TOKEN"}
-    run = run_master_and_workers(
-        "--headless", "-u", "2", "-r", "2", "-t", "3s", "--host", url,
-        "--header", "X-Token: ${WSLOCUST_TEST_TOKEN}", "--summary-json", str(summary),
-        timeout_s=60, master_env=with_token, worker_env=without_token,
-    )  # fmt: skip
-    master_log, [worker_log] = run.master_log, run.worker_logs
-    assert "Traceback" not in worker_log + master_log
-    errors = [line for line in worker_log.splitlines() if "ERROR" in line]
-    assert len(errors) == 1, worker_log
-    assert "WSLOCUST_TEST_TOKEN" in errors[0]
-    assert "s3cret" not in worker_log + master_log
-    connections = json.loads(summary.read_text())["connections"]
-    assert connections["attempts"] == 2
-    assert connections["failures"] == 2
-
-
-@pytest.mark.slow
-def test_a_worker_lacking_a_socketio_auth_variable_counts_failed_connections_instead_of_crashing(
-    tmp_path: Path, demo
-) -> None:
-    """As with ``--header``: the master checks ``--socketio-auth``'s ``${VAR}`` in its own environment,
+    """The master checks ``${VAR}`` (of ``--header``, of ``--socketio-auth``) in its own environment;
     a worker lacking it says so once, its users stop, their connections count as failed."""
-    url = demo("--protocol", "socketio", "--ttft-ms", "5", "--itl-ms", "1")
+    url = demo("--protocol", protocol, "--ttft-ms", "5", "--itl-ms", "1")
     summary = tmp_path / "summary.json"
     with_token = {**os.environ, "WSLOCUST_TEST_TOKEN": "s3cret"}
     without_token = {name: value for name, value in os.environ.items() if name != "WSLOCUST_TEST_TOKEN"}
     run = run_master_and_workers(
-        "--headless", "-u", "2", "-r", "2", "-t", "3s", "--host", url, "--protocol", "socketio",
-        "--socketio-auth", '{"token": "${WSLOCUST_TEST_TOKEN}"}', "--summary-json", str(summary),
+        "--headless", "-u", "2", "-r", "2", "-t", "3s", "--host", url, "--protocol", protocol,
+        option, value, "--summary-json", str(summary),
         timeout_s=60, master_env=with_token, worker_env=without_token,
     )  # fmt: skip
     master_log, [worker_log] = run.master_log, run.worker_logs
     assert "Traceback" not in worker_log + master_log
     errors = [line for line in worker_log.splitlines() if "ERROR" in line]
     assert len(errors) == 1, worker_log
-    assert "--socketio-auth" in errors[0]
     assert "WSLOCUST_TEST_TOKEN" in errors[0]
     assert "this process's users stop" in errors[0]
+    if protocol == "socketio":
+        assert option in errors[0]
     assert "s3cret" not in worker_log + master_log
     connections = json.loads(summary.read_text())["connections"]
     assert connections["attempts"] == 2
