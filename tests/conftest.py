@@ -139,12 +139,9 @@ class RawServer:
         return port
 
     def _serve(self, sock: socket.socket, _address: Any) -> None:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            data = sock.recv(4096)
-            if not data:
-                return
-            request += data
+        request = read_request_head(sock)
+        if b"\r\n\r\n" not in request:
+            return
         lines = request.split(b"\r\n\r\n")[0].decode().split("\r\n")[1:]
         headers = {
             name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)
@@ -186,6 +183,17 @@ def raw_server() -> Iterator[Callable[..., RawServer]]:
     for raw in servers:
         assert raw.server is not None
         raw.server.stop(timeout=1)
+
+
+def read_request_head(sock: socket.socket) -> bytes:
+    """Read a client's HTTP request head (up to its blank line), or what came before it closed."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        data = sock.recv(4096)
+        if not data:
+            break
+        request += data
+    return request
 
 
 def server_frame(opcode: int, payload: bytes = b"", *, final: bool = True, rsv: int = 0) -> bytes:

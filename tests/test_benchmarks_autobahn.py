@@ -14,7 +14,7 @@ from gevent.server import StreamServer
 
 from wslocust.wire.frames import OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, FrameReader
 
-from .conftest import ROOT, UNIT
+from .conftest import ROOT, UNIT, read_request_head
 from .test_client_hostile import upgrade_answer
 
 
@@ -33,9 +33,7 @@ def test_the_echo_client_pongs_echoes_the_joined_message_then_answers_the_close(
     done = gevent.event.Event()
 
     def case(sock: socket.socket, _address: Any) -> None:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            request += sock.recv(4096)
+        request = read_request_head(sock)
         sock.sendall(upgrade_answer(request))
         sock.sendall(bytes((OP_TEXT, 4)) + b"frag" + bytes((0x80 | OP_PING, 1)) + b"p")
         sock.sendall(bytes((0x80 | OP_CONTINUATION, 4)) + b"ment")

@@ -34,7 +34,7 @@ from wslocust.wire.frames import (
 )
 from wslocust.wire.protocols import PlainProtocol
 
-from .conftest import UNIT, server_frame, wait_until
+from .conftest import UNIT, read_request_head, server_frame, wait_until
 from .test_client_hostile import upgrade_answer
 
 
@@ -69,9 +69,7 @@ class CaseServer:
         return [payload for opcode, payload in self.frames if opcode == OP_PONG]
 
     def serve(self, sock: socket.socket, _address: Any) -> None:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            request += sock.recv(4096)
+        request = read_request_head(sock)
         sock.sendall(upgrade_answer(request))
         reader = FrameReader(accept_masked=True)
         prompt: list[tuple[int, bytes]] = []

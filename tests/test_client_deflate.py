@@ -24,7 +24,7 @@ from wslocust.wire.deflate import OFFER, DeflateParameters
 from wslocust.wire.frames import OP_CLOSE, FrameReader, parse_close
 from wslocust.wire.protocols import PlainProtocol, get_protocol
 
-from .conftest import ROOT, SAMPLE, UNIT, locust_command
+from .conftest import ROOT, SAMPLE, UNIT, locust_command, read_request_head
 from .test_client_hostile import upgrade_answer
 from .test_locust_run import read_rows
 
@@ -208,12 +208,9 @@ class RawDeflateServer:
         self.url = f"ws://127.0.0.1:{self.stream.address[1]}"
 
     def _serve(self, sock: socket.socket, _address: Any) -> None:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            data = sock.recv(4096)
-            if not data:
-                return
-            request += data
+        request = read_request_head(sock)
+        if b"\r\n\r\n" not in request:
+            return
         headers = dict(
             line.decode().split(":", 1) for line in request.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]
         )

@@ -34,7 +34,7 @@ from wslocust.users import WebSocketUser
 from wslocust.wire.frames import OP_CLOSE, OP_TEXT, FrameReader, encode_frame, parse_close
 from wslocust.wire.protocols import PlainProtocol
 
-from .conftest import UNIT, wait_until
+from .conftest import UNIT, read_request_head, wait_until
 
 SECRET = "s3cret-token"
 
@@ -66,12 +66,7 @@ class Server:
 
     def read_request(self, sock: socket.socket) -> bytes:
         """Read one HTTP request head, recording it."""
-        request = b""
-        while b"\r\n\r\n" not in request:
-            data = sock.recv(4096)
-            if not data:
-                break
-            request += data
+        request = read_request_head(sock)
         self.received.append(request)
         return request
 
