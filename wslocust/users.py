@@ -623,10 +623,11 @@ class ChatbotUser(WebSocketUser):
             if wait_s > 0:
                 gevent.sleep(wait_s)
         record = self.next_record()
-        lacking = [name for name in self._record_fields if name not in record.fields]
-        if lacking:  # a failure, not sent (start-up saw records that have the field)
-            self._fail_unsent(record, lacking[0])
-            return
+        if self._record_fields:  # the template reads record fields (most read only the prompt)
+            lacking = [name for name in self._record_fields if name not in record.fields]
+            if lacking:  # a failure, not sent (start-up saw records that have the field)
+                self._fail_unsent(record, lacking[0])
+                return
         if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
             self.client.close()
             self._asked_on_connection = 0
