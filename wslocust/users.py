@@ -13,31 +13,43 @@ from locust.env import Environment
 import argparse
 import logging
 import random
-import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Sequence
+from typing import ClassVar
 
 import gevent
 
-from .client import (
-    CONNECT_REQUEST_TYPE,
-    ChatClient,
-    Check,
-    check_url,
-    check_wire_text,
-    expand_env,
-    parse_connect_to,
-)
+from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
-from .load.arrivals import ARRIVAL_KINDS, OpenModel
+from .load.arrivals import OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
+from .settings import (
+    OPTION_ATTRIBUTES,
+    ConnectionSettings,
+    DatasetSettings,
+    as_strings,
+    as_text,
+    check_expanded,
+    given,
+    option_flag,
+    parse_arrivals,
+    parse_compression,
+    parse_connect_to_setting,
+    parse_headers,
+    parse_max_samples,
+    parse_message_bytes,
+    parse_origin,
+    parse_query,
+    parse_rate_per_s,
+    parse_seed,
+    parse_subprotocols,
+    required,
+    setting,
+)
 from .stats.aggregates import TOKEN_COUNTERS
-from .values import BadValue, choice, count, flag, integer, number, seconds, seconds_range
-from .wire.deflate import COMPRESSIONS
+from .values import count, flag, seconds, seconds_range
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
 from .wire.protocols import Protocol, get_protocol
 from .wire.reply import REQUEST_TYPE, Reply
@@ -51,171 +63,10 @@ __all__ = [
     "load_dataset",
 ]
 
-OPTION_ATTRIBUTES: dict[str, str] = {
-    "prompts": "prompts", "prompt_field": "prompt_field", "name_field": "name_field",
-    "request_name": "request_name", "max_samples": "max_samples", "shuffle_seed": "shuffle_seed",
-    "protocol": "protocol", "origin": "origin", "header": "headers", "query": "query",
-    "subprotocol": "subprotocols", "connect_to": "connect_to", "connect_timeout": "connect_timeout_s",
-    "reply_timeout": "reply_timeout_s", "prompts_per_connection": "prompts_per_connection",
-    "arrival_rate": "arrival_rate", "arrivals": "arrivals", "max_message_bytes": "max_message_bytes",
-    "compression": "compression",
-}  # fmt: skip
-"""The options that stand for a user-class attribute (the option's dest → the attribute): given, the
-option wins; unset, the attribute is used (and the web UI's form shows it)."""
-
 _log = logging.getLogger(__name__)
 _said: set[str] = set()
 _HOST_TO_COME = "ws://127.0.0.1"
 """Stands for the host when none is set yet: the embedded demo bot's, started after the checks."""
-_T = TypeVar("_T")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-"""An HTTP token (RFC 9110), which a WebSocket subprotocol must be (RFC 6455)."""
-
-
-def _given(options: argparse.Namespace | None, option: str) -> Any | None:
-    """The value of ``option`` when given (the web UI's form leaves an empty field as ``""``), else None."""
-    value = getattr(options, option, None) if options is not None else None
-    return None if value is None or value == "" or value == [] else value
-
-
-def _setting(
-    cls: type, options: argparse.Namespace | None, option: str, parse: Callable[[Any, str], _T]
-) -> _T | None:
-    """Option ``option`` when given, else its class attribute (:data:`OPTION_ATTRIBUTES`), parsed; None
-    when neither is set.
-
-    A bad value names whichever it came from: ``--reply-timeout`` or ``SupportBotUser.reply_timeout_s``.
-    """
-    value = _given(options, option)
-    if value is not None:
-        return parse(value, _flag(option))
-    attribute = OPTION_ATTRIBUTES[option]
-    default = getattr(cls, attribute)
-    return None if default is None else parse(default, f"{cls.__name__}.{attribute}")
-
-
-def _required(value: _T | None) -> _T:
-    assert value is not None  # the class attribute has a value
-    return value
-
-
-def _flag(option: str) -> str:
-    return "--" + option.replace("_", "-")
-
-
-def _text(value: Any, name: str) -> str:
-    return str(value)
-
-
-def _strings(value: Any, name: str) -> tuple[str, ...]:
-    return tuple(str(item) for item in value) if isinstance(value, list | tuple) else (str(value),)
-
-
-def _headers(value: Any, name: str) -> tuple[str, ...]:
-    headers = _strings(value, name)
-    for header in headers:
-        field_name, colon, _ = header.partition(":")
-        if not colon or not field_name.strip() or any(char.isspace() for char in field_name.strip()):
-            raise ConfigurationError(f"{name} must read 'Name: value' (the value is not shown)")
-        check_wire_text(header, name)
-    return headers
-
-
-def _query(value: Any, name: str) -> str:
-    return check_wire_text(str(value), name, in_url=True)
-
-
-def _origin(value: Any, name: str) -> str:
-    return check_wire_text(str(value), name)
-
-
-def _subprotocols(value: Any, name: str) -> tuple[str, ...]:
-    subprotocols = _strings(value, name)
-    for subprotocol in subprotocols:
-        if not _TOKEN.fullmatch(subprotocol):
-            raise BadValue(name, subprotocol, "a token: letters, digits and !#$%&'*+-.^_`|~ (RFC 6455)")
-    return subprotocols
-
-
-def _seed(value: Any, name: str) -> int | None:
-    expected = "a whole number of 0 or more, or -1 for file order"
-    seed = integer(value, name, what=expected)
-    if seed < -1:
-        raise BadValue(name, value, expected)
-    return None if seed == -1 else seed
-
-
-def _max_samples(value: Any, name: str) -> int:
-    samples = integer(value, name, what="a whole number of 1 or more, or -1 for all")
-    if samples == 0 or samples < -1:
-        raise BadValue(name, value, "a whole number of 1 or more, or -1 for all")
-    return samples
-
-
-def _message_bytes(value: Any, name: str) -> int:
-    return count(value, name, minimum=1)
-
-
-def _connect_to(value: Any, name: str) -> str:
-    target = str(value)
-    try:
-        parse_connect_to(target, 443)
-    except ConfigurationError as error:
-        raise ConfigurationError(str(error).replace("--connect-to", name, 1)) from None
-    return target
-
-
-def _rate_per_s(value: Any, name: str) -> float:
-    return number(value, name, positive=True, what="a number of prompts a second")
-
-
-def _arrivals(value: Any, name: str) -> str:
-    return choice(value, name, ARRIVAL_KINDS)
-
-
-def _compression(value: Any, name: str) -> str:
-    return choice(value, name, COMPRESSIONS)
-
-
-def _expanded(values: Sequence[str], name: str, *, in_url: bool = False) -> None:
-    """Check that every ``${VAR}`` of a secret setting is set and expands to text the handshake can
-    carry (the values are neither kept nor shown)."""
-    for value in values:
-        try:
-            expand_env(value, f"{name}, after ${{VAR}} expansion,", in_url=in_url)
-        except ConfigurationError as error:
-            message = str(error)
-            raise ConfigurationError(message if message.startswith(name) else f"{name}: {message}") from None
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """What a :class:`WebSocketUser` connects with, resolved from its class and the options."""
-
-    url: str
-    protocol: Protocol
-    origin: str | None
-    headers: tuple[str, ...]
-    query: str | None
-    subprotocols: tuple[str, ...]
-    connect_timeout_s: float
-    reply_timeout_s: float
-    verify_tls: bool
-    connect_to: str | None
-    follow_redirects: bool = False
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    compression: str = "none"
-
-
-@dataclass(frozen=True)
-class DatasetSettings:
-    """Where a :class:`ChatbotUser` reads its prompts."""
-
-    path: str
-    prompt_field: str | None
-    name_field: str | None
-    max_samples: int
-    shuffle_seed: int | None
 
 
 class WebSocketUser(User):
@@ -316,14 +167,14 @@ class WebSocketUser(User):
             ConfigurationError: a ``--metric`` or ``--slo`` value is wrong, or two metrics share a name.
         """
         options = environment.parsed_options
-        specs = _given(options, "metric")
-        specs = _strings(specs, "--metric") if specs is not None else None
+        specs = given(options, "metric")
+        specs = as_strings(specs, "--metric") if specs is not None else None
         metrics = [parse_metric(spec) for spec in specs] if specs is not None else list(cls.metrics)
-        slos = _given(options, "slo")
+        slos = given(options, "slo")
         if slos is not None:
             tokens = str(getattr(options, "tokens", None) or "words")
             counter = TOKEN_COUNTERS.get(tokens, TOKEN_COUNTERS["words"])
-            objectives = slo_objectives(_strings(slos, "--slo"), counter)
+            objectives = slo_objectives(as_strings(slos, "--slo"), counter)
             taken = {metric.name for metric in metrics} & {objective.name for objective in objectives}
             if taken:
                 raise ConfigurationError(
@@ -339,7 +190,7 @@ class WebSocketUser(User):
         Raises:
             ConfigurationError: the option is not ``N`` or ``MIN-MAX`` seconds.
         """
-        value = _given(environment.parsed_options, "think_time")
+        value = given(environment.parsed_options, "think_time")
         return None if value is None else seconds_range(value, "--think-time")
 
     @classmethod
@@ -359,15 +210,13 @@ class WebSocketUser(User):
             ("header", settings.headers),
             ("query", (settings.query,) if settings.query else ()),
         ):
-            given = _given(options, option) is not None
-            name = _flag(option) if given else f"{cls.__name__}.{OPTION_ATTRIBUTES[option]}"
-            _expanded(values, name, in_url=option == "query")
+            attribute = f"{cls.__name__}.{OPTION_ATTRIBUTES[option]}"
+            name = option_flag(option) if given(options, option) is not None else attribute
+            check_expanded(values, name, in_url=option == "query")
         settings.protocol.check_environment()
         quiet_ms, timeout_s = settings.protocol.quiet_ms, settings.reply_timeout_s
         if quiet_ms is not None and quiet_ms >= timeout_s * 1000.0:
-            name = (
-                "--reply-timeout" if _given(options, "reply_timeout") else f"{cls.__name__}.reply_timeout_s"
-            )
+            name = "--reply-timeout" if given(options, "reply_timeout") else f"{cls.__name__}.reply_timeout_s"
             raise ConfigurationError(
                 f"--socketio-quiet-ms {quiet_ms:g} is not below {name} ({timeout_s:g} s): no reply could end"
             )
@@ -387,13 +236,13 @@ class WebSocketUser(User):
             ConfigurationError: a setting is invalid (names the option or the class attribute).
         """
         options = environment.parsed_options
-        given = environment.host or cls.host
-        if given:
-            check_url(given, "--host" if environment.host else f"{cls.__name__}.host")
-            url = given
+        host = environment.host or cls.host
+        if host:
+            check_url(host, "--host" if environment.host else f"{cls.__name__}.host")
+            url = host
         if not url:
             raise ConfigurationError("no host: give --host ws://... or wss://...")
-        protocol_option = _given(options, "protocol")
+        protocol_option = given(options, "protocol")
         protocol_setting = protocol_option or cls.protocol
         try:
             protocol_class = (
@@ -403,26 +252,26 @@ class WebSocketUser(User):
             name = "--protocol" if protocol_option else f"{cls.__name__}.protocol"
             raise ConfigurationError(f"{name}: {error}") from None
         if getattr(options, "connect_to", None) == "":  # given empty: the web UI's empty field is None
-            _connect_to("", "--connect-to")
+            parse_connect_to_setting("", "--connect-to")
         protocol = protocol_class.from_options(options or argparse.Namespace())
-        insecure = _given(options, "insecure")
-        follow = _given(options, "follow_redirects")
+        insecure = given(options, "insecure")
+        follow = given(options, "follow_redirects")
         return ConnectionSettings(
             url=url,
             protocol=protocol,
-            origin=_setting(cls, options, "origin", _origin),
-            headers=_required(_setting(cls, options, "header", _headers)),
-            query=_setting(cls, options, "query", _query),
-            subprotocols=_required(_setting(cls, options, "subprotocol", _subprotocols)),
-            connect_timeout_s=_required(_setting(cls, options, "connect_timeout", seconds)),
-            reply_timeout_s=_required(_setting(cls, options, "reply_timeout", seconds)),
+            origin=setting(cls, options, "origin", parse_origin),
+            headers=required(setting(cls, options, "header", parse_headers)),
+            query=setting(cls, options, "query", parse_query),
+            subprotocols=required(setting(cls, options, "subprotocol", parse_subprotocols)),
+            connect_timeout_s=required(setting(cls, options, "connect_timeout", seconds)),
+            reply_timeout_s=required(setting(cls, options, "reply_timeout", seconds)),
             verify_tls=flag(cls.verify_tls, f"{cls.__name__}.verify_tls")
             and not (insecure is not None and flag(insecure, "--insecure")),
-            connect_to=_setting(cls, options, "connect_to", _connect_to),
+            connect_to=setting(cls, options, "connect_to", parse_connect_to_setting),
             follow_redirects=flag(cls.follow_redirects, f"{cls.__name__}.follow_redirects")
             or (follow is not None and flag(follow, "--follow-redirects")),
-            max_message_bytes=_required(_setting(cls, options, "max_message_bytes", _message_bytes)),
-            compression=_required(_setting(cls, options, "compression", _compression)),
+            max_message_bytes=required(setting(cls, options, "max_message_bytes", parse_message_bytes)),
+            compression=required(setting(cls, options, "compression", parse_compression)),
         )
 
     def on_start(self) -> None:
@@ -544,8 +393,8 @@ class ChatbotUser(WebSocketUser):
         super().__init__(environment)
         options = environment.parsed_options
         cls = type(self)
-        self.request_name = _setting(cls, options, "request_name", _text)
-        self.prompts_per_connection = _required(_setting(cls, options, "prompts_per_connection", count))
+        self.request_name = setting(cls, options, "request_name", as_text)
+        self.prompts_per_connection = required(setting(cls, options, "prompts_per_connection", count))
         self._asked_on_connection = 0
         self._record_fields = tuple(self.client.protocol.record_fields())
         self.dataset: Dataset | None = None
@@ -561,10 +410,10 @@ class ChatbotUser(WebSocketUser):
             ConfigurationError: the rate is not a positive number or the arrivals are unknown.
         """
         options = environment.parsed_options
-        rate = _setting(cls, options, "arrival_rate", _rate_per_s)
+        rate = setting(cls, options, "arrival_rate", parse_rate_per_s)
         if rate is None:
             return None
-        return rate, _required(_setting(cls, options, "arrivals", _arrivals))
+        return rate, required(setting(cls, options, "arrivals", parse_arrivals))
 
     @classmethod
     def check_settings(cls, environment: Environment) -> None:
@@ -575,7 +424,7 @@ class ChatbotUser(WebSocketUser):
         """
         super().check_settings(environment)
         options = environment.parsed_options
-        _setting(cls, options, "prompts_per_connection", count)
+        setting(cls, options, "prompts_per_connection", count)
         protocol = cls.connection_settings(environment, url=_HOST_TO_COME).protocol
         fields = protocol.record_fields()
         if fields:
@@ -593,11 +442,11 @@ class ChatbotUser(WebSocketUser):
         """Resolve where the prompts come from (class attributes, then options)."""
         options = environment.parsed_options
         return DatasetSettings(
-            path=_required(_setting(cls, options, "prompts", _text)),
-            prompt_field=_setting(cls, options, "prompt_field", _text),
-            name_field=_setting(cls, options, "name_field", _text),
-            max_samples=_required(_setting(cls, options, "max_samples", _max_samples)),
-            shuffle_seed=_setting(cls, options, "shuffle_seed", _seed),
+            path=required(setting(cls, options, "prompts", as_text)),
+            prompt_field=setting(cls, options, "prompt_field", as_text),
+            name_field=setting(cls, options, "name_field", as_text),
+            max_samples=required(setting(cls, options, "max_samples", parse_max_samples)),
+            shuffle_seed=setting(cls, options, "shuffle_seed", parse_seed),
         )
 
     def on_start(self) -> None:

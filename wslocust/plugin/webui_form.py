@@ -33,7 +33,8 @@ from werkzeug.datastructures import ImmutableMultiDict
 from ..errors import WsLocustError
 from ..load.shapes import ConfigurableShape
 from ..metrics import METRIC_BUILDERS
-from ..users import OPTION_ATTRIBUTES, WebSocketUser
+from ..settings import OPTION_ATTRIBUTES
+from ..users import WebSocketUser
 from ..values import flag
 from ..wire.protocols import PROTOCOLS, Protocol, SocketIOProtocol
 

@@ -1,0 +1,219 @@
+"""The settings of a user class, resolved from its attributes and the options, and their parsers.
+
+A setting is a class attribute, overridden by the command line (or the web UI) when its option is
+given (:data:`OPTION_ATTRIBUTES`); a bad value names whichever it came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .client import check_wire_text, expand_env, parse_connect_to
+from .errors import ConfigurationError
+from .load.arrivals import ARRIVAL_KINDS
+from .values import BadValue, choice, count, integer, number
+from .wire.deflate import COMPRESSIONS
+from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
+from .wire.protocols import Protocol
+
+__all__ = [
+    "OPTION_ATTRIBUTES",
+    "ConnectionSettings",
+    "DatasetSettings",
+    "as_strings",
+    "as_text",
+    "check_expanded",
+    "given",
+    "option_flag",
+    "parse_arrivals",
+    "parse_compression",
+    "parse_connect_to_setting",
+    "parse_headers",
+    "parse_max_samples",
+    "parse_message_bytes",
+    "parse_origin",
+    "parse_query",
+    "parse_rate_per_s",
+    "parse_seed",
+    "parse_subprotocols",
+    "required",
+    "setting",
+]
+
+OPTION_ATTRIBUTES: dict[str, str] = {
+    "prompts": "prompts",
+    "prompt_field": "prompt_field",
+    "name_field": "name_field",
+    "request_name": "request_name",
+    "max_samples": "max_samples",
+    "shuffle_seed": "shuffle_seed",
+    "protocol": "protocol",
+    "origin": "origin",
+    "header": "headers",
+    "query": "query",
+    "subprotocol": "subprotocols",
+    "connect_to": "connect_to",
+    "connect_timeout": "connect_timeout_s",
+    "reply_timeout": "reply_timeout_s",
+    "prompts_per_connection": "prompts_per_connection",
+    "arrival_rate": "arrival_rate",
+    "arrivals": "arrivals",
+    "max_message_bytes": "max_message_bytes",
+    "compression": "compression",
+}
+"""The options that stand for a user-class attribute (the option's dest → the attribute): given, the
+option wins; unset, the attribute is used (and the web UI's form shows it)."""
+
+_T = TypeVar("_T")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP token (RFC 9110), which a WebSocket subprotocol must be (RFC 6455)."""
+
+
+def given(options: argparse.Namespace | None, option: str) -> Any | None:
+    """The value of ``option`` when given (the web UI's form leaves an empty field as ``""``), else None."""
+    value = getattr(options, option, None) if options is not None else None
+    return None if value is None or value == "" or value == [] else value
+
+
+def setting(
+    cls: type, options: argparse.Namespace | None, option: str, parse: Callable[[Any, str], _T]
+) -> _T | None:
+    """Option ``option`` when given, else its class attribute (:data:`OPTION_ATTRIBUTES`), parsed; None
+    when neither is set.
+
+    A bad value names whichever it came from: ``--reply-timeout`` or ``SupportBotUser.reply_timeout_s``.
+    """
+    value = given(options, option)
+    if value is not None:
+        return parse(value, option_flag(option))
+    attribute = OPTION_ATTRIBUTES[option]
+    default = getattr(cls, attribute)
+    return None if default is None else parse(default, f"{cls.__name__}.{attribute}")
+
+
+def required(value: _T | None) -> _T:
+    assert value is not None  # the class attribute has a value
+    return value
+
+
+def option_flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def as_text(value: Any, name: str) -> str:
+    return str(value)
+
+
+def as_strings(value: Any, name: str) -> tuple[str, ...]:
+    return tuple(str(item) for item in value) if isinstance(value, list | tuple) else (str(value),)
+
+
+def parse_headers(value: Any, name: str) -> tuple[str, ...]:
+    headers = as_strings(value, name)
+    for header in headers:
+        field_name, colon, _ = header.partition(":")
+        if not colon or not field_name.strip() or any(char.isspace() for char in field_name.strip()):
+            raise ConfigurationError(f"{name} must read 'Name: value' (the value is not shown)")
+        check_wire_text(header, name)
+    return headers
+
+
+def parse_query(value: Any, name: str) -> str:
+    return check_wire_text(str(value), name, in_url=True)
+
+
+def parse_origin(value: Any, name: str) -> str:
+    return check_wire_text(str(value), name)
+
+
+def parse_subprotocols(value: Any, name: str) -> tuple[str, ...]:
+    subprotocols = as_strings(value, name)
+    for subprotocol in subprotocols:
+        if not _TOKEN.fullmatch(subprotocol):
+            raise BadValue(name, subprotocol, "a token: letters, digits and !#$%&'*+-.^_`|~ (RFC 6455)")
+    return subprotocols
+
+
+def parse_seed(value: Any, name: str) -> int | None:
+    expected = "a whole number of 0 or more, or -1 for file order"
+    seed = integer(value, name, what=expected)
+    if seed < -1:
+        raise BadValue(name, value, expected)
+    return None if seed == -1 else seed
+
+
+def parse_max_samples(value: Any, name: str) -> int:
+    samples = integer(value, name, what="a whole number of 1 or more, or -1 for all")
+    if samples == 0 or samples < -1:
+        raise BadValue(name, value, "a whole number of 1 or more, or -1 for all")
+    return samples
+
+
+def parse_message_bytes(value: Any, name: str) -> int:
+    return count(value, name, minimum=1)
+
+
+def parse_connect_to_setting(value: Any, name: str) -> str:
+    target = str(value)
+    try:
+        parse_connect_to(target, 443)
+    except ConfigurationError as error:
+        raise ConfigurationError(str(error).replace("--connect-to", name, 1)) from None
+    return target
+
+
+def parse_rate_per_s(value: Any, name: str) -> float:
+    return number(value, name, positive=True, what="a number of prompts a second")
+
+
+def parse_arrivals(value: Any, name: str) -> str:
+    return choice(value, name, ARRIVAL_KINDS)
+
+
+def parse_compression(value: Any, name: str) -> str:
+    return choice(value, name, COMPRESSIONS)
+
+
+def check_expanded(values: Sequence[str], name: str, *, in_url: bool = False) -> None:
+    """Check that every ``${VAR}`` of a secret setting is set and expands to text the handshake can
+    carry (the values are neither kept nor shown)."""
+    for value in values:
+        try:
+            expand_env(value, f"{name}, after ${{VAR}} expansion,", in_url=in_url)
+        except ConfigurationError as error:
+            message = str(error)
+            raise ConfigurationError(message if message.startswith(name) else f"{name}: {message}") from None
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What a :class:`WebSocketUser` connects with, resolved from its class and the options."""
+
+    url: str
+    protocol: Protocol
+    origin: str | None
+    headers: tuple[str, ...]
+    query: str | None
+    subprotocols: tuple[str, ...]
+    connect_timeout_s: float
+    reply_timeout_s: float
+    verify_tls: bool
+    connect_to: str | None
+    follow_redirects: bool = False
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    compression: str = "none"
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """Where a :class:`ChatbotUser` reads its prompts."""
+
+    path: str
+    prompt_field: str | None
+    name_field: str | None
+    max_samples: int
+    shuffle_seed: int | None
