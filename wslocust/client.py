@@ -458,6 +458,12 @@ class ChatClient:
             if self._idle_watcher is not None:
                 self._idle_watcher.stop()
 
+    def hand_over(self) -> socket.socket | None:
+        """Stop the idle watch and return the open socket, to a loop that reads it itself (several
+        prompts in flight, :mod:`wslocust.inflight`); None when not connected."""
+        self._settle()
+        return self._sock
+
     def ask(
         self,
         prompt: str,

@@ -40,6 +40,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..values import argument_type, count, fraction, integer, milliseconds, port, seconds
+from .inflight import answer_beside
 from .socketio import (
     SocketIOConversation,
     SocketIOSettings,
@@ -212,7 +213,9 @@ class Conversation:
                 {"type": "session.created", "session": {"id": f"sess_{self.connection_id}"}}
             )
         async for message in self.connection:
-            await self.handle(message if isinstance(message, str) else message.decode("utf-8", "replace"))
+            text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+            if not answer_beside(self, text):  # a prompt carrying its id is answered beside the others
+                await self.handle(text)
 
     def _dialect(self, message: str) -> tuple[str, Any]:
         forced = self.behaviour.protocol

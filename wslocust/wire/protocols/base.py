@@ -204,6 +204,27 @@ class Protocol(ABC):
         for it, within the connect timeout, after :meth:`open`)."""
         return True
 
+    # Several prompts in flight on one connection (--in-flight, wslocust.wire.multiplex): a protocol
+    # whose replies name the prompt they answer sets `correlates` and overrides the two methods below.
+    @property
+    def correlates(self) -> bool:
+        """True when each reply message names the prompt it answers (a request id), so several
+        prompts may be in flight on one connection (``--in-flight``); False (the default) refuses it."""
+        return False
+
+    def request_with_id(self, prompt: str, record: Mapping[str, Any], request_id: str) -> Sequence[Message]:
+        """The messages sending ``prompt`` tagged with ``request_id`` (read only when :attr:`correlates`)."""
+        return self.request(prompt, record)
+
+    def feed_with_id(self, message: Message) -> tuple[str | None, Sequence[Event]]:
+        """Read one received message: the request id it answers (None: none) and its events for that
+        prompt's reply (read only when :attr:`correlates`).
+
+        Raises:
+            ProtocolError: the message cannot be read in this protocol.
+        """
+        return None, self.feed(message)
+
     @abstractmethod
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         """Start a new reply: return the messages that send ``prompt``.
