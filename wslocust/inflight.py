@@ -31,17 +31,45 @@ from gevent.hub import get_hub
 from gevent.lock import Semaphore
 
 from .client import ChatClient, _receive_buffer
-from .errors import ConnectError, ConnectionClosed, WsLocustError
+from .errors import ConfigurationError, ConnectError, ConnectionClosed, WsLocustError
+from .settings import given, option_flag, parse_in_flight, required, setting
 from .sockets import SO_TIMESTAMPNS
 from .wire.connection import Close, Pong
 from .wire.multiplex import Multiplexer
+from .wire.protocols import JsonProtocol, Protocol
 from .wire.reply import REQUEST_TYPE, Reply
 
-__all__ = ["InFlight"]
+__all__ = ["InFlight", "in_flight_limit"]
 
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
 _TIMESPEC = struct.Struct("@qq")
 _STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+
+
+def in_flight_limit(cls: type, options: Any, protocol: Protocol) -> int:
+    """The prompts a user of ``cls`` keeps in flight (``--in-flight``, else ``cls.in_flight``).
+
+    Raises:
+        ConfigurationError: not a whole number of 1 or more, or more than 1 with a protocol that
+            cannot tell replies apart (the message names the option and the protocol).
+    """
+    limit = required(setting(cls, options, "in_flight", parse_in_flight))
+    if limit > 1 and not protocol.correlates:
+        where = (
+            option_flag("in_flight")
+            if given(options, "in_flight") is not None
+            else f"{cls.__name__}.in_flight"
+        )
+        name = protocol.name or type(protocol).__name__
+        hint = (
+            " without --json-id-path: give it, with {request_id} in --json-template"
+            if isinstance(protocol, JsonProtocol)
+            else ": use --protocol json with --json-id-path, or openai-realtime"
+        )
+        raise ConfigurationError(
+            f"{where} {limit}: protocol {name} cannot tell replies apart (they name no prompt){hint}"
+        )
+    return limit
 
 
 class InFlight:

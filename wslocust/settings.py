@@ -33,6 +33,7 @@ __all__ = [
     "parse_compression",
     "parse_connect_to_setting",
     "parse_headers",
+    "parse_in_flight",
     "parse_max_samples",
     "parse_message_bytes",
     "parse_origin",
@@ -64,6 +65,7 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "arrivals": "arrivals",
     "max_message_bytes": "max_message_bytes",
     "compression": "compression",
+    "in_flight": "in_flight",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""
@@ -151,6 +153,10 @@ def parse_max_samples(value: Any, name: str) -> int:
     if samples == 0 or samples < -1:
         raise BadValue(name, value, "a whole number of 1 or more, or -1 for all")
     return samples
+
+
+def parse_in_flight(value: Any, name: str) -> int:
+    return count(value, name, minimum=1)
 
 
 def parse_message_bytes(value: Any, name: str) -> int:

@@ -22,6 +22,7 @@ import gevent
 from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
+from .inflight import InFlight, in_flight_limit
 from .load.arrivals import OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
@@ -389,6 +390,11 @@ class ChatbotUser(WebSocketUser):
     arrivals: ClassVar[str] = "constant"
     """Open-model arrivals: ``constant`` (evenly spaced) or ``poisson`` (``--arrivals``)."""
 
+    in_flight: ClassVar[int] = 1
+    """Prompts a user keeps outstanding at once on its connection, each still one request timed on
+    its own (``--in-flight``); above 1 the protocol must tell replies apart (``json`` with
+    ``--json-id-path``, ``openai-realtime``). The think time is then the pause between sends."""
+
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         options = environment.parsed_options
@@ -397,6 +403,8 @@ class ChatbotUser(WebSocketUser):
         self.prompts_per_connection = required(setting(cls, options, "prompts_per_connection", count))
         self._asked_on_connection = 0
         self._record_fields = tuple(self.client.protocol.record_fields())
+        limit = in_flight_limit(cls, options, self.client.protocol)  # several prompts in flight:
+        self.prompts_in_flight = InFlight(self.client, limit) if limit > 1 else None  # wslocust.inflight
         self.dataset: Dataset | None = None
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
@@ -426,6 +434,7 @@ class ChatbotUser(WebSocketUser):
         options = environment.parsed_options
         setting(cls, options, "prompts_per_connection", count)
         protocol = cls.connection_settings(environment, url=_HOST_TO_COME).protocol
+        in_flight_limit(cls, options, protocol)
         fields = protocol.record_fields()
         if fields:
             dataset = cls.dataset_settings(environment)
@@ -477,13 +486,22 @@ class ChatbotUser(WebSocketUser):
             if lacking:  # a failure, not sent (start-up saw records that have the field)
                 self._fail_unsent(record, lacking[0])
                 return
+        in_flight = self.prompts_in_flight
         if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
-            self.client.close()
+            if in_flight is not None:
+                in_flight.finish()  # waits for the replies in flight
+            else:
+                self.client.close()
             self._asked_on_connection = 0
         self._asked_on_connection += 1
-        self.client.ask(
+        (in_flight or self.client).ask(
             record.prompt, record=record.fields, name=self.request_name or record.name, scheduled_at=due
         )
+
+    def on_stop(self) -> None:
+        if self.prompts_in_flight is not None:
+            self.prompts_in_flight.close()  # the replies in flight count as in flight at the stop
+        super().on_stop()
 
     def _fail_unsent(self, record: PromptRecord, field: str) -> None:
         """Count a prompt its record cannot make (its template's field missing) as a failed reply."""

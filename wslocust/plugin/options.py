@@ -21,6 +21,7 @@ __all__ = [
     "DEMO_OPTIONS",
     "INTERRUPTED_EXIT_CODE",
     "add_arguments",
+    "add_in_flight_arguments",
     "add_option",
     "add_socketio_arguments",
 ]
@@ -200,6 +201,11 @@ def add_arguments(parser: Any) -> None:
     add_socketio_arguments(
         parser.add_argument_group("wslocust socket.io", "--protocol socketio and rasa (see the README)")
     )
+    add_in_flight_arguments(
+        parser.add_argument_group(
+            "wslocust in flight", "Several prompts in flight on one connection (see the README)"
+        )
+    )
     slos = parser.add_argument_group(
         "wslocust service levels", "Goodput: the replies/s that meet every SLO (docs/metrics.md)"
     )
@@ -290,6 +296,24 @@ def add_socketio_arguments(group: Any) -> None:
         "--socketio-error",
         help="Condition marking a reply, end event or ack payload as the bot's error, as --json-error's "
         "(default: error, a payload with an error field; its value is the failure's text)",
+    )
+
+
+def add_in_flight_arguments(group: Any) -> None:
+    """The ``wslocust in flight`` group: several prompts outstanding on one connection."""
+    add_option(
+        group,
+        "--in-flight",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="N",
+        help="Prompts a user keeps outstanding on its connection, each timed on its own (default 1); "
+        "above 1 the protocol must tell replies apart: json with --json-id-path, or openai-realtime",
+    )
+    add_option(
+        group,
+        "--json-id-path",
+        help="json/apigw: dotted path where a reply carries the {request_id} its prompt's template sent "
+        "(e.g. request_id), so replies are told apart",
     )
 
 
