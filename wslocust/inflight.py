@@ -186,13 +186,15 @@ class InFlight:
             reader.kill(block=True)
 
     def _connect(self) -> Multiplexer | None:
-        """Open the connection and start its reader; None when it cannot be opened."""
+        """Open the connection (or take the one the user opened at its start) and start its reader;
+        None when it cannot be opened."""
         client = self.client
-        if self._failed_connects:
-            gevent.sleep(min(0.1 * 2 ** (self._failed_connects - 1), 5.0))
-        if not client.connect():
-            self._failed_connects += 1
-            return None
+        if not client.connected:
+            if self._failed_connects:
+                gevent.sleep(min(0.1 * 2 ** (self._failed_connects - 1), 5.0))
+            if not client.connect():
+                self._failed_connects += 1
+                return None
         self._failed_connects = 0
         sock = client.hand_over()
         if sock is None:
