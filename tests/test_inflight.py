@@ -186,3 +186,51 @@ def test_a_run_with_four_in_flight_keeps_one_connection_a_user_and_more_replies_
     assert sum(int(row["Failure Count"]) for row in replies) == 0
     # One at a time, 2 users could ask at most 2 x 3 s / 0.14 s = 43 prompts; four at a time, ~170.
     assert sum(int(row["Request Count"]) for row in replies) > 64
+
+
+def test_finishing_a_connection_waits_for_its_replies_and_the_next_prompt_reconnects(
+    recorded_env, demo
+) -> None:
+    """What --prompts-per-connection does with prompts in flight."""
+    environment, recorded = recorded_env
+    flight = in_flight_client(
+        environment, demo("--ttft-ms", "50", "--itl-ms", "1", "--chunks", "2"), tagged_json()
+    )
+    flight.ask(QUESTION)
+    flight.ask(QUESTION)
+    flight.finish()
+    assert len(recorded.of("WS")) == 2
+    flight.ask(QUESTION)
+    assert wait_until(lambda: len(recorded.of("WS")) == 3, 5 * UNIT)
+    flight.close()
+    assert [event["exception"] for event in recorded.of("WS")] == [None, None, None]
+    assert len(recorded.of("CONNECT")) == 2
+
+
+def test_a_stop_hands_the_replies_in_flight_over_as_stopped_without_firing_them(
+    recorded_env, raw_server
+) -> None:
+    environment, recorded = recorded_env
+    server: RawServer = raw_server(answering_by_delay())
+    stopped = []
+    flight = in_flight_client(
+        environment, f"ws://127.0.0.1:{server.port}", tagged_json(), on_stopped_mid_reply=stopped.append
+    )
+    flight.ask("never")
+    flight.ask("never")
+    flight.close()
+    assert [reply.prompt for reply in stopped] == ["never", "never"]
+    assert recorded.of("WS") == []
+
+
+def test_server_pings_are_answered_while_replies_are_in_flight(recorded_env, demo) -> None:
+    """The demo bot drops a client whose pong is 0.15 s late; replies take 0.5 s."""
+    environment, recorded = recorded_env
+    url = demo("--ping-interval-s", "0.05", "--ping-timeout-s", "0.15", "--ttft-ms", "500", "--itl-ms", "1")
+    flight = in_flight_client(environment, url, tagged_json())
+    flight.ask(QUESTION)
+    flight.ask(QUESTION)
+    assert wait_until(lambda: len(recorded.of("WS")) == 2, 5 * UNIT)
+    flight.close()
+    assert [event["exception"] for event in recorded.of("WS")] == [None, None]
+    assert flight.client.pings_answered >= 3

@@ -161,6 +161,7 @@ class InFlight:
             self._slots.acquire()
         try:
             self._stop_reader()
+            self._mux, self._sock = None, None
             self.client.close()
         finally:
             for _ in range(self.limit):
