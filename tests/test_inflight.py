@@ -234,3 +234,25 @@ def test_server_pings_are_answered_while_replies_are_in_flight(recorded_env, dem
     flight.close()
     assert [event["exception"] for event in recorded.of("WS")] == [None, None]
     assert flight.client.pings_answered >= 3
+
+
+def test_a_check_that_raises_fails_the_other_replies_in_flight_instead_of_hanging_the_user(
+    recorded_env, raw_server
+) -> None:
+    environment, recorded = recorded_env
+    server: RawServer = raw_server(answering_by_delay())
+
+    def broken_check(reply):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug in a check")
+
+    flight = in_flight_client(
+        environment, f"ws://127.0.0.1:{server.port}", tagged_json(), limit=2, checks=[broken_check]
+    )
+    flight.ask("10")
+    flight.ask("2000")
+    assert wait_until(lambda: len(recorded.of("WS")) == 1, 5 * UNIT)
+    assert "the reader failed" in str(recorded.of("WS")[0]["exception"])
+    assert recorded.of("WS")[0]["response"].prompt == "2000"
+    flight.ask("10")  # a free slot, a new connection: the user goes on
+    assert wait_until(lambda: len(recorded.of("CONNECT")) == 2, 5 * UNIT)
+    flight.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import locust  # noqa: F401  (gevent's monkey patching comes first)
 
 import itertools
+import logging
 import os
 import socket
 import ssl
@@ -41,6 +42,7 @@ from .wire.reply import REQUEST_TYPE, Reply
 
 __all__ = ["InFlight", "in_flight_limit"]
 
+_log = logging.getLogger(__name__)
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
 _TIMESPEC = struct.Struct("@qq")
 _STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
@@ -205,8 +207,28 @@ class InFlight:
             client.protocol, compression.reader(client.max_message_bytes), deflate=compression.agreed
         )
         self._mux, self._sock = mux, sock
-        self._reader = gevent.spawn(self._read, sock, mux)
+        self._reader = gevent.spawn(self._read_guarded, sock, mux)
         return mux
+
+    def _read_guarded(self, sock: socket.socket, mux: Multiplexer) -> None:
+        """Run the reader; should it fail (a check or a listener raising), every reply in flight fails
+        with the error, each reported, so that no sender waits for ever on a slot."""
+        try:
+            self._read(sock, mux)
+        except Exception as error:
+            _log.exception("the reader of a connection with prompts in flight failed")
+            self._forget(mux)
+            self.client.close()
+            failed = mux.fail_all(
+                ConnectionClosed(None, f"(the reader failed: {error!r})"), time.perf_counter()
+            )
+            for reply in failed:
+                self._slots.release()
+                self.client.environment.events.request.fire(
+                    request_type=REQUEST_TYPE, name=reply.name, response_time=reply.total_time_ms,
+                    response_length=reply.bytes, exception=reply.error, context={}, response=reply,
+                    start_time=reply.started_at, url=None,
+                )  # fmt: skip
 
     def _read(self, sock: socket.socket, mux: Multiplexer) -> None:
         """The connection's reader: every block to the multiplexer, each completed reply reported,
@@ -284,11 +306,11 @@ class InFlight:
         client = self.client
         fire = client.environment.events.request.fire
         for reply in replies:
+            self._slots.release()  # first: a check that raises must not hold the slot for ever
             for check in client.checks:
                 if reply.error is not None:
                     break
                 reply.error = check(reply)
-            self._slots.release()
             fire(
                 request_type=REQUEST_TYPE,
                 name=reply.name,
