@@ -228,3 +228,8 @@ def test_a_template_with_request_id_sent_one_prompt_at_a_time_numbers_its_prompt
     ids = [json.loads(protocol.request("p", {})[0])["id"] for _ in range(2)]
     assert ids == ["1", "2"]
     assert protocol.record_fields() == []
+
+
+def test_a_records_own_request_id_is_kept_when_prompts_go_one_at_a_time() -> None:
+    protocol = JsonProtocol(template=TEMPLATE)
+    assert json.loads(protocol.request("p", {"request_id": "mine"})[0])["id"] == "mine"

@@ -5,7 +5,8 @@
 - a reply message's text is read at a dotted path (``choices.0.delta.content``);
 - a condition ends the reply (``type=end``, ``done=true``), another marks an error
   (``type=error``); the error's text is read at a path;
-- ``{request_id}`` in the template is a per-prompt id the client makes; with an id path
+- ``{request_id}`` in the template is a per-prompt id the client makes (one prompt at a time, a
+  record's own ``request_id`` field wins); with an id path
   (``--json-id-path``) naming where a reply message carries it back, replies can be told apart and
   several prompts may be in flight on one connection (``--in-flight``).
 
@@ -242,7 +243,7 @@ class JsonProtocol(Protocol):
         return [name for name in self.template.fields if name not in ("prompt", "request_id")]
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
-        if self._tags_prompts:
+        if self._tags_prompts and "request_id" not in record:  # a record's own request_id is kept
             return (self.template.render(prompt, record, str(next(self._request_ids))),)
         return (self.template.render(prompt, record),)
 
