@@ -90,11 +90,14 @@ def test_four_prompts_in_flight_are_answered_side_by_side_by_the_demo_bot_each_t
     assert wait_until(lambda: len(recorded.of("WS")) == 8, 10 * UNIT)
     flight.close()
     assert len(recorded.of("CONNECT")) == 1
+    # Four replies' chunks fall due at the same instants and the bot sends them one after another:
+    # twice the one-reply tolerance, far below the 160 ms more a reply waited if they were in turn.
+    tolerance_ms = 2 * TOLERANCE_MS
     for event in recorded.of("WS"):
         assert event["exception"] is None
         assert event["context"]["chunks"] == 4
-        assert 100 <= event["context"]["time_to_first_chunk_ms"] <= 100 + TOLERANCE_MS
-        assert 160 <= event["response_time"] <= 160 + TOLERANCE_MS
+        assert 100 <= event["context"]["time_to_first_chunk_ms"] <= 100 + tolerance_ms
+        assert 160 <= event["response_time"] <= 160 + tolerance_ms
     assert {event["response"].text for event in recorded.of("WS")} == {recorded.of("WS")[0]["response"].text}
 
 
