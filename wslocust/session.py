@@ -47,7 +47,7 @@ def run_opening(
             (:class:`~wslocust.errors.SessionRefused`).
         ProtocolError: the server broke the protocol.
     """
-    what = f"{connection.protocol.name} opening"
+    what = f"{getattr(connection.protocol, 'opening_name', connection.protocol.name)} opening"
     where = "{}:{}".format(*address)
     try:
         data = connection.open()

@@ -78,6 +78,7 @@ argument group) the group "Socket.IO" before those."""
 
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
+    "wslocust sessions": "Sessions",
     "wslocust load shapes": "Load shape",
     "wslocust gates": "Gates",
 }
@@ -202,6 +203,8 @@ def _as_text(value: Any) -> str | bool:
         return value.name if PROTOCOLS.get(value.name) is value else ""
     if isinstance(value, list | tuple):
         return LIST_SEPARATOR.join(str(item) for item in value)
+    if isinstance(value, Mapping):  # a class's captures: as --capture NAME=PATH values
+        return LIST_SEPARATOR.join(f"{name}={path}" for name, path in value.items())
     return str(value)
 
 
