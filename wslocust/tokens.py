@@ -4,8 +4,8 @@ A :class:`TokenSource` gets its token from a command's standard output (``--toke
 ``aws cognito-idp initiate-auth ... --output text`` line) or from a locustfile's function. The token
 lasts ``--token-ttl`` seconds, else until the ``exp`` claim of a JWT (its payload decoded, not
 verified: the server verifies it), else for ever; it is refreshed when a fifth of its life (at most
-60 s) is left, at its next use. Users read it as ``${TOKEN}`` in ``--header``/``--query`` and
-``{token}`` in templates.
+60 s) is left, at its next use, and no longer sent in its last twentieth (at most 1 s). Users read it
+as ``${TOKEN}`` in ``--header``/``--query`` and ``{token}`` in templates.
 
 The command is split into words as a shell would (:func:`shlex.split`) and run without a shell, with
 a timeout; pipes or variables need an explicit ``sh -c '...'``. Its output is a secret: no message
@@ -214,7 +214,9 @@ class TokenSource:
             raise TokenRefreshFailed(f"{self.what} gave a token that has expired already (its exp)")
         lifetime = expires_at - now
         self._token = token
-        self._expires_at = expires_at
+        # Not sent in its last moments (a twentieth of its life, at most a second): it would expire
+        # on its way to the server.
+        self._expires_at = expires_at - min(1.0, lifetime / 20.0)
         self._refresh_at = expires_at - min(_MAX_MARGIN_S, lifetime / 5.0)
 
 

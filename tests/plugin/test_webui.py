@@ -291,7 +291,8 @@ def test_every_option_of_the_form_has_a_group() -> None:
     from locust import argument_parser
 
     options = form_options(argument_parser.get_parser())
-    assert {option.group for option in options.values()} <= {*FORM_GROUPS, "Socket.IO", "Load shape", "Gates"}
+    groups = {*FORM_GROUPS, "Socket.IO", "Sessions", "Load shape", "Gates"}
+    assert {option.group for option in options.values()} <= groups
     assert options["max_p95_ms"].group == "Gates"
 
 
