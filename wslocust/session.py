@@ -1,6 +1,8 @@
 """A connection's life beyond prompts and replies, for protocols that hold a dialogue of their own
-(:class:`~wslocust.wire.managed.ManagedConnection`): the opening after the handshake, and replies
-that a quiet period ends. The I/O of :mod:`wslocust.client`; the decisions are the wire layer's.
+(:class:`~wslocust.wire.managed.ManagedConnection`): the opening after the handshake (a Socket.IO
+namespace connect, ``--on-connect`` messages and an ``--await-on-connect`` welcome: see
+:mod:`wslocust.wire.sessions`), and replies that a quiet period ends. The I/O of
+:mod:`wslocust.client`; the decisions are the wire layer's.
 """
 
 from __future__ import annotations
