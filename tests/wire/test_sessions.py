@@ -44,6 +44,7 @@ def session(**kwargs: object) -> SessionProtocol:
 def test_without_any_session_setting_the_protocol_is_left_as_it_is_and_keeps_the_plain_connection() -> None:
     protocol = JsonProtocol()
     assert session_protocol(protocol) is protocol
+    assert session_protocol(protocol, values=lambda: {"token": "T"}) is protocol  # ${TOKEN} only
     assert type(connection_for(session_protocol(protocol))) is Connection
 
 
@@ -67,6 +68,17 @@ def test_a_value_captured_from_a_reply_is_used_by_the_next_prompt() -> None:
     protocol.feed('{"type": "end", "text": "ok", "meta": {"next": 7}}')
     [message] = protocol.request("again", {})
     assert json.loads(message)["session_id"] == 7
+
+
+def test_a_non_json_push_between_replies_is_read_for_captures_only_as_before() -> None:
+    connection = ManagedConnection(session(captures={"session": "session_id"}))
+    connection.open()
+    assert connection.receive(text("server restarting soon") + text(WELCOME), 0.0) is not None
+    assert connection.error is None
+    reply = Reply(prompt="hi", name="ask")
+    connection.start(reply)
+    connection.receive(text('{"type": "end", "text": "hello"}'), 5.0)
+    assert (reply.ok, reply.text) == (True, "hello")
 
 
 def test_a_template_naming_a_value_never_captured_raises_capture_missing_naming_it_and_its_path() -> None:

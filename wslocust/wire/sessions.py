@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import CaptureMissing, ConfigurationError
-from .protocols.base import Answer, Event, Message, Protocol
+from .protocols.base import Answer, End, Event, Failure, Message, Protocol
 from .protocols.json_messages import Condition, JsonTemplate, check_path, get_path
 
 __all__ = ["RESERVED_NAMES", "SessionProtocol", "parse_capture", "session_protocol"]
@@ -118,6 +118,7 @@ class SessionProtocol(Protocol):
         self._session_fields = [name for name in inner.record_fields() if name in self._own]
         self._stage_sent = False  # the on-connect messages went out on this connection
         self._awaiting = False
+        self._in_reply = False  # a prompt went out and its reply has not ended
 
     @property
     def opening_name(self) -> str:
@@ -146,6 +147,7 @@ class SessionProtocol(Protocol):
 
     def open(self) -> Sequence[Message]:
         self.captured = {}
+        self._in_reply = False
         self._stage_sent = False
         self._awaiting = self.await_on_connect is not None
         sent = list(self.inner.open()) if self.inner.manages_connection else []
@@ -160,7 +162,9 @@ class SessionProtocol(Protocol):
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         if self._session_fields:
             record = {**record, **self._fill(self._session_fields)}
-        return self.inner.request(prompt, record)
+        messages = self.inner.request(prompt, record)
+        self._in_reply = True
+        return messages
 
     def feed(self, message: Message) -> Sequence[Event]:
         if self.captures or self._awaiting:
@@ -173,14 +177,26 @@ class SessionProtocol(Protocol):
                     assert self.await_on_connect is not None
                     if self.await_on_connect(document):
                         self._awaiting = False
-                        return [event for event in self.inner.feed(message) if type(event) is Answer]
+                        return self._answers_of(message)
+        if not (self._in_reply or self.inner.manages_connection):
+            # Between replies, a protocol that does not manage its connection never saw messages
+            # (they are dropped unread): a server's non-JSON push must not break it now.
+            return ()
         opening = not self.inner.ready
         events = self.inner.feed(message)
+        if any(type(event) in (End, Failure) for event in events):
+            self._in_reply = False
         if opening and self.inner.ready:  # the inner protocol's opening just ended: ours goes now
             return [*events, *self._send_on_connect()]
         if self._awaiting:  # no reply is awaited before the welcome: only the inner answers count
             return [event for event in events if type(event) is Answer]
         return events
+
+    def _answers_of(self, message: Message) -> list[Event]:
+        """The awaited message: only the answers of a protocol that manages its connection count."""
+        if not self.inner.manages_connection:
+            return []
+        return [event for event in self.inner.feed(message) if type(event) is Answer]
 
     def _send_on_connect(self) -> list[Answer]:
         self._stage_sent = True
@@ -251,6 +267,8 @@ def session_protocol(
 ) -> Protocol:
     """``inner`` with a session around it, or ``inner`` itself when no session feature is asked for
     (its lean path kept); see :class:`SessionProtocol` for the arguments."""
+    if values is not None and not (on_connect or "token" in inner.record_fields()):
+        values = None  # the token goes only into the handshake (${TOKEN}): no template reads it
     if not (on_connect or await_on_connect or captures or values):
         return inner
     return SessionProtocol(
