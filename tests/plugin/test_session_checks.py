@@ -16,8 +16,10 @@ import pytest
 from wslocust import ChatbotUser, ConfigurationError
 from wslocust.plugin.webui_form import SECRET_MASK, form_options, shown_values
 from wslocust.wire.handshake import provide_variable
+from wslocust.wire.protocols import JsonProtocol
+from wslocust.wire.sessions import SessionProtocol
 
-from .test_checks import Bot, check, refusal
+from .test_checks import Bot, check, options, refusal
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +90,20 @@ def test_the_session_options_form_their_own_group_and_the_token_command_is_a_sec
 def test_a_token_command_that_prints_nothing_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="gave no token"):
         check(Bot, token_command=script(tmp_path, ""))
+
+
+def test_without_session_settings_the_users_protocol_is_the_plain_one_and_with_them_wrapped() -> None:
+    """The lean ws:// path is kept unless a session option asks for more."""
+
+    class Json(Bot):
+        abstract = True
+        protocol = "json"
+
+    def protocol_of(**given: object) -> object:
+        environment = Environment(events=Events(), parsed_options=options(**given))
+        return Json.connection_settings(environment).protocol
+
+    assert type(protocol_of()) is JsonProtocol
+    wrapped = protocol_of(capture=["session=session_id"], await_on_connect="type=welcome")
+    assert isinstance(wrapped, SessionProtocol)
+    assert wrapped.captures == {"session": "session_id"}
