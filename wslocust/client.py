@@ -532,7 +532,12 @@ class ChatClient:
         sock = self._sock
         assert sock is not None
         connection = self._connection
-        payload = connection.start(reply)
+        try:
+            payload = connection.start(reply)
+        except WsLocustError as unsent:  # a captured value or the token missing: nothing was sent
+            reply.error, reply.started_at = unsent, time.time()
+            self._watch_idle()
+            return
         receive = connection.receive
         perf_counter = time.perf_counter
         buffer = self._buffer

@@ -66,6 +66,11 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "max_message_bytes": "max_message_bytes",
     "compression": "compression",
     "in_flight": "in_flight",
+    "on_connect": "on_connect",
+    "await_on_connect": "await_on_connect",
+    "capture": "captures",
+    "token_command": "token_command",
+    "token_ttl": "token_ttl_s",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""

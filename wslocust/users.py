@@ -14,7 +14,7 @@ import argparse
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 import gevent
@@ -26,6 +26,7 @@ from .inflight import InFlight, in_flight_limit
 from .load.arrivals import OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
+from .session_options import check_capture_names, parse_captures, token_source, with_session
 from .settings import (
     OPTION_ATTRIBUTES,
     ConnectionSettings,
@@ -122,6 +123,27 @@ class WebSocketUser(User):
     compressed messages, inflated within the message limit, and gets compressed prompts; ``none``
     offers nothing (``--compression``)."""
 
+    on_connect: ClassVar[Sequence[str]] = ()
+    """Messages (templates as ``--json-template``; ``{token}`` and captured values) sent when a
+    connection opens (``--on-connect``, repeatable)."""
+
+    await_on_connect: ClassVar[str | None] = None
+    """A condition (``type=welcome``) a server message must meet before the first prompt, within the
+    connect timeout, its wait part of ``CONNECT`` (``--await-on-connect``)."""
+
+    captures: ClassVar[Mapping[str, str]] = {}
+    """Template field name → dotted path of a value in the server's JSON messages, kept per connection
+    (``{"session": "session_id"}``; ``--capture NAME=PATH``, repeatable)."""
+
+    token_command: ClassVar[str | None] = None
+    """A command whose output is the auth token, ``${TOKEN}``/``{token}`` (``--token-command``)."""
+
+    token_ttl_s: ClassVar[float | None] = None
+    """Seconds a token lasts; None reads a JWT's ``exp`` (``--token-ttl``)."""
+
+    token_function: ClassVar[Callable[[], str] | None] = None
+    """A function returning the auth token, instead of ``token_command`` (a ``staticmethod``)."""
+
     checks: ClassVar[Sequence[Check]] = ()
     """Functions run on every reply before its request event; one returning an error fails it."""
 
@@ -205,6 +227,7 @@ class WebSocketUser(User):
         Raises:
             ConfigurationError: a setting is invalid (names the option or the class attribute).
         """
+        token_source(cls, environment, start=True)  # its first token now: a failing command stops the run
         settings = cls.connection_settings(environment, url=_HOST_TO_COME)
         options = environment.parsed_options
         for option, values in (
@@ -254,7 +277,8 @@ class WebSocketUser(User):
             raise ConfigurationError(f"{name}: {error}") from None
         if getattr(options, "connect_to", None) == "":  # given empty: the web UI's empty field is None
             parse_connect_to_setting("", "--connect-to")
-        protocol = protocol_class.from_options(options or argparse.Namespace())
+        framing = protocol_class.from_options(options or argparse.Namespace())
+        protocol = with_session(cls, environment, framing)
         insecure = given(options, "insecure")
         follow = given(options, "follow_redirects")
         return ConnectionSettings(
@@ -445,6 +469,11 @@ class ChatbotUser(WebSocketUser):
                         f"{protocol.template_option} uses {{{name}}}, which no record of {dataset.path} has"
                     )
         cls.open_model_settings(environment)
+        captures = setting(cls, options, "capture", parse_captures)
+        if captures:
+            dataset = cls.dataset_settings(environment)
+            names = {name for record in load_dataset(dataset).records for name in record.fields}
+            check_capture_names(captures, names, dataset.path)
 
     @classmethod
     def dataset_settings(cls, environment: Environment) -> DatasetSettings:

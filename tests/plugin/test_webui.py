@@ -291,9 +291,8 @@ def test_every_option_of_the_form_has_a_group() -> None:
     from locust import argument_parser
 
     options = form_options(argument_parser.get_parser())
-    assert {option.group for option in options.values()} <= {
-        *FORM_GROUPS, "Socket.IO", "In flight", "Load shape", "Gates",
-    }  # fmt: skip
+    groups = {*FORM_GROUPS, "Socket.IO", "In flight", "Sessions", "Load shape", "Gates"}
+    assert {option.group for option in options.values()} <= groups
     assert options["max_p95_ms"].group == "Gates"
 
 
@@ -442,7 +441,7 @@ def test_the_form_groups_options_under_headings_with_their_flag_and_help(
         browser.screenshot(shot)
     fields.sort(key=lambda field: field["top"])
     headings = [field["group"] for field in fields if field["group"]]
-    assert headings == [*FORM_GROUPS, "Socket.IO", "In flight", "Gates"]
+    assert headings == [*FORM_GROUPS, "Socket.IO", "In flight", "Sessions", "Gates"]
     labels = [field["label"] for field in fields]
     assert labels[:2] == ["--origin", "--header"]
     assert "--max-p95-ms" in labels

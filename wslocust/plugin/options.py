@@ -1,6 +1,6 @@
 """wslocust's command-line options on Locust's parser: the ``wslocust``, ``wslocust socket.io``,
-``wslocust load shapes``, ``wslocust gates`` and ``wslocust demo`` groups, every option added through
-:func:`add_option`."""
+``wslocust sessions``, ``wslocust load shapes``, ``wslocust gates`` and ``wslocust demo`` groups,
+every option added through :func:`add_option`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ __all__ = [
     "add_arguments",
     "add_in_flight_arguments",
     "add_option",
+    "add_session_arguments",
     "add_socketio_arguments",
 ]
 
@@ -218,6 +219,11 @@ def add_arguments(parser: Any) -> None:
         help="A service-level objective, repeatable (e.g. --slo ttft:800 --slo tpot:50 --slo e2e:5000): "
         "goodput counts the replies meeting every one; METRIC: " + ", ".join(SLO_METRICS),
     )
+    add_session_arguments(
+        parser.add_argument_group(
+            "wslocust sessions", "Messages on connect, captured values and auth tokens (see the README)"
+        )
+    )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(
         parser.add_argument_group(
@@ -337,3 +343,46 @@ DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], 
     ),
 )
 """The demo bot's options: flag, default, help, and the value parser with its limits."""
+
+
+def add_session_arguments(group: Any) -> None:
+    """Add the session options: messages on connect, captured values, the auth token."""
+    add_option(
+        group,
+        "--on-connect",
+        action="append",
+        metavar="MESSAGE",
+        help="Message sent when a connection opens, repeatable; a template like --json-template "
+        '({token}, captured {NAME}s), e.g. \'{"type": "hello"}\'',
+    )
+    add_option(
+        group,
+        "--await-on-connect",
+        metavar="CONDITION",
+        help="Before the first prompt, await a server message meeting this condition (as --json-end's, "
+        "e.g. type=welcome) within the connect timeout; its wait is part of CONNECT",
+    )
+    add_option(
+        group,
+        "--capture",
+        action="append",
+        metavar="NAME=PATH",
+        help="Keep the value at a dotted JSON path of any server message of the connection as {NAME} "
+        "for every template, repeatable (e.g. session=session_id)",
+    )
+    add_option(
+        group,
+        "--token-command",
+        is_secret=True,
+        metavar="CMD",
+        help="Command printing an auth token (run without a shell, 30 s at most), shared by the "
+        "process's users and refreshed before it expires: ${TOKEN} in --header/--query, {token} in "
+        "templates. Never shown",
+    )
+    add_option(
+        group,
+        "--token-ttl",
+        type=argument_type(seconds, keep_text=True),
+        metavar="SECONDS",
+        help="How long a token lasts: 300, 5m (default: a JWT's exp claim, else for ever)",
+    )

@@ -79,6 +79,7 @@ argument group) the group "Socket.IO" before those, then the in-flight options t
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
     "wslocust in flight": "In flight",
+    "wslocust sessions": "Sessions",
     "wslocust load shapes": "Load shape",
     "wslocust gates": "Gates",
 }
@@ -203,6 +204,8 @@ def _as_text(value: Any) -> str | bool:
         return value.name if PROTOCOLS.get(value.name) is value else ""
     if isinstance(value, list | tuple):
         return LIST_SEPARATOR.join(str(item) for item in value)
+    if isinstance(value, Mapping):  # a class's captures: as --capture NAME=PATH values
+        return LIST_SEPARATOR.join(f"{name}={path}" for name, path in value.items())
     return str(value)
 
 

@@ -28,6 +28,7 @@ To speak a bot's own dialect, subclass :class:`Protocol`, set ``name`` and imple
 from __future__ import annotations
 
 import argparse
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -224,6 +225,17 @@ class Protocol(ABC):
             ProtocolError: the message cannot be read in this protocol.
         """
         return None, self.feed(message)
+
+    def documents(self, message: Message) -> Sequence[Any]:
+        """The JSON documents a received message holds, for ``--capture`` paths and
+        ``--await-on-connect`` conditions: a text message that is a JSON object or array, else none
+        (override where the JSON is inside a framing, as Socket.IO's event payloads are)."""
+        if isinstance(message, str) and message[:1] in ("{", "["):
+            try:
+                return (json.loads(message),)
+            except ValueError:
+                return ()
+        return ()
 
     @abstractmethod
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
