@@ -64,6 +64,8 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "arrivals": "arrivals",
     "max_message_bytes": "max_message_bytes",
     "compression": "compression",
+    "turn_think_time": "turn_think_time",
+    "conversations_per_connection": "conversations_per_connection",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""

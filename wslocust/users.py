@@ -20,6 +20,7 @@ from typing import ClassVar
 import gevent
 
 from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url
+from .conversations import ConversationAsker, ConversationSettings, Conversing
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
 from .load.arrivals import OpenModel
@@ -351,10 +352,11 @@ def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel
     return model
 
 
-class ChatbotUser(WebSocketUser):
+class ChatbotUser(WebSocketUser, Conversing):
     """Asks the prompts of a dataset in turn, one round trip per task, and reports each.
 
     Each prompt is reported under its record's name (e.g. its intent) unless ``request_name`` is set.
+    A record with ``turns`` is a conversation, its turns asked in one task (:mod:`wslocust.conversations`).
     """
 
     abstract = True
@@ -398,6 +400,7 @@ class ChatbotUser(WebSocketUser):
         self._asked_on_connection = 0
         self._record_fields = tuple(self.client.protocol.record_fields())
         self.dataset: Dataset | None = None
+        self.conversations = ConversationAsker(self.client, ConversationSettings.of(cls, environment))
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
             self.wait_time = lambda: 0.0  # type: ignore[method-assign]  # the schedule paces the prompts
@@ -425,6 +428,7 @@ class ChatbotUser(WebSocketUser):
         super().check_settings(environment)
         options = environment.parsed_options
         setting(cls, options, "prompts_per_connection", count)
+        ConversationSettings.of(cls, environment)
         protocol = cls.connection_settings(environment, url=_HOST_TO_COME).protocol
         fields = protocol.record_fields()
         if fields:
@@ -472,6 +476,9 @@ class ChatbotUser(WebSocketUser):
             if wait_s > 0:
                 gevent.sleep(wait_s)
         record = self.next_record()
+        if record.turns:  # a conversation: every turn, in order, on one connection
+            self.conversations.ask(record, name=self.request_name, scheduled_at=due)
+            return
         if self._record_fields:  # the template reads record fields (most read only the prompt)
             lacking = [name for name in self._record_fields if name not in record.fields]
             if lacking:  # a failure, not sent (start-up saw records that have the field)

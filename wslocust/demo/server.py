@@ -40,6 +40,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..values import argument_type, count, fraction, integer, milliseconds, port, seconds
+from .context import DialogueContext, known_records
 from .socketio import (
     SocketIOConversation,
     SocketIOSettings,
@@ -128,11 +129,7 @@ class Knowledge:
         self.by_intent: dict[str, list[str]] = defaultdict(list)
         if path is None or not path.is_file() or path.suffix != ".jsonl":
             return
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
+        for record in known_records(path):  # a conversation's turns too
             question = record.get("Question") or record.get("question") or record.get("prompt")
             intent = str(record.get("Intent") or record.get("intent") or "general")
             answer = record.get("Answer") or record.get("answer")
@@ -202,6 +199,7 @@ class Conversation:
         self.rng = random.Random(None if behaviour.seed is None else behaviour.seed + next(self._ids))
         self.connection_id = f"demo{next(self._ids):06d}="
         self.pending_realtime_text: str | None = None
+        self.context = DialogueContext(knowledge)  # a follow-up is answered on the earlier topic
 
     def _roll(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
@@ -269,7 +267,7 @@ class Conversation:
         behaviour = self.behaviour
         self.counts.started += 1
         wrong = self._roll(behaviour.wrong_rate)
-        intent, answer = self.knowledge.answer(question, self.rng, wrong)
+        intent, answer = self.context.answer(question, self.rng, wrong)
         fail = self._roll(behaviour.error_rate)
         hang = self._roll(behaviour.hang_rate)
         close = self._roll(behaviour.close_rate)

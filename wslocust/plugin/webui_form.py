@@ -78,11 +78,16 @@ argument group) the group "Socket.IO" before those."""
 
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
+    "wslocust conversations": "Conversations",
     "wslocust load shapes": "Load shape",
     "wslocust gates": "Gates",
 }
 
-_FLAG_ATTRIBUTES = {"insecure": ("verify_tls", False), "follow_redirects": ("follow_redirects", True)}
+_FLAG_ATTRIBUTES = {
+    "insecure": ("verify_tls", False),
+    "follow_redirects": ("follow_redirects", True),
+    "continue_after_failed_turn": ("continue_after_failed_turn", True),
+}
 """Flags that a user-class attribute can also set: the flag's dest → (the attribute, its value that
 means what the flag does)."""
 
