@@ -23,6 +23,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gevent
@@ -30,6 +31,7 @@ import gevent
 from .client import ChatClient
 from .datasets import PromptRecord
 from .errors import WsLocustError
+from .outputs.csv_files import CONVERSATIONS_SUFFIX, write_conversations_csv
 from .outputs.summary import conversations_summary
 from .settings import given, option_flag, required, setting
 from .values import count, flag, seconds_range
@@ -179,9 +181,14 @@ class ConversationAsker:
         return failure is None
 
 
-def conversations_section(environment: Environment) -> dict[str, Any]:
+def conversations_section(environment: Environment, csv_prefix: str | None = None) -> dict[str, Any]:
     """The JSON summary's ``conversations`` section, from Locust's statistics of the ``CONVERSATION``
-    events (merged from the workers by Locust); empty when the run asked none."""
+    events (on a master: merged from every worker's final report); empty when the run asked none.
+
+    With a CSV prefix (``--csv``), also writes ``PREFIX_conversations.csv`` (Locust's own
+    ``PREFIX_stats.csv`` has the ``CONVERSATION`` rows too, but a distributed run's is written before
+    the workers' final reports).
+    """
     stats = environment.stats
     entries: Mapping[str, StatsEntry] = {
         name: entry
@@ -193,4 +200,6 @@ def conversations_section(environment: Environment) -> dict[str, Any]:
     total = StatsEntry(stats, "Total", CONVERSATION_REQUEST_TYPE)
     for entry in entries.values():
         total.extend(entry)
+    if csv_prefix:
+        write_conversations_csv(Path(csv_prefix + CONVERSATIONS_SUFFIX), total, entries)
     return {"conversations": conversations_summary(total, entries)}

@@ -70,6 +70,7 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "Dataset": ("prompts", "prompt_field", "name_field", "request_name", "max_samples", "shuffle_seed"),
     "Pacing": ("think_time", "prompts_per_connection", "arrival_rate", "arrivals"),
+    "Conversations": ("turn_think_time", "continue_after_failed_turn", "conversations_per_connection"),
     "Metrics": ("metric", "slo"),
 }  # fmt: skip
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
@@ -78,7 +79,6 @@ argument group) the group "Socket.IO" before those."""
 
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
-    "wslocust conversations": "Conversations",
     "wslocust load shapes": "Load shape",
     "wslocust gates": "Gates",
 }
