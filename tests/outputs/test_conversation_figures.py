@@ -74,3 +74,14 @@ def test_a_conversation_event_is_not_counted_as_a_chat_reply() -> None:
 
     assert recording.stats.total.replies == 0
     assert environment.stats.entries[("billing", CONVERSATION_REQUEST_TYPE)].num_requests == 4
+
+
+def test_a_percentile_locust_rounded_stays_within_the_exact_minimum_and_maximum() -> None:
+    environment = Environment(events=Events())
+    environment.create_local_runner()
+    for duration_ms in (1523.5, 1531.0, 2689.4):  # Locust keeps 1500, 1500 and 2700
+        fire(environment, "billing", duration_ms)
+
+    durations = conversations_section(environment)["conversations"]["duration_ms"]
+
+    assert (durations["p50"], durations["p99"], durations["max"]) == (1523.5, 2689.4, 2689.4)

@@ -283,6 +283,7 @@ class ConversationDurations(Protocol):
 
     num_requests: int
     num_failures: int
+    min_response_time: int | None
     max_response_time: int
 
     @property
@@ -308,7 +309,16 @@ class ConversationFigure:
 
 
 def _duration(fraction: float) -> Callable[[ConversationDurations], float | None]:
-    return lambda entry: entry.get_response_time_percentile(fraction) if entry.num_requests else None
+    """A percentile of the durations, as Locust keeps them (rounded to 2 significant digits past 100 ms),
+    kept within the exact minimum and maximum (a rounded 2689 ms is 2700 ms, above the maximum)."""
+
+    def value(entry: ConversationDurations) -> float | None:
+        if not entry.num_requests:
+            return None
+        rounded = entry.get_response_time_percentile(fraction)
+        return min(max(rounded, entry.min_response_time or 0), entry.max_response_time)
+
+    return value
 
 
 CONVERSATION_FIGURES: tuple[ConversationFigure, ...] = (
@@ -326,7 +336,8 @@ CONVERSATION_FIGURES: tuple[ConversationFigure, ...] = (
 )  # fmt: skip
 """The conversations' figures: completed (every turn succeeded), failed (a turn failed), and the
 duration of every conversation, from Locust's statistics of the ``CONVERSATION`` events (so its
-percentiles are Locust's, rounded as Locust rounds response times)."""
+percentiles are Locust's, rounded as Locust rounds response times: to 2 significant digits past
+100 ms, within the exact minimum and maximum)."""
 
 SUMMARY_SECTIONS: dict[str, str] = {
     "run": "what was run: host, locustfile, users, spawn rate, run time, protocol, shape, workers, options",
