@@ -16,7 +16,7 @@ import pytest
 from wslocust import ChatbotUser
 from wslocust.datasets import load_prompts
 from wslocust.demo.context import FOLLOWS_UP_FIELD
-from wslocust.errors import DatasetError
+from wslocust.errors import ConfigurationError, DatasetError
 from wslocust.plugin.checks import check_run
 
 from .conftest import ROOT, SAMPLE
@@ -123,3 +123,17 @@ def test_the_shipped_conversations_are_40_or_more_dialogues_of_2_to_5_turns_over
             assert (follows in questions) if follows else (turn.prompt in questions), record.source
         assert FOLLOWS_UP_FIELD not in record.turns[0].fields  # a dialogue opens with a question
         assert any(FOLLOWS_UP_FIELD in turn.fields for turn in record.turns)  # and follows one up
+
+
+def test_a_template_field_that_only_turns_carry_passes_the_start_up_check(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "c.jsonl", [{"name": "n", "turns": [{"prompt": "hi", "Topic": "bills"}]}])
+    template = '{"prompt": "{prompt}", "topic": "{Topic}"}'
+    user = type("Bot", (ChatbotUser,), {"abstract": True, "host": "ws://127.0.0.1:9"})
+
+    def check(*args: str) -> None:
+        options = get_parser().parse_args(["--prompts", str(path), "--protocol", "json", *args])
+        check_run(Environment(events=Events(), parsed_options=options), [user])
+
+    check("--json-template", template)
+    with pytest.raises(ConfigurationError, match=r"uses \{Other\}, which no record of"):
+        check("--json-template", template.replace("Topic", "Other"))

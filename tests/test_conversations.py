@@ -210,3 +210,17 @@ def test_a_bad_class_attribute_is_refused_naming_it(attribute: str, value: objec
             user, Environment(events=Events(), parsed_options=get_parser().parse_args([]))
         )
     assert str(raised.value).startswith(f"LocustfileUser.{attribute}")
+
+
+def test_a_turn_lacking_a_field_its_template_uses_is_a_failed_turn_never_sent(talker: Talk) -> None:
+    record = billing({"prompt": BILL, "Topic": "bills"}, AUTOPAY)
+    user, recorded = talker([record], "--json-template", '{"prompt": "{prompt}", "topic": "{Topic}"}')
+
+    user.ask_next()
+
+    first, second = recorded.of("WS")
+    assert (first["exception"], second["response_time"]) == (None, 0.0)
+    assert str(second["exception"]).startswith("--json-template uses {Topic}, which turn 2 of ")
+    assert str(recorded.of(CONVERSATION_REQUEST_TYPE)[0]["exception"]).startswith(
+        "turn 2 failed: --json-template"
+    )

@@ -29,12 +29,13 @@ from typing import Any, ClassVar
 import gevent
 
 from .client import ChatClient
-from .datasets import PromptRecord
-from .errors import WsLocustError
+from .datasets import PromptRecord, Turn
+from .errors import ConfigurationError, WsLocustError
 from .outputs.csv_files import CONVERSATIONS_SUFFIX, write_conversations_csv
 from .outputs.summary import conversations_summary
 from .settings import given, option_flag, required, setting
 from .values import count, flag, seconds_range
+from .wire.reply import REQUEST_TYPE, Reply
 
 __all__ = [
     "CONVERSATION_REQUEST_TYPE",
@@ -125,6 +126,7 @@ class ConversationAsker:
         self.client = client
         self.settings = settings
         self._on_connection = 0  # conversations begun on the current connection
+        self._record_fields = tuple(client.protocol.record_fields())  # the template's, besides the prompt
 
     def ask(
         self, record: PromptRecord, *, name: str | None = None, scheduled_at: float | None = None
@@ -156,12 +158,18 @@ class ConversationAsker:
         for number, turn in enumerate(record.turns, start=1):
             if number > 1 and high > 0:
                 gevent.sleep(random.uniform(low, high))
-            reply = client.ask(
-                turn.prompt,
-                record=turn.fields,
-                name=turn_name(base, number),
-                scheduled_at=scheduled_at if number == 1 else None,
-            )
+            lacking = [field for field in self._record_fields if field not in turn.fields]
+            if lacking:  # a failed turn, not sent (start-up saw turns that have the field)
+                reply = self._fail_unsent(
+                    turn, turn_name(base, number), f"turn {number} of {record.source}", lacking[0]
+                )
+            else:
+                reply = client.ask(
+                    turn.prompt,
+                    record=turn.fields,
+                    name=turn_name(base, number),
+                    scheduled_at=scheduled_at if number == 1 else None,
+                )
             size += reply.bytes
             if reply.error is not None:
                 if failure is None:
@@ -179,6 +187,17 @@ class ConversationAsker:
             url=None,
         )
         return failure is None
+
+    def _fail_unsent(self, turn: Turn, name: str, where: str, field: str) -> Reply:
+        """Count a turn its fields cannot make (its template's field missing) as a failed reply."""
+        option = self.client.protocol.template_option or "the template"
+        error = ConfigurationError(f"{option} uses {{{field}}}, which {where} lacks")
+        reply = Reply(prompt=turn.prompt, name=name, record=turn.fields, error=error, started_at=time.time())
+        self.client.environment.events.request.fire(
+            request_type=REQUEST_TYPE, name=name, response_time=0.0, response_length=0,
+            exception=error, context={}, response=reply, start_time=reply.started_at, url=None,
+        )  # fmt: skip
+        return reply
 
 
 def conversations_section(environment: Environment, csv_prefix: str | None = None) -> dict[str, Any]:

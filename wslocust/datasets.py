@@ -74,6 +74,10 @@ class PromptRecord:
     source: str
     turns: tuple[Turn, ...] = ()
 
+    def field_sets(self) -> tuple[Mapping[str, Any], ...]:
+        """The fields a prompt of this record is sent with: the record's, or each turn's."""
+        return tuple(turn.fields for turn in self.turns) if self.turns else (self.fields,)
+
 
 def _pick(record: Mapping[str, Any], wanted: str | None, candidates: Sequence[str]) -> str | None:
     if wanted:

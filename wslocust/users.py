@@ -435,7 +435,7 @@ class ChatbotUser(WebSocketUser, Conversing):
             dataset = cls.dataset_settings(environment)
             records = load_dataset(dataset).records
             for name in fields:
-                if not any(name in record.fields for record in records):
+                if not any(name in fields for record in records for fields in record.field_sets()):
                     raise ConfigurationError(
                         f"{protocol.template_option} uses {{{name}}}, which no record of {dataset.path} has"
                     )
