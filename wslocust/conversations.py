@@ -151,8 +151,11 @@ class ConversationAsker:
         self._on_connection += 1
         base = name or record.name or DEFAULT_CONVERSATION_NAME
         low, high = self.settings.turn_think_time_s
+        start = time.perf_counter()
         started_at = time.time()
-        start = scheduled_at if scheduled_at is not None else time.perf_counter()
+        if scheduled_at is not None and scheduled_at < start:  # due earlier: timed from when it was due
+            started_at -= start - scheduled_at
+            start = scheduled_at
         failure: WsLocustError | None = None
         size = 0
         for number, turn in enumerate(record.turns, start=1):
