@@ -71,6 +71,8 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "capture": "captures",
     "token_command": "token_command",
     "token_ttl": "token_ttl_s",
+    "turn_think_time": "turn_think_time",
+    "conversations_per_connection": "conversations_per_connection",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""

@@ -20,6 +20,7 @@ from typing import ClassVar
 import gevent
 
 from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url
+from .conversations import ConversationAsker, ConversationSettings, Conversing
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
 from .inflight import InFlight, in_flight_limit
@@ -376,10 +377,11 @@ def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel
     return model
 
 
-class ChatbotUser(WebSocketUser):
+class ChatbotUser(WebSocketUser, Conversing):
     """Asks the prompts of a dataset in turn, one round trip per task, and reports each.
 
     Each prompt is reported under its record's name (e.g. its intent) unless ``request_name`` is set.
+    A record with ``turns`` is a conversation, its turns asked in one task (:mod:`wslocust.conversations`).
     """
 
     abstract = True
@@ -430,6 +432,7 @@ class ChatbotUser(WebSocketUser):
         limit = in_flight_limit(cls, options, self.client.protocol)  # several prompts in flight:
         self.prompts_in_flight = InFlight(self.client, limit) if limit > 1 else None  # wslocust.inflight
         self.dataset: Dataset | None = None
+        self.conversations = ConversationAsker(self.client, ConversationSettings.of(cls, environment))
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
             self.wait_time = lambda: 0.0  # type: ignore[method-assign]  # the schedule paces the prompts
@@ -457,6 +460,7 @@ class ChatbotUser(WebSocketUser):
         super().check_settings(environment)
         options = environment.parsed_options
         setting(cls, options, "prompts_per_connection", count)
+        ConversationSettings.of(cls, environment)
         protocol = cls.connection_settings(environment, url=_HOST_TO_COME).protocol
         in_flight_limit(cls, options, protocol)
         fields = protocol.record_fields()
@@ -464,7 +468,7 @@ class ChatbotUser(WebSocketUser):
             dataset = cls.dataset_settings(environment)
             records = load_dataset(dataset).records
             for name in fields:
-                if not any(name in record.fields for record in records):
+                if not any(name in fields for record in records for fields in record.field_sets()):
                     raise ConfigurationError(
                         f"{protocol.template_option} uses {{{name}}}, which no record of {dataset.path} has"
                     )
@@ -510,6 +514,9 @@ class ChatbotUser(WebSocketUser):
             if wait_s > 0:
                 gevent.sleep(wait_s)
         record = self.next_record()
+        if record.turns:  # a conversation: every turn, in order, on one connection
+            self.conversations.ask(record, name=self.request_name, scheduled_at=due)
+            return
         if self._record_fields:  # the template reads record fields (most read only the prompt)
             lacking = [name for name in self._record_fields if name not in record.fields]
             if lacking:  # a failure, not sent (start-up saw records that have the field)

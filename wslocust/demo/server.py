@@ -41,6 +41,7 @@ from websockets.http11 import Request, Response
 
 from ..values import argument_type, count, fraction, integer, milliseconds, port, seconds
 from . import sessions
+from .context import DialogueContext, known_records
 from .inflight import answer_beside
 from .socketio import (
     SocketIOConversation,
@@ -131,11 +132,7 @@ class Knowledge:
         self.by_intent: dict[str, list[str]] = defaultdict(list)
         if path is None or not path.is_file() or path.suffix != ".jsonl":
             return
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
+        for record in known_records(path):  # a conversation's turns too
             question = record.get("Question") or record.get("question") or record.get("prompt")
             intent = str(record.get("Intent") or record.get("intent") or "general")
             answer = record.get("Answer") or record.get("answer")
@@ -206,6 +203,7 @@ class Conversation:
         self.connection_id = f"demo{next(self._ids):06d}="
         self.pending_realtime_text: str | None = None
         self.session_id: str | None = None  # the session mode's, sent in the welcome
+        self.context = DialogueContext(knowledge)  # a follow-up is answered on the earlier topic
 
     def _roll(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
@@ -284,7 +282,7 @@ class Conversation:
         behaviour = self.behaviour
         self.counts.started += 1
         wrong = self._roll(behaviour.wrong_rate)
-        intent, answer = self.knowledge.answer(question, self.rng, wrong)
+        intent, answer = self.context.answer(question, self.rng, wrong)
         fail = self._roll(behaviour.error_rate)
         hang = self._roll(behaviour.hang_rate)
         close = self._roll(behaviour.close_rate)

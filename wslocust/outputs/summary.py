@@ -10,9 +10,16 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..stats.aggregates import ChatStats, ConnectStats, ReplyStats
-from .figures import FIGURES, METRIC_PARTS, Window, summary_number
+from .figures import (
+    CONVERSATION_FIGURES,
+    FIGURES,
+    METRIC_PARTS,
+    ConversationDurations,
+    Window,
+    summary_number,
+)
 
-__all__ = ["public_url", "summary"]
+__all__ = ["conversations_summary", "public_url", "summary"]
 
 _HANDSHAKE_TIMING = "latency_ms"
 """The figures whose fields a handshake's timing has too (``connections.handshake_ms``)."""
@@ -77,6 +84,27 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
     if extra:
         result.update(extra)
     return result
+
+
+def _conversation_figures(entry: ConversationDurations) -> dict[str, Any]:
+    section: dict[str, Any] = {}
+    for figure in CONVERSATION_FIGURES:
+        *parents, field = figure.summary.split(".")
+        place = section
+        for parent in parents:
+            place = place.setdefault(parent, {})
+        place[field] = summary_number(figure.value(entry), figure.unit)
+    return section
+
+
+def conversations_summary(
+    total: ConversationDurations, by_name: Mapping[str, ConversationDurations]
+) -> dict[str, Any]:
+    """The summary's ``conversations`` section: :data:`.figures.CONVERSATION_FIGURES` of all the
+    conversations, and of each name under ``by_name``."""
+    section = _conversation_figures(total)
+    section["by_name"] = {name: _conversation_figures(by_name[name]) for name in sorted(by_name)}
+    return section
 
 
 def public_url(url: str) -> str:

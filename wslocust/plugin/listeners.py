@@ -27,6 +27,7 @@ from typing import Any
 
 import gevent
 
+from ..conversations import conversations_section
 from ..errors import WsLocustError
 from ..gates import verdict_exit_code
 from ..metrics import parse_slo
@@ -86,6 +87,8 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     connect_steps(environment, recording)
     recording.summary_extras.append(lambda: _tokens_section(recording))
     recording.summary_extras.append(lambda: _slos_section(recording))
+    csv_prefix = getattr(options, "csv_prefix", None)  # and PREFIX_conversations.csv beside the summary
+    recording.summary_extras.append(lambda: conversations_section(environment, csv_prefix))
     state = attach_state(environment, PluginState(recorder=recording.recorder))
     wire_open_model(environment, users, recording, state)
     events = environment.events

@@ -21,6 +21,7 @@ __all__ = [
     "DEMO_OPTIONS",
     "INTERRUPTED_EXIT_CODE",
     "add_arguments",
+    "add_conversation_arguments",
     "add_in_flight_arguments",
     "add_option",
     "add_session_arguments",
@@ -207,6 +208,9 @@ def add_arguments(parser: Any) -> None:
             "wslocust in flight", "Several prompts in flight on one connection (see the README)"
         )
     )
+    add_conversation_arguments(
+        parser.add_argument_group("wslocust conversations", "Records with turns (see the README)")
+    )
     slos = parser.add_argument_group(
         "wslocust service levels", "Goodput: the replies/s that meet every SLO (docs/metrics.md)"
     )
@@ -385,4 +389,30 @@ def add_session_arguments(group: Any) -> None:
         type=argument_type(seconds, keep_text=True),
         metavar="SECONDS",
         help="How long a token lasts: 300, 5m (default: a JWT's exp claim, else for ever)",
+    )
+
+
+def add_conversation_arguments(group: Any) -> None:
+    """The ``wslocust conversations`` group: how records with ``turns`` are asked."""
+    add_option(
+        group,
+        "--turn-think-time",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="N|MIN-MAX",
+        help="Seconds between a conversation's turns, e.g. 1-3 (default 0; --think-time is between "
+        "conversations)",
+    )
+    add_option(
+        group,
+        "--continue-after-failed-turn",
+        action="store_true",
+        default=False,
+        help="Ask a conversation's remaining turns after one failed (by default a failed turn ends it)",
+    )
+    add_option(
+        group,
+        "--conversations-per-connection",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="N",
+        help="Conversations asked on one connection (default 1: each starts on a new connection)",
     )

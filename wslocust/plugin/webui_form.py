@@ -70,6 +70,7 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "Dataset": ("prompts", "prompt_field", "name_field", "request_name", "max_samples", "shuffle_seed"),
     "Pacing": ("think_time", "prompts_per_connection", "arrival_rate", "arrivals"),
+    "Conversations": ("turn_think_time", "continue_after_failed_turn", "conversations_per_connection"),
     "Metrics": ("metric", "slo"),
 }  # fmt: skip
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
@@ -84,7 +85,11 @@ _GROUP_OF_PARSER_GROUP = {
     "wslocust gates": "Gates",
 }
 
-_FLAG_ATTRIBUTES = {"insecure": ("verify_tls", False), "follow_redirects": ("follow_redirects", True)}
+_FLAG_ATTRIBUTES = {
+    "insecure": ("verify_tls", False),
+    "follow_redirects": ("follow_redirects", True),
+    "continue_after_failed_turn": ("continue_after_failed_turn", True),
+}
 """Flags that a user-class attribute can also set: the flag's dest → (the attribute, its value that
 means what the flag does)."""
 
