@@ -64,6 +64,7 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "arrivals": "arrivals",
     "max_message_bytes": "max_message_bytes",
     "compression": "compression",
+    "prompt_mix": "prompt_mix",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""

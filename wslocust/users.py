@@ -14,7 +14,7 @@ import argparse
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import gevent
@@ -25,6 +25,7 @@ from .errors import ConfigurationError, WsLocustError
 from .load.arrivals import OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
+from .prompt_mix import Mix, load_mix, parse_prompt_mix
 from .settings import (
     OPTION_ATTRIBUTES,
     ConnectionSettings,
@@ -389,6 +390,10 @@ class ChatbotUser(WebSocketUser):
     arrivals: ClassVar[str] = "constant"
     """Open-model arrivals: ``constant`` (evenly spaced) or ``poisson`` (``--arrivals``)."""
 
+    prompt_mix: ClassVar[Mapping[str, float] | Sequence[str] | None] = None
+    """Several prompt files drawn by weight, instead of ``prompts``: ``{FILE: WEIGHT}`` or
+    ``("WEIGHT:FILE", ...)`` (``--prompt-mix WEIGHT:FILE``, repeatable; see :mod:`wslocust.prompt_mix`)."""
+
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         options = environment.parsed_options
@@ -429,7 +434,7 @@ class ChatbotUser(WebSocketUser):
         fields = protocol.record_fields()
         if fields:
             dataset = cls.dataset_settings(environment)
-            records = load_dataset(dataset).records
+            records = cls.prompt_source(environment).records
             for name in fields:
                 if not any(name in record.fields for record in records):
                     raise ConfigurationError(
@@ -449,9 +454,32 @@ class ChatbotUser(WebSocketUser):
             shuffle_seed=setting(cls, options, "shuffle_seed", parse_seed),
         )
 
+    @classmethod
+    def mix_settings(cls, environment: Environment) -> Mix | None:
+        """The prompt mix (``--prompt-mix``, else ``prompt_mix``), or None to read ``prompts`` alone.
+
+        Raises:
+            ConfigurationError: a weight or file of the mix is wrong, or both options are given.
+        """
+        options = environment.parsed_options
+        if given(options, "prompt_mix") is not None and given(options, "prompts") is not None:
+            raise ConfigurationError("--prompt-mix and --prompts: give one (a mix replaces --prompts)")
+        return setting(cls, options, "prompt_mix", parse_prompt_mix)
+
+    @classmethod
+    def prompt_source(cls, environment: Environment) -> Dataset:
+        """The prompts the class's users share in this process: its dataset, or its mix of datasets.
+
+        Raises:
+            ConfigurationError: a setting is wrong or a prompts file cannot be read.
+        """
+        settings = cls.dataset_settings(environment)
+        mix = cls.mix_settings(environment)
+        return load_dataset(settings) if mix is None else load_mix(settings, mix, load_dataset)
+
     def on_start(self) -> None:
         try:
-            self.dataset = load_dataset(self.dataset_settings(self.environment))
+            self.dataset = self.prompt_source(self.environment)
         except WsLocustError as error:  # checked at start-up: a worker's own copy of the prompts
             self._stop_refused(error)
             return

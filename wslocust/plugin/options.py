@@ -22,6 +22,7 @@ __all__ = [
     "INTERRUPTED_EXIT_CODE",
     "add_arguments",
     "add_option",
+    "add_profile_arguments",
     "add_socketio_arguments",
 ]
 
@@ -212,6 +213,9 @@ def add_arguments(parser: Any) -> None:
         help="A service-level objective, repeatable (e.g. --slo ttft:800 --slo tpot:50 --slo e2e:5000): "
         "goodput counts the replies meeting every one; METRIC: " + ", ".join(SLO_METRICS),
     )
+    add_profile_arguments(
+        parser.add_argument_group("wslocust profiles", "Weighted kinds of users and mixed prompt files")
+    )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(
         parser.add_argument_group(
@@ -313,3 +317,25 @@ DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], 
     ),
 )
 """The demo bot's options: flag, default, help, and the value parser with its limits."""
+
+
+def add_profile_arguments(group: Any) -> None:
+    """The ``wslocust profiles`` group: ``--user-profile`` (:mod:`wslocust.profiles`) and ``--prompt-mix``
+    (:mod:`wslocust.prompt_mix`)."""
+    add_option(
+        group,
+        "--user-profile",
+        action="append",
+        metavar="NAME:WEIGHT[:think=MIN-MAX][,prompts=FILE]",
+        help="A kind of user, repeatable (e.g. active:0.2:think=1-3 regular:0.5:think=5-10 "
+        "passive:0.3:think=20-40): users are spawned by weight, each profile with its own think time "
+        "and, given, its own prompts (prompts= last); requests are named PROFILE/NAME",
+    )
+    add_option(
+        group,
+        "--prompt-mix",
+        action="append",
+        metavar="WEIGHT:FILE",
+        help="Prompts drawn from several files by weight, repeatable, instead of --prompts "
+        "(e.g. 3:datasets/billing.jsonl 1:datasets/chitchat.txt); --shuffle-seed seeds the draws",
+    )

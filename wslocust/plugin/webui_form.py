@@ -37,6 +37,7 @@ from ..settings import OPTION_ATTRIBUTES
 from ..users import WebSocketUser
 from ..values import flag
 from ..wire.protocols import PROTOCOLS, Protocol, SocketIOProtocol
+from .profiles import apply_profiles
 
 __all__ = [
     "FORM_GROUPS",
@@ -74,10 +75,11 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
 gate options form the groups "Load shape" and "Gates" after them, the Socket.IO options (their own
-argument group) the group "Socket.IO" before those."""
+argument group) the group "Socket.IO" before those, then the profile options the group "Profiles"."""
 
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
+    "wslocust profiles": "Profiles",
     "wslocust load shapes": "Load shape",
     "wslocust gates": "Gates",
 }
@@ -202,6 +204,8 @@ def _as_text(value: Any) -> str | bool:
         return value.name if PROTOCOLS.get(value.name) is value else ""
     if isinstance(value, list | tuple):
         return LIST_SEPARATOR.join(str(item) for item in value)
+    if isinstance(value, Mapping):  # a prompt_mix {FILE: WEIGHT}, shown as --prompt-mix takes it
+        return LIST_SEPARATOR.join(f"{weight}:{path}" for path, weight in value.items())
     return str(value)
 
 
@@ -301,7 +305,11 @@ def add_form(web_ui: Any, environment: Environment, check: Check) -> None:
         if error is not None:
             _log.error("web UI: not started: %s", error)
             return jsonify({"success": False, "message": error, "host": environment.host})
-        return swarm()  # type: ignore[no-any-return]
+        response = swarm()
+        # Locust's view has set the run's classes (the picked ones) and spawns in a greenlet not
+        # started yet: the profiles' classes replace them first.
+        apply_profiles(environment)
+        return response  # type: ignore[no-any-return]
 
     app.view_functions["locust.swarm"] = web_ui.auth_required_if_enabled(checked_swarm)
 
