@@ -291,8 +291,15 @@ def test_every_option_of_the_form_has_a_group() -> None:
     from locust import argument_parser
 
     options = form_options(argument_parser.get_parser())
-    assert {option.group for option in options.values()} <= {*FORM_GROUPS, "Socket.IO", "Load shape", "Gates"}
+    assert {option.group for option in options.values()} <= {
+        *FORM_GROUPS,
+        "Socket.IO",
+        "Profiles",
+        "Load shape",
+        "Gates",
+    }
     assert options["max_p95_ms"].group == "Gates"
+    assert (options["user_profile"].group, options["prompt_mix"].group) == ("Profiles", "Profiles")
 
 
 def test_the_socketio_options_form_their_own_group_and_the_auth_is_a_secret() -> None:
