@@ -140,7 +140,33 @@ def test_a_profiles_user_names_its_requests_after_the_profile_and_thinks_its_tim
         user.on_start()
         user.ask_next()
         user.on_stop()
-        if user.profile.name == "active":
+        if user.profile_name() == "active":
             assert all(0.25 <= user.wait_time() <= 0.5 for _ in range(20))
     names = [(event["name"], event["exception"]) for event in recorded.of("WS")]
     assert names == [("active/order_status", None), ("passive/ask", None)]
+
+
+class active(ProfiledUser, Support):  # a locustfile's profile: Locust's weight, its own wait_time
+    abstract = True
+    weight = 2
+    prompt_mix = {str(SAMPLE): 1}
+
+
+def test_a_locustfiles_profile_class_is_named_after_itself_and_weighted_by_locust() -> None:
+    environment = Environment(events=Events(), parsed_options=options())
+    assert active.profile_name() == "active"
+    assert active.profile_settings() == {"weight": 2, "think_s": None, "prompts": None}
+    assert active.think_time_s(environment) is None  # its wait_time
+    assert active.mix_settings(environment) == ((str(SAMPLE), 1.0),)
+
+
+def test_the_command_lines_prompts_win_over_a_classs_mix_and_both_options_are_refused() -> None:
+    assert active.mix_settings(Environment(events=Events(), parsed_options=options(prompts="a.txt"))) is None
+    both = Environment(events=Events(), parsed_options=options(prompts="a.txt", prompt_mix=["1:b.txt"]))
+    with pytest.raises(ConfigurationError, match="--prompt-mix and --prompts: give one"):
+        active.mix_settings(both)
+
+
+def test_a_user_profile_over_a_locustfiles_profile_class_is_made_from_it() -> None:
+    made = profile_class(active, parse_user_profile("busy:1:think=1"))
+    assert made.__mro__[1] is active and made.profile_name() == "busy" and made.profile_base is active

@@ -128,23 +128,41 @@ def parse_user_profiles(texts: Iterable[str], option: str = _OPTION) -> tuple[Us
 
 
 class ProfiledUser(ChatbotUser):
-    """What a profile changes in the locustfile's class: its think time, prompts and request names.
+    """A profile's class: its think time, prompts and request names (``PROFILE/NAME``).
 
     A profile's own setting wins over the option (``--think-time``, ``--prompts``), which wins over the
-    class attribute.
+    class attribute. In a locustfile, a subclass of it and of your ChatbotUser class is a profile named
+    after the class, weighted with Locust's ``weight``, pacing with its ``wait_time`` and reading its
+    ``prompts`` (or ``prompt_mix``)::
+
+        class active(ProfiledUser, SupportBotUser):
+            weight = 2
+            wait_time = between(0.5, 1)
     """
 
     abstract = True
 
-    profile: ClassVar[UserProfile]
-    """The profile this class stands for."""
+    profile: ClassVar[UserProfile | None] = None
+    """The ``--user-profile`` this class stands for; None for a locustfile's class (named after it)."""
 
-    profile_base: ClassVar[type[ChatbotUser]]
-    """The locustfile's class the profile's class was made from."""
+    profile_base: ClassVar[type[ChatbotUser] | None] = None
+    """The class a ``--user-profile``'s class was made from; None for a locustfile's class."""
+
+    @classmethod
+    def profile_name(cls) -> str:
+        """The profile's name: the ``--user-profile``'s, else the class's."""
+        return cls.profile.name if cls.profile is not None else cls.__name__
+
+    @classmethod
+    def profile_settings(cls) -> dict[str, Any]:
+        """The profile's settings, for the JSON summary (a locustfile's class: its weight)."""
+        if cls.profile is not None:
+            return cls.profile.describe()
+        return {"weight": cls.weight, "think_s": None, "prompts": None}
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        prefix = self.profile.name + PROFILE_SEPARATOR
+        prefix = self.profile_name() + PROFILE_SEPARATOR
         self._prefix = prefix
         self.client.default_name = prefix + self.client.default_name
         if self.request_name is not None:
@@ -153,20 +171,21 @@ class ProfiledUser(ChatbotUser):
     @classmethod
     def think_time_s(cls, environment: Environment) -> tuple[float, float] | None:
         """The profile's think time, else the run's (see :meth:`WebSocketUser.think_time_s`)."""
-        own = cls.profile.think_s
+        own = cls.profile.think_s if cls.profile is not None else None
         return own if own is not None else super().think_time_s(environment)
 
     @classmethod
     def dataset_settings(cls, environment: Environment) -> DatasetSettings:
         """The run's dataset settings, with the profile's prompts when it has its own."""
         settings = super().dataset_settings(environment)
-        prompts = cls.profile.prompts
+        prompts = cls.profile.prompts if cls.profile is not None else None
         return settings if prompts is None else replace(settings, path=prompts)
 
     @classmethod
     def mix_settings(cls, environment: Environment) -> Mix | None:
         """The run's prompt mix, unless the profile has its own prompts."""
-        return None if cls.profile.prompts is not None else super().mix_settings(environment)
+        own = cls.profile is not None and cls.profile.prompts is not None
+        return None if own else super().mix_settings(environment)
 
     def next_record(self) -> PromptRecord:
         """The next record, its name prefixed with the profile's (when it has one)."""
@@ -197,7 +216,8 @@ def profile_class(base: type[ChatbotUser], profile: UserProfile) -> type[Profile
             "profile": profile,
             "profile_base": base,
         }
-        found = type(profile.name, (ProfiledUser, base), namespace)
+        bases = (base,) if issubclass(base, ProfiledUser) else (ProfiledUser, base)
+        found = type(profile.name, bases, namespace)
         found.tasks = list(base.tasks)  # Locust gathers the tasks of both bases: keep the base's alone
         _classes[key] = found
     return found

@@ -456,14 +456,17 @@ class ChatbotUser(WebSocketUser):
 
     @classmethod
     def mix_settings(cls, environment: Environment) -> Mix | None:
-        """The prompt mix (``--prompt-mix``, else ``prompt_mix``), or None to read ``prompts`` alone.
+        """The prompt mix (``--prompt-mix``, else ``prompt_mix`` unless ``--prompts`` is given), or None
+        to read ``prompts`` alone.
 
         Raises:
             ConfigurationError: a weight or file of the mix is wrong, or both options are given.
         """
         options = environment.parsed_options
-        if given(options, "prompt_mix") is not None and given(options, "prompts") is not None:
-            raise ConfigurationError("--prompt-mix and --prompts: give one (a mix replaces --prompts)")
+        if given(options, "prompts") is not None:
+            if given(options, "prompt_mix") is not None:
+                raise ConfigurationError("--prompt-mix and --prompts: give one (a mix replaces --prompts)")
+            return None
         return setting(cls, options, "prompt_mix", parse_prompt_mix)
 
     @classmethod

@@ -46,7 +46,7 @@ def profiled_classes(
     """
     bases: list[type[WebSocketUser]] = []
     for cls in users:
-        base = cls.profile_base if issubclass(cls, ProfiledUser) else cls
+        base = (cls.profile_base if issubclass(cls, ProfiledUser) else None) or cls
         if base not in bases:
             bases.append(base)
     texts = given(environment.parsed_options, "user_profile")
@@ -106,15 +106,15 @@ def follow_profiles_on_workers(environment: Environment) -> None:
 def by_profile_section(environment: Environment, stats: ChatStats, duration_s: float) -> dict[str, Any]:
     """The summary's ``by_profile`` section (with profiles): each profile's settings and the figures
     of its requests (those named ``PROFILE/...``), in the order the profiles were given."""
-    profiles = [cls.profile for cls in environment.user_classes if issubclass(cls, ProfiledUser)]
+    profiles = [cls for cls in environment.user_classes if issubclass(cls, ProfiledUser)]
     if not profiles:
         return {}
     section: dict[str, Any] = {}
     for profile in profiles:
         merged = ReplyStats()
-        prefix = profile.name + PROFILE_SEPARATOR
+        prefix = profile.profile_name() + PROFILE_SEPARATOR
         for name, reply_stats in stats.by_name.items():
             if name.startswith(prefix):
                 merged.merge(reply_stats)
-        section[profile.name] = {**profile.describe(), **reply_section(merged, duration_s)}
+        section[profile.profile_name()] = {**profile.profile_settings(), **reply_section(merged, duration_s)}
     return {"by_profile": section}
