@@ -438,7 +438,7 @@ def test_the_form_groups_options_under_headings_with_their_flag_and_help(
         browser.screenshot(shot)
     fields.sort(key=lambda field: field["top"])
     headings = [field["group"] for field in fields if field["group"]]
-    assert headings == [*FORM_GROUPS, "Socket.IO", "Gates"]
+    assert headings == [*FORM_GROUPS, "Socket.IO", "Profiles", "Gates"]
     labels = [field["label"] for field in fields]
     assert labels[:2] == ["--origin", "--header"]
     assert "--max-p95-ms" in labels
