@@ -169,4 +169,5 @@ def test_the_command_lines_prompts_win_over_a_classs_mix_and_both_options_are_re
 
 def test_a_user_profile_over_a_locustfiles_profile_class_is_made_from_it() -> None:
     made = profile_class(active, parse_user_profile("busy:1:think=1"))
-    assert made.__mro__[1] is active and made.profile_name() == "busy" and made.profile_base is active
+    assert made.__mro__[1] is active
+    assert (made.profile_name(), made.profile_base) == ("busy", active)

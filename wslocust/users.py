@@ -433,12 +433,15 @@ class ChatbotUser(WebSocketUser):
         protocol = cls.connection_settings(environment, url=_HOST_TO_COME).protocol
         fields = protocol.record_fields()
         if fields:
-            dataset = cls.dataset_settings(environment)
+            mix = cls.mix_settings(environment)
+            where = (
+                cls.dataset_settings(environment).path if mix is None else " + ".join(path for path, _ in mix)
+            )
             records = cls.prompt_source(environment).records
             for name in fields:
                 if not any(name in record.fields for record in records):
                     raise ConfigurationError(
-                        f"{protocol.template_option} uses {{{name}}}, which no record of {dataset.path} has"
+                        f"{protocol.template_option} uses {{{name}}}, which no record of {where} has"
                     )
         cls.open_model_settings(environment)
 

@@ -23,6 +23,7 @@ from scripts.screenshot_webui import running_web_ui
 from wslocust import ChatbotUser, ConfigurationError, WebSocketUser
 from wslocust.plugin.checks import check_run
 from wslocust.plugin.profiles import apply_profiles, by_profile_section, profiled_classes
+from wslocust.plugin.webui_form import form_options, shown_values
 from wslocust.profiles import ProfiledUser
 from wslocust.stats.aggregates import ChatStats
 
@@ -182,3 +183,50 @@ def test_a_master_and_worker_run_three_profiles_by_weight_and_report_each(
     # The active users think least: each asks more than each passive one (2 and 3 users of each).
     assert by_profile["active"]["total_requests"] / 2 > by_profile["passive"]["total_requests"] / 3
     assert all(name.partition("/")[0] in by_profile for name in summary["by_name"]), list(summary["by_name"])
+
+
+def test_the_form_shows_a_classs_mix_as_the_option_takes_it_and_takes_profiles_split_at_semicolons() -> None:
+    class Mixed(Bot):
+        abstract = True
+        prompt_mix = {"a.jsonl": 3, "b:c.txt": 1}
+
+    parser = get_parser()
+    shown = shown_values(
+        Environment(events=Events(), user_classes=[Mixed], parsed_options=parser.parse_args([])),
+        form_options(parser),
+    )
+    assert (shown["prompt_mix"], shown["user_profile"]) == ("3:a.jsonl; 1:b:c.txt", "")
+    options = form_options(parser)
+    assert options["prompt_mix"].convert(shown["prompt_mix"]) == ["3:a.jsonl", "1:b:c.txt"]
+    assert options["user_profile"].convert("active:1:think=1-2; passive:2") == [
+        "active:1:think=1-2",
+        "passive:2",
+    ]
+
+
+def test_with_the_class_picker_the_profiles_are_made_from_the_picked_class_and_several_are_refused() -> None:
+    port = free_port()
+    command = locust_command(
+        "--web-host", "127.0.0.1", "--web-port", str(port), "--class-picker", "--demo-ttft-ms", "5",
+        "--demo-itl-ms", "1", "--user-profile", "fast:1:think=0.05",
+    )  # fmt: skip
+    command[command.index("-f") + 1] = str(ROOT / "locustfiles" / "profiles.py")  # three classes to pick from
+    base = f"http://127.0.0.1:{port}"
+    with running_web_ui(command, base + "/", timeout_s=20 * UNIT):
+        refused = post(base + "/swarm", {"user_count": "2", "spawn_rate": "2"})  # none picked: all three
+        assert refused["success"] is False
+        assert refused["message"].startswith(
+            "--user-profile makes its classes from one user class; this run has 3"
+        )
+        assert post(base + "/swarm", {"user_count": "2", "spawn_rate": "2", "user_classes": "regular"})[
+            "success"
+        ]
+        deadline = time.monotonic() + 15 * UNIT
+        while not (
+            rows := [row for row in get_json(base + "/stats/requests")["stats"] if row["method"] == "WS"]
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert all(row["name"].startswith("fast/") for row in rows), rows
+        assert set(get_json(base + "/tasks")["per_class"]) == {"fast"}
+        post(base + "/stop", {})
