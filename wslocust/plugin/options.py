@@ -327,15 +327,16 @@ def add_profile_arguments(group: Any) -> None:
         "--user-profile",
         action="append",
         metavar="NAME:WEIGHT[:think=MIN-MAX][,prompts=FILE]",
-        help="A kind of user, repeatable (e.g. active:0.2:think=1-3 regular:0.5:think=5-10 "
-        "passive:0.3:think=20-40): users are spawned by weight, each profile with its own think time "
-        "and, given, its own prompts (prompts= last); requests are named PROFILE/NAME",
+        help="A kind of user, repeatable (e.g. --user-profile active:0.2:think=1-3 --user-profile "
+        "passive:0.8:think=20-40,prompts=vip.jsonl): users are spawned by weight, each profile with its own "
+        "think time and, given, its own prompts (prompts= last); requests are named PROFILE/NAME",
     )
     add_option(
         group,
         "--prompt-mix",
         action="append",
         metavar="WEIGHT:FILE",
-        help="Prompts drawn from several files by weight, repeatable, instead of --prompts "
-        "(e.g. 3:datasets/billing.jsonl 1:datasets/chitchat.txt); --shuffle-seed seeds the draws",
+        help="Prompts drawn from several files by weight, repeatable, instead of --prompts (e.g. "
+        "--prompt-mix 3:datasets/support_bot.jsonl --prompt-mix 1:datasets/prompts.txt); --shuffle-seed "
+        "seeds the draws",
     )
