@@ -73,6 +73,7 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "token_ttl": "token_ttl_s",
     "turn_think_time": "turn_think_time",
     "conversations_per_connection": "conversations_per_connection",
+    "prompt_mix": "prompt_mix",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""

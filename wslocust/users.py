@@ -27,6 +27,7 @@ from .inflight import InFlight, in_flight_limit
 from .load.arrivals import OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
+from .prompt_mix import Mix, load_mix, parse_prompt_mix
 from .session_options import check_capture_names, parse_captures, token_source, with_session
 from .settings import (
     OPTION_ATTRIBUTES,
@@ -421,6 +422,10 @@ class ChatbotUser(WebSocketUser, Conversing):
     its own (``--in-flight``); above 1 the protocol must tell replies apart (``json`` with
     ``--json-id-path``, ``openai-realtime``). The think time is then the pause between sends."""
 
+    prompt_mix: ClassVar[Mapping[str, float] | Sequence[str] | None] = None
+    """Several prompt files drawn by weight, instead of ``prompts``: ``{FILE: WEIGHT}`` or
+    ``("WEIGHT:FILE", ...)`` (``--prompt-mix WEIGHT:FILE``, repeatable; see :mod:`wslocust.prompt_mix`)."""
+
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         options = environment.parsed_options
@@ -465,12 +470,15 @@ class ChatbotUser(WebSocketUser, Conversing):
         in_flight_limit(cls, options, protocol)
         fields = protocol.record_fields()
         if fields:
-            dataset = cls.dataset_settings(environment)
-            records = load_dataset(dataset).records
+            mix = cls.mix_settings(environment)
+            where = (
+                cls.dataset_settings(environment).path if mix is None else " + ".join(path for path, _ in mix)
+            )
+            records = cls.prompt_source(environment).records
             for name in fields:
                 if not any(name in fields for record in records for fields in record.field_sets()):
                     raise ConfigurationError(
-                        f"{protocol.template_option} uses {{{name}}}, which no record of {dataset.path} has"
+                        f"{protocol.template_option} uses {{{name}}}, which no record of {where} has"
                     )
         cls.open_model_settings(environment)
         captures = setting(cls, options, "capture", parse_captures)
@@ -491,9 +499,35 @@ class ChatbotUser(WebSocketUser, Conversing):
             shuffle_seed=setting(cls, options, "shuffle_seed", parse_seed),
         )
 
+    @classmethod
+    def mix_settings(cls, environment: Environment) -> Mix | None:
+        """The prompt mix (``--prompt-mix``, else ``prompt_mix`` unless ``--prompts`` is given), or None
+        to read ``prompts`` alone.
+
+        Raises:
+            ConfigurationError: a weight or file of the mix is wrong, or both options are given.
+        """
+        options = environment.parsed_options
+        if given(options, "prompts") is not None:
+            if given(options, "prompt_mix") is not None:
+                raise ConfigurationError("--prompt-mix and --prompts: give one (a mix replaces --prompts)")
+            return None
+        return setting(cls, options, "prompt_mix", parse_prompt_mix)
+
+    @classmethod
+    def prompt_source(cls, environment: Environment) -> Dataset:
+        """The prompts the class's users share in this process: its dataset, or its mix of datasets.
+
+        Raises:
+            ConfigurationError: a setting is wrong or a prompts file cannot be read.
+        """
+        settings = cls.dataset_settings(environment)
+        mix = cls.mix_settings(environment)
+        return load_dataset(settings) if mix is None else load_mix(settings, mix, load_dataset)
+
     def on_start(self) -> None:
         try:
-            self.dataset = load_dataset(self.dataset_settings(self.environment))
+            self.dataset = self.prompt_source(self.environment)
         except WsLocustError as error:  # checked at start-up: a worker's own copy of the prompts
             self._stop_refused(error)
             return

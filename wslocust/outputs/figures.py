@@ -347,6 +347,8 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "errors_by_kind": "failures counted by their error's kind",
     "connections": "handshakes: attempts, successes, failures, success_rate, handshake_ms, errors_by_kind",
     "by_name": "a section a request name, with the figures and metrics",
+    "by_profile": "with --user-profile: a section a profile, its settings and the figures and metrics of its "
+    "requests (named PROFILE/NAME)",
     "failed_replies_dropped": "failed replies beyond those kept",
     "failed_replies_file": "where the failed replies are",
     "tokens": "how tokens were counted",

@@ -19,7 +19,7 @@ from .figures import (
     summary_number,
 )
 
-__all__ = ["conversations_summary", "public_url", "summary"]
+__all__ = ["conversations_summary", "public_url", "reply_section", "summary"]
 
 _HANDSHAKE_TIMING = "latency_ms"
 """The figures whose fields a handshake's timing has too (``connections.handshake_ms``)."""
@@ -41,7 +41,9 @@ def _figures(stats: ReplyStats, duration_s: float, under: str = "") -> dict[str,
     return section
 
 
-def _section(stats: ReplyStats, duration_s: float) -> dict[str, Any]:
+def reply_section(stats: ReplyStats, duration_s: float) -> dict[str, Any]:
+    """The summary's section of some replies (the total, a request name's, a profile's): the figures,
+    metrics and ``errors_by_kind``."""
     section = _figures(stats, duration_s)
     section["metrics"] = {
         name: {part.summary: summary_number(part.value(metric), part.unit) for part in METRIC_PARTS}
@@ -72,14 +74,16 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
     """
     result: dict[str, Any] = {
         "duration_s": summary_number(duration_s, "s"),
-        **_section(stats.total, duration_s),
+        **reply_section(stats.total, duration_s),
     }
     errors = dict(stats.total.errors)
     for kind, number in stats.connects.errors.items():
         errors[kind] = errors.get(kind, 0) + number
     result["errors_by_kind"] = dict(sorted(errors.items()))
     result["connections"] = _connections(stats.connects)
-    result["by_name"] = {name: _section(stats.by_name[name], duration_s) for name in sorted(stats.by_name)}
+    result["by_name"] = {
+        name: reply_section(stats.by_name[name], duration_s) for name in sorted(stats.by_name)
+    }
     result["failed_replies_dropped"] = stats.failed_dropped
     if extra:
         result.update(extra)

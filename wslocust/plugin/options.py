@@ -24,6 +24,7 @@ __all__ = [
     "add_conversation_arguments",
     "add_in_flight_arguments",
     "add_option",
+    "add_profile_arguments",
     "add_session_arguments",
     "add_socketio_arguments",
 ]
@@ -228,6 +229,9 @@ def add_arguments(parser: Any) -> None:
             "wslocust sessions", "Messages on connect, captured values and auth tokens (see the README)"
         )
     )
+    add_profile_arguments(
+        parser.add_argument_group("wslocust profiles", "Weighted kinds of users and mixed prompt files")
+    )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(
         parser.add_argument_group(
@@ -415,4 +419,27 @@ def add_conversation_arguments(group: Any) -> None:
         type=argument_type(count, minimum=1, keep_text=True),
         metavar="N",
         help="Conversations asked on one connection (default 1: each starts on a new connection)",
+    )
+
+
+def add_profile_arguments(group: Any) -> None:
+    """The ``wslocust profiles`` group: ``--user-profile`` (:mod:`wslocust.profiles`) and ``--prompt-mix``
+    (:mod:`wslocust.prompt_mix`)."""
+    add_option(
+        group,
+        "--user-profile",
+        action="append",
+        metavar="NAME:WEIGHT[:think=MIN-MAX][,prompts=FILE]",
+        help="A kind of user, repeatable (e.g. --user-profile active:0.2:think=1-3 --user-profile "
+        "passive:0.8:think=20-40,prompts=vip.jsonl): users are spawned by weight, each profile with its own "
+        "think time and, given, its own prompts (prompts= last); requests are named PROFILE/NAME",
+    )
+    add_option(
+        group,
+        "--prompt-mix",
+        action="append",
+        metavar="WEIGHT:FILE",
+        help="Prompts drawn from several files by weight, repeatable, instead of --prompts (e.g. "
+        "--prompt-mix 3:datasets/support_bot.jsonl --prompt-mix 1:datasets/prompts.txt); --shuffle-seed "
+        "seeds the draws",
     )
