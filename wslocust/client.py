@@ -215,6 +215,10 @@ class ChatClient:
         """Server pings answered with a pong."""
         self.subprotocol: str | None = None
         """The subprotocol the server chose at the last handshake."""
+        self.on_server_close: Callable[[int], None] | None = None
+        """Given the code of each connection the server closed (1006: lost without a close frame)."""
+        self.name_suffix = ""
+        """Appended to the name of every request event (the endpoint, when there are several)."""
 
     @property
     def connected(self) -> bool:
@@ -317,7 +321,7 @@ class ChatClient:
         self._failed_connects = self._failed_connects + 1 if error else 0
         self.environment.events.request.fire(
             request_type=CONNECT_REQUEST_TYPE,
-            name="connect",
+            name="connect" + self.name_suffix,
             response_time=elapsed_ms,
             response_length=0,
             exception=error,
@@ -414,6 +418,7 @@ class ChatClient:
                 size = raw.recv_into(buffer) if raw is not None else sock.recv_into(buffer)
                 if not size:
                     self._drop()
+                    self._lost()
                     return
                 actions = receive(buffer[:size].tobytes(), 0.0)
                 if actions:
@@ -424,6 +429,7 @@ class ChatClient:
             pass
         except _NETWORK_ERRORS:
             self._drop()
+            self._lost()
             return
         finally:
             if self._idle_greenlet is gevent.getcurrent():
@@ -439,11 +445,18 @@ class ChatClient:
                     self.pings_answered += 1
             elif type(action) is Close:
                 self.close(action.code)
+                if action.received is not None:
+                    self._lost(action.received)
             elif type(action) is Send:
                 if self._sock is not None:
                     self._sock.sendall(action.frame)
             else:
                 self.pushed_messages += 1
+
+    def _lost(self, code: int = 1006) -> None:
+        """The server closed the connection with ``code``, or it was lost (1006, RFC 6455 §7.1.5)."""
+        if self.on_server_close is not None:
+            self.on_server_close(code)
 
     def _settle(self) -> None:
         """Before a prompt: stop the idle watch and read what it left (TLS may hold decrypted data)."""
@@ -484,7 +497,7 @@ class ChatClient:
             The reply; ``reply.error`` says why it failed. When the connection cannot be opened, no
             ``WS`` event is fired (the ``CONNECT`` event carries the failure).
         """
-        reply = Reply(prompt=prompt, name=name or self.default_name, record=record or {})
+        reply = Reply(prompt=prompt, name=(name or self.default_name) + self.name_suffix, record=record or {})
         if self._sock is not None:
             self._settle()  # may find that the server closed the connection while we were idle
         if self._sock is None:
@@ -627,6 +640,8 @@ class ChatClient:
                 watcher.stop()  # the lean path's: set whenever a timer is
         if error is not None:  # the I/O gave up first
             connection.fail(reply, error, (perf_counter() - start) * 1000.0)
+            if type(error) is ConnectionClosed:
+                self._lost()
         if reply.error is not None and reply.error.kind != "bot_error":
             # A late reply would be read as the next one's: start the next prompt on a fresh
             # connection (a close or a protocol error has closed this one already).

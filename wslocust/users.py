@@ -16,12 +16,15 @@ import random
 import time
 from collections.abc import Sequence
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import gevent
 
 from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url
+from .connection_life import ConnectionLife
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
+from .lifecycles import LifecycleSettings, Plan
 from .load.arrivals import OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
@@ -37,12 +40,15 @@ from .settings import (
     parse_arrivals,
     parse_compression,
     parse_connect_to_setting,
+    parse_failover_hosts,
     parse_headers,
+    parse_lifecycle,
     parse_max_samples,
     parse_message_bytes,
     parse_origin,
     parse_query,
     parse_rate_per_s,
+    parse_seconds_range,
     parse_seed,
     parse_subprotocols,
     required,
@@ -128,6 +134,11 @@ class WebSocketUser(User):
     """Metrics scoring every successful reply (see :mod:`wslocust.metrics`); ``--metric``, repeatable,
     replaces them."""
 
+    failover_hosts: ClassVar[Sequence[str]] = ()
+    """Endpoints to fail over to, after ``host`` (``--failover-host``, repeatable): a user whose
+    connection fails or drops connects to the next one, round robin, and stays where it works. The
+    headers and query go to each of them (list only endpoints you trust with them)."""
+
     demo_when_no_host: ClassVar[bool] = False
     """Start the embedded demo chatbot and aim at it when no host is given (the shipped locustfile)."""
 
@@ -139,10 +150,28 @@ class WebSocketUser(User):
             self.wait_time = lambda: random.uniform(low, high)  # type: ignore[method-assign]
         settings = self.connection_settings(environment)
         recorder = state_of(environment).recorder
-        self.client = ChatClient(
+        urls = (settings.url, *settings.failover_hosts)
+        clients = [self._client(environment, settings, url, index) for index, url in enumerate(urls)]
+        self.life = ConnectionLife(clients, recorder)
+        """The user's connections over its endpoints (``self.client`` is the current one's)."""
+
+    @property
+    def client(self) -> ChatClient:
+        """The client of the endpoint the user is on."""
+        return self.life.client
+
+    def _client(
+        self, environment: Environment, settings: ConnectionSettings, url: str, index: int
+    ) -> ChatClient:
+        """The client of one endpoint (the first: ``host``), with a protocol instance of its own."""
+        recorder = state_of(environment).recorder
+        protocol = settings.protocol
+        if index:
+            protocol = type(protocol).from_options(environment.parsed_options or argparse.Namespace())
+        client = ChatClient(
             environment,
-            settings.url,
-            settings.protocol,
+            url,
+            protocol,
             origin=settings.origin,
             headers=settings.headers,
             query=settings.query,
@@ -150,13 +179,16 @@ class WebSocketUser(User):
             connect_timeout_s=settings.connect_timeout_s,
             reply_timeout_s=settings.reply_timeout_s,
             verify_tls=settings.verify_tls,
-            connect_to=settings.connect_to,
+            connect_to=settings.connect_to if index == 0 else None,  # an override of the host's address
             follow_redirects=settings.follow_redirects,
             max_message_bytes=settings.max_message_bytes,
             compression=settings.compression,
             checks=[*self.checks, *self.metrics_check(environment)],
             on_stopped_mid_reply=recorder.stopped_mid_reply if recorder is not None else None,
         )
+        if settings.failover_hosts:  # each request named for its endpoint: "greeting @127.0.0.1:8001"
+            client.name_suffix = " @" + urlsplit(url).netloc.rpartition("@")[2]
+        return client
 
     @classmethod
     def metrics_check(cls, environment: Environment) -> list[MetricsCheck]:
@@ -272,11 +304,12 @@ class WebSocketUser(User):
             or (follow is not None and flag(follow, "--follow-redirects")),
             max_message_bytes=required(setting(cls, options, "max_message_bytes", parse_message_bytes)),
             compression=required(setting(cls, options, "compression", parse_compression)),
+            failover_hosts=required(setting(cls, options, "failover_host", parse_failover_hosts)),
         )
 
     def on_start(self) -> None:
         try:
-            self.client.connect()
+            self.life.ready()
         except ConfigurationError as error:
             # Checked at start-up, so only a worker gets here: its environment lacks a ${VAR} of
             # --header, --query or a protocol's setting (--socketio-auth) that the master's has, or one
@@ -351,6 +384,20 @@ def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel
     return model
 
 
+def _positive_count(value: object, name: str) -> int:
+    return count(value, name, minimum=1)
+
+
+_LIFECYCLE_OPTIONS = {
+    "connection_time": "intermittent",
+    "reconnect_wait": "intermittent",
+    "burst_prompts": "bursty",
+    "burst_think_time": "bursty",
+    "idle_time": "bursty",
+}
+"""The options of one lifecycle (the option's dest → the lifecycle): given with another, refused."""
+
+
 class ChatbotUser(WebSocketUser):
     """Asks the prompts of a dataset in turn, one round trip per task, and reports each.
 
@@ -389,6 +436,27 @@ class ChatbotUser(WebSocketUser):
     arrivals: ClassVar[str] = "constant"
     """Open-model arrivals: ``constant`` (evenly spaced) or ``poisson`` (``--arrivals``)."""
 
+    lifecycle: ClassVar[str] = "persistent"
+    """How the connection lives (``--lifecycle``, see :mod:`wslocust.lifecycles`): ``persistent`` (kept,
+    reconnected after a failure), ``intermittent`` (closed after ``prompts_per_connection`` prompts or
+    ``connection_time_s``, reopened after ``reconnect_wait_s``) or ``bursty`` (``burst_prompts``
+    prompts ``burst_think_time_s`` apart, then ``idle_time_s`` connected)."""
+
+    connection_time_s: ClassVar[float | str | None] = None
+    """Intermittent: disconnect after the prompt that ends this long connected (``--connection-time``)."""
+
+    reconnect_wait_s: ClassVar[float | str | tuple[float, float]] = "5-10"
+    """Intermittent: seconds disconnected, ``N`` or ``MIN-MAX`` (``--reconnect-wait``)."""
+
+    burst_prompts: ClassVar[int] = 5
+    """Bursty: prompts a burst (``--burst-prompts``)."""
+
+    burst_think_time_s: ClassVar[float | str | tuple[float, float]] = "0.5-1"
+    """Bursty: seconds between the prompts of a burst, ``N`` or ``MIN-MAX`` (``--burst-think-time``)."""
+
+    idle_time_s: ClassVar[float | str | tuple[float, float]] = "30-60"
+    """Bursty: seconds idle (connected) after a burst, ``N`` or ``MIN-MAX`` (``--idle-time``)."""
+
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         options = environment.parsed_options
@@ -401,6 +469,12 @@ class ChatbotUser(WebSocketUser):
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
             self.wait_time = lambda: 0.0  # type: ignore[method-assign]  # the schedule paces the prompts
+        lifecycle = self.lifecycle_settings(environment)
+        self.life.plan = Plan(lifecycle)
+        self._lifecycle_wait_s: float | None = None
+        if lifecycle.kind != "persistent":  # its waits replace the think time where it sets them
+            think = self.wait_time
+            self.wait_time = lambda: think() if self._lifecycle_wait_s is None else self._lifecycle_wait_s  # type: ignore[method-assign]
 
     @classmethod
     def open_model_settings(cls, environment: Environment) -> tuple[float, str] | None:
@@ -436,6 +510,47 @@ class ChatbotUser(WebSocketUser):
                         f"{protocol.template_option} uses {{{name}}}, which no record of {dataset.path} has"
                     )
         cls.open_model_settings(environment)
+        cls.lifecycle_settings(environment)
+
+    @classmethod
+    def lifecycle_settings(cls, environment: Environment) -> LifecycleSettings:
+        """The connection's lifecycle (see :mod:`wslocust.lifecycles`).
+
+        Raises:
+            ConfigurationError: a value is wrong, an option given is not of the lifecycle chosen, an
+                intermittent lifecycle has no end, or a lifecycle that paces prompts meets an open model.
+        """
+        options = environment.parsed_options
+        kind = required(setting(cls, options, "lifecycle", parse_lifecycle))
+        settings = LifecycleSettings(
+            kind=kind,
+            prompts_per_connection=required(setting(cls, options, "prompts_per_connection", count)),
+            connection_time_s=setting(cls, options, "connection_time", seconds),
+            reconnect_wait_s=required(setting(cls, options, "reconnect_wait", parse_seconds_range)),
+            burst_prompts=required(setting(cls, options, "burst_prompts", _positive_count)),
+            burst_think_time_s=required(setting(cls, options, "burst_think_time", parse_seconds_range)),
+            idle_time_s=required(setting(cls, options, "idle_time", parse_seconds_range)),
+        )
+        for option, of in _LIFECYCLE_OPTIONS.items():
+            if of != kind and given(options, option) is not None:
+                raise ConfigurationError(
+                    f"{option_flag(option)} is for --lifecycle {of} (this run's is {kind})"
+                )
+        where = "--lifecycle" if given(options, "lifecycle") else f"{cls.__name__}.lifecycle"
+        if (
+            kind == "intermittent"
+            and not settings.prompts_per_connection
+            and settings.connection_time_s is None
+        ):
+            raise ConfigurationError(
+                f"{where} intermittent needs --prompts-per-connection N or --connection-time S "
+                "(when to disconnect)"
+            )
+        if kind != "persistent" and cls.open_model_settings(environment) is not None:
+            raise ConfigurationError(
+                f"{where} {kind} paces the prompts itself: it cannot be used with --arrival-rate"
+            )
+        return settings
 
     @classmethod
     def dataset_settings(cls, environment: Environment) -> DatasetSettings:
@@ -477,13 +592,19 @@ class ChatbotUser(WebSocketUser):
             if lacking:  # a failure, not sent (start-up saw records that have the field)
                 self._fail_unsent(record, lacking[0])
                 return
+        self._lifecycle_wait_s = None
         if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
-            self.client.close()
+            self.life.close()  # (intermittent: closed after the last prompt already)
             self._asked_on_connection = 0
+        if not self.life.ready():  # no connection (its CONNECT event counts the failure): no prompt
+            return
         self._asked_on_connection += 1
-        self.client.ask(
+        reply = self.client.ask(
             record.prompt, record=record.fields, name=self.request_name or record.name, scheduled_at=due
         )
+        self._lifecycle_wait_s = self.life.replied(reply)
+        if not self.client.connected:
+            self._asked_on_connection = 0
 
     def _fail_unsent(self, record: PromptRecord, field: str) -> None:
         """Count a prompt its record cannot make (its template's field missing) as a failed reply."""

@@ -281,6 +281,8 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "metrics": "each metric's figures (METRIC_PARTS)",
     "errors_by_kind": "failures counted by their error's kind",
     "connections": "handshakes: attempts, successes, failures, success_rate, handshake_ms, errors_by_kind",
+    "lifecycle": "connections' lives: outages, time_to_recover_ms (avg, p50, p95, p99, max), failovers, "
+    "close_codes (docs/outputs.md)",
     "by_name": "a section a request name, with the figures and metrics",
     "failed_replies_dropped": "failed replies beyond those kept",
     "failed_replies_file": "where the failed replies are",

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..stats.aggregates import ChatStats, ConnectStats, ReplyStats
 from .figures import FIGURES, METRIC_PARTS, Window, summary_number
+from .lifecycle import lifecycle_section
 
 __all__ = ["public_url", "summary"]
 
@@ -72,6 +73,7 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
         errors[kind] = errors.get(kind, 0) + number
     result["errors_by_kind"] = dict(sorted(errors.items()))
     result["connections"] = _connections(stats.connects)
+    result["lifecycle"] = lifecycle_section(stats.lifecycle)
     result["by_name"] = {name: _section(stats.by_name[name], duration_s) for name in sorted(stats.by_name)}
     result["failed_replies_dropped"] = stats.failed_dropped
     if extra:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..gates import add_gate_arguments
+from ..lifecycles import LIFECYCLES
 from ..load.arrivals import ARRIVAL_KINDS
 from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
 from ..stats.aggregates import TOKEN_COUNTERS
@@ -21,6 +22,7 @@ __all__ = [
     "DEMO_OPTIONS",
     "INTERRUPTED_EXIT_CODE",
     "add_arguments",
+    "add_lifecycle_arguments",
     "add_option",
     "add_socketio_arguments",
 ]
@@ -212,6 +214,11 @@ def add_arguments(parser: Any) -> None:
         help="A service-level objective, repeatable (e.g. --slo ttft:800 --slo tpot:50 --slo e2e:5000): "
         "goodput counts the replies meeting every one; METRIC: " + ", ".join(SLO_METRICS),
     )
+    add_lifecycle_arguments(
+        parser.add_argument_group(
+            "wslocust lifecycles", "How connections live, and failover (README: Lifecycles and failover)"
+        )
+    )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(
         parser.add_argument_group(
@@ -313,3 +320,58 @@ DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], 
     ),
 )
 """The demo bot's options: flag, default, help, and the value parser with its limits."""
+
+
+def add_lifecycle_arguments(group: Any) -> None:
+    """The ``wslocust lifecycles`` group: how each connection lives; the endpoints to fail over to."""
+    add_option(
+        group,
+        "--lifecycle",
+        choices=list(LIFECYCLES),
+        help="persistent: keep the connection, reconnect after a failure (default); intermittent: "
+        "disconnect after --prompts-per-connection or --connection-time, wait --reconnect-wait; bursty: "
+        "--burst-prompts prompts --burst-think-time apart, then --idle-time connected",
+    )
+    add_option(
+        group,
+        "--failover-host",
+        action="append",
+        metavar="URL",
+        help="Another endpoint of the same bot, repeatable: a user whose connection fails or drops moves "
+        "to the next one, round robin (--header and --query go to each)",
+    )
+    add_option(
+        group,
+        "--connection-time",
+        type=argument_type(seconds, keep_text=True),
+        metavar="S",
+        help="intermittent: disconnect after the prompt that ends S seconds connected",
+    )
+    add_option(
+        group,
+        "--reconnect-wait",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="MIN-MAX",
+        help="intermittent: seconds disconnected before reconnecting, N or MIN-MAX (default 5-10)",
+    )
+    add_option(
+        group,
+        "--burst-prompts",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="N",
+        help="bursty: prompts a burst (default 5)",
+    )
+    add_option(
+        group,
+        "--burst-think-time",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="MIN-MAX",
+        help="bursty: seconds between the prompts of a burst, N or MIN-MAX (default 0.5-1)",
+    )
+    add_option(
+        group,
+        "--idle-time",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="MIN-MAX",
+        help="bursty: seconds idle, connected, after each burst, N or MIN-MAX (default 30-60)",
+    )

@@ -52,9 +52,12 @@ class Pong(NamedTuple):
 
 
 class Close(NamedTuple):
-    """Send a close frame with ``code``, then close the socket: the connection is over."""
+    """Send a close frame with ``code``, then close the socket: the connection is over. ``received``:
+    the code of the server's close frame when the server closed it (1005 when its frame had none,
+    RFC 6455 §7.1.5); None when the client fails the connection."""
 
     code: int
+    received: int | None = None
 
 
 class Dropped(NamedTuple):
@@ -193,7 +196,10 @@ class Connection:
                 if reply is not None:
                     reply.error = ConnectionClosed(code, f"({reason})" if reason else "")
                     self._complete(reply, time_ms)
-                return [*(actions or ()), Close(1000)]  # nothing is read after a close
+                return [
+                    *(actions or ()),
+                    Close(1000, 1005 if code is None else code),
+                ]  # nothing is read after a close
             # A pong needs nothing (this client sends no pings: it is unsolicited).
         if broken is not None:
             return self._fail_connection(broken, time_ms, actions)
