@@ -137,3 +137,54 @@ def test_a_connection_the_server_closes_while_idle_is_counted_by_close_code(
     assert lives.close_codes == {str(code): 1}
     assert not user.client.connected
     user.on_stop()
+
+
+def test_an_intermittent_user_disconnects_after_its_prompts_and_waits_before_reconnecting(
+    recorded_env, raw_server
+) -> None:
+    environment, recorded = recorded_env
+    attach_state(environment, PluginState(recorder=Recorder()))
+    environment.parsed_options = get_parser().parse_args(
+        ["--lifecycle", "intermittent", "--prompts-per-connection", "2", "--reconnect-wait", "7"]
+    )
+    server: RawServer = raw_server(_answer)
+    user = _user(environment, f"ws://127.0.0.1:{server.port}", [])
+    user.on_start()
+    user.ask_next()
+    assert user.client.connected
+    user.ask_next()
+    assert not user.client.connected  # closed after its last prompt: away during the wait
+    assert user.wait_time() == 7.0
+    user.ask_next()
+    assert [event["exception"] for event in recorded.of("CONNECT")] == [None, None]
+    assert len(recorded.of("WS")) == 3
+    assert _recorder(environment).stats.lifecycle.empty  # the user's own disconnects: no failure
+    user.on_stop()
+
+
+def test_a_bursty_user_keeps_its_connection_through_bursts_and_idle_times(recorded_env, raw_server) -> None:
+    environment, recorded = recorded_env
+    environment.parsed_options = get_parser().parse_args(
+        [
+            "--lifecycle",
+            "bursty",
+            "--burst-prompts",
+            "2",
+            "--burst-think-time",
+            "0.25",
+            "--idle-time",
+            "30-60",
+        ]
+    )
+    server: RawServer = raw_server(_answer)
+    user = _user(environment, f"ws://127.0.0.1:{server.port}", [])
+    user.on_start()
+    waits = []
+    for _ in range(4):
+        user.ask_next()
+        waits.append(user.wait_time())
+    assert waits[0] == waits[2] == 0.25
+    assert all(30.0 <= wait <= 60.0 for wait in (waits[1], waits[3]))
+    assert len(recorded.of("CONNECT")) == 1
+    assert user.client.connected
+    user.on_stop()

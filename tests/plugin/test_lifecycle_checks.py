@@ -81,3 +81,28 @@ def test_a_locustfiles_failover_list_is_checked_naming_its_attribute() -> None:
         failover_hosts = ("ws://127.0.0.1:10", "tcp://127.0.0.1:11")
 
     assert "Listed.failover_hosts" in refusal(Listed)
+
+
+def test_the_form_groups_the_lifecycle_options_with_help_and_shows_the_classs_settings() -> None:
+    from locust import argument_parser
+
+    from wslocust.plugin.webui_form import form_options, shown_values
+
+    class Bursty(Bot):
+        abstract = True
+        lifecycle = "bursty"
+        failover_hosts = ("ws://127.0.0.1:10", "ws://127.0.0.1:11")
+        idle_time_s = "20-40"
+
+    parser = argument_parser.get_parser()
+    options = form_options(parser)
+    dests = ("lifecycle", "failover_host", "connection_time", "reconnect_wait", "burst_prompts",
+             "burst_think_time", "idle_time")  # fmt: skip
+    assert [dest for dest in options if options[dest].group == "Lifecycle and failover"] == list(dests)
+    assert all(options[dest].action.help for dest in dests)
+    environment = Environment(user_classes=[Bursty], events=Events(), parsed_options=parser.parse_args([]))
+    shown = shown_values(environment, options)
+    assert (shown["lifecycle"], shown["idle_time"]) == ("bursty", "20-40")
+    assert shown["failover_host"] == "ws://127.0.0.1:10; ws://127.0.0.1:11"
+    with pytest.raises(ValueError, match="--burst-prompts"):
+        options["burst_prompts"].convert("0")
