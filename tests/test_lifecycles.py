@@ -107,3 +107,12 @@ def test_an_outage_lasts_from_its_first_failure_to_the_next_success() -> None:
 def test_endpoints_need_at_least_one() -> None:
     with pytest.raises(ValueError, match="at least one endpoint"):
         Endpoints(0)
+
+
+def test_the_lifecycle_decisions_import_without_gevent_or_locust() -> None:
+    from .test_layout import _loaded_after
+
+    assert (
+        _loaded_after("import wslocust.lifecycles, wslocust.stats.lifecycle, wslocust.outputs.lifecycle")
+        == []
+    )
