@@ -445,8 +445,8 @@ class ChatClient:
                     self.pings_answered += 1
             elif type(action) is Close:
                 self.close(action.code)
-                if action.received is not None:
-                    self._lost(action.received)
+                if self._connection.received_close is not None:  # the server's close, answered
+                    self._lost(self._connection.received_close)
             elif type(action) is Send:
                 if self._sock is not None:
                     self._sock.sendall(action.frame)
