@@ -18,13 +18,13 @@ def test_the_servers_close_code_is_kept_mid_reply_or_between_replies(payload: by
         connection = Connection(PlainProtocol())
         assert connection.received_close is None
         if awaiting:
-            connection.start(Reply(prompt="hello"))
+            connection.start(Reply(prompt="hello", name="ask"))
         assert connection.receive(server_frame(OP_CLOSE, payload), 1.0) == [Close(1000)]
         assert connection.received_close == code
 
 
 def test_a_connection_the_client_fails_has_no_servers_close_code() -> None:
     connection = Connection(PlainProtocol())
-    connection.start(Reply(prompt="hello"))
+    connection.start(Reply(prompt="hello", name="ask"))
     assert connection.receive(server_frame(OP_CLOSE, (999).to_bytes(2, "big")), 1.0) == [Close(1002)]
     assert connection.received_close is None
