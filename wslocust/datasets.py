@@ -26,9 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import DatasetError
+from .errors import DatasetError, WsLocustError
 
-__all__ = ["NAME_FIELDS", "PROMPT_FIELDS", "TURNS_FIELD", "Dataset", "PromptRecord", "Turn", "load_prompts"]
+__all__ = [
+    "NAME_FIELDS",
+    "PROMPT_FIELDS",
+    "TURNS_FIELD",
+    "Dataset",
+    "DatasetSettings",
+    "PromptRecord",
+    "Turn",
+    "load_dataset",
+    "load_prompts",
+]
 
 PROMPT_FIELDS = ("prompt", "Prompt", "question", "Question", "text", "input")
 """Fields tried, in order, for the prompt when no ``prompt_field`` is given."""
@@ -276,3 +286,42 @@ class Dataset:
     def next(self) -> PromptRecord:
         """Return the next prompt, starting again from the first after the last."""
         return self._next()
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """Where a :class:`ChatbotUser` reads its prompts."""
+
+    path: str
+    prompt_field: str | None
+    name_field: str | None
+    max_samples: int
+    shuffle_seed: int | None
+
+
+_datasets: dict[DatasetSettings, Dataset | WsLocustError] = {}
+
+
+def load_dataset(settings: DatasetSettings) -> Dataset:
+    """Load a dataset once per process and settings (every user of a run shares it).
+
+    Raises:
+        DatasetError: the prompts cannot be read (the same error on every call).
+    """
+    if settings not in _datasets:
+        try:
+            _datasets[settings] = Dataset(
+                load_prompts(
+                    settings.path,
+                    prompt_field=settings.prompt_field,
+                    name_field=settings.name_field,
+                    max_samples=settings.max_samples,
+                    shuffle_seed=settings.shuffle_seed,
+                )
+            )
+        except WsLocustError as error:
+            _datasets[settings] = error
+    found = _datasets[settings]
+    if isinstance(found, WsLocustError):
+        raise found
+    return found

@@ -31,10 +31,10 @@ import gevent
 from gevent.hub import get_hub
 from gevent.lock import Semaphore
 
-from .client import ChatClient, _receive_buffer
+from .client import ChatClient
 from .errors import ConfigurationError, ConnectError, ConnectionClosed, WsLocustError
 from .settings import given, option_flag, parse_in_flight, required, setting
-from .sockets import SO_TIMESTAMPNS
+from .sockets import SO_TIMESTAMPNS, receive_buffer
 from .wire.connection import Close, Pong
 from .wire.multiplex import Multiplexer
 from .wire.protocols import JsonProtocol, Protocol
@@ -233,7 +233,7 @@ class InFlight:
     def _read(self, sock: socket.socket, mux: Multiplexer) -> None:
         """The connection's reader: every block to the multiplexer, each completed reply reported,
         each deadline kept; ends when the connection does."""
-        buffer = _receive_buffer(get_hub())
+        buffer = receive_buffer(get_hub())
         buffers = [buffer]
         stamped = not isinstance(sock, ssl.SSLSocket)
         perf_counter = time.perf_counter

@@ -16,14 +16,17 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import gevent
 
 from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url
+from .connection_life import ConnectionLife, lifecycle_settings
 from .conversations import ConversationAsker, ConversationSettings, Conversing
-from .datasets import Dataset, PromptRecord, load_prompts
+from .datasets import Dataset, PromptRecord, load_dataset
 from .errors import ConfigurationError, WsLocustError
 from .inflight import InFlight, in_flight_limit
+from .lifecycles import LifecycleSettings, Plan
 from .load.arrivals import OpenModel
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
@@ -41,6 +44,7 @@ from .settings import (
     parse_arrivals,
     parse_compression,
     parse_connect_to_setting,
+    parse_failover_hosts,
     parse_headers,
     parse_max_samples,
     parse_message_bytes,
@@ -153,6 +157,11 @@ class WebSocketUser(User):
     """Metrics scoring every successful reply (see :mod:`wslocust.metrics`); ``--metric``, repeatable,
     replaces them."""
 
+    failover_hosts: ClassVar[Sequence[str]] = ()
+    """Endpoints to fail over to, after ``host`` (``--failover-host``, repeatable): a user whose
+    connection fails or drops connects to the next one, round robin, and stays where it works. The
+    headers and query go to each of them (list only endpoints you trust with them)."""
+
     demo_when_no_host: ClassVar[bool] = False
     """Start the embedded demo chatbot and aim at it when no host is given (the shipped locustfile)."""
 
@@ -163,11 +172,26 @@ class WebSocketUser(User):
             low, high = bounds
             self.wait_time = lambda: random.uniform(low, high)  # type: ignore[method-assign]
         settings = self.connection_settings(environment)
+        urls = (settings.url, *settings.failover_hosts)
+        clients = [self._client(environment, settings, url, index) for index, url in enumerate(urls)]
+        self.life = ConnectionLife(clients, state_of(environment).recorder)
+        """The user's connections over its endpoints (``self.client`` is the current one's)."""
+
+    @property
+    def client(self) -> ChatClient:
+        """The client of the endpoint the user is on."""
+        return self.life.client
+
+    def _client(
+        self, environment: Environment, settings: ConnectionSettings, url: str, index: int
+    ) -> ChatClient:
+        """The client of one endpoint (the first: ``host``), with a protocol instance of its own."""
         recorder = state_of(environment).recorder
-        self.client = ChatClient(
+        protocol = settings.protocol if index == 0 else self.connection_settings(environment).protocol
+        client = ChatClient(
             environment,
-            settings.url,
-            settings.protocol,
+            url,
+            protocol,
             origin=settings.origin,
             headers=settings.headers,
             query=settings.query,
@@ -175,13 +199,16 @@ class WebSocketUser(User):
             connect_timeout_s=settings.connect_timeout_s,
             reply_timeout_s=settings.reply_timeout_s,
             verify_tls=settings.verify_tls,
-            connect_to=settings.connect_to,
+            connect_to=settings.connect_to if index == 0 else None,  # an override of the host's address
             follow_redirects=settings.follow_redirects,
             max_message_bytes=settings.max_message_bytes,
             compression=settings.compression,
             checks=[*self.checks, *self.metrics_check(environment)],
             on_stopped_mid_reply=recorder.stopped_mid_reply if recorder is not None else None,
         )
+        if settings.failover_hosts:  # each request named for its endpoint: "greeting @127.0.0.1:8001"
+            client.name_suffix = " @" + urlsplit(url).netloc.rpartition("@")[2]
+        return client
 
     @classmethod
     def metrics_check(cls, environment: Environment) -> list[MetricsCheck]:
@@ -299,11 +326,12 @@ class WebSocketUser(User):
             or (follow is not None and flag(follow, "--follow-redirects")),
             max_message_bytes=required(setting(cls, options, "max_message_bytes", parse_message_bytes)),
             compression=required(setting(cls, options, "compression", parse_compression)),
+            failover_hosts=required(setting(cls, options, "failover_host", parse_failover_hosts)),
         )
 
     def on_start(self) -> None:
         try:
-            self.client.connect()
+            self.life.ready()
         except ConfigurationError as error:
             # Checked at start-up, so only a worker gets here: its environment lacks a ${VAR} of
             # --header, --query or a protocol's setting (--socketio-auth) that the master's has, or one
@@ -333,34 +361,6 @@ class WebSocketUser(User):
 
     def on_stop(self) -> None:
         self.client.close()
-
-
-_datasets: dict[DatasetSettings, Dataset | WsLocustError] = {}
-
-
-def load_dataset(settings: DatasetSettings) -> Dataset:
-    """Load a dataset once per process and settings (every user of a run shares it).
-
-    Raises:
-        DatasetError: the prompts cannot be read (the same error on every call).
-    """
-    if settings not in _datasets:
-        try:
-            _datasets[settings] = Dataset(
-                load_prompts(
-                    settings.path,
-                    prompt_field=settings.prompt_field,
-                    name_field=settings.name_field,
-                    max_samples=settings.max_samples,
-                    shuffle_seed=settings.shuffle_seed,
-                )
-            )
-        except WsLocustError as error:
-            _datasets[settings] = error
-    found = _datasets[settings]
-    if isinstance(found, WsLocustError):
-        raise found
-    return found
 
 
 def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel:
@@ -422,6 +422,27 @@ class ChatbotUser(WebSocketUser, Conversing):
     its own (``--in-flight``); above 1 the protocol must tell replies apart (``json`` with
     ``--json-id-path``, ``openai-realtime``). The think time is then the pause between sends."""
 
+    lifecycle: ClassVar[str] = "persistent"
+    """How the connection lives (``--lifecycle``, see :mod:`wslocust.lifecycles`): ``persistent`` (kept,
+    reconnected after a failure), ``intermittent`` (closed after ``prompts_per_connection`` prompts or
+    ``connection_time_s``, reopened after ``reconnect_wait_s``) or ``bursty`` (``burst_prompts``
+    prompts ``burst_think_time_s`` apart, then ``idle_time_s`` connected)."""
+
+    connection_time_s: ClassVar[float | str | None] = None
+    """Intermittent: disconnect after the prompt that ends this long connected (``--connection-time``)."""
+
+    reconnect_wait_s: ClassVar[float | str | tuple[float, float]] = "5-10"
+    """Intermittent: seconds disconnected, ``N`` or ``MIN-MAX`` (``--reconnect-wait``)."""
+
+    burst_prompts: ClassVar[int] = 5
+    """Bursty: prompts a burst (``--burst-prompts``)."""
+
+    burst_think_time_s: ClassVar[float | str | tuple[float, float]] = "0.5-1"
+    """Bursty: seconds between the prompts of a burst, ``N`` or ``MIN-MAX`` (``--burst-think-time``)."""
+
+    idle_time_s: ClassVar[float | str | tuple[float, float]] = "30-60"
+    """Bursty: seconds idle (connected) after a burst, ``N`` or ``MIN-MAX`` (``--idle-time``)."""
+
     prompt_mix: ClassVar[Mapping[str, float] | Sequence[str] | None] = None
     """Several prompt files drawn by weight, instead of ``prompts``: ``{FILE: WEIGHT}`` or
     ``("WEIGHT:FILE", ...)`` (``--prompt-mix WEIGHT:FILE``, repeatable; see :mod:`wslocust.prompt_mix`)."""
@@ -441,6 +462,18 @@ class ChatbotUser(WebSocketUser, Conversing):
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
             self.wait_time = lambda: 0.0  # type: ignore[method-assign]  # the schedule paces the prompts
+        lifecycle = self.lifecycle_settings(environment)
+        self.life.plan = Plan(lifecycle)
+        self._lifecycle_wait_s: float | None = None
+        if lifecycle.kind != "persistent":  # its waits replace the think time where it sets them
+            think = self.wait_time
+            self.wait_time = lambda: think() if self._lifecycle_wait_s is None else self._lifecycle_wait_s  # type: ignore[method-assign]
+
+    @classmethod
+    def lifecycle_settings(cls, environment: Environment) -> LifecycleSettings:
+        """The connection's lifecycle (see :func:`wslocust.connection_life.lifecycle_settings`)."""
+        open_model = cls.open_model_settings(environment) is not None
+        return lifecycle_settings(cls, environment.parsed_options, open_model=open_model)
 
     @classmethod
     def open_model_settings(cls, environment: Environment) -> tuple[float, str] | None:
@@ -466,8 +499,16 @@ class ChatbotUser(WebSocketUser, Conversing):
         options = environment.parsed_options
         setting(cls, options, "prompts_per_connection", count)
         ConversationSettings.of(cls, environment)
-        protocol = cls.connection_settings(environment, url=_HOST_TO_COME).protocol
-        in_flight_limit(cls, options, protocol)
+        connection = cls.connection_settings(environment, url=_HOST_TO_COME)
+        protocol = connection.protocol
+        lifecycle = cls.lifecycle_settings(environment)
+        if in_flight_limit(cls, options, protocol) > 1 and (
+            connection.failover_hosts or lifecycle.kind != "persistent"
+        ):
+            raise ConfigurationError(
+                "--in-flight keeps the prompts on one connection: it cannot be used with "
+                f"--failover-host or --lifecycle {lifecycle.kind}"
+            )
         fields = protocol.record_fields()
         if fields:
             mix = cls.mix_settings(environment)
@@ -549,6 +590,7 @@ class ChatbotUser(WebSocketUser, Conversing):
                 gevent.sleep(wait_s)
         record = self.next_record()
         if record.turns:  # a conversation: every turn, in order, on one connection
+            self.conversations.client = self.client  # the endpoint the user is on
             self.conversations.ask(record, name=self.request_name, scheduled_at=due)
             return
         if self._record_fields:  # the template reads record fields (most read only the prompt)
@@ -556,17 +598,26 @@ class ChatbotUser(WebSocketUser, Conversing):
             if lacking:  # a failure, not sent (start-up saw records that have the field)
                 self._fail_unsent(record, lacking[0])
                 return
+        name = self.request_name or record.name
         in_flight = self.prompts_in_flight
-        if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
-            if in_flight is not None:
+        if in_flight is not None:  # one connection, one endpoint, persistent (checked at start-up)
+            if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
                 in_flight.finish()  # waits for the replies in flight
-            else:
-                self.client.close()
+                self._asked_on_connection = 0
+            self._asked_on_connection += 1
+            in_flight.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
+            return
+        self._lifecycle_wait_s = None
+        if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
+            self.life.close()  # (intermittent: closed after the last prompt already)
             self._asked_on_connection = 0
+        if not self.life.ready():  # no connection (its CONNECT event counts the failure): no prompt
+            return
         self._asked_on_connection += 1
-        (in_flight or self.client).ask(
-            record.prompt, record=record.fields, name=self.request_name or record.name, scheduled_at=due
-        )
+        reply = self.client.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
+        self._lifecycle_wait_s = self.life.replied(reply)
+        if not self.client.connected:
+            self._asked_on_connection = 0
 
     def on_stop(self) -> None:
         if self.prompts_in_flight is not None:

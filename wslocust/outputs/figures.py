@@ -346,6 +346,8 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "metrics": "each metric's figures (METRIC_PARTS)",
     "errors_by_kind": "failures counted by their error's kind",
     "connections": "handshakes: attempts, successes, failures, success_rate, handshake_ms, errors_by_kind",
+    "lifecycle": "connections' lives: outages, time_to_recover_ms (avg, p50, p95, p99, max), failovers, "
+    "close_codes (docs/outputs.md)",
     "by_name": "a section a request name, with the figures and metrics",
     "by_profile": "with --user-profile: a section a profile, its settings and the figures and metrics of its "
     "requests (named PROFILE/NAME)",

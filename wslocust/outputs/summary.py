@@ -18,6 +18,7 @@ from .figures import (
     Window,
     summary_number,
 )
+from .lifecycle import lifecycle_section
 
 __all__ = ["conversations_summary", "public_url", "reply_section", "summary"]
 
@@ -81,6 +82,7 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
         errors[kind] = errors.get(kind, 0) + number
     result["errors_by_kind"] = dict(sorted(errors.items()))
     result["connections"] = _connections(stats.connects)
+    result["lifecycle"] = lifecycle_section(stats.lifecycle)
     result["by_name"] = {
         name: reply_section(stats.by_name[name], duration_s) for name in sorted(stats.by_name)
     }

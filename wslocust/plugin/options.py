@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..gates import add_gate_arguments
+from ..lifecycles import LIFECYCLES
 from ..load.arrivals import ARRIVAL_KINDS
 from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
 from ..stats.aggregates import TOKEN_COUNTERS
@@ -23,6 +24,7 @@ __all__ = [
     "add_arguments",
     "add_conversation_arguments",
     "add_in_flight_arguments",
+    "add_lifecycle_arguments",
     "add_option",
     "add_profile_arguments",
     "add_session_arguments",
@@ -227,6 +229,11 @@ def add_arguments(parser: Any) -> None:
     add_session_arguments(
         parser.add_argument_group(
             "wslocust sessions", "Messages on connect, captured values and auth tokens (see the README)"
+        )
+    )
+    add_lifecycle_arguments(
+        parser.add_argument_group(
+            "wslocust lifecycles", "How connections live, and failover (README: Lifecycles and failover)"
         )
     )
     add_profile_arguments(
@@ -442,4 +449,59 @@ def add_profile_arguments(group: Any) -> None:
         help="Prompts drawn from several files by weight, repeatable, instead of --prompts (e.g. "
         "--prompt-mix 3:datasets/support_bot.jsonl --prompt-mix 1:datasets/prompts.txt); --shuffle-seed "
         "seeds the draws",
+    )
+
+
+def add_lifecycle_arguments(group: Any) -> None:
+    """The ``wslocust lifecycles`` group: how each connection lives; the endpoints to fail over to."""
+    add_option(
+        group,
+        "--lifecycle",
+        choices=list(LIFECYCLES),
+        help="persistent: keep the connection, reconnect after a failure (default); intermittent: "
+        "disconnect after --prompts-per-connection or --connection-time, wait --reconnect-wait; bursty: "
+        "--burst-prompts prompts --burst-think-time apart, then --idle-time connected",
+    )
+    add_option(
+        group,
+        "--failover-host",
+        action="append",
+        metavar="URL",
+        help="Another endpoint of the same bot, repeatable: a user whose connection fails or drops moves "
+        "to the next one, round robin (--header and --query go to each)",
+    )
+    add_option(
+        group,
+        "--connection-time",
+        type=argument_type(seconds, keep_text=True),
+        metavar="S",
+        help="intermittent: disconnect after the prompt that ends S seconds connected",
+    )
+    add_option(
+        group,
+        "--reconnect-wait",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="MIN-MAX",
+        help="intermittent: seconds disconnected before reconnecting, N or MIN-MAX (default 5-10)",
+    )
+    add_option(
+        group,
+        "--burst-prompts",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="N",
+        help="bursty: prompts a burst (default 5)",
+    )
+    add_option(
+        group,
+        "--burst-think-time",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="MIN-MAX",
+        help="bursty: seconds between the prompts of a burst, N or MIN-MAX (default 0.5-1)",
+    )
+    add_option(
+        group,
+        "--idle-time",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="MIN-MAX",
+        help="bursty: seconds idle, connected, after each burst, N or MIN-MAX (default 30-60)",
     )

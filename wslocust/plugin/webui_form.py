@@ -72,6 +72,10 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
     "Dataset": ("prompts", "prompt_field", "name_field", "request_name", "max_samples", "shuffle_seed"),
     "Pacing": ("think_time", "prompts_per_connection", "arrival_rate", "arrivals"),
     "Conversations": ("turn_think_time", "continue_after_failed_turn", "conversations_per_connection"),
+    "Lifecycle and failover": (
+        "lifecycle", "failover_host", "connection_time", "reconnect_wait", "burst_prompts",
+        "burst_think_time", "idle_time",
+    ),
     "Metrics": ("metric", "slo"),
 }  # fmt: skip
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
