@@ -3,10 +3,11 @@
 - ``init_command_line_parser``: the ``wslocust`` option groups (listed by ``wslocust --help``, which
   loads the plugin before Locust prints its help, and, but for the ``--demo-*`` start-up options,
   shown in the web UI);
-- ``init``: checks the settings and the dataset before any user starts (one error line and exit
-  code 2 on a mistake), starts the embedded demo bot when no ``--host`` is given at all (an empty
-  one is a mistake), and adds to the web UI (:mod:`.webui_form`: the form shows the values a run
-  would use, secrets masked, and is checked at START; :mod:`.webui`: the Chatbot tab);
+- ``init``: on a master, first (before anything yields), screens its workers' messages; checks the
+  settings and the dataset before any user starts (one error line and exit code 2 on a mistake),
+  starts the embedded demo bot when no ``--host`` is given at all (an empty one is a mistake), and
+  adds to the web UI (:mod:`.webui_form`: the form shows the values a run would use, secrets masked,
+  and is checked at START; :mod:`.webui`: the Chatbot tab);
 - ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
   statistics (:class:`~wslocust.plugin.recording.Recording`);
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
@@ -58,6 +59,9 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     users = user_classes(environment)
     if options is None or not users:
         return
+    runner = environment.runner
+    # Before anything here yields: the master already hears its workers say they are ready.
+    screen_reports = hear_only_this_masters_workers(runner) if isinstance(runner, MasterRunner) else None
     try:
         install_shape(environment)
         if not isinstance(environment.runner, WorkerRunner):
@@ -124,7 +128,8 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events.quit.add_listener(lambda **_: recording.close())  # after quitting's final stop has written
     if isinstance(environment.runner, MasterRunner):
         quit_after_final_reports(environment.runner, recording)
-        hear_only_this_masters_workers(environment.runner, recording)
+    if screen_reports is not None:
+        screen_reports(recording.recorder)
     if web_ui is not None:
         add_form(web_ui, environment, check_run)
         add_chatbot_tab(web_ui, recording, _metric_names(environment, users))
