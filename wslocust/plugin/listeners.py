@@ -13,7 +13,8 @@
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
 - ``quitting``: stops a test still running (Ctrl+C, SIGTERM) so it is judged and written, writes
   Locust's ``--html`` report where Locust would not (SIGTERM), and sets the exit code;
-- ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot.
+- ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot;
+  Locust then closes its ``--csv`` files, written once more first (:mod:`.shutdown`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ from .gc_freeze import freeze_gc_while_running
 from .options import CONFIGURATION_ERROR_EXIT_CODE, INTERRUPTED_EXIT_CODE, add_arguments
 from .recording import Recording
 from .shapes import connect_steps, install_shape
-from .shutdown import deliver_ctrl_c_to_the_main_greenlet, one_shutdown, write_html_report
+from .shutdown import (
+    deliver_ctrl_c_to_the_main_greenlet,
+    one_shutdown,
+    write_html_report,
+    write_locusts_csvs_at_close,
+)
 from .webui import add_chatbot_tab
 from .webui_form import add_form
 
@@ -123,6 +129,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
 
     events.quitting.add_listener(set_exit_code)
     deliver_ctrl_c_to_the_main_greenlet()
+    write_locusts_csvs_at_close()
     if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
         events.spawning_complete.add_listener(lambda **_: recording.on_reset_stats())
     events.quit.add_listener(lambda **_: recording.close())  # after quitting's final stop has written
