@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import signal
 import subprocess
@@ -18,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, UNIT, bot_counts, free_port, locust_command, wait_until
+from .conftest import ROOT, UNIT, bot_counts, free_port, locust_command, wait_for_requests, wait_until
+from .conftest import processes as processes_options
 
 FAST_BOT = ("--error-rate", "0", "--wrong-rate", "0", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
 FAILING_BOT = ("--error-rate", "1", "--ttft-ms", "5", "--itl-ms", "1", "--chunks", "4")
@@ -170,3 +172,69 @@ def test_a_worker_orphaned_by_a_killed_master_is_not_counted_in_the_next_run(
     assert aggregated["Failure Count"] == "0"
     # told to quit at its first rejected report, the orphan stops (before its own 60 s without heartbeat)
     orphan.wait(30 * UNIT)
+
+
+def locust_ws_requests(prefix: Path) -> int:
+    """The ``WS`` requests counted in Locust's own ``PREFIX_stats.csv``."""
+    with prefix.with_name(prefix.name + "_stats.csv").open(newline="") as stream:
+        return sum(int(row["Request Count"]) for row in csv.DictReader(stream) if row["Type"] == "WS")
+
+
+def printed_ws_requests(log: str) -> int:
+    """The ``WS`` requests counted in Locust's end-of-run table (the last one printed, before its
+    percentiles)."""
+    table = log[: log.rindex("Response time percentiles")].rsplit("# reqs", 1)[1]
+    return sum(int(line.split()[2]) for line in table.splitlines() if line.startswith("WS "))
+
+
+@pytest.mark.slow
+def test_two_processes_on_the_embedded_demo_bot_count_every_workers_replies(tmp_path: Path) -> None:
+    """No --host, --processes 2: the master's demo bot starts while its workers say they are ready, and
+    their reports are still its own; Locust's CSV and table count what the summary counts (-t's end)."""
+    prefix, summary_path = tmp_path / "run", tmp_path / "summary.json"
+    process = subprocess.Popen(
+        locust_command("--headless", "-u", "4", "-r", "4", "-t", "3s", *processes_options(2),
+                       "--think-time", "0.02", "--demo-ttft-ms", "5", "--demo-itl-ms", "1",
+                       "--demo-error-rate", "0", "--demo-wrong-rate", "0",
+                       "--csv", str(prefix), "--summary-json", str(summary_path)),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        output, _ = process.communicate(timeout=60 * UNIT)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 0, output[-3000:]
+    assert "Traceback" not in output
+    assert "rejected a report" not in output
+    summary = json.loads(summary_path.read_text())
+    assert summary["workers"] == {"expected": 2, "lost": [], "rejected_reports": 0}
+    assert summary["total_requests"] > 20
+    assert locust_ws_requests(prefix) == summary["total_requests"]
+    assert printed_ws_requests(output) == summary["total_requests"]
+
+
+@pytest.mark.slow
+def test_a_master_ended_by_sigterm_writes_locusts_csv_after_its_workers_final_reports(
+    tmp_path: Path, demo, processes: Processes
+) -> None:
+    """A master of two workers told to terminate: Locust's CSV and table count what the summary counts."""
+    url = demo(*FAST_BOT)
+    prefix, summary_path, port = tmp_path / "run", tmp_path / "summary.json", str(free_port())
+    master = processes.master(
+        port, "--headless", "-u", "4", "-r", "4", "-t", "60s", "--think-time", "0.02",
+        "--expect-workers", "2", "--host", url, "--protocol", "json",
+        "--csv", str(prefix), "--summary-json", str(summary_path),
+    )  # fmt: skip
+    processes.worker(port)
+    processes.worker(port)
+    wait_for_requests(prefix.with_name("run_stats_history.csv"), more_than=20, timeout_s=30 * UNIT)
+    master.send_signal(signal.SIGTERM)
+    output, _ = master.communicate(timeout=60 * UNIT)
+    assert master.returncode == 0, output[-3000:]
+    summary = json.loads(summary_path.read_text())
+    assert summary["workers"] == {"expected": 2, "lost": [], "rejected_reports": 0}
+    assert summary["total_requests"] > 20
+    assert locust_ws_requests(prefix) == summary["total_requests"]
+    assert printed_ws_requests(output) == summary["total_requests"]

@@ -8,11 +8,12 @@ from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ..load.arrivals import ArrivalStats
 from ..plugin_state import PluginState
-from ..stats.recorder import ARRIVALS_REPORT_KEY
+from ..stats.recorder import ARRIVALS_REPORT_KEY, Recorder
 from ..users import ChatbotUser, WebSocketUser
 from .recording import Recording
 
@@ -113,7 +114,7 @@ def quit_after_final_reports(runner: MasterRunner, recording: Recording) -> None
     runner.quit = quit_after_final_reports  # type: ignore[method-assign]
 
 
-def hear_only_this_masters_workers(runner: MasterRunner, recording: Recording) -> None:
+def hear_only_this_masters_workers(runner: MasterRunner) -> Callable[[Recorder], None]:
     """Let only this master's workers, and their reports of the current test, into the results.
 
     A worker whose master was killed (``kill -9``) keeps running its users and reporting, and when a
@@ -122,25 +123,42 @@ def hear_only_this_masters_workers(runner: MasterRunner, recording: Recording) -
     ready to this master are dropped here, before any listener, and such a worker is told to quit
     (as Locust tells an unknown worker that reports spawning). Reports of this master's workers are
     screened by :meth:`~wslocust.stats.recorder.Recorder.screen_report` (their run id).
+
+    The master hears its workers from its creation, before Locust's ``init`` hook: this is installed
+    first in the hook, before anything in it yields (the embedded demo bot's start does), and counts
+    as this master's the workers Locust already took as ready. A worker's "ready" heard before the
+    screen was missed: all that worker's reports were rejected.
+
+    Returns:
+        The function that hands the screen the run's recorder once there is one. Until then no test
+        has started: an unknown worker's reports are dropped uncounted, the others' pass to Locust.
     """
-    recorder = recording.recorder
-    known: set[str] = set()
+    recorders: list[Recorder] = []
+    known: set[str] = {client.id for client in runner.clients.all}
     told_to_quit: set[str] = set()
     handle = runner.handle_message
+
+    def reject(node_id: str) -> None:
+        if node_id not in told_to_quit:
+            told_to_quit.add(node_id)
+            runner.server.send_to_client(Message("quit", None, node_id))
 
     def handle_message(client_id: str, msg: Message) -> None:
         if msg.type == "client_ready":
             known.add(msg.node_id)
         elif msg.type == "quit" and msg.node_id in known:
-            recorder.worker_quit(msg.node_id)
+            if recorders:
+                recorders[0].worker_quit(msg.node_id)
         elif msg.type == "stats":
-            if not recorder.screen_report(msg.node_id, msg.data, known=msg.node_id in known):
-                if msg.node_id not in told_to_quit:
-                    told_to_quit.add(msg.node_id)
-                    runner.server.send_to_client(Message("quit", None, msg.node_id))
+            heard = msg.node_id in known
+            if recorders:
+                heard = recorders[0].screen_report(msg.node_id, msg.data, known=heard)
+            if not heard:
+                reject(msg.node_id)
                 return
         elif msg.node_id not in known and msg.type != "locustfile":
             return  # an unknown worker's heartbeat, exception, log lines, stop or quit
         handle(client_id, msg)
 
     runner.handle_message = handle_message  # type: ignore[method-assign]
+    return recorders.append

@@ -3,16 +3,18 @@
 - ``init_command_line_parser``: the ``wslocust`` option groups (listed by ``wslocust --help``, which
   loads the plugin before Locust prints its help, and, but for the ``--demo-*`` start-up options,
   shown in the web UI);
-- ``init``: checks the settings and the dataset before any user starts (one error line and exit
-  code 2 on a mistake), starts the embedded demo bot when no ``--host`` is given at all (an empty
-  one is a mistake), and adds to the web UI (:mod:`.webui_form`: the form shows the values a run
-  would use, secrets masked, and is checked at START; :mod:`.webui`: the Chatbot tab);
+- ``init``: on a master, first (before anything yields), screens its workers' messages; checks the
+  settings and the dataset before any user starts (one error line and exit code 2 on a mistake),
+  starts the embedded demo bot when no ``--host`` is given at all (an empty one is a mistake), and
+  adds to the web UI (:mod:`.webui_form`: the form shows the values a run would use, secrets masked,
+  and is checked at START; :mod:`.webui`: the Chatbot tab);
 - ``request``, ``report_to_master``, ``worker_report``, ``test_start``, ``test_stop``: the chatbot
   statistics (:class:`~wslocust.plugin.recording.Recording`);
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
 - ``quitting``: stops a test still running (Ctrl+C, SIGTERM) so it is judged and written, writes
   Locust's ``--html`` report where Locust would not (SIGTERM), and sets the exit code;
-- ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot.
+- ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot;
+  Locust then closes its ``--csv`` files, written once more first (:mod:`.shutdown`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ from .options import CONFIGURATION_ERROR_EXIT_CODE, INTERRUPTED_EXIT_CODE, add_a
 from .profiles import apply_profiles, by_profile_section, follow_profiles_on_workers
 from .recording import Recording
 from .shapes import connect_steps, install_shape
-from .shutdown import deliver_ctrl_c_to_the_main_greenlet, one_shutdown, write_html_report
+from .shutdown import (
+    deliver_ctrl_c_to_the_main_greenlet,
+    one_shutdown,
+    write_html_report,
+    write_locusts_csvs_at_close,
+)
 from .webui import add_chatbot_tab
 from .webui_form import add_form
 
@@ -60,6 +67,9 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     users = user_classes(environment)
     if options is None or not users:
         return
+    runner = environment.runner
+    # Before anything here yields: the master already hears its workers say they are ready.
+    screen_reports = hear_only_this_masters_workers(runner) if isinstance(runner, MasterRunner) else None
     try:
         install_shape(environment)
         picking = bool(getattr(options, "class_picker", False)) and not getattr(options, "headless", False)
@@ -131,12 +141,14 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
 
     events.quitting.add_listener(set_exit_code)
     deliver_ctrl_c_to_the_main_greenlet()
+    write_locusts_csvs_at_close()
     if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
         events.spawning_complete.add_listener(lambda **_: recording.on_reset_stats())
     events.quit.add_listener(lambda **_: recording.close())  # after quitting's final stop has written
     if isinstance(environment.runner, MasterRunner):
         quit_after_final_reports(environment.runner, recording)
-        hear_only_this_masters_workers(environment.runner, recording)
+    if screen_reports is not None:
+        screen_reports(recording.recorder)
     if web_ui is not None:
         add_form(web_ui, environment, check_run)
         add_chatbot_tab(web_ui, recording, _metric_names(environment, users))

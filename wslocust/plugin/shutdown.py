@@ -1,19 +1,27 @@
-"""Ending a run: Ctrl+C delivered to the main greenlet, one shutdown at a time, Locust's ``--html`` report."""
+"""Ending a run: Ctrl+C delivered to the main greenlet, one shutdown at a time, Locust's ``--html`` report,
+and Locust's ``--csv`` files written last with the final statistics."""
 
 from __future__ import annotations
 
 from locust.env import Environment
 from locust.html import get_html_report, process_html_filename
+from locust.stats import StatsCSVFileWriter
 
 import signal
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gevent
 
-__all__ = ["deliver_ctrl_c_to_the_main_greenlet", "one_shutdown", "write_html_report"]
+__all__ = [
+    "deliver_ctrl_c_to_the_main_greenlet",
+    "one_shutdown",
+    "write_html_report",
+    "write_locusts_csvs_at_close",
+]
 
 
 def deliver_ctrl_c_to_the_main_greenlet() -> None:
@@ -72,3 +80,44 @@ def write_html_report(environment: Environment) -> None:
     path = Path(options.html_file)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(get_html_report(environment, show_download_link=False), encoding="utf-8")
+
+
+def write_locusts_csvs_at_close() -> None:
+    """Make Locust write its ``--csv`` files once more, with the final statistics, as it closes them.
+
+    Locust's CSV writer rewrites ``PREFIX_stats.csv``, ``_failures.csv`` and ``_exceptions.csv`` (and
+    adds a ``_stats_history.csv`` row) from a greenlet once a second, and at its shutdown closes them
+    without writing again: what arrived since its last round was missing, though its printed table
+    counts it. On a master, that is every worker's final report, which the quit awaits just before
+    (in a short run, up to half its requests). Its closing now stops that greenlet (which could also wake
+    after the close and fail on the closed files), then writes every file once more.
+    """
+    StatsCSVFileWriter.stats_writer = _stats_writer  # type: ignore[method-assign]
+    StatsCSVFileWriter.close_files = _close_files  # type: ignore[method-assign]
+
+
+_write_every_second = StatsCSVFileWriter.stats_writer
+_close = StatsCSVFileWriter.close_files
+_writing: weakref.WeakKeyDictionary[StatsCSVFileWriter, Any] = weakref.WeakKeyDictionary()
+"""Each of Locust's CSV writers whose writing greenlet runs, and that greenlet."""
+
+
+def _stats_writer(self: StatsCSVFileWriter) -> None:
+    _writing[self] = gevent.getcurrent()
+    _write_every_second(self)
+
+
+def _close_files(self: StatsCSVFileWriter) -> None:
+    writing = _writing.pop(self, None)
+    if writing is not None and not self.requests_csv_filehandle.closed:
+        writing.kill(block=True)
+        for stream, write in (
+            (self.requests_csv_filehandle, lambda: self.requests_csv(self.requests_csv_writer)),
+            (self.failures_csv_filehandle, lambda: self.failures_csv(self.failures_csv_writer)),
+            (self.exceptions_csv_filehandle, lambda: self.exceptions_csv(self.exceptions_csv_writer)),
+        ):
+            stream.seek(0)
+            write()
+            stream.truncate()
+        self._stats_history_data_rows(self.stats_history_csv_writer, time.time())
+    _close(self)
