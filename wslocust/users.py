@@ -502,13 +502,17 @@ class ChatbotUser(WebSocketUser, Conversing):
         connection = cls.connection_settings(environment, url=_HOST_TO_COME)
         protocol = connection.protocol
         lifecycle = cls.lifecycle_settings(environment)
-        if in_flight_limit(cls, options, protocol) > 1 and (
-            connection.failover_hosts or lifecycle.kind != "persistent"
-        ):
-            raise ConfigurationError(
-                "--in-flight keeps the prompts on one connection: it cannot be used with "
-                f"--failover-host or --lifecycle {lifecycle.kind}"
-            )
+        limit = in_flight_limit(cls, options, protocol)
+        if limit > 1:  # several prompts on one connection: one endpoint, kept, single prompts
+            clash = (
+                "--failover-host" if connection.failover_hosts
+                else f"--lifecycle {lifecycle.kind}" if lifecycle.kind != "persistent"
+                else "conversations (records with turns)"
+                if any(record.turns for record in cls.prompt_source(environment).records)
+                else None
+            )  # fmt: skip
+            if clash:
+                raise ConfigurationError(f"--in-flight {limit} is one connection: not with {clash}")
         fields = protocol.record_fields()
         if fields:
             mix = cls.mix_settings(environment)

@@ -106,3 +106,19 @@ def test_the_form_groups_the_lifecycle_options_with_help_and_shows_the_classs_se
     assert shown["failover_host"] == "ws://127.0.0.1:10; ws://127.0.0.1:11"
     with pytest.raises(ValueError, match="--burst-prompts"):
         options["burst_prompts"].convert("0")
+
+
+@pytest.mark.parametrize(
+    ("given", "clash"),
+    [
+        ({"failover_host": ["ws://127.0.0.1:10"]}, "--failover-host"),
+        ({"lifecycle": "bursty"}, "--lifecycle bursty"),
+        ({"prompts": "datasets/support_conversations.jsonl"}, "conversations (records with turns)"),
+    ],
+)
+def test_several_prompts_in_flight_are_refused_beside_what_needs_other_connections_or_turns(
+    given: dict[str, Any], clash: str
+) -> None:
+    in_flight = {"in_flight": "4", "protocol": "json", "json_id_path": "request_id"}
+    template = {"json_template": '{"prompt": "{prompt}", "request_id": "{request_id}"}'}
+    assert refusal(**in_flight, **template, **given) == f"--in-flight 4 is one connection: not with {clash}"
