@@ -343,6 +343,7 @@ def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel
     or all of it in a single process; the plugin forgets the schedule when a test starts.
     """
     state = state_of(environment)
+    rate = state.arrival_rate_per_s or rate  # a capacity search's level
     model = state.open_model
     if model is None or model.total_rate_per_s != rate or model.kind != kind:
         index, count = state.share

@@ -24,6 +24,7 @@ from typing import Literal
 from ..stats.aggregates import Histogram, MetricStats, ReplyStats
 
 __all__ = [
+    "CAPACITY_FIGURES",
     "CHAT_HISTORY",
     "CHAT_STATS",
     "FIGURES",
@@ -31,6 +32,7 @@ __all__ = [
     "METRIC_PARTS",
     "SUMMARY_SECTIONS",
     "Figure",
+    "LevelFigure",
     "MetricPart",
     "Window",
     "columns",
@@ -288,10 +290,52 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "slos": "each --slo: its limit_ms, and the successful replies that missed and met it",
     "workers": "a distributed run's workers: expected, lost, rejected_reports",
     "steps": "a step or stress shape's settings and per-step results",
+    "capacity": "a capacity search: its verdict, capacity, knee, confidence and levels (CAPACITY_FIGURES)",
     "open_model": "an open model's rate and how it kept up",
     "gates": "each gate's limit, measured value and verdict",
 }
 """The JSON summary's other top-level fields: sections beside the figures (docs/outputs.md)."""
+
+
+@dataclass(frozen=True)
+class LevelFigure:
+    """A figure of a capacity search's level: its column in ``PREFIX_capacity.csv`` and its key in the
+    summary's ``capacity.levels`` items (and ``analysis/``'s frames)."""
+
+    title: str
+    """The CSV column title, e.g. ``Achieved Rate/s``."""
+    key: str
+    """The key in ``capacity.levels`` and in ``analysis/``, e.g. ``achieved_rate_per_s``."""
+    unit: str
+    """As :attr:`Figure.unit`; the latencies are at the SLO percentile unless named ``p50``."""
+
+
+CAPACITY_FIGURES: tuple[LevelFigure, ...] = (
+    LevelFigure("Level", "level", "count"),
+    LevelFigure("Target", "target", "/s or users"),
+    LevelFigure("Users", "users", "users"),
+    LevelFigure("Offered Rate/s", "offered_rate_per_s", "/s"),
+    LevelFigure("Achieved Rate/s", "achieved_rate_per_s", "/s"),
+    LevelFigure("Goodput/s", "goodput_per_s", "/s"),
+    LevelFigure("Users In Flight", "users_in_flight", "users"),
+    LevelFigure("Replies", "replies", "count"),
+    LevelFigure("Failures", "failures", "count"),
+    LevelFigure("Error Rate", "error_rate", "ratio"),
+    LevelFigure("TTFT (ms)", "ttft_ms", "ms"),
+    LevelFigure("E2E (ms)", "e2e_ms", "ms"),
+    LevelFigure("TPOT (ms)", "tpot_ms", "ms"),
+    LevelFigure("TTFT p50 (ms)", "ttft_p50_ms", "ms"),
+    LevelFigure("E2E p50 (ms)", "e2e_p50_ms", "ms"),
+    LevelFigure("TPOT p50 (ms)", "tpot_p50_ms", "ms"),
+    LevelFigure("Output Tokens/s", "output_tokens_per_s", "/s"),
+    LevelFigure("Tokens/s Per User", "tokens_per_s_per_user", "/s"),
+    LevelFigure("Late Share", "late_share", "ratio"),
+    LevelFigure("CPU (%)", "cpu_percent", "percent"),
+    LevelFigure("Percentile", "percentile", "percent"),
+    LevelFigure("Verdict", "verdict", "text"),
+    LevelFigure("Reason", "reason", "text"),
+)
+"""The columns of ``PREFIX_capacity.csv``, in order, and the keys of the summary's levels."""
 
 
 def columns(file: CsvFile) -> list[str]:
