@@ -17,12 +17,10 @@ import time
 from collections.abc import Sequence
 from typing import ClassVar
 
-import gevent
-
 from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url
 from .datasets import Dataset, PromptRecord, load_prompts
 from .errors import ConfigurationError, WsLocustError
-from .load.arrivals import OpenModel
+from .load.pacing import wait_for_due
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
 from .settings import (
@@ -336,22 +334,6 @@ def load_dataset(settings: DatasetSettings) -> Dataset:
     return found
 
 
-def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel:
-    """This process's open-model schedule for the current test, made at its first prompt.
-
-    Its share of the rate is the ``(index, count)`` the master sent (the plugin state's ``share``),
-    or all of it in a single process; the plugin forgets the schedule when a test starts.
-    """
-    state = state_of(environment)
-    rate = state.arrival_rate_per_s or rate  # a capacity search's level
-    model = state.open_model
-    if model is None or model.total_rate_per_s != rate or model.kind != kind:
-        index, count = state.share
-        model = OpenModel(rate, kind, index=index, count=count, stats=state.arrival_stats)
-        state.open_model = model
-    return model
-
-
 class ChatbotUser(WebSocketUser):
     """Asks the prompts of a dataset in turn, one round trip per task, and reports each.
 
@@ -468,10 +450,7 @@ class ChatbotUser(WebSocketUser):
         """Ask the next prompt of the dataset (when it is due, in open-model load)."""
         due = None
         if self.open_model is not None:
-            due = open_model_of(self.environment, *self.open_model).claim()
-            wait_s = due - time.perf_counter()
-            if wait_s > 0:
-                gevent.sleep(wait_s)
+            due = wait_for_due(self.environment, *self.open_model)
         record = self.next_record()
         if self._record_fields:  # the template reads record fields (most read only the prompt)
             lacking = [name for name in self._record_fields if name not in record.fields]

@@ -57,7 +57,7 @@ def _over(value: object, name: str) -> str:
 
 @dataclass
 class _Level:
-    """The level under way: its target, users, and where it is in settle → measure → report."""
+    """The level under way: its target, users, and where it is in (drain →) settle → measure → report."""
 
     target: float
     users: int
@@ -89,7 +89,9 @@ class CapacityShape(RecordingShape):
     start: float = 0.0
     """The first level: a rate (default: ``--arrival-rate``) or users (default 1)."""
     settle_time: float = 10.0
-    """Seconds each level runs before its measuring window (the queue settles), not judged."""
+    """Seconds each level runs before its measuring window (the queue settles), not judged. After a
+    failed level, the users also stop this long (at least 1 s) first: their connections close, so a
+    bot that drops a closed connection's work starts the next level idle."""
     measure_time: float = 30.0
     """Seconds of each level's measuring window: the replies judged."""
     growth: float = 2.0
@@ -217,6 +219,10 @@ class CapacityShape(RecordingShape):
         if self.max_duration and now >= self.max_duration:
             self._end("stopped", now)
             return None
+        if level.phase == "drain":
+            if now - level.began < max(self.settle_time, 1.0):
+                return 0, self.spawn_rate
+            level.phase, level.began = "settle", now
         if level.phase == "settle" and now - level.began >= self.settle_time:
             self.recorder.begin(level.users, now)
             level.phase, level.window_start = "measure", now
@@ -232,12 +238,17 @@ class CapacityShape(RecordingShape):
             if following is None:
                 self._end(self.search.outcome, now)
                 return None
-            self._begin_level(following, now)
-            return self._level.users if self._level is not None else 1, self.spawn_rate
-        return level.users, self.spawn_rate
+            self._begin_level(following, now, drain=self.levels[-1].passed is not True)
+            return self.tick_of(self._level)
+        return self.tick_of(level)
 
-    def _begin_level(self, target: float, now: float) -> None:
-        self._level = _Level(target, self.users_for(target), now)
+    def tick_of(self, level: _Level | None) -> tuple[int, float]:
+        """The ``(users, spawn_rate)`` of a level: none while it drains the last one's backlog."""
+        users = 0 if level is None or level.phase == "drain" else level.users
+        return users, self.spawn_rate
+
+    def _begin_level(self, target: float, now: float, *, drain: bool = False) -> None:
+        self._level = _Level(target, self.users_for(target), now, phase="drain" if drain else "settle")
         if self.over == "rate" and self.rate_listener is not None:
             self.rate_listener(target)
         logger.info("wslocust capacity: level %d at %g %s", len(self.levels) + 1, target, self.rate_unit)
