@@ -314,6 +314,8 @@ CAPACITY_FIGURES: tuple[LevelFigure, ...] = (
     LevelFigure("Level", "level", "count"),
     LevelFigure("Target", "target", "/s or users"),
     LevelFigure("Users", "users", "users"),
+    LevelFigure("Start (s)", "start_s", "s"),
+    LevelFigure("Measured (s)", "measured_s", "s"),
     LevelFigure("Offered Rate/s", "offered_rate_per_s", "/s"),
     LevelFigure("Achieved Rate/s", "achieved_rate_per_s", "/s"),
     LevelFigure("Goodput/s", "goodput_per_s", "/s"),
@@ -333,9 +335,11 @@ CAPACITY_FIGURES: tuple[LevelFigure, ...] = (
     LevelFigure("CPU (%)", "cpu_percent", "percent"),
     LevelFigure("Percentile", "percentile", "percent"),
     LevelFigure("Verdict", "verdict", "text"),
+    LevelFigure("Cut Short", "cut_short", "text"),
     LevelFigure("Reason", "reason", "text"),
 )
-"""The columns of ``PREFIX_capacity.csv``, in order, and the keys of the summary's levels."""
+"""The columns of ``PREFIX_capacity.csv``, in order, and the keys of the summary's levels (which also
+have ``passed``: true, false, or null for invalid, as the verdict says)."""
 
 
 def columns(file: CsvFile) -> list[str]:

@@ -156,6 +156,23 @@ class CapacityShape(RecordingShape):
         super().__init__(**settings)
 
     @classmethod
+    def from_options(cls, options: argparse.Namespace) -> CapacityShape:
+        """Creates the shape from parsed options; a bad value's message names its option.
+
+        Raises:
+            ValueError: a value is bad, or ``--slo`` (or, over rates, ``--arrival-rate``) is missing.
+        """
+        try:
+            shape = super().from_options(options)
+        except ValueError as error:
+            text = str(error)
+            for dest, name in sorted(cls._option_map.items(), key=lambda item: -len(item[1])):
+                text = text.replace(f"{cls.__name__}.{name} ", "--" + dest.replace("_", "-") + " ")
+            raise ValueError(text) from None
+        assert isinstance(shape, CapacityShape)
+        return shape
+
+    @classmethod
     def _settings_from(cls, options: argparse.Namespace) -> dict[str, object]:
         settings = super()._settings_from(options)
         over = settings.get("over", cls.over)
