@@ -9,13 +9,14 @@ replies for the percentile.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .capacity import CAPACITY_CSV_COLUMNS, CapacitySearch, LevelResult, Outcome
 
-__all__ = ["capacity_section", "knee_of", "verdict_text", "write_capacity_csv"]
+__all__ = ["capacity_section", "knee_of", "verdict_text", "write_capacity_csv", "write_capacity_json"]
 
 
 def knee_of(levels: Sequence[LevelResult]) -> LevelResult | None:
@@ -143,4 +144,12 @@ def write_capacity_csv(prefix: str | Path, levels: Sequence[LevelResult]) -> Pat
         writer = csv.writer(handle)
         writer.writerow(CAPACITY_CSV_COLUMNS)
         writer.writerows(level.csv_row() for level in levels)
+    return path
+
+
+def write_capacity_json(prefix: str | Path, section: dict[str, Any]) -> Path:
+    """Write ``{prefix}_capacity.json``: the summary's ``capacity`` section (for ``analysis``)."""
+    path = Path(f"{prefix}_capacity.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(section, indent=2) + "\n", encoding="utf-8")
     return path

@@ -17,7 +17,7 @@ from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 import logging
 from typing import Any
 
-from ..load.capacity_report import write_capacity_csv
+from ..load.capacity_report import write_capacity_csv, write_capacity_json
 from ..load.shapes.capacity import CapacityShape
 from ..plugin_state import PluginState
 from .recording import Recording
@@ -71,7 +71,8 @@ def connect_capacity(environment: Environment, recording: Recording, state: Plug
         prefix = getattr(environment.parsed_options, "csv_prefix", None)
         if shape is not None and prefix and shape.levels:
             path = write_capacity_csv(prefix, shape.levels)
-            _log.info("wslocust: capacity levels written to %s", path)
+            write_capacity_json(prefix, shape.capacity_section())
+            _log.info("wslocust: capacity levels written to %s (and .json)", path)
 
     def capacity_section() -> dict[str, Any]:
         shape = running()
