@@ -62,7 +62,7 @@ def write_capacity_run(prefix: Path) -> dict[str, object]:
 
 
 def test_analysis_reads_the_capacity_columns_wslocust_writes() -> None:
-    assert CAPACITY_COLUMNS == {figure.title: figure.key for figure in CAPACITY_FIGURES}
+    assert {figure.title: figure.key for figure in CAPACITY_FIGURES} == CAPACITY_COLUMNS
 
 
 def test_the_latency_figure_draws_each_slo_and_marks_the_capacity(tmp_path: Path) -> None:
@@ -82,7 +82,8 @@ def test_the_latency_figure_draws_each_slo_and_marks_the_capacity(tmp_path: Path
 
     assert 500.0 in flat_lines(e2e)
     assert 200.0 in flat_lines(ttft)
-    assert vertical_lines(e2e) == {section["capacity"]} == {25.0}
+    assert section["capacity"] == 25.0
+    assert vertical_lines(e2e) == {25.0}
     p99: Line2D = e2e.get_lines()[0]
     assert sorted(p99.get_xdata()) == sorted(capacity.levels["target"])
     assert max(p99.get_ydata()) == 900
