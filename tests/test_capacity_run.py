@@ -27,7 +27,7 @@ def test_the_capacity_search_finds_the_bots_known_limit_within_10_percent(tmp_pa
     result = subprocess.run(
         locust_command(
             "--headless", "--protocol", "json", "--host", url, "--think-time", "0", "--shape", "capacity",
-            "--capacity-over", "users", "--capacity-start", "2", "--capacity-settle", "1",
+            "--capacity-over", "users", "--capacity-start", "4", "--capacity-settle", "1",
             "--capacity-measure", "2", "--slo", "e2e:200", "--slo-percentile", "95",
             "--csv", str(prefix), "--summary-json", str(summary_path), "--min-capacity", "5",
         ),
@@ -52,7 +52,7 @@ def test_a_master_judges_each_rate_level_on_its_workers_merged_replies(tmp_path:
     summary_path = tmp_path / "summary.json"
     run = run_master_and_workers(
         "--headless", "--protocol", "json", "--host", url, "--shape", "capacity", "--arrival-rate", "10",
-        "--capacity-settle", "1", "--capacity-measure", "3", "--capacity-max-levels", "2",
+        "--capacity-settle", "1", "--capacity-measure", "2", "--capacity-max-levels", "2",
         "--capacity-pool", "1", "--slo", "e2e:2000", "--summary-json", str(summary_path),
         workers=2,
     )  # fmt: skip
