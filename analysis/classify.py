@@ -61,6 +61,8 @@ SERVER_CLASSES = frozenset(
         "ConnectionClosed",
         "BotError",
         "MetricFailure",
+        "CaptureMissing",
+        "TokenRefreshFailed",
         # The standard library's and common clients' equivalents.
         "TimeoutError",
         "timeout",
@@ -87,11 +89,13 @@ WSLOCUST_KINDS = {
     "handshake_rejected": "HandshakeRejected",
     "session_refused": "SessionRefused",
     "opening_timeout": "OpeningTimeout",
+    "token_refresh": "TokenRefreshFailed",
     "reply": "ReplyError",
     "timeout": "ReplyTimeout",
     "closed_mid_reply": "ConnectionClosed",
     "protocol_error": "ProtocolError",
     "bot_error": "BotError",
+    "capture_missing": "CaptureMissing",
     "metric_failure": "MetricFailure",
 }
 """wslocust's ``kind`` words (its ``_failed_replies.jsonl``) and the exception class each stands for."""

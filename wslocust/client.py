@@ -33,7 +33,6 @@ import socket
 import ssl
 import struct
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,7 +52,7 @@ from .errors import (
     WsLocustError,
 )
 from .session import receive_quietly, run_opening
-from .sockets import SO_TIMESTAMPNS
+from .sockets import SO_TIMESTAMPNS, receive_buffer
 from .sockets import raw_socket as _raw_socket
 from .sockets import stamp_receptions as _stamp_receptions
 from .wire.connection import Action, Close, Connection, Pong, Send
@@ -87,28 +86,11 @@ __all__ = [
     "parse_connect_to",
 ]
 
-_RECV_BYTES = 256 * 1024
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
 # The kernel's receive time of a read (SO_TIMESTAMPNS's control message): a struct timespec.
 _TIMESPEC = struct.Struct("@qq")
 _STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
-
-_buffers: weakref.WeakKeyDictionary[Hub, memoryview] = weakref.WeakKeyDictionary()
-
-
-def _receive_buffer(hub: Hub) -> memoryview:
-    """The block buffer that sockets are read into, one a hub (that is, an OS thread).
-
-    Every greenlet of a hub runs in one OS thread and a block is copied out of the buffer before the
-    greenlet can switch, so its connections share one buffer. A fresh 256 KiB ``bytes`` a ``recv``
-    would cost a large allocation every call (glibc serves it with ``mmap`` and page faults, about
-    15 µs, more than the rest of a round trip's reading together).
-    """
-    buffer = _buffers.get(hub)
-    if buffer is None:
-        buffer = _buffers[hub] = memoryview(bytearray(_RECV_BYTES))
-    return buffer
 
 
 class ChatClient:
@@ -200,7 +182,7 @@ class ChatClient:
         self._raw: _socket.socket | None = None
         self._stamped = False  # the kernel timestamps what _raw receives
         self._hub: Hub = get_hub()
-        self._buffer = _receive_buffer(self._hub)
+        self._buffer = receive_buffer(self._hub)
         self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
         self._reply_timer_s = 0.0
         self._connection = self._new_connection()
@@ -215,6 +197,10 @@ class ChatClient:
         """Server pings answered with a pong."""
         self.subprotocol: str | None = None
         """The subprotocol the server chose at the last handshake."""
+        self.on_server_close: Callable[[int], None] | None = None
+        """Given the code of each connection the server closed (1006: lost without a close frame)."""
+        self.name_suffix = ""
+        """Appended to the name of every request event (the endpoint, when there are several)."""
 
     @property
     def connected(self) -> bool:
@@ -308,7 +294,7 @@ class ChatClient:
             connection = self._new_connection()  # after the handshake: built for what it agreed
             if isinstance(connection, ManagedConnection):  # the protocol's opening: part of the connect
                 deadline = start + self.connect_timeout_s
-                buffer = _receive_buffer(get_hub())
+                buffer = receive_buffer(get_hub())
                 run_opening(self._sock, connection, buffer, deadline, self.connect_timeout_s, self._dial)
         except (ConnectError, ReplyError) as failure:  # a ReplyError: the protocol's opening broke
             error = failure
@@ -317,7 +303,7 @@ class ChatClient:
         self._failed_connects = self._failed_connects + 1 if error else 0
         self.environment.events.request.fire(
             request_type=CONNECT_REQUEST_TYPE,
-            name="connect",
+            name="connect" + self.name_suffix,
             response_time=elapsed_ms,
             response_length=0,
             exception=error,
@@ -335,7 +321,7 @@ class ChatClient:
         self._sock.settimeout(self.reply_timeout_s)  # bounds the rare sends that must wait (pongs)
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
-            self._buffer = _receive_buffer(self._hub)
+            self._buffer = receive_buffer(self._hub)
         self._connection = connection
         self._watch_idle()
         return True
@@ -414,6 +400,7 @@ class ChatClient:
                 size = raw.recv_into(buffer) if raw is not None else sock.recv_into(buffer)
                 if not size:
                     self._drop()
+                    self._lost()
                     return
                 actions = receive(buffer[:size].tobytes(), 0.0)
                 if actions:
@@ -424,6 +411,7 @@ class ChatClient:
             pass
         except _NETWORK_ERRORS:
             self._drop()
+            self._lost()
             return
         finally:
             if self._idle_greenlet is gevent.getcurrent():
@@ -439,11 +427,18 @@ class ChatClient:
                     self.pings_answered += 1
             elif type(action) is Close:
                 self.close(action.code)
+                if self._connection.received_close is not None:  # the server's close, answered
+                    self._lost(self._connection.received_close)
             elif type(action) is Send:
                 if self._sock is not None:
                     self._sock.sendall(action.frame)
             else:
                 self.pushed_messages += 1
+
+    def _lost(self, code: int = 1006) -> None:
+        """The server closed the connection with ``code``, or it was lost (1006, RFC 6455 §7.1.5)."""
+        if self.on_server_close is not None:
+            self.on_server_close(code)
 
     def _settle(self) -> None:
         """Before a prompt: stop the idle watch and read what it left (TLS may hold decrypted data)."""
@@ -457,6 +452,12 @@ class ChatClient:
             self._read_idle()
             if self._idle_watcher is not None:
                 self._idle_watcher.stop()
+
+    def hand_over(self) -> socket.socket | None:
+        """Stop the idle watch and return the open socket, to a loop that reads it itself (several
+        prompts in flight, :mod:`wslocust.inflight`); None when not connected."""
+        self._settle()
+        return self._sock
 
     def ask(
         self,
@@ -484,7 +485,7 @@ class ChatClient:
             The reply; ``reply.error`` says why it failed. When the connection cannot be opened, no
             ``WS`` event is fired (the ``CONNECT`` event carries the failure).
         """
-        reply = Reply(prompt=prompt, name=name or self.default_name, record=record or {})
+        reply = Reply(prompt=prompt, name=(name or self.default_name) + self.name_suffix, record=record or {})
         if self._sock is not None:
             self._settle()  # may find that the server closed the connection while we were idle
         if self._sock is None:
@@ -526,7 +527,12 @@ class ChatClient:
         sock = self._sock
         assert sock is not None
         connection = self._connection
-        payload = connection.start(reply)
+        try:
+            payload = connection.start(reply)
+        except WsLocustError as unsent:  # a captured value or the token missing: nothing was sent
+            reply.error, reply.started_at = unsent, time.time()
+            self._watch_idle()
+            return
         receive = connection.receive
         perf_counter = time.perf_counter
         buffer = self._buffer
@@ -627,6 +633,8 @@ class ChatClient:
                 watcher.stop()  # the lean path's: set whenever a timer is
         if error is not None:  # the I/O gave up first
             connection.fail(reply, error, (perf_counter() - start) * 1000.0)
+            if type(error) is ConnectionClosed:
+                self._lost()
         if reply.error is not None and reply.error.kind != "bot_error":
             # A late reply would be read as the next one's: start the next prompt on a fresh
             # connection (a close or a protocol error has closed this one already).

@@ -5,6 +5,14 @@ Files are read as UTF-8; a byte order mark (as spreadsheet programs write) is dr
 Every record keeps all its fields (expected answer, intent, keywords) for the metrics; the prompt
 and the request name are read from fields whose names are configurable and otherwise guessed from
 common names (``Question``/``prompt``..., ``Intent``/``name``...).
+
+A ``.jsonl`` record with a ``turns`` list is a conversation (:mod:`wslocust.conversations` asks it):
+each turn is a prompt string, or an object with the prompt (the same field names) and its own expected
+fields; a turn has the record's other fields unless it gives its own::
+
+    {"name": "billing-autopay", "Intent": "billing", "turns": [
+        "Why is my bill higher this month?",
+        {"prompt": "And how do I stop that?", "Keywords": ["AutoPay"]}]}
 """
 
 from __future__ import annotations
@@ -18,9 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import DatasetError
+from .errors import DatasetError, WsLocustError
 
-__all__ = ["NAME_FIELDS", "PROMPT_FIELDS", "Dataset", "PromptRecord", "load_prompts"]
+__all__ = [
+    "NAME_FIELDS",
+    "PROMPT_FIELDS",
+    "TURNS_FIELD",
+    "Dataset",
+    "DatasetSettings",
+    "PromptRecord",
+    "Turn",
+    "load_dataset",
+    "load_prompts",
+]
 
 PROMPT_FIELDS = ("prompt", "Prompt", "question", "Question", "text", "input")
 """Fields tried, in order, for the prompt when no ``prompt_field`` is given."""
@@ -28,7 +46,23 @@ PROMPT_FIELDS = ("prompt", "Prompt", "question", "Question", "text", "input")
 NAME_FIELDS = ("intent", "Intent", "name", "label")
 """Fields tried, in order, for the request name when no ``name_field`` is given."""
 
+TURNS_FIELD = "turns"
+"""The field whose list makes a record a conversation."""
+
 _SUFFIXES = (".jsonl", ".txt", ".csv")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn of a conversation: its prompt, and the fields its metrics score it against.
+
+    Attributes:
+        prompt: the text sent to the bot.
+        fields: the record's fields (but ``turns``) updated with the turn's own.
+    """
+
+    prompt: str
+    fields: Mapping[str, Any] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +74,19 @@ class PromptRecord:
         name: the request name to report it under (e.g. its intent), or None for the default name.
         fields: the whole record as read (for ``.txt``: ``{"prompt": ...}``).
         source: ``file:line`` it came from, for error messages.
+        turns: a conversation's turns, in order (its ``prompt`` is then the first turn's); empty for
+            a single prompt.
     """
 
     prompt: str
     name: str | None
     fields: Mapping[str, Any] = field(repr=False)
     source: str
+    turns: tuple[Turn, ...] = ()
+
+    def field_sets(self) -> tuple[Mapping[str, Any], ...]:
+        """The fields a prompt of this record is sent with: the record's, or each turn's."""
+        return tuple(turn.fields for turn in self.turns) if self.turns else (self.fields,)
 
 
 def _pick(record: Mapping[str, Any], wanted: str | None, candidates: Sequence[str]) -> str | None:
@@ -54,9 +95,72 @@ def _pick(record: Mapping[str, Any], wanted: str | None, candidates: Sequence[st
     return next((key for key in candidates if key in record), None)
 
 
+def _name(raw: Mapping[str, Any], path: Path, line: int, name_field: str | None) -> str | None:
+    name_key = _pick(raw, name_field, NAME_FIELDS)
+    if name_field and name_key is None:
+        raise DatasetError(str(path), f"record has no name field {name_field!r}", line)
+    return str(raw[name_key]) if name_key is not None and raw[name_key] not in (None, "") else None
+
+
+def _turn(
+    raw: Any, shared: Mapping[str, Any], where: tuple[Path, int, int], prompt_field: str | None
+) -> Turn:
+    """One turn of a conversation: a prompt string, or an object with a prompt field."""
+    path, line, number = where
+    if isinstance(raw, str):
+        if not raw.strip():
+            raise DatasetError(str(path), f"turn {number} is empty", line)
+        return Turn(prompt=raw, fields={**shared, "prompt": raw})
+    if not isinstance(raw, dict):
+        what = type(raw).__name__
+        raise DatasetError(str(path), f"turn {number} is a {what}, not a prompt string or an object", line)
+    key = _pick(raw, prompt_field, PROMPT_FIELDS)
+    if key is None:
+        expected = repr(prompt_field) if prompt_field else "one of " + ", ".join(PROMPT_FIELDS)
+        raise DatasetError(str(path), f"turn {number} has no prompt field ({expected})", line)
+    prompt = raw[key]
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DatasetError(str(path), f"turn {number}: prompt field {key!r} is empty or not a string", line)
+    return Turn(prompt=prompt, fields={**shared, **raw})
+
+
+def _conversation(
+    raw: Mapping[str, Any], path: Path, line: int, prompt_field: str | None, name_field: str | None
+) -> PromptRecord:
+    turns = raw[TURNS_FIELD]
+    if not isinstance(turns, list):
+        raise DatasetError(
+            str(path), f"{TURNS_FIELD!r} must be a list of turns, not a {type(turns).__name__}", line
+        )
+    if not turns:
+        raise DatasetError(str(path), f"{TURNS_FIELD!r} is empty: a conversation needs a turn", line)
+    key = _pick(raw, prompt_field, PROMPT_FIELDS)
+    if key is not None:
+        raise DatasetError(
+            str(path), f"record has both {TURNS_FIELD!r} and a prompt field {key!r}: give one", line
+        )
+    shared = {name: value for name, value in raw.items() if name != TURNS_FIELD}
+    asked = tuple(
+        _turn(turn, shared, (path, line, number), prompt_field) for number, turn in enumerate(turns, 1)
+    )
+    return PromptRecord(
+        prompt=asked[0].prompt,
+        name=_name(raw, path, line, name_field),
+        fields=raw,
+        source=f"{path}:{line}",
+        turns=asked,
+    )
+
+
 def _to_record(
     raw: Mapping[str, Any], path: Path, line: int, prompt_field: str | None, name_field: str | None
 ) -> PromptRecord:
+    if TURNS_FIELD in raw:
+        if path.suffix != ".jsonl":
+            raise DatasetError(
+                str(path), f"a {TURNS_FIELD!r} column: conversations are read from .jsonl", line
+            )
+        return _conversation(raw, path, line, prompt_field, name_field)
     key = _pick(raw, prompt_field, PROMPT_FIELDS)
     if key is None:
         expected = repr(prompt_field) if prompt_field else "one of " + ", ".join(PROMPT_FIELDS)
@@ -64,11 +168,9 @@ def _to_record(
     prompt = raw[key]
     if not isinstance(prompt, str) or not prompt.strip():
         raise DatasetError(str(path), f"prompt field {key!r} is empty or not a string", line)
-    name_key = _pick(raw, name_field, NAME_FIELDS)
-    if name_field and name_key is None:
-        raise DatasetError(str(path), f"record has no name field {name_field!r}", line)
-    name = str(raw[name_key]) if name_key is not None and raw[name_key] not in (None, "") else None
-    return PromptRecord(prompt=prompt, name=name, fields=raw, source=f"{path}:{line}")
+    return PromptRecord(
+        prompt=prompt, name=_name(raw, path, line, name_field), fields=raw, source=f"{path}:{line}"
+    )
 
 
 def _read_jsonl(path: Path, prompt_field: str | None, name_field: str | None) -> Iterator[PromptRecord]:
@@ -184,3 +286,42 @@ class Dataset:
     def next(self) -> PromptRecord:
         """Return the next prompt, starting again from the first after the last."""
         return self._next()
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """Where a :class:`ChatbotUser` reads its prompts."""
+
+    path: str
+    prompt_field: str | None
+    name_field: str | None
+    max_samples: int
+    shuffle_seed: int | None
+
+
+_datasets: dict[DatasetSettings, Dataset | WsLocustError] = {}
+
+
+def load_dataset(settings: DatasetSettings) -> Dataset:
+    """Load a dataset once per process and settings (every user of a run shares it).
+
+    Raises:
+        DatasetError: the prompts cannot be read (the same error on every call).
+    """
+    if settings not in _datasets:
+        try:
+            _datasets[settings] = Dataset(
+                load_prompts(
+                    settings.path,
+                    prompt_field=settings.prompt_field,
+                    name_field=settings.name_field,
+                    max_samples=settings.max_samples,
+                    shuffle_seed=settings.shuffle_seed,
+                )
+            )
+        except WsLocustError as error:
+            _datasets[settings] = error
+    found = _datasets[settings]
+    if isinstance(found, WsLocustError):
+        raise found
+    return found

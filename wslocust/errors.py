@@ -10,13 +10,16 @@ The tree::
     │   └── DatasetError        a prompts file that cannot be read (names file and line)
     ├── ConnectError            no WebSocket connection: refused, DNS, TLS, timeout
     │   ├── HandshakeRejected   the server answered the upgrade with an HTTP status (a redirect too)
-    │   └── SessionRefused      the server refused the session opened after the upgrade (a Socket.IO
-    │                           namespace unknown, or its auth wrong)
+    │   ├── SessionRefused      the server refused the session opened after the upgrade (a Socket.IO
+    │   │                       namespace unknown, or its auth wrong)
+    │   ├── OpeningTimeout      no opening (a protocol's, or --await-on-connect's message) in time
+    │   └── TokenRefreshFailed  the token command failed mid-run (the old token expired, or not yet)
     └── ReplyError              a round trip that did not end in a complete reply
         ├── ReplyTimeout        no complete reply within the reply timeout
         ├── ConnectionClosed    the connection closed before the reply completed
         ├── ProtocolError       the server sent something the protocol cannot read
         ├── BotError            the bot said the reply failed (an error event)
+        ├── CaptureMissing      a template names a captured value this connection has not given
         └── MetricFailure       a complete reply that a metric's failure condition rejects
 
 Each class has a ``kind``: a short stable word used to group errors in summaries.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 __all__ = [
     "BotError",
+    "CaptureMissing",
     "ConfigurationError",
     "ConnectError",
     "ConnectionClosed",
@@ -37,6 +41,7 @@ __all__ = [
     "ReplyError",
     "ReplyTimeout",
     "SessionRefused",
+    "TokenRefreshFailed",
     "WsLocustError",
 ]
 
@@ -97,9 +102,18 @@ class SessionRefused(ConnectError):
 
 class OpeningTimeout(ConnectError):
     """The server accepted the upgrade but did not complete the opening a protocol holds after it
-    (Socket.IO's) within the connect timeout: often a server that does not speak that protocol."""
+    (Socket.IO's), or sent no message matching ``--await-on-connect``, within the connect timeout:
+    often a server that does not speak that protocol."""
 
     kind = "opening_timeout"
+
+
+class TokenRefreshFailed(ConnectError):
+    """The token command (``--token-command``) failed mid-run. Counted on its own when it happens;
+    the users keep the old token until it expires, then their connects and prompts fail with it. The
+    message names the command's exit status, never its output (it may hold a secret)."""
+
+    kind = "token_refresh"
 
 
 class ReplyError(WsLocustError):
@@ -151,6 +165,13 @@ class BotError(ReplyError):
     """The bot reported that it failed to answer (an error event or a failed status)."""
 
     kind = "bot_error"
+
+
+class CaptureMissing(ReplyError):
+    """A template names a value (``--capture NAME=PATH``) that no message of this connection has
+    given yet: the prompt is not sent (a request with an empty field would hide the fault)."""
+
+    kind = "capture_missing"
 
 
 class MetricFailure(ReplyError):

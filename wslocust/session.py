@@ -1,6 +1,8 @@
 """A connection's life beyond prompts and replies, for protocols that hold a dialogue of their own
-(:class:`~wslocust.wire.managed.ManagedConnection`): the opening after the handshake, and replies
-that a quiet period ends. The I/O of :mod:`wslocust.client`; the decisions are the wire layer's.
+(:class:`~wslocust.wire.managed.ManagedConnection`): the opening after the handshake (a Socket.IO
+namespace connect, ``--on-connect`` messages and an ``--await-on-connect`` welcome: see
+:mod:`wslocust.wire.sessions`), and replies that a quiet period ends. The I/O of
+:mod:`wslocust.client`; the decisions are the wire layer's.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def run_opening(
             (:class:`~wslocust.errors.SessionRefused`).
         ProtocolError: the server broke the protocol.
     """
-    what = f"{connection.protocol.name} opening"
+    what = f"{getattr(connection.protocol, 'opening_name', connection.protocol.name)} opening"
     where = "{}:{}".format(*address)
     try:
         data = connection.open()

@@ -11,11 +11,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from .client import check_wire_text, expand_env, parse_connect_to
+from .client import check_url, check_wire_text, expand_env, parse_connect_to
+from .datasets import DatasetSettings
 from .errors import ConfigurationError
+from .lifecycles import LIFECYCLES
 from .load.arrivals import ARRIVAL_KINDS
-from .values import BadValue, choice, count, integer, number
+from .values import BadValue, choice, count, integer, number, seconds_range
 from .wire.deflate import COMPRESSIONS
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
 from .wire.protocols import Protocol
@@ -32,12 +35,16 @@ __all__ = [
     "parse_arrivals",
     "parse_compression",
     "parse_connect_to_setting",
+    "parse_failover_hosts",
     "parse_headers",
+    "parse_in_flight",
+    "parse_lifecycle",
     "parse_max_samples",
     "parse_message_bytes",
     "parse_origin",
     "parse_query",
     "parse_rate_per_s",
+    "parse_seconds_range",
     "parse_seed",
     "parse_subprotocols",
     "required",
@@ -64,6 +71,22 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "arrivals": "arrivals",
     "max_message_bytes": "max_message_bytes",
     "compression": "compression",
+    "in_flight": "in_flight",
+    "on_connect": "on_connect",
+    "await_on_connect": "await_on_connect",
+    "capture": "captures",
+    "token_command": "token_command",
+    "token_ttl": "token_ttl_s",
+    "turn_think_time": "turn_think_time",
+    "conversations_per_connection": "conversations_per_connection",
+    "prompt_mix": "prompt_mix",
+    "failover_host": "failover_hosts",
+    "lifecycle": "lifecycle",
+    "connection_time": "connection_time_s",
+    "reconnect_wait": "reconnect_wait_s",
+    "burst_prompts": "burst_prompts",
+    "burst_think_time": "burst_think_time_s",
+    "idle_time": "idle_time_s",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""
@@ -153,6 +176,10 @@ def parse_max_samples(value: Any, name: str) -> int:
     return samples
 
 
+def parse_in_flight(value: Any, name: str) -> int:
+    return count(value, name, minimum=1)
+
+
 def parse_message_bytes(value: Any, name: str) -> int:
     return count(value, name, minimum=1)
 
@@ -176,6 +203,37 @@ def parse_arrivals(value: Any, name: str) -> str:
 
 def parse_compression(value: Any, name: str) -> str:
     return choice(value, name, COMPRESSIONS)
+
+
+def parse_failover_hosts(value: Any, name: str) -> tuple[str, ...]:
+    """Failover endpoints: ``ws://`` or ``wss://`` URLs, each checked as ``--host`` is, without user
+    info, query or fragment (a secret there would be written with the run's options: give it with
+    ``--query`` or ``--header``, which go to every endpoint and are never written)."""
+    hosts = as_strings(value, name)
+    for host in hosts:
+        try:
+            check_url(host, name)
+        except ConfigurationError as error:
+            message = str(error)
+            raise ConfigurationError(message if message.startswith(name) else f"{name}: {message}") from None
+        parts = urlsplit(host)
+        if "@" in parts.netloc or parts.query or parts.fragment or host.endswith(("?", "#")):
+            raise ConfigurationError(
+                f"{name} {parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}: no user info, query "
+                "or fragment in a failover URL (give secrets with --query or --header)"
+            )
+    return hosts
+
+
+def parse_lifecycle(value: Any, name: str) -> str:
+    return choice(value, name, LIFECYCLES)
+
+
+def parse_seconds_range(value: Any, name: str) -> tuple[float, float]:
+    """``N`` or ``MIN-MAX`` seconds; a locustfile may also give a ``(MIN, MAX)`` pair."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        value = f"{value[0]}-{value[1]}"
+    return seconds_range(value, name)
 
 
 def check_expanded(values: Sequence[str], name: str, *, in_url: bool = False) -> None:
@@ -206,14 +264,4 @@ class ConnectionSettings:
     follow_redirects: bool = False
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     compression: str = "none"
-
-
-@dataclass(frozen=True)
-class DatasetSettings:
-    """Where a :class:`ChatbotUser` reads its prompts."""
-
-    path: str
-    prompt_field: str | None
-    name_field: str | None
-    max_samples: int
-    shuffle_seed: int | None
+    failover_hosts: tuple[str, ...] = ()

@@ -14,15 +14,22 @@ import argparse
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url
-from .datasets import Dataset, PromptRecord, load_prompts
+from .connection_life import ConnectionLife, lifecycle_settings
+from .conversations import ConversationAsker, ConversationSettings, Conversing
+from .datasets import Dataset, PromptRecord, load_dataset
 from .errors import ConfigurationError, WsLocustError
+from .inflight import InFlight, in_flight_limit
+from .lifecycles import LifecycleSettings, Plan
 from .load.pacing import wait_for_due
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
+from .prompt_mix import Mix, load_mix, parse_prompt_mix
+from .session_options import check_capture_names, parse_captures, token_source, with_session
 from .settings import (
     OPTION_ATTRIBUTES,
     ConnectionSettings,
@@ -35,6 +42,7 @@ from .settings import (
     parse_arrivals,
     parse_compression,
     parse_connect_to_setting,
+    parse_failover_hosts,
     parse_headers,
     parse_max_samples,
     parse_message_bytes,
@@ -119,12 +127,38 @@ class WebSocketUser(User):
     compressed messages, inflated within the message limit, and gets compressed prompts; ``none``
     offers nothing (``--compression``)."""
 
+    on_connect: ClassVar[Sequence[str]] = ()
+    """Messages (templates as ``--json-template``; ``{token}`` and captured values) sent when a
+    connection opens (``--on-connect``, repeatable)."""
+
+    await_on_connect: ClassVar[str | None] = None
+    """A condition (``type=welcome``) a server message must meet before the first prompt, within the
+    connect timeout, its wait part of ``CONNECT`` (``--await-on-connect``)."""
+
+    captures: ClassVar[Mapping[str, str]] = {}
+    """Template field name → dotted path of a value in the server's JSON messages, kept per connection
+    (``{"session": "session_id"}``; ``--capture NAME=PATH``, repeatable)."""
+
+    token_command: ClassVar[str | None] = None
+    """A command whose output is the auth token, ``${TOKEN}``/``{token}`` (``--token-command``)."""
+
+    token_ttl_s: ClassVar[float | None] = None
+    """Seconds a token lasts; None reads a JWT's ``exp`` (``--token-ttl``)."""
+
+    token_function: ClassVar[Callable[[], str] | None] = None
+    """A function returning the auth token, instead of ``token_command`` (a ``staticmethod``)."""
+
     checks: ClassVar[Sequence[Check]] = ()
     """Functions run on every reply before its request event; one returning an error fails it."""
 
     metrics: ClassVar[Sequence[Metric]] = ()
     """Metrics scoring every successful reply (see :mod:`wslocust.metrics`); ``--metric``, repeatable,
     replaces them."""
+
+    failover_hosts: ClassVar[Sequence[str]] = ()
+    """Endpoints to fail over to, after ``host`` (``--failover-host``, repeatable): a user whose
+    connection fails or drops connects to the next one, round robin, and stays where it works. The
+    headers and query go to each of them (list only endpoints you trust with them)."""
 
     demo_when_no_host: ClassVar[bool] = False
     """Start the embedded demo chatbot and aim at it when no host is given (the shipped locustfile)."""
@@ -136,11 +170,26 @@ class WebSocketUser(User):
             low, high = bounds
             self.wait_time = lambda: random.uniform(low, high)  # type: ignore[method-assign]
         settings = self.connection_settings(environment)
+        urls = (settings.url, *settings.failover_hosts)
+        clients = [self._client(environment, settings, url, index) for index, url in enumerate(urls)]
+        self.life = ConnectionLife(clients, state_of(environment).recorder)
+        """The user's connections over its endpoints (``self.client`` is the current one's)."""
+
+    @property
+    def client(self) -> ChatClient:
+        """The client of the endpoint the user is on."""
+        return self.life.client
+
+    def _client(
+        self, environment: Environment, settings: ConnectionSettings, url: str, index: int
+    ) -> ChatClient:
+        """The client of one endpoint (the first: ``host``), with a protocol instance of its own."""
         recorder = state_of(environment).recorder
-        self.client = ChatClient(
+        protocol = settings.protocol if index == 0 else self.connection_settings(environment).protocol
+        client = ChatClient(
             environment,
-            settings.url,
-            settings.protocol,
+            url,
+            protocol,
             origin=settings.origin,
             headers=settings.headers,
             query=settings.query,
@@ -148,13 +197,16 @@ class WebSocketUser(User):
             connect_timeout_s=settings.connect_timeout_s,
             reply_timeout_s=settings.reply_timeout_s,
             verify_tls=settings.verify_tls,
-            connect_to=settings.connect_to,
+            connect_to=settings.connect_to if index == 0 else None,  # an override of the host's address
             follow_redirects=settings.follow_redirects,
             max_message_bytes=settings.max_message_bytes,
             compression=settings.compression,
             checks=[*self.checks, *self.metrics_check(environment)],
             on_stopped_mid_reply=recorder.stopped_mid_reply if recorder is not None else None,
         )
+        if settings.failover_hosts:  # each request named for its endpoint: "greeting @127.0.0.1:8001"
+            client.name_suffix = " @" + urlsplit(url).netloc.rpartition("@")[2]
+        return client
 
     @classmethod
     def metrics_check(cls, environment: Environment) -> list[MetricsCheck]:
@@ -202,6 +254,7 @@ class WebSocketUser(User):
         Raises:
             ConfigurationError: a setting is invalid (names the option or the class attribute).
         """
+        token_source(cls, environment, start=True)  # its first token now: a failing command stops the run
         settings = cls.connection_settings(environment, url=_HOST_TO_COME)
         options = environment.parsed_options
         for option, values in (
@@ -251,7 +304,8 @@ class WebSocketUser(User):
             raise ConfigurationError(f"{name}: {error}") from None
         if getattr(options, "connect_to", None) == "":  # given empty: the web UI's empty field is None
             parse_connect_to_setting("", "--connect-to")
-        protocol = protocol_class.from_options(options or argparse.Namespace())
+        framing = protocol_class.from_options(options or argparse.Namespace())
+        protocol = with_session(cls, environment, framing)
         insecure = given(options, "insecure")
         follow = given(options, "follow_redirects")
         return ConnectionSettings(
@@ -270,11 +324,12 @@ class WebSocketUser(User):
             or (follow is not None and flag(follow, "--follow-redirects")),
             max_message_bytes=required(setting(cls, options, "max_message_bytes", parse_message_bytes)),
             compression=required(setting(cls, options, "compression", parse_compression)),
+            failover_hosts=required(setting(cls, options, "failover_host", parse_failover_hosts)),
         )
 
     def on_start(self) -> None:
         try:
-            self.client.connect()
+            self.life.ready()
         except ConfigurationError as error:
             # Checked at start-up, so only a worker gets here: its environment lacks a ${VAR} of
             # --header, --query or a protocol's setting (--socketio-auth) that the master's has, or one
@@ -306,38 +361,11 @@ class WebSocketUser(User):
         self.client.close()
 
 
-_datasets: dict[DatasetSettings, Dataset | WsLocustError] = {}
-
-
-def load_dataset(settings: DatasetSettings) -> Dataset:
-    """Load a dataset once per process and settings (every user of a run shares it).
-
-    Raises:
-        DatasetError: the prompts cannot be read (the same error on every call).
-    """
-    if settings not in _datasets:
-        try:
-            _datasets[settings] = Dataset(
-                load_prompts(
-                    settings.path,
-                    prompt_field=settings.prompt_field,
-                    name_field=settings.name_field,
-                    max_samples=settings.max_samples,
-                    shuffle_seed=settings.shuffle_seed,
-                )
-            )
-        except WsLocustError as error:
-            _datasets[settings] = error
-    found = _datasets[settings]
-    if isinstance(found, WsLocustError):
-        raise found
-    return found
-
-
-class ChatbotUser(WebSocketUser):
+class ChatbotUser(WebSocketUser, Conversing):
     """Asks the prompts of a dataset in turn, one round trip per task, and reports each.
 
     Each prompt is reported under its record's name (e.g. its intent) unless ``request_name`` is set.
+    A record with ``turns`` is a conversation, its turns asked in one task (:mod:`wslocust.conversations`).
     """
 
     abstract = True
@@ -372,6 +400,36 @@ class ChatbotUser(WebSocketUser):
     arrivals: ClassVar[str] = "constant"
     """Open-model arrivals: ``constant`` (evenly spaced) or ``poisson`` (``--arrivals``)."""
 
+    in_flight: ClassVar[int] = 1
+    """Prompts a user keeps outstanding at once on its connection, each still one request timed on
+    its own (``--in-flight``); above 1 the protocol must tell replies apart (``json`` with
+    ``--json-id-path``, ``openai-realtime``). The think time is then the pause between sends."""
+
+    lifecycle: ClassVar[str] = "persistent"
+    """How the connection lives (``--lifecycle``, see :mod:`wslocust.lifecycles`): ``persistent`` (kept,
+    reconnected after a failure), ``intermittent`` (closed after ``prompts_per_connection`` prompts or
+    ``connection_time_s``, reopened after ``reconnect_wait_s``) or ``bursty`` (``burst_prompts``
+    prompts ``burst_think_time_s`` apart, then ``idle_time_s`` connected)."""
+
+    connection_time_s: ClassVar[float | str | None] = None
+    """Intermittent: disconnect after the prompt that ends this long connected (``--connection-time``)."""
+
+    reconnect_wait_s: ClassVar[float | str | tuple[float, float]] = "5-10"
+    """Intermittent: seconds disconnected, ``N`` or ``MIN-MAX`` (``--reconnect-wait``)."""
+
+    burst_prompts: ClassVar[int] = 5
+    """Bursty: prompts a burst (``--burst-prompts``)."""
+
+    burst_think_time_s: ClassVar[float | str | tuple[float, float]] = "0.5-1"
+    """Bursty: seconds between the prompts of a burst, ``N`` or ``MIN-MAX`` (``--burst-think-time``)."""
+
+    idle_time_s: ClassVar[float | str | tuple[float, float]] = "30-60"
+    """Bursty: seconds idle (connected) after a burst, ``N`` or ``MIN-MAX`` (``--idle-time``)."""
+
+    prompt_mix: ClassVar[Mapping[str, float] | Sequence[str] | None] = None
+    """Several prompt files drawn by weight, instead of ``prompts``: ``{FILE: WEIGHT}`` or
+    ``("WEIGHT:FILE", ...)`` (``--prompt-mix WEIGHT:FILE``, repeatable; see :mod:`wslocust.prompt_mix`)."""
+
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         options = environment.parsed_options
@@ -380,10 +438,25 @@ class ChatbotUser(WebSocketUser):
         self.prompts_per_connection = required(setting(cls, options, "prompts_per_connection", count))
         self._asked_on_connection = 0
         self._record_fields = tuple(self.client.protocol.record_fields())
+        limit = in_flight_limit(cls, options, self.client.protocol)  # several prompts in flight:
+        self.prompts_in_flight = InFlight(self.client, limit) if limit > 1 else None  # wslocust.inflight
         self.dataset: Dataset | None = None
+        self.conversations = ConversationAsker(self.client, ConversationSettings.of(cls, environment))
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
             self.wait_time = lambda: 0.0  # type: ignore[method-assign]  # the schedule paces the prompts
+        lifecycle = self.lifecycle_settings(environment)
+        self.life.plan = Plan(lifecycle)
+        self._lifecycle_wait_s: float | None = None
+        if lifecycle.kind != "persistent":  # its waits replace the think time where it sets them
+            think = self.wait_time
+            self.wait_time = lambda: think() if self._lifecycle_wait_s is None else self._lifecycle_wait_s  # type: ignore[method-assign]
+
+    @classmethod
+    def lifecycle_settings(cls, environment: Environment) -> LifecycleSettings:
+        """The connection's lifecycle (see :func:`wslocust.connection_life.lifecycle_settings`)."""
+        open_model = cls.open_model_settings(environment) is not None
+        return lifecycle_settings(cls, environment.parsed_options, open_model=open_model)
 
     @classmethod
     def open_model_settings(cls, environment: Environment) -> tuple[float, str] | None:
@@ -408,17 +481,35 @@ class ChatbotUser(WebSocketUser):
         super().check_settings(environment)
         options = environment.parsed_options
         setting(cls, options, "prompts_per_connection", count)
-        protocol = cls.connection_settings(environment, url=_HOST_TO_COME).protocol
+        ConversationSettings.of(cls, environment)
+        connection = cls.connection_settings(environment, url=_HOST_TO_COME)
+        protocol = connection.protocol
+        lifecycle = cls.lifecycle_settings(environment)
+        if in_flight_limit(cls, options, protocol) > 1 and (
+            connection.failover_hosts or lifecycle.kind != "persistent"
+        ):
+            raise ConfigurationError(
+                "--in-flight keeps the prompts on one connection: it cannot be used with "
+                f"--failover-host or --lifecycle {lifecycle.kind}"
+            )
         fields = protocol.record_fields()
         if fields:
-            dataset = cls.dataset_settings(environment)
-            records = load_dataset(dataset).records
+            mix = cls.mix_settings(environment)
+            where = (
+                cls.dataset_settings(environment).path if mix is None else " + ".join(path for path, _ in mix)
+            )
+            records = cls.prompt_source(environment).records
             for name in fields:
-                if not any(name in record.fields for record in records):
+                if not any(name in fields for record in records for fields in record.field_sets()):
                     raise ConfigurationError(
-                        f"{protocol.template_option} uses {{{name}}}, which no record of {dataset.path} has"
+                        f"{protocol.template_option} uses {{{name}}}, which no record of {where} has"
                     )
         cls.open_model_settings(environment)
+        captures = setting(cls, options, "capture", parse_captures)
+        if captures:
+            dataset = cls.dataset_settings(environment)
+            names = {name for record in load_dataset(dataset).records for name in record.fields}
+            check_capture_names(captures, names, dataset.path)
 
     @classmethod
     def dataset_settings(cls, environment: Environment) -> DatasetSettings:
@@ -432,9 +523,35 @@ class ChatbotUser(WebSocketUser):
             shuffle_seed=setting(cls, options, "shuffle_seed", parse_seed),
         )
 
+    @classmethod
+    def mix_settings(cls, environment: Environment) -> Mix | None:
+        """The prompt mix (``--prompt-mix``, else ``prompt_mix`` unless ``--prompts`` is given), or None
+        to read ``prompts`` alone.
+
+        Raises:
+            ConfigurationError: a weight or file of the mix is wrong, or both options are given.
+        """
+        options = environment.parsed_options
+        if given(options, "prompts") is not None:
+            if given(options, "prompt_mix") is not None:
+                raise ConfigurationError("--prompt-mix and --prompts: give one (a mix replaces --prompts)")
+            return None
+        return setting(cls, options, "prompt_mix", parse_prompt_mix)
+
+    @classmethod
+    def prompt_source(cls, environment: Environment) -> Dataset:
+        """The prompts the class's users share in this process: its dataset, or its mix of datasets.
+
+        Raises:
+            ConfigurationError: a setting is wrong or a prompts file cannot be read.
+        """
+        settings = cls.dataset_settings(environment)
+        mix = cls.mix_settings(environment)
+        return load_dataset(settings) if mix is None else load_mix(settings, mix, load_dataset)
+
     def on_start(self) -> None:
         try:
-            self.dataset = load_dataset(self.dataset_settings(self.environment))
+            self.dataset = self.prompt_source(self.environment)
         except WsLocustError as error:  # checked at start-up: a worker's own copy of the prompts
             self._stop_refused(error)
             return
@@ -452,18 +569,40 @@ class ChatbotUser(WebSocketUser):
         if self.open_model is not None:
             due = wait_for_due(self.environment, *self.open_model)
         record = self.next_record()
+        if record.turns:  # a conversation: every turn, in order, on one connection
+            self.conversations.client = self.client  # the endpoint the user is on
+            self.conversations.ask(record, name=self.request_name, scheduled_at=due)
+            return
         if self._record_fields:  # the template reads record fields (most read only the prompt)
             lacking = [name for name in self._record_fields if name not in record.fields]
             if lacking:  # a failure, not sent (start-up saw records that have the field)
                 self._fail_unsent(record, lacking[0])
                 return
+        name = self.request_name or record.name
+        in_flight = self.prompts_in_flight
+        if in_flight is not None:  # one connection, one endpoint, persistent (checked at start-up)
+            if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
+                in_flight.finish()  # waits for the replies in flight
+                self._asked_on_connection = 0
+            self._asked_on_connection += 1
+            in_flight.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
+            return
+        self._lifecycle_wait_s = None
         if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
-            self.client.close()
+            self.life.close()  # (intermittent: closed after the last prompt already)
             self._asked_on_connection = 0
+        if not self.life.ready():  # no connection (its CONNECT event counts the failure): no prompt
+            return
         self._asked_on_connection += 1
-        self.client.ask(
-            record.prompt, record=record.fields, name=self.request_name or record.name, scheduled_at=due
-        )
+        reply = self.client.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
+        self._lifecycle_wait_s = self.life.replied(reply)
+        if not self.client.connected:
+            self._asked_on_connection = 0
+
+    def on_stop(self) -> None:
+        if self.prompts_in_flight is not None:
+            self.prompts_in_flight.close()  # the replies in flight count as in flight at the stop
+        super().on_stop()
 
     def _fail_unsent(self, record: PromptRecord, field: str) -> None:
         """Count a prompt its record cannot make (its template's field missing) as a failed reply."""

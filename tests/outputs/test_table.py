@@ -52,3 +52,12 @@ def test_format_table_cuts_long_names_to_keep_columns_aligned() -> None:
 
     header, row = lines[1], next(line for line in lines if line.startswith(name[:24]))
     assert len(row) == len(header)
+
+
+def test_format_table_widens_the_name_column_for_a_profiles_longer_names_within_a_limit() -> None:
+    stats = ChatStats()
+    for name in ("passive/technical_support", "p/" + "x" * 60):
+        stats.record(make_reply(name))
+    lines = format_table(stats_rows(stats, DURATION_S)).splitlines()
+    assert any(line.startswith("passive/technical_support ") for line in lines)
+    assert any(line.startswith("p/" + "x" * 38 + " ") for line in lines)  # cut at 40 characters

@@ -291,8 +291,19 @@ def test_every_option_of_the_form_has_a_group() -> None:
     from locust import argument_parser
 
     options = form_options(argument_parser.get_parser())
-    assert {option.group for option in options.values()} <= {*FORM_GROUPS, "Socket.IO", "Load shape", "Gates"}
+    groups = {*FORM_GROUPS, "Socket.IO", "In flight", "Sessions", "Profiles", "Load shape", "Gates"}
+    assert {option.group for option in options.values()} <= groups
     assert options["max_p95_ms"].group == "Gates"
+    assert (options["user_profile"].group, options["prompt_mix"].group) == ("Profiles", "Profiles")
+
+
+def test_the_in_flight_options_form_their_own_group_with_help() -> None:
+    from locust import argument_parser
+
+    options = form_options(argument_parser.get_parser())
+    in_flight = [dest for dest, option in options.items() if option.group == "In flight"]
+    assert in_flight == ["in_flight", "json_id_path"]
+    assert all(options[dest].action.help for dest in in_flight)
 
 
 def test_the_socketio_options_form_their_own_group_and_the_auth_is_a_secret() -> None:
@@ -431,7 +442,7 @@ def test_the_form_groups_options_under_headings_with_their_flag_and_help(
         browser.screenshot(shot)
     fields.sort(key=lambda field: field["top"])
     headings = [field["group"] for field in fields if field["group"]]
-    assert headings == [*FORM_GROUPS, "Socket.IO", "Gates"]
+    assert headings == [*FORM_GROUPS, "Socket.IO", "In flight", "Sessions", "Profiles", "Gates"]
     labels = [field["label"] for field in fields]
     assert labels[:2] == ["--origin", "--header"]
     assert "--max-p95-ms" in labels

@@ -40,6 +40,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..values import argument_type, count, fraction, integer, milliseconds, port, seconds
+from . import sessions
+from .context import DialogueContext, known_records
+from .inflight import answer_beside
 from .socketio import (
     SocketIOConversation,
     SocketIOSettings,
@@ -93,6 +96,7 @@ class Behaviour:
     degrade_after: int | None = None
     degrade_ms: float = 0.0
     socketio: SocketIOSettings = field(default_factory=SocketIOSettings)
+    sessions: sessions.SessionSettings = field(default_factory=sessions.SessionSettings)
 
 
 @dataclass
@@ -128,11 +132,7 @@ class Knowledge:
         self.by_intent: dict[str, list[str]] = defaultdict(list)
         if path is None or not path.is_file() or path.suffix != ".jsonl":
             return
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
+        for record in known_records(path):  # a conversation's turns too
             question = record.get("Question") or record.get("question") or record.get("prompt")
             intent = str(record.get("Intent") or record.get("intent") or "general")
             answer = record.get("Answer") or record.get("answer")
@@ -202,17 +202,24 @@ class Conversation:
         self.rng = random.Random(None if behaviour.seed is None else behaviour.seed + next(self._ids))
         self.connection_id = f"demo{next(self._ids):06d}="
         self.pending_realtime_text: str | None = None
+        self.session_id: str | None = None  # the session mode's, sent in the welcome
+        self.context = DialogueContext(knowledge)  # a follow-up is answered on the earlier topic
 
     def _roll(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
 
     async def run(self) -> None:
+        self.session_id, greeting = sessions.welcome(self.behaviour.sessions)
+        if greeting is not None:
+            await self._send_json(greeting)
         if self.behaviour.protocol == "openai-realtime":
             await self._send_json(
                 {"type": "session.created", "session": {"id": f"sess_{self.connection_id}"}}
             )
         async for message in self.connection:
-            await self.handle(message if isinstance(message, str) else message.decode("utf-8", "replace"))
+            text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+            if not answer_beside(self, text):  # a prompt carrying its id is answered beside the others
+                await self.handle(text)
 
     def _dialect(self, message: str) -> tuple[str, Any]:
         forced = self.behaviour.protocol
@@ -234,6 +241,12 @@ class Conversation:
 
     async def handle(self, message: str) -> None:
         dialect, document = self._dialect(message)
+        refused = isinstance(document, dict) and sessions.prompt_refusal(
+            self.behaviour.sessions, document, self.session_id
+        )
+        if refused:
+            await self._send_json({"type": "error", "message": refused})
+            return
         if dialect == "plain":
             await self.answer_plain(message)
         elif dialect == "openai-realtime":
@@ -269,7 +282,7 @@ class Conversation:
         behaviour = self.behaviour
         self.counts.started += 1
         wrong = self._roll(behaviour.wrong_rate)
-        intent, answer = self.knowledge.answer(question, self.rng, wrong)
+        intent, answer = self.context.answer(question, self.rng, wrong)
         fail = self._roll(behaviour.error_rate)
         hang = self._roll(behaviour.hang_rate)
         close = self._roll(behaviour.close_rate)
@@ -402,6 +415,10 @@ def _process_request(behaviour: Behaviour, counts: Counts) -> Any:
             return response
         if name and request.headers.get(name) != value:
             return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong credentials\n")
+        secret = behaviour.sessions.token_secret
+        token = sessions.request_token(request.path, request.headers.get("Authorization"))
+        if secret is not None and (problem := sessions.token_problem(token, secret)):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, problem + "\n")
         if speaks_engineio(request.path, behaviour.protocol) and (
             refused := refuse_engineio_request(connection, request)
         ):
@@ -541,6 +558,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process ends")
     add_socketio_arguments(parser)
+    sessions.add_session_arguments(parser)
     return parser
 
 
@@ -570,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         degrade_after=options.degrade_after,
         degrade_ms=options.degrade_ms,
         socketio=settings_from_options(options),
+        sessions=sessions.session_settings(options),
     )
     knowledge = Knowledge(options.dataset)
 

@@ -1,6 +1,7 @@
 """The chat CSV files: ``PREFIX_chat_stats.csv`` (whole, at each test's end) and
 ``PREFIX_chat_stats_history.csv`` (appended as the seconds end, with ``PREFIX_chat_histograms.jsonl``
-beside it); the web UI downloads the same text.
+beside it); the web UI downloads the same text. A run with conversations also writes
+``PREFIX_conversations.csv`` at each test's end (:data:`.figures.CONVERSATION_FIGURES`).
 
 Their columns are generated from :data:`.figures.FIGURES` (docs/outputs.md lists them).
 """
@@ -14,11 +15,21 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..stats.aggregates import ChatStats, ReplyStats
-from .figures import CHAT_HISTORY, CHAT_STATS, columns, metric_columns
+from .figures import (
+    CHAT_HISTORY,
+    CHAT_STATS,
+    CONVERSATION_FIGURES,
+    ConversationDurations,
+    columns,
+    csv_number,
+    metric_columns,
+)
 from .histograms import HistogramsWriter
 from .rows import history_rows, metric_names, stats_rows
 
 __all__ = [
+    "CONVERSATIONS_COLUMNS",
+    "CONVERSATIONS_SUFFIX",
     "HISTOGRAMS_SUFFIX",
     "HISTORY_COLUMNS",
     "HISTORY_SUFFIX",
@@ -26,6 +37,7 @@ __all__ = [
     "HistoryWriter",
     "history_csv_text",
     "stats_csv_text",
+    "write_conversations_csv",
     "write_stats_csv",
 ]
 
@@ -55,6 +67,26 @@ def write_stats_csv(path: Path, stats: ChatStats, duration_s: float) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
     with temporary.open("w", newline="", encoding="utf-8") as stream:
         stream.write(stats_csv_text(stats, duration_s))
+    temporary.replace(path)  # never a half-written file
+
+
+CONVERSATIONS_SUFFIX = "_conversations.csv"
+
+CONVERSATIONS_COLUMNS = ["Name", *(figure.title for figure in CONVERSATION_FIGURES)]
+"""Columns of ``_conversations.csv``: a row a conversation name, then an ``Aggregated`` row."""
+
+
+def write_conversations_csv(
+    path: Path, total: ConversationDurations, by_name: Mapping[str, ConversationDurations]
+) -> None:
+    """Write ``_conversations.csv`` (whole, replacing any earlier one)."""
+    named = [*((name, by_name[name]) for name in sorted(by_name)), ("Aggregated", total)]
+    rows = [
+        {"Name": name, **{f.title: csv_number(f.value(entry), f.unit) for f in CONVERSATION_FIGURES}}
+        for name, entry in named
+    ]
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(_csv_text(CONVERSATIONS_COLUMNS, rows), encoding="utf-8", newline="")
     temporary.replace(path)  # never a half-written file
 
 

@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from ..stats.aggregates import Histogram, MetricStats, ReplyStats
 
@@ -27,10 +27,13 @@ __all__ = [
     "CAPACITY_FIGURES",
     "CHAT_HISTORY",
     "CHAT_STATS",
+    "CONVERSATION_FIGURES",
     "FIGURES",
     "FIGURES_BY_TITLE",
     "METRIC_PARTS",
     "SUMMARY_SECTIONS",
+    "ConversationDurations",
+    "ConversationFigure",
     "Figure",
     "LevelFigure",
     "MetricPart",
@@ -276,6 +279,68 @@ METRIC_PARTS: tuple[MetricPart, ...] = (
 )
 """The figures of each metric: its mean and min score, replies it missed, errors of its function."""
 
+
+class ConversationDurations(Protocol):
+    """The conversations of one name (or all), as Locust's statistics entry of their events holds them."""
+
+    num_requests: int
+    num_failures: int
+    min_response_time: int | None
+    max_response_time: int
+
+    @property
+    def avg_response_time(self) -> float: ...
+
+    def get_response_time_percentile(self, percent: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class ConversationFigure:
+    """A figure of the conversations: ``conversations.<summary>`` in the JSON summary (also under
+    ``conversations.by_name.<name>``); in Locust's own outputs, the ``CONVERSATION`` rows' column."""
+
+    title: str
+    """Its label, e.g. ``Duration p95 (ms)``."""
+    summary: str
+    """Its dotted path under ``conversations``, e.g. ``duration_ms.p95``."""
+    unit: str
+    """``count`` or ``ms``."""
+    locust_column: str
+    """Its column in Locust's ``PREFIX_stats.csv`` (and web UI) on the ``CONVERSATION`` rows."""
+    value: Callable[[ConversationDurations], float | int | None]
+
+
+def _duration(fraction: float) -> Callable[[ConversationDurations], float | None]:
+    """A percentile of the durations, as Locust keeps them (rounded to 2 significant digits past 100 ms),
+    kept within the exact minimum and maximum (a rounded 2689 ms is 2700 ms, above the maximum)."""
+
+    def value(entry: ConversationDurations) -> float | None:
+        if not entry.num_requests:
+            return None
+        rounded = entry.get_response_time_percentile(fraction)
+        return min(max(rounded, entry.min_response_time or 0), entry.max_response_time)
+
+    return value
+
+
+CONVERSATION_FIGURES: tuple[ConversationFigure, ...] = (
+    ConversationFigure("Completed", "completed", "count", "Request Count - Failure Count",
+        lambda e: e.num_requests - e.num_failures),
+    ConversationFigure("Failed", "failed", "count", "Failure Count", lambda e: e.num_failures),
+    ConversationFigure("Duration Avg (ms)", "duration_ms.avg", "ms", "Average Response Time",
+        lambda e: e.avg_response_time if e.num_requests else None),
+    ConversationFigure("Duration p50 (ms)", "duration_ms.p50", "ms", "50%", _duration(0.5)),
+    ConversationFigure("Duration p90 (ms)", "duration_ms.p90", "ms", "90%", _duration(0.9)),
+    ConversationFigure("Duration p95 (ms)", "duration_ms.p95", "ms", "95%", _duration(0.95)),
+    ConversationFigure("Duration p99 (ms)", "duration_ms.p99", "ms", "99%", _duration(0.99)),
+    ConversationFigure("Duration Max (ms)", "duration_ms.max", "ms", "Max Response Time",
+        lambda e: e.max_response_time if e.num_requests else None),
+)  # fmt: skip
+"""The conversations' figures: completed (every turn succeeded), failed (a turn failed), and the
+duration of every conversation, from Locust's statistics of the ``CONVERSATION`` events (so its
+percentiles are Locust's, rounded as Locust rounds response times: to 2 significant digits past
+100 ms, within the exact minimum and maximum)."""
+
 SUMMARY_SECTIONS: dict[str, str] = {
     "run": "what was run: host, locustfile, users, spawn rate, run time, protocol, shape, workers, options",
     "duration_s": "from the test's start to its stop",
@@ -283,7 +348,11 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "metrics": "each metric's figures (METRIC_PARTS)",
     "errors_by_kind": "failures counted by their error's kind",
     "connections": "handshakes: attempts, successes, failures, success_rate, handshake_ms, errors_by_kind",
+    "lifecycle": "connections' lives: outages, time_to_recover_ms (avg, p50, p95, p99, max), failovers, "
+    "close_codes (docs/outputs.md)",
     "by_name": "a section a request name, with the figures and metrics",
+    "by_profile": "with --user-profile: a section a profile, its settings and the figures and metrics of its "
+    "requests (named PROFILE/NAME)",
     "failed_replies_dropped": "failed replies beyond those kept",
     "failed_replies_file": "where the failed replies are",
     "tokens": "how tokens were counted",
@@ -293,6 +362,7 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "capacity": "a capacity search: its verdict, capacity, knee, confidence and levels (CAPACITY_FIGURES)",
     "open_model": "an open model's rate and how it kept up",
     "gates": "each gate's limit, measured value and verdict",
+    "conversations": "a run with conversations: CONVERSATION_FIGURES in all and by_name",
 }
 """The JSON summary's other top-level fields: sections beside the figures (docs/outputs.md)."""
 

@@ -10,9 +10,17 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..stats.aggregates import ChatStats, ConnectStats, ReplyStats
-from .figures import FIGURES, METRIC_PARTS, Window, summary_number
+from .figures import (
+    CONVERSATION_FIGURES,
+    FIGURES,
+    METRIC_PARTS,
+    ConversationDurations,
+    Window,
+    summary_number,
+)
+from .lifecycle import lifecycle_section
 
-__all__ = ["public_url", "summary"]
+__all__ = ["conversations_summary", "public_url", "reply_section", "summary"]
 
 _HANDSHAKE_TIMING = "latency_ms"
 """The figures whose fields a handshake's timing has too (``connections.handshake_ms``)."""
@@ -34,7 +42,9 @@ def _figures(stats: ReplyStats, duration_s: float, under: str = "") -> dict[str,
     return section
 
 
-def _section(stats: ReplyStats, duration_s: float) -> dict[str, Any]:
+def reply_section(stats: ReplyStats, duration_s: float) -> dict[str, Any]:
+    """The summary's section of some replies (the total, a request name's, a profile's): the figures,
+    metrics and ``errors_by_kind``."""
     section = _figures(stats, duration_s)
     section["metrics"] = {
         name: {part.summary: summary_number(part.value(metric), part.unit) for part in METRIC_PARTS}
@@ -65,18 +75,42 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
     """
     result: dict[str, Any] = {
         "duration_s": summary_number(duration_s, "s"),
-        **_section(stats.total, duration_s),
+        **reply_section(stats.total, duration_s),
     }
     errors = dict(stats.total.errors)
     for kind, number in stats.connects.errors.items():
         errors[kind] = errors.get(kind, 0) + number
     result["errors_by_kind"] = dict(sorted(errors.items()))
     result["connections"] = _connections(stats.connects)
-    result["by_name"] = {name: _section(stats.by_name[name], duration_s) for name in sorted(stats.by_name)}
+    result["lifecycle"] = lifecycle_section(stats.lifecycle)
+    result["by_name"] = {
+        name: reply_section(stats.by_name[name], duration_s) for name in sorted(stats.by_name)
+    }
     result["failed_replies_dropped"] = stats.failed_dropped
     if extra:
         result.update(extra)
     return result
+
+
+def _conversation_figures(entry: ConversationDurations) -> dict[str, Any]:
+    section: dict[str, Any] = {}
+    for figure in CONVERSATION_FIGURES:
+        *parents, field = figure.summary.split(".")
+        place = section
+        for parent in parents:
+            place = place.setdefault(parent, {})
+        place[field] = summary_number(figure.value(entry), figure.unit)
+    return section
+
+
+def conversations_summary(
+    total: ConversationDurations, by_name: Mapping[str, ConversationDurations]
+) -> dict[str, Any]:
+    """The summary's ``conversations`` section: :data:`.figures.CONVERSATION_FIGURES` of all the
+    conversations, and of each name under ``by_name``."""
+    section = _conversation_figures(total)
+    section["by_name"] = {name: _conversation_figures(by_name[name]) for name in sorted(by_name)}
+    return section
 
 
 def public_url(url: str) -> str:

@@ -20,6 +20,9 @@ _COLUMNS = [
 ]  # fmt: skip
 """The figures shown (CSV titles of :data:`.figures.FIGURES`), each with its short heading and width."""
 
+_NAME_WIDTH_MAX = 40
+"""The widest the name column grows; a longer name is cut."""
+
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A fixed-width table of the main columns of :func:`.rows.stats_rows`, for the end of a headless run.
@@ -27,7 +30,12 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     The counts are of every reply that ended, failed ones included; the timings of the successful ones.
     """
     metric_names = [key[: -len(" Mean")] for key in (rows[0] if rows else {}) if key.endswith(" Mean")]
-    columns = _COLUMNS + [(f"{name} Mean", name[:10], 10) for name in metric_names]
+    # The name column widens for longer names (a profile's: passive/technical_support), within a limit.
+    name_width = max(
+        _COLUMNS[0][2], min(_NAME_WIDTH_MAX, max((len(str(row.get("Name", ""))) for row in rows), default=0))
+    )
+    columns = [("Name", "Name", name_width), *_COLUMNS[1:]]
+    columns += [(f"{name} Mean", name[:10], 10) for name in metric_names]
     header = " ".join(
         title.rjust(width) if index else title.ljust(width) for index, (_, title, width) in enumerate(columns)
     )

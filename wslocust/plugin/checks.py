@@ -10,10 +10,11 @@ from typing import Any
 from ..errors import ConfigurationError, WsLocustError
 from ..gates import gates_from_options
 from ..stats.aggregates import TOKEN_COUNTERS
-from ..users import ChatbotUser, WebSocketUser, load_dataset
+from ..users import ChatbotUser, WebSocketUser
 from ..values import choice
 from .demo import start_demo
 from .options import DEMO_OPTIONS
+from .profiles import profiled_classes
 
 __all__ = ["check_options", "check_run", "remove_empty_outputs", "user_classes"]
 
@@ -22,11 +23,13 @@ def user_classes(environment: Environment) -> list[type[WebSocketUser]]:
     return [cls for cls in environment.user_classes if issubclass(cls, WebSocketUser)]
 
 
-def check_run(environment: Environment, users: list[type[WebSocketUser]]) -> None:
+def check_run(environment: Environment, users: list[type[WebSocketUser]], *, profiles: bool = True) -> None:
     """Check every setting and resolve every user class's dataset now, so mistakes stop the run before
     it starts (also run again by the web UI before a test it starts: its form sends strings).
 
-    Starts the embedded demo bot when no ``--host`` was given at all and a class wants it.
+    Starts the embedded demo bot when no ``--host`` was given at all and a class wants it. With
+    ``profiles``, the classes checked are those of ``--user-profile`` (the web UI's class picker checks
+    them at START, once a class is picked).
 
     Raises:
         ConfigurationError: a setting is wrong; the message names the option or class attribute.
@@ -34,9 +37,11 @@ def check_run(environment: Environment, users: list[type[WebSocketUser]]) -> Non
     options = environment.parsed_options
     check_options(options)
     gates_from_options(options or {})
+    if profiles:
+        users = profiled_classes(environment, users)
     for cls in users:
         if issubclass(cls, ChatbotUser):
-            load_dataset(cls.dataset_settings(environment))
+            cls.prompt_source(environment)
     for cls in users:
         cls.check_settings(environment)
     host_given = getattr(options, "host", None) is not None or bool(environment.host)

@@ -27,6 +27,7 @@ from typing import Any
 
 import gevent
 
+from ..conversations import conversations_section
 from ..errors import WsLocustError
 from ..gates import verdict_exit_code
 from ..metrics import parse_slo
@@ -37,6 +38,7 @@ from .checks import check_run, remove_empty_outputs, user_classes
 from .distributed import hear_only_this_masters_workers, quit_after_final_reports, wire_open_model
 from .gc_freeze import freeze_gc_while_running
 from .options import CONFIGURATION_ERROR_EXIT_CODE, INTERRUPTED_EXIT_CODE, add_arguments
+from .profiles import apply_profiles, by_profile_section, follow_profiles_on_workers
 from .recording import Recording
 from .shapes import connect_steps, install_shape
 from .shutdown import deliver_ctrl_c_to_the_main_greenlet, one_shutdown, write_html_report
@@ -61,8 +63,12 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         return
     try:
         install_shape(environment)
+        picking = bool(getattr(options, "class_picker", False)) and not getattr(options, "headless", False)
+        if not picking:  # else the classes are picked in the web UI, and START applies the profiles
+            apply_profiles(environment)
+        users = user_classes(environment)
         if not isinstance(environment.runner, WorkerRunner):
-            check_run(environment, users)
+            check_run(environment, users, profiles=not picking)
     except ValueError as error:  # a shape option
         _log.error("%s", error)
         remove_empty_outputs(options)
@@ -87,6 +93,12 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     connect_steps(environment, recording)
     recording.summary_extras.append(lambda: _tokens_section(recording))
     recording.summary_extras.append(lambda: _slos_section(recording))
+    csv_prefix = getattr(options, "csv_prefix", None)  # and PREFIX_conversations.csv beside the summary
+    recording.summary_extras.append(lambda: conversations_section(environment, csv_prefix))
+    recording.summary_extras.append(
+        lambda: by_profile_section(environment, recording.stats, recording.duration_s)
+    )
+    follow_profiles_on_workers(environment)
     state = attach_state(environment, PluginState(recorder=recording.recorder))
     wire_open_model(environment, users, recording, state)
     connect_capacity(environment, recording, state)

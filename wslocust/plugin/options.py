@@ -1,6 +1,6 @@
 """wslocust's command-line options on Locust's parser: the ``wslocust``, ``wslocust socket.io``,
-``wslocust load shapes``, ``wslocust gates`` and ``wslocust demo`` groups, every option added through
-:func:`add_option`."""
+``wslocust sessions``, ``wslocust load shapes``, ``wslocust gates`` and ``wslocust demo`` groups,
+every option added through :func:`add_option`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..gates import add_gate_arguments
+from ..lifecycles import LIFECYCLES
 from ..load.arrivals import ARRIVAL_KINDS
 from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
 from ..stats.aggregates import TOKEN_COUNTERS
@@ -21,7 +22,12 @@ __all__ = [
     "DEMO_OPTIONS",
     "INTERRUPTED_EXIT_CODE",
     "add_arguments",
+    "add_conversation_arguments",
+    "add_in_flight_arguments",
+    "add_lifecycle_arguments",
     "add_option",
+    "add_profile_arguments",
+    "add_session_arguments",
     "add_socketio_arguments",
 ]
 
@@ -200,6 +206,14 @@ def add_arguments(parser: Any) -> None:
     add_socketio_arguments(
         parser.add_argument_group("wslocust socket.io", "--protocol socketio and rasa (see the README)")
     )
+    add_in_flight_arguments(
+        parser.add_argument_group(
+            "wslocust in flight", "Several prompts in flight on one connection (see the README)"
+        )
+    )
+    add_conversation_arguments(
+        parser.add_argument_group("wslocust conversations", "Records with turns (see the README)")
+    )
     slos = parser.add_argument_group(
         "wslocust service levels", "Goodput: the replies/s that meet every SLO (docs/metrics.md)"
     )
@@ -211,6 +225,19 @@ def add_arguments(parser: Any) -> None:
         metavar="METRIC:MS",
         help="A service-level objective, repeatable (e.g. --slo ttft:800 --slo tpot:50 --slo e2e:5000): "
         "goodput counts the replies meeting every one; METRIC: " + ", ".join(SLO_METRICS),
+    )
+    add_session_arguments(
+        parser.add_argument_group(
+            "wslocust sessions", "Messages on connect, captured values and auth tokens (see the README)"
+        )
+    )
+    add_lifecycle_arguments(
+        parser.add_argument_group(
+            "wslocust lifecycles", "How connections live, and failover (README: Lifecycles and failover)"
+        )
+    )
+    add_profile_arguments(
+        parser.add_argument_group("wslocust profiles", "Weighted kinds of users and mixed prompt files")
     )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(
@@ -293,6 +320,24 @@ def add_socketio_arguments(group: Any) -> None:
     )
 
 
+def add_in_flight_arguments(group: Any) -> None:
+    """The ``wslocust in flight`` group: several prompts outstanding on one connection."""
+    add_option(
+        group,
+        "--in-flight",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="N",
+        help="Prompts a user keeps outstanding on its connection, each timed on its own (default 1); "
+        "above 1 the protocol must tell replies apart: json with --json-id-path, or openai-realtime",
+    )
+    add_option(
+        group,
+        "--json-id-path",
+        help="json/apigw: dotted path where a reply carries the {request_id} its prompt's template sent "
+        "(e.g. request_id), so replies are told apart",
+    )
+
+
 DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], ...] = (
     ("--demo-ttft-ms", 150.0, "Time to first chunk, ms", milliseconds, {}),
     ("--demo-itl-ms", 20.0, "Gap between chunks, ms", milliseconds, {}),
@@ -313,3 +358,150 @@ DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], 
     ),
 )
 """The demo bot's options: flag, default, help, and the value parser with its limits."""
+
+
+def add_session_arguments(group: Any) -> None:
+    """Add the session options: messages on connect, captured values, the auth token."""
+    add_option(
+        group,
+        "--on-connect",
+        action="append",
+        metavar="MESSAGE",
+        help="Message sent when a connection opens, repeatable; a template like --json-template "
+        '({token}, captured {NAME}s), e.g. \'{"type": "hello"}\'',
+    )
+    add_option(
+        group,
+        "--await-on-connect",
+        metavar="CONDITION",
+        help="Before the first prompt, await a server message meeting this condition (as --json-end's, "
+        "e.g. type=welcome) within the connect timeout; its wait is part of CONNECT",
+    )
+    add_option(
+        group,
+        "--capture",
+        action="append",
+        metavar="NAME=PATH",
+        help="Keep the value at a dotted JSON path of any server message of the connection as {NAME} "
+        "for every template, repeatable (e.g. session=session_id)",
+    )
+    add_option(
+        group,
+        "--token-command",
+        is_secret=True,
+        metavar="CMD",
+        help="Command printing an auth token (run without a shell, 30 s at most), shared by the "
+        "process's users and refreshed before it expires: ${TOKEN} in --header/--query, {token} in "
+        "templates. Never shown",
+    )
+    add_option(
+        group,
+        "--token-ttl",
+        type=argument_type(seconds, keep_text=True),
+        metavar="SECONDS",
+        help="How long a token lasts: 300, 5m (default: a JWT's exp claim, else for ever)",
+    )
+
+
+def add_conversation_arguments(group: Any) -> None:
+    """The ``wslocust conversations`` group: how records with ``turns`` are asked."""
+    add_option(
+        group,
+        "--turn-think-time",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="N|MIN-MAX",
+        help="Seconds between a conversation's turns, e.g. 1-3 (default 0; --think-time is between "
+        "conversations)",
+    )
+    add_option(
+        group,
+        "--continue-after-failed-turn",
+        action="store_true",
+        default=False,
+        help="Ask a conversation's remaining turns after one failed (by default a failed turn ends it)",
+    )
+    add_option(
+        group,
+        "--conversations-per-connection",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="N",
+        help="Conversations asked on one connection (default 1: each starts on a new connection)",
+    )
+
+
+def add_profile_arguments(group: Any) -> None:
+    """The ``wslocust profiles`` group: ``--user-profile`` (:mod:`wslocust.profiles`) and ``--prompt-mix``
+    (:mod:`wslocust.prompt_mix`)."""
+    add_option(
+        group,
+        "--user-profile",
+        action="append",
+        metavar="NAME:WEIGHT[:think=MIN-MAX][,prompts=FILE]",
+        help="A kind of user, repeatable (e.g. --user-profile active:0.2:think=1-3 --user-profile "
+        "passive:0.8:think=20-40,prompts=vip.jsonl): users are spawned by weight, each profile with its own "
+        "think time and, given, its own prompts (prompts= last); requests are named PROFILE/NAME",
+    )
+    add_option(
+        group,
+        "--prompt-mix",
+        action="append",
+        metavar="WEIGHT:FILE",
+        help="Prompts drawn from several files by weight, repeatable, instead of --prompts (e.g. "
+        "--prompt-mix 3:datasets/support_bot.jsonl --prompt-mix 1:datasets/prompts.txt); --shuffle-seed "
+        "seeds the draws",
+    )
+
+
+def add_lifecycle_arguments(group: Any) -> None:
+    """The ``wslocust lifecycles`` group: how each connection lives; the endpoints to fail over to."""
+    add_option(
+        group,
+        "--lifecycle",
+        choices=list(LIFECYCLES),
+        help="persistent: keep the connection, reconnect after a failure (default); intermittent: "
+        "disconnect after --prompts-per-connection or --connection-time, wait --reconnect-wait; bursty: "
+        "--burst-prompts prompts --burst-think-time apart, then --idle-time connected",
+    )
+    add_option(
+        group,
+        "--failover-host",
+        action="append",
+        metavar="URL",
+        help="Another endpoint of the same bot, repeatable: a user whose connection fails or drops moves "
+        "to the next one, round robin (--header and --query go to each)",
+    )
+    add_option(
+        group,
+        "--connection-time",
+        type=argument_type(seconds, keep_text=True),
+        metavar="S",
+        help="intermittent: disconnect after the prompt that ends S seconds connected",
+    )
+    add_option(
+        group,
+        "--reconnect-wait",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="MIN-MAX",
+        help="intermittent: seconds disconnected before reconnecting, N or MIN-MAX (default 5-10)",
+    )
+    add_option(
+        group,
+        "--burst-prompts",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="N",
+        help="bursty: prompts a burst (default 5)",
+    )
+    add_option(
+        group,
+        "--burst-think-time",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="MIN-MAX",
+        help="bursty: seconds between the prompts of a burst, N or MIN-MAX (default 0.5-1)",
+    )
+    add_option(
+        group,
+        "--idle-time",
+        type=argument_type(seconds_range, keep_text=True),
+        metavar="MIN-MAX",
+        help="bursty: seconds idle, connected, after each burst, N or MIN-MAX (default 30-60)",
+    )

@@ -49,6 +49,7 @@ from ..outputs import (
     summary,
     write_stats_csv,
 )
+from ..outputs.lifecycle import lifecycle_text
 from ..stats.aggregates import ChatStats, ReplyStats
 from ..stats.recorder import REPORT_KEY, Recorder, Role
 from ..users import WebSocketUser
@@ -381,6 +382,9 @@ class Recording:
         texts = []
         if self.print_table and self.stats.total.replies:
             texts.append(format_table(stats_rows(self.stats, duration)))
+        lives = lifecycle_text(self.stats.lifecycle)
+        if self.print_table and lives is not None:
+            texts.append(lives)
         if self.print_table and self.stats.in_flight_at_stop:
             count = self.stats.in_flight_at_stop
             texts.append(

@@ -37,6 +37,7 @@ from ..settings import OPTION_ATTRIBUTES
 from ..users import WebSocketUser
 from ..values import flag
 from ..wire.protocols import PROTOCOLS, Protocol, SocketIOProtocol
+from .profiles import apply_profiles
 
 __all__ = [
     "FORM_GROUPS",
@@ -70,19 +71,32 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "Dataset": ("prompts", "prompt_field", "name_field", "request_name", "max_samples", "shuffle_seed"),
     "Pacing": ("think_time", "prompts_per_connection", "arrival_rate", "arrivals"),
+    "Conversations": ("turn_think_time", "continue_after_failed_turn", "conversations_per_connection"),
+    "Lifecycle and failover": (
+        "lifecycle", "failover_host", "connection_time", "reconnect_wait", "burst_prompts",
+        "burst_think_time", "idle_time",
+    ),
     "Metrics": ("metric", "slo"),
 }  # fmt: skip
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
 gate options form the groups "Load shape" and "Gates" after them, the Socket.IO options (their own
-argument group) the group "Socket.IO" before those."""
+argument group) the group "Socket.IO" before those, then the in-flight options the group "In flight",
+the session options "Sessions" and the profile options "Profiles"."""
 
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
+    "wslocust in flight": "In flight",
+    "wslocust sessions": "Sessions",
+    "wslocust profiles": "Profiles",
     "wslocust load shapes": "Load shape",
     "wslocust gates": "Gates",
 }
 
-_FLAG_ATTRIBUTES = {"insecure": ("verify_tls", False), "follow_redirects": ("follow_redirects", True)}
+_FLAG_ATTRIBUTES = {
+    "insecure": ("verify_tls", False),
+    "follow_redirects": ("follow_redirects", True),
+    "continue_after_failed_turn": ("continue_after_failed_turn", True),
+}
 """Flags that a user-class attribute can also set: the flag's dest → (the attribute, its value that
 means what the flag does)."""
 
@@ -193,7 +207,7 @@ def posted_name(dest: str) -> str:
     return name if name[0] == name[0].upper() else re.sub(r"([a-z0-9])([A-Z0-9])", r"\1_\2", name).lower()
 
 
-def _as_text(value: Any) -> str | bool:
+def _as_text(value: Any, dest: str) -> str | bool:
     if isinstance(value, bool):
         return value
     if value is None:
@@ -202,6 +216,9 @@ def _as_text(value: Any) -> str | bool:
         return value.name if PROTOCOLS.get(value.name) is value else ""
     if isinstance(value, list | tuple):
         return LIST_SEPARATOR.join(str(item) for item in value)
+    if isinstance(value, Mapping):  # a class's captures {NAME: PATH} or prompt_mix {FILE: WEIGHT}, as typed
+        pairs = (f"{v}:{k}" if dest == "prompt_mix" else f"{k}={v}" for k, v in value.items())
+        return LIST_SEPARATOR.join(pairs)
     return str(value)
 
 
@@ -214,10 +231,10 @@ def _shown_value(option: FormOption, options: argparse.Namespace, users: list[ty
         return given or (bool(users) and all(getattr(cls, attribute) == meaning for cls in users))
     if value in (None, "", []) and option.dest in OPTION_ATTRIBUTES:
         attribute = OPTION_ATTRIBUTES[option.dest]
-        found = {_as_text(getattr(cls, attribute)) for cls in users if hasattr(cls, attribute)}
+        found = {_as_text(getattr(cls, attribute), option.dest) for cls in users if hasattr(cls, attribute)}
         text = found.pop() if len(found) == 1 else ""  # classes that differ keep their own
     else:
-        text = _as_text(value)
+        text = _as_text(value, option.dest)
         if text == "" and option.action.choices:
             return str(next(iter(option.action.choices)))  # unset: the default, listed first
         if text == "" and option.dest == "socketio_template":
@@ -301,7 +318,11 @@ def add_form(web_ui: Any, environment: Environment, check: Check) -> None:
         if error is not None:
             _log.error("web UI: not started: %s", error)
             return jsonify({"success": False, "message": error, "host": environment.host})
-        return swarm()  # type: ignore[no-any-return]
+        response = swarm()
+        # Locust's view has set the run's classes (the picked ones) and spawns in a greenlet not
+        # started yet: the profiles' classes replace them first.
+        apply_profiles(environment)
+        return response  # type: ignore[no-any-return]
 
     app.view_functions["locust.swarm"] = web_ui.auth_required_if_enabled(checked_swarm)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..wire.reply import Reply
+from . import lifecycle
 
 __all__ = [
     "TOKEN_COUNTERS",
@@ -409,6 +410,8 @@ class ChatStats:
         self._watch_usage = count_tokens is count_tokens_usage
         self.in_flight_at_stop = 0
         """Prompts sent whose reply had not ended when their user was stopped (not replies)."""
+        self.lifecycle = lifecycle.LifecycleStats()
+        """Outages, failovers and close codes of the users' connections."""
 
     @property
     def by_name(self) -> dict[str, ReplyStats]:
@@ -492,6 +495,7 @@ class ChatStats:
                 mine.setdefault(name, ReplyStats()).merge(stats)
         self.connects.merge(other.connects)
         self.in_flight_at_stop += other.in_flight_at_stop
+        self.lifecycle.merge(other.lifecycle)
         room = max(0, self.keep_failed - len(self.failed))
         self.failed.extend(other.failed[:room])
         self.failed_dropped += other.failed_dropped + max(0, len(other.failed) - room)
@@ -511,6 +515,7 @@ class ChatStats:
             "failed_dropped": self.failed_dropped,
             "without_usage": self.without_usage,
             "in_flight_at_stop": self.in_flight_at_stop,
+            "lifecycle": self.lifecycle.to_wire(),
         }
 
     @classmethod
@@ -528,6 +533,8 @@ class ChatStats:
         stats.failed_dropped = int(wire["failed_dropped"])
         stats.without_usage = int(wire.get("without_usage", 0))
         stats.in_flight_at_stop = int(wire.get("in_flight_at_stop", 0))
+        if "lifecycle" in wire:
+            stats.lifecycle = lifecycle.LifecycleStats.from_wire(wire["lifecycle"])
         return stats
 
     def take_seconds(self, before: int | None = None) -> list[tuple[int, dict[str, ReplyStats]]]:

@@ -94,6 +94,18 @@ class Recorder:
         """Count a connection attempt (``error_kind`` None: it succeeded)."""
         self.stats.connects.add(response_time_ms, error_kind)
 
+    def record_close(self, code: int) -> None:
+        """Count a connection a server closed with ``code`` (1006: lost without a close frame)."""
+        self.stats.lifecycle.add_close(code)
+
+    def record_outage(self, time_to_recover_ms: float) -> None:
+        """Count a user's outage that ended (its first failure to its next successful reply)."""
+        self.stats.lifecycle.add_outage(time_to_recover_ms)
+
+    def record_failover(self) -> None:
+        """Count a user's move to another endpoint after a failure."""
+        self.stats.lifecycle.failovers += 1
+
     def stopped_mid_reply(self, reply: Reply) -> None:
         """Count a prompt whose reply was still in flight when its user was stopped (never a reply)."""
         self.stats.in_flight_at_stop += 1

@@ -91,7 +91,10 @@ class Connection:
             compressed messages are inflated, and prompts are sent compressed.
     """
 
-    __slots__ = ("_feed", "_frame", "_pieces", "_read_frames", "_request", "protocol", "reader", "reply")
+    __slots__ = (
+        "_feed", "_frame", "_pieces", "_read_frames", "_request",
+        "protocol", "reader", "received_close", "reply",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -111,6 +114,8 @@ class Connection:
         self._feed = protocol.feed
         self._read_frames = self.reader.feed
         self._pieces: list[str] = []  # the awaited reply's chunk texts
+        self.received_close: int | None = None
+        """The code of the server's close frame once one came (1005 when it had none, RFC 6455 §7.1.5)."""
 
     def start(self, reply: Reply) -> bytes:
         """Start awaiting ``reply``: return its prompt's frames, masked, ready to send in one go."""
@@ -190,6 +195,7 @@ class Connection:
                     code, reason = parse_close(payload)
                 except ProtocolError as error:
                     return self._fail_connection(error, time_ms, actions)
+                self.received_close = 1005 if code is None else code
                 if reply is not None:
                     reply.error = ConnectionClosed(code, f"({reason})" if reason else "")
                     self._complete(reply, time_ms)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import ConfigurationError, HandshakeRejected
@@ -28,6 +28,7 @@ __all__ = [
     "expand_env",
     "handshake_url",
     "parse_connect_to",
+    "provide_variable",
     "redirect_target",
 ]
 
@@ -43,6 +44,18 @@ _LINE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters 
 _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")  # and space, tab: they end the request line's target
 
 
+_PROVIDED: dict[str, Callable[[], str]] = {}
+
+
+def provide_variable(name: str, value: Callable[[], str] | None) -> None:
+    """Give ``${name}`` from ``value()`` at each expansion instead of the environment (the process's
+    token as ``${TOKEN}``: read when a connection opens, so a refreshed token is used); None stops."""
+    if value is None:
+        _PROVIDED.pop(name, None)
+    else:
+        _PROVIDED[name] = value
+
+
 def expand_env(text: str, what: str = "the value", *, in_url: bool = False) -> str:
     """Replace ``${NAME}`` references with environment variables, so secrets stay off command lines.
 
@@ -56,6 +69,9 @@ def expand_env(text: str, what: str = "the value", *, in_url: bool = False) -> s
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
+        provided = _PROVIDED.get(name)
+        if provided is not None:
+            return provided()
         if name not in os.environ:
             raise ConfigurationError(f"environment variable {name} is referenced but not set")
         return os.environ[name]

@@ -54,6 +54,7 @@ class ApiGatewayProtocol(JsonProtocol):
             end=getattr(options, "json_end", None),
             error=getattr(options, "json_error", None),
             error_path=getattr(options, "json_error_path", None),
+            id_path=getattr(options, "json_id_path", None) or None,
         )
 
     def __repr__(self) -> str:

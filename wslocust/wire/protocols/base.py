@@ -28,6 +28,7 @@ To speak a bot's own dialect, subclass :class:`Protocol`, set ``name`` and imple
 from __future__ import annotations
 
 import argparse
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -203,6 +204,38 @@ class Protocol(ABC):
         """True once the connection's opening is over and prompts may be sent (the client waits
         for it, within the connect timeout, after :meth:`open`)."""
         return True
+
+    # Several prompts in flight on one connection (--in-flight, wslocust.wire.multiplex): a protocol
+    # whose replies name the prompt they answer sets `correlates` and overrides the two methods below.
+    @property
+    def correlates(self) -> bool:
+        """True when each reply message names the prompt it answers (a request id), so several
+        prompts may be in flight on one connection (``--in-flight``); False (the default) refuses it."""
+        return False
+
+    def request_with_id(self, prompt: str, record: Mapping[str, Any], request_id: str) -> Sequence[Message]:
+        """The messages sending ``prompt`` tagged with ``request_id`` (read only when :attr:`correlates`)."""
+        return self.request(prompt, record)
+
+    def feed_with_id(self, message: Message) -> tuple[str | None, Sequence[Event]]:
+        """Read one received message: the request id it answers (None: none) and its events for that
+        prompt's reply (read only when :attr:`correlates`).
+
+        Raises:
+            ProtocolError: the message cannot be read in this protocol.
+        """
+        return None, self.feed(message)
+
+    def documents(self, message: Message) -> Sequence[Any]:
+        """The JSON documents a received message holds, for ``--capture`` paths and
+        ``--await-on-connect`` conditions: a text message that is a JSON object or array, else none
+        (override where the JSON is inside a framing, as Socket.IO's event payloads are)."""
+        if isinstance(message, str) and message[:1] in ("{", "["):
+            try:
+                return (json.loads(message),)
+            except ValueError:
+                return ()
+        return ()
 
     @abstractmethod
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:

@@ -4,7 +4,11 @@
   record (a string that is exactly ``"{field}"`` takes the field's value with its JSON type);
 - a reply message's text is read at a dotted path (``choices.0.delta.content``);
 - a condition ends the reply (``type=end``, ``done=true``), another marks an error
-  (``type=error``); the error's text is read at a path.
+  (``type=error``); the error's text is read at a path;
+- ``{request_id}`` in the template is a per-prompt id the client makes (one prompt at a time, a
+  record's own ``request_id`` field wins); with an id path
+  (``--json-id-path``) naming where a reply message carries it back, replies can be told apart and
+  several prompts may be in flight on one connection (``--in-flight``).
 
 Conditions are ``path=value`` (value read as JSON when it parses, else as a string),
 ``path!=value``, or a bare ``path`` (present and truthy); ``|`` joins alternatives.
@@ -13,6 +17,7 @@ Conditions are ``path=value`` (value read as JSON when it parses, else as a stri
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -117,6 +122,19 @@ class Condition:
         return f"Condition({self.spec!r})"
 
 
+def _parse(message: Message) -> Any:
+    """A reply message's JSON document.
+
+    Raises:
+        ProtocolError: the message is not JSON (its start is shown).
+    """
+    try:
+        return json.loads(message)
+    except ValueError:
+        preview = message[:80] if isinstance(message, str) else repr(message[:80])
+        raise ProtocolError(f"reply message is not JSON: {preview}") from None
+
+
 class JsonTemplate:
     """A JSON request template with ``{prompt}`` and ``{field}`` placeholders.
 
@@ -134,8 +152,8 @@ class JsonTemplate:
             raise ConfigurationError(f"request template is not JSON ({error}): {text}") from None
         self.fields = sorted(set(_PLACEHOLDER.findall(text)))
 
-    def render(self, prompt: str, record: Mapping[str, Any]) -> str:
-        """Return the request's JSON text for ``prompt`` and the record's fields.
+    def render(self, prompt: str, record: Mapping[str, Any], request_id: str | None = None) -> str:
+        """Return the request's JSON text for ``prompt``, the record's fields and ``{request_id}``.
 
         Raises:
             ConfigurationError: the template names a field the record lacks.
@@ -144,6 +162,8 @@ class JsonTemplate:
         def value_of(name: str) -> Any:
             if name == "prompt":
                 return prompt
+            if name == "request_id" and request_id is not None:
+                return request_id
             if name in record:
                 return record[name]
             raise ConfigurationError(f"request template uses {{{name}}}, which the record lacks")
@@ -172,6 +192,8 @@ class JsonProtocol(Protocol):
         end: the condition that ends the reply.
         error: the condition that marks an error message.
         error_path: where an error message holds its text.
+        id_path: where a reply message carries the ``{request_id}`` of the prompt it answers (the
+            template must hold ``{request_id}``); None: replies are not told apart.
     """
 
     name = "json"
@@ -190,8 +212,17 @@ class JsonProtocol(Protocol):
         end: str | None = None,
         error: str | None = None,
         error_path: str | None = None,
+        id_path: str | None = None,
     ) -> None:
         self.template = JsonTemplate(template or self.DEFAULT_TEMPLATE)
+        self.id_path = None if id_path is None else check_path(id_path, "id_path (--json-id-path)")
+        if self.id_path is not None and "request_id" not in self.template.fields:
+            raise ConfigurationError(
+                f"--json-id-path {self.id_path}: the request template (--json-template) must carry "
+                '{request_id}, e.g. {"prompt": "{prompt}", "id": "{request_id}"}'
+            )
+        self._tags_prompts = "request_id" in self.template.fields
+        self._request_ids = itertools.count(1)  # {request_id} of prompts sent one at a time
         self.chunk_path = check_path(chunk_path or self.DEFAULT_CHUNK_PATH, "chunk_path (--json-chunk-path)")
         self.end = Condition(end or self.DEFAULT_END)
         self.error = Condition(error or self.DEFAULT_ERROR)
@@ -205,20 +236,38 @@ class JsonProtocol(Protocol):
             end=getattr(options, "json_end", None),
             error=getattr(options, "json_error", None),
             error_path=getattr(options, "json_error_path", None),
+            id_path=getattr(options, "json_id_path", None) or None,
         )
 
     def record_fields(self) -> Sequence[str]:
-        return [name for name in self.template.fields if name != "prompt"]
+        return [name for name in self.template.fields if name not in ("prompt", "request_id")]
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
+        if self._tags_prompts and "request_id" not in record:  # a record's own request_id is kept
+            return (self.template.render(prompt, record, str(next(self._request_ids))),)
         return (self.template.render(prompt, record),)
 
+    @property
+    def correlates(self) -> bool:
+        return self.id_path is not None
+
+    def request_with_id(self, prompt: str, record: Mapping[str, Any], request_id: str) -> Sequence[Message]:
+        return (self.template.render(prompt, record, request_id),)
+
+    def feed_with_id(self, message: Message) -> tuple[str | None, Sequence[Event]]:
+        document = _parse(message)
+        request_id = get_path(document, self.id_path) if self.id_path is not None else None
+        return (None if request_id is None else str(request_id)), self._events(document)
+
     def feed(self, message: Message) -> Sequence[Event]:
-        try:
+        try:  # parsed here, not by _parse: one call less a message on the single-prompt path
             document = json.loads(message)
         except ValueError:
             preview = message[:80] if isinstance(message, str) else repr(message[:80])
             raise ProtocolError(f"reply message is not JSON: {preview}") from None
+        return self._events(document)
+
+    def _events(self, document: Any) -> Sequence[Event]:
         if self.error(document):
             detail = get_path(document, self.error_path)
             return (Failure(str(detail) if detail is not None else json.dumps(document)[:200]),)

@@ -9,6 +9,15 @@ by ``response.done``. A ``response.done`` whose status is not ``completed`` (``f
 Replies are correlated by response id: the first ``response.created`` after the request names the
 response being awaited, and events of other responses (out-of-band responses, late events of an
 earlier one) are not counted in.
+
+Several prompts in flight (``--in-flight N``): each prompt is one out-of-band ``response.create``
+(``"conversation": "none"``, the prompt as its ``input``, so the responses run side by side and none
+waits for another) whose ``event_id`` is the prompt's request id and whose ``metadata`` carries it as
+``wslocust_request_id``. The server echoes the metadata in ``response.created`` and
+``response.done``: ``response.created`` binds the response's id to the prompt, the deltas are routed
+by their ``response_id``, and an ``error`` event by the ``event_id`` of the client event that caused
+it (``error.event_id``). Each prompt is then a conversation of its own (no earlier turn is in its
+context).
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ from typing import Any
 from ...errors import ConfigurationError, ProtocolError
 from .base import Chunk, End, Event, Failure, Message, Protocol
 
-__all__ = ["OpenAIRealtimeProtocol"]
+__all__ = ["REQUEST_ID_KEY", "OpenAIRealtimeProtocol"]
+
+REQUEST_ID_KEY = "wslocust_request_id"
+"""The ``metadata`` key of an in-flight prompt's response carrying its request id (``--in-flight``)."""
 
 _DELTAS = frozenset(("response.output_text.delta", "response.text.delta"))
 
@@ -45,6 +57,8 @@ class OpenAIRealtimeProtocol(Protocol):
         if instructions:
             response["instructions"] = instructions
         self._response_create = json.dumps({"type": "response.create", "response": response})
+        self._response = response
+        self._request_ids: dict[Any, str] = {}  # response id → request id, while in flight
         self._response_id: str | None = None
         # Responses of earlier prompts (finished or abandoned): their late events are not ours.
         self._earlier: deque[str] = deque(maxlen=32)
@@ -65,6 +79,54 @@ class OpenAIRealtimeProtocol(Protocol):
             "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]},
         }
         return (json.dumps(item, ensure_ascii=False), self._response_create)
+
+    @property
+    def correlates(self) -> bool:
+        return True
+
+    def request_with_id(self, prompt: str, record: Mapping[str, Any], request_id: str) -> Sequence[Message]:
+        message = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]}
+        response = {
+            **self._response,
+            "conversation": "none",
+            "input": [message],
+            "metadata": {REQUEST_ID_KEY: request_id},
+        }
+        event = {"type": "response.create", "event_id": request_id, "response": response}
+        return (json.dumps(event, ensure_ascii=False),)
+
+    def feed_with_id(self, message: Message) -> tuple[str | None, Sequence[Event]]:
+        event = self._parse(message)
+        kind = event["type"]
+        if kind in _DELTAS:
+            delta = event.get("delta")
+            request_id = self._request_ids.get(event.get("response_id"))
+            return request_id, ((Chunk(delta),) if isinstance(delta, str) and delta else ())
+        if kind in ("response.created", "response.done"):
+            response = event.get("response") or {}
+            request_id = (response.get("metadata") or {}).get(REQUEST_ID_KEY)
+            if request_id is None:
+                request_id = self._request_ids.get(response.get("id"))
+            if kind == "response.created":
+                if request_id is not None:
+                    self._request_ids[response.get("id")] = request_id
+                return request_id, ()
+            self._request_ids.pop(response.get("id"), None)
+            return request_id, self._done(response)
+        if kind == "error":
+            error = event.get("error") or {}
+            return error.get("event_id"), _failure(error)
+        return None, ()
+
+    @staticmethod
+    def _parse(message: Message) -> Any:
+        try:
+            event = json.loads(message)
+            event["type"]  # an event without a type is not one: KeyError
+        except (ValueError, KeyError, TypeError):
+            preview = message[:80] if isinstance(message, str) else repr(message[:80])
+            raise ProtocolError(f"not a Realtime API event: {preview}") from None
+        return event
 
     def _is_other_response(self, response_id: object) -> bool:
         if response_id is None:
@@ -94,15 +156,24 @@ class OpenAIRealtimeProtocol(Protocol):
             response = event.get("response") or {}
             if self._is_other_response(response.get("id")):
                 return ()
-            status = response.get("status", "completed")
-            if status != "completed":
-                details = response.get("status_details") or {}
-                reason = details.get("reason") or (details.get("error") or {}).get("message") or ""
-                return (Failure(f"response {status}{': ' + reason if reason else ''}"),)
-            usage = response.get("usage") or {}
-            metadata = response.get("metadata") or {}
-            return (End({"response_id": response.get("id"), "usage": usage, "metadata": metadata}),)
+            return self._done(response)
         if kind == "error":
-            error = event.get("error") or {}
-            return (Failure(f"{error.get('type', 'error')}: {error.get('message', '')}".rstrip(": ")),)
+            return _failure(event.get("error") or {})
         return ()
+
+    @staticmethod
+    def _done(response: Mapping[str, Any]) -> Sequence[Event]:
+        """The events of a ``response.done``: its end, or its failure when not ``completed``."""
+        status = response.get("status", "completed")
+        if status != "completed":
+            details = response.get("status_details") or {}
+            reason = details.get("reason") or (details.get("error") or {}).get("message") or ""
+            return (Failure(f"response {status}{': ' + reason if reason else ''}"),)
+        usage = response.get("usage") or {}
+        metadata = response.get("metadata") or {}
+        return (End({"response_id": response.get("id"), "usage": usage, "metadata": metadata}),)
+
+
+def _failure(error: Mapping[str, Any]) -> Sequence[Event]:
+    """The failure an ``error`` event means, in the server's words."""
+    return (Failure(f"{error.get('type', 'error')}: {error.get('message', '')}".rstrip(": ")),)

@@ -258,6 +258,18 @@ class SocketIOProtocol(Protocol):
             return (f"{self._prefix}{self._ack_id}[{self._event_json},{payload}]",)
         return (f"{self._prefix}[{self._event_json},{payload}]",)
 
+    def documents(self, message: Message) -> Sequence[Any]:
+        """The JSON payloads of an event packet of the namespace (what ``--capture`` paths read)."""
+        if not isinstance(message, str) or not message.startswith(sio.MESSAGE + "2"):
+            return ()
+        try:
+            packet = sio.decode_packet(message[1:])
+        except ProtocolError:
+            return ()
+        if packet.namespace != self.namespace or packet.type != sio.EVENT:
+            return ()
+        return tuple(packet.data[1:])
+
     def feed(self, message: Message) -> Sequence[Event]:
         if isinstance(message, bytes):
             return self._attachment(message)
