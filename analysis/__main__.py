@@ -6,6 +6,9 @@ commands:
   compare BASE RUN [RUN..]  compare runs side by side (table, JSON, overlaid figures); exit 1 when
                             a run is worse than BASE past the tolerance (for CI)
   report PREFIX             write one self-contained HTML report (PREFIX_report.html)
+  repeat -n N -o PREFIX -- COMMAND
+                            run a test N times; each headline figure's min/median/max
+                            (PREFIX_repeat.json), which compare uses to tell a regression from noise
 
 PREFIX is what was given to --csv (results/demo for results/demo_stats.csv); a run's CSV file or
 a directory holding one run also works. `COMMAND --help` explains each command.
@@ -38,12 +41,16 @@ def _command(name: str) -> Callable[[list[str] | None], int]:
         from .compare import main as compare
 
         return compare
+    if name == "repeat":
+        from .repeat import main as repeat
+
+        return repeat
     from .report import main as report
 
     return report
 
 
-COMMANDS = ("summarize", "plot", "compare", "report")
+COMMANDS = ("summarize", "plot", "compare", "report", "repeat")
 """The subcommands."""
 
 _ANALYSIS_PACKAGES = frozenset(("numpy", "pandas", "matplotlib"))

@@ -16,6 +16,10 @@ percent, or one of its error rates (all, client, server, unexpected) rises by mo
 --error-tolerance percentage points. With --per-name, the average, p95 and error rate of every
 request name present in both runs are checked too.
 
+Given two repeat sets (BASE_repeat.json and RUN_repeat.json, see `repeat --help`), compare uses
+their spreads: a figure regresses only when it is worse past the tolerance and the run's range of
+values lies wholly on the worse side of the baseline's (else it is noise).
+
 Exit code: 0 no regression, 1 at least one regression (for CI), 2 bad input.
 """
 
@@ -36,6 +40,19 @@ from . import fmt
 from .cli import EXIT_OK, EXIT_REGRESSION, PROG, add_common, run_command
 from .load import Run, load_run
 from .summarize import summarize
+
+
+def is_repeat_set(spec: str | Path) -> bool:
+    """Whether ``spec`` is the prefix of a repeat set (see :mod:`.repeat`)."""
+    return Path(f"{spec}_repeat.json").is_file()
+
+
+def compare_main(base: Path, run: Path, tolerance: float, error_tolerance: float) -> int:
+    """Compare two repeat sets by their spreads (:func:`.repeat.compare_main`)."""
+    from .repeat import compare_main as compare_sets_main  # it imports this module
+
+    return compare_sets_main(base, run, tolerance, error_tolerance)
+
 
 __all__ = [
     "ALL_REQUESTS",
@@ -507,7 +524,10 @@ def main(argv: list[str] | None = None) -> int:
     """
 
     def body(args: argparse.Namespace) -> int:
-        runs = [load_run(spec) for spec in [args.baseline, *args.runs]]
+        specs = [args.baseline, *args.runs]
+        if len(specs) == 2 and all(is_repeat_set(spec) for spec in specs):  # spreads: see `repeat --help`
+            return compare_main(Path(specs[0]), Path(specs[1]), args.tolerance, args.error_tolerance)
+        runs = [load_run(spec) for spec in specs]
         labels = _labels(runs)
         summaries = [summarize(run) for run in runs]
         comparison = compare_runs(

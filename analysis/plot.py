@@ -40,6 +40,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .capacity import cdf_figure, latency_figure, read_capacity, throughput_figure
 from .cli import EXIT_OK, PROG, add_common, add_level_options, run_command
 from .levels import users_levels
 from .load import AGGREGATED, Run, load_run
@@ -564,7 +565,9 @@ def write_figures(run: Run, directory: Path, min_level_seconds: float = 0.0) -> 
     Args:
         run: the run.
         directory: where to write ``LABEL_levels.png``, ``LABEL_timeseries.png`` and, when
-            wslocust recorded streaming timings, ``LABEL_streaming.png``.
+            wslocust recorded streaming timings, ``LABEL_streaming.png``; with its histograms,
+            ``LABEL_cdf.png``; for a capacity search, ``LABEL_capacity_latency.png`` and
+            ``LABEL_capacity_throughput.png``.
         min_level_seconds: see :func:`levels_figure`.
 
     Returns:
@@ -577,6 +580,15 @@ def write_figures(run: Run, directory: Path, min_level_seconds: float = 0.0) -> 
     streaming = streaming_figure(run, min_level_seconds)
     if streaming is not None:
         written.append(save_figure(streaming, directory / f"{run.label}_streaming.png"))
+    cdf = cdf_figure(run.chat_histograms or {}, run.label)
+    if cdf is not None:
+        written.append(save_figure(cdf, directory / f"{run.label}_cdf.png"))
+    capacity = read_capacity(run.prefix)
+    if capacity is not None:
+        written.append(save_figure(latency_figure(capacity), directory / f"{run.label}_capacity_latency.png"))
+        written.append(
+            save_figure(throughput_figure(capacity), directory / f"{run.label}_capacity_throughput.png")
+        )
     return written
 
 

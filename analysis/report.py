@@ -26,6 +26,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from . import fmt
+from .capacity import capacity_html, cdf_figure, read_capacity
 from .cli import EXIT_OK, PROG, add_common, add_level_options, run_command
 from .load import SUMMARY_SUFFIX, Run, load_run, load_summary
 from .plot import levels_figure, streaming_figure, timeseries_figure
@@ -299,8 +300,11 @@ def render_report(
         f'<p class="meta">{_e(info["start"] or "no history")} &rarr; {_e(info["end"] or "")}'
         f" &middot; {_e(fmt.count(info['duration_s']))} s &middot; files: {_e(', '.join(info['files']))}"
         f" &middot; generated {_e(when)}</p>",
-        _section("What was run", _what_was_run(summary_json)),
     ]
+    capacity = read_capacity(run.prefix)
+    if capacity is not None:  # the question the run answers comes first
+        parts.append(_section("Capacity", capacity_html(capacity, figure_data_uri)))
+    parts.append(_section("What was run", _what_was_run(summary_json)))
     if summary_json is not None:
         gates = _gates(summary_json)
         if gates:
@@ -447,6 +451,7 @@ def render_report(
         ("Per number of users", lambda: levels_figure([run], min_level_seconds)),
         ("Over time", lambda: timeseries_figure([run])),
         ("Streaming replies", lambda: streaming_figure(run, min_level_seconds)),
+        ("CDF of TTFT and E2E", lambda: cdf_figure(run.chat_histograms or {}, run.label)),
     ]
     images = []
     for title, draw in figures:

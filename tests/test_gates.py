@@ -231,9 +231,12 @@ def test_gates_come_in_the_order_of_the_options() -> None:
         max_p99_ms="3000",
         max_p95_ms="2000",
         max_avg_latency_ms="1000",
+        min_capacity="5",
     )
 
-    assert [gate.option for gate in built] == list(GATE_OPTIONS[:-1])
+    assert [gate.option for gate in built] == [
+        option for option in GATE_OPTIONS if option != "--ttft-percentile"
+    ]
 
 
 def test_gates_from_options_accepts_a_mapping_of_destinations() -> None:

@@ -38,6 +38,10 @@ class PluginState:
     """This worker's part of the open model's rate: ``(index, count)`` as the master sent it
     (the whole rate in a single process)."""
 
+    arrival_rate_per_s: float | None = None
+    """A load shape's arrival rate for this test (``--shape capacity``'s level), replacing
+    ``--arrival-rate``; None keeps the option's."""
+
     open_model: OpenModel | None = None
     """The open model's schedule of the current test (made at its first prompt, forgotten at each
     test's start)."""

@@ -18,8 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-import gevent
-
 from .client import CONNECT_REQUEST_TYPE, ChatClient, Check, check_url
 from .connection_life import ConnectionLife, lifecycle_settings
 from .conversations import ConversationAsker, ConversationSettings, Conversing
@@ -27,7 +25,7 @@ from .datasets import Dataset, PromptRecord, load_dataset
 from .errors import ConfigurationError, WsLocustError
 from .inflight import InFlight, in_flight_limit
 from .lifecycles import LifecycleSettings, Plan
-from .load.arrivals import OpenModel
+from .load.pacing import wait_for_due
 from .metrics import Metric, MetricsCheck, parse_metric, slo_objectives
 from .plugin_state import state_of
 from .prompt_mix import Mix, load_mix, parse_prompt_mix
@@ -363,21 +361,6 @@ class WebSocketUser(User):
         self.client.close()
 
 
-def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel:
-    """This process's open-model schedule for the current test, made at its first prompt.
-
-    Its share of the rate is the ``(index, count)`` the master sent (the plugin state's ``share``),
-    or all of it in a single process; the plugin forgets the schedule when a test starts.
-    """
-    state = state_of(environment)
-    model = state.open_model
-    if model is None or model.total_rate_per_s != rate or model.kind != kind:
-        index, count = state.share
-        model = OpenModel(rate, kind, index=index, count=count, stats=state.arrival_stats)
-        state.open_model = model
-    return model
-
-
 class ChatbotUser(WebSocketUser, Conversing):
     """Asks the prompts of a dataset in turn, one round trip per task, and reports each.
 
@@ -588,10 +571,7 @@ class ChatbotUser(WebSocketUser, Conversing):
         """Ask the next prompt of the dataset (when it is due, in open-model load)."""
         due = None
         if self.open_model is not None:
-            due = open_model_of(self.environment, *self.open_model).claim()
-            wait_s = due - time.perf_counter()
-            if wait_s > 0:
-                gevent.sleep(wait_s)
+            due = wait_for_due(self.environment, *self.open_model)
         record = self.next_record()
         if record.turns:  # a conversation: every turn, in order, on one connection
             self.conversations.client = self.client  # the endpoint the user is on

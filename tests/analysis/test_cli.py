@@ -47,7 +47,7 @@ def test_no_command_or_an_unknown_one_is_exit_2(capsys: pytest.CaptureFixture[st
     assert "a command is required" in capsys.readouterr().err
     assert main(["sumarize"]) == 2
     assert capsys.readouterr().err == (
-        "wslocust-analysis: error: unknown command 'sumarize' (choose from summarize, plot, compare, report)\n"
+        "wslocust-analysis: error: unknown command 'sumarize' (choose from summarize, plot, compare, report, repeat)\n"
     )
 
 

@@ -161,7 +161,12 @@ def test_a_zero_request_run_says_so(runs: Runs) -> None:
 
 def test_write_figures_writes_pngs(runs: Runs, tmp_path: Path) -> None:
     paths = write_figures(load_run(runs.chatbot), tmp_path / "figs")
-    assert [p.name for p in paths] == ["run_levels.png", "run_timeseries.png", "run_streaming.png"]
+    assert [p.name for p in paths] == [
+        "run_levels.png",
+        "run_timeseries.png",
+        "run_streaming.png",
+        "run_cdf.png",
+    ]
     for path in paths:
         data = path.read_bytes()
         assert data.startswith(PNG)

@@ -307,5 +307,5 @@ def test_locust_picks_a_locustfile_subclass_but_not_an_imported_shape() -> None:
 
 
 def test_shapes_registry_has_one_shape_per_name() -> None:
-    assert set(SHAPES) == {"step", "burst", "stages", "stress", "steady", "spike"}
+    assert set(SHAPES) == {"step", "burst", "stages", "stress", "steady", "spike", "capacity"}
     assert all(shape.shape_name == name for name, shape in SHAPES.items())

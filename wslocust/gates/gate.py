@@ -11,7 +11,7 @@ __all__ = ["Comparison", "Gate", "GateResult", "Measurement", "Verdict"]
 Comparison = Literal["max", "min"]
 """``max``: the measured value must be at most the limit; ``min``: at least the limit."""
 
-_UNITS = ("ms", "req/s", "fraction")
+_UNITS = ("ms", "req/s", "fraction", "level")
 
 
 class Measurement(NamedTuple):
@@ -45,7 +45,8 @@ class Gate:
     """``max`` (the measured value must be at most ``limit``) or ``min`` (at least ``limit``)."""
 
     unit: str
-    """Unit of ``limit`` and of the measured value: ``ms``, ``req/s`` or ``fraction``."""
+    """Unit of ``limit`` and of the measured value: ``ms``, ``req/s``, ``fraction`` or ``level`` (a
+    capacity search's, prompts/s or users as it searched)."""
 
     measure: Callable[[Mapping[str, Any]], Measurement] = field(compare=False, repr=False)
     """Reads the measured value from a JSON summary (the dict :func:`wslocust.outputs.summary` builds)."""

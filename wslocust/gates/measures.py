@@ -8,7 +8,14 @@ from typing import Any
 
 from .gate import Measurement
 
-__all__ = ["connection_success_rate", "error_rate", "requests_per_second", "success_rate", "timing"]
+__all__ = [
+    "capacity",
+    "connection_success_rate",
+    "error_rate",
+    "requests_per_second",
+    "success_rate",
+    "timing",
+]
 
 
 def _number(value: object) -> float | None:
@@ -104,3 +111,14 @@ def connection_success_rate(summary: Mapping[str, Any]) -> Measurement:
         value = _number(connections.get("success_rate"))
         return Measurement(value, "" if value is not None else "no connection attempts")
     return Measurement(successes / attempts)
+
+
+def capacity(summary: Mapping[str, Any]) -> Measurement:
+    """The capacity a ``--shape capacity`` run found (``capacity.capacity``, in the unit it searched)."""
+    section = summary.get("capacity")
+    if not isinstance(section, Mapping):
+        return Measurement(None, "no capacity search in this run (--shape capacity)")
+    value = _number(section.get("capacity"))
+    if value is None:
+        return Measurement(None, f"no level passed ({section.get('outcome', 'no outcome')})")
+    return Measurement(value, str(section.get("unit", "")))

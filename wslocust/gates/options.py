@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from ..values import BadValue, fraction, integer, milliseconds, number
 from .gate import Comparison, Gate, Measurement
-from .measures import connection_success_rate, error_rate, requests_per_second, success_rate, timing
+from .measures import capacity, connection_success_rate, error_rate, requests_per_second, success_rate, timing
 
 __all__ = [
     "DEFAULT_TTFT_PERCENTILE",
@@ -35,6 +35,7 @@ GATE_OPTIONS: tuple[str, ...] = (
     "--min-connection-success-rate",
     "--max-ttft-ms",
     "--ttft-percentile",
+    "--min-capacity",
 )
 """Every option :func:`add_gate_arguments` registers, in order."""
 
@@ -119,6 +120,13 @@ def add_gate_arguments(group: Any, add: AddOption) -> None:
         help=f"Percentile --max-ttft-ms limits: {', '.join(str(key) for key in TTFT_PERCENTILE_KEYS)} "
         f"(100 = max; default {DEFAULT_TTFT_PERCENTILE})",
     )
+    add(
+        group,
+        "--min-capacity",
+        metavar="LEVEL",
+        help="Gate: fail a --shape capacity run whose capacity is below this (prompts/s, or users with "
+        "--capacity-over users)",
+    )
 
 
 def _latency_gate(name: str, label: str, option: str, key: str, limit: float) -> Gate:
@@ -167,7 +175,11 @@ def gates_from_options(options: argparse.Namespace | Mapping[str, object]) -> li
         ("max_error_rate", "error rate", "max", error_rate),
         ("min_connection_success_rate", "connection success rate", "min", connection_success_rate),
     )
+    capacity_run = values.get("shape") == "capacity"
     for dest, label, comparison, measure in rates:
+        if dest == "max_error_rate" and capacity_run:
+            fraction(values.get(dest) or 0, "--max-error-rate")  # each level's limit (docs/shapes.md)
+            continue
         if (value := given(dest)) is not None:
             option = "--" + dest.replace("_", "-")
             gates.append(Gate(dest, label, option, fraction(value, option), comparison, "fraction", measure))
@@ -188,4 +200,7 @@ def gates_from_options(options: argparse.Namespace | Mapping[str, object]) -> li
                 timing("time_to_first_chunk_ms", key, "no successful reply with a chunk"),
             )
         )
+    if (value := given("min_capacity")) is not None:
+        limit = number(value, "--min-capacity", positive=True, what="a capacity (prompts/s or users)")
+        gates.append(Gate("min_capacity", "capacity", "--min-capacity", limit, "min", "level", capacity))
     return gates

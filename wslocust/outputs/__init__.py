@@ -6,6 +6,7 @@ from which the CSV headers, the web UI's keys and the summary's fields are gener
 
 from __future__ import annotations
 
+from .capacity_table import format_capacity
 from .csv_files import (
     HISTORY_COLUMNS,
     STATS_COLUMNS,
@@ -27,6 +28,7 @@ __all__ = [
     "FailedPairsWriter",
     "Figure",
     "HistoryWriter",
+    "format_capacity",
     "format_table",
     "history_csv_text",
     "history_rows",

@@ -24,6 +24,7 @@ from typing import Literal, Protocol
 from ..stats.aggregates import Histogram, MetricStats, ReplyStats
 
 __all__ = [
+    "CAPACITY_FIGURES",
     "CHAT_HISTORY",
     "CHAT_STATS",
     "CONVERSATION_FIGURES",
@@ -34,6 +35,7 @@ __all__ = [
     "ConversationDurations",
     "ConversationFigure",
     "Figure",
+    "LevelFigure",
     "MetricPart",
     "Window",
     "columns",
@@ -357,11 +359,57 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "slos": "each --slo: its limit_ms, and the successful replies that missed and met it",
     "workers": "a distributed run's workers: expected, lost, rejected_reports",
     "steps": "a step or stress shape's settings and per-step results",
+    "capacity": "a capacity search: its verdict, capacity, knee, confidence and levels (CAPACITY_FIGURES)",
     "open_model": "an open model's rate and how it kept up",
     "gates": "each gate's limit, measured value and verdict",
     "conversations": "a run with conversations: CONVERSATION_FIGURES in all and by_name",
 }
 """The JSON summary's other top-level fields: sections beside the figures (docs/outputs.md)."""
+
+
+@dataclass(frozen=True)
+class LevelFigure:
+    """A figure of a capacity search's level: its column in ``PREFIX_capacity.csv`` and its key in the
+    summary's ``capacity.levels`` items (and ``analysis/``'s frames)."""
+
+    title: str
+    """The CSV column title, e.g. ``Achieved Rate/s``."""
+    key: str
+    """The key in ``capacity.levels`` and in ``analysis/``, e.g. ``achieved_rate_per_s``."""
+    unit: str
+    """As :attr:`Figure.unit`; the latencies are at the SLO percentile unless named ``p50``."""
+
+
+CAPACITY_FIGURES: tuple[LevelFigure, ...] = (
+    LevelFigure("Level", "level", "count"),
+    LevelFigure("Target", "target", "/s or users"),
+    LevelFigure("Users", "users", "users"),
+    LevelFigure("Start (s)", "start_s", "s"),
+    LevelFigure("Measured (s)", "measured_s", "s"),
+    LevelFigure("Offered Rate/s", "offered_rate_per_s", "/s"),
+    LevelFigure("Achieved Rate/s", "achieved_rate_per_s", "/s"),
+    LevelFigure("Goodput/s", "goodput_per_s", "/s"),
+    LevelFigure("Users In Flight", "users_in_flight", "users"),
+    LevelFigure("Replies", "replies", "count"),
+    LevelFigure("Failures", "failures", "count"),
+    LevelFigure("Error Rate", "error_rate", "ratio"),
+    LevelFigure("TTFT (ms)", "ttft_ms", "ms"),
+    LevelFigure("E2E (ms)", "e2e_ms", "ms"),
+    LevelFigure("TPOT (ms)", "tpot_ms", "ms"),
+    LevelFigure("TTFT p50 (ms)", "ttft_p50_ms", "ms"),
+    LevelFigure("E2E p50 (ms)", "e2e_p50_ms", "ms"),
+    LevelFigure("TPOT p50 (ms)", "tpot_p50_ms", "ms"),
+    LevelFigure("Output Tokens/s", "output_tokens_per_s", "/s"),
+    LevelFigure("Tokens/s Per User", "tokens_per_s_per_user", "/s"),
+    LevelFigure("Late Share", "late_share", "ratio"),
+    LevelFigure("CPU (%)", "cpu_percent", "percent"),
+    LevelFigure("Percentile", "percentile", "percent"),
+    LevelFigure("Verdict", "verdict", "text"),
+    LevelFigure("Cut Short", "cut_short", "text"),
+    LevelFigure("Reason", "reason", "text"),
+)
+"""The columns of ``PREFIX_capacity.csv``, in order, and the keys of the summary's levels (which also
+have ``passed``: true, false, or null for invalid, as the verdict says)."""
 
 
 def columns(file: CsvFile) -> list[str]:

@@ -35,6 +35,7 @@ from ..gates import verdict_exit_code
 from ..metrics import parse_slo
 from ..plugin_state import PluginState, attach_state
 from ..users import WebSocketUser
+from .capacity import connect_capacity
 from .checks import check_run, remove_empty_outputs, user_classes
 from .distributed import hear_only_this_masters_workers, quit_after_final_reports, wire_open_model
 from .gc_freeze import freeze_gc_while_running
@@ -110,6 +111,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     follow_profiles_on_workers(environment)
     state = attach_state(environment, PluginState(recorder=recording.recorder))
     wire_open_model(environment, users, recording, state)
+    connect_capacity(environment, recording, state)
     events = environment.events
     recording.listen(events)
     freeze_gc_while_running(events)

@@ -40,6 +40,7 @@ from ..gates import Verdict, evaluate, format_verdict, gates_from_options
 from ..outputs import (
     FailedPairsWriter,
     HistoryWriter,
+    format_capacity,
     format_table,
     history_csv_text,
     history_rows,
@@ -391,6 +392,8 @@ class Recording:
                 "were stopped before the reply ended (not counted above; a longer --stop-timeout lets them "
                 "finish)"
             )
+        if isinstance(self.last_summary.get("capacity"), dict):
+            texts.append(format_capacity(self.last_summary["capacity"]))
         if self.last_verdict is not None:
             texts.append(format_verdict(self.last_verdict))
         if self.print_table:

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request, send_from_directory
 
+from ..load.shapes.capacity import CapacityShape
 from ..outputs import metric_columns, stats_csv_text, ui_key, ui_rows
 from ..outputs.figures import CHAT_HISTORY, CHAT_STATS, FIGURES_BY_TITLE
 from .recording import Recording
@@ -68,7 +69,8 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
 
     Returns:
         ``{"charts": [...], "timestamps": [unix second, ...], "series": {ui_key: [value or None, ...]}}``:
-        the charts to draw (:data:`CHARTS`: ``{"title", "lines": [{"key", "legend", "color"}]}``), then
+        the charts to draw (:data:`CHARTS`: ``{"title", "lines": [{"key", "legend", "color"}]}``), a
+        capacity search's ``capacity`` section (None without one), then
         each column of :data:`CHART_COLUMNS`, one value a second (None where a second had no value).
     """
     since = int(recorder.started_at) if recorder.started_at is not None else None
@@ -88,12 +90,19 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
             }
             for title, lines in CHARTS
         ],
+        "capacity": _capacity_status(recorder),
         "timestamps": [row["Timestamp"] for row in rows],
         "series": {
             ui_key(column): [None if row[column] == "" else row[column] for row in rows]
             for column in CHART_COLUMNS
         },
     }
+
+
+def _capacity_status(recorder: Recording) -> dict[str, Any] | None:
+    """The running capacity search's ``capacity`` section (its verdict so far), or None."""
+    shape = recorder.environment.shape_class
+    return shape.capacity_section() if isinstance(shape, CapacityShape) else None
 
 
 def add_chatbot_tab(web_ui: Any, recorder: Recording, metric_names: Sequence[str]) -> None:

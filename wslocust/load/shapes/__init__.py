@@ -1,4 +1,5 @@
-"""Load shapes for wslocust: step ramp, bursts, linear stages, stress search, steady load and a spike.
+"""Load shapes for wslocust: step ramp, bursts, linear stages, stress search, steady load, a spike and a
+capacity search.
 
 Each shape is a Locust :class:`~locust.LoadTestShape`. Its ``tick()`` runs on the master (or on the single
 process of a local run) once a second and returns ``(user_count, spawn_rate)``, or ``None`` to end the test.
@@ -24,12 +25,13 @@ by Locust when a shape test starts), so tests can drive the shapes with a fake c
 
 The modules: :mod:`.base` (the base classes), :mod:`.stepped` (step and stress), :mod:`.simple` (burst,
 stages, steady, spike), :mod:`.stages` (the stages syntax), :mod:`.steps` (per-step results),
-:mod:`.options` (the shapes by name and their options).
+:mod:`.options` (the shapes by name and their options), :mod:`.capacity` (the capacity search's levels).
 """
 
 from __future__ import annotations
 
 from .base import ConfigurableShape, RecordingShape
+from .capacity import CapacityShape
 from .options import SHAPES, shape_from_options
 from .simple import BurstShape, SpikeShape, StagesShape, SteadyShape
 from .stages import Stage, parse_stages
@@ -49,6 +51,7 @@ __all__ = [
     "STEP_CSV_COLUMNS",
     "BreakingPoint",
     "BurstShape",
+    "CapacityShape",
     "ConfigurableShape",
     "OpenStep",
     "PendingSeconds",

@@ -8,6 +8,7 @@ from typing import Any
 
 from ...values import argument_type, count, fraction, number, seconds
 from .base import ConfigurableShape, duration_s
+from .capacity import CAPACITY_OVER, CapacityShape
 from .simple import BurstShape, SpikeShape, StagesShape, SteadyShape
 from .stages import parse_stages
 from .stepped import StepShape, StressShape
@@ -16,7 +17,7 @@ __all__ = ["SHAPES", "SHAPE_OPTIONS", "ShapeOption", "shape_from_options"]
 
 SHAPES: dict[str, type[ConfigurableShape]] = {
     shape.shape_name: shape
-    for shape in (StepShape, BurstShape, StagesShape, StressShape, SteadyShape, SpikeShape)
+    for shape in (StepShape, BurstShape, StagesShape, StressShape, SteadyShape, SpikeShape, CapacityShape)
 }
 """The shapes by ``--shape`` name."""
 
@@ -33,6 +34,7 @@ def _stages_argument(value: str) -> str:
 # Checked, but kept as written for the web UI's form (see wslocust.plugin.options.add_arguments).
 _COUNT = argument_type(count, keep_text=True)
 _AT_LEAST_ONE = argument_type(count, minimum=1, keep_text=True)
+_POSITIVE_OR_0 = argument_type(number, keep_text=True)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,71 @@ def _default_text(option: ShapeOption) -> str:
 
 _STEPPED = ("step", "stress")
 
+_CAPACITY = ("capacity",)
+_POSITIVE = argument_type(number, positive=True, keep_text=True)
+
+
+def _over_argument(value: str) -> str:
+    if value not in CAPACITY_OVER:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(CAPACITY_OVER)}, got {value!r}")
+    return value
+
+
+_CAPACITY_OPTIONS: tuple[ShapeOption, ...] = (
+    ShapeOption(
+        "--capacity-over",
+        _CAPACITY,
+        "Search arrival rates (rate: open model, the first is --arrival-rate) or user counts (users)",
+        _over_argument,
+        "{rate,users}",
+    ),
+    ShapeOption(
+        "--capacity-start",
+        _CAPACITY,
+        "The first level: a rate, or users (default --arrival-rate, or 1 user)",
+        _POSITIVE,
+        "<level>",
+    ),
+    _duration_option(
+        "--capacity-settle", _CAPACITY, "Time each level runs before it is measured", positive=False
+    ),
+    _duration_option("--capacity-measure", _CAPACITY, "Time each level is measured (its replies are judged)"),
+    ShapeOption(
+        "--capacity-growth",
+        _CAPACITY,
+        "Factor between levels until one fails (above 1)",
+        argument_type(number, minimum=1.0, positive=True, keep_text=True),
+        "<factor>",
+    ),
+    ShapeOption(
+        "--capacity-precision",
+        _CAPACITY,
+        "Stop when the last pass and first fail are this close (0.05 or 5%%)",
+        argument_type(fraction, keep_text=True),
+        "<share>",
+    ),
+    ShapeOption("--capacity-max-levels", _CAPACITY, "The most levels measured", _AT_LEAST_ONE),
+    ShapeOption(
+        "--capacity-max", _CAPACITY, "The highest level tried; 0 for no bound", _POSITIVE_OR_0, "<level>"
+    ),
+    _duration_option(
+        "--capacity-pool", _CAPACITY, "Over rates: users = rate x this (the longest reply carried)"
+    ),
+    _duration_option(
+        "--max-duration",
+        _CAPACITY,
+        "The capacity run ends after this whatever it found; 0 for none",
+        positive=False,
+    ),
+    ShapeOption(
+        "--slo-percentile",
+        _CAPACITY,
+        "The percentile every --slo holds at, in (0, 100]",
+        argument_type(number, positive=True, maximum=100.0, keep_text=True),
+        "<p>",
+    ),
+)
+
 SHAPE_OPTIONS: tuple[ShapeOption, ...] = (
     ShapeOption(
         "--shape-spawn-rate",
@@ -139,6 +206,7 @@ SHAPE_OPTIONS: tuple[ShapeOption, ...] = (
     _duration_option("--spike-at", ("spike",), "When the spike starts", positive=False),
     _duration_option("--spike-duration", ("spike",), "Length of the spike"),
     _duration_option("--spike-total-time", ("spike",), "Length of the spike test"),
+    *_CAPACITY_OPTIONS,
 )
 """Every shape option, in the order of the help and the web UI's form."""
 

@@ -318,21 +318,31 @@ class StepRecorder:
         logger.info("wslocust %s", result.describe())
         return result
 
+    def replies_of(self, step: OpenStep) -> ReplyStats:
+        """A step's replies: its final seconds and the pending ones it takes (a copy when merged)."""
+        pending: list[ReplyStats] = []
+        if self.pending is not None:
+            pending = [stats for second, group in self.pending() if step.takes(second) for stats in group]
+        if not pending:
+            return step.replies
+        replies = ReplyStats()
+        for stats in (step.replies, *pending):
+            replies.merge(stats)
+        return replies
+
+    @property
+    def closed_steps(self) -> list[OpenStep]:
+        """The steps that ended, in order (each with its final seconds so far)."""
+        return self._closed
+
     def _result(self, step: OpenStep) -> StepResult:
         """The step's result from its final seconds and the pending ones it takes."""
         assert step.end is not None
         assert step.end_second is not None
-        replies = step.replies
-        pending: list[ReplyStats] = []
-        if self.pending is not None:
-            pending = [stats for second, group in self.pending() if step.takes(second) for stats in group]
-        if pending:
-            replies = ReplyStats()
-            for stats in (step.replies, *pending):
-                replies.merge(stats)
         return StepResult.of(
-            step.step, step.users, step.start, step.end, step.end_second - step.first_second, replies
-        )
+            step.step, step.users, step.start, step.end, step.end_second - step.first_second,
+            self.replies_of(step),
+        )  # fmt: skip
 
 
 def steps_as_json(results: Iterable[StepResult]) -> list[dict[str, int | float]]:

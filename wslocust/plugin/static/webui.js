@@ -126,7 +126,24 @@
     try {
       const response = await fetch("./wslocust/charts.json", { cache: "no-store" });
       const data = await response.json();
-      charts.replaceChildren(...data.charts.map((chart) => drawChart(chart, data)));
+      const drawn = data.charts.map((chart) => drawChart(chart, data));
+      if (data.capacity) {
+        // a capacity search: its verdict so far, and one line a level measured
+        const status = document.createElement("div");
+        status.className = "wslocust-capacity";
+        status.id = "wslocust-capacity";
+        const verdict = document.createElement("p");
+        verdict.textContent = data.capacity.message;
+        status.appendChild(verdict);
+        for (const level of data.capacity.levels) {
+          const line = document.createElement("div");
+          line.textContent = `level ${level.level}: ${level.target} ${data.capacity.unit}, ${level.achieved_rate_per_s} replies/s, ` +
+            `E2E p${level.percentile} ${level.e2e_ms ?? "-"} ms, TTFT ${level.ttft_ms ?? "-"} ms: ${level.verdict}${level.reason ? " (" + level.reason + ")" : ""}`;
+          status.appendChild(line);
+        }
+        drawn.unshift(status);
+      }
+      charts.replaceChildren(...drawn);
       charts.dataset.updated = String(Date.now());
     } catch (error) {
       charts.dataset.error = String(error);
