@@ -188,3 +188,28 @@ def test_a_bursty_user_keeps_its_connection_through_bursts_and_idle_times(record
     assert len(recorded.of("CONNECT")) == 1
     assert user.client.connected
     user.on_stop()
+
+
+def test_a_conversation_fails_over_as_a_single_prompt_does(recorded_env, raw_server, tmp_path) -> None:
+    """A user asking conversations moves to the failover host when its host refuses it, and its
+    outage is measured, as a user asking single prompts does."""
+    environment, recorded = recorded_env
+    attach_state(environment, PluginState(recorder=Recorder()))
+    environment.parsed_options = get_parser().parse_args([])
+    dialogues = tmp_path / "dialogues.jsonl"
+    dialogues.write_text('{"name": "greeting", "turns": ["hello", "and then?"]}\n')
+    backup: RawServer = raw_server(_answer)
+    user = _user(environment, f"ws://127.0.0.1:{free_port()}", [f"ws://127.0.0.1:{backup.port}"],
+                 prompts=str(dialogues))  # fmt: skip
+    user.on_start()  # refused: the CONNECT event counts it
+    user.ask_next()  # the conversation, on the failover host
+    [conversation] = recorded.of("CONVERSATION")
+    assert conversation["exception"] is None
+    assert [event["name"] for event in recorded.of("WS")] == [
+        f"greeting #1 @127.0.0.1:{backup.port}",
+        f"greeting #2 @127.0.0.1:{backup.port}",
+    ]
+    lives = _recorder(environment).stats.lifecycle
+    assert lives.failovers == 1
+    assert lives.outages == 1
+    user.on_stop()

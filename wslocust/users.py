@@ -458,7 +458,8 @@ class ChatbotUser(WebSocketUser, Conversing):
         limit = in_flight_limit(cls, options, self.client.protocol)  # several prompts in flight:
         self.prompts_in_flight = InFlight(self.client, limit) if limit > 1 else None  # wslocust.inflight
         self.dataset: Dataset | None = None
-        self.conversations = ConversationAsker(self.client, ConversationSettings.of(cls, environment))
+        conversing = ConversationSettings.of(cls, environment)
+        self.conversations = ConversationAsker(self.client, conversing, self.life)  # over the endpoints
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
             self.wait_time = lambda: 0.0  # type: ignore[method-assign]  # the schedule paces the prompts
@@ -594,7 +595,6 @@ class ChatbotUser(WebSocketUser, Conversing):
                 gevent.sleep(wait_s)
         record = self.next_record()
         if record.turns:  # a conversation: every turn, in order, on one connection
-            self.conversations.client = self.client  # the endpoint the user is on
             self.conversations.ask(record, name=self.request_name, scheduled_at=due)
             return
         if self._record_fields:  # the template reads record fields (most read only the prompt)
