@@ -504,12 +504,18 @@ class ChatbotUser(WebSocketUser, Conversing):
         protocol = connection.protocol
         lifecycle = cls.lifecycle_settings(environment)
         limit = in_flight_limit(cls, options, protocol)
+        paced = lifecycle.kind != "persistent"
+        turns = (limit > 1 or paced) and any(rec.turns for rec in cls.prompt_source(environment).records)
+        if paced and turns:  # a conversation's connections and pauses are its own: the lifecycle's unused
+            raise ConfigurationError(
+                f"--lifecycle {lifecycle.kind} paces single prompts: conversations (records with turns) pace "
+                "theirs (--turn-think-time, --conversations-per-connection)"
+            )
         if limit > 1:  # several prompts on one connection: one endpoint, kept, single prompts
             clash = (
                 "--failover-host" if connection.failover_hosts
-                else f"--lifecycle {lifecycle.kind}" if lifecycle.kind != "persistent"
-                else "conversations (records with turns)"
-                if any(record.turns for record in cls.prompt_source(environment).records)
+                else f"--lifecycle {lifecycle.kind}" if paced
+                else "conversations (records with turns)" if turns
                 else None
             )  # fmt: skip
             if clash:
