@@ -213,3 +213,18 @@ def test_a_conversation_fails_over_as_a_single_prompt_does(recorded_env, raw_ser
     assert lives.failovers == 1
     assert lives.outages == 1
     user.on_stop()
+
+
+def test_a_session_connection_the_server_closes_while_idle_is_counted_by_close_code(
+    environment, raw_server
+) -> None:
+    """With captures every message of the connection is read by the session: its close frame still
+    counts."""
+    environment.parsed_options = get_parser().parse_args(["--protocol", "json", "--capture", "session=id"])
+    server: RawServer = raw_server(_close_with(4001))
+    user = _user(environment, f"ws://127.0.0.1:{server.port}", [])
+    user.on_start()
+    lives = _recorder(environment).stats.lifecycle
+    assert wait_until(lambda: bool(lives.close_codes), 5 * UNIT)
+    assert lives.close_codes == {"4001": 1}
+    user.on_stop()
