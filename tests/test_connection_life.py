@@ -215,6 +215,23 @@ def test_a_conversation_fails_over_as_a_single_prompt_does(recorded_env, raw_ser
     user.on_stop()
 
 
+@pytest.mark.parametrize(("handler", "code"), [(_close_with(4001), "4001"), (_drop, "1006")])
+def test_a_connection_the_server_ends_during_its_opening_is_counted_by_close_code(
+    environment, raw_server, handler: Handler, code: str
+) -> None:
+    """A bot that closes (an application's 4xxx) or drops the connection before its awaited welcome
+    closed a connection: counted by its code, as when it does so later."""
+    environment.parsed_options = get_parser().parse_args(
+        ["--protocol", "json", "--await-on-connect", "type=welcome", "--connect-timeout", str(2 * UNIT)]
+    )
+    server: RawServer = raw_server(handler)
+    user = _user(environment, f"ws://127.0.0.1:{server.port}", [])
+    user.on_start()  # the opening ended by the server: a failed CONNECT
+    assert not user.client.connected
+    assert _recorder(environment).stats.lifecycle.close_codes == {code: 1}
+    user.on_stop()
+
+
 def test_a_session_connection_the_server_closes_while_idle_is_counted_by_close_code(
     environment, raw_server
 ) -> None:
