@@ -245,3 +245,18 @@ def test_a_session_connection_the_server_closes_while_idle_is_counted_by_close_c
     assert wait_until(lambda: bool(lives.close_codes), 5 * UNIT)
     assert lives.close_codes == {"4001": 1}
     user.on_stop()
+
+
+def test_a_connect_this_process_cannot_make_is_named_for_its_endpoint(recorded_env, monkeypatch) -> None:
+    """A worker lacking a ${VAR} of --header counts a failed CONNECT, named as its other connects are."""
+    monkeypatch.delenv("WSLOCUST_UNSET_FOR_TEST", raising=False)
+    environment, recorded = recorded_env
+    attach_state(environment, PluginState(recorder=Recorder()))
+    environment.parsed_options = get_parser().parse_args(["--header", "X-Key: ${WSLOCUST_UNSET_FOR_TEST}"])
+    port = free_port()
+    user = _user(environment, f"ws://127.0.0.1:{port}", [f"ws://127.0.0.1:{free_port()}"])
+    monkeypatch.setattr(user, "stop", lambda: None)  # no runner's group here to stop it in
+    user.on_start()
+    [connect] = recorded.of("CONNECT")
+    assert connect["name"] == f"connect @127.0.0.1:{port}"
+    assert connect["exception"].kind == "configuration"

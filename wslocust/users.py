@@ -339,7 +339,7 @@ class WebSocketUser(User):
             # connection, said once, never sent.
             self.environment.events.request.fire(
                 request_type=CONNECT_REQUEST_TYPE,
-                name="connect",
+                name="connect" + self.client.name_suffix,  # its endpoint's, as every connect's
                 response_time=0.0,
                 response_length=0,
                 exception=error,
