@@ -188,3 +188,75 @@ def test_a_bursty_user_keeps_its_connection_through_bursts_and_idle_times(record
     assert len(recorded.of("CONNECT")) == 1
     assert user.client.connected
     user.on_stop()
+
+
+def test_a_conversation_fails_over_as_a_single_prompt_does(recorded_env, raw_server, tmp_path) -> None:
+    """A user asking conversations moves to the failover host when its host refuses it, and its
+    outage is measured, as a user asking single prompts does."""
+    environment, recorded = recorded_env
+    attach_state(environment, PluginState(recorder=Recorder()))
+    environment.parsed_options = get_parser().parse_args([])
+    dialogues = tmp_path / "dialogues.jsonl"
+    dialogues.write_text('{"name": "greeting", "turns": ["hello", "and then?"]}\n')
+    backup: RawServer = raw_server(_answer)
+    user = _user(environment, f"ws://127.0.0.1:{free_port()}", [f"ws://127.0.0.1:{backup.port}"],
+                 prompts=str(dialogues))  # fmt: skip
+    user.on_start()  # refused: the CONNECT event counts it
+    user.ask_next()  # the conversation, on the failover host
+    [conversation] = recorded.of("CONVERSATION")
+    assert conversation["exception"] is None
+    assert [event["name"] for event in recorded.of("WS")] == [
+        f"greeting #1 @127.0.0.1:{backup.port}",
+        f"greeting #2 @127.0.0.1:{backup.port}",
+    ]
+    lives = _recorder(environment).stats.lifecycle
+    assert lives.failovers == 1
+    assert lives.outages == 1
+    user.on_stop()
+
+
+@pytest.mark.parametrize(("handler", "code"), [(_close_with(4001), "4001"), (_drop, "1006")])
+def test_a_connection_the_server_ends_during_its_opening_is_counted_by_close_code(
+    environment, raw_server, handler: Handler, code: str
+) -> None:
+    """A bot that closes (an application's 4xxx) or drops the connection before its awaited welcome
+    closed a connection: counted by its code, as when it does so later."""
+    environment.parsed_options = get_parser().parse_args(
+        ["--protocol", "json", "--await-on-connect", "type=welcome", "--connect-timeout", str(2 * UNIT)]
+    )
+    server: RawServer = raw_server(handler)
+    user = _user(environment, f"ws://127.0.0.1:{server.port}", [])
+    user.on_start()  # the opening ended by the server: a failed CONNECT
+    assert not user.client.connected
+    assert _recorder(environment).stats.lifecycle.close_codes == {code: 1}
+    user.on_stop()
+
+
+def test_a_session_connection_the_server_closes_while_idle_is_counted_by_close_code(
+    environment, raw_server
+) -> None:
+    """With captures every message of the connection is read by the session: its close frame still
+    counts."""
+    environment.parsed_options = get_parser().parse_args(["--protocol", "json", "--capture", "session=id"])
+    server: RawServer = raw_server(_close_with(4001))
+    user = _user(environment, f"ws://127.0.0.1:{server.port}", [])
+    user.on_start()
+    lives = _recorder(environment).stats.lifecycle
+    assert wait_until(lambda: bool(lives.close_codes), 5 * UNIT)
+    assert lives.close_codes == {"4001": 1}
+    user.on_stop()
+
+
+def test_a_connect_this_process_cannot_make_is_named_for_its_endpoint(recorded_env, monkeypatch) -> None:
+    """A worker lacking a ${VAR} of --header counts a failed CONNECT, named as its other connects are."""
+    monkeypatch.delenv("WSLOCUST_UNSET_FOR_TEST", raising=False)
+    environment, recorded = recorded_env
+    attach_state(environment, PluginState(recorder=Recorder()))
+    environment.parsed_options = get_parser().parse_args(["--header", "X-Key: ${WSLOCUST_UNSET_FOR_TEST}"])
+    port = free_port()
+    user = _user(environment, f"ws://127.0.0.1:{port}", [f"ws://127.0.0.1:{free_port()}"])
+    monkeypatch.setattr(user, "stop", lambda: None)  # no runner's group here to stop it in
+    user.on_start()
+    [connect] = recorded.of("CONNECT")
+    assert connect["name"] == f"connect @127.0.0.1:{port}"
+    assert connect["exception"].kind == "configuration"

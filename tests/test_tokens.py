@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,20 @@ def test_an_unsplittable_or_empty_command_is_refused() -> None:
         command_fetcher("echo 'unbalanced")
     with pytest.raises(ConfigurationError, match="is empty"):
         command_fetcher("  ")
+
+
+def test_a_command_running_too_long_is_stopped_at_its_timeout_with_the_children_it_started(
+    tmp_path: Path,
+) -> None:
+    """A command whose child outlives it (``sh -c 'aws ...'`` whose aws hangs) keeps the output pipe
+    open: the timeout stops the child too, rather than waiting for it."""
+    body = (
+        "import subprocess, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(20)'])\n"
+        "time.sleep(20)\n"
+    )
+    slow = command_fetcher(counting_command(tmp_path, body), timeout_s=0.5 * UNIT)
+    started = time.monotonic()
+    with pytest.raises(TokenRefreshFailed, match="did not finish within"):
+        slow()
+    assert time.monotonic() - started < 5 * UNIT

@@ -289,16 +289,20 @@ class ChatClient:
         started_at = time.time()
         start = time.perf_counter()
         error: WsLocustError | None = None
+        opening: ManagedConnection | None = None
         try:
             self._sock = self._open()
             connection = self._new_connection()  # after the handshake: built for what it agreed
             if isinstance(connection, ManagedConnection):  # the protocol's opening: part of the connect
-                deadline = start + self.connect_timeout_s
+                deadline, opening = start + self.connect_timeout_s, connection
                 buffer = receive_buffer(get_hub())
                 run_opening(self._sock, connection, buffer, deadline, self.connect_timeout_s, self._dial)
         except (ConnectError, ReplyError) as failure:  # a ReplyError: the protocol's opening broke
             error = failure
             self._drop()
+            code = opening.received_close if opening is not None else None
+            if code is not None or (opening is not None and type(failure) is ConnectError):
+                self._lost(1006 if code is None else code)  # the server closed or dropped it while opening
         elapsed_ms = (time.perf_counter() - start) * 1000.0
         self._failed_connects = self._failed_connects + 1 if error else 0
         self.environment.events.request.fire(

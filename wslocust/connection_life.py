@@ -79,18 +79,23 @@ class ConnectionLife:
             The wait before the next prompt that the lifecycle sets (None: the user's think time).
         """
         now = time.monotonic()
-        if reply.error is None:
-            recovered_s = self.outage.succeeded(now)
-            if recovered_s is not None and self._recorder is not None:
-                self._recorder.record_outage(recovered_s * 1000.0)
-        elif not self.client.connected:  # a timeout, a protocol error, the connection lost
-            self._lose()
+        self.observe(reply, now)
         if self.plan is None:
             return None
         disconnect, wait_s = self.plan.after_prompt(now)
         if disconnect:
             self.close()
         return wait_s
+
+    def observe(self, reply: Reply, now: float | None = None) -> None:
+        """A round trip ended: a success ends an outage; a failure that cost the connection begins one
+        (a conversation's turn: the lifecycle is not consulted)."""
+        if reply.error is None:
+            recovered_s = self.outage.succeeded(time.monotonic() if now is None else now)
+            if recovered_s is not None and self._recorder is not None:
+                self._recorder.record_outage(recovered_s * 1000.0)
+        elif not self.client.connected:  # a timeout, a protocol error, the connection lost
+            self._lose()
 
     def close(self) -> None:
         """Close the connection (the user's choice: no failure)."""

@@ -29,8 +29,9 @@ from typing import Any, ClassVar
 import gevent
 
 from .client import ChatClient
+from .connection_life import ConnectionLife
 from .datasets import PromptRecord, Turn
-from .errors import ConfigurationError, WsLocustError
+from .errors import ConfigurationError, ConnectError, WsLocustError
 from .outputs.csv_files import CONVERSATIONS_SUFFIX, write_conversations_csv
 from .outputs.summary import conversations_summary
 from .settings import given, option_flag, required, setting
@@ -120,11 +121,16 @@ class ConversationAsker:
     Args:
         client: the user's client (its connection is closed between conversations as the settings say).
         settings: the conversation settings.
+        life: the user's connections over its endpoints: each turn connects through it (failover,
+            backoff, outages), on its current endpoint's client; None asks on ``client`` alone.
     """
 
-    def __init__(self, client: ChatClient, settings: ConversationSettings) -> None:
+    def __init__(
+        self, client: ChatClient, settings: ConversationSettings, life: ConnectionLife | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
+        self.life = life
         self._on_connection = 0  # conversations begun on the current connection
         self._record_fields = tuple(client.protocol.record_fields())  # the template's, besides the prompt
 
@@ -142,7 +148,8 @@ class ConversationAsker:
         Returns:
             Whether every turn asked succeeded.
         """
-        client = self.client
+        life = self.life
+        client = self.client if life is None else life.client
         if not client.connected:
             self._on_connection = 0  # the next turn opens a new connection
         elif self._on_connection >= self.settings.conversations_per_connection:
@@ -166,13 +173,24 @@ class ConversationAsker:
                 reply = self._fail_unsent(
                     turn, turn_name(base, number), f"turn {number} of {record.source}", lacking[0]
                 )
+            elif life is not None and not life.ready():  # no connection: its CONNECT event counts why
+                reply = Reply(
+                    prompt=turn.prompt,
+                    name=turn_name(base, number),
+                    record=turn.fields,
+                    error=ConnectError("not connected"),
+                    started_at=time.time(),
+                )
             else:
+                client = client if life is None else life.client  # after a failover, the next endpoint's
                 reply = client.ask(
                     turn.prompt,
                     record=turn.fields,
                     name=turn_name(base, number),
                     scheduled_at=scheduled_at if number == 1 else None,
                 )
+                if life is not None:
+                    life.observe(reply)
             size += reply.bytes
             if reply.error is not None:
                 if failure is None:

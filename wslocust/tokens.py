@@ -22,9 +22,12 @@ import locust  # noqa: F401  (gevent's monkey patching comes first: the command 
 
 import base64
 import binascii
+import contextlib
 import json
 import math
+import os
 import shlex
+import signal
 import subprocess
 import threading
 import time
@@ -84,18 +87,27 @@ def command_fetcher(command: str, *, timeout_s: float = COMMAND_TIMEOUT_S) -> Ca
 
     def fetch() -> str:
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise TokenRefreshFailed(f"--token-command did not finish within {timeout_s:g} s") from None
+            # Its own process group: at the timeout, the children it started (the command of an
+            # ``sh -c``) are stopped with it, else they would hold its output open and the wait on.
+            process = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
+            )
         except OSError as error:
             raise TokenRefreshFailed(
                 f"--token-command cannot run {argv[0]!r}: {error.strerror or error.__class__.__name__}"
             ) from None
-        if done.returncode != 0:
+        try:
+            output, _ = process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise TokenRefreshFailed(f"--token-command did not finish within {timeout_s:g} s") from None
+        if process.returncode != 0:
             raise TokenRefreshFailed(
-                f"--token-command exited with status {done.returncode} (its output is not shown)"
+                f"--token-command exited with status {process.returncode} (its output is not shown)"
             )
-        return done.stdout.decode("utf-8", "replace").strip()
+        return output.decode("utf-8", "replace").strip()
 
     return fetch
 

@@ -337,7 +337,7 @@ class WebSocketUser(User):
             # connection, said once, never sent.
             self.environment.events.request.fire(
                 request_type=CONNECT_REQUEST_TYPE,
-                name="connect",
+                name="connect" + self.client.name_suffix,  # its endpoint's, as every connect's
                 response_time=0.0,
                 response_length=0,
                 exception=error,
@@ -441,7 +441,8 @@ class ChatbotUser(WebSocketUser, Conversing):
         limit = in_flight_limit(cls, options, self.client.protocol)  # several prompts in flight:
         self.prompts_in_flight = InFlight(self.client, limit) if limit > 1 else None  # wslocust.inflight
         self.dataset: Dataset | None = None
-        self.conversations = ConversationAsker(self.client, ConversationSettings.of(cls, environment))
+        conversing = ConversationSettings.of(cls, environment)
+        self.conversations = ConversationAsker(self.client, conversing, self.life)  # over the endpoints
         self.open_model = self.open_model_settings(environment)
         if self.open_model is not None:
             self.wait_time = lambda: 0.0  # type: ignore[method-assign]  # the schedule paces the prompts
@@ -486,12 +487,18 @@ class ChatbotUser(WebSocketUser, Conversing):
         protocol = connection.protocol
         lifecycle = cls.lifecycle_settings(environment)
         limit = in_flight_limit(cls, options, protocol)
+        paced = lifecycle.kind != "persistent"
+        turns = (limit > 1 or paced) and any(rec.turns for rec in cls.prompt_source(environment).records)
+        if paced and turns:  # a conversation's connections and pauses are its own: the lifecycle's unused
+            raise ConfigurationError(
+                f"--lifecycle {lifecycle.kind} paces single prompts: conversations (records with turns) pace "
+                "theirs (--turn-think-time, --conversations-per-connection)"
+            )
         if limit > 1:  # several prompts on one connection: one endpoint, kept, single prompts
             clash = (
                 "--failover-host" if connection.failover_hosts
-                else f"--lifecycle {lifecycle.kind}" if lifecycle.kind != "persistent"
-                else "conversations (records with turns)"
-                if any(record.turns for record in cls.prompt_source(environment).records)
+                else f"--lifecycle {lifecycle.kind}" if paced
+                else "conversations (records with turns)" if turns
                 else None
             )  # fmt: skip
             if clash:
@@ -574,7 +581,6 @@ class ChatbotUser(WebSocketUser, Conversing):
             due = wait_for_due(self.environment, *self.open_model)
         record = self.next_record()
         if record.turns:  # a conversation: every turn, in order, on one connection
-            self.conversations.client = self.client  # the endpoint the user is on
             self.conversations.ask(record, name=self.request_name, scheduled_at=due)
             return
         if self._record_fields:  # the template reads record fields (most read only the prompt)

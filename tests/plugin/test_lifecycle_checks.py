@@ -15,7 +15,9 @@ import pytest
 from wslocust import ChatbotUser, ConfigurationError, WebSocketUser
 from wslocust.plugin.checks import check_run
 
-from ..conftest import SAMPLE
+from ..conftest import ROOT, SAMPLE
+
+CONVERSATIONS = ROOT / "datasets" / "support_conversations.jsonl"
 
 
 class Bot(ChatbotUser):
@@ -122,3 +124,18 @@ def test_several_prompts_in_flight_are_refused_beside_what_needs_other_connectio
     in_flight = {"in_flight": "4", "protocol": "json", "json_id_path": "request_id"}
     template = {"json_template": '{"prompt": "{prompt}", "request_id": "{request_id}"}'}
     assert refusal(**in_flight, **template, **given) == f"--in-flight 4 is one connection: not with {clash}"
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"lifecycle": "intermittent", "prompts_per_connection": "1", "reconnect_wait": "2"},
+        {"lifecycle": "bursty", "idle_time": "10-20"},
+    ],
+)
+def test_a_lifecycle_pacing_single_prompts_is_refused_with_conversations(given: dict[str, str]) -> None:
+    """Conversations set their own connections and pauses: a lifecycle's would be silently ignored."""
+    conversations = type("Talker", (Bot,), {"abstract": True, "prompts": str(CONVERSATIONS)})
+    assert refusal(conversations, **given).startswith(
+        f"--lifecycle {given['lifecycle']} paces single prompts"
+    )

@@ -117,6 +117,7 @@ class ManagedConnection(Connection):
                     code, reason = parse_close(payload)
                 except ProtocolError as error:
                     return self._fail_connection(error, time_ms, actions)
+                self.received_close = 1005 if code is None else code  # counted by the client, as Connection's
                 return self._end(ConnectionClosed(code, f"({reason})" if reason else ""), time_ms, actions)
         if broken is not None:
             return self._fail_connection(broken, time_ms, actions)
