@@ -67,7 +67,9 @@ def test_a_locustfiles_token_function_and_captures_pass_the_check() -> None:
     check(Tokened)
 
 
-def test_the_session_options_form_their_own_group_and_the_token_command_is_a_secret(tmp_path: Path) -> None:
+def test_the_session_options_form_their_own_group_and_the_token_command_and_on_connect_are_secrets(
+    tmp_path: Path,
+) -> None:
     class Sessions(ChatbotUser):
         abstract = True
         host = "ws://127.0.0.1:9"
@@ -77,12 +79,16 @@ def test_the_session_options_form_their_own_group_and_the_token_command_is_a_sec
     options = form_options(parser)
     group = [dest for dest, option in options.items() if option.group == "Sessions"]
     assert group == ["on_connect", "await_on_connect", "capture", "token_command", "token_ttl"]
-    assert [dest for dest in group if options[dest].is_secret] == ["token_command"]
-    parsed = parser.parse_args(["--token-command", script(tmp_path, "")])
+    assert [dest for dest in group if options[dest].is_secret] == ["on_connect", "token_command"]
+    parsed = parser.parse_args(
+        ["--token-command", script(tmp_path, ""), "--on-connect", '{"type": "auth", "key": "sk-hunter3"}']
+    )
     environment = Environment(user_classes=[Sessions], events=Events(), parsed_options=parsed)
     shown = shown_values(environment, options)
     assert shown["token_command"] == SECRET_MASK
+    assert shown["on_connect"] == SECRET_MASK
     assert "hunter2" not in repr(shown)
+    assert "hunter3" not in repr(shown)
     assert shown["capture"] == "session=session_id; turn=meta.turn"
     assert options["capture"].convert(shown["capture"]) == ["session=session_id", "turn=meta.turn"]
 

@@ -366,9 +366,10 @@ def add_session_arguments(group: Any) -> None:
         group,
         "--on-connect",
         action="append",
+        is_secret=True,  # a bot that authenticates by its first message gets its key here
         metavar="MESSAGE",
         help="Message sent when a connection opens, repeatable; a template like --json-template "
-        '({token}, captured {NAME}s), e.g. \'{"type": "hello"}\'',
+        '({token}, captured {NAME}s), e.g. \'{"type": "hello"}\'. Never shown',
     )
     add_option(
         group,
