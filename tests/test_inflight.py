@@ -163,6 +163,15 @@ def test_more_than_one_in_flight_is_refused_for_a_protocol_that_cannot_tell_repl
     assert in_flight_limit(ChatbotUser, argparse.Namespace(), PlainProtocol()) == 1
 
 
+def test_an_in_flight_beyond_the_most_a_connection_keeps_is_refused_naming_the_setting() -> None:
+    """A huge --in-flight (or class attribute) is one clear error, not an OverflowError at the first spawn."""
+    with pytest.raises(ConfigurationError, match=r"--in-flight must be a whole number from 1 to 10000"):
+        in_flight_limit(ChatbotUser, argparse.Namespace(in_flight="99999999999999999999"), tagged_json())
+    with pytest.raises(ConfigurationError, match=r"in_flight must be a whole number from 1 to 10000"):
+        in_flight_limit(type("Greedy", (ChatbotUser,), {"in_flight": 10_001}), None, tagged_json())
+    assert in_flight_limit(ChatbotUser, argparse.Namespace(in_flight="10000"), tagged_json()) == 10_000
+
+
 @pytest.mark.slow
 def test_in_flight_with_plain_stops_the_run_at_start_up_naming_the_protocol(tmp_path: Path) -> None:
     result = run_locust("--headless", "-u", "1", "-t", "3s", "--protocol", "plain", "--in-flight", "4")
