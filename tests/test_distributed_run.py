@@ -6,6 +6,7 @@ checks the results against what the bots say they did (``GET /stats``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -185,6 +186,28 @@ def printed_ws_requests(log: str) -> int:
     percentiles)."""
     table = log[: log.rindex("Response time percentiles")].rsplit("# reqs", 1)[1]
     return sum(int(line.split()[2]) for line in table.splitlines() if line.startswith("WS "))
+
+
+@pytest.mark.slow
+def test_a_bad_option_under_processes_ends_the_forked_workers_with_their_master(tmp_path: Path) -> None:
+    """The master stops at start-up (exit 2, one line) before its workers connect: they end with it
+    rather than a minute later, so the run's output closes at once."""
+    conversations = tmp_path / "bad.jsonl"
+    conversations.write_text('{"name": "a", "turns": [["hello"]]}\n', encoding="utf-8")
+    process = subprocess.Popen(
+        locust_command("--headless", "-u", "2", "-t", "3s", *processes_options(2),
+                       "--prompts", str(conversations)),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        output, _ = process.communicate(timeout=20 * UNIT)  # the workers hold the output until they end
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # every process of its group ended already
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+    assert process.returncode == 2, output[-3000:]
+    assert f"{conversations}:1: turn 1 is a list, not a prompt string or an object" in output
+    assert "Traceback" not in output
 
 
 @pytest.mark.slow

@@ -3,6 +3,10 @@ own, against the demo bot and hand-written servers on 127.0.0.1."""
 
 from __future__ import annotations
 
+from locust import constant
+from locust.env import Environment
+from locust.event import Events
+
 import argparse
 import json
 import socket
@@ -163,6 +167,15 @@ def test_more_than_one_in_flight_is_refused_for_a_protocol_that_cannot_tell_repl
     assert in_flight_limit(ChatbotUser, argparse.Namespace(), PlainProtocol()) == 1
 
 
+def test_an_in_flight_beyond_the_most_a_connection_keeps_is_refused_naming_the_setting() -> None:
+    """A huge --in-flight (or class attribute) is one clear error, not an OverflowError at the first spawn."""
+    with pytest.raises(ConfigurationError, match=r"--in-flight must be a whole number from 1 to 10000"):
+        in_flight_limit(ChatbotUser, argparse.Namespace(in_flight="99999999999999999999"), tagged_json())
+    with pytest.raises(ConfigurationError, match=r"in_flight must be a whole number from 1 to 10000"):
+        in_flight_limit(type("Greedy", (ChatbotUser,), {"in_flight": 10_001}), None, tagged_json())
+    assert in_flight_limit(ChatbotUser, argparse.Namespace(in_flight="10000"), tagged_json()) == 10_000
+
+
 @pytest.mark.slow
 def test_in_flight_with_plain_stops_the_run_at_start_up_naming_the_protocol(tmp_path: Path) -> None:
     result = run_locust("--headless", "-u", "1", "-t", "3s", "--protocol", "plain", "--in-flight", "4")
@@ -224,6 +237,45 @@ def test_a_stop_hands_the_replies_in_flight_over_as_stopped_without_firing_them(
     flight.close()
     assert [reply.prompt for reply in stopped] == ["never", "never"]
     assert recorded.of("WS") == []
+
+
+@pytest.mark.parametrize("think_s", [0.0, 0.2 * UNIT])  # stopped waiting for a slot, or thinking
+def test_a_graceful_stop_lets_the_replies_in_flight_end_and_reports_each(
+    raw_server, tmp_path: Path, think_s: float
+) -> None:
+    """With a stop timeout, as on the one-prompt path, a stopping user's replies in flight end and fire
+    their events; none is handed over as stopped mid-reply."""
+    server: RawServer = raw_server(answering_by_delay())
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(f"{int(300 * UNIT)}\n", encoding="utf-8")
+
+    class Queueing(ChatbotUser):
+        host = f"ws://127.0.0.1:{server.port}"
+        wait_time = constant(think_s)
+
+    Queueing.prompts = str(prompts)
+    environment = Environment(user_classes=[Queueing], events=Events(), stop_timeout=10 * UNIT)
+    environment.parsed_options = argparse.Namespace(
+        protocol="json", json_template=TEMPLATE, json_id_path="request_id", in_flight="2"
+    )
+    answered: list[BaseException | None] = []
+    environment.events.request.add_listener(
+        lambda request_type, exception, **_: answered.append(exception) if request_type == "WS" else None
+    )
+    runner = environment.create_local_runner()
+    stopped: list[object] = []
+    try:
+        runner.start(1, spawn_rate=100)
+        assert wait_until(lambda: len(runner.user_greenlets) == 1, 5 * UNIT)
+        [user] = [greenlet.args[0] for greenlet in runner.user_greenlets]
+        user.client.on_stopped_mid_reply = stopped.append
+        assert wait_until(lambda: user.prompts_in_flight.outstanding == 2, 5 * UNIT)
+        runner.stop()
+    finally:
+        runner.quit()
+    assert stopped == []
+    assert len(answered) >= 2
+    assert answered == [None] * len(answered)
 
 
 def test_server_pings_are_answered_while_replies_are_in_flight(recorded_env, demo) -> None:

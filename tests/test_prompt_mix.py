@@ -63,6 +63,14 @@ def test_draws_follow_the_weights() -> None:
     assert counts["a"] + counts["b"] == draws
 
 
+def test_weights_too_large_to_sum_still_draw_by_their_ratio() -> None:
+    """Two weights of 1e308 (each a valid number, their sum not finite) draw half and half, no error."""
+    draws = 2000
+    mix = MixedDataset([(dataset("a", 2), 1e308), (dataset("b", 2), 1e308)], seed=3)
+    counts = Counter(mix.next().name for _ in range(draws))
+    assert abs(counts["a"] - draws / 2) < 4 * math.sqrt(draws / 4), counts
+
+
 def test_within_a_file_the_prompts_come_in_turn() -> None:
     mix = MixedDataset([(dataset("a", 3), 1.0), (dataset("b", 3), 1.0)], seed=1)
     drawn = [mix.next().prompt for _ in range(30)]

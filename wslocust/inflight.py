@@ -169,9 +169,23 @@ class InFlight:
             for _ in range(self.limit):
                 self._slots.release()
 
-    def close(self) -> None:
-        """Stop now (the user is stopping): the replies in flight fire no event, each handed to the
-        client's ``on_stopped_mid_reply`` (counted as in flight at the stop); close the connection."""
+    def close(self, *, wait_s: float = 0.0) -> None:
+        """Stop (the user is stopping): the replies in flight fire no event, each handed to the
+        client's ``on_stopped_mid_reply`` (counted as in flight at the stop); close the connection.
+
+        Args:
+            wait_s: a graceful stop (Locust's ``--stop-timeout``): first let the replies in flight
+                end, each reported, for up to this many seconds, as a reply under way on the
+                one-prompt path does (those still in flight then count as in flight at the stop).
+        """
+        try:
+            if wait_s > 0:
+                with gevent.Timeout(wait_s, False):
+                    self.finish()
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
         self._stop_reader()
         mux, self._mux, self._sock = self._mux, None, None
         if mux is not None:

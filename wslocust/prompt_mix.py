@@ -68,7 +68,8 @@ class MixedDataset(Dataset):
         super().__init__([record for dataset, _ in parts for record in dataset.records])
         self.parts = [dataset for dataset, _ in parts]
         self.weights = [weight for _, weight in parts]
-        self._cumulative = list(itertools.accumulate(self.weights))
+        largest = max(self.weights, default=1.0)  # scaled to at most 1: finite weights sum finitely
+        self._cumulative = list(itertools.accumulate(weight / largest for weight in self.weights))
         self._random = random.Random(seed)
 
     def next(self) -> PromptRecord:

@@ -21,6 +21,7 @@ from .load.arrivals import ARRIVAL_KINDS
 from .values import BadValue, choice, count, integer, number, seconds_range
 from .wire.deflate import COMPRESSIONS
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
+from .wire.multiplex import MOST_IN_FLIGHT
 from .wire.protocols import Protocol
 
 __all__ = [
@@ -177,7 +178,7 @@ def parse_max_samples(value: Any, name: str) -> int:
 
 
 def parse_in_flight(value: Any, name: str) -> int:
-    return count(value, name, minimum=1)
+    return count(value, name, minimum=1, maximum=MOST_IN_FLIGHT)
 
 
 def parse_message_bytes(value: Any, name: str) -> int:

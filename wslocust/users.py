@@ -610,8 +610,8 @@ class ChatbotUser(WebSocketUser, Conversing):
             self._asked_on_connection = 0
 
     def on_stop(self) -> None:
-        if self.prompts_in_flight is not None:
-            self.prompts_in_flight.close()  # the replies in flight count as in flight at the stop
+        if self.prompts_in_flight is not None:  # a graceful stop (--stop-timeout) lets its replies end
+            self.prompts_in_flight.close(wait_s=self.environment.stop_timeout or 0.0)
         super().on_stop()
 
     def _fail_unsent(self, record: PromptRecord, field: str) -> None:

@@ -203,15 +203,19 @@ def integer(value: object, name: str = "", *, what: str = "a whole number") -> i
     raise BadValue(name, value, what)
 
 
-def count(value: object, name: str = "", *, minimum: int = 0) -> int:
-    """Parse a count: a whole number, at least ``minimum`` (0 by default).
+def count(value: object, name: str = "", *, minimum: int = 0, maximum: int | None = None) -> int:
+    """Parse a count: a whole number, at least ``minimum`` (0 by default), at most ``maximum``.
 
     Raises:
-        BadValue: not a whole number, or below ``minimum``.
+        BadValue: not a whole number, below ``minimum`` or above ``maximum``.
     """
-    expected = f"a whole number of {minimum} or more"
+    expected = (
+        f"a whole number of {minimum} or more"
+        if maximum is None
+        else f"a whole number from {minimum} to {maximum}"
+    )
     result = integer(value, name, what=expected)
-    if result < minimum:
+    if result < minimum or (maximum is not None and result > maximum):
         raise BadValue(name, value, expected)
     return result
 

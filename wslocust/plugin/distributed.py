@@ -1,5 +1,6 @@
 """Distributed runs: the open model's shares of the rate, a master's quit that waits for its workers'
-final reports, and a master that hears only its own workers."""
+final reports, a master that hears only its own workers, and ``--processes`` workers that end with
+their master's process."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
+
+import gevent
 
 from ..load.arrivals import ArrivalStats
 from ..plugin_state import PluginState
@@ -17,7 +21,12 @@ from ..stats.recorder import ARRIVALS_REPORT_KEY, Recorder
 from ..users import ChatbotUser, WebSocketUser
 from .recording import Recording
 
-__all__ = ["hear_only_this_masters_workers", "quit_after_final_reports", "wire_open_model"]
+__all__ = [
+    "end_with_the_master_process",
+    "hear_only_this_masters_workers",
+    "quit_after_final_reports",
+    "wire_open_model",
+]
 
 _log = logging.getLogger("wslocust")
 
@@ -162,3 +171,27 @@ def hear_only_this_masters_workers(runner: MasterRunner) -> Callable[[Recorder],
 
     runner.handle_message = handle_message  # type: ignore[method-assign]
     return recorders.append
+
+
+def end_with_the_master_process(runner: WorkerRunner, options: Any) -> None:
+    """A worker that ``--processes`` forked quits once its parent, the master, has ended.
+
+    A master that stops at start-up (a bad option: exit 2) ends before its workers connect, so it
+    never tells them to quit, and Locust's own clean-up of its forked workers takes them for ended:
+    they lingered a minute, until their master's heartbeats were missed, holding the run's output
+    open (``locust ... --processes 2 | tee run.log`` waited for them).
+    """
+    if not getattr(options, "processes", None):
+        return
+    master = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == master:
+            gevent.sleep(_PARENT_CHECK_S)
+        runner.quit()
+
+    gevent.spawn(watch)
+
+
+_PARENT_CHECK_S = 0.25
+"""How often a forked worker checks that its master's process is still there."""

@@ -37,7 +37,12 @@ from ..plugin_state import PluginState, attach_state
 from ..users import WebSocketUser
 from .capacity import connect_capacity
 from .checks import check_run, remove_empty_outputs, user_classes
-from .distributed import hear_only_this_masters_workers, quit_after_final_reports, wire_open_model
+from .distributed import (
+    end_with_the_master_process,
+    hear_only_this_masters_workers,
+    quit_after_final_reports,
+    wire_open_model,
+)
 from .gc_freeze import freeze_gc_while_running
 from .options import CONFIGURATION_ERROR_EXIT_CODE, INTERRUPTED_EXIT_CODE, add_arguments
 from .profiles import apply_profiles, by_profile_section, follow_profiles_on_workers
@@ -71,6 +76,8 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     runner = environment.runner
     # Before anything here yields: the master already hears its workers say they are ready.
     screen_reports = hear_only_this_masters_workers(runner) if isinstance(runner, MasterRunner) else None
+    if isinstance(runner, WorkerRunner):
+        end_with_the_master_process(runner, options)
     try:
         install_shape(environment)
         picking = bool(getattr(options, "class_picker", False)) and not getattr(options, "headless", False)

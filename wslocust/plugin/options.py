@@ -14,6 +14,7 @@ from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
 from ..stats.aggregates import TOKEN_COUNTERS
 from ..values import argument_type, count, fraction, integer, milliseconds, number, seconds, seconds_range
 from ..wire.deflate import COMPRESSIONS
+from ..wire.multiplex import MOST_IN_FLIGHT
 from ..wire.protocols import PROTOCOLS, SocketIOProtocol
 from .shapes import add_shape_arguments
 
@@ -325,7 +326,7 @@ def add_in_flight_arguments(group: Any) -> None:
     add_option(
         group,
         "--in-flight",
-        type=argument_type(count, minimum=1, keep_text=True),
+        type=argument_type(count, minimum=1, maximum=MOST_IN_FLIGHT, keep_text=True),
         metavar="N",
         help="Prompts a user keeps outstanding on its connection, each timed on its own (default 1); "
         "above 1 the protocol must tell replies apart: json with --json-id-path, or openai-realtime",

@@ -30,7 +30,11 @@ from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_cl
 from .protocols.base import Chunk, End, Failure, Protocol
 from .reply import Reply
 
-__all__ = ["Multiplexer", "Outstanding"]
+__all__ = ["MOST_IN_FLIGHT", "Multiplexer", "Outstanding"]
+
+MOST_IN_FLIGHT = 10_000
+"""The most prompts a connection keeps in flight (``--in-flight``): far beyond any bot's queue, and a
+bound on the slots a user holds (a larger count is refused at start-up)."""
 
 
 class Outstanding:
