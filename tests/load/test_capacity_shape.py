@@ -58,6 +58,16 @@ def test_the_users_stop_for_a_settling_period_after_a_failed_level(clock: FakeCl
     assert after_8[after_8.index(0) + 2] == 6  # two seconds (the settling period) without users, then 6
 
 
+def test_after_a_failed_level_the_users_stop_until_the_last_pool_has_stopped(clock: FakeClock) -> None:
+    """Locust stops users at the spawn rate: 8 users at 2 a second need 4 s to stop, not the 2 s settle."""
+    shape, stats = capacity(clock, max_levels=4, spawn_rate=2)
+    seen = run_ticks(shape, clock, 500, lambda users: stats.log(10 * users, 100 if users <= 4 else 900))
+    users = [tick[0] for tick in seen.values() if tick is not None]
+    after_8 = users[users.index(8) :]
+    first_idle = after_8.index(0)
+    assert after_8[first_idle : first_idle + 5] == [0, 0, 0, 0, 6]
+
+
 def test_a_level_clearly_past_the_limit_is_cut_short(clock: FakeClock) -> None:
     shape, stats = capacity(clock, max_levels=2, measure_time=30)
     run_ticks(shape, clock, 500, lambda users: stats.log(50, 100, failures=0 if users <= 2 else 40))
