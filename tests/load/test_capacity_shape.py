@@ -97,6 +97,24 @@ def test_over_rates_each_level_sets_the_rate_and_a_pool_of_users(clock: FakeCloc
     assert {tick[0] for tick in seen.values() if tick is not None} == {20, 40}  # rate x pool time
 
 
+def test_over_rates_the_next_levels_rate_starts_when_its_users_do_not_while_the_last_ones_stop(
+    clock: FakeClock,
+) -> None:
+    """A schedule begun while no user could send would owe its sends at once when the users come."""
+    shape = CapacityShape(
+        start=5, settle_time=1, measure_time=2, pool_time=4, slos=("e2e:500",), max_levels=3, spawn_rate=10
+    )
+    stats = Seconds(shape, clock)
+    rates: dict[int, float] = {}
+    shape.rate_listener = lambda rate: rates.setdefault(int(clock.now), rate)
+    seen = run_ticks(shape, clock, 100, lambda users: stats.log(users, 100 if users <= 20 else 900))
+    users = {second: tick[0] for second, tick in seen.items() if tick is not None}
+    assert list(rates.values()) == [5, 10, 7.5]  # 10 failed: half-way down
+    [second] = [second for second, rate in rates.items() if rate == 7.5]
+    assert users[second - 1] == 0  # the 40 users of 10 prompts/s stopping (4 s at 10 a second)
+    assert users[second] == 30
+
+
 def test_the_options_make_a_capacity_search() -> None:
     options = parse_cli("--shape", "capacity", "--capacity-over", "users", "--capacity-settle", "5s",
                         "--capacity-measure", "1m", "--capacity-max-levels", "7")  # fmt: skip

@@ -242,6 +242,7 @@ class CapacityShape(RecordingShape):
             if now - level.began < level.drain_s:
                 return 0, self.spawn_rate
             level.phase, level.began = "settle", now
+            self._set_rate(level)
         if level.phase == "settle" and now - level.began >= self.settle_time:
             self.recorder.begin(level.users, now)
             level.phase, level.window_start = "measure", now
@@ -271,9 +272,13 @@ class CapacityShape(RecordingShape):
         if drain and self._level is not None:  # Locust stops the last level's users at the spawn rate
             level.drain_s = max(self.settle_time, 1.0, self._level.users / self.spawn_rate)
         self._level = level
-        if self.over == "rate" and self.rate_listener is not None:
-            self.rate_listener(target)
+        if not drain:  # after a drain, when its users start: a schedule begun earlier owes sends at once
+            self._set_rate(level)
         logger.info("wslocust capacity: level %d at %g %s", len(self.levels) + 1, target, self.rate_unit)
+
+    def _set_rate(self, level: _Level) -> None:
+        if self.over == "rate" and self.rate_listener is not None:
+            self.rate_listener(level.target)
 
     def _watch_cpu(self, level: _Level) -> None:
         if self.cpu is not None:
