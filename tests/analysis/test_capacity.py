@@ -9,6 +9,7 @@ from matplotlib.lines import Line2D
 
 from analysis.capacity import (
     CAPACITY_COLUMNS,
+    capacity_html,
     cdf_figure,
     latency_figure,
     pareto_front,
@@ -129,3 +130,15 @@ def test_plot_and_report_draw_a_capacity_run_with_its_verdict_first(
     verdict = str(section["message"]).split(".")[0]
     assert verdict.startswith("Capacity: 25 prompts/s")
     assert page.index(verdict) < page.index("What was run")
+
+
+def test_the_reports_capacity_section_names_the_knee_in_words(tmp_path: Path) -> None:
+    section = write_capacity_run(tmp_path / "run")
+    capacity = read_capacity(tmp_path / "run")
+    assert capacity is not None
+    knee = section["knee"]
+    assert isinstance(knee, dict)
+    page = capacity_html(capacity, lambda figure: "")
+    note = page[page.index('<p class="note">') : page.index("<table>")]
+    assert f"knee: {knee['level']:g} prompts/s ({knee['achieved_rate_per_s']:g} replies/s" in note
+    assert "{" not in note

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import wslocust
@@ -35,8 +38,9 @@ def start_demo(*args: str) -> tuple[subprocess.Popen[str], int]:
     return process, int(line.rsplit(":", 1)[1])
 
 
-def ask_over_raw_socket(port: int, prompt: str) -> socket.socket:
-    """Open a WebSocket on a raw socket, send ``prompt``, and return once the reply's first bytes came."""
+def ask_over_raw_socket(port: int, prompt: str, *, first_bytes: bool = True) -> socket.socket:
+    """Open a WebSocket on a raw socket, send ``prompt``, and return once the reply's first bytes came
+    (at once without ``first_bytes``)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10 * UNIT)
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
@@ -50,7 +54,7 @@ def ask_over_raw_socket(port: int, prompt: str) -> socket.socket:
         response += sock.recv(4096)
     assert response.startswith(b"HTTP/1.1 101"), response
     sock.sendall(encode_frame(OP_TEXT, prompt.encode()))
-    if not response.split(b"\r\n\r\n", 1)[1]:
+    if first_bytes and not response.split(b"\r\n\r\n", 1)[1]:
         assert sock.recv(4096)  # a chunk of the reply: the prompt is being answered
     return sock
 
@@ -85,3 +89,31 @@ def test_the_default_dataset_is_package_data_that_the_clones_sample_links_to() -
     assert (
         Path(__file__).resolve().parents[2] / "datasets" / "support_bot.jsonl"
     ).resolve() == DEFAULT_DATASET
+
+
+def streaming_now(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10 * UNIT) as response:
+        return int(json.load(response)["streaming"])
+
+
+def wait_for_streaming(port: int, count: int) -> int:
+    """The demo bot's replies streaming now, once they are ``count`` or 10 units have passed."""
+    deadline = time.monotonic() + 10 * UNIT
+    while (now := streaming_now(port)) != count and time.monotonic() < deadline:
+        time.sleep(0.05 * UNIT)
+    return now
+
+
+def test_a_reply_slowed_by_degradation_is_dropped_when_its_connection_closes() -> None:
+    """The next load meets an idle bot: a closed connection's slowed reply no longer counts as streaming."""
+    process, port = start_demo("--protocol", "json", "--degrade-after", "0", "--degrade-ms", "600000")
+    try:
+        sock = ask_over_raw_socket(port, '{"prompt": "hello"}', first_bytes=False)  # slowed 10 minutes
+        assert wait_for_streaming(port, 1) == 1
+        sock.close()
+        assert wait_for_streaming(port, 0) == 0
+    finally:
+        process.kill()
+        process.wait()
+        assert process.stdout is not None
+        process.stdout.close()

@@ -112,6 +112,24 @@ def test_over_users_the_levels_are_whole_and_end_one_user_apart() -> None:
     assert (search.capacity, search.failing, search.outcome) == (6, 7, "found")
 
 
+def test_over_users_a_growth_below_one_user_still_moves_up_a_user() -> None:
+    search = search_with(3.0, start=1.0, growth=1.2, whole=True, max_levels=20)
+    assert levels_of(search) == [1, 2, 3, 4, 3]
+    assert (search.capacity, search.outcome) == (3, "found")
+
+
+def test_over_users_an_upper_bound_between_users_ends_at_the_user_below_it() -> None:
+    search = search_with(math.inf, start=2.0, upper=2.5, whole=True, max_levels=20)
+    assert levels_of(search) == [2]
+    assert (search.capacity, search.outcome) == (2, "upper_bound")
+
+
+def test_over_users_a_growth_below_one_user_still_moves_down_a_user() -> None:
+    search = search_with(1.0, start=2.0, growth=1.2, whole=True, max_levels=20)
+    assert levels_of(search) == [2, 1, 1]
+    assert (search.capacity, search.outcome) == (1, "found")
+
+
 @pytest.mark.parametrize(
     ("settings", "culprit"),
     [

@@ -58,6 +58,16 @@ def test_the_users_stop_for_a_settling_period_after_a_failed_level(clock: FakeCl
     assert after_8[after_8.index(0) + 2] == 6  # two seconds (the settling period) without users, then 6
 
 
+def test_after_a_failed_level_the_users_stop_until_the_last_pool_has_stopped(clock: FakeClock) -> None:
+    """Locust stops users at the spawn rate: 8 users at 2 a second need 4 s to stop, not the 2 s settle."""
+    shape, stats = capacity(clock, max_levels=4, spawn_rate=2)
+    seen = run_ticks(shape, clock, 500, lambda users: stats.log(10 * users, 100 if users <= 4 else 900))
+    users = [tick[0] for tick in seen.values() if tick is not None]
+    after_8 = users[users.index(8) :]
+    first_idle = after_8.index(0)
+    assert after_8[first_idle : first_idle + 5] == [0, 0, 0, 0, 6]
+
+
 def test_a_level_clearly_past_the_limit_is_cut_short(clock: FakeClock) -> None:
     shape, stats = capacity(clock, max_levels=2, measure_time=30)
     run_ticks(shape, clock, 500, lambda users: stats.log(50, 100, failures=0 if users <= 2 else 40))
@@ -85,6 +95,24 @@ def test_over_rates_each_level_sets_the_rate_and_a_pool_of_users(clock: FakeCloc
     seen = run_ticks(shape, clock, 100, lambda users: stats.log(users, 100))
     assert rates == [5, 10]
     assert {tick[0] for tick in seen.values() if tick is not None} == {20, 40}  # rate x pool time
+
+
+def test_over_rates_the_next_levels_rate_starts_when_its_users_do_not_while_the_last_ones_stop(
+    clock: FakeClock,
+) -> None:
+    """A schedule begun while no user could send would owe its sends at once when the users come."""
+    shape = CapacityShape(
+        start=5, settle_time=1, measure_time=2, pool_time=4, slos=("e2e:500",), max_levels=3, spawn_rate=10
+    )
+    stats = Seconds(shape, clock)
+    rates: dict[int, float] = {}
+    shape.rate_listener = lambda rate: rates.setdefault(int(clock.now), rate)
+    seen = run_ticks(shape, clock, 100, lambda users: stats.log(users, 100 if users <= 20 else 900))
+    users = {second: tick[0] for second, tick in seen.items() if tick is not None}
+    assert list(rates.values()) == [5, 10, 7.5]  # 10 failed: half-way down
+    [second] = [second for second, rate in rates.items() if rate == 7.5]
+    assert users[second - 1] == 0  # the 40 users of 10 prompts/s stopping (4 s at 10 a second)
+    assert users[second] == 30
 
 
 def test_the_options_make_a_capacity_search() -> None:

@@ -115,6 +115,8 @@ class Counts:
     closes: int = 0
     hangs: int = 0
     ignored: int = 0
+    streaming: int = 0
+    """Replies being streamed right now, over every connection (``--degrade-after`` counts them)."""
 
     def as_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -190,7 +192,6 @@ class Conversation:
 
     _ids = itertools.count(1)
     origin = 0.0  # loop time the server started: stalls are counted from it
-    active = 0  # replies being streamed right now, over every connection
 
     def __init__(
         self, connection: ServerConnection, knowledge: Knowledge, behaviour: Behaviour, counts: Counts
@@ -290,15 +291,16 @@ class Conversation:
         loop = asyncio.get_running_loop()
         start = loop.time()
         # Past --degrade-after replies streaming at once, each reply slows by --degrade-ms per reply over.
-        over = Conversation.active + 1 - behaviour.degrade_after if behaviour.degrade_after is not None else 0
+        streaming = self.counts.streaming
+        over = streaming + 1 - behaviour.degrade_after if behaviour.degrade_after is not None else 0
         slower_s = max(0, over) * behaviour.degrade_ms / 1000.0
-        Conversation.active += 1
+        self.counts.streaming += 1
         try:
             return await self._send_pieces(
                 pieces, start, slower_s, send_chunk, (intent, answer), (wrong, fail, hang, close)
             )
         finally:
-            Conversation.active -= 1
+            self.counts.streaming -= 1
 
     async def _send_pieces(
         self,
@@ -314,6 +316,10 @@ class Conversation:
         loop = asyncio.get_running_loop()
         intent, answer = said
         wrong, fail, hang, close = faults
+        if slower_s > 0:  # a bot drops a closed connection's work: its slowdown ends with the connection
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.connection.wait_closed(), slower_s)
+                raise ConnectionClosed(None, None)
         for index, piece in enumerate(pieces):
             due = start + slower_s + (behaviour.ttft_ms + index * behaviour.itl_ms) / 1000.0
             await asyncio.sleep(max(0.0, due - loop.time()))

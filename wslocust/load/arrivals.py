@@ -150,10 +150,6 @@ class OpenModel:
             total_rate_per_s / count, kind, phase=index / count, seed=1000 + index, clock=clock
         )
 
-    def withdraw(self) -> None:
-        """Uncount a claimed due time that will not be sent (its schedule was replaced)."""
-        self.stats.scheduled -= 1
-
     def claim(self) -> float:
         """Take the next due time and count how late it is already (0 when it is still ahead)."""
         due = self.schedule.claim()

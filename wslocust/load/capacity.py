@@ -306,6 +306,13 @@ class CapacitySearch:
     def _shape(self, value: float) -> float:
         return float(max(1, round(value))) if self.whole else value
 
+    def _step(self, value: float, base: float) -> float:
+        """``value`` as the level after ``base``; over users a whole number at least a user from it."""
+        if not self.whole:
+            return value
+        rounded = float(round(value))
+        return max(rounded, base + 1) if value > base else min(rounded, base - 1)
+
     def _next(self) -> tuple[float | None, Outcome]:
         if not self.measured:
             return self._shape(self.start), "running"
@@ -320,13 +327,16 @@ class CapacitySearch:
             return None, "max_levels"
         if high is None:  # every level so far passed: grow
             assert low is not None
-            if self.upper is not None and low >= self.upper:
+            grown = self._step(low * self.growth, low)
+            if self.upper is not None:
+                grown = min(grown, math.floor(self.upper) if self.whole else self.upper)
+            if grown <= low:
                 return None, "upper_bound"
-            grown = low * self.growth
-            return self._shape(min(grown, self.upper) if self.upper is not None else grown), "running"
+            return grown, "running"
         if low is None:  # nothing passes below the lowest failure: go down, three times at most
-            lower = self._shape(high / self.growth)
-            if lower >= high or high / self.growth < self.start / self.growth**3:
+            lower = self._step(high / self.growth, high)
+            too_low = (self.whole and lower < 1) or high / self.growth < self.start / self.growth**3
+            if too_low or lower >= high:
                 return None, "none_passed"
             return lower, "running"
         middle = self._shape((low + high) / 2)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from locust.env import Environment
 
-import time
-
 import gevent
 
 from ..plugin_state import state_of
@@ -41,15 +39,17 @@ def open_model_of(environment: Environment, rate: float, kind: str) -> OpenModel
 def wait_for_due(environment: Environment, rate: float, kind: str) -> float:
     """Claim the next due time of the process's schedule, sleep until it, and return it.
 
-    A claim of a schedule replaced while it waited (the rate changed) is withdrawn, and one of the
-    new schedule taken instead.
+    A claim of a schedule replaced while it waited (the rate changed) is dropped, and one of the
+    new schedule taken instead. A send is counted (and how late it was when claimed) once it is
+    kept: a capacity level's window counts the sends made in it.
     """
     while True:
         model = open_model_of(environment, rate, kind)
-        due = model.claim()
-        wait_s = due - time.perf_counter()
-        if wait_s > 0:
-            gevent.sleep(wait_s)
+        due = model.schedule.claim()
+        now = model.clock()
+        late_ms = max(0.0, (now - due) * 1000.0)
+        if due > now:
+            gevent.sleep(due - now)
         if open_model_of(environment, rate, kind) is model:
+            model.stats.add(late_ms)
             return due
-        model.withdraw()

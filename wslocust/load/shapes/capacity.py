@@ -69,6 +69,7 @@ class _Level:
     sends: tuple[int, int] | None = None
     cpu_percent: float | None = None
     cut_short: bool = False
+    drain_s: float = 0.0
 
 
 class CapacityShape(RecordingShape):
@@ -90,7 +91,8 @@ class CapacityShape(RecordingShape):
     """The first level: a rate (default: ``--arrival-rate``) or users (default 1)."""
     settle_time: float = 10.0
     """Seconds each level runs before its measuring window (the queue settles), not judged. After a
-    failed level, the users also stop this long (at least 1 s) first: their connections close, so a
+    failed level, the users also stop this long (at least 1 s, and at least as long as the last
+    level's users take to stop at :attr:`spawn_rate`) first: their connections close, so a
     bot that drops a closed connection's work starts the next level idle."""
     measure_time: float = 30.0
     """Seconds of each level's measuring window: the replies judged."""
@@ -237,9 +239,10 @@ class CapacityShape(RecordingShape):
             self._end("stopped", now)
             return None
         if level.phase == "drain":
-            if now - level.began < max(self.settle_time, 1.0):
+            if now - level.began < level.drain_s:
                 return 0, self.spawn_rate
             level.phase, level.began = "settle", now
+            self._set_rate(level)
         if level.phase == "settle" and now - level.began >= self.settle_time:
             self.recorder.begin(level.users, now)
             level.phase, level.window_start = "measure", now
@@ -265,10 +268,17 @@ class CapacityShape(RecordingShape):
         return users, self.spawn_rate
 
     def _begin_level(self, target: float, now: float, *, drain: bool = False) -> None:
-        self._level = _Level(target, self.users_for(target), now, phase="drain" if drain else "settle")
-        if self.over == "rate" and self.rate_listener is not None:
-            self.rate_listener(target)
+        level = _Level(target, self.users_for(target), now, phase="drain" if drain else "settle")
+        if drain and self._level is not None:  # Locust stops the last level's users at the spawn rate
+            level.drain_s = max(self.settle_time, 1.0, self._level.users / self.spawn_rate)
+        self._level = level
+        if not drain:  # after a drain, when its users start: a schedule begun earlier owes sends at once
+            self._set_rate(level)
         logger.info("wslocust capacity: level %d at %g %s", len(self.levels) + 1, target, self.rate_unit)
+
+    def _set_rate(self, level: _Level) -> None:
+        if self.over == "rate" and self.rate_listener is not None:
+            self.rate_listener(level.target)
 
     def _watch_cpu(self, level: _Level) -> None:
         if self.cpu is not None:
