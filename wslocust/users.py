@@ -447,7 +447,7 @@ class ChatbotUser(WebSocketUser, Conversing):
         if self.open_model is not None:
             self.wait_time = lambda: 0.0  # type: ignore[method-assign]  # the schedule paces the prompts
         lifecycle = self.lifecycle_settings(environment)
-        self.life.plan = Plan(lifecycle)
+        self.life.plan = Plan(lifecycle) if lifecycle.kind != "persistent" else None  # None: kept as is
         self._lifecycle_wait_s: float | None = None
         if lifecycle.kind != "persistent":  # its waits replace the think time where it sets them
             think = self.wait_time
@@ -597,16 +597,21 @@ class ChatbotUser(WebSocketUser, Conversing):
             self._asked_on_connection += 1
             in_flight.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
             return
+        life = self.life
         self._lifecycle_wait_s = None
         if self.prompts_per_connection and self._asked_on_connection >= self.prompts_per_connection:
-            self.life.close()  # (intermittent: closed after the last prompt already)
+            life.close()  # (intermittent: closed after the last prompt already)
             self._asked_on_connection = 0
-        if not self.life.ready():  # no connection (its CONNECT event counts the failure): no prompt
-            return
+        client = life.client
+        if not client.connected:
+            if not life.ready():  # no connection (its CONNECT event counts the failure): no prompt
+                return
+            client = life.client  # maybe another endpoint's
         self._asked_on_connection += 1
-        reply = self.client.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
-        self._lifecycle_wait_s = self.life.replied(reply)
-        if not self.client.connected:
+        reply = client.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
+        if reply.error is not None or life.plan is not None or life.outage.since is not None:
+            self._lifecycle_wait_s = life.replied(reply)  # else nothing to note: the common prompt
+        if not client.connected:
             self._asked_on_connection = 0
 
     def on_stop(self) -> None:
