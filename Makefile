@@ -47,12 +47,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_layout.py
 
-## lint, then pytest in TEST_WORKERS processes. Most tests wait on Locust subprocesses and servers, so
-## three processes on two cores about halve the suite's time; gevent's execution model lets the
-## workers run under Locust's monkey patching. TEST_WORKERS=1 runs it in one process.
-TEST_WORKERS ?= 3
+## lint, then pytest.
 test: lint
-	$(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,--tx $(TEST_WORKERS)*popen//execmodel=gevent)
+	$(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
