@@ -36,6 +36,7 @@ from .frames import (
 )
 from .protocols.base import Chunk, End, Failure, Message, Protocol
 from .reply import Reply
+from .voice import note_voice
 
 __all__ = ["Action", "Close", "Connection", "Dropped", "Pong", "Send"]
 
@@ -126,6 +127,16 @@ class Connection:
         frame = self._frame
         return frame(messages[0]) if len(messages) == 1 else b"".join(map(frame, messages))
 
+    def expect(self, reply: Reply) -> None:
+        """Start awaiting ``reply`` without sending a prompt (an audio turn: the I/O sends the
+        protocol's audio messages itself, framed by :meth:`frame`)."""
+        self.reply = reply
+        self._pieces = []
+
+    def frame(self, message: Message) -> bytes:
+        """``message`` as a masked frame, ready to send (compressed when the connection is)."""
+        return self._frame(message)
+
     def receive(self, data: bytes, time_ms: float) -> list[Action] | None:
         """Read a received block: fold the awaited reply's messages into it; say what to do.
 
@@ -177,6 +188,8 @@ class Connection:
                         reply.error = BotError(f"bot reported an error: {event.message}")
                         over = True
                         break
+                    elif reply.voice is not None:
+                        note_voice(reply.voice, event, time_ms)
                 if over:  # _complete(), inline on this path: most replies end here
                     self.reply = None
                     reply.total_time_ms = time_ms

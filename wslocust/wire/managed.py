@@ -24,6 +24,7 @@ from .deflate import DeflateParameters
 from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_close
 from .protocols.base import Answer, Chunk, End, Event, Failure, Message, Protocol
 from .reply import Reply
+from .voice import note_voice
 
 __all__ = ["ManagedConnection", "connection_for"]
 
@@ -77,12 +78,23 @@ class ManagedConnection(Connection):
         self.quiet_until_ms = None
         return super().start(reply)
 
+    def expect(self, reply: Reply) -> None:
+        """Start awaiting ``reply`` without a prompt (see :meth:`Connection.expect`), no quiet
+        period running yet."""
+        self.quiet_until_ms = None
+        super().expect(reply)
+
     def end_quietly(self) -> None:
-        """The quiet period ran out: the awaited reply is complete at its last chunk's time."""
+        """The quiet period ran out: the awaited reply is complete at its last chunk's (or, in an
+        audio turn, its last audio's) time."""
         reply = self.reply
-        if reply is not None and reply.chunk_times_ms:
+        if reply is None:
+            return
+        voice = reply.voice
+        last = [times[-1] for times in (reply.chunk_times_ms, voice.audio_times_ms if voice else ()) if times]
+        if last:
             self.quiet_until_ms = None
-            self._complete(reply, reply.chunk_times_ms[-1])
+            self._complete(reply, max(last))
 
     def receive(self, data: bytes, time_ms: float) -> list[Action] | None:
         """Read a received block, as :meth:`Connection.receive` does, feeding the protocol every
@@ -154,6 +166,12 @@ class ManagedConnection(Connection):
                 reply.error = BotError(f"bot reported an error: {event.message}")
                 self._complete(reply, time_ms)
                 reply = None
+            elif reply.voice is not None:  # an audio turn's voice event
+                in_reply = True
+                note_voice(reply.voice, event, time_ms)
+                quiet_ms = self.protocol.quiet_ms
+                if quiet_ms is not None:
+                    self.quiet_until_ms = time_ms + quiet_ms
         if in_reply and awaited is not None:
             awaited.bytes += size
         return awaited is None and not answered

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import WsLocustError
+from .voice import VoiceTimes
 
 __all__ = ["CONNECT_REQUEST_TYPE", "REQUEST_TYPE", "Check", "Reply"]
 
@@ -40,6 +41,7 @@ class Reply:
         scores: each metric's score of this reply (metrics that did not apply are absent).
         missed: the metrics whose failure condition held (objectives included).
         metric_errors: the metrics whose function raised, with the error.
+        voice: an audio turn's times (:mod:`wslocust.wire.voice`); None for a text prompt.
     """
 
     prompt: str
@@ -58,6 +60,7 @@ class Reply:
     scores: dict[str, float] = field(default_factory=dict)
     missed: list[str] = field(default_factory=list)
     metric_errors: dict[str, str] = field(default_factory=dict)
+    voice: VoiceTimes | None = None
 
     @property
     def ok(self) -> bool:

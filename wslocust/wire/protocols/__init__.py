@@ -7,7 +7,21 @@ to write your own.
 from __future__ import annotations
 
 from .apigw import ApiGatewayProtocol
-from .base import END, PROTOCOLS, Answer, Chunk, End, Event, Failure, Message, Protocol, get_protocol
+from .base import (
+    END,
+    PROTOCOLS,
+    Answer,
+    AudioOut,
+    Chunk,
+    End,
+    Event,
+    Failure,
+    Message,
+    Protocol,
+    SpeechEnded,
+    Transcript,
+    get_protocol,
+)
 from .json_messages import Condition, JsonProtocol, JsonTemplate, get_path
 from .openai_realtime import OpenAIRealtimeProtocol
 from .plain import PlainProtocol
@@ -18,6 +32,7 @@ __all__ = [
     "PROTOCOLS",
     "Answer",
     "ApiGatewayProtocol",
+    "AudioOut",
     "Chunk",
     "Condition",
     "End",
@@ -31,6 +46,8 @@ __all__ = [
     "Protocol",
     "RasaProtocol",
     "SocketIOProtocol",
+    "SpeechEnded",
+    "Transcript",
     "get_path",
     "get_protocol",
 ]

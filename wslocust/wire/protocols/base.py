@@ -6,7 +6,10 @@ A protocol is socket-free. The client gives it whole WebSocket messages (``str``
 - :class:`Chunk`: a piece of the reply's text arrived;
 - :class:`End`: the reply is complete;
 - :class:`Failure`: the bot says the reply failed (the round trip is a failure);
-- :class:`Answer`: a message to send back at once (a protocol's own heartbeat answer).
+- :class:`Answer`: a message to send back at once (a protocol's own heartbeat answer);
+- voice (an audio turn, :mod:`wslocust.wire.voice`): :class:`AudioOut` (a piece of the answer's
+  audio), :class:`Transcript` (a transcript arrived: of the answer, or of the user's speech for
+  speech-to-text), :class:`SpeechEnded` (the server detected the end of the user's speech).
 
 A message that is not part of the current reply (a server push, a heartbeat, another response's
 event) yields no event. A message the protocol cannot read raises
@@ -39,12 +42,15 @@ __all__ = [
     "END",
     "PROTOCOLS",
     "Answer",
+    "AudioOut",
     "Chunk",
     "End",
     "Event",
     "Failure",
     "Message",
     "Protocol",
+    "SpeechEnded",
+    "Transcript",
     "get_protocol",
 ]
 
@@ -126,7 +132,57 @@ class Answer:
     __hash__ = None  # type: ignore[assignment]
 
 
-Event = Chunk | End | Failure | Answer
+class AudioOut:
+    """A piece of the answer's audio arrived: ``seconds`` of it (its length when played)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"AudioOut({self.seconds!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AudioOut) and other.seconds == self.seconds
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Transcript:
+    """A transcript arrived; ``final`` when it is a final result (speech-to-text), not an interim
+    one. Only its time is recorded: text that makes the reply comes as :class:`Chunk` events."""
+
+    __slots__ = ("final", "text")
+
+    def __init__(self, text: str, *, final: bool = False) -> None:
+        self.text = text
+        self.final = final
+
+    def __repr__(self) -> str:
+        return f"Transcript({self.text!r}, final={self.final!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Transcript) and (other.text, other.final) == (self.text, self.final)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class SpeechEnded:
+    """The server detected the end of the user's speech (voice activity detection)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SpeechEnded()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpeechEnded)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+Event = Chunk | End | Failure | Answer | AudioOut | Transcript | SpeechEnded
 
 END = End()
 """The shared :class:`End` of protocols whose end carries no fields."""
@@ -235,6 +291,28 @@ class Protocol(ABC):
                 return (json.loads(message),)
             except ValueError:
                 return ()
+        return ()
+
+    # Audio turns (wslocust.wire.voice): the user speaks an utterance as a stream of frames, sent at
+    # real-time pace by the I/O; the answer is read by `feed` as for a prompt. The defaults are the
+    # generic case: each frame is one binary message of raw PCM, with nothing before or after it.
+    audio_rate: int | None = None
+    """The sample rate (Hz) of the PCM16 mono audio the protocol takes; the utterance is resampled to
+    it. None: any rate (the utterance is sent at its own)."""
+
+    def audio_start(self, record: Mapping[str, Any]) -> Sequence[Message]:
+        """Start an audio turn: reset the reply state as :meth:`request` does; return the messages
+        to send before the first frame."""
+        return ()
+
+    def audio_frames(self, frames: Sequence[bytes]) -> Sequence[Message]:
+        """The messages carrying an utterance's frames (PCM16 mono little-endian at
+        :attr:`audio_rate`, each ``--audio-frame-ms`` long), one message a frame. Called once a
+        turn: build every message here, so the I/O only frames and sends them on schedule."""
+        return frames
+
+    def audio_end(self) -> Sequence[Message]:
+        """The messages to send after the utterance's last frame (a commit, a close-stream)."""
         return ()
 
     @abstractmethod
