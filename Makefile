@@ -47,9 +47,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_layout.py
 
-## lint, then pytest.
+## lint, then pytest: the suite split in two processes run side by side (scripts/test_shards.py).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/python scripts/test_shards.py 2
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
