@@ -31,6 +31,7 @@ __all__ = [
     "add_profile_arguments",
     "add_session_arguments",
     "add_socketio_arguments",
+    "add_voice_gates",
 ]
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
