@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from wslocust.outputs.csv_files import voice_rows
-from wslocust.plugin.webui import VOICE_COLUMNS, chart_data
+from wslocust.plugin.webui import VOICE_TABLE_COLUMNS, chart_data
 from wslocust.stats import ChatStats
 
 from ..conftest import make_reply
@@ -24,7 +24,7 @@ def test_the_charts_data_carries_the_voice_figures_a_row_a_name_then_aggregated(
     stats.record(voice_reply("order", audio_times_ms=(2000.0,), audio_seconds=(1.0,)))
 
     voice = chart_data(recorder_with(stats))["voice"]  # type: ignore[arg-type]
-    assert [column["title"] for column in voice["columns"]] == ["Name", *VOICE_COLUMNS]
+    assert [column["title"] for column in voice["columns"]] == ["Name", *VOICE_TABLE_COLUMNS]
     assert [row["name"] for row in voice["rows"]] == ["greet", "order", "Aggregated"]
     assert voice["rows"][1]["v2v_p95_ms"] == voice_rows(stats.voice)[1]["V2V p95 (ms)"] == 1000.0
 

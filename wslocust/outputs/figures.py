@@ -10,7 +10,10 @@ A figure has one name a place, all in its row of :data:`FIGURES`:
 
 The CSV headers (:func:`columns`) and rows, the web UI's keys (:func:`ui_key`) and the JSON
 summary's fields are generated from it, and ``analysis/`` is tested against it: a new figure is one
-row here. Each quality metric adds the columns of :data:`METRIC_PARTS`.
+row here. Each quality metric adds the columns of :data:`METRIC_PARTS`. The figures of other things
+than the replies have their own tables here, in the same way: the conversations'
+(:data:`CONVERSATION_FIGURES`), the audio turns' (:data:`VOICE_FIGURES`: ``PREFIX_voice.csv`` and the
+summary's ``voice`` section) and a capacity search's levels (:data:`CAPACITY_FIGURES`).
 """
 
 from __future__ import annotations
@@ -555,7 +558,13 @@ def _check(figures: Iterable[Figure]) -> None:
             raise ValueError(f"outputs.figures: the column numbers of {file} are not 0, 1, 2...")
 
 
+def _check_voice(figures: Iterable[VoiceFigure]) -> None:
+    """Fail at import on two voice figures of one title, key or summary path."""
+    figures = list(figures)
+    for name in ("title", "key", "summary"):
+        if len({getattr(figure, name) for figure in figures}) != len(figures):
+            raise ValueError(f"outputs.figures: two voice figures have the same {name}")
+
+
 _check(FIGURES)
-for _name in ("title", "key", "summary"):
-    if len({getattr(figure, _name) for figure in VOICE_FIGURES}) != len(VOICE_FIGURES):
-        raise ValueError(f"outputs.figures: two voice figures have the same {_name}")
+_check_voice(VOICE_FIGURES)

@@ -28,7 +28,7 @@ __all__ = [
     "CHART_COLUMNS",
     "TABLE_COLUMNS",
     "TAB_KEY",
-    "VOICE_COLUMNS",
+    "VOICE_TABLE_COLUMNS",
     "add_chatbot_tab",
     "chart_data",
     "voice_table",
@@ -58,7 +58,7 @@ CHART_COLUMNS = [column for _, lines in CHARTS for column, _, _ in lines]
 """The history columns the Chatbot tab's charts draw (keyed by :func:`~wslocust.outputs.ui_key`)."""
 
 
-VOICE_COLUMNS = [
+VOICE_TABLE_COLUMNS = [
     "Voice Turns", "Voice Failures", "V2V p50 (ms)", "V2V p95 (ms)", "V2V p99 (ms)", "TTFA p50 (ms)",
     "TTFA p95 (ms)", "First Transcript p95 (ms)", "Final Transcript p95 (ms)", "Audio Out (s)",
     "Real-Time Factor Min", "Underruns", "Underrun p95 (ms)", "Frame Lateness p99 (ms)",
@@ -76,7 +76,7 @@ def _check_columns() -> None:
         for column in columns:
             if file not in FIGURES_BY_TITLE[column].files:
                 raise ValueError(f"webui: {column!r} is not a column of {file}")
-    for column in VOICE_COLUMNS:
+    for column in VOICE_TABLE_COLUMNS:
         if column not in _VOICE_KEYS:
             raise ValueError(f"webui: {column!r} is not a voice figure")
 
@@ -133,9 +133,9 @@ def voice_table(recorder: Recording) -> dict[str, Any] | None:
     if book.empty:
         return None
     columns = [{"key": "name", "title": "Name"}]
-    columns += [{"key": _VOICE_KEYS[title], "title": title} for title in VOICE_COLUMNS]
+    columns += [{"key": _VOICE_KEYS[title], "title": title} for title in VOICE_TABLE_COLUMNS]
     rows = [
-        {"name": row["Name"], **{_VOICE_KEYS[title]: row[title] for title in VOICE_COLUMNS}}
+        {"name": row["Name"], **{_VOICE_KEYS[title]: row[title] for title in VOICE_TABLE_COLUMNS}}
         for row in voice_rows(book)
     ]
     return {"columns": columns, "rows": rows}
