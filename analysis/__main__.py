@@ -6,6 +6,8 @@ commands:
   compare BASE RUN [RUN..]  compare runs side by side (table, JSON, overlaid figures); exit 1 when
                             a run is worse than BASE past the tolerance (for CI)
   report PREFIX             write one self-contained HTML report (PREFIX_report.html)
+  voice PREFIX              print the voice figures of a run with audio turns, a row a request
+                            name (V2V and TTFA percentiles...); -o writes a PNG of them
   repeat -n N -o PREFIX -- COMMAND
                             run a test N times; each headline figure's min/median/max
                             (PREFIX_repeat.json), which compare uses to tell a regression from noise
@@ -41,6 +43,10 @@ def _command(name: str) -> Callable[[list[str] | None], int]:
         from .compare import main as compare
 
         return compare
+    if name == "voice":
+        from .voice import main as voice
+
+        return voice
     if name == "repeat":
         from .repeat import main as repeat
 
@@ -50,7 +56,7 @@ def _command(name: str) -> Callable[[list[str] | None], int]:
     return report
 
 
-COMMANDS = ("summarize", "plot", "compare", "report", "repeat")
+COMMANDS = ("summarize", "plot", "compare", "report", "repeat", "voice")
 """The subcommands."""
 
 _ANALYSIS_PACKAGES = frozenset(("numpy", "pandas", "matplotlib"))

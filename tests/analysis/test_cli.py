@@ -47,7 +47,7 @@ def test_no_command_or_an_unknown_one_is_exit_2(capsys: pytest.CaptureFixture[st
     assert "a command is required" in capsys.readouterr().err
     assert main(["sumarize"]) == 2
     assert capsys.readouterr().err == (
-        "wslocust-analysis: error: unknown command 'sumarize' (choose from summarize, plot, compare, report, repeat)\n"
+        "wslocust-analysis: error: unknown command 'sumarize' (choose from summarize, plot, compare, report, repeat, voice)\n"
     )
 
 
@@ -85,9 +85,7 @@ def test_the_entry_point_is_the_dispatcher() -> None:
 
 
 def test_analysis_never_imports_wslocust() -> None:
-    code = (
-        "import sys, analysis.__main__, analysis.summarize, analysis.plot, analysis.compare, analysis.report;"
-    )
+    code = "import sys, analysis.__main__, analysis.summarize, analysis.plot, analysis.compare, analysis.report, analysis.voice;"
     code += "print(any(m == 'wslocust' or m.startswith('wslocust.') for m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True

@@ -21,6 +21,7 @@ from PIL import Image
 
 from scripts.screenshot_webui import Browser, find_chromium, parse_page, running_web_ui
 from wslocust.outputs import HISTORY_COLUMNS, STATS_COLUMNS
+from wslocust.outputs.csv_files import VOICE_COLUMNS
 from wslocust.plugin.webui import CHART_COLUMNS
 from wslocust.plugin.webui_form import (
     FORM_GROUPS,
@@ -122,7 +123,9 @@ def test_the_page_declares_the_chatbot_tab_its_columns_and_csv_downloads(chatbot
     assert columns["ttft_p50_ms"] == "TTFT p50 (ms)"
     assert {"replies", "ttft_p99_ms", "intent_mean", "intent_missed", "recall_mean"} <= set(columns)
     hrefs = {link["href"] for link in args["extended_csv_files"]}
-    assert hrefs == {"./wslocust/chat_stats.csv", "./wslocust/chat_stats_history.csv"}
+    assert hrefs == {"./wslocust/chat_stats.csv", "./wslocust/chat_stats_history.csv", "./wslocust/voice.csv"}
+    voice = urllib.request.urlopen(chatbot_ui + "/wslocust/voice.csv", timeout=5).read().decode()
+    assert voice.splitlines() == [",".join(VOICE_COLUMNS)]  # no audio turn: the header alone
 
 
 @pytest.mark.slow

@@ -6,10 +6,13 @@ from types import SimpleNamespace
 
 from wslocust.load.shapes.capacity import CapacityShape
 from wslocust.plugin.webui import chart_data
+from wslocust.stats import ChatStats
 
 
 def recorder_with(shape: object) -> SimpleNamespace:
-    return SimpleNamespace(environment=SimpleNamespace(shape_class=shape), history_rows=[], started_at=None)
+    return SimpleNamespace(
+        environment=SimpleNamespace(shape_class=shape), history_rows=[], started_at=None, stats=ChatStats()
+    )
 
 
 def test_the_charts_data_carries_the_capacity_searchs_verdict() -> None:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from ..values import BadValue, fraction, integer, milliseconds, number
 from .gate import Comparison, Gate, Measurement
 from .measures import capacity, connection_success_rate, error_rate, requests_per_second, success_rate, timing
+from .voice import voice_gates
 
 __all__ = [
     "DEFAULT_TTFT_PERCENTILE",
@@ -37,7 +38,8 @@ GATE_OPTIONS: tuple[str, ...] = (
     "--ttft-percentile",
     "--min-capacity",
 )
-"""Every option :func:`add_gate_arguments` registers, in order."""
+"""Every option :func:`add_gate_arguments` registers, in order (the voice gates' are
+:data:`~.voice.VOICE_GATE_OPTIONS`: their own group)."""
 
 
 class AddOption(Protocol):
@@ -203,4 +205,4 @@ def gates_from_options(options: argparse.Namespace | Mapping[str, object]) -> li
     if (value := given("min_capacity")) is not None:
         limit = number(value, "--min-capacity", positive=True, what="a capacity (prompts/s or users)")
         gates.append(Gate("min_capacity", "capacity", "--min-capacity", limit, "min", "level", capacity))
-    return gates
+    return gates + voice_gates(given)

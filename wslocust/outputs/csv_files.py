@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..stats.aggregates import ChatStats, ReplyStats
+from ..stats.voice import VoiceBook
 from .figures import (
     CHAT_HISTORY,
     CHAT_STATS,
     CONVERSATION_FIGURES,
+    VOICE_FIGURES,
     ConversationDurations,
     columns,
     csv_number,
@@ -34,11 +36,16 @@ __all__ = [
     "HISTORY_COLUMNS",
     "HISTORY_SUFFIX",
     "STATS_COLUMNS",
+    "VOICE_COLUMNS",
+    "VOICE_SUFFIX",
     "HistoryWriter",
     "history_csv_text",
     "stats_csv_text",
+    "voice_csv_text",
+    "voice_rows",
     "write_conversations_csv",
     "write_stats_csv",
+    "write_voice_csv",
 ]
 
 STATS_COLUMNS = columns(CHAT_STATS)
@@ -87,6 +94,33 @@ def write_conversations_csv(
     ]
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(_csv_text(CONVERSATIONS_COLUMNS, rows), encoding="utf-8", newline="")
+    temporary.replace(path)  # never a half-written file
+
+
+VOICE_SUFFIX = "_voice.csv"
+
+VOICE_COLUMNS = ["Name", *(figure.title for figure in VOICE_FIGURES)]
+"""Columns of ``_voice.csv`` (a run with audio turns): a row a request name, then ``Aggregated``."""
+
+
+def voice_rows(book: VoiceBook) -> list[dict[str, Any]]:
+    """The rows of ``_voice.csv``: one a request name with audio turns (sorted), then ``Aggregated``."""
+    named = [*((name, book.by_name[name]) for name in sorted(book.by_name)), ("Aggregated", book.total)]
+    return [
+        {"Name": name, **{f.title: csv_number(f.value(stats), f.unit) for f in VOICE_FIGURES}}
+        for name, stats in named
+    ]
+
+
+def voice_csv_text(book: VoiceBook) -> str:
+    """The text of ``_voice.csv`` (also the web UI's download: only the header without audio turns)."""
+    return _csv_text(VOICE_COLUMNS, voice_rows(book) if not book.empty else [])
+
+
+def write_voice_csv(path: Path, book: VoiceBook) -> None:
+    """Write ``_voice.csv`` (whole, replacing any earlier one)."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(voice_csv_text(book), encoding="utf-8", newline="")
     temporary.replace(path)  # never a half-written file
 
 

@@ -10,7 +10,10 @@ A figure has one name a place, all in its row of :data:`FIGURES`:
 
 The CSV headers (:func:`columns`) and rows, the web UI's keys (:func:`ui_key`) and the JSON
 summary's fields are generated from it, and ``analysis/`` is tested against it: a new figure is one
-row here. Each quality metric adds the columns of :data:`METRIC_PARTS`.
+row here. Each quality metric adds the columns of :data:`METRIC_PARTS`. The figures of other things
+than the replies have their own tables here, in the same way: the conversations'
+(:data:`CONVERSATION_FIGURES`), the audio turns' (:data:`VOICE_FIGURES`: ``PREFIX_voice.csv`` and the
+summary's ``voice`` section) and a capacity search's levels (:data:`CAPACITY_FIGURES`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ..stats.aggregates import Histogram, MetricStats, ReplyStats
+from ..stats.voice import VoiceStats
 
 __all__ = [
     "CAPACITY_FIGURES",
@@ -32,11 +36,13 @@ __all__ = [
     "FIGURES_BY_TITLE",
     "METRIC_PARTS",
     "SUMMARY_SECTIONS",
+    "VOICE_FIGURES",
     "ConversationDurations",
     "ConversationFigure",
     "Figure",
     "LevelFigure",
     "MetricPart",
+    "VoiceFigure",
     "Window",
     "columns",
     "csv_number",
@@ -341,6 +347,91 @@ duration of every conversation, from Locust's statistics of the ``CONVERSATION``
 percentiles are Locust's, rounded as Locust rounds response times: to 2 significant digits past
 100 ms, within the exact minimum and maximum)."""
 
+
+@dataclass(frozen=True)
+class VoiceFigure:
+    """A figure of the audio turns: its column in ``PREFIX_voice.csv`` (a row a request name, then
+    ``Aggregated``), its key in the web UI and ``analysis/``, and ``voice.<summary>`` in the JSON
+    summary (also under ``voice.by_name.<name>``)."""
+
+    title: str
+    """The CSV column title, e.g. ``V2V p95 (ms)``."""
+    key: str
+    """The web UI's and ``analysis/``'s key, e.g. ``v2v_p95_ms``."""
+    summary: str
+    """Its dotted path under ``voice``, e.g. ``voice_to_voice_ms.p95``."""
+    unit: str
+    """``count``, ``ms``, ``s`` or ``factor`` (audio seconds per wall second)."""
+    value: Callable[[VoiceStats], float | int | None]
+
+
+_VOICE_PARTS = {"Avg": "avg", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99", "Max": "max"}
+
+
+def _voice_timing(which: str, title: str, key: str, summary: str, parts: str) -> list[VoiceFigure]:
+    """The figures of one of :class:`~wslocust.stats.voice.VoiceStats`' histograms of ms (``parts``:
+    the space-separated titles of :data:`_VOICE_PARTS` wanted)."""
+
+    def value(part: str) -> Callable[[VoiceStats], float | None]:
+        def read(stats: VoiceStats) -> float | None:
+            histogram: Histogram = getattr(stats, which)
+            if part == "avg":
+                return histogram.mean
+            if part == "max":
+                return histogram.maximum if histogram.count else None
+            return histogram.percentile(int(part[1:]) / 100)
+
+        return read
+
+    return [
+        VoiceFigure(f"{title} {name} (ms)", f"{key}_{_VOICE_PARTS[name]}_ms",
+                    f"{summary}.{_VOICE_PARTS[name]}", "ms", value(_VOICE_PARTS[name]))
+        for name in parts.split()
+    ]  # fmt: skip
+
+
+def _per_turn_s(stats: VoiceStats, fraction: float) -> float | None:
+    value = stats.audio_out.percentile(fraction)
+    return None if value is None else value / 1000.0
+
+
+VOICE_FIGURES: tuple[VoiceFigure, ...] = (
+    VoiceFigure("Voice Turns", "voice_turns", "turns", "count", lambda v: v.turns),
+    VoiceFigure("Voice Failures", "voice_failures", "failures", "count", lambda v: v.failures),
+    *_voice_timing("voice_to_voice", "V2V", "v2v", "voice_to_voice_ms", "Avg p50 p90 p95 p99 Max"),
+    *_voice_timing("first_audio", "TTFA", "ttfa", "time_to_first_audio_ms", "Avg p50 p90 p95 p99 Max"),
+    *_voice_timing("first_transcript", "First Transcript", "first_transcript",
+                   "time_to_first_transcript_ms", "p50 p95 p99 Max"),
+    *_voice_timing("final_transcript", "Final Transcript", "final_transcript",
+                   "final_transcript_latency_ms", "p50 p95 p99 Max"),
+    VoiceFigure("Answers With Audio", "answers_with_audio", "audio_out.answers", "count",
+                lambda v: v.with_audio),
+    VoiceFigure("Audio Out (s)", "audio_out_s", "audio_out.total_s", "s", lambda v: v.audio_s),
+    VoiceFigure("Audio Out p50 (s)", "audio_out_p50_s", "audio_out.per_answer_s.p50", "s",
+                lambda v: _per_turn_s(v, 0.5)),
+    VoiceFigure("Audio Out Max (s)", "audio_out_max_s", "audio_out.per_answer_s.max", "s",
+                lambda v: v.audio_out.maximum / 1000.0 if v.audio_out.count else None),
+    VoiceFigure("Real-Time Factor Min", "rtf_min", "real_time_factor.min", "factor", lambda v: v.factor(0.0)),
+    VoiceFigure("Real-Time Factor p5", "rtf_p5", "real_time_factor.p5", "factor", lambda v: v.factor(0.05)),
+    VoiceFigure("Real-Time Factor p50", "rtf_p50", "real_time_factor.p50", "factor", lambda v: v.factor(0.5)),
+    VoiceFigure("Underruns", "underruns", "underruns.count", "count", lambda v: v.underruns),
+    VoiceFigure("Underrun Answers", "underrun_answers", "underruns.answers", "count",
+                lambda v: v.underrun_turns),
+    VoiceFigure("Underrun Total (ms)", "underrun_total_ms", "underruns.total_ms", "ms",
+                lambda v: v.underrun.total),
+    *_voice_timing("underrun", "Underrun", "underrun", "underruns.per_answer_ms", "p50 p95 p99 Max"),
+    VoiceFigure("Frames Sent", "frames_sent", "frames.sent", "count", lambda v: v.frames),
+    *_voice_timing("lateness", "Frame Lateness", "frame_lateness", "frames.lateness_ms", "Avg p50 p99 Max"),
+)  # fmt: skip
+"""The audio turns' figures (a run with audio turns only; docs/metrics.md defines each): turns and
+failed turns; of the successful turns, voice-to-voice latency (end of speech → first audio of the
+answer), time to first audio (TTFA) and to the first transcript (from the utterance's start), final
+transcript latency (end of speech → final transcript); of the successful answers with audio, audio
+out (seconds), real-time factor (lowest first: below 1, slower than real time), playback underruns
+(count, answers with one, total length, and each answer's total length); and the sender's frames
+and their lateness (every frame of every turn)."""
+
+
 SUMMARY_SECTIONS: dict[str, str] = {
     "run": "what was run: host, locustfile, users, spawn rate, run time, protocol, shape, workers, options",
     "duration_s": "from the test's start to its stop",
@@ -363,6 +454,7 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "open_model": "an open model's rate and how it kept up",
     "gates": "each gate's limit, measured value and verdict",
     "conversations": "a run with conversations: CONVERSATION_FIGURES in all and by_name",
+    "voice": "a run with audio turns: VOICE_FIGURES in all and by_name",
 }
 """The JSON summary's other top-level fields: sections beside the figures (docs/outputs.md)."""
 
@@ -466,4 +558,13 @@ def _check(figures: Iterable[Figure]) -> None:
             raise ValueError(f"outputs.figures: the column numbers of {file} are not 0, 1, 2...")
 
 
+def _check_voice(figures: Iterable[VoiceFigure]) -> None:
+    """Fail at import on two voice figures of one title, key or summary path."""
+    figures = list(figures)
+    for name in ("title", "key", "summary"):
+        if len({getattr(figure, name) for figure in figures}) != len(figures):
+            raise ValueError(f"outputs.figures: two voice figures have the same {name}")
+
+
 _check(FIGURES)
+_check_voice(VOICE_FIGURES)

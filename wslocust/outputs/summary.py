@@ -10,17 +10,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..stats.aggregates import ChatStats, ConnectStats, ReplyStats
+from ..stats.voice import VoiceBook, VoiceStats
 from .figures import (
     CONVERSATION_FIGURES,
     FIGURES,
     METRIC_PARTS,
+    VOICE_FIGURES,
     ConversationDurations,
     Window,
     summary_number,
 )
 from .lifecycle import lifecycle_section
 
-__all__ = ["conversations_summary", "public_url", "reply_section", "summary"]
+__all__ = ["conversations_summary", "public_url", "reply_section", "summary", "voice_section"]
 
 _HANDSHAKE_TIMING = "latency_ms"
 """The figures whose fields a handshake's timing has too (``connections.handshake_ms``)."""
@@ -87,6 +89,8 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
         name: reply_section(stats.by_name[name], duration_s) for name in sorted(stats.by_name)
     }
     result["failed_replies_dropped"] = stats.failed_dropped
+    if not stats.voice.empty:
+        result["voice"] = voice_section(stats.voice)
     if extra:
         result.update(extra)
     return result
@@ -110,6 +114,25 @@ def conversations_summary(
     conversations, and of each name under ``by_name``."""
     section = _conversation_figures(total)
     section["by_name"] = {name: _conversation_figures(by_name[name]) for name in sorted(by_name)}
+    return section
+
+
+def _voice_figures(stats: VoiceStats) -> dict[str, Any]:
+    section: dict[str, Any] = {}
+    for figure in VOICE_FIGURES:
+        *parents, field = figure.summary.split(".")
+        place = section
+        for parent in parents:
+            place = place.setdefault(parent, {})
+        place[field] = summary_number(figure.value(stats), figure.unit)
+    return section
+
+
+def voice_section(book: VoiceBook) -> dict[str, Any]:
+    """The summary's ``voice`` section (a run with audio turns): :data:`.figures.VOICE_FIGURES` of
+    every audio turn, and of each request name's under ``by_name``."""
+    section = _voice_figures(book.total)
+    section["by_name"] = {name: _voice_figures(book.by_name[name]) for name in sorted(book.by_name)}
     return section
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .rows import AGGREGATED
 
-__all__ = ["format_table"]
+__all__ = ["format_table", "format_voice_table"]
 
 _COLUMNS = [
     ("Name", "Name", 24), ("Replies", "# replies", 9), ("Failures", "# fails", 8),
@@ -50,6 +50,46 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
             value = row.get(key, "")
             text = str(value)[:width] if index == 0 else str(value)
             cells.append(text.ljust(width) if index == 0 else text.rjust(width))
+        if row.get("Name") == AGGREGATED:
+            lines.append("-" * len(header))
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
+
+
+_VOICE_COLUMNS = [
+    ("Name", "Name", 24), ("Voice Turns", "# turns", 8), ("Voice Failures", "# fails", 8),
+    ("V2V p50 (ms)", "V2V p50", 8), ("V2V p95 (ms)", "V2V p95", 8), ("V2V p99 (ms)", "V2V p99", 8),
+    ("TTFA p50 (ms)", "TTFA p50", 8), ("TTFA p95 (ms)", "TTFA p95", 8),
+    ("First Transcript p95 (ms)", "1st tr95", 8), ("Final Transcript p95 (ms)", "fin tr95", 8),
+    ("Audio Out (s)", "audio s", 8), ("Real-Time Factor Min", "RTF min", 8),
+    ("Underruns", "underrun", 8), ("Underrun p95 (ms)", "under p95", 9),
+    ("Frame Lateness p99 (ms)", "late p99", 8), ("Frame Lateness Max (ms)", "late max", 8),
+]  # fmt: skip
+"""The voice figures shown (titles of :data:`.figures.VOICE_FIGURES`), each with its heading and width."""
+
+
+def format_voice_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A fixed-width table of the main voice figures (the rows of ``_voice.csv``), for the end of a
+    headless run with audio turns."""
+    name_width = max(
+        _VOICE_COLUMNS[0][2],
+        min(_NAME_WIDTH_MAX, max((len(str(row.get("Name", ""))) for row in rows), default=0)),
+    )
+    columns = [("Name", "Name", name_width), *_VOICE_COLUMNS[1:]]
+    header = " ".join(
+        title.rjust(width) if index else title.ljust(width) for index, (_, title, width) in enumerate(columns)
+    )
+    title = (
+        "Voice statistics (audio turns; V2V: end of speech to first audio, TTFA: utterance start to "
+        "first audio, in ms; RTF: audio seconds per wall second, lowest; underruns: playback gaps; "
+        "frame lateness: the sender's; docs/metrics.md)"
+    )
+    lines = [title, header, "-" * len(header)]
+    for row in rows:
+        cells = []
+        for index, (key, _, width) in enumerate(columns):
+            text = str(row.get(key, ""))
+            cells.append(text[:width].ljust(width) if index == 0 else text.rjust(width))
         if row.get("Name") == AGGREGATED:
             lines.append("-" * len(header))
         lines.append(" ".join(cells))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..gates import add_gate_arguments
+from ..gates.voice import add_voice_gate_arguments
 from ..lifecycles import LIFECYCLES
 from ..load.arrivals import ARRIVAL_KINDS
 from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
@@ -30,6 +31,7 @@ __all__ = [
     "add_profile_arguments",
     "add_session_arguments",
     "add_socketio_arguments",
+    "add_voice_gates",
 ]
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
@@ -246,6 +248,9 @@ def add_arguments(parser: Any) -> None:
             "wslocust gates", "Pass/fail limits judged at the end of the run (docs/gates.md)"
         ),
         add_option,
+    )
+    add_voice_gates(
+        parser.add_argument_group("wslocust voice gates", "Pass/fail limits on audio turns (docs/gates.md)")
     )
     demo = parser.add_argument_group(
         "wslocust demo", "The embedded demo chatbot, started when no --host is given"
@@ -507,3 +512,8 @@ def add_lifecycle_arguments(group: Any) -> None:
         metavar="MIN-MAX",
         help="bursty: seconds idle, connected, after each burst, N or MIN-MAX (default 30-60)",
     )
+
+
+def add_voice_gates(group: Any) -> None:
+    """The ``wslocust voice gates`` group: limits on the audio turns' figures (docs/gates.md)."""
+    add_voice_gate_arguments(group, add_option)

@@ -49,7 +49,9 @@ from ..outputs import (
     summary,
     write_stats_csv,
 )
+from ..outputs.csv_files import VOICE_SUFFIX, voice_rows, write_voice_csv
 from ..outputs.lifecycle import lifecycle_text
+from ..outputs.table import format_voice_table
 from ..stats.aggregates import ChatStats, ReplyStats
 from ..stats.recorder import REPORT_KEY, Recorder, Role
 from ..users import WebSocketUser
@@ -372,6 +374,8 @@ class Recording:
         duration = self.duration_s
         if self.csv_prefix:
             write_stats_csv(Path(f"{self.csv_prefix}_chat_stats.csv"), self.stats, duration)
+            if not self.stats.voice.empty:
+                write_voice_csv(Path(self.csv_prefix + VOICE_SUFFIX), self.stats.voice)
         self.last_summary = summary(self.stats, duration, self._summary_extra())
         self.last_verdict = self._judge(self.last_summary)
         if self.summary_path is not None:
@@ -382,6 +386,8 @@ class Recording:
         texts = []
         if self.print_table and self.stats.total.replies:
             texts.append(format_table(stats_rows(self.stats, duration)))
+        if self.print_table and not self.stats.voice.empty:
+            texts.append(format_voice_table(voice_rows(self.stats.voice)))
         lives = lifecycle_text(self.stats.lifecycle)
         if self.print_table and lives is not None:
             texts.append(lives)

@@ -19,10 +19,20 @@ from flask import Blueprint, Response, request, send_from_directory
 
 from ..load.shapes.capacity import CapacityShape
 from ..outputs import metric_columns, stats_csv_text, ui_key, ui_rows
-from ..outputs.figures import CHAT_HISTORY, CHAT_STATS, FIGURES_BY_TITLE
+from ..outputs.csv_files import voice_csv_text, voice_rows
+from ..outputs.figures import CHAT_HISTORY, CHAT_STATS, FIGURES_BY_TITLE, VOICE_FIGURES
 from .recording import Recording
 
-__all__ = ["CHARTS", "CHART_COLUMNS", "TABLE_COLUMNS", "TAB_KEY", "add_chatbot_tab", "chart_data"]
+__all__ = [
+    "CHARTS",
+    "CHART_COLUMNS",
+    "TABLE_COLUMNS",
+    "TAB_KEY",
+    "VOICE_TABLE_COLUMNS",
+    "add_chatbot_tab",
+    "chart_data",
+    "voice_table",
+]
 
 TAB_KEY = "chatbot"
 
@@ -48,12 +58,27 @@ CHART_COLUMNS = [column for _, lines in CHARTS for column, _, _ in lines]
 """The history columns the Chatbot tab's charts draw (keyed by :func:`~wslocust.outputs.ui_key`)."""
 
 
+VOICE_TABLE_COLUMNS = [
+    "Voice Turns", "Voice Failures", "V2V p50 (ms)", "V2V p95 (ms)", "V2V p99 (ms)", "TTFA p50 (ms)",
+    "TTFA p95 (ms)", "First Transcript p95 (ms)", "Final Transcript p95 (ms)", "Audio Out (s)",
+    "Real-Time Factor Min", "Underruns", "Underrun p95 (ms)", "Frame Lateness p99 (ms)",
+    "Frame Lateness Max (ms)",
+]  # fmt: skip
+"""The voice figures the Chatbot tab shows under its charts, in a run with audio turns (titles of
+:data:`~wslocust.outputs.figures.VOICE_FIGURES`)."""
+
+_VOICE_KEYS = {figure.title: figure.key for figure in VOICE_FIGURES}
+
+
 def _check_columns() -> None:
     """Fail at import on a column the table of figures does not write where the tab reads it."""
     for columns, file in ((TABLE_COLUMNS, CHAT_STATS), (CHART_COLUMNS, CHAT_HISTORY)):
         for column in columns:
             if file not in FIGURES_BY_TITLE[column].files:
                 raise ValueError(f"webui: {column!r} is not a column of {file}")
+    for column in VOICE_TABLE_COLUMNS:
+        if column not in _VOICE_KEYS:
+            raise ValueError(f"webui: {column!r} is not a voice figure")
 
 
 _check_columns()
@@ -71,7 +96,8 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
         ``{"charts": [...], "timestamps": [unix second, ...], "series": {ui_key: [value or None, ...]}}``:
         the charts to draw (:data:`CHARTS`: ``{"title", "lines": [{"key", "legend", "color"}]}``), a
         capacity search's ``capacity`` section (None without one), then
-        each column of :data:`CHART_COLUMNS`, one value a second (None where a second had no value).
+        each column of :data:`CHART_COLUMNS`, one value a second (None where a second had no value);
+        and the test's ``voice`` table (:func:`voice_table`; None without audio turns).
     """
     since = int(recorder.started_at) if recorder.started_at is not None else None
     rows = [
@@ -91,12 +117,28 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
             for title, lines in CHARTS
         ],
         "capacity": _capacity_status(recorder),
+        "voice": voice_table(recorder),
         "timestamps": [row["Timestamp"] for row in rows],
         "series": {
             ui_key(column): [None if row[column] == "" else row[column] for row in rows]
             for column in CHART_COLUMNS
         },
     }
+
+
+def voice_table(recorder: Recording) -> dict[str, Any] | None:
+    """The Chatbot tab's voice table: ``{"columns": [{"key", "title"}], "rows": [{key: value}]}``,
+    a row a request name with audio turns and the ``Aggregated`` row; None without audio turns."""
+    book = recorder.stats.voice
+    if book.empty:
+        return None
+    columns = [{"key": "name", "title": "Name"}]
+    columns += [{"key": _VOICE_KEYS[title], "title": title} for title in VOICE_TABLE_COLUMNS]
+    rows = [
+        {"name": row["Name"], **{_VOICE_KEYS[title]: row[title] for title in VOICE_TABLE_COLUMNS}}
+        for row in voice_rows(book)
+    ]
+    return {"columns": columns, "rows": rows}
 
 
 def _capacity_status(recorder: Recording) -> dict[str, Any] | None:
@@ -117,6 +159,7 @@ def add_chatbot_tab(web_ui: Any, recorder: Recording, metric_names: Sequence[str
     web_ui.template_args["extended_csv_files"] = [
         {"href": "./wslocust/chat_stats.csv", "title": "Download chatbot statistics CSV"},
         {"href": "./wslocust/chat_stats_history.csv", "title": "Download chatbot history CSV"},
+        {"href": "./wslocust/voice.csv", "title": "Download chatbot voice CSV"},
     ]
     app = web_ui.app
     # Under Locust's --web-base-path too: its pages are its blueprint's, under that prefix.
@@ -160,5 +203,10 @@ def add_chatbot_tab(web_ui: Any, recorder: Recording, metric_names: Sequence[str
     @web_ui.auth_required_if_enabled
     def chat_stats_history_csv() -> Response:
         return csv_response(recorder.history_csv(), "chat_stats_history.csv")
+
+    @routes.route("/voice.csv")
+    @web_ui.auth_required_if_enabled
+    def voice_csv() -> Response:
+        return csv_response(voice_csv_text(recorder.stats.voice), "voice.csv")
 
     app.register_blueprint(routes)

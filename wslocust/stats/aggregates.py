@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..wire.reply import Reply
-from . import lifecycle
+from . import lifecycle, voice
 
 __all__ = [
     "TOKEN_COUNTERS",
@@ -412,6 +412,8 @@ class ChatStats:
         """Prompts sent whose reply had not ended when their user was stopped (not replies)."""
         self.lifecycle = lifecycle.LifecycleStats()
         """Outages, failovers and close codes of the users' connections."""
+        self.voice = voice.VoiceBook()
+        """The audio turns (replies with ``voice`` times), by request name."""
 
     @property
     def by_name(self) -> dict[str, ReplyStats]:
@@ -476,6 +478,8 @@ class ChatStats:
                 if not names:
                     del recent[earlier]
         stats.add(reply, self.count_tokens(reply) if reply.error is None else 0)
+        if reply.voice is not None:
+            self.voice.add(reply)
         if self._watch_usage and reply.error is None and reported_tokens(reply) is None:
             self.without_usage += 1
         if reply.error is not None:
@@ -496,6 +500,7 @@ class ChatStats:
         self.connects.merge(other.connects)
         self.in_flight_at_stop += other.in_flight_at_stop
         self.lifecycle.merge(other.lifecycle)
+        self.voice.merge(other.voice)
         room = max(0, self.keep_failed - len(self.failed))
         self.failed.extend(other.failed[:room])
         self.failed_dropped += other.failed_dropped + max(0, len(other.failed) - room)
@@ -516,6 +521,7 @@ class ChatStats:
             "without_usage": self.without_usage,
             "in_flight_at_stop": self.in_flight_at_stop,
             "lifecycle": self.lifecycle.to_wire(),
+            **({} if self.voice.empty else {"voice": self.voice.to_wire()}),
         }
 
     @classmethod
@@ -535,6 +541,8 @@ class ChatStats:
         stats.in_flight_at_stop = int(wire.get("in_flight_at_stop", 0))
         if "lifecycle" in wire:
             stats.lifecycle = lifecycle.LifecycleStats.from_wire(wire["lifecycle"])
+        if "voice" in wire:
+            stats.voice = voice.VoiceBook.from_wire(wire["voice"])
         return stats
 
     def take_seconds(self, before: int | None = None) -> list[tuple[int, dict[str, ReplyStats]]]:

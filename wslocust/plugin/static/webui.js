@@ -143,6 +143,24 @@
         }
         drawn.unshift(status);
       }
+      if (data.voice) {
+        // a run with audio turns: its voice figures, a row a request name
+        const table = document.createElement("table");
+        table.className = "wslocust-voice";
+        table.id = "wslocust-voice";
+        const head = table.createTHead().insertRow();
+        for (const column of data.voice.columns) {
+          const cell = document.createElement("th");
+          cell.textContent = column.title;
+          head.appendChild(cell);
+        }
+        const body = table.createTBody();
+        for (const row of data.voice.rows) {
+          const line = body.insertRow();
+          for (const column of data.voice.columns) line.insertCell().textContent = String(row[column.key] ?? "");
+        }
+        drawn.push(table);
+      }
       charts.replaceChildren(...drawn);
       charts.dataset.updated = String(Date.now());
     } catch (error) {
