@@ -366,6 +366,20 @@ DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], 
         fraction,
         {},
     ),
+    (
+        "--demo-voice-delay-ms",
+        300.0,
+        "Voice: end of speech to the answer's first audio, ms",
+        milliseconds,
+        {},
+    ),
+    (
+        "--demo-voice-pace",
+        2.0,
+        "Voice: audio seconds sent a second (1 = real time; below 1 underruns)",
+        number,
+        {"positive": True},
+    ),
 )
 """The demo bot's options: flag, default, help, and the value parser with its limits."""
 
