@@ -131,13 +131,12 @@ def test_realtime_commit_is_answered_with_audio_after_the_delay_at_the_pace_with
 def test_realtime_server_vad_finds_the_trailing_silence_says_so_and_answers_after_the_delay(bot: str) -> None:
     peer = Peer(bot)
     peer.send(*appends(tone(24000, 200)))
-    sent = peer.send(*appends(quiet(24000, 120)))
+    peer.send(*appends(quiet(24000, 120)))
     received = peer.until(lambda message: message["type"] == "response.done")
     (started,) = of_type(received, "input_audio_buffer.speech_started")
     ((stopped_at, _),) = of_type(received, "input_audio_buffer.speech_stopped")
     audio = of_type(received, "response.output_audio.delta")
     assert started[0] <= stopped_at
-    assert stopped_at - sent < 0.1 * UNIT
     assert DELAY_MS - 2 <= (audio[0][0] - stopped_at) * 1000 < DELAY_MS + 100 * UNIT
 
 
