@@ -294,10 +294,31 @@ def test_every_option_of_the_form_has_a_group() -> None:
     from locust import argument_parser
 
     options = form_options(argument_parser.get_parser())
-    groups = {*FORM_GROUPS, "Socket.IO", "In flight", "Sessions", "Profiles", "Load shape", "Gates"}
+    groups = {
+        *FORM_GROUPS,
+        "Socket.IO",
+        "In flight",
+        "Sessions",
+        "Profiles",
+        "Voice protocols",
+        "Load shape",
+        "Gates",
+    }
     assert {option.group for option in options.values()} <= groups
     assert options["max_p95_ms"].group == "Gates"
     assert (options["user_profile"].group, options["prompt_mix"].group) == ("Profiles", "Profiles")
+
+
+def test_the_voice_protocol_options_form_their_own_group_with_help() -> None:
+    from locust import argument_parser
+
+    options = form_options(argument_parser.get_parser())
+    voice = [dest for dest, option in options.items() if option.group == "Voice protocols"]
+    assert voice == [
+        "realtime_turn_end", "twilio_quiet_ms", "twilio_end_mark", "stt_rate", "stt_text_path", "stt_final_path",
+        "stt_close_message", "stt_end", "stt_error", "stt_keepalive_message", "stt_keepalive_ms",
+    ]  # fmt: skip
+    assert all(options[dest].action.help for dest in voice)
 
 
 def test_the_in_flight_options_form_their_own_group_with_help() -> None:

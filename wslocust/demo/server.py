@@ -52,6 +52,7 @@ from .socketio import (
     socketio_options_error,
     speaks_engineio,
 )
+from .voice import VOICE_PROTOCOLS, VoiceConversation, VoiceSettings, add_voice_arguments, voice_settings
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -66,7 +67,7 @@ DEFAULT_DATASET = Path(__file__).resolve().parent / "data" / "support_bot.jsonl"
 """The sample dataset, installed with the package (a clone's ``datasets/support_bot.jsonl`` links to it),
 answered from when no ``--dataset`` is given."""
 
-PROTOCOL_CHOICES = ("auto", "plain", "json", "apigw", "openai-realtime", "socketio", "rasa")
+PROTOCOL_CHOICES = ("auto", "plain", "json", "apigw", "openai-realtime", "socketio", "rasa", *VOICE_PROTOCOLS)
 
 _GENERIC = (
     "Thanks for your message. I can help with billing, refunds, orders, shipping, plans, roaming, "
@@ -97,6 +98,7 @@ class Behaviour:
     degrade_ms: float = 0.0
     socketio: SocketIOSettings = field(default_factory=SocketIOSettings)
     sessions: sessions.SessionSettings = field(default_factory=sessions.SessionSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
 
 @dataclass
@@ -205,6 +207,7 @@ class Conversation:
         self.pending_realtime_text: str | None = None
         self.session_id: str | None = None  # the session mode's, sent in the welcome
         self.context = DialogueContext(knowledge)  # a follow-up is answered on the earlier topic
+        self.voice = VoiceConversation(connection, behaviour.voice, behaviour.protocol, counts)
 
     def _roll(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
@@ -218,6 +221,10 @@ class Conversation:
                 {"type": "session.created", "session": {"id": f"sess_{self.connection_id}"}}
             )
         async for message in self.connection:
+            voice = self.voice.takes(message)  # audio turns: wslocust.demo.voice
+            if voice is not None:
+                await self.voice.handle(voice)
+                continue
             text = message if isinstance(message, str) else message.decode("utf-8", "replace")
             if not answer_beside(self, text):  # a prompt carrying its id is answered beside the others
                 await self.handle(text)
@@ -565,6 +572,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process ends")
     add_socketio_arguments(parser)
     sessions.add_session_arguments(parser)
+    add_voice_arguments(parser)
     return parser
 
 
@@ -595,6 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         degrade_ms=options.degrade_ms,
         socketio=settings_from_options(options),
         sessions=sessions.session_settings(options),
+        voice=voice_settings(options),
     )
     knowledge = Knowledge(options.dataset)
 

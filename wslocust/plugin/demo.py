@@ -46,6 +46,8 @@ def start_demo(environment: Environment, users: list[type[WebSocketUser]]) -> No
         f"--chunks={options.demo_chunks}",
         f"--error-rate={options.demo_error_rate}",
         f"--wrong-rate={options.demo_wrong_rate}",
+        f"--voice-delay-ms={options.demo_voice_delay_ms}",
+        f"--voice-pace={options.demo_voice_pace}",
         *_protocol_args(environment, users),
     ]
     chatbots = [cls for cls in users if issubclass(cls, ChatbotUser)]

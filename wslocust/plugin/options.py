@@ -1,5 +1,6 @@
 """wslocust's command-line options on Locust's parser: the ``wslocust``, ``wslocust socket.io``,
-``wslocust sessions``, ``wslocust load shapes``, ``wslocust gates`` and ``wslocust demo`` groups,
+``wslocust sessions``, ``wslocust voice protocols``, ``wslocust load shapes``, ``wslocust gates`` and
+``wslocust demo`` groups,
 every option added through :func:`add_option`."""
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from ..stats.aggregates import TOKEN_COUNTERS
 from ..values import argument_type, count, fraction, integer, milliseconds, number, seconds, seconds_range
 from ..wire.deflate import COMPRESSIONS
 from ..wire.multiplex import MOST_IN_FLIGHT
-from ..wire.protocols import PROTOCOLS, SocketIOProtocol
+from ..wire.protocols import PROTOCOLS, BinarySttProtocol, SocketIOProtocol
+from ..wire.protocols.openai_realtime import TURN_ENDS
 from .shapes import add_shape_arguments
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "add_session_arguments",
     "add_socketio_arguments",
     "add_voice_gates",
+    "add_voice_protocol_arguments",
 ]
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
@@ -242,6 +245,12 @@ def add_arguments(parser: Any) -> None:
     add_profile_arguments(
         parser.add_argument_group("wslocust profiles", "Weighted kinds of users and mixed prompt files")
     )
+    add_voice_protocol_arguments(
+        parser.add_argument_group(
+            "wslocust voice protocols",
+            "--protocol openai-realtime audio, twilio and binary-stt (README: Voice)",
+        )
+    )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(
         parser.add_argument_group(
@@ -361,6 +370,20 @@ DEMO_OPTIONS: tuple[tuple[str, float, str, Callable[..., Any], dict[str, Any]], 
         "Share of wrong answers: a fraction (0.02) or a percentage (2%%)",
         fraction,
         {},
+    ),
+    (
+        "--demo-voice-delay-ms",
+        300.0,
+        "Voice: end of speech to the answer's first audio, ms",
+        milliseconds,
+        {},
+    ),
+    (
+        "--demo-voice-pace",
+        2.0,
+        "Voice: audio seconds sent a second (1 = real time; below 1 underruns)",
+        number,
+        {"positive": True},
     ),
 )
 """The demo bot's options: flag, default, help, and the value parser with its limits."""
@@ -517,3 +540,72 @@ def add_lifecycle_arguments(group: Any) -> None:
 def add_voice_gates(group: Any) -> None:
     """The ``wslocust voice gates`` group: limits on the audio turns' figures (docs/gates.md)."""
     add_voice_gate_arguments(group, add_option)
+
+
+def add_voice_protocol_arguments(group: Any) -> None:
+    """The ``wslocust voice protocols`` group: how ``openai-realtime`` ends an audio turn, and the
+    options of ``twilio`` and ``binary-stt`` (:mod:`wslocust.wire.protocols.twilio`, ``binary_stt``)."""
+    add_option(
+        group,
+        "--realtime-turn-end",
+        choices=TURN_ENDS,
+        help="openai-realtime audio turns: commit (the client commits the audio and asks for a response; "
+        "server VAD turned off; default) or server-vad (the server detects the end of speech and answers)",
+    )
+    add_option(
+        group,
+        "--twilio-quiet-ms",
+        type=argument_type(milliseconds, positive=True, keep_text=True),
+        help="twilio: an answer ends once no audio came for this many ms (default: at the bot's mark)",
+    )
+    add_option(
+        group, "--twilio-end-mark", help="twilio: only a mark of this name ends an answer (default: any)"
+    )
+    add_option(
+        group,
+        "--stt-rate",
+        type=argument_type(count, minimum=8000, maximum=192000, keep_text=True),
+        help=f"binary-stt: sample rate (Hz) of the PCM16 sent (default {BinarySttProtocol.DEFAULT_RATE})",
+    )
+    add_option(
+        group,
+        "--stt-text-path",
+        help="binary-stt: dotted path of a result's transcript "
+        f"(default {BinarySttProtocol.DEFAULT_TEXT_PATH})",
+    )
+    add_option(
+        group,
+        "--stt-final-path",
+        help="binary-stt: dotted path saying a result is final "
+        f"(default {BinarySttProtocol.DEFAULT_FINAL_PATH})",
+    )
+    add_option(
+        group,
+        "--stt-close-message",
+        help="binary-stt: message sent after an utterance "
+        f"(default {BinarySttProtocol.DEFAULT_CLOSE_MESSAGE}; "
+        'AssemblyAI: {"type": "Terminate"})',
+    )
+    add_option(
+        group,
+        "--stt-end",
+        help=f"binary-stt: condition of a message ending the reply, as --json-end's "
+        f"(default {BinarySttProtocol.DEFAULT_END}); a final result after the close message also ends it",
+    )
+    add_option(
+        group,
+        "--stt-error",
+        help=f"binary-stt: condition of an error message (default {BinarySttProtocol.DEFAULT_ERROR})",
+    )
+    add_option(
+        group,
+        "--stt-keepalive-message",
+        help="binary-stt: message keeping an idle connection open "
+        f"(default {BinarySttProtocol.DEFAULT_KEEPALIVE_MESSAGE})",
+    )
+    add_option(
+        group,
+        "--stt-keepalive-ms",
+        type=argument_type(milliseconds, positive=True, keep_text=True),
+        help="binary-stt: send the keep-alive message every this many ms while idle (default: never)",
+    )

@@ -88,6 +88,7 @@ _GROUP_OF_PARSER_GROUP = {
     "wslocust in flight": "In flight",
     "wslocust sessions": "Sessions",
     "wslocust profiles": "Profiles",
+    "wslocust voice protocols": "Voice protocols",
     "wslocust load shapes": "Load shape",
     "wslocust gates": "Gates",
     "wslocust voice gates": "Gates",

@@ -1,7 +1,7 @@
 """Protocols: how prompts and replies are framed, socket-free.
 
-Built in: ``plain``, ``json``, ``apigw``, ``openai-realtime``, ``socketio``, ``rasa``. See :mod:`.base`
-to write your own.
+Built in: ``plain``, ``json``, ``apigw``, ``openai-realtime``, ``socketio``, ``rasa``, and for voice
+``twilio`` and ``binary-stt``. See :mod:`.base` to write your own.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from .base import (
     Transcript,
     get_protocol,
 )
+from .binary_stt import BinarySttProtocol
 from .json_messages import Condition, JsonProtocol, JsonTemplate, get_path
 from .openai_realtime import OpenAIRealtimeProtocol
 from .plain import PlainProtocol
 from .socketio import RasaProtocol, SocketIOProtocol
+from .twilio import TwilioProtocol
 
 __all__ = [
     "END",
@@ -33,6 +35,7 @@ __all__ = [
     "Answer",
     "ApiGatewayProtocol",
     "AudioOut",
+    "BinarySttProtocol",
     "Chunk",
     "Condition",
     "End",
@@ -48,6 +51,7 @@ __all__ = [
     "SocketIOProtocol",
     "SpeechEnded",
     "Transcript",
+    "TwilioProtocol",
     "get_path",
     "get_protocol",
 ]

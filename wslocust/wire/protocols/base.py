@@ -315,6 +315,11 @@ class Protocol(ABC):
         """The messages to send after the utterance's last frame (a commit, a close-stream)."""
         return ()
 
+    def closing(self) -> Sequence[Message]:
+        """The messages to send before the client closes the connection itself (Twilio's
+        ``stop``); none by default."""
+        return ()
+
     @abstractmethod
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         """Start a new reply: return the messages that send ``prompt``.

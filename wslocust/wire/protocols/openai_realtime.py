@@ -1,4 +1,4 @@
-"""``openai-realtime``: OpenAI's Realtime API, text replies.
+"""``openai-realtime``: OpenAI's Realtime API, text replies, and audio turns.
 
 A prompt is two client events: ``conversation.item.create`` (a user message with the prompt as
 ``input_text``) then ``response.create``. The reply is the text deltas of the response that
@@ -18,25 +18,64 @@ waits for another) whose ``event_id`` is the prompt's request id and whose ``met
 by their ``response_id``, and an ``error`` event by the ``event_id`` of the client event that caused
 it (``error.event_id``). Each prompt is then a conversation of its own (no earlier turn is in its
 context).
+
+An audio turn (a record with audio, :mod:`wslocust.wire.voice`) sends the utterance as
+``input_audio_buffer.append`` events (base64 PCM16 mono at 24 kHz, one a frame). With
+``--realtime-turn-end commit`` (the default) the turn starts with a ``session.update`` that turns the
+server's voice activity detection off, and ends with ``input_audio_buffer.commit`` then a
+``response.create`` asking for audio; with ``server-vad`` nothing is sent after the last frame: the
+server detects the end of speech (``input_audio_buffer.speech_stopped``, the turn's end of speech)
+and answers by itself. The answer's audio is read from ``response.output_audio.delta`` (the beta
+API's ``response.audio.delta``), its transcript from ``response.output_audio_transcript.delta``
+(beta: ``response.audio_transcript.delta``): each piece is a transcript and a chunk of the reply's
+text. ``response.done`` ends the answer as it ends a text reply.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...errors import ConfigurationError, ProtocolError
-from .base import Chunk, End, Event, Failure, Message, Protocol
+from .base import AudioOut, Chunk, End, Event, Failure, Message, Protocol, SpeechEnded, Transcript
 
-__all__ = ["REQUEST_ID_KEY", "OpenAIRealtimeProtocol"]
+__all__ = ["REQUEST_ID_KEY", "TURN_ENDS", "OpenAIRealtimeProtocol"]
 
 REQUEST_ID_KEY = "wslocust_request_id"
 """The ``metadata`` key of an in-flight prompt's response carrying its request id (``--in-flight``)."""
 
 _DELTAS = frozenset(("response.output_text.delta", "response.text.delta"))
+_AUDIO_DELTAS = frozenset(("response.output_audio.delta", "response.audio.delta"))
+_TRANSCRIPT_DELTAS = frozenset(("response.output_audio_transcript.delta", "response.audio_transcript.delta"))
+
+TURN_ENDS = ("commit", "server-vad")
+"""How an audio turn's end of speech is told (``--realtime-turn-end``): the client commits the
+audio buffer and asks for a response, or the server's voice activity detection finds it."""
+
+_AUDIO_RATE = 24000
+_APPEND_CACHE: dict[bytes, str] = {}  # a frame's bytes → its append event (silence and tones repeat)
+_APPEND_CACHE_SIZE = 4096
+
+
+def _append_event(frame: bytes) -> str:
+    """The ``input_audio_buffer.append`` event carrying one frame, from the cache when it is there."""
+    event = _APPEND_CACHE.get(frame)
+    if event is None:
+        if len(_APPEND_CACHE) >= _APPEND_CACHE_SIZE:
+            _APPEND_CACHE.clear()
+        audio = base64.b64encode(frame).decode("ascii")
+        event = _APPEND_CACHE[frame] = f'{{"type": "input_audio_buffer.append", "audio": "{audio}"}}'
+    return event
+
+
+def _audio_seconds(delta: str) -> float:
+    """The length (s) of a base64 PCM16 24 kHz delta, from the base64 text's length (not decoded)."""
+    size = len(delta) * 3 // 4 - (2 if delta.endswith("==") else 1 if delta.endswith("=") else 0)
+    return size / (2 * _AUDIO_RATE)
 
 
 class OpenAIRealtimeProtocol(Protocol):
@@ -46,17 +85,41 @@ class OpenAIRealtimeProtocol(Protocol):
         api: ``ga`` (``output_modalities``) or ``beta`` (``modalities``, with the
             ``OpenAI-Beta: realtime=v1`` header, which you pass with ``--header``).
         instructions: optional per-response instructions.
+        turn_end: how an audio turn's end of speech is told, one of :data:`TURN_ENDS`.
     """
 
     name = "openai-realtime"
+    audio_rate = _AUDIO_RATE
 
-    def __init__(self, api: str = "ga", instructions: str | None = None) -> None:
+    def __init__(self, api: str = "ga", instructions: str | None = None, turn_end: str = "commit") -> None:
         if api not in ("ga", "beta"):
             raise ConfigurationError(f"unknown Realtime API version {api!r}; choose ga or beta")
-        response: dict[str, Any] = {"output_modalities" if api == "ga" else "modalities": ["text"]}
+        if turn_end not in TURN_ENDS:
+            raise ConfigurationError(
+                f"--realtime-turn-end must be one of {', '.join(TURN_ENDS)}, got {turn_end!r}"
+            )
+        modalities = "output_modalities" if api == "ga" else "modalities"
+        response: dict[str, Any] = {modalities: ["text"]}
         if instructions:
             response["instructions"] = instructions
         self._response_create = json.dumps({"type": "response.create", "response": response})
+        # An audio turn's: the answer spoken (the beta API lists text beside audio; GA gives audio's
+        # transcript with it), and the session without server VAD when the client commits.
+        spoken = {**response, modalities: ["audio"] if api == "ga" else ["audio", "text"]}
+        self.turn_end = turn_end
+        self._audio_end: tuple[str, ...] = ()
+        self._audio_start: tuple[str, ...] = ()
+        if turn_end == "commit":
+            self._audio_end = (
+                '{"type": "input_audio_buffer.commit"}',
+                json.dumps({"type": "response.create", "response": spoken}),
+            )
+            session = (
+                {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+                if api == "ga"
+                else {"turn_detection": None}
+            )
+            self._audio_start = (json.dumps({"type": "session.update", "session": session}),)
         self._response = response
         self._request_ids: dict[Any, str] = {}  # response id → request id, while in flight
         self._response_id: str | None = None
@@ -68,7 +131,20 @@ class OpenAIRealtimeProtocol(Protocol):
         return cls(
             api=getattr(options, "realtime_api", None) or "ga",
             instructions=getattr(options, "realtime_instructions", None),
+            turn_end=getattr(options, "realtime_turn_end", None) or "commit",
         )
+
+    def audio_start(self, record: Mapping[str, Any]) -> Sequence[Message]:
+        if self._response_id is not None:
+            self._earlier.append(self._response_id)
+        self._response_id = None
+        return self._audio_start
+
+    def audio_frames(self, frames: Sequence[bytes]) -> Sequence[Message]:
+        return [_append_event(frame) for frame in frames]
+
+    def audio_end(self) -> Sequence[Message]:
+        return self._audio_end
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         if self._response_id is not None:
@@ -159,6 +235,22 @@ class OpenAIRealtimeProtocol(Protocol):
             return self._done(response)
         if kind == "error":
             return _failure(event.get("error") or {})
+        return self._audio_events(kind, event)
+
+    def _audio_events(self, kind: str, event: Any) -> Sequence[Event]:
+        """The events of an audio turn's server event (none for any other event)."""
+        if kind in _AUDIO_DELTAS:
+            delta = event.get("delta")
+            if not isinstance(delta, str) or not delta or self._is_other_response(event.get("response_id")):
+                return ()
+            return (AudioOut(_audio_seconds(delta)),)
+        if kind in _TRANSCRIPT_DELTAS:
+            delta = event.get("delta")
+            if not isinstance(delta, str) or not delta or self._is_other_response(event.get("response_id")):
+                return ()
+            return (Transcript(delta), Chunk(delta))
+        if kind == "input_audio_buffer.speech_stopped":
+            return (SpeechEnded(),)
         return ()
 
     @staticmethod
