@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..wire.reply import Reply
+from ..wire.traffic import Traffic
 from . import lifecycle
 
 __all__ = [
@@ -412,6 +413,8 @@ class ChatStats:
         """Prompts sent whose reply had not ended when their user was stopped (not replies)."""
         self.lifecycle = lifecycle.LifecycleStats()
         """Outages, failovers and close codes of the users' connections."""
+        self.traffic = Traffic()
+        """WebSocket messages and bytes sent and received (taken in by the recorder)."""
 
     @property
     def by_name(self) -> dict[str, ReplyStats]:
@@ -496,6 +499,7 @@ class ChatStats:
         self.connects.merge(other.connects)
         self.in_flight_at_stop += other.in_flight_at_stop
         self.lifecycle.merge(other.lifecycle)
+        self.traffic.merge(other.traffic)
         room = max(0, self.keep_failed - len(self.failed))
         self.failed.extend(other.failed[:room])
         self.failed_dropped += other.failed_dropped + max(0, len(other.failed) - room)
@@ -516,6 +520,7 @@ class ChatStats:
             "without_usage": self.without_usage,
             "in_flight_at_stop": self.in_flight_at_stop,
             "lifecycle": self.lifecycle.to_wire(),
+            "traffic": self.traffic.to_wire(),
         }
 
     @classmethod
@@ -535,6 +540,8 @@ class ChatStats:
         stats.in_flight_at_stop = int(wire.get("in_flight_at_stop", 0))
         if "lifecycle" in wire:
             stats.lifecycle = lifecycle.LifecycleStats.from_wire(wire["lifecycle"])
+        if "traffic" in wire:
+            stats.traffic = Traffic.from_wire(wire["traffic"])
         return stats
 
     def take_seconds(self, before: int | None = None) -> list[tuple[int, dict[str, ReplyStats]]]:
