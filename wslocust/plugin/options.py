@@ -12,7 +12,17 @@ from ..lifecycles import LIFECYCLES
 from ..load.arrivals import ARRIVAL_KINDS
 from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
 from ..stats.aggregates import TOKEN_COUNTERS
-from ..values import argument_type, count, fraction, integer, milliseconds, number, seconds, seconds_range
+from ..values import (
+    argument_type,
+    count,
+    fraction,
+    integer,
+    milliseconds,
+    number,
+    port,
+    seconds,
+    seconds_range,
+)
 from ..wire.deflate import COMPRESSIONS
 from ..wire.multiplex import MOST_IN_FLIGHT
 from ..wire.protocols import PROTOCOLS, SocketIOProtocol
@@ -26,6 +36,7 @@ __all__ = [
     "add_conversation_arguments",
     "add_in_flight_arguments",
     "add_lifecycle_arguments",
+    "add_live_metrics_arguments",
     "add_option",
     "add_profile_arguments",
     "add_session_arguments",
@@ -246,6 +257,9 @@ def add_arguments(parser: Any) -> None:
             "wslocust gates", "Pass/fail limits judged at the end of the run (docs/gates.md)"
         ),
         add_option,
+    )
+    add_live_metrics_arguments(
+        parser.add_argument_group("wslocust live metrics", "Prometheus and OpenTelemetry (docs/metrics.md)")
     )
     demo = parser.add_argument_group(
         "wslocust demo", "The embedded demo chatbot, started when no --host is given"
@@ -506,4 +520,39 @@ def add_lifecycle_arguments(group: Any) -> None:
         type=argument_type(seconds_range, keep_text=True),
         metavar="MIN-MAX",
         help="bursty: seconds idle, connected, after each burst, N or MIN-MAX (default 30-60)",
+    )
+
+
+def add_live_metrics_arguments(group: Any) -> None:
+    """The ``wslocust live metrics`` group: ``/metrics`` for Prometheus, the OTLP export (enabled by
+    Locust's own ``--otel``, to which wslocust adds its figures)."""
+    add_option(
+        group,
+        "--prometheus-port",
+        type=argument_type(port, allow_zero=True, keep_text=True),
+        metavar="PORT",
+        help="Serve the run's live figures at http://BIND:PORT/metrics for Prometheus, on the master or "
+        "the single process (0: a free port, logged; docs/metrics.md lists the series)",
+    )
+    add_option(
+        group,
+        "--prometheus-bind",
+        metavar="ADDRESS",
+        help="The address /metrics listens on (default 127.0.0.1: this host only; 0.0.0.0: every "
+        "interface, for a Prometheus on another host)",
+    )
+    add_option(
+        group,
+        "--otel-endpoint",
+        metavar="URL",
+        help="With --otel (Locust's): where wslocust's chatbot figures go, an OTLP/HTTP metrics endpoint, "
+        "e.g. http://127.0.0.1:4318/v1/metrics (default: the OTEL_EXPORTER_OTLP_* variables, else "
+        "localhost:4318)",
+    )
+    add_option(
+        group,
+        "--otel-interval",
+        type=argument_type(seconds, keep_text=True),
+        metavar="S",
+        help="With --otel: seconds between exports of wslocust's figures (default 10; one more at the end)",
     )
