@@ -47,8 +47,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_layout.py
 
-## lint, then pytest.
+## lint, then pytest (tests/test_live_metrics_run.py runs a real Prometheus: Debian's package,
+## installed here when missing, as root and without a question).
 test: lint
+	@command -v prometheus >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 	$(BIN)/pytest
 
 clean:
