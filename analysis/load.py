@@ -33,7 +33,8 @@ and wslocust's own, when present:
     Tokens/s Avg/Min/p90/p95/p99/Max (per reply), Goodput Share, WS Messages Sent/Received, WS
     Pushes Received, WS Control Frames Received/Sent, WS Bytes Sent/Received, WS Messages
     Sent/s and Received/s, WS Bytes Sent/s and Received/s (the WebSocket traffic: on the
-    ``Aggregated`` row only), then four columns per quality metric (``<metric> Mean/Min/Missed/Errors``). Timings are of successful replies, exact to 0.1 ms
+    ``Aggregated`` row only), then four columns per quality metric
+    (``<metric> Mean/Min/Missed/Errors``). Timings are of successful replies, exact to 0.1 ms
     (docs/metrics.md defines each). Only Name, Replies and Failures are required (files of earlier
     versions lack the columns after Output Tokens/s).
 ``PREFIX_chat_stats_history.csv``
