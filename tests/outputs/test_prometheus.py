@@ -58,3 +58,11 @@ def test_a_scrape_changes_none_of_the_runs_figures() -> None:
     scrape(stats)
     assert summary(stats, DURATION_S) == before
     assert not math.isnan(before["latency_ms"]["p95"])
+
+
+def test_a_scrape_hands_the_process_back_after_each_histogram_of_each_name() -> None:
+    stats = run_stats()
+    pauses: list[None] = []
+    collector = ChatCollector(lambda: LiveView(stats, 0, 0), pause=lambda: pauses.append(None))
+    list(collector.collect())
+    assert len(pauses) == 3 * len(stats.by_name)  # TTFT, E2E and gaps of each name

@@ -95,12 +95,18 @@ def _bound_text(bound: float) -> str:
 class ChatCollector(Collector):
     """A Prometheus collector of a run's figures: :data:`SERIES`, read from ``view()`` at each scrape.
 
-    A scrape runs in one go (it never yields to the users' greenlets), so it sees one moment of the
-    statistics; what it computes is never written back, so it changes none of the run's figures.
+    What a scrape computes is never written back: it changes none of the run's figures. Between two
+    histograms it calls ``pause`` (in a Locust process: a yield to the other greenlets), so a scrape
+    of many names holds no user up for longer than one histogram's buckets take to count.
+
+    Args:
+        view: what a scrape reads.
+        pause: called between two histograms (None: nothing).
     """
 
-    def __init__(self, view: Callable[[], LiveView]) -> None:
+    def __init__(self, view: Callable[[], LiveView], pause: Callable[[], None] | None = None) -> None:
         self._view = view
+        self._pause = pause
 
     def describe(self) -> list[Metric]:
         return []  # described at collect time (the names are fixed: SERIES)
@@ -148,6 +154,8 @@ class ChatCollector(Collector):
             for name in sorted(by_name):
                 histogram: Histogram = getattr(by_name[name], which)
                 family.add_metric([name], histogram_buckets(histogram), sum_value=histogram.total / 1000.0)
+                if self._pause is not None:
+                    self._pause()
             yield family
         counts: Mapping[str, int] = {
             "ws_messages_sent": traffic.messages_sent,

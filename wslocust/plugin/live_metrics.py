@@ -6,9 +6,9 @@ workers' reports, so a lost worker takes only its own unreported replies with it
 of the moment: the users running (Locust's count) and the WebSocket connections open, which each
 worker adds to its reports (the master sums those of its workers still connected).
 
-The ``/metrics`` server is a gevent WSGI server in the same process: a scrape is one greenlet
-that reads the statistics without yielding, then writes the answer; users' greenlets go on while
-the answer is sent, and nothing it computes is written back.
+The ``/metrics`` server is a gevent WSGI server in the same process: a scrape is one greenlet that
+reads the statistics, yielding to the users' greenlets between two histograms, then writes the
+answer; nothing it computes is written back.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 import logging
 from typing import Any
 
+import gevent
 from gevent.pywsgi import WSGIServer
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
@@ -135,7 +136,7 @@ class LiveMetrics:
             self.server = running = None
         if wanted is not None and running is None:
             registry = CollectorRegistry(auto_describe=False)
-            registry.register(ChatCollector(self.view))
+            registry.register(ChatCollector(self.view, pause=lambda: gevent.sleep(0)))
             server = WSGIServer((bind, wanted), make_wsgi_app(registry), log=None, error_log=None)
             try:
                 server.start()
