@@ -65,6 +65,14 @@ def _query(prometheus: str, expression: str, at: float | None = None) -> float |
     return float(result[0]["value"][1]) if result else None
 
 
+def _ready(prometheus: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{prometheus}/-/ready", timeout=UNIT) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
     """Two workers and their master (web UI mode: it stays up a few seconds after its test ends),
@@ -85,10 +93,17 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
          f"--storage.tsdb.path={folder / 'data'}", f"--web.listen-address=127.0.0.1:{prometheus_port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    address = f"http://127.0.0.1:{prometheus_port}"
+    # Prometheus scrapes from before the run starts: the whole test is in its series.
+    if not wait_until(lambda: _ready(address), 20 * UNIT, 0.1):
+        prometheus.kill()
+        prometheus.wait()
+        receiver.shutdown()
+        pytest.fail("Prometheus did not start")
     summary_path = folder / "summary.json"
     run = subprocess.Popen(
         locust_command(
-            "--autostart", "--autoquit", "2", "-u", "4", "-r", "4", "-t", "2s", "--think-time", "0.1", *processes(2),
+            "--autostart", "--autoquit", "2", "-u", "4", "-r", "4", "-t", "3s", "--think-time", "0.1", *processes(2),
             "--web-host", "127.0.0.1", "--web-port", str(free_port()),
             "--prometheus-port", str(metrics_port), "--summary-json", str(summary_path),
             "--otel", "--otel-endpoint", f"http://127.0.0.1:{receiver.server_address[1]}/v1/metrics",
@@ -99,7 +114,6 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
         env={**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
              "OTEL_LOGS_EXPORTER": "none"},
     )  # fmt: skip
-    address = f"http://127.0.0.1:{prometheus_port}"
     try:
         assert wait_until(summary_path.is_file, 40 * UNIT), "no summary"
         written = summary_path.stat().st_mtime
