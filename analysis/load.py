@@ -30,8 +30,11 @@ and wslocust's own, when present:
     Avg/p50/p95/p99/Max (ms), TTFT Avg/p50/p90/p95/p99/Max (ms) (time to first chunk), Chunk Gap
     p50/p99 (ms), Chunks/Reply, Tokens/Reply, Output Tokens/s p50 (per reply), Output Tokens/s,
     Latency p90 (ms), Chunk Gap Avg/p90/p95/Max (ms), TPOT Avg/p50/p90/p95/p99/Max (ms), Output
-    Tokens/s Avg/Min/p90/p95/p99/Max (per reply), Goodput Share, then four columns per quality
-    metric (``<metric> Mean/Min/Missed/Errors``). Timings are of successful replies, exact to 0.1 ms
+    Tokens/s Avg/Min/p90/p95/p99/Max (per reply), Goodput Share, WS Messages Sent/Received, WS
+    Pushes Received, WS Control Frames Received/Sent, WS Bytes Sent/Received, WS Messages
+    Sent/s and Received/s, WS Bytes Sent/s and Received/s (the WebSocket traffic: on the
+    ``Aggregated`` row only), then four columns per quality metric
+    (``<metric> Mean/Min/Missed/Errors``). Timings are of successful replies, exact to 0.1 ms
     (docs/metrics.md defines each). Only Name, Replies and Failures are required (files of earlier
     versions lack the columns after Output Tokens/s).
 ``PREFIX_chat_stats_history.csv``
@@ -204,6 +207,17 @@ _CHAT_STATS_COLUMNS = {
     "Output Tokens/s p99 (per reply)": "reply_tokens_per_s_p99",
     "Output Tokens/s Max (per reply)": "reply_tokens_per_s_max",
     "Goodput Share": "goodput_share",
+    "WS Messages Sent": "ws_messages_sent",
+    "WS Messages Received": "ws_messages_received",
+    "WS Pushes Received": "ws_pushes_received",
+    "WS Control Frames Received": "ws_control_received",
+    "WS Control Frames Sent": "ws_control_sent",
+    "WS Bytes Sent": "ws_bytes_sent",
+    "WS Bytes Received": "ws_bytes_received",
+    "WS Messages Sent/s": "ws_messages_sent_per_s",
+    "WS Messages Received/s": "ws_messages_received_per_s",
+    "WS Bytes Sent/s": "ws_bytes_sent_per_s",
+    "WS Bytes Received/s": "ws_bytes_received_per_s",
 }
 _CHAT_HISTORY_COLUMNS = {
     "Timestamp": "timestamp",

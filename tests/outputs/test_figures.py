@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from wslocust.outputs import history_rows, stats_rows, summary, ui_rows
-from wslocust.outputs.figures import CHAT_HISTORY, CHAT_STATS, FIGURES, METRIC_PARTS, Figure, summary_paths
+from wslocust.outputs.figures import (
+    CHAT_HISTORY,
+    CHAT_STATS,
+    FIGURES,
+    METRIC_PARTS,
+    TRAFFIC_SECTION,
+    Figure,
+    summary_paths,
+)
 
 from .conftest import DURATION_S, run_stats
 
@@ -23,9 +31,13 @@ def at(section: dict[str, Any], path: str) -> Any:
 
 @pytest.mark.parametrize("figure", SUMMARY_FIGURES, ids=lambda figure: figure.title)
 def test_each_figure_is_at_its_summary_path_in_the_totals_and_each_name(figure: Figure) -> None:
+    """The traffic's figures (``messages``) are the whole test's: at the top level, in no name."""
     result = summary(run_stats(), DURATION_S)
-    for section in [result, *result["by_name"].values()]:
+    of_names = not (figure.summary or "").startswith(f"{TRAFFIC_SECTION}.")
+    for section in [result, *(result["by_name"].values() if of_names else ())]:
         assert isinstance(at(section, figure.summary or ""), (int, float)), figure.summary
+    if not of_names:
+        assert all(TRAFFIC_SECTION not in section for section in result["by_name"].values())
 
 
 @pytest.mark.parametrize("figure", BOTH, ids=lambda figure: figure.title)

@@ -19,7 +19,7 @@ from .failed_replies import FailedPairsWriter
 from .figures import FIGURES, Figure, metric_columns, ui_key
 from .rows import history_rows, stats_rows, ui_rows
 from .summary import public_url, summary
-from .table import format_table
+from .table import format_table, format_traffic
 
 __all__ = [
     "FIGURES",
@@ -30,6 +30,7 @@ __all__ = [
     "HistoryWriter",
     "format_capacity",
     "format_table",
+    "format_traffic",
     "history_csv_text",
     "history_rows",
     "metric_columns",

@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 
 from ..stats.aggregates import Histogram, MetricStats, ReplyStats
 from ..stats.voice import VoiceStats
+from ..wire.traffic import Traffic
 
 __all__ = [
     "CAPACITY_FIGURES",
@@ -36,6 +37,7 @@ __all__ = [
     "FIGURES_BY_TITLE",
     "METRIC_PARTS",
     "SUMMARY_SECTIONS",
+    "TRAFFIC_SECTION",
     "VOICE_FIGURES",
     "ConversationDurations",
     "ConversationFigure",
@@ -75,8 +77,8 @@ class Figure:
     summary: str | None
     """The dotted path in the JSON summary, e.g. ``chunk_gap_ms.p50``; ``None``: not in it."""
     unit: str
-    """``ms``, ``ratio`` (0 to 1), ``/s``, ``count``, ``per reply``, ``unix s``, ``users`` or ``text``
-    (a ratio is rounded to 4 digits; other numbers to 2 in the CSVs, 3 in the summary)."""
+    """``ms``, ``ratio`` (0 to 1), ``/s``, ``count``, ``bytes``, ``per reply``, ``unix s``, ``users`` or
+    ``text`` (a ratio is rounded to 4 digits; other numbers to 2 in the CSVs, 3 in the summary)."""
     files: Mapping[CsvFile, int]
     """The CSV files it is a column of, and its column number in each (from 0)."""
     value: Value | None
@@ -87,13 +89,16 @@ class Window:
     """The replies of a span (a test, a second, a name or all) and its length: what figures are of.
 
     Each histogram's percentiles in the table are computed together, once (one pass over its bins).
+    ``traffic``: the WebSocket traffic of the span, when it has one (the whole test's: every name
+    together), else None (its figures are then empty).
     """
 
-    __slots__ = ("_percentiles", "duration_s", "stats")
+    __slots__ = ("_percentiles", "duration_s", "stats", "traffic")
 
-    def __init__(self, stats: ReplyStats, duration_s: float) -> None:
+    def __init__(self, stats: ReplyStats, duration_s: float, traffic: Traffic | None = None) -> None:
         self.stats = stats
         self.duration_s = duration_s
+        self.traffic = traffic
         self._percentiles: dict[str, dict[float, float | None]] = {}
 
     def histogram(self, which: str) -> Histogram:
@@ -167,6 +172,21 @@ def _per_success(count: Callable[[Window], int]) -> Value:
 def _share(part: Callable[[Window], int]) -> Value:
     return lambda window: part(window) / window.stats.replies if window.stats.replies else None
 
+
+def _traffic(count: Callable[[Traffic], int], per_second: bool = False) -> Value:
+    """A traffic count of the window (its rate over the window's length with ``per_second``)."""
+
+    def value(window: Window) -> float | int | None:
+        traffic = window.traffic
+        if traffic is None or (per_second and not window.duration_s):
+            return None
+        return count(traffic) / window.duration_s if per_second else count(traffic)
+
+    return value
+
+
+TRAFFIC_SECTION = "messages"
+"""The JSON summary's section of the WebSocket traffic (top level only: traffic has no request name)."""
 
 _S, _H = CHAT_STATS, CHAT_HISTORY
 
@@ -253,8 +273,32 @@ FIGURES: tuple[Figure, ...] = (
         "output_tokens_per_second_per_reply_max", "/s", {_S: 40}, _maximum("token_rate")),
     Figure("Output Tokens/s", "tokens_per_s", "output_tokens_per_second", "/s", {_S: 23, _H: 6},
         _per_second(lambda w: w.stats.tokens)),
+    Figure("WS Messages Sent", "ws_messages_sent", "messages.sent", "count", {_S: 42},
+        _traffic(lambda t: t.messages_sent)),
+    Figure("WS Messages Received", "ws_messages_received", "messages.received", "count", {_S: 43},
+        _traffic(lambda t: t.messages_received)),
+    Figure("WS Pushes Received", "ws_pushes_received", "messages.pushes", "count", {_S: 44},
+        _traffic(lambda t: t.pushes)),
+    Figure("WS Control Frames Received", "ws_control_received", "messages.control_received", "count",
+        {_S: 45}, _traffic(lambda t: t.control_received)),
+    Figure("WS Control Frames Sent", "ws_control_sent", "messages.control_sent", "count", {_S: 46},
+        _traffic(lambda t: t.control_sent)),
+    Figure("WS Bytes Sent", "ws_bytes_sent", "messages.bytes_sent", "bytes", {_S: 47},
+        _traffic(lambda t: t.bytes_sent)),
+    Figure("WS Bytes Received", "ws_bytes_received", "messages.bytes_received", "bytes", {_S: 48},
+        _traffic(lambda t: t.bytes_received)),
+    Figure("WS Messages Sent/s", "ws_messages_sent_per_s", "messages.sent_per_second", "/s", {_S: 49},
+        _traffic(lambda t: t.messages_sent, per_second=True)),
+    Figure("WS Messages Received/s", "ws_messages_received_per_s", "messages.received_per_second", "/s",
+        {_S: 50}, _traffic(lambda t: t.messages_received, per_second=True)),
+    Figure("WS Bytes Sent/s", "ws_bytes_sent_per_s", "messages.bytes_sent_per_second", "/s", {_S: 51},
+        _traffic(lambda t: t.bytes_sent, per_second=True)),
+    Figure("WS Bytes Received/s", "ws_bytes_received_per_s", "messages.bytes_received_per_second", "/s",
+        {_S: 52}, _traffic(lambda t: t.bytes_received, per_second=True)),
 )  # fmt: skip
-"""Every figure of the replies. Timings are of the successful replies, from exact histograms."""
+"""Every figure of the replies. Timings are of the successful replies, from exact histograms. The
+``WS`` figures are of the connections' traffic, of the whole test only (the ``Aggregated`` row, the
+summary's ``messages`` section): messages and bytes as :mod:`wslocust.wire.traffic` counts them."""
 
 FIGURES_BY_TITLE: dict[str, Figure] = {figure.title: figure for figure in FIGURES}
 

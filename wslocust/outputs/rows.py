@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..stats.aggregates import ChatStats, ReplyStats
+from ..wire.traffic import Traffic
 from .figures import CHAT_HISTORY, CHAT_STATS, FIGURES, METRIC_PARTS, CsvFile, Window, csv_number, ui_key
 
 __all__ = ["AGGREGATED", "history_rows", "metric_names", "stats_rows", "ui_rows"]
@@ -14,17 +15,21 @@ AGGREGATED = "Aggregated"
 """The ``Name`` of the row of every request name together."""
 
 
-def _figures(row: dict[str, Any], stats: ReplyStats, duration_s: float, file: CsvFile) -> dict[str, Any]:
+def _figures(
+    row: dict[str, Any], stats: ReplyStats, duration_s: float, file: CsvFile, traffic: Traffic | None = None
+) -> dict[str, Any]:
     """Add a file's computed figures to a row, in the file's column order, as CSV cells."""
-    window = Window(stats, duration_s)
+    window = Window(stats, duration_s, traffic)
     for _, figure in sorted((figure.files[file], figure) for figure in FIGURES if file in figure.files):
         if figure.value is not None:
             row[figure.title] = csv_number(figure.value(window), figure.unit)
     return row
 
 
-def _stats_row(name: str, stats: ReplyStats, duration_s: float, metrics: Sequence[str]) -> dict[str, Any]:
-    row = _figures({"Name": name}, stats, duration_s, CHAT_STATS)
+def _stats_row(
+    name: str, stats: ReplyStats, duration_s: float, metrics: Sequence[str], traffic: Traffic | None = None
+) -> dict[str, Any]:
+    row = _figures({"Name": name}, stats, duration_s, CHAT_STATS, traffic)
     for metric in metrics:
         found = stats.metrics.get(metric)
         for part in METRIC_PARTS:
@@ -42,7 +47,7 @@ def stats_rows(stats: ChatStats, duration_s: float) -> list[dict[str, Any]]:
     """One row a request name (sorted), then the ``Aggregated`` row."""
     metrics = metric_names(stats)
     rows = [_stats_row(name, stats.by_name[name], duration_s, metrics) for name in sorted(stats.by_name)]
-    rows.append(_stats_row(AGGREGATED, stats.total, duration_s, metrics))
+    rows.append(_stats_row(AGGREGATED, stats.total, duration_s, metrics, stats.traffic))
     return rows
 
 

@@ -11,10 +11,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..stats.aggregates import ChatStats, ConnectStats, ReplyStats
 from ..stats.voice import VoiceBook, VoiceStats
+from ..wire.traffic import Traffic
 from .figures import (
     CONVERSATION_FIGURES,
     FIGURES,
     METRIC_PARTS,
+    TRAFFIC_SECTION,
     VOICE_FIGURES,
     ConversationDurations,
     Window,
@@ -22,19 +24,26 @@ from .figures import (
 )
 from .lifecycle import lifecycle_section
 
+_TRAFFIC_PREFIX = f"{TRAFFIC_SECTION}."
+
 __all__ = ["conversations_summary", "public_url", "reply_section", "summary", "voice_section"]
 
 _HANDSHAKE_TIMING = "latency_ms"
 """The figures whose fields a handshake's timing has too (``connections.handshake_ms``)."""
 
 
-def _figures(stats: ReplyStats, duration_s: float, under: str = "") -> dict[str, Any]:
-    """The summary's figures of some replies: each figure with a path (under ``under``, if given)."""
+def _figures(
+    stats: ReplyStats, duration_s: float, under: str = "", traffic: Traffic | None = None
+) -> dict[str, Any]:
+    """The summary's figures of some replies: each figure with a path (under ``under``, if given);
+    the traffic's (``messages``) when ``traffic`` is given."""
     prefix = f"{under}." if under else ""
-    window = Window(stats, duration_s)
+    window = Window(stats, duration_s, traffic)
     section: dict[str, Any] = {}
     for figure in FIGURES:
         if not figure.summary or figure.value is None or not figure.summary.startswith(prefix):
+            continue
+        if traffic is None and figure.summary.startswith(_TRAFFIC_PREFIX):
             continue
         *parents, field = figure.summary[len(prefix) :].split(".")
         place = section
@@ -44,10 +53,10 @@ def _figures(stats: ReplyStats, duration_s: float, under: str = "") -> dict[str,
     return section
 
 
-def reply_section(stats: ReplyStats, duration_s: float) -> dict[str, Any]:
+def reply_section(stats: ReplyStats, duration_s: float, traffic: Traffic | None = None) -> dict[str, Any]:
     """The summary's section of some replies (the total, a request name's, a profile's): the figures,
-    metrics and ``errors_by_kind``."""
-    section = _figures(stats, duration_s)
+    metrics and ``errors_by_kind`` (and the ``messages`` of ``traffic``, when given)."""
+    section = _figures(stats, duration_s, traffic=traffic)
     section["metrics"] = {
         name: {part.summary: summary_number(part.value(metric), part.unit) for part in METRIC_PARTS}
         for name, metric in sorted(stats.metrics.items())
@@ -77,7 +86,7 @@ def summary(stats: ChatStats, duration_s: float, extra: Mapping[str, Any] | None
     """
     result: dict[str, Any] = {
         "duration_s": summary_number(duration_s, "s"),
-        **reply_section(stats.total, duration_s),
+        **reply_section(stats.total, duration_s, stats.traffic),
     }
     errors = dict(stats.total.errors)
     for kind, number in stats.connects.errors.items():

@@ -7,7 +7,7 @@ from typing import Any
 
 from .rows import AGGREGATED
 
-__all__ = ["format_table", "format_voice_table"]
+__all__ = ["format_table", "format_traffic", "format_voice_table"]
 
 _COLUMNS = [
     ("Name", "Name", 24), ("Replies", "# replies", 9), ("Failures", "# fails", 8),
@@ -94,3 +94,17 @@ def format_voice_table(rows: Sequence[Mapping[str, Any]]) -> str:
             lines.append("-" * len(header))
         lines.append(" ".join(cells))
     return "\n".join(lines)
+
+
+def format_traffic(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """One line of the WebSocket traffic (the ``Aggregated`` row's ``WS`` figures), or None without it."""
+    total = next((row for row in rows if row.get("Name") == AGGREGATED), None)
+    if total is None or total.get("WS Messages Sent", "") == "":
+        return None
+    return (
+        "WebSocket traffic: {WS Messages Sent} messages sent ({WS Messages Sent/s}/s), {WS Bytes Sent} bytes "
+        "({WS Bytes Sent/s}/s); {WS Messages Received} received ({WS Messages Received/s}/s), of which "
+        "{WS Pushes Received} pushed between replies, {WS Bytes Received} bytes ({WS Bytes Received/s}/s); "
+        "control frames (ping, pong, close): {WS Control Frames Received} received, "
+        "{WS Control Frames Sent} sent"
+    ).format_map(total)

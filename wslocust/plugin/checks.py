@@ -13,6 +13,7 @@ from ..stats.aggregates import TOKEN_COUNTERS
 from ..users import ChatbotUser, WebSocketUser
 from ..values import choice
 from .demo import start_demo
+from .live_metrics import check_live_metrics
 from .options import DEMO_OPTIONS
 from .profiles import profiled_classes
 
@@ -63,6 +64,7 @@ def check_options(options: Any) -> None:
             "for the embedded demo bot"
         )
     choice(getattr(options, "tokens", "words"), "--tokens", sorted(TOKEN_COUNTERS))
+    check_live_metrics(options)
     for flag, _, _, parse, limits in DEMO_OPTIONS:
         value = getattr(options, flag[2:].replace("-", "_"), None)
         if value is not None:

@@ -44,6 +44,7 @@ from .distributed import (
     wire_open_model,
 )
 from .gc_freeze import freeze_gc_while_running
+from .live_metrics import serve_live_metrics
 from .options import CONFIGURATION_ERROR_EXIT_CODE, INTERRUPTED_EXIT_CODE, add_arguments
 from .profiles import apply_profiles, by_profile_section, follow_profiles_on_workers
 from .recording import Recording
@@ -121,6 +122,12 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     connect_capacity(environment, recording, state)
     events = environment.events
     recording.listen(events)
+    try:
+        serve_live_metrics(environment, recording)  # --prometheus-port, --otel
+    except WsLocustError as error:
+        _log.error("%s", error)
+        remove_empty_outputs(options)
+        raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
     freeze_gc_while_running(events)
 
     wait_for_a_shutdown_under_way = one_shutdown(environment)

@@ -9,17 +9,27 @@ from collections.abc import Callable
 from typing import Any
 
 from ..gates import add_gate_arguments
-from ..gates.voice import add_voice_gate_arguments
 from ..lifecycles import LIFECYCLES
 from ..load.arrivals import ARRIVAL_KINDS
 from ..metrics import METRIC_BUILDERS, SLO_METRICS, parse_slo
 from ..stats.aggregates import TOKEN_COUNTERS
-from ..values import argument_type, count, fraction, integer, milliseconds, number, seconds, seconds_range
+from ..values import (
+    argument_type,
+    count,
+    fraction,
+    integer,
+    milliseconds,
+    number,
+    seconds,
+    seconds_range,
+)
 from ..wire.deflate import COMPRESSIONS
 from ..wire.multiplex import MOST_IN_FLIGHT
-from ..wire.protocols import PROTOCOLS, BinarySttProtocol, SocketIOProtocol
-from ..wire.protocols.openai_realtime import TURN_ENDS
+from ..wire.protocols import PROTOCOLS, SocketIOProtocol
+from .metrics_options import add_live_metrics_arguments
+from .option_marks import add_option
 from .shapes import add_shape_arguments
+from .voice_options import add_voice_gates, add_voice_protocol_arguments
 
 __all__ = [
     "CONFIGURATION_ERROR_EXIT_CODE",
@@ -29,6 +39,7 @@ __all__ = [
     "add_conversation_arguments",
     "add_in_flight_arguments",
     "add_lifecycle_arguments",
+    "add_live_metrics_arguments",
     "add_option",
     "add_profile_arguments",
     "add_session_arguments",
@@ -42,17 +53,6 @@ CONFIGURATION_ERROR_EXIT_CODE = 2
 
 INTERRUPTED_EXIT_CODE = 130
 """The process exit code of a run interrupted (Ctrl+C) before its test started, as a shell gives."""
-
-
-def add_option(
-    group: Any, *flags: str, include_in_web_ui: bool = True, is_secret: bool = False, **kwargs: Any
-) -> None:
-    """Add an option to a group, with the web-UI marks Locust's parser reads from its actions."""
-    action = group.add_argument(*flags, **kwargs)
-    action.include_in_web_ui = include_in_web_ui
-    action.is_secret = is_secret
-    action.is_required = False
-    action.is_multiple = False
 
 
 _TEXT_INTEGER = argument_type(integer, keep_text=True)
@@ -260,6 +260,9 @@ def add_arguments(parser: Any) -> None:
     )
     add_voice_gates(
         parser.add_argument_group("wslocust voice gates", "Pass/fail limits on audio turns (docs/gates.md)")
+    )
+    add_live_metrics_arguments(
+        parser.add_argument_group("wslocust live metrics", "Prometheus and OpenTelemetry (docs/metrics.md)")
     )
     demo = parser.add_argument_group(
         "wslocust demo", "The embedded demo chatbot, started when no --host is given"
@@ -534,78 +537,4 @@ def add_lifecycle_arguments(group: Any) -> None:
         type=argument_type(seconds_range, keep_text=True),
         metavar="MIN-MAX",
         help="bursty: seconds idle, connected, after each burst, N or MIN-MAX (default 30-60)",
-    )
-
-
-def add_voice_gates(group: Any) -> None:
-    """The ``wslocust voice gates`` group: limits on the audio turns' figures (docs/gates.md)."""
-    add_voice_gate_arguments(group, add_option)
-
-
-def add_voice_protocol_arguments(group: Any) -> None:
-    """The ``wslocust voice protocols`` group: how ``openai-realtime`` ends an audio turn, and the
-    options of ``twilio`` and ``binary-stt`` (:mod:`wslocust.wire.protocols.twilio`, ``binary_stt``)."""
-    add_option(
-        group,
-        "--realtime-turn-end",
-        choices=TURN_ENDS,
-        help="openai-realtime audio turns: commit (the client commits the audio and asks for a response; "
-        "server VAD turned off; default) or server-vad (the server detects the end of speech and answers)",
-    )
-    add_option(
-        group,
-        "--twilio-quiet-ms",
-        type=argument_type(milliseconds, positive=True, keep_text=True),
-        help="twilio: an answer ends once no audio came for this many ms (default: at the bot's mark)",
-    )
-    add_option(
-        group, "--twilio-end-mark", help="twilio: only a mark of this name ends an answer (default: any)"
-    )
-    add_option(
-        group,
-        "--stt-rate",
-        type=argument_type(count, minimum=8000, maximum=192000, keep_text=True),
-        help=f"binary-stt: sample rate (Hz) of the PCM16 sent (default {BinarySttProtocol.DEFAULT_RATE})",
-    )
-    add_option(
-        group,
-        "--stt-text-path",
-        help="binary-stt: dotted path of a result's transcript "
-        f"(default {BinarySttProtocol.DEFAULT_TEXT_PATH})",
-    )
-    add_option(
-        group,
-        "--stt-final-path",
-        help="binary-stt: dotted path saying a result is final "
-        f"(default {BinarySttProtocol.DEFAULT_FINAL_PATH})",
-    )
-    add_option(
-        group,
-        "--stt-close-message",
-        help="binary-stt: message sent after an utterance "
-        f"(default {BinarySttProtocol.DEFAULT_CLOSE_MESSAGE}; "
-        'AssemblyAI: {"type": "Terminate"})',
-    )
-    add_option(
-        group,
-        "--stt-end",
-        help=f"binary-stt: condition of a message ending the reply, as --json-end's "
-        f"(default {BinarySttProtocol.DEFAULT_END}); a final result after the close message also ends it",
-    )
-    add_option(
-        group,
-        "--stt-error",
-        help=f"binary-stt: condition of an error message (default {BinarySttProtocol.DEFAULT_ERROR})",
-    )
-    add_option(
-        group,
-        "--stt-keepalive-message",
-        help="binary-stt: message keeping an idle connection open "
-        f"(default {BinarySttProtocol.DEFAULT_KEEPALIVE_MESSAGE})",
-    )
-    add_option(
-        group,
-        "--stt-keepalive-ms",
-        type=argument_type(milliseconds, positive=True, keep_text=True),
-        help="binary-stt: send the keep-alive message every this many ms while idle (default: never)",
     )

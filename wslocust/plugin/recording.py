@@ -42,6 +42,7 @@ from ..outputs import (
     HistoryWriter,
     format_capacity,
     format_table,
+    format_traffic,
     history_csv_text,
     history_rows,
     public_url,
@@ -150,7 +151,8 @@ class Recording:
 
     @property
     def stats(self) -> ChatStats:
-        """The statistics of the current test."""
+        """The statistics of the current test (with the traffic counted up to now)."""
+        self.recorder.take_traffic()
         return self.recorder.stats
 
     @property
@@ -385,7 +387,11 @@ class Recording:
             temporary.replace(self.summary_path)
         texts = []
         if self.print_table and self.stats.total.replies:
-            texts.append(format_table(stats_rows(self.stats, duration)))
+            rows = stats_rows(self.stats, duration)
+            texts.append(format_table(rows))
+            traffic = format_traffic(rows)
+            if traffic is not None:
+                texts.append(traffic)
         if self.print_table and not self.stats.voice.empty:
             texts.append(format_voice_table(voice_rows(self.stats.voice)))
         lives = lifecycle_text(self.stats.lifecycle)

@@ -81,7 +81,8 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
 gate options form the groups "Load shape" and "Gates" after them, the Socket.IO options (their own
 argument group) the group "Socket.IO" before those, then the in-flight options the group "In flight",
-the session options "Sessions" and the profile options "Profiles"."""
+the session options "Sessions", the profile options "Profiles", and the live metrics options "Live
+metrics"."""
 
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
@@ -92,6 +93,7 @@ _GROUP_OF_PARSER_GROUP = {
     "wslocust load shapes": "Load shape",
     "wslocust gates": "Gates",
     "wslocust voice gates": "Gates",
+    "wslocust live metrics": "Live metrics",
 }
 
 _FLAG_ATTRIBUTES = {

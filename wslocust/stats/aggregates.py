@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..wire.reply import Reply
+from ..wire.traffic import Traffic
 from . import lifecycle, voice
 
 __all__ = [
@@ -414,6 +415,8 @@ class ChatStats:
         """Outages, failovers and close codes of the users' connections."""
         self.voice = voice.VoiceBook()
         """The audio turns (replies with ``voice`` times), by request name."""
+        self.traffic = Traffic()
+        """WebSocket messages and bytes sent and received (taken in by the recorder)."""
 
     @property
     def by_name(self) -> dict[str, ReplyStats]:
@@ -501,6 +504,7 @@ class ChatStats:
         self.in_flight_at_stop += other.in_flight_at_stop
         self.lifecycle.merge(other.lifecycle)
         self.voice.merge(other.voice)
+        self.traffic.merge(other.traffic)
         room = max(0, self.keep_failed - len(self.failed))
         self.failed.extend(other.failed[:room])
         self.failed_dropped += other.failed_dropped + max(0, len(other.failed) - room)
@@ -522,6 +526,7 @@ class ChatStats:
             "in_flight_at_stop": self.in_flight_at_stop,
             "lifecycle": self.lifecycle.to_wire(),
             **({} if self.voice.empty else {"voice": self.voice.to_wire()}),
+            "traffic": self.traffic.to_wire(),
         }
 
     @classmethod
@@ -543,6 +548,8 @@ class ChatStats:
             stats.lifecycle = lifecycle.LifecycleStats.from_wire(wire["lifecycle"])
         if "voice" in wire:
             stats.voice = voice.VoiceBook.from_wire(wire["voice"])
+        if "traffic" in wire:
+            stats.traffic = Traffic.from_wire(wire["traffic"])
         return stats
 
     def take_seconds(self, before: int | None = None) -> list[tuple[int, dict[str, ReplyStats]]]:

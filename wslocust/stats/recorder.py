@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from ..wire.reply import Reply
+from ..wire.traffic import PROCESS_TRAFFIC
 from .aggregates import TOKEN_COUNTERS, ChatStats, ReplyStats
 
 __all__ = ["ARRIVALS_REPORT_KEY", "REPORT_KEY", "Recorder", "Role"]
@@ -110,9 +111,14 @@ class Recorder:
         """Count a prompt whose reply was still in flight when its user was stopped (never a reply)."""
         self.stats.in_flight_at_stop += 1
 
+    def take_traffic(self) -> None:
+        """Take the traffic this process's connections counted since the last time into the statistics."""
+        self.stats.traffic.merge(PROCESS_TRAFFIC.take())
+
     def reset_stats(self) -> None:
         """Statistics start from zero; a test under way measures its rates from now."""
         self.stats = ChatStats(self.count_tokens)
+        PROCESS_TRAFFIC.take()  # what came before is not this test's
         if self.started_at is not None and self.stopped_at is None:
             self.started_at = time.time()
 
@@ -121,6 +127,7 @@ class Recorder:
     def take_report(self, *, stopped: bool) -> dict[str, Any]:
         """Worker: everything counted since the last report, in wire form for the master (tagged with
         the run id and whether the users have stopped); counting starts afresh."""
+        self.take_traffic()
         wire = self.stats.to_wire()
         wire["stopped"] = stopped
         wire["run"] = self.run_id
@@ -199,6 +206,7 @@ class Recorder:
             The test's run id (for the master to send with the users to spawn).
         """
         self.stats = ChatStats(self.count_tokens)
+        PROCESS_TRAFFIC.take()  # what came before is not this test's
         if self.is_worker:
             self.run_id = run_id
             return run_id

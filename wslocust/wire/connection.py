@@ -36,6 +36,7 @@ from .frames import (
 )
 from .protocols.base import Chunk, End, Failure, Message, Protocol
 from .reply import Reply
+from .traffic import PROCESS_TRAFFIC, Traffic, count_control, count_sent_close
 from .voice import note_voice
 
 __all__ = ["Action", "Close", "Connection", "Dropped", "Pong", "Send"]
@@ -90,11 +91,13 @@ class Connection:
             :class:`~wslocust.wire.deflate.DeflateFrameReader`).
         deflate: the permessage-deflate parameters agreed at the handshake, if any: the server's
             compressed messages are inflated, and prompts are sent compressed.
+        traffic: where its messages and bytes are counted (the process's :data:`PROCESS_TRAFFIC`
+            when None).
     """
 
     __slots__ = (
         "_feed", "_frame", "_pieces", "_read_frames", "_request",
-        "protocol", "reader", "received_close", "reply",
+        "protocol", "reader", "received_close", "reply", "traffic",
     )  # fmt: skip
 
     def __init__(
@@ -103,12 +106,14 @@ class Connection:
         reader: FrameReader | None = None,
         *,
         deflate: DeflateParameters | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
         self.protocol = protocol
         if reader is None:
             reader = FrameReader() if deflate is None else DeflateFrameReader(deflate.inflater())
         self.reader = reader
         self._frame = _frame if deflate is None else _CompressedFrames(deflate.deflater())
+        self.traffic = PROCESS_TRAFFIC if traffic is None else traffic
         self.reply: Reply | None = None
         """The reply being awaited; None between replies (and once it is complete)."""
         self._request = protocol.request
@@ -125,7 +130,12 @@ class Connection:
         self._pieces = []
         # Most prompts are one message: its frame as it is, without a join.
         frame = self._frame
-        return frame(messages[0]) if len(messages) == 1 else b"".join(map(frame, messages))
+        payload = frame(messages[0]) if len(messages) == 1 else b"".join(map(frame, messages))
+        traffic = self.traffic  # traffic: counted a prompt, never a message
+        traffic.prompts += 1
+        traffic.messages_sent += len(messages)
+        traffic.bytes_sent += len(payload)
+        return payload
 
     def expect(self, reply: Reply) -> None:
         """Start awaiting ``reply`` without sending a prompt (an audio turn: the I/O sends the
@@ -158,6 +168,9 @@ class Connection:
             # The frames before the broken one count: a reply may have ended, a ping wait.
             frames = self.reader.read_before_error
             broken = error
+        traffic = self.traffic  # traffic: counted a block (its bytes and frames), never a message
+        traffic.bytes_received += len(data)
+        traffic.frames_received += len(frames)
         actions: list[Action] | None = None  # a list only when there is something to do (rarely)
         for opcode, payload in frames:
             if opcode <= OP_BINARY:  # text or binary: the reader returns no other opcode below 8
@@ -165,6 +178,7 @@ class Connection:
                     if actions is None:
                         actions = []
                     actions.append(Dropped(opcode, len(payload)))
+                    traffic.pushes += 1  # traffic: a push
                     continue
                 try:
                     events = self._feed(payload.decode() if opcode == OP_TEXT else payload)
@@ -203,17 +217,21 @@ class Connection:
                 if actions is None:
                     actions = []
                 actions.append(Pong(payload))
+                count_control(traffic, len(payload))  # traffic: a ping and its pong
             elif opcode == OP_CLOSE:
+                traffic.control_received += 1  # traffic: a close
                 try:
                     code, reason = parse_close(payload)
                 except ProtocolError as error:
                     return self._fail_connection(error, time_ms, actions)
                 self.received_close = 1005 if code is None else code
+                count_sent_close(traffic)  # traffic: ours
                 if reply is not None:
                     reply.error = ConnectionClosed(code, f"({reason})" if reason else "")
                     self._complete(reply, time_ms)
                 return [*(actions or ()), Close(1000)]  # nothing is read after a close
-            # A pong needs nothing (this client sends no pings: it is unsolicited).
+            else:  # A pong needs nothing (this client sends no pings: it is unsolicited).
+                traffic.control_received += 1  # traffic: a pong
         if broken is not None:
             return self._fail_connection(broken, time_ms, actions)
         return actions
@@ -230,6 +248,7 @@ class Connection:
     ) -> list[Action]:
         """The server broke the protocol: the awaited reply fails with ``error``, and the
         connection is failed with the error's close code (RFC 6455 §7.1.7)."""
+        count_sent_close(self.traffic)  # traffic: our close
         reply = self.reply
         if reply is not None:
             reply.error = error

@@ -24,6 +24,7 @@ from .deflate import DeflateParameters
 from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_close
 from .protocols.base import Answer, Chunk, End, Event, Failure, Message, Protocol
 from .reply import Reply
+from .traffic import count_control, count_sent_close
 from .voice import note_voice
 
 __all__ = ["ManagedConnection", "connection_for"]
@@ -66,7 +67,11 @@ class ManagedConnection(Connection):
 
     def open(self) -> bytes:
         """The handshake is done: return the protocol's opening frames, ready to send (maybe none)."""
-        return b"".join(map(self._frame, self.protocol.open()))
+        messages = self.protocol.open()
+        opening = b"".join(map(self._frame, messages))
+        self.traffic.messages_sent += len(messages)  # traffic: the opening's messages
+        self.traffic.bytes_sent += len(opening)
+        return opening
 
     @property
     def ready(self) -> bool:
@@ -106,6 +111,9 @@ class ManagedConnection(Connection):
             # The frames before the broken one count: a reply may have ended, a ping wait.
             frames = self.reader.read_before_error
             broken = error
+        traffic = self.traffic  # traffic: counted a block, as Connection's
+        traffic.bytes_received += len(data)
+        traffic.frames_received += len(frames)
         actions: list[Action] = []
         for opcode, payload in frames:
             if opcode <= OP_BINARY:
@@ -122,15 +130,21 @@ class ManagedConnection(Connection):
                     return self._end(error, time_ms, actions)
                 if self._fold(events, len(payload), time_ms, actions) and not opening:
                     actions.append(Dropped(opcode, len(payload)))
+                    traffic.pushes += 1
             elif opcode == OP_PING:
                 actions.append(Pong(payload))
+                count_control(traffic, len(payload))
             elif opcode == OP_CLOSE:
+                traffic.control_received += 1
                 try:
                     code, reason = parse_close(payload)
                 except ProtocolError as error:
                     return self._fail_connection(error, time_ms, actions)
                 self.received_close = 1005 if code is None else code  # counted by the client, as Connection's
+                count_sent_close(traffic)
                 return self._end(ConnectionClosed(code, f"({reason})" if reason else ""), time_ms, actions)
+            else:  # an unsolicited pong
+                traffic.control_received += 1
         if broken is not None:
             return self._fail_connection(broken, time_ms, actions)
         return actions or None
@@ -145,7 +159,10 @@ class ManagedConnection(Connection):
         answered = in_reply = False
         for event in events:
             if type(event) is Answer:
-                actions.append(Send(self._frame(event.message)))
+                answer = self._frame(event.message)
+                actions.append(Send(answer))
+                self.traffic.messages_sent += 1  # traffic: a protocol's answer
+                self.traffic.bytes_sent += len(answer)
                 answered = True
             elif reply is None:
                 continue  # a reply event outside any reply (late, or pushed): dropped below

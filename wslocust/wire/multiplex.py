@@ -29,6 +29,7 @@ from .deflate import DeflateFrameReader, DeflateParameters
 from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_close
 from .protocols.base import Chunk, End, Failure, Protocol
 from .reply import Reply
+from .traffic import PROCESS_TRAFFIC, count_control, count_sent_close
 
 __all__ = ["MOST_IN_FLIGHT", "Multiplexer", "Outstanding"]
 
@@ -65,7 +66,7 @@ class Multiplexer:
         deflate: the permessage-deflate parameters agreed at the handshake, if any.
     """
 
-    __slots__ = ("_frame", "outstanding", "protocol", "reader", "unmatched")
+    __slots__ = ("_frame", "outstanding", "protocol", "reader", "traffic", "unmatched")
 
     def __init__(
         self,
@@ -79,6 +80,8 @@ class Multiplexer:
             reader = FrameReader() if deflate is None else DeflateFrameReader(deflate.inflater())
         self.reader = reader
         self._frame = _frame if deflate is None else _CompressedFrames(deflate.deflater())
+        self.traffic = PROCESS_TRAFFIC
+        """Where its messages and bytes are counted, as a :class:`~wslocust.wire.connection.Connection`'s."""
         self.outstanding: dict[str, Outstanding] = {}
         """The replies in flight, by request id, in the order their prompts went out."""
         self.unmatched = 0
@@ -101,7 +104,12 @@ class Multiplexer:
         self.outstanding[request_id] = Outstanding(
             reply, start_s, timeout_s, start_s if sent_s is None else sent_s
         )
-        return b"".join(map(self._frame, messages))
+        payload = b"".join(map(self._frame, messages))
+        traffic = self.traffic  # traffic: counted a prompt
+        traffic.prompts += 1
+        traffic.messages_sent += len(messages)
+        traffic.bytes_sent += len(payload)
+        return payload
 
     @property
     def next_deadline_s(self) -> float | None:
@@ -127,6 +135,9 @@ class Multiplexer:
         except ProtocolError as error:
             frames = self.reader.read_before_error
             broken = error
+        traffic = self.traffic  # traffic: counted a block
+        traffic.bytes_received += len(data)
+        traffic.frames_received += len(frames)
         for opcode, payload in frames:
             if opcode <= OP_BINARY:
                 try:
@@ -143,6 +154,7 @@ class Multiplexer:
                     continue
                 if request_id is None or (pending := self.outstanding.get(request_id)) is None:
                     self.unmatched += 1
+                    traffic.pushes += 1  # traffic: a message no reply awaited
                     continue
                 reply = pending.reply
                 reply.bytes += len(payload)
@@ -161,18 +173,24 @@ class Multiplexer:
                         break
             elif opcode == OP_PING:
                 actions.append(Pong(payload))
+                count_control(traffic, len(payload))
             elif opcode == OP_CLOSE:
+                traffic.control_received += 1
                 try:
                     code, reason = parse_close(payload)
                 except ProtocolError as error:
                     broken = error
                     break
+                count_sent_close(traffic)
                 done += self.fail_all(ConnectionClosed(code, f"({reason})" if reason else ""), now_s)
                 actions.append(Close(1000))  # nothing is read after a close
                 return done, actions
+            else:  # an unsolicited pong
+                traffic.control_received += 1
         if broken is not None:
             done += self.fail_all(broken, now_s)
             actions.append(Close(broken.close_code))
+            count_sent_close(traffic)
         return done, actions
 
     def expire(self, now_s: float) -> list[Reply]:

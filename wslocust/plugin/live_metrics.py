@@ -1,0 +1,190 @@
+"""Live metrics of a run: ``/metrics`` for Prometheus (``--prometheus-port``) and OpenTelemetry's
+OTLP export (``--otel``), on the master or the single process.
+
+Both read the run's statistics as the end-of-run files do (on the master: merged from its
+workers' reports, so a lost worker takes only its own unreported replies with it), plus two gauges
+of the moment: the users running (Locust's count) and the WebSocket connections open, which each
+worker adds to its reports (the master sums those of its workers still connected).
+
+The ``/metrics`` server is a gevent WSGI server in the same process: a scrape is one greenlet that
+reads the statistics, yielding to the users' greenlets between two histograms, then writes the
+answer; nothing it computes is written back.
+"""
+
+from __future__ import annotations
+
+from locust.env import Environment
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+
+import logging
+from typing import Any
+
+import gevent
+from gevent.pywsgi import WSGIServer
+from prometheus_client import CollectorRegistry, make_wsgi_app
+
+from ..errors import ConfigurationError
+from ..outputs.prometheus import ChatCollector, LiveView
+from ..users import WebSocketUser
+from ..values import BadValue, port
+from .otel import OtelExport, start_otel
+from .recording import Recording
+
+__all__ = ["LIVE_REPORT_KEY", "LiveMetrics", "check_live_metrics", "connections_open", "serve_live_metrics"]
+
+_log = logging.getLogger("wslocust")
+
+LIVE_REPORT_KEY = "wslocust_live"
+"""The section of a worker's report that holds its gauges of the moment (connections open)."""
+
+DEFAULT_BIND = "127.0.0.1"
+"""Where ``/metrics`` listens unless ``--prometheus-bind`` says otherwise: this host only."""
+
+
+def check_live_metrics(options: Any) -> None:
+    """Check ``--prometheus-port``, ``--prometheus-bind`` and ``--otel`` (the SDK installed).
+
+    Raises:
+        ConfigurationError: a bad port, an empty address, or ``--otel`` without the SDK.
+    """
+    if options is None:
+        return
+    _port(options)
+    bind = getattr(options, "prometheus_bind", None)
+    if bind is not None and not str(bind).strip():
+        raise ConfigurationError("--prometheus-bind is empty: give an address to listen on, e.g. 127.0.0.1")
+    if getattr(options, "otel", False):
+        try:
+            import opentelemetry.exporter.otlp.proto.http.metric_exporter
+            import opentelemetry.sdk.metrics  # noqa: F401
+        except ImportError:
+            raise ConfigurationError(
+                "--otel needs OpenTelemetry's SDK and OTLP exporter: pip install 'wslocust[otel]'"
+            ) from None
+
+
+def _port(options: Any) -> int | None:
+    value = getattr(options, "prometheus_port", None)
+    if value in (None, ""):
+        return None
+    try:
+        return port(value, "--prometheus-port", allow_zero=True)
+    except BadValue as error:
+        raise ConfigurationError(str(error)) from None
+
+
+def connections_open(environment: Environment) -> int:
+    """The WebSocket connections this process's users hold open now."""
+    runner = environment.runner
+    if runner is None:
+        return 0
+    open_now = 0
+    for greenlet in list(runner.user_greenlets):
+        user = greenlet.args[0] if greenlet.args else None
+        if isinstance(user, WebSocketUser) and user.client.connected:
+            open_now += 1
+    return open_now
+
+
+class LiveMetrics:
+    """The live exports of one master or single process: ``/metrics`` and OTLP, as the options say.
+
+    Args:
+        environment: Locust's environment (its runner and options).
+        recording: the run's statistics.
+    """
+
+    def __init__(self, environment: Environment, recording: Recording) -> None:
+        self.environment = environment
+        self.recording = recording
+        self.server: WSGIServer | None = None
+        """The ``/metrics`` server, while one runs."""
+        self.otel: OtelExport | None = None
+        self._listening: tuple[str, int] | None = None  # the address asked for the running server
+        self._workers_open: dict[str, int] = {}  # each worker's connections open, at its last report
+
+    def view(self) -> LiveView:
+        """What the exports read: the statistics, users running and connections open now."""
+        runner = self.environment.runner
+        if isinstance(runner, MasterRunner):
+            alive = {client.id for client in runner.clients.all if client.state != STATE_MISSING}
+            open_now = sum(number for worker, number in self._workers_open.items() if worker in alive)
+        else:
+            open_now = connections_open(self.environment)
+        users = runner.user_count if runner is not None else 0
+        return LiveView(self.recording.stats, users, open_now)
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        """Master: note a worker's gauges."""
+        live = data.get(LIVE_REPORT_KEY)
+        if isinstance(live, dict):
+            self._workers_open[client_id] = int(live.get("connections_open", 0))
+
+    def apply(self, **_: Any) -> None:
+        """Start (or move) the ``/metrics`` server and the OTLP export as the options now say (the web
+        UI's form may change them before a test starts).
+
+        Raises:
+            ConfigurationError: ``/metrics`` cannot listen where asked.
+        """
+        options = self.environment.parsed_options
+        wanted = _port(options)
+        bind = str(getattr(options, "prometheus_bind", None) or DEFAULT_BIND)
+        running = self.server
+        if running is not None and (bind, wanted) != self._listening:
+            running.stop(timeout=1)
+            self.server = running = None
+        if wanted is not None and running is None:
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(ChatCollector(self.view, pause=lambda: gevent.sleep(0)))
+            server = WSGIServer((bind, wanted), make_wsgi_app(registry), log=None, error_log=None)
+            try:
+                server.start()
+            except OSError as error:
+                raise ConfigurationError(
+                    f"--prometheus-port: cannot listen on {bind}:{wanted}: {error.strerror or error}"
+                ) from None
+            self.server, self._listening = server, (bind, wanted)
+            host, bound = server.address[:2]
+            _log.info("Prometheus metrics at http://%s:%d/metrics", host, bound)
+        if getattr(options, "otel", False) and self.otel is None:
+            self.otel = start_otel(options, self.view)
+
+    def close(self) -> None:
+        """Stop the exports (the OTLP export flushes what it holds first)."""
+        if self.server is not None:
+            self.server.stop(timeout=1)
+            self.server = None
+        if self.otel is not None:
+            self.otel.shutdown()
+            self.otel = None
+
+
+def serve_live_metrics(environment: Environment, recording: Recording) -> LiveMetrics | None:
+    """Wire the live exports: a worker adds its gauges to its reports; a master or a single process
+    serves them, from now and at each test's start (None on a worker).
+
+    Raises:
+        ConfigurationError: ``/metrics`` cannot listen where asked.
+    """
+    events = environment.events
+    if isinstance(environment.runner, WorkerRunner):
+
+        def report(data: dict[str, Any], **_: Any) -> None:
+            data[LIVE_REPORT_KEY] = {"connections_open": connections_open(environment)}
+
+        events.report_to_master.add_listener(report)
+        return None
+    live = LiveMetrics(environment, recording)
+    live.apply()
+    events.worker_report.add_listener(live.on_worker_report)
+
+    def apply_at_start(**_: Any) -> None:
+        try:
+            live.apply()
+        except ConfigurationError as error:  # a port the web UI's form gave, taken meanwhile
+            _log.error("%s", error)
+
+    events.test_start.add_listener(apply_at_start)
+    events.quit.add_listener(lambda **_: live.close())
+    return live
