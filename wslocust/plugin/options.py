@@ -30,6 +30,7 @@ __all__ = [
     "add_profile_arguments",
     "add_session_arguments",
     "add_socketio_arguments",
+    "add_voice_arguments",
 ]
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
@@ -240,6 +241,7 @@ def add_arguments(parser: Any) -> None:
     add_profile_arguments(
         parser.add_argument_group("wslocust profiles", "Weighted kinds of users and mixed prompt files")
     )
+    add_voice_arguments(parser.add_argument_group("wslocust voice", "Audio turns (README: Voice)"))
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
     add_gate_arguments(
         parser.add_argument_group(
@@ -506,4 +508,51 @@ def add_lifecycle_arguments(group: Any) -> None:
         type=argument_type(seconds_range, keep_text=True),
         metavar="MIN-MAX",
         help="bursty: seconds idle, connected, after each burst, N or MIN-MAX (default 30-60)",
+    )
+
+
+def add_voice_arguments(group: Any) -> None:
+    """The ``wslocust voice`` group: how audio turns send their utterances (:mod:`wslocust.voice`)."""
+    positive_ms = argument_type(milliseconds, positive=True, keep_text=True)
+    add_option(
+        group,
+        "--audio-frame-ms",
+        type=positive_ms,
+        metavar="MS",
+        help="Audio turns: ms of audio in each frame sent (default 20)",
+    )
+    add_option(
+        group,
+        "--audio-speed",
+        type=argument_type(number, positive=True, keep_text=True),
+        metavar="X",
+        help="Audio turns: send utterances X times as fast as real time (default 1.0)",
+    )
+    add_option(
+        group,
+        "--audio-trailing-silence-ms",
+        type=argument_type(milliseconds, keep_text=True),
+        metavar="MS",
+        help="Audio turns: silence sent after each utterance, for voice activity detection (default 0)",
+    )
+    add_option(
+        group,
+        "--audio-packets",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="N",
+        help="Every turn an utterance of N binary packets (see --audio-packet-bytes, --audio-packet-ms)",
+    )
+    add_option(
+        group,
+        "--audio-packet-bytes",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="B",
+        help="--audio-packets: bytes a packet (default 3200)",
+    )
+    add_option(
+        group,
+        "--audio-packet-ms",
+        type=positive_ms,
+        metavar="MS",
+        help="--audio-packets: ms between packets (default 100)",
     )

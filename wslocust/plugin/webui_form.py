@@ -86,6 +86,7 @@ the session options "Sessions" and the profile options "Profiles"."""
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
     "wslocust in flight": "In flight",
+    "wslocust voice": "Voice",
     "wslocust sessions": "Sessions",
     "wslocust profiles": "Profiles",
     "wslocust load shapes": "Load shape",
