@@ -154,7 +154,9 @@ def start_target() -> tuple[subprocess.Popen[str], str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", default="250,500,1000,1500,2000", help="levels, comma-separated")
     parser.add_argument("--ramp", type=float, default=3.0, help="seconds over which users start (default 3)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window a level (default 10)")
@@ -184,16 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if target.stdin is not None:
             target.stdin.close()
         target.wait(timeout=10)
-    sustained = [level["users"] for level in levels if level["sustained"]]
-    report = {
-        "load_average": os.getloadavg(),
-        "cpus": os.cpu_count(),
-        "levels": levels,
-        "most_users_sustained": max(sustained, default=0),
-    }
+    most = max((level["users"] for level in levels if level["sustained"]), default=0)
+    load = os.getloadavg()
+    report = {"load_average": load, "cpus": os.cpu_count(), "levels": levels, "most_users_sustained": most}
     print(
-        f"most users one core sustained with lateness p99 < {LATE_MS:g} ms: {report['most_users_sustained']} "
-        f"(load average {report['load_average'][0]:.2f} on {report['cpus']} CPUs)"
+        f"most users one core sustained with lateness p99 < {LATE_MS:g} ms: {most} "
+        f"(load average {load[0]:.2f} on {os.cpu_count()} CPUs)"
     )
     if options.output is not None:
         options.output.parent.mkdir(parents=True, exist_ok=True)
