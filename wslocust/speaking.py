@@ -97,16 +97,17 @@ class VoiceSettings:
         )
 
     def frames(self, audio: AudioSource | None, rate: int | None) -> Frames | None:
-        """The utterance a turn sends for a record's ``audio`` (at ``rate`` Hz, None: its own), or
-        the packets of ``--audio-packets``; None when the turn is a text prompt.
+        """The utterance a turn sends: the packets of ``--audio-packets`` when set (every turn, the
+        record's audio or not), else the record's ``audio`` at ``rate`` Hz (None: its own); None when
+        the turn is a text prompt.
 
         Raises:
             AudioError: the audio cannot be read now or cut into frames.
         """
-        if audio is not None:
-            return utterance(audio, rate, self.frame_ms, self.trailing_silence_ms)
         if self.packets is not None:
             return _packets(self.packets, self.packet_bytes, self.packet_ms, self.trailing_silence_ms)
+        if audio is not None:
+            return utterance(audio, rate, self.frame_ms, self.trailing_silence_ms)
         return None
 
 
