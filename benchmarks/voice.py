@@ -13,7 +13,9 @@ start at random times over the ramp, as real callers do. Over a measured window 
 reports, from every frame sent in the window, the lateness p50/p99/max (send time minus due time),
 the share of frames more than 5 ms late, the frames a second, the process's CPU (user + system,
 ``getrusage``) as a share of one core, and its CPU µs a frame sent (everything the process did:
-building and framing the messages, sending, reading the answers, firing the request events).
+building and framing the messages, sending, reading the answers, firing the request events), and
+the users one whole core could carry at that cost (an estimate from the CPU alone, not a lateness
+figure: measure the level itself on an idle machine).
 
 A level is sustained when the lateness p99 is under 5 ms. The machine's load average is printed
 with the results: on a shared machine the figures are of that machine at that time.
@@ -135,6 +137,11 @@ def run_level(url: str, users: int, ramp_s: float, seconds: float, utterance_s: 
         "cpu_us_per_frame": round(cpu_s / max(sent, 1) * 1e6, 2),
         "system_us_per_frame": round(system_s / max(sent, 1) * 1e6, 2),
         "pacer_ticks_per_s": round(ticks / window_s, 1),
+        # What one whole core could carry at this CPU cost a frame: an estimate from the CPU alone,
+        # which says nothing of lateness (a core near 100% busy cannot be on time).
+        "users_per_core_by_cpu": round(1e6 / (cpu_s / max(sent, 1) * 1e6 * (1.0 / interval_s)), 0)
+        if sent
+        else 0,
         "failed_turns": failures,
         "sustained": bool(sent) and percentile(lateness, 0.99) < LATE_MS,
     }

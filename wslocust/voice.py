@@ -73,6 +73,7 @@ _NETWORK_ERRORS = (OSError, ssl.SSLError)
 _TIMESPEC = struct.Struct("@qq")
 _STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 _randbits = random.getrandbits
+_TICK_BUDGET_S = 0.005  # a tick far behind sends for this long, then lets the hub run (reads, users)
 _RETRY_S = 0.001  # a send the socket's buffer could not take whole: its rest is tried again this soon
 
 
@@ -179,7 +180,8 @@ class Pacer:
 
     The timer is armed for the earliest due time; when it fires, every stream with a frame due is
     run (catching up, frame after frame, when the process was too busy to be on time: the lateness
-    says so), then the timer is armed again.
+    says so), then the timer is armed again. A tick sends for 5 ms at most, so that a process far
+    behind still reads its answers and starts its users' turns between ticks.
     """
 
     def __init__(self, hub: Hub) -> None:
@@ -218,13 +220,14 @@ class Pacer:
         perf_counter = time.perf_counter
         heappop, heappush, order = heapq.heappop, heapq.heappush, self._order
         now = perf_counter()
-        while heap and heap[0][0] <= now:
+        until = now + _TICK_BUDGET_S
+        while heap and heap[0][0] <= now < until:
             stream = heappop(heap)[2]
             when = stream.run(now)
             if when is not None:
                 heappush(heap, (when, next(order), stream))
             now = perf_counter()
-        self._arm()
+        self._arm()  # at once when frames are still due: the reads and the users run in between
 
 
 _pacers: weakref.WeakKeyDictionary[Hub, Pacer] = weakref.WeakKeyDictionary()
