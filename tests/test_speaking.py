@@ -124,3 +124,11 @@ def test_an_asker_speaks_records_with_audio_or_every_record_with_packets(tmp_pat
     frames = packets.settings.frames(text.audio, None)
     assert frames is not None
     assert len(frames.frames) == 5
+
+
+def test_an_audio_column_of_a_csv_is_an_ordinary_field(tmp_path: Path) -> None:
+    dataset = tmp_path / "prompts.csv"
+    dataset.write_text("prompt,audio\nhello,https://example.invalid/a.wav\n", encoding="utf-8")
+    (record,) = load_prompts(dataset)
+    assert record.audio is None
+    assert record.fields["audio"] == "https://example.invalid/a.wav"

@@ -174,7 +174,7 @@ def _to_record(
         return _conversation(raw, path, line, prompt_field, name_field)
     key = _pick(raw, prompt_field, PROMPT_FIELDS)
     audio = None
-    if AUDIO_FIELD in raw:
+    if AUDIO_FIELD in raw and path.suffix == ".jsonl":  # (a .csv column of that name is a field)
         try:
             audio = parse_audio(raw[AUDIO_FIELD], path.parent)
         except AudioError as error:
