@@ -17,6 +17,7 @@ import pytest
 from wslocust.datasets import load_prompts
 from wslocust.errors import ConfigurationError, DatasetError
 from wslocust.speaking import Speaking, VoiceAsker, VoiceSettings, check_voice
+from wslocust.wire.protocols import JsonProtocol
 
 
 class Speaker(Speaking):
@@ -132,3 +133,14 @@ def test_an_audio_column_of_a_csv_is_an_ordinary_field(tmp_path: Path) -> None:
     (record,) = load_prompts(dataset)
     assert record.audio is None
     assert record.fields["audio"] == "https://example.invalid/a.wav"
+
+
+def test_users_of_a_text_dataset_without_packets_have_no_voice_asker(tmp_path: Path) -> None:
+    text = load_prompts(write_jsonl(tmp_path / "text.jsonl", {"prompt": "hello"}))
+    spoken = load_prompts(write_jsonl(tmp_path / "voice.jsonl", {"prompt": "hi"}, {"audio": {"seconds": 1}}))
+    environment = Environment(parsed_options=options())
+    protocol = JsonProtocol()
+    assert VoiceAsker.of(Speaker, environment, protocol, lambda: text) is None
+    assert VoiceAsker.of(Speaker, environment, protocol, lambda: spoken) is not None
+    packets = Environment(parsed_options=options(audio_packets="3"))
+    assert VoiceAsker.of(Speaker, packets, protocol, lambda: text) is not None

@@ -442,7 +442,9 @@ class ChatbotUser(WebSocketUser, Conversing, Speaking):
         limit = in_flight_limit(cls, options, self.client.protocol)  # several prompts in flight:
         self.prompts_in_flight = InFlight(self.client, limit) if limit > 1 else None  # wslocust.inflight
         self.dataset: Dataset | None = None
-        self.voice = VoiceAsker.of(cls, environment, self.client.protocol)  # audio turns: wslocust.voice
+        self.voice = VoiceAsker.of(
+            cls, environment, self.client.protocol, lambda: cls.prompt_source(environment).records
+        )
         conversing = ConversationSettings.of(cls, environment)
         self.conversations = ConversationAsker(self.client, conversing, self.life)  # over the endpoints
         self.open_model = self.open_model_settings(environment)
@@ -611,7 +613,7 @@ class ChatbotUser(WebSocketUser, Conversing, Speaking):
                 return
             client = life.client  # maybe another endpoint's
         self._asked_on_connection += 1
-        reply = self.voice.ask(client, record, name, due) if self.voice.speaks(record) else None
+        reply = self.voice and self.voice.ask(client, record, name, due)  # an audio turn (wslocust.speaking)
         reply = reply or client.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
         if reply.error is not None or life.plan is not None or life.outage.since is not None:
             self._lifecycle_wait_s = life.replied(reply)  # else nothing to note: the common prompt

@@ -1,8 +1,8 @@
 """How many concurrent real-time voice users one core sustains, and the CPU per audio frame sent.
 
     npm ci --prefix benchmarks                       # once: the target's `ws`
-    .venv/bin/python benchmarks/voice.py             # levels of 250 to 2,000 users, ~2 minutes
-    .venv/bin/python benchmarks/voice.py --users 1000 --seconds 20 -o results/voice.json
+    .venv/bin/python benchmarks/voice_capacity.py    # levels of 250 to 2,000 users, ~2 minutes
+    .venv/bin/python benchmarks/voice_capacity.py --users 1000 --seconds 20 -o results/voice.json
 
 Each level runs in a fresh process (one core: one gevent hub, as a Locust worker) holding N users,
 each speaking utterances back to back through :func:`wslocust.voice.ask_audio`: 2 s of a tone at
