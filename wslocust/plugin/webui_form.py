@@ -80,9 +80,8 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
 gate options form the groups "Load shape" and "Gates" after them, the Socket.IO options (their own
-argument group) the group "Socket.IO" before those, then the in-flight options the group "In flight", the
-voice options "Voice",
-the session options "Sessions" and the profile options "Profiles"."""
+argument group) the group "Socket.IO" before those, then the in-flight options the group "In flight",
+the voice options "Voice", the session options "Sessions" and the profile options "Profiles"."""
 
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
