@@ -140,7 +140,7 @@ def test_users_of_a_text_dataset_without_packets_have_no_voice_asker(tmp_path: P
     spoken = load_prompts(write_jsonl(tmp_path / "voice.jsonl", {"prompt": "hi"}, {"audio": {"seconds": 1}}))
     environment = Environment(parsed_options=options())
     protocol = JsonProtocol()
-    assert VoiceAsker.of(Speaker, environment, protocol, lambda: text) is None
-    assert VoiceAsker.of(Speaker, environment, protocol, lambda: spoken) is not None
+    assert VoiceAsker.of(Speaker, environment, protocol, text) is None
+    assert VoiceAsker.of(Speaker, environment, protocol, spoken) is not None
     packets = Environment(parsed_options=options(audio_packets="3"))
-    assert VoiceAsker.of(Speaker, packets, protocol, lambda: text) is not None
+    assert VoiceAsker.of(Speaker, packets, protocol, text) is not None

@@ -9,7 +9,7 @@ import locust  # noqa: F401  (gevent's monkey patching comes first)
 from locust.env import Environment
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -19,7 +19,7 @@ from .audio.source import AudioSource, utterance
 from .audio.wav import AudioError
 from .client import ChatClient
 from .datasets import PromptRecord
-from .errors import ConfigurationError, WsLocustError
+from .errors import ConfigurationError
 from .settings import required, setting
 from .values import count, number
 from .voice import ask_audio, fire_reply
@@ -128,22 +128,13 @@ class VoiceAsker:
 
     @classmethod
     def of(
-        cls,
-        user_class: type,
-        environment: Environment,
-        protocol: Protocol,
-        records: Callable[[], Sequence[PromptRecord]],
+        cls, user_class: type, environment: Environment, protocol: Protocol, records: Sequence[PromptRecord]
     ) -> VoiceAsker | None:
-        """The asker of a user of ``user_class`` speaking ``protocol``; None when no turn speaks
-        (no ``--audio-packets``, no record with ``audio``), so text prompts pay nothing for it."""
+        """The asker of a user of ``user_class`` speaking ``protocol`` and asking ``records``; None when
+        no turn speaks (no ``--audio-packets``, no record with ``audio``): text prompts pay nothing."""
         settings = VoiceSettings.of(user_class, environment.parsed_options)
-        if settings.packets is None:
-            try:
-                spoken = any(record.audio is not None for record in records())
-            except WsLocustError:  # the user's start refuses the dataset, said once
-                spoken = False
-            if not spoken:
-                return None
+        if settings.packets is None and not any(record.audio is not None for record in records):
+            return None
         return cls(settings, protocol.audio_rate)
 
     def speaks(self, record: PromptRecord) -> bool:

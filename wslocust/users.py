@@ -442,9 +442,7 @@ class ChatbotUser(WebSocketUser, Conversing, Speaking):
         limit = in_flight_limit(cls, options, self.client.protocol)  # several prompts in flight:
         self.prompts_in_flight = InFlight(self.client, limit) if limit > 1 else None  # wslocust.inflight
         self.dataset: Dataset | None = None
-        self.voice = VoiceAsker.of(
-            cls, environment, self.client.protocol, lambda: cls.prompt_source(environment).records
-        )
+        self.voice: VoiceAsker | None = None  # audio turns (wslocust.speaking), known once the dataset is
         conversing = ConversationSettings.of(cls, environment)
         self.conversations = ConversationAsker(self.client, conversing, self.life)  # over the endpoints
         self.open_model = self.open_model_settings(environment)
@@ -571,6 +569,7 @@ class ChatbotUser(WebSocketUser, Conversing, Speaking):
         except WsLocustError as error:  # checked at start-up: a worker's own copy of the prompts
             self._stop_refused(error)
             return
+        self.voice = VoiceAsker.of(type(self), self.environment, self.client.protocol, self.dataset.records)
         super().on_start()
 
     def next_record(self) -> PromptRecord:
