@@ -6,6 +6,13 @@ Every record keeps all its fields (expected answer, intent, keywords) for the me
 and the request name are read from fields whose names are configurable and otherwise guessed from
 common names (``Question``/``prompt``..., ``Intent``/``name``...).
 
+A record with ``audio`` is an utterance, asked as a voice turn (:mod:`wslocust.voice`): ``{"audio":
+{"wav": "hello.wav"}}`` (a PCM16 mono WAV file, relative to the dataset file, checked when the dataset is
+read) or ``{"audio": {"seconds": 2.0, "kind": "noise"}}`` (synthetic audio, a tone by default); its
+prompt field is then optional (the request is named by its name field as usual)::
+
+    {"name": "greeting", "audio": {"wav": "audio/hello.wav"}, "expected": "Hello"}
+
 A ``.jsonl`` record with a ``turns`` list is a conversation (:mod:`wslocust.conversations` asks it):
 each turn is a prompt string, or an object with the prompt (the same field names) and its own expected
 fields; a turn has the record's other fields unless it gives its own::
@@ -26,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .audio.source import AUDIO_FIELD, AudioSource, parse_audio
+from .audio.wav import AudioError
 from .errors import DatasetError, WsLocustError
 
 __all__ = [
@@ -76,6 +85,7 @@ class PromptRecord:
         source: ``file:line`` it came from, for error messages.
         turns: a conversation's turns, in order (its ``prompt`` is then the first turn's); empty for
             a single prompt.
+        audio: an utterance's audio (a voice turn), or None for a text prompt.
     """
 
     prompt: str
@@ -83,6 +93,7 @@ class PromptRecord:
     fields: Mapping[str, Any] = field(repr=False)
     source: str
     turns: tuple[Turn, ...] = ()
+    audio: AudioSource | None = None
 
     def field_sets(self) -> tuple[Mapping[str, Any], ...]:
         """The fields a prompt of this record is sent with: the record's, or each turn's."""
@@ -162,6 +173,15 @@ def _to_record(
             )
         return _conversation(raw, path, line, prompt_field, name_field)
     key = _pick(raw, prompt_field, PROMPT_FIELDS)
+    audio = None
+    if AUDIO_FIELD in raw and path.suffix == ".jsonl":  # (a .csv column of that name is a field)
+        try:
+            audio = parse_audio(raw[AUDIO_FIELD], path.parent)
+        except AudioError as error:
+            raise DatasetError(str(path), str(error), line) from None
+        if key is None:  # an utterance needs no text
+            name = _name(raw, path, line, name_field)
+            return PromptRecord(audio.describe(), name, raw, f"{path}:{line}", audio=audio)
     if key is None:
         expected = repr(prompt_field) if prompt_field else "one of " + ", ".join(PROMPT_FIELDS)
         raise DatasetError(str(path), f"record has no prompt field ({expected}); set --prompt-field", line)
@@ -169,7 +189,11 @@ def _to_record(
     if not isinstance(prompt, str) or not prompt.strip():
         raise DatasetError(str(path), f"prompt field {key!r} is empty or not a string", line)
     return PromptRecord(
-        prompt=prompt, name=_name(raw, path, line, name_field), fields=raw, source=f"{path}:{line}"
+        prompt=prompt,
+        name=_name(raw, path, line, name_field),
+        fields=raw,
+        source=f"{path}:{line}",
+        audio=audio,
     )
 
 

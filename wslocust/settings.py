@@ -88,6 +88,12 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "burst_prompts": "burst_prompts",
     "burst_think_time": "burst_think_time_s",
     "idle_time": "idle_time_s",
+    "audio_frame_ms": "audio_frame_ms",
+    "audio_speed": "audio_speed",
+    "audio_trailing_silence_ms": "audio_trailing_silence_ms",
+    "audio_packets": "audio_packets",
+    "audio_packet_bytes": "audio_packet_bytes",
+    "audio_packet_ms": "audio_packet_ms",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""

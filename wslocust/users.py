@@ -54,6 +54,7 @@ from .settings import (
     required,
     setting,
 )
+from .speaking import Speaking, VoiceAsker, check_voice
 from .stats.aggregates import TOKEN_COUNTERS
 from .values import count, flag, seconds, seconds_range
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
@@ -361,7 +362,7 @@ class WebSocketUser(User):
         self.client.close()
 
 
-class ChatbotUser(WebSocketUser, Conversing):
+class ChatbotUser(WebSocketUser, Conversing, Speaking):
     """Asks the prompts of a dataset in turn, one round trip per task, and reports each.
 
     Each prompt is reported under its record's name (e.g. its intent) unless ``request_name`` is set.
@@ -441,6 +442,7 @@ class ChatbotUser(WebSocketUser, Conversing):
         limit = in_flight_limit(cls, options, self.client.protocol)  # several prompts in flight:
         self.prompts_in_flight = InFlight(self.client, limit) if limit > 1 else None  # wslocust.inflight
         self.dataset: Dataset | None = None
+        self.voice: VoiceAsker | None = None  # audio turns (wslocust.speaking), known once the dataset is
         conversing = ConversationSettings.of(cls, environment)
         self.conversations = ConversationAsker(self.client, conversing, self.life)  # over the endpoints
         self.open_model = self.open_model_settings(environment)
@@ -487,6 +489,7 @@ class ChatbotUser(WebSocketUser, Conversing):
         protocol = connection.protocol
         lifecycle = cls.lifecycle_settings(environment)
         limit = in_flight_limit(cls, options, protocol)
+        check_voice(cls, environment, cls.prompt_source(environment).records, protocol.audio_rate, limit)
         paced = lifecycle.kind != "persistent"
         turns = (limit > 1 or paced) and any(rec.turns for rec in cls.prompt_source(environment).records)
         if paced and turns:  # a conversation's connections and pauses are its own: the lifecycle's unused
@@ -566,6 +569,7 @@ class ChatbotUser(WebSocketUser, Conversing):
         except WsLocustError as error:  # checked at start-up: a worker's own copy of the prompts
             self._stop_refused(error)
             return
+        self.voice = VoiceAsker.of(type(self), self.environment, self.client.protocol, self.dataset.records)
         super().on_start()
 
     def next_record(self) -> PromptRecord:
@@ -608,7 +612,8 @@ class ChatbotUser(WebSocketUser, Conversing):
                 return
             client = life.client  # maybe another endpoint's
         self._asked_on_connection += 1
-        reply = client.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
+        reply = self.voice and self.voice.ask(client, record, name, due)  # an audio turn (wslocust.speaking)
+        reply = reply or client.ask(record.prompt, record=record.fields, name=name, scheduled_at=due)
         if reply.error is not None or life.plan is not None or life.outage.since is not None:
             self._lifecycle_wait_s = life.replied(reply)  # else nothing to note: the common prompt
         if not client.connected:

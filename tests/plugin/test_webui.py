@@ -304,6 +304,7 @@ def test_every_option_of_the_form_has_a_group() -> None:
         "Load shape",
         "Gates",
         "Live metrics",
+        "Voice",
     }
     assert {option.group for option in options.values()} <= groups
     assert options["max_p95_ms"].group == "Gates"
@@ -471,6 +472,7 @@ def test_the_form_groups_options_under_headings_with_their_flag_and_help(
         *FORM_GROUPS,
         "Socket.IO",
         "In flight",
+        "Voice",
         "Sessions",
         "Profiles",
         "Voice protocols",

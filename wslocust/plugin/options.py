@@ -29,7 +29,7 @@ from ..wire.protocols import PROTOCOLS, SocketIOProtocol
 from .metrics_options import add_live_metrics_arguments
 from .option_marks import add_option
 from .shapes import add_shape_arguments
-from .voice_options import add_voice_gates, add_voice_protocol_arguments
+from .voice_options import add_voice_arguments, add_voice_gates, add_voice_protocol_arguments
 
 __all__ = [
     "CONFIGURATION_ERROR_EXIT_CODE",
@@ -44,6 +44,7 @@ __all__ = [
     "add_profile_arguments",
     "add_session_arguments",
     "add_socketio_arguments",
+    "add_voice_arguments",
     "add_voice_gates",
     "add_voice_protocol_arguments",
 ]
@@ -245,6 +246,7 @@ def add_arguments(parser: Any) -> None:
     add_profile_arguments(
         parser.add_argument_group("wslocust profiles", "Weighted kinds of users and mixed prompt files")
     )
+    add_voice_arguments(parser.add_argument_group("wslocust voice", "Audio turns (README: Voice)"))
     add_voice_protocol_arguments(
         parser.add_argument_group(
             "wslocust voice protocols",

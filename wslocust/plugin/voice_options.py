@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..gates.voice import add_voice_gate_arguments
-from ..values import argument_type, count, milliseconds
+from ..values import argument_type, count, milliseconds, number
 from ..wire.protocols import BinarySttProtocol
 from ..wire.protocols.openai_realtime import TURN_ENDS
 from .option_marks import add_option
 
-__all__ = ["add_voice_gates", "add_voice_protocol_arguments"]
+__all__ = ["add_voice_arguments", "add_voice_gates", "add_voice_protocol_arguments"]
 
 
 def add_voice_gates(group: Any) -> None:
@@ -85,4 +85,51 @@ def add_voice_protocol_arguments(group: Any) -> None:
         "--stt-keepalive-ms",
         type=argument_type(milliseconds, positive=True, keep_text=True),
         help="binary-stt: send the keep-alive message every this many ms while idle (default: never)",
+    )
+
+
+def add_voice_arguments(group: Any) -> None:
+    """The ``wslocust voice`` group: how audio turns send their utterances (:mod:`wslocust.voice`)."""
+    positive_ms = argument_type(milliseconds, positive=True, keep_text=True)
+    add_option(
+        group,
+        "--audio-frame-ms",
+        type=positive_ms,
+        metavar="MS",
+        help="Audio turns: ms of audio in each frame sent (default 20)",
+    )
+    add_option(
+        group,
+        "--audio-speed",
+        type=argument_type(number, positive=True, keep_text=True),
+        metavar="X",
+        help="Audio turns: send utterances X times as fast as real time (default 1.0)",
+    )
+    add_option(
+        group,
+        "--audio-trailing-silence-ms",
+        type=argument_type(milliseconds, keep_text=True),
+        metavar="MS",
+        help="Audio turns: silence sent after each utterance, for voice activity detection (default 0)",
+    )
+    add_option(
+        group,
+        "--audio-packets",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="N",
+        help="Every turn an utterance of N binary packets (see --audio-packet-bytes, --audio-packet-ms)",
+    )
+    add_option(
+        group,
+        "--audio-packet-bytes",
+        type=argument_type(count, minimum=1, keep_text=True),
+        metavar="B",
+        help="--audio-packets: bytes a packet (default 3200)",
+    )
+    add_option(
+        group,
+        "--audio-packet-ms",
+        type=positive_ms,
+        metavar="MS",
+        help="--audio-packets: ms between packets (default 100)",
     )

@@ -81,12 +81,13 @@ FORM_GROUPS: dict[str, tuple[str, ...]] = {
 """The form's groups of options of the main ``wslocust`` option group, in order; the load-shape and
 gate options form the groups "Load shape" and "Gates" after them, the Socket.IO options (their own
 argument group) the group "Socket.IO" before those, then the in-flight options the group "In flight",
-the session options "Sessions", the profile options "Profiles", and the live metrics options "Live
-metrics"."""
+the voice options "Voice", the session options "Sessions", the profile options "Profiles", and the
+live metrics options "Live metrics"."""
 
 _GROUP_OF_PARSER_GROUP = {
     "wslocust socket.io": "Socket.IO",
     "wslocust in flight": "In flight",
+    "wslocust voice": "Voice",
     "wslocust sessions": "Sessions",
     "wslocust profiles": "Profiles",
     "wslocust voice protocols": "Voice protocols",

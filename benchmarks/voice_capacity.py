@@ -1,0 +1,210 @@
+"""How many concurrent real-time voice users one core sustains, and the CPU per audio frame sent.
+
+    npm ci --prefix benchmarks                       # once: the target's `ws`
+    .venv/bin/python benchmarks/voice_capacity.py    # levels of 250 to 2,000 users, ~2 minutes
+    .venv/bin/python benchmarks/voice_capacity.py --users 1000 --seconds 20 -o results/voice.json
+
+Each level runs in a fresh process (one core: one gevent hub, as a Locust worker) holding N users,
+each speaking utterances back to back through :func:`wslocust.voice.ask_audio`: 2 s of a tone at
+24 kHz PCM16 in 20 ms frames, each frame an OpenAI-Realtime-like JSON message
+(``{"type": "input_audio_buffer.append", "audio": BASE64}``, about 1.3 kB), then a commit, which
+the target (``benchmarks/voice_target.js``, Node's ``ws``, another process) answers at once. Users
+start at random times over the ramp, as real callers do. Over a measured window after the ramp it
+reports, from every frame sent in the window, the lateness p50/p99/max (send time minus due time),
+the share of frames more than 5 ms late, the frames a second, the process's CPU (user + system,
+``getrusage``) as a share of one core, and its CPU µs a frame sent (everything the process did:
+building and framing the messages, sending, reading the answers, firing the request events), and
+the users one whole core could carry at that cost (an estimate from the CPU alone, not a lateness
+figure: measure the level itself on an idle machine).
+
+A level is sustained when the lateness p99 is under 5 ms. The machine's load average is printed
+with the results: on a shared machine the figures are of that machine at that time.
+"""
+
+from __future__ import annotations
+
+import locust  # noqa: F401  (gevent's monkey patching comes first)
+from locust.env import Environment
+from locust.event import Events
+
+import argparse
+import base64
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import gevent
+
+from wslocust.audio.frames import cut_frames
+from wslocust.audio.synthetic import synthetic
+from wslocust.client import ChatClient
+from wslocust.voice import ask_audio, pacer
+from wslocust.wire.protocols import END, Event, Message, Protocol
+from wslocust.wire.reply import Reply
+
+HERE = Path(__file__).resolve().parent
+LATE_MS = 5.0
+"""A frame later than this is late (the issue's bar: lateness p99 under 5 ms)."""
+
+
+class RealtimeLike(Protocol):
+    """Audio as OpenAI Realtime takes it: base64 PCM16 at 24 kHz in JSON appends, then a commit."""
+
+    audio_rate = 24000
+
+    def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
+        return [json.dumps({"type": "conversation.item.create", "text": prompt})]
+
+    def audio_frames(self, frames: Sequence[bytes]) -> Sequence[Message]:
+        head = '{"type":"input_audio_buffer.append","audio":"'
+        return [head + base64.b64encode(frame).decode() + '"}' for frame in frames]
+
+    def audio_end(self) -> Sequence[Message]:
+        return ['{"type":"input_audio_buffer.commit"}']
+
+    def feed(self, message: Message) -> Sequence[Event]:
+        return [END] if isinstance(message, str) and "response.done" in message else ()
+
+
+def percentile(values: list[float], share: float) -> float:
+    return values[min(int(len(values) * share), len(values) - 1)] if values else 0.0
+
+
+def run_level(url: str, users: int, ramp_s: float, seconds: float, utterance_s: float) -> dict[str, Any]:
+    """One level, in this process: ``users`` speaking for the ramp then the measured window."""
+    environment = Environment(events=Events())
+    frames = cut_frames(synthetic(utterance_s, RealtimeLike.audio_rate), 20.0)
+    interval_s = frames.frame_ms / 1000.0
+    clients = [ChatClient(environment, url, RealtimeLike(), reply_timeout_s=30.0) for _ in range(users)]
+    for start in range(0, users, 100):  # connect in batches (the target's accept queue)
+        batch = [gevent.spawn(client.connect) for client in clients[start : start + 100]]
+        gevent.joinall(batch)
+    connected = sum(client.connected for client in clients)
+    replies: list[Reply] = []
+    stop = False
+
+    def speak(client: ChatClient) -> None:
+        gevent.sleep(random.uniform(0.0, ramp_s))
+        while not stop:
+            replies.append(ask_audio(client, frames, prompt="utterance"))
+
+    speakers = [gevent.spawn(speak, client) for client in clients]
+    gevent.sleep(ramp_s + 1.0)
+    window_start = time.time()
+    usage_start = resource.getrusage(resource.RUSAGE_SELF)
+    ticks_start = pacer().ticks
+    gevent.sleep(seconds)
+    usage_end = resource.getrusage(resource.RUSAGE_SELF)
+    window_end = time.time()
+    ticks = pacer().ticks - ticks_start
+    stop = True
+    gevent.joinall(speakers, timeout=utterance_s + 10.0)
+    system_s = usage_end.ru_stime - usage_start.ru_stime
+    cpu_s = (usage_end.ru_utime - usage_start.ru_utime) + system_s
+    lateness: list[float] = []
+    failures = 0
+    for reply in replies:
+        failures += reply.error is not None
+        voice = reply.voice
+        if voice is None:
+            continue
+        for index, late_ms in enumerate(voice.lateness_ms):
+            sent_at = reply.started_at + index * interval_s + late_ms / 1000.0
+            if window_start <= sent_at < window_end:
+                lateness.append(late_ms)
+    lateness.sort()
+    window_s = window_end - window_start
+    sent = len(lateness)
+    return {
+        "users": users,
+        "connected": connected,
+        "window_s": round(window_s, 2),
+        "frames": sent,
+        "frames_per_s": round(sent / window_s, 1),
+        "expected_frames_per_s": round(users / interval_s, 1),
+        "lateness_p50_ms": round(percentile(lateness, 0.50), 3),
+        "lateness_p99_ms": round(percentile(lateness, 0.99), 3),
+        "lateness_max_ms": round(lateness[-1], 3) if lateness else 0.0,
+        "late_share": round(sum(late > LATE_MS for late in lateness) / max(sent, 1), 5),
+        "cpu_share_of_core": round(cpu_s / window_s, 3),
+        "cpu_us_per_frame": round(cpu_s / max(sent, 1) * 1e6, 2),
+        "system_us_per_frame": round(system_s / max(sent, 1) * 1e6, 2),
+        "pacer_ticks_per_s": round(ticks / window_s, 1),
+        # What one whole core could carry at this CPU cost a frame: an estimate from the CPU alone,
+        # which says nothing of lateness (a core near 100% busy cannot be on time).
+        "users_per_core_by_cpu": round(1e6 / (cpu_s / max(sent, 1) * 1e6 * (1.0 / interval_s)), 0)
+        if sent
+        else 0,
+        "failed_turns": failures,
+        "sustained": bool(sent) and percentile(lateness, 0.99) < LATE_MS,
+    }
+
+
+def start_target() -> tuple[subprocess.Popen[str], str]:
+    if not (HERE / "node_modules" / "ws").exists():
+        subprocess.run(["npm", "ci", "--prefix", str(HERE)], check=True, capture_output=True)
+    target = subprocess.Popen(
+        ["node", str(HERE / "voice_target.js")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert target.stdout is not None
+    line = target.stdout.readline().split()
+    if not line or line[0] != "LISTENING":
+        raise SystemExit("the voice target did not start (is node installed?)")
+    return target, f"ws://127.0.0.1:{line[1]}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", default="250,500,1000,1500,2000", help="levels, comma-separated")
+    parser.add_argument("--ramp", type=float, default=3.0, help="seconds over which users start (default 3)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window a level (default 10)")
+    parser.add_argument("--utterance", type=float, default=2.0, help="seconds an utterance (default 2)")
+    parser.add_argument("-o", "--output", type=Path, help="write the results here as JSON")
+    parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # a child: one level, JSON out
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    if options.level is not None:
+        result = run_level(options.url, options.level, options.ramp, options.seconds, options.utterance)
+        print(json.dumps(result), flush=True)
+        return 0
+    target, url = start_target()
+    levels = []
+    try:
+        for users in (int(level) for level in options.users.split(",")):
+            child = subprocess.run(
+                [sys.executable, __file__, "--level", str(users), "--url", url, "--ramp", str(options.ramp),
+                 "--seconds", str(options.seconds), "--utterance", str(options.utterance)],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if child.returncode != 0:
+                raise SystemExit(f"level {users} failed:\n{child.stderr[-2000:]}")
+            levels.append(json.loads(child.stdout.strip().splitlines()[-1]))
+            print(json.dumps(levels[-1]), flush=True)
+    finally:
+        if target.stdin is not None:
+            target.stdin.close()
+        target.wait(timeout=10)
+    most = max((level["users"] for level in levels if level["sustained"]), default=0)
+    load = os.getloadavg()
+    report = {"load_average": load, "cpus": os.cpu_count(), "levels": levels, "most_users_sustained": most}
+    print(
+        f"most users one core sustained with lateness p99 < {LATE_MS:g} ms: {most} "
+        f"(load average {load[0]:.2f} on {os.cpu_count()} CPUs)"
+    )
+    if options.output is not None:
+        options.output.parent.mkdir(parents=True, exist_ok=True)
+        options.output.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
