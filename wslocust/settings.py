@@ -88,6 +88,7 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "burst_prompts": "burst_prompts",
     "burst_think_time": "burst_think_time_s",
     "idle_time": "idle_time_s",
+    "source_address": "source_addresses",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""
@@ -266,3 +267,4 @@ class ConnectionSettings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     compression: str = "none"
     failover_hosts: tuple[str, ...] = ()
+    source_addresses: tuple[str, ...] = ()

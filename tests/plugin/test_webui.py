@@ -291,7 +291,7 @@ def test_every_option_of_the_form_has_a_group() -> None:
     from locust import argument_parser
 
     options = form_options(argument_parser.get_parser())
-    groups = {*FORM_GROUPS, "Socket.IO", "In flight", "Sessions", "Profiles", "Load shape", "Gates"}
+    groups = {*FORM_GROUPS, "Socket.IO", "In flight", "Sessions", "Profiles", "Load shape", "Gates", "Scale"}
     assert {option.group for option in options.values()} <= groups
     assert options["max_p95_ms"].group == "Gates"
     assert (options["user_profile"].group, options["prompt_mix"].group) == ("Profiles", "Profiles")
@@ -442,7 +442,7 @@ def test_the_form_groups_options_under_headings_with_their_flag_and_help(
         browser.screenshot(shot)
     fields.sort(key=lambda field: field["top"])
     headings = [field["group"] for field in fields if field["group"]]
-    assert headings == [*FORM_GROUPS, "Socket.IO", "In flight", "Sessions", "Profiles", "Gates"]
+    assert headings == [*FORM_GROUPS, "Socket.IO", "In flight", "Sessions", "Profiles", "Gates", "Scale"]
     labels = [field["label"] for field in fields]
     assert labels[:2] == ["--origin", "--header"]
     assert "--max-p95-ms" in labels

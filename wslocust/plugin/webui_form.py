@@ -90,6 +90,7 @@ _GROUP_OF_PARSER_GROUP = {
     "wslocust profiles": "Profiles",
     "wslocust load shapes": "Load shape",
     "wslocust gates": "Gates",
+    "wslocust scale": "Scale",
 }
 
 _FLAG_ATTRIBUTES = {
