@@ -118,3 +118,17 @@ def test_the_source_address_option_is_in_the_web_ui_form_in_its_own_group_with_h
     option = form_options(argument_parser.get_parser())["source_address"]
     assert option.group == "Scale"
     assert "127.0.0.2-127.0.0.40" in str(option.action.help)
+
+
+def test_the_form_shows_the_values_of_a_locustfile_of_websocket_users_only() -> None:
+    """A class without ChatbotUser's attributes (``continue_after_failed_turn``) has its form too."""
+    from locust import argument_parser
+
+    from wslocust.plugin.webui_form import form_options, shown_values
+
+    environment = Environment(
+        user_classes=[FromNowhereUser], events=Events(), parsed_options=argparse.Namespace()
+    )
+    shown = shown_values(environment, form_options(argument_parser.get_parser()))
+    assert shown["source_address"] == "127.0.0.2; 192.0.2.1"
+    assert shown["continue_after_failed_turn"] is False
