@@ -173,7 +173,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rss_before = sum(rss_bytes(pid) for pid in workers)
         target_before = sum(rss_bytes(pid) for pid in target_workers)
         spawn_started = time.monotonic()
-        get_json(base + "/swarm", {"user_count": args.connections, "spawn_rate": args.spawn_rate})
+        answer = get_json(base + "/swarm", {"user_count": args.connections, "spawn_rate": args.spawn_rate})
+        if not answer.get("success"):
+            raise Stopped(f"the web UI refused the start: {answer}")
         spawn_deadline = min(
             deadline - args.hold - 30, spawn_started + 60 + 3 * args.connections / args.spawn_rate
         )
