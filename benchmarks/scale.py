@@ -224,11 +224,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
         for process in reversed(started):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(20)
-            except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # a worker still quitting: stopped now
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+            process.wait(10)
     return result
 
 
