@@ -33,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -147,20 +148,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sys.executable, "-m", "locust", "-f", str(HERE / "idle_locustfile.py"),
             "--processes", str(args.processes), "--web-host", "127.0.0.1", "--web-port", str(web_port),
             "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
-            "--master-port", str(master_port), "--host", f"ws://127.0.0.1:{port}/", "--loglevel", "WARNING",
+            "--master-port", str(master_port), "--host", f"ws://127.0.0.1:{port}/",
             "--stop-timeout", "5",
         ]  # fmt: skip
         if args.source_address:
             command += ["--source-address", args.source_address]
+        log = tempfile.NamedTemporaryFile("w+", prefix="wslocust-scale-", suffix=".log", delete=False)  # noqa: SIM115
+        result["locust_log"] = log.name
         locust = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             text=True, start_new_session=True,
         )  # fmt: skip
         started.append(locust)
         base = f"http://127.0.0.1:{web_port}"
         while True:  # the web UI up and every worker ready
             if time.monotonic() > deadline or locust.poll() is not None:
-                raise Stopped("locust did not come up: " + (locust.communicate(timeout=10)[1] or "")[-2000:])
+                raise Stopped(f"locust did not come up: see {log.name}")
             try:
                 if get_json(base + "/stats/requests").get("worker_count") == args.processes:
                     break
@@ -191,6 +194,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         before_hold = get_json(stats_url)
         time.sleep(args.hold)
         after_hold = get_json(stats_url)
+        gone = [pid for pid in workers if not Path(f"/proc/{pid}").exists()]
+        if gone:
+            raise Stopped(f"Locust worker processes {gone} ended during the run: see {log.name}")
         rss_held = sum(rss_bytes(pid) for pid in workers)
         target_held = sum(rss_bytes(pid) for pid in target_workers)
         locust_stats = get_json(base + "/stats/requests")

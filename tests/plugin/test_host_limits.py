@@ -132,3 +132,17 @@ def test_the_form_shows_the_values_of_a_locustfile_of_websocket_users_only() -> 
     shown = shown_values(environment, form_options(argument_parser.get_parser()))
     assert shown["source_address"] == "127.0.0.2; 192.0.2.1"
     assert shown["continue_after_failed_turn"] is False
+
+
+def test_locusts_default_options_are_computed_once_a_process() -> None:
+    """A worker tests every option of each spawn message against them: rebuilding Locust's parser
+    for each cost it seconds a message while users ramped up."""
+    from locust import argument_parser
+
+    from wslocust.plugin.spawn_messages import read_spawn_messages_quickly
+
+    read_spawn_messages_quickly()
+    read_spawn_messages_quickly()  # idempotent: one cache
+    assert argument_parser.default_args_dict() is argument_parser.default_args_dict()
+    assert argument_parser.default_args_dict.cache_info().misses <= 1  # type: ignore[attr-defined]
+    assert "num_users" in argument_parser.default_args_dict()

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..settings import OPTION_ATTRIBUTES, given, setting
 from ..source_addresses import check_bindable, keep_this_hosts, parse_source_addresses
+from .spawn_messages import read_spawn_messages_quickly
 
 __all__ = [
     "OPEN_FILES_MARGIN",
@@ -94,12 +95,14 @@ def raise_open_file_limit(users: int | None) -> None:
 
 def prepare_this_host(environment: Environment) -> None:
     """In a process that runs users: raise the open-file limit; on a worker given its own
-    ``--source-address``, check those addresses here and keep them.
+    ``--source-address``, check those addresses here and keep them. In every process: Locust's
+    default options computed once (:mod:`.spawn_messages`).
 
     Raises:
         ConfigurationError: the worker's own ``--source-address`` is malformed or not this host's.
     """
     options, runner = environment.parsed_options, environment.runner
+    read_spawn_messages_quickly()
     if isinstance(runner, MasterRunner):
         return
     own = given(options, "source_address")
