@@ -182,11 +182,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         spawn_deadline = min(
             deadline - args.hold - 30, spawn_started + 60 + 3 * args.connections / args.spawn_rate
         )
-        held = 0
+        held, last_growth = 0, time.monotonic()
         while time.monotonic() < spawn_deadline:
-            held = get_json(stats_url)["connections"]
-            if held >= args.connections:
-                break
+            now_held = get_json(stats_url)["connections"]
+            if now_held > held:
+                held, last_growth = now_held, time.monotonic()
+            if held >= args.connections or time.monotonic() - last_growth > 30:
+                break  # all held, or no more for 30 s (connections that failed are counted by Locust)
             time.sleep(1)
         result["spawn_s"] = time.monotonic() - spawn_started
         result["connected_at_spawn_end"] = held
