@@ -175,6 +175,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         target_workers = children(target.pid)
         rss_before = sum(rss_bytes(pid) for pid in workers)
         target_before = sum(rss_bytes(pid) for pid in target_workers)
+        result["load_average_at_start"] = os.getloadavg()
         spawn_started = time.monotonic()
         answer = get_json(base + "/swarm", {"user_count": args.connections, "spawn_rate": args.spawn_rate})
         if not answer.get("success"):
@@ -201,6 +202,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise Stopped(f"Locust worker processes {gone} ended during the run: see {log.name}")
         rss_held = sum(rss_bytes(pid) for pid in workers)
         target_held = sum(rss_bytes(pid) for pid in target_workers)
+        result["load_average_at_end"] = os.getloadavg()  # other jobs on the machine show here
         locust_stats = get_json(base + "/stats/requests")
         connected = after_hold["connections"]
         result.update(
@@ -220,6 +222,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             locust_rss_before_bytes=rss_before,
             locust_rss_held_bytes=rss_held,
             locust_bytes_per_connection=(rss_held - rss_before) / max(connected, 1),
+            locust_bytes_per_user=(rss_held - rss_before) / args.connections,
             target_rss_before_bytes=target_before,
             target_rss_held_bytes=target_held,
             target_bytes_per_connection=(target_held - target_before) / max(connected, 1),
