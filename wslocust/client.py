@@ -55,6 +55,7 @@ from .session import receive_quietly, run_opening
 from .sockets import SO_TIMESTAMPNS, receive_buffer
 from .sockets import raw_socket as _raw_socket
 from .sockets import stamp_receptions as _stamp_receptions
+from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses
 from .wire.connection import Action, Close, Connection, Pong, Send
 from .wire.deflate import Compression
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, encode_close
@@ -171,6 +172,7 @@ class ChatClient:
         """permessage-deflate: what is offered, and what the last handshake agreed (``.agreed``)."""
         self._server_name = parts.hostname
         self._dial = dial_address(url, connect_to)
+        self.dial_from: SourceAddresses = NO_SOURCE_ADDRESS  # local addresses, one a connection in turn
         self._tls: ssl.SSLContext | None = None
         if parts.scheme == "wss":
             self._tls = ssl.create_default_context()
@@ -227,7 +229,7 @@ class ChatClient:
         deadline.start()
         try:
             for _hop in range(MAX_REDIRECTS + 1):
-                sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
+                sock = socket.create_connection((host, port), self.connect_timeout_s, self.dial_from.next())
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if self._tls is not None:
                     sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)

@@ -94,6 +94,7 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "audio_packets": "audio_packets",
     "audio_packet_bytes": "audio_packet_bytes",
     "audio_packet_ms": "audio_packet_ms",
+    "source_address": "source_addresses",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""
@@ -272,3 +273,4 @@ class ConnectionSettings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     compression: str = "none"
     failover_hosts: tuple[str, ...] = ()
+    source_addresses: tuple[str, ...] = ()

@@ -54,6 +54,7 @@ from .settings import (
     required,
     setting,
 )
+from .source_addresses import parse_source_addresses, rotation, this_hosts
 from .speaking import Speaking, VoiceAsker, check_voice
 from .stats.aggregates import TOKEN_COUNTERS
 from .values import count, flag, seconds, seconds_range
@@ -122,6 +123,10 @@ class WebSocketUser(User):
     connect_to: ClassVar[str | None] = None
     """Dial this ``host[:port]`` instead of the URL's host, keeping the URL's Host header and TLS
     server name (``--connect-to``: a DNS override)."""
+
+    source_addresses: ClassVar[str | Sequence[str]] = ()
+    """Local addresses to dial from, round robin per connection (``"127.0.0.2-127.0.0.40,127.0.0.50"`` or a
+    list of addresses and ranges; ``--source-address``): more connections than one address's ports allow."""
 
     compression: ClassVar[str] = "none"
     """``deflate`` offers permessage-deflate (RFC 7692) at each handshake: a server that accepts sends
@@ -205,6 +210,7 @@ class WebSocketUser(User):
             checks=[*self.checks, *self.metrics_check(environment)],
             on_stopped_mid_reply=recorder.stopped_mid_reply if recorder is not None else None,
         )
+        client.dial_from = rotation(settings.source_addresses)
         if settings.failover_hosts:  # each request named for its endpoint: "greeting @127.0.0.1:8001"
             client.name_suffix = " @" + urlsplit(url).netloc.rpartition("@")[2]
         return client
@@ -326,6 +332,8 @@ class WebSocketUser(User):
             max_message_bytes=required(setting(cls, options, "max_message_bytes", parse_message_bytes)),
             compression=required(setting(cls, options, "compression", parse_compression)),
             failover_hosts=required(setting(cls, options, "failover_host", parse_failover_hosts)),
+            source_addresses=this_hosts()
+            or required(setting(cls, options, "source_address", parse_source_addresses)),
         )
 
     def on_start(self) -> None:

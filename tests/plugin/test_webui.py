@@ -305,6 +305,7 @@ def test_every_option_of_the_form_has_a_group() -> None:
         "Gates",
         "Live metrics",
         "Voice",
+        "Scale",
     }
     assert {option.group for option in options.values()} <= groups
     assert options["max_p95_ms"].group == "Gates"
@@ -478,6 +479,7 @@ def test_the_form_groups_options_under_headings_with_their_flag_and_help(
         "Voice protocols",
         "Gates",
         "Live metrics",
+        "Scale",
     ]
     labels = [field["label"] for field in fields]
     assert labels[:2] == ["--origin", "--header"]

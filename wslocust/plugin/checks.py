@@ -13,6 +13,7 @@ from ..stats.aggregates import TOKEN_COUNTERS
 from ..users import ChatbotUser, WebSocketUser
 from ..values import choice
 from .demo import start_demo
+from .host_limits import check_source_addresses
 from .live_metrics import check_live_metrics
 from .options import DEMO_OPTIONS
 from .profiles import profiled_classes
@@ -45,6 +46,7 @@ def check_run(environment: Environment, users: list[type[WebSocketUser]], *, pro
             cls.prompt_source(environment)
     for cls in users:
         cls.check_settings(environment)
+    check_source_addresses(environment, users)
     host_given = getattr(options, "host", None) is not None or bool(environment.host)
     if not host_given and any(cls.demo_when_no_host and not cls.host for cls in users):
         start_demo(environment, users)

@@ -44,6 +44,7 @@ from .distributed import (
     wire_open_model,
 )
 from .gc_freeze import freeze_gc_while_running
+from .host_limits import prepare_this_host
 from .live_metrics import serve_live_metrics
 from .options import CONFIGURATION_ERROR_EXIT_CODE, INTERRUPTED_EXIT_CODE, add_arguments
 from .profiles import apply_profiles, by_profile_section, follow_profiles_on_workers
@@ -87,6 +88,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         users = user_classes(environment)
         if not isinstance(environment.runner, WorkerRunner):
             check_run(environment, users, profiles=not picking)
+        prepare_this_host(environment)  # the open-file limit; a worker's own --source-address
     except ValueError as error:  # a shape option
         _log.error("%s", error)
         remove_empty_outputs(options)

@@ -42,6 +42,7 @@ __all__ = [
     "add_live_metrics_arguments",
     "add_option",
     "add_profile_arguments",
+    "add_scale_arguments",
     "add_session_arguments",
     "add_socketio_arguments",
     "add_voice_arguments",
@@ -254,6 +255,9 @@ def add_arguments(parser: Any) -> None:
         )
     )
     add_shape_arguments(parser.add_argument_group("wslocust load shapes", "See docs/shapes.md"))
+    add_scale_arguments(
+        parser.add_argument_group("wslocust scale", "Many connections from one host (docs/distributed.md)")
+    )
     add_gate_arguments(
         parser.add_argument_group(
             "wslocust gates", "Pass/fail limits judged at the end of the run (docs/gates.md)"
@@ -539,4 +543,16 @@ def add_lifecycle_arguments(group: Any) -> None:
         type=argument_type(seconds_range, keep_text=True),
         metavar="MIN-MAX",
         help="bursty: seconds idle, connected, after each burst, N or MIN-MAX (default 30-60)",
+    )
+
+
+def add_scale_arguments(group: Any) -> None:
+    """The ``wslocust scale`` group: the local addresses to dial from (:mod:`wslocust.source_addresses`)."""
+    add_option(
+        group,
+        "--source-address",
+        metavar="ADDRESSES",
+        help="Local addresses to dial from, one a connection in turn, beyond one address's ~28,000 ports "
+        "to a target: addresses and ranges, comma-separated (e.g. 127.0.0.2-127.0.0.40,127.0.0.50); "
+        "each must be this host's",
     )

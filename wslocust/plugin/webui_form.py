@@ -95,6 +95,7 @@ _GROUP_OF_PARSER_GROUP = {
     "wslocust gates": "Gates",
     "wslocust voice gates": "Gates",
     "wslocust live metrics": "Live metrics",
+    "wslocust scale": "Scale",
 }
 
 _FLAG_ATTRIBUTES = {
@@ -233,7 +234,7 @@ def _shown_value(option: FormOption, options: argparse.Namespace, users: list[ty
     if option.dest in _FLAG_ATTRIBUTES:
         attribute, meaning = _FLAG_ATTRIBUTES[option.dest]
         given = value is not None and flag(value, option.flag)
-        return given or (bool(users) and all(getattr(cls, attribute) == meaning for cls in users))
+        return given or (bool(users) and all(getattr(cls, attribute, None) == meaning for cls in users))
     if value in (None, "", []) and option.dest in OPTION_ATTRIBUTES:
         attribute = OPTION_ATTRIBUTES[option.dest]
         found = {_as_text(getattr(cls, attribute), option.dest) for cls in users if hasattr(cls, attribute)}

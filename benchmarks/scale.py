@@ -1,0 +1,269 @@
+"""Idle connections held from one host across Locust worker processes, and the memory of each.
+
+    .venv/bin/python benchmarks/scale.py --connections 100000 --processes 6 \\
+        --source-address 127.0.0.2-127.0.0.11 --target-processes 6
+
+It starts the target (``benchmarks/idle_target.js``: Node's ``ws`` in ``--target-processes``
+processes sharing one port on 127.0.0.1, pinging every connection every ``--ping-s`` seconds and
+dropping one that missed a pong) and ``locust --processes N`` with the idle users of
+``benchmarks/idle_locustfile.py`` dialling from ``--source-address``, in web-UI mode so that the
+workers' memory is read before any user starts; then starts the users through the web UI's
+``/swarm``, waits until the target holds every connection (or the spawn deadline passes), holds
+them ``--hold`` seconds (a ping round at least), and reads:
+
+- connections held: open at the target at the end of the hold, none dropped for a missed pong;
+- pings answered: the pongs the target received during the hold, against the pings it sent;
+- memory a connection: (the Locust workers' resident memory holding N - before any user) / N,
+  and the target's likewise;
+- the limits of this machine (open files a process, ephemeral ports, memory) and the arithmetic of
+  how many connections they allow, printed before the run.
+
+Every run is bounded: ``--timeout`` seconds in all, after which everything it started is stopped.
+It prints one JSON document (``--json PATH`` writes it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from run import ensure_node, read_line  # noqa: E402
+
+from wslocust.source_addresses import parse_source_addresses  # noqa: E402
+
+OPEN_FILES_MARGIN = 100
+"""Files a Locust process holds besides its connections (wslocust.plugin.host_limits)."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/statm") as stream:
+        return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def limits(addresses: int) -> dict[str, Any]:
+    """What this machine allows: open files a process, ephemeral ports an address, memory."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    available = int(meminfo["MemAvailable"].split()[0]) * 1024
+    return {
+        "open_files_soft": soft,
+        "open_files_hard": hard,
+        "connections_a_process": hard - OPEN_FILES_MARGIN,
+        "file_max": int(Path("/proc/sys/fs/file-max").read_text()),
+        "nr_open": int(Path("/proc/sys/fs/nr_open").read_text()),
+        "ephemeral_ports_an_address": high - low + 1,
+        "source_addresses": addresses,
+        "memory_available_bytes": available,
+        "cores": os.cpu_count(),
+    }
+
+
+def arithmetic(connections: int, found: dict[str, Any]) -> list[str]:
+    """How many processes, addresses and bytes ``connections`` take here."""
+    per_process = found["connections_a_process"]
+    ports = found["ephemeral_ports_an_address"]
+    return [
+        f"open files: {connections:,} connections need {math.ceil(connections / per_process)} Locust "
+        f"processes and as many target processes at {per_process:,} a process (hard limit "
+        f"{found['open_files_hard']:,} - {OPEN_FILES_MARGIN})",
+        f"ports: {connections:,} connections to one target address and port need "
+        f"{math.ceil(connections / ports)} source addresses at {ports:,} ephemeral ports each "
+        f"({found['source_addresses']} given)",
+        f"memory: at 12.5 KB a connection (Locust) + the target's + the kernel's, "
+        f"{connections:,} connections take about {connections * 12.5e3 / 1e9:.2f} GB in Locust; "
+        f"{found['memory_available_bytes'] / 1e9:.1f} GB available",
+    ]
+
+
+class Stopped(Exception):
+    """The run's deadline passed."""
+
+
+def get_json(url: str, data: dict[str, Any] | None = None) -> Any:
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    with urllib.request.urlopen(url, data=body, timeout=20) as response:
+        return json.load(response)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    deadline = time.monotonic() + args.timeout
+    node = ensure_node()
+    addresses = parse_source_addresses(args.source_address, "--source-address") if args.source_address else ()
+    found = limits(len(addresses))
+    result: dict[str, Any] = {
+        "settings": vars(args),
+        "limits": found,
+        "arithmetic": arithmetic(args.connections, found),
+    }
+    for line in result["arithmetic"]:
+        print(line, file=sys.stderr)
+    started: list[subprocess.Popen[str]] = []
+    try:
+        port = free_port()
+        target = subprocess.Popen(
+            [node, str(HERE / "idle_target.js"), "--port", str(port), "--workers", str(args.target_processes),
+             "--ping-s", str(args.ping_s)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        started.append(target)
+        line = read_line(target, time.monotonic() + 30, "target")
+        stats_url = f"http://127.0.0.1:{line.split()[3]}/stats"
+        web_port, master_port = free_port(), free_port()
+        command = [
+            sys.executable, "-m", "locust", "-f", str(HERE / "idle_locustfile.py"),
+            "--processes", str(args.processes), "--web-host", "127.0.0.1", "--web-port", str(web_port),
+            "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
+            "--master-port", str(master_port), "--host", f"ws://127.0.0.1:{port}/",
+            "--stop-timeout", "5",
+        ]  # fmt: skip
+        if args.source_address:
+            command += ["--source-address", args.source_address]
+        log = tempfile.NamedTemporaryFile("w+", prefix="wslocust-scale-", suffix=".log", delete=False)  # noqa: SIM115
+        result["locust_log"] = log.name
+        locust = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+            text=True, start_new_session=True,
+        )  # fmt: skip
+        started.append(locust)
+        base = f"http://127.0.0.1:{web_port}"
+        while True:  # the web UI up and every worker ready
+            if time.monotonic() > deadline or locust.poll() is not None:
+                raise Stopped(f"locust did not come up: see {log.name}")
+            try:
+                if get_json(base + "/stats/requests").get("worker_count") == args.processes:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        time.sleep(2)
+        workers = children(locust.pid)
+        target_workers = children(target.pid)
+        rss_before = sum(rss_bytes(pid) for pid in workers)
+        target_before = sum(rss_bytes(pid) for pid in target_workers)
+        result["load_average_at_start"] = os.getloadavg()
+        spawn_started = time.monotonic()
+        answer = get_json(base + "/swarm", {"user_count": args.connections, "spawn_rate": args.spawn_rate})
+        if not answer.get("success"):
+            raise Stopped(f"the web UI refused the start: {answer}")
+        spawn_deadline = min(
+            deadline - args.hold - 30, spawn_started + 60 + 3 * args.connections / args.spawn_rate
+        )
+        held, last_growth = 0, time.monotonic()
+        while time.monotonic() < spawn_deadline:
+            now_held = get_json(stats_url)["connections"]
+            if now_held > held:
+                held, last_growth = now_held, time.monotonic()
+            if held >= args.connections or time.monotonic() - last_growth > 30:
+                break  # all held, or no more for 30 s (connections that failed are counted by Locust)
+            time.sleep(1)
+        result["spawn_s"] = time.monotonic() - spawn_started
+        result["connected_at_spawn_end"] = held
+        time.sleep(3)  # the last handshakes settle; the garbage collector's freeze after spawning
+        before_hold = get_json(stats_url)
+        time.sleep(args.hold)
+        after_hold = get_json(stats_url)
+        gone = [pid for pid in workers if not Path(f"/proc/{pid}").exists()]
+        if gone:
+            raise Stopped(f"Locust worker processes {gone} ended during the run: see {log.name}")
+        rss_held = sum(rss_bytes(pid) for pid in workers)
+        target_held = sum(rss_bytes(pid) for pid in target_workers)
+        result["load_average_at_end"] = os.getloadavg()  # other jobs on the machine show here
+        locust_stats = get_json(base + "/stats/requests")
+        connected = after_hold["connections"]
+        result.update(
+            connections_held=connected,
+            pings_sent_during_hold=after_hold["pings"] - before_hold["pings"],
+            pongs_received_during_hold=after_hold["pongs"] - before_hold["pongs"],
+            terminated_for_missed_pong=after_hold["terminated"],
+            locust_user_count=locust_stats.get("user_count"),
+            locust_failures=sum(
+                row.get("num_failures", 0) for row in locust_stats["stats"] if row.get("name") != "Aggregated"
+            ),
+            locust_errors=[
+                (error["name"], error["error"][:200], error["occurrences"])
+                for error in locust_stats.get("errors", [])
+            ][:5],
+            locust_workers=len(workers),
+            locust_rss_before_bytes=rss_before,
+            locust_rss_held_bytes=rss_held,
+            locust_bytes_per_connection=(rss_held - rss_before) / max(connected, 1),
+            locust_bytes_per_user=(rss_held - rss_before) / args.connections,
+            target_rss_before_bytes=target_before,
+            target_rss_held_bytes=target_held,
+            target_bytes_per_connection=(target_held - target_before) / max(connected, 1),
+        )
+        with contextlib.suppress(OSError):
+            get_json(base + "/stop")
+    finally:
+        for process in reversed(started):  # whole groups: the forked workers with their parent
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(started):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(20)
+            with contextlib.suppress(ProcessLookupError):  # a worker still quitting: stopped now
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--connections", type=int, default=100_000)
+    parser.add_argument("--processes", type=int, default=6, help="Locust worker processes")
+    parser.add_argument("--target-processes", type=int, default=6)
+    parser.add_argument("--source-address", default="127.0.0.2-127.0.0.11")
+    parser.add_argument("--spawn-rate", type=float, default=1000.0, help="users a second, all workers")
+    parser.add_argument("--ping-s", type=float, default=20.0)
+    parser.add_argument("--hold", type=float, default=30.0, help="seconds held once all are connected")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds for the whole run")
+    parser.add_argument("--json", help="write the result here too")
+    args = parser.parse_args(argv)
+    result = run(args)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

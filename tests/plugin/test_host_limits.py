@@ -1,0 +1,148 @@
+"""The open-file limit raised for the users a process runs; a worker's own source addresses kept."""
+
+from __future__ import annotations
+
+from locust.env import Environment
+from locust.event import Events
+
+import argparse
+import logging
+import resource
+from collections.abc import Iterator
+
+import pytest
+
+from wslocust.errors import ConfigurationError
+from wslocust.plugin.checks import check_run
+from wslocust.plugin.host_limits import OPEN_FILES_MARGIN, raise_open_file_limit, users_per_process
+from wslocust.source_addresses import keep_this_hosts
+from wslocust.users import WebSocketUser
+
+
+@pytest.fixture
+def limits() -> Iterator[tuple[int, int]]:
+    """The open-file limits, put back after the test."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    yield soft, hard
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _lower_soft(to: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (to, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+def test_a_soft_limit_below_the_users_needs_is_raised_to_the_hard_one_in_one_line(limits, caplog) -> None:
+    _, hard = limits
+    _lower_soft(1024)
+    with caplog.at_level(logging.INFO, logger="wslocust"):
+        raise_open_file_limit(2000)
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
+    [line] = caplog.messages
+    assert line.startswith(f"open files: soft limit raised from 1024 to {hard}")
+    assert f"2,000 users a process need about {2000 + OPEN_FILES_MARGIN:,}" in line
+
+
+def test_a_soft_limit_that_suffices_is_left_alone_silently(limits, caplog) -> None:
+    _lower_soft(1024)
+    with caplog.at_level(logging.INFO, logger="wslocust"):
+        raise_open_file_limit(1024 - OPEN_FILES_MARGIN)
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == 1024
+    assert caplog.messages == []
+
+
+def test_users_not_known_here_get_the_hard_limit(limits, caplog) -> None:
+    _, hard = limits
+    _lower_soft(1024)
+    with caplog.at_level(logging.INFO, logger="wslocust"):
+        raise_open_file_limit(None)
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
+    assert len(caplog.messages) == 1
+
+
+def test_a_hard_limit_below_the_users_needs_is_said_in_one_warning(limits, caplog) -> None:
+    _, hard = limits
+    with caplog.at_level(logging.INFO, logger="wslocust"):
+        raise_open_file_limit(hard)
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"the hard limit of {hard} is below" in warnings[0]
+    assert "--processes" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("options", "users"),
+    [
+        ({"num_users": 1000}, 1000),
+        ({"num_users": 1000, "worker": True, "processes": 3}, 334),  # a forked worker's share
+        ({"num_users": 1000, "worker": True, "processes": None}, None),  # its master decides
+        ({"num_users": None}, None),  # the web UI decides
+    ],
+)
+def test_the_users_a_process_runs_are_read_from_its_options(
+    options: dict[str, object], users: int | None
+) -> None:
+    assert users_per_process(argparse.Namespace(**options)) == users
+
+
+class FromNowhereUser(WebSocketUser):
+    host = "ws://127.0.0.1:9"
+    source_addresses = ("127.0.0.2", "192.0.2.1")
+
+
+def test_the_start_up_check_binds_a_class_attributes_addresses_naming_it() -> None:
+    environment = Environment(
+        user_classes=[FromNowhereUser], events=Events(), parsed_options=argparse.Namespace()
+    )
+    with pytest.raises(
+        ConfigurationError, match=r"FromNowhereUser\.source_addresses must be an address of this host"
+    ):
+        check_run(environment, [FromNowhereUser], profiles=False)
+
+
+def test_a_workers_own_addresses_win_over_its_masters() -> None:
+    options = argparse.Namespace(source_address="127.0.0.5")  # what the master sent
+    environment = Environment(user_classes=[FromNowhereUser], events=Events(), parsed_options=options)
+    keep_this_hosts(("127.0.0.7",))
+    try:
+        assert FromNowhereUser.connection_settings(environment).source_addresses == ("127.0.0.7",)
+    finally:
+        keep_this_hosts(())
+    assert FromNowhereUser.connection_settings(environment).source_addresses == ("127.0.0.5",)
+
+
+def test_the_source_address_option_is_in_the_web_ui_form_in_its_own_group_with_help() -> None:
+    from locust import argument_parser
+
+    from wslocust.plugin.webui_form import form_options
+
+    option = form_options(argument_parser.get_parser())["source_address"]
+    assert option.group == "Scale"
+    assert "127.0.0.2-127.0.0.40" in str(option.action.help)
+
+
+def test_the_form_shows_the_values_of_a_locustfile_of_websocket_users_only() -> None:
+    """A class without ChatbotUser's attributes (``continue_after_failed_turn``) has its form too."""
+    from locust import argument_parser
+
+    from wslocust.plugin.webui_form import form_options, shown_values
+
+    environment = Environment(
+        user_classes=[FromNowhereUser], events=Events(), parsed_options=argparse.Namespace()
+    )
+    shown = shown_values(environment, form_options(argument_parser.get_parser()))
+    assert shown["source_address"] == "127.0.0.2; 192.0.2.1"
+    assert shown["continue_after_failed_turn"] is False
+
+
+def test_locusts_default_options_are_computed_once_a_process() -> None:
+    """A worker tests every option of each spawn message against them: rebuilding Locust's parser
+    for each cost it seconds a message while users ramped up."""
+    from locust import argument_parser
+
+    from wslocust.plugin.spawn_messages import read_spawn_messages_quickly
+
+    read_spawn_messages_quickly()
+    read_spawn_messages_quickly()  # idempotent: one cache
+    assert argument_parser.default_args_dict() is argument_parser.default_args_dict()
+    assert argument_parser.default_args_dict.cache_info().misses <= 1  # type: ignore[attr-defined]
+    assert "num_users" in argument_parser.default_args_dict()

@@ -1,0 +1,135 @@
+"""Source addresses: parsed and checked once, then one a connection in turn, in every process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections import Counter
+
+import pytest
+
+from wslocust.client import ChatClient
+from wslocust.errors import ConfigurationError
+from wslocust.source_addresses import (
+    MOST_SOURCE_ADDRESSES,
+    SourceAddresses,
+    check_bindable,
+    parse_source_addresses,
+    rotation,
+)
+from wslocust.wire.protocols import PlainProtocol
+
+from .conftest import ROOT, UNIT, RawServer, locust_command, processes
+from .test_client import _echo_plain
+from .test_locust_run import assert_one_clear_error
+
+
+def test_addresses_and_inclusive_ranges_are_listed_in_order_each_once() -> None:
+    parsed = parse_source_addresses("127.0.0.2-127.0.0.4, 127.0.0.9,127.0.0.3", "--source-address")
+    assert parsed == ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.9")
+
+
+def test_a_class_attribute_may_list_addresses_and_the_web_ui_separates_them_with_semicolons() -> None:
+    assert parse_source_addresses(["127.0.0.2", "127.0.0.5-127.0.0.6"], "User.source_addresses") == (
+        "127.0.0.2", "127.0.0.5", "127.0.0.6",
+    )  # fmt: skip
+    assert parse_source_addresses("127.0.0.2; 127.0.0.3", "--source-address") == ("127.0.0.2", "127.0.0.3")
+
+
+def test_ipv6_ranges_stay_ipv6() -> None:
+    assert parse_source_addresses("::1", "--source-address") == ("::1",)
+    assert parse_source_addresses("fd00::1-fd00::3", "x") == ("fd00::1", "fd00::2", "fd00::3")
+
+
+@pytest.mark.parametrize(
+    ("value", "culprit", "reason"),
+    [
+        ("127.0.0.x", "'127.0.0.x'", "local IP addresses and ranges"),
+        ("127.0.0.2,,127.0.0.3", "''", "local IP addresses and ranges"),
+        ("127.0.0.9-127.0.0.2", "'127.0.0.9-127.0.0.2'", "from the lower address to the higher"),
+        ("127.0.0.2-127.0.255.255", "'127.0.0.2-127.0.255.255'", f"at most {MOST_SOURCE_ADDRESSES:,}"),
+        ("127.0.0.2-::1", "'127.0.0.2-::1'", "within one family"),
+    ],
+)
+def test_a_malformed_list_is_refused_naming_the_option_and_the_item(
+    value: str, culprit: str, reason: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_source_addresses(value, "--source-address")
+    message = str(caught.value)
+    assert message.startswith("--source-address must be")
+    assert culprit in message
+    assert reason in message
+
+
+def test_an_address_this_host_does_not_have_is_refused_naming_it() -> None:
+    check_bindable(("127.0.0.2", "127.0.0.40"), "--source-address")  # every 127.x address is local
+    with pytest.raises(
+        ConfigurationError, match=r"--source-address must be an address of this host .*'192\.0\.2\.1'"
+    ):
+        check_bindable(("127.0.0.2", "192.0.2.1"), "--source-address")  # TEST-NET-1: nobody's
+
+
+def test_a_process_hands_out_every_address_in_turn_from_its_own_start() -> None:
+    addresses = SourceAddresses(("127.0.0.2", "127.0.0.3", "127.0.0.4"))
+    handed = [addresses.next() for _ in range(6)]
+    start = os.getpid() % 3
+    expected = [(f"127.0.0.{2 + (start + i) % 3}", 0) for i in range(6)]
+    assert handed == expected
+    assert SourceAddresses(()).next() is None  # the kernel picks
+
+
+def test_users_dialling_from_the_same_addresses_share_one_rotation() -> None:
+    assert rotation(("127.0.0.2", "127.0.0.3")) is rotation(("127.0.0.2", "127.0.0.3"))
+
+
+def _recording_peers(peers: list[str]):  # type: ignore[no-untyped-def]
+    def handler(sock: socket.socket, headers: dict[str, str]) -> None:
+        peers.append(sock.getpeername()[0])
+        try:
+            _echo_plain(sock, headers)
+        except ConnectionResetError:  # a user stopped at the run's end
+            return
+
+    return handler
+
+
+def test_each_connection_binds_the_next_source_address_before_connecting(recorded_env, raw_server) -> None:
+    environment, _ = recorded_env
+    peers: list[str] = []
+    server: RawServer = raw_server(_recording_peers(peers))
+    shared = SourceAddresses(("127.0.0.2", "127.0.0.3"))
+    clients = [ChatClient(environment, f"ws://127.0.0.1:{server.port}", PlainProtocol()) for _ in range(4)]
+    for client in clients:
+        client.dial_from = shared
+        assert client.ask("hello?").ok
+    assert Counter(peers) == {"127.0.0.2": 2, "127.0.0.3": 2}
+    assert peers[0] != peers[1]  # round robin per connection
+
+
+@pytest.mark.slow
+def test_a_run_over_two_processes_dials_from_every_source_address(raw_server) -> None:
+    peers: list[str] = []
+    server: RawServer = raw_server(_recording_peers(peers))
+    result = subprocess.run(
+        locust_command(
+            "--headless", "-u", "6", "-r", "100", "-t", "2s", "--host", f"ws://127.0.0.1:{server.port}",
+            "--protocol", "plain", "--think-time", "0.2", "--source-address", "127.0.0.2-127.0.0.4",
+            "--exit-code-on-error", "0", *processes(2),
+        ),
+        cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert len(peers) >= 6  # a connection a user at least
+    assert set(peers) == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+
+
+@pytest.mark.slow
+def test_a_range_written_backwards_stops_the_run_at_start_up() -> None:
+    result = subprocess.run(
+        locust_command("--headless", "-u", "1", "-t", "2s", "--source-address", "127.0.0.9-127.0.0.2"),
+        cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False,
+    )  # fmt: skip
+    assert_one_clear_error(result, "--source-address", "'127.0.0.9-127.0.0.2'", "lower address to the higher")

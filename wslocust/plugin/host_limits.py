@@ -1,0 +1,113 @@
+"""What one host allows: the open-file limit of a process, and the local addresses it dials from.
+
+Each connection is an open file, so a process running N users needs about N + :data:`OPEN_FILES_MARGIN`
+(Locust's own files, logs, CSVs). At start every process that runs users raises its soft limit to the
+hard one when the soft one is below that, and says so in one line; a hard limit below it is said too
+(spread the users over more processes, or raise it: ``ulimit -Hn``, ``LimitNOFILE=``). A master runs
+no users and keeps its limit.
+
+``--source-address`` (:mod:`wslocust.source_addresses`) is checked where the run starts (every
+address bound once, at the web UI's START too); a worker given its own ``--source-address`` dials
+from those, whatever its master sends (each host has its own addresses).
+"""
+
+from __future__ import annotations
+
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+import logging
+import math
+import resource
+from collections.abc import Sequence
+from typing import Any
+
+from ..settings import OPTION_ATTRIBUTES, given, setting
+from ..source_addresses import check_bindable, keep_this_hosts, parse_source_addresses
+from .spawn_messages import read_spawn_messages_quickly
+
+__all__ = [
+    "OPEN_FILES_MARGIN",
+    "check_source_addresses",
+    "prepare_this_host",
+    "raise_open_file_limit",
+    "users_per_process",
+]
+
+OPEN_FILES_MARGIN = 100
+"""Files a process holds besides its users' connections (Locust's, the logs, CSVs, a spare)."""
+
+_log = logging.getLogger("wslocust")
+
+
+def check_source_addresses(environment: Environment, users: Sequence[type[Any]]) -> None:
+    """Parse each user class's source addresses (``--source-address`` first) and bind each once.
+
+    Raises:
+        ConfigurationError: an address is malformed or not this host's; names the option or attribute.
+    """
+    options = environment.parsed_options
+    for cls in users:
+        addresses = setting(cls, options, "source_address", parse_source_addresses)
+        if given(options, "source_address") is not None:
+            name = "--source-address"
+        else:
+            name = f"{cls.__name__}.{OPTION_ATTRIBUTES['source_address']}"
+        check_bindable(addresses or (), name)
+
+
+def users_per_process(options: Any) -> int | None:
+    """The users this process will run, as far as its options tell (None: not known here)."""
+    users = getattr(options, "num_users", None)
+    processes = getattr(options, "processes", None)
+    if not isinstance(users, int) or (getattr(options, "worker", False) and not processes):
+        return None  # the web UI picks the number, or a worker's master does
+    return math.ceil(users / (processes or 1))
+
+
+def raise_open_file_limit(users: int | None) -> None:
+    """Raise the soft open-file limit to the hard one when it is below what ``users`` need (any
+    soft limit below the hard one when ``users`` is not known), saying so in one log line; a hard
+    limit too low is said in one line too. Never raises."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = hard if users is None else users + OPEN_FILES_MARGIN
+    unlimited = hard == resource.RLIM_INFINITY
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as error:
+            _log.warning("open files: could not raise the soft limit of %d to %d: %s", soft, hard, error)
+            return
+        need = "" if users is None else f": {users:,} users a process need about {needed:,}"
+        _log.info(
+            "open files: soft limit raised from %d to %s%s", soft, "unlimited" if unlimited else hard, need
+        )
+    if users is not None and not unlimited and hard < needed:
+        _log.warning(
+            "open files: the hard limit of %d is below the %s that %s users a process need: connections past "
+            "it will fail; spread the users over more processes (--processes) or hosts, or raise the hard "
+            "limit (ulimit -Hn)",
+            hard,
+            f"{needed:,}",
+            f"{users:,}",
+        )
+
+
+def prepare_this_host(environment: Environment) -> None:
+    """In a process that runs users: raise the open-file limit; on a worker given its own
+    ``--source-address``, check those addresses here and keep them. In every process: Locust's
+    default options computed once (:mod:`.spawn_messages`).
+
+    Raises:
+        ConfigurationError: the worker's own ``--source-address`` is malformed or not this host's.
+    """
+    options, runner = environment.parsed_options, environment.runner
+    read_spawn_messages_quickly()
+    if isinstance(runner, MasterRunner):
+        return
+    own = given(options, "source_address")
+    if isinstance(runner, WorkerRunner) and own is not None:
+        addresses = parse_source_addresses(own, "--source-address")
+        check_bindable(addresses, "--source-address")
+        keep_this_hosts(addresses)
+    raise_open_file_limit(users_per_process(options))

@@ -1,0 +1,158 @@
+"""Local source addresses: more connections to one target than one address's ephemeral ports allow.
+
+A TCP connection is named by its two ends, so one local address reaches one target ``host:port``
+through at most as many connections as it has ephemeral ports (``net.ipv4.ip_local_port_range``:
+32768-60999, some 28,000 on Linux by default). ``--source-address 127.0.0.2-127.0.0.40,127.0.0.50``
+(or a user class's ``source_addresses``) names the local addresses to dial from; each new connection
+binds the next one, round robin, before it connects.
+
+The addresses are read once: a malformed one, one this host cannot bind (not one of its own), a
+range written backwards or wider than :data:`MOST_SOURCE_ADDRESSES` is refused at start-up naming
+the option. Each process cycles through every address from its own starting point (its process id),
+so several processes (``--processes``, workers) spread their connections over all of them; the
+kernel hands out the ports of each address across processes, so N addresses give about N times 28,000
+connections to one target whatever the number of processes. On loopback every 127.x.y.z address is
+local (Linux), so ``127.0.0.2-127.0.0.40`` needs no setup; elsewhere add the addresses to an
+interface first (``ip addr add 10.0.0.11/24 dev eth0``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+from collections.abc import Sequence
+from functools import cache
+
+from .values import BadValue
+
+__all__ = [
+    "MOST_SOURCE_ADDRESSES",
+    "NO_SOURCE_ADDRESS",
+    "SourceAddresses",
+    "check_bindable",
+    "keep_this_hosts",
+    "parse_source_addresses",
+    "rotation",
+    "this_hosts",
+]
+
+MOST_SOURCE_ADDRESSES = 4096
+"""The most addresses a ``--source-address`` list may name: 4,096 addresses of 28,000 ports is beyond any one
+host's memory (a wider range is a typing mistake, such as ``127.0.0.2-127.0.255.255``)."""
+
+_FORMS = "local IP addresses and ranges, comma-separated (127.0.0.2-127.0.0.40,127.0.0.50)"
+
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(text: str, name: str) -> _Address:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise BadValue(name, text.strip(), _FORMS) from None
+
+
+def _items(value: object) -> list[str]:
+    texts = [str(item) for item in value] if isinstance(value, list | tuple) else [str(value)]
+    return [item for text in texts for item in re.split(r"[,;]", text)]  # the web UI shows a list with ;
+
+
+def parse_source_addresses(value: object, name: str) -> tuple[str, ...]:
+    """The addresses of ``value`` in order, each once: ``A``, ``A-B`` (inclusive) or a list of them.
+
+    Only the form is checked here (:func:`check_bindable` asks the kernel); the result is what
+    :func:`rotation` takes.
+
+    Raises:
+        BadValue: an item is empty or not an IP address, a range mixes IPv4 and IPv6 or runs
+            backwards, or there are more than :data:`MOST_SOURCE_ADDRESSES` addresses.
+    """
+    return _parse(tuple(_items(value)), name)
+
+
+@cache
+def _parse(items: tuple[str, ...], name: str) -> tuple[str, ...]:
+    addresses: dict[str, None] = {}
+    for item in items:
+        first_text, dash, last_text = item.partition("-")
+        first = _address(first_text, name)
+        last = _address(last_text, name) if dash else first
+        if first.version != last.version:
+            raise BadValue(name, item.strip(), "a range within one family, IPv4 or IPv6")
+        if int(last) < int(first):
+            raise BadValue(name, item.strip(), "a range from the lower address to the higher")
+        if int(last) - int(first) + len(addresses) >= MOST_SOURCE_ADDRESSES:
+            raise BadValue(name, item.strip(), f"at most {MOST_SOURCE_ADDRESSES:,} addresses in all")
+        for number in range(int(first), int(last) + 1):
+            addresses[str(type(first)(number))] = None
+    return tuple(addresses)
+
+
+def check_bindable(addresses: Sequence[str], name: str) -> None:
+    """Bind a socket to each address (any port) and let it go: each must be one of this host's.
+
+    Raises:
+        BadValue: an address cannot be bound here; the message names it and the kernel's reason.
+    """
+    for address in addresses:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((address, 0))
+            except OSError as error:
+                raise BadValue(
+                    name,
+                    address,
+                    f"an address of this host ({error.strerror or error}: add it to an interface)",
+                ) from None
+
+
+class SourceAddresses:
+    """The addresses a process dials from, in turn: :meth:`next` gives the one for the next connection.
+
+    Each process starts at its own place in the list (its process id modulo the list's length), and
+    a process forked after the first call starts afresh.
+    """
+
+    def __init__(self, addresses: Sequence[str]) -> None:
+        self.addresses = tuple(addresses)
+        self._pid = -1
+        self._next = 0
+
+    def next(self) -> tuple[str, int] | None:
+        """``(address, 0)`` for ``socket.create_connection``'s ``source_address``, or None for none."""
+        if not self.addresses:
+            return None
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pid, self._next = pid, pid % len(self.addresses)
+        address = self.addresses[self._next]
+        self._next = (self._next + 1) % len(self.addresses)
+        return (address, 0)
+
+
+NO_SOURCE_ADDRESS = SourceAddresses(())
+"""Connections dial from the address the kernel picks."""
+
+
+_this_hosts: list[tuple[str, ...]] = []
+
+
+def keep_this_hosts(addresses: tuple[str, ...]) -> None:
+    """Dial from ``addresses`` whatever the master sends: a worker's own ``--source-address`` (the
+    master sends its options to every worker, and each host has addresses of its own)."""
+    _this_hosts[:] = [addresses]
+
+
+def this_hosts() -> tuple[str, ...] | None:
+    """The addresses kept by :func:`keep_this_hosts`, or None to follow the options."""
+    return _this_hosts[0] if _this_hosts else None
+
+
+@cache
+def rotation(addresses: tuple[str, ...]) -> SourceAddresses:
+    """The one :class:`SourceAddresses` of this process for ``addresses``, shared by every user that
+    dials from them (round robin per connection across users, not per user)."""
+    return SourceAddresses(addresses) if addresses else NO_SOURCE_ADDRESS
