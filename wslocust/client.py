@@ -8,14 +8,12 @@ which redirects are followed. Then a prompt's frames go out in one send, and eac
 with its receive time, to the connection's :class:`~wslocust.wire.connection.Connection`, which
 builds the reply and says what to do (answer a ping, close, count a pushed message).
 
-On a plain (``ws://``) connection a round trip bypasses gevent's socket wrapper: one ``send`` on the
-non-blocking socket beneath it, then the user's greenlet waits on the connection's libev I/O watcher
-and one timer a reply (its deadline) before each ``recvmsg_into`` a shared block buffer, which on
-Linux also gives the kernel's receive time of the block: chunk times are when the bytes arrived, not
-when a busy process got round to reading them. gevent's own ``recv`` would first try the socket (an
-``EAGAIN`` error, raised and caught, on nearly every call) and arm a new ``gevent.Timeout`` for every
-wait; the load generator's CPU a round trip limits the load one process can offer. ``wss://``
-connections keep gevent's SSL socket.
+On a plain (``ws://``) connection a round trip takes the lean path of :mod:`wslocust.lean`:
+gevent's socket layer bypassed, one ``send`` on the non-blocking socket beneath it, reads with
+``recvmsg_into`` (the kernel's receive time of each block: chunk times are when the bytes arrived,
+not when a busy process got round to reading them), the wait on the connection's libev watcher and
+one timer a reply, and a streamed reply's chunks read in the hub, the user's greenlet woken once a
+reply. ``wss://`` connections keep gevent's SSL socket.
 
 Between prompts, a libev I/O watcher (no greenlet) wakes when the server sends something, and a
 short-lived greenlet reads it into the same ``Connection``. So think times longer than a server's
@@ -31,7 +29,6 @@ from locust.env import Environment
 import _socket
 import socket
 import ssl
-import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -51,9 +48,10 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
+from .lean import ReplyTimer, read_reply, send_prompt
 from .session import receive_quietly, run_opening
-from .sockets import SO_TIMESTAMPNS, receive_buffer
 from .sockets import raw_socket as _raw_socket
+from .sockets import receive_buffer
 from .sockets import stamp_receptions as _stamp_receptions
 from .wire.connection import Action, Close, Connection, Pong, Send
 from .wire.deflate import Compression
@@ -88,9 +86,6 @@ __all__ = [
 
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
-# The kernel's receive time of a read (SO_TIMESTAMPNS's control message): a struct timespec.
-_TIMESPEC = struct.Struct("@qq")
-_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class ChatClient:
@@ -183,8 +178,7 @@ class ChatClient:
         self._stamped = False  # the kernel timestamps what _raw receives
         self._hub: Hub = get_hub()
         self._buffer = receive_buffer(self._hub)
-        self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
-        self._reply_timer_s = 0.0
+        self._reply_timer = ReplyTimer(self._hub)
         self._connection = self._new_connection()
         # A connection whose replies a quiet period may end (they take the gevent socket's path).
         self._quiet: ManagedConnection | None = None
@@ -326,6 +320,7 @@ class ChatClient:
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
             self._buffer = receive_buffer(self._hub)
+            self._reply_timer = ReplyTimer(self._hub)
         self._connection = connection
         self._watch_idle()
         return True
@@ -354,9 +349,7 @@ class ChatClient:
         sock, self._sock = self._sock, None
         self._raw = None
         self._stamped = False
-        if self._reply_timer is not None:
-            self._reply_timer.close()
-            self._reply_timer = None
+        self._reply_timer.close()
         if self._idle_watcher is not None:
             self._idle_watcher.stop()
             self._idle_watcher.close()
@@ -537,15 +530,10 @@ class ChatClient:
             reply.error, reply.started_at = unsent, time.time()
             self._watch_idle()
             return
-        receive = connection.receive
         perf_counter = time.perf_counter
-        buffer = self._buffer
         raw = self._raw
-        stamped = self._stamped
-        buffers = [buffer]
         watcher = self._idle_watcher
         timer: Any = None
-        now_ms = 0.0
         error: WsLocustError | None = None
         reply.started_at = time.time()
         start = perf_counter()
@@ -555,73 +543,17 @@ class ChatClient:
             reply.started_at -= start - scheduled_at
             start = scheduled_at
         try:
-            if raw is not None and watcher is not None:
-                # The lean path (plain TCP): one send, then wait for readability, then read.
-                try:
-                    sent = raw.send(payload)
-                except BlockingIOError:
-                    sent = 0
-                # One timer a reply, its deadline; the watcher and the timer switch back here
-                # through one Waiter (a timer firing while we are not waiting is kept for the next
-                # wait). Stopping a libev watcher drops its pending event, so nothing switches in
-                # after the reply.
+            if raw is not None and watcher is not None:  # the lean path (plain TCP): see lean.py
                 waiter = Waiter(self._hub)
-                if sent < len(payload):  # the send buffer is full: let gevent wait for room
-                    sock.settimeout(max(deadline - perf_counter(), 0.001))
-                    sock.sendall(memoryview(payload)[sent:])
-                    sock.settimeout(self.reply_timeout_s)
-                    timer = self._hub.loop.timer(max(deadline - perf_counter(), 0.0))
-                    timer.start(waiter.switch, False)
-                else:  # the usual case: the connection's timer, armed a few µs after `start`
-                    timer = self._reply_timer
-                    if timer is None or self._reply_timer_s != self.reply_timeout_s:
-                        if timer is not None:
-                            timer.close()
-                        timeout_s = self._reply_timer_s = self.reply_timeout_s
-                        timer = self._reply_timer = self._hub.loop.timer(timeout_s, timeout_s)
-                    # again() arms it for its full repeat time from now (start() after a stop would
-                    # only give it what was left: libev keeps the remaining time of a stopped timer).
-                    timer.again(waiter.switch, False)
+                timer = send_prompt(
+                    self._hub, sock, raw, payload, waiter, self._reply_timer, deadline, self.reply_timeout_s
+                )
+                read_reply(
+                    connection, raw, self._stamped, self._buffer, watcher, waiter,
+                    reply.started_at, start, self._perform,
+                )  # fmt: skip
             else:
-                sock.settimeout(self.reply_timeout_s)
-                sock.sendall(payload)
-                if self._quiet is not None:
-                    receive_quietly(sock, self._quiet, buffer, start, deadline, self._perform)
-            while connection.reply is not None:
-                if timer is not None:
-                    watcher.start(waiter.switch, True)
-                    readable = waiter.get()
-                    watcher.stop()
-                    if not readable:
-                        raise TimeoutError  # reported below, as every missed deadline
-                    try:
-                        if stamped:
-                            size, stamps, _flags, _address = raw.recvmsg_into(buffers, _STAMP_SPACE)  # type: ignore[union-attr]
-                        else:
-                            size = raw.recv_into(buffer)  # type: ignore[union-attr]
-                    except BlockingIOError:
-                        continue  # woken with nothing to read after all
-                    now_ms = (perf_counter() - start) * 1000.0
-                    if stamped and stamps and stamps[0][1] == SO_TIMESTAMPNS:
-                        # When the bytes arrived, not when this greenlet got to read them: a busy
-                        # load generator's scheduling delay is not the bot's latency. Both times
-                        # are of the real-time clock; a clock step mid-reply keeps our own reading.
-                        seconds, nanoseconds = _TIMESPEC.unpack(stamps[0][2])
-                        arrived_ms = (seconds - reply.started_at + nanoseconds * 1e-9) * 1000.0
-                        if 0.0 <= arrived_ms < now_ms:
-                            now_ms = arrived_ms
-                else:
-                    remaining = deadline - perf_counter()
-                    if remaining <= 0:
-                        raise TimeoutError
-                    sock.settimeout(remaining)
-                    size = sock.recv_into(buffer)
-                    now_ms = (perf_counter() - start) * 1000.0
-                if not size:
-                    raise ConnectionClosed(None, "(the server dropped the connection)")
-                actions = receive(buffer[:size].tobytes(), now_ms)
-                if actions:
-                    self._perform(actions)  # a pong; a close (the reply failed) or a dropped push
+                self._read_reply(sock, connection, payload, start, deadline)
         except TimeoutError:
             error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
         except ReplyError as failure:  # the connection dropped (or a protocol's own error)
@@ -630,7 +562,7 @@ class ChatClient:
             error = ConnectionClosed(None, f"({failure.__class__.__name__}: {failure})")
         finally:
             if timer is not None:
-                if timer is self._reply_timer:
+                if self._reply_timer.is_this(timer):
                     timer.stop()
                 else:
                     timer.close()
@@ -645,3 +577,25 @@ class ChatClient:
             self._drop()
         elif self._sock is not None:
             self._watch_idle()
+
+    def _read_reply(
+        self, sock: socket.socket, connection: Connection, payload: bytes, start: float, deadline: float
+    ) -> None:
+        """A round trip through gevent's socket (TLS; a protocol whose replies a quiet period ends)."""
+        buffer = self._buffer
+        sock.settimeout(self.reply_timeout_s)
+        sock.sendall(payload)
+        if self._quiet is not None:
+            receive_quietly(sock, self._quiet, buffer, start, deadline, self._perform)
+        while connection.reply is not None:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+            size = sock.recv_into(buffer)
+            now_ms = (time.perf_counter() - start) * 1000.0
+            if not size:
+                raise ConnectionClosed(None, "(the server dropped the connection)")
+            actions = connection.receive(buffer[:size].tobytes(), now_ms)
+            if actions:
+                self._perform(actions)

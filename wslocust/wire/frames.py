@@ -202,9 +202,18 @@ class FrameReader:
         self.read_before_error = frames
         end = len(buffer)
         position = 0
+        small = min(125, self.max_message_bytes)  # the largest frame the shortcut below takes
         while end - position >= 2:
             first = buffer[position]
             second = buffer[position + 1]
+            if second <= small and first in _SMALL_DATA and not self._fragments:
+                # A small, final, unmasked text or binary frame (most of a burst): taken whole.
+                frame_end = position + 2 + second
+                if frame_end > end:
+                    break
+                frames.append((first & 0x0F, buffer[position + 2 : frame_end]))
+                position = frame_end
+                continue
             size = second & 0x7F
             header = 2
             if size == 126:
