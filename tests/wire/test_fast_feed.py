@@ -109,15 +109,19 @@ def test_realtime_deltas_of_the_awaited_response_count_and_others_do_not() -> No
 
 
 def test_a_burst_of_small_frames_reads_as_the_general_reader_reads_it_frame_by_frame() -> None:
-    """The reader's small-frame shortcut: the same frames as feeding the burst one byte at a time."""
+    """The reader's shortcut: the same frames as feeding the burst three bytes at a time."""
     frames = [encode_frame(OP_TEXT, f"chunk {index}".encode(), mask=False) for index in range(100)]
     frames[10] = encode_frame(OP_PING, b"mid", mask=False)
     frames[20] = encode_frame(OP_BINARY, b"\x00" * 125, mask=False)
-    frames[30] = encode_frame(OP_TEXT, b"x" * 126, mask=False)  # a 2-byte length: the general loop
+    frames[30] = encode_frame(OP_TEXT, b"x" * 126, mask=False)  # a 2-byte length
+    frames[40] = encode_frame(OP_TEXT, b"y" * 65535, mask=False)
+    frames[50] = encode_frame(OP_BINARY, b"z" * 65536, mask=False)  # an 8-byte length: the general loop
     burst = b"".join(frames)
     whole = FrameReader().feed(burst)
     by_byte = FrameReader()
-    one_at_a_time = [frame for byte in range(len(burst)) for frame in by_byte.feed(burst[byte : byte + 1])]
+    one_at_a_time = [
+        frame for start in range(0, len(burst), 3) for frame in by_byte.feed(burst[start : start + 3])
+    ]
     assert whole == one_at_a_time
     assert len(whole) == 100
     split = FrameReader()
@@ -152,3 +156,11 @@ def test_a_recorded_burst_gives_equal_counts_gaps_and_ttft_read_whole_or_chunk_b
     assert whole.chunk_times_ms == [7.0] * 50
     assert paced.chunk_times_ms == [7.0 + index for index in range(50)]
     assert paced.total_time_ms == 57.0
+
+
+def test_a_block_of_one_frame_with_a_2_byte_length_is_read_whole_and_its_limit_kept() -> None:
+    frame = encode_frame(OP_TEXT, b"r" * 300, mask=False)
+    assert FrameReader().feed(frame) == [(OP_TEXT, b"r" * 300)]
+    with pytest.raises(ProtocolError) as refused:
+        FrameReader(max_message_bytes=299).feed(frame)
+    assert refused.value.close_code == 1009
