@@ -49,6 +49,7 @@ from .errors import (
     WsLocustError,
 )
 from .lean import ReplyTimer, read_reply, send_prompt
+from .report import report_reply
 from .session import receive_quietly, run_opening
 from .sockets import raw_socket as _raw_socket
 from .sockets import receive_buffer
@@ -499,25 +500,7 @@ class ChatClient:
             if reply.started_at and self.on_stopped_mid_reply is not None:  # the prompt went out
                 self.on_stopped_mid_reply(reply)
             raise
-        for check in self.checks:
-            if reply.error is not None:
-                break
-            reply.error = check(reply)
-        self.environment.events.request.fire(
-            request_type=REQUEST_TYPE,
-            name=reply.name,
-            response_time=reply.total_time_ms,
-            response_length=reply.bytes,
-            exception=reply.error,
-            context={
-                "time_to_first_chunk_ms": reply.time_to_first_chunk_ms,
-                "chunks": reply.chunks,
-                "reply": reply.text,
-            },
-            response=reply,
-            start_time=reply.started_at,
-            url=None,
-        )
+        report_reply(self.environment, self.checks, reply)
         return reply
 
     def _round_trip(self, reply: Reply, scheduled_at: float | None) -> None:
