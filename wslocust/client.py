@@ -13,7 +13,8 @@ gevent's socket layer bypassed, one ``send`` on the non-blocking socket beneath 
 ``recvmsg_into`` (the kernel's receive time of each block: chunk times are when the bytes arrived,
 not when a busy process got round to reading them), the wait on the connection's libev watcher and
 one timer a reply, and a streamed reply's chunks read in the hub, the user's greenlet woken once a
-reply. ``wss://`` connections keep gevent's SSL socket.
+reply. ``wss://`` takes the same path: TLS through an ``SSLObject`` over memory BIOs on the same
+raw socket (:mod:`wslocust.tls`), so its blocks keep their kernel receive times too.
 
 Between prompts, a libev I/O watcher (no greenlet) wakes when the server sends something, and a
 short-lived greenlet reads it into the same ``Connection``. So think times longer than a server's
@@ -31,7 +32,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import gevent
@@ -54,6 +55,7 @@ from .session import receive_quietly, run_opening
 from .sockets import raw_socket as _raw_socket
 from .sockets import receive_buffer
 from .sockets import stamp_receptions as _stamp_receptions
+from .tls import TlsSocket
 from .wire.connection import Action, Close, Connection, Pong, Send
 from .wire.deflate import Compression
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, encode_close
@@ -174,8 +176,9 @@ class ChatClient:
                 self._tls.check_hostname = False
                 self._tls.verify_mode = ssl.CERT_NONE
         self._sock: socket.socket | None = None
-        # The non-blocking OS socket under gevent's wrapper of a plain connection (None with TLS).
+        # The non-blocking OS socket under gevent's wrapper (None when replies take gevent's socket).
         self._raw: _socket.socket | None = None
+        self._tls_socket: TlsSocket | None = None  # a wss:// connection's TLS (see tls.py)
         self._stamped = False  # the kernel timestamps what _raw receives
         self._hub: Hub = get_hub()
         self._buffer = receive_buffer(self._hub)
@@ -224,8 +227,10 @@ class ChatClient:
             for _hop in range(MAX_REDIRECTS + 1):
                 sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if self._tls is not None:
-                    sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)
+                if self._tls is not None:  # TLS over the socket's bytes: see tls.py
+                    tls = TlsSocket(sock, self._tls, self._server_name)
+                    tls.do_handshake()
+                    sock = cast(socket.socket, tls)  # socket-like: what follows reads and writes it
                 handshake = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
                 try:
                     handshake.connect(
@@ -267,7 +272,10 @@ class ChatClient:
             if error is deadline or isinstance(error, TimeoutError | websocket.WebSocketTimeoutException):
                 raise ConnectError(f"no handshake within {self.connect_timeout_s:g} s: {where}") from None
             if isinstance(error, ssl.SSLError):
-                raise ConnectError(f"TLS failed with {where}: {error.reason or error}") from None
+                # A refused certificate says why (self-signed, hostname mismatch...).
+                why = getattr(error, "verify_message", None)
+                detail = f" ({why})" if why else ""
+                raise ConnectError(f"TLS failed with {where}: {error.reason or error}{detail}") from None
             if isinstance(error, OSError | websocket.WebSocketException):
                 raise ConnectError(f"cannot connect to {where}: {error}") from None
             raise
@@ -315,7 +323,10 @@ class ChatClient:
         self._quiet = (
             connection if isinstance(connection, ManagedConnection) and self.protocol.quiet_ms else None
         )
-        self._raw = _raw_socket(self._sock) if self._quiet is None else None
+        opened: object = self._sock
+        tls = opened if isinstance(opened, TlsSocket) else None
+        self._tls_socket = tls
+        self._raw = _raw_socket(tls.tcp if tls else self._sock) if self._quiet is None else None
         self._stamped = self._raw is not None and _stamp_receptions(self._raw)
         self._sock.settimeout(self.reply_timeout_s)  # bounds the rare sends that must wait (pongs)
         if self._hub is not get_hub():  # connected from another OS thread than the last time
@@ -349,6 +360,7 @@ class ChatClient:
         """Stop watching and drop the socket without a close handshake; return it."""
         sock, self._sock = self._sock, None
         self._raw = None
+        self._tls_socket = None
         self._stamped = False
         self._reply_timer.close()
         if self._idle_watcher is not None:
@@ -400,7 +412,10 @@ class ChatClient:
                     self._drop()
                     self._lost()
                     return
-                actions = receive(buffer[:size].tobytes(), 0.0)
+                data = buffer[:size].tobytes()
+                if raw is not None and self._tls_socket is not None:
+                    data = self._tls_socket.decrypt(data, buffer)
+                actions = receive(data, 0.0)
                 if actions:
                     self._perform(actions)
                 if self._sock is None:
@@ -446,7 +461,8 @@ class ChatClient:
         if reader is not None and not reader.dead:
             reader.join()
         sock = self._sock
-        if self._raw is None and isinstance(sock, ssl.SSLSocket) and sock.pending():
+        tls: object = sock
+        if self._raw is None and isinstance(tls, TlsSocket) and tls.pending():
             self._read_idle()
             if self._idle_watcher is not None:
                 self._idle_watcher.stop()
@@ -526,14 +542,17 @@ class ChatClient:
             reply.started_at -= start - scheduled_at
             start = scheduled_at
         try:
-            if raw is not None and watcher is not None:  # the lean path (plain TCP): see lean.py
+            if raw is not None and watcher is not None:  # the lean path: see lean.py
                 waiter = Waiter(self._hub)
+                tls = self._tls_socket
+                if tls is not None:  # the prompt's TLS records, sent on the TCP socket beneath
+                    payload, sock = tls.encrypt(payload), tls.tcp
                 timer = send_prompt(
                     self._hub, sock, raw, payload, waiter, self._reply_timer, deadline, self.reply_timeout_s
                 )
                 read_reply(
                     connection, raw, self._stamped, self._buffer, watcher, waiter,
-                    reply.started_at, start, self._perform,
+                    reply.started_at, start, self._perform, tls,
                 )  # fmt: skip
             else:
                 self._read_reply(sock, connection, payload, start, deadline)

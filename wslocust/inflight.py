@@ -250,7 +250,7 @@ class InFlight:
         each deadline kept; ends when the connection does."""
         buffer = receive_buffer(get_hub())
         buffers = [buffer]
-        stamped = not isinstance(sock, ssl.SSLSocket)
+        stamped = isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket)  # not TLS
         perf_counter = time.perf_counter
         idle_wait_s = self.client.reply_timeout_s
         while True:

@@ -1,5 +1,5 @@
-"""The lean round trip of a plain (``ws://``) connection: gevent's socket layer bypassed, a streamed
-reply read in the hub, the user's greenlet woken once a reply.
+"""The lean round trip of a ``ws://`` or ``wss://`` connection: gevent's socket layer bypassed, a
+streamed reply read in the hub, the user's greenlet woken once a reply.
 
 The prompt goes out in one ``send`` on the non-blocking OS socket beneath gevent's wrapper. The
 user's greenlet then waits on the connection's libev I/O watcher and reads the reply's first block
@@ -11,6 +11,10 @@ replies are that one block. When more is to come (a streamed reply), the watcher
 asks for an action (a pong, a close, a dropped push: sends may block, so the greenlet does them),
 when reading fails, or when the reply's timer fires. A reply of 200 chunks arriving one by one
 costs 200 reads in the hub, not 200 pairs of greenlet switches.
+
+On a ``wss://`` connection the same reads take the TLS records (:mod:`wslocust.tls`): each block
+is decrypted by the connection's ``SSLObject`` before the connection reads it, and keeps the
+kernel's receive time; a prompt goes out as its TLS records in one ``send``.
 
 The reader runs in the hub, which must neither block nor raise: it only reads (non-blocking) and
 calls the sans-I/O connection; anything that goes wrong there (a network error, a protocol's bug)
@@ -31,6 +35,7 @@ from gevent.hub import Hub
 
 from .errors import ConnectionClosed
 from .sockets import SO_TIMESTAMPNS
+from .tls import TlsSocket
 from .wire.connection import Action, Connection
 
 __all__ = ["ReplyTimer", "read_reply", "send_prompt"]
@@ -119,6 +124,7 @@ def read_reply(
     started_at: float,
     start: float,
     perform: Callable[[Sequence[Action]], None],
+    tls: TlsSocket | None = None,
 ) -> None:
     """Read the awaited reply's blocks until the connection's reply is over: the first in the
     user's greenlet (most round trips' replies are one block: a wake-up of the greenlet on the
@@ -134,6 +140,7 @@ def read_reply(
         started_at: ``time.time()`` at ``start`` (the kernel's timestamps are of that clock).
         start: the ``time.perf_counter()`` the reply's times are measured from.
         perform: does what the connection asks (pongs, a close, a dropped push); may block.
+        tls: a ``wss://`` connection's TLS: each block is decrypted before the connection reads it.
 
     Raises:
         TimeoutError: the reply's timer fired first.
@@ -165,13 +172,21 @@ def read_reply(
             arrived_ms = (seconds - started_at + nanoseconds * 1e-9) * 1000.0
             if 0.0 <= arrived_ms < now_ms:
                 now_ms = arrived_ms
-        actions = connection.receive(buffer[:size].tobytes(), now_ms)
+        data = buffer[:size].tobytes()
+        if tls is not None:
+            data = tls.decrypt(data, buffer)
+            answer = tls.outgoing()
+            if answer:  # TLS's own (a key update's): tiny, sent as it is
+                raw.send(answer)
+            if not data:
+                continue  # no TLS record complete yet
+        actions = connection.receive(data, now_ms)
         if actions:
             perform(actions)  # a pong; a close (the reply failed) or a dropped push
         if connection.reply is None:
             return
         break
-    _read_in_hub(connection, raw, stamped, buffers, watcher, waiter, started_at, start, perform)
+    _read_in_hub(connection, raw, stamped, buffers, watcher, waiter, started_at, start, perform, tls)
 
 
 def _read_in_hub(
@@ -184,6 +199,7 @@ def _read_in_hub(
     started_at: float,
     start: float,
     perform: Callable[[Sequence[Action]], None],
+    tls: TlsSocket | None,
 ) -> None:
     """The rest of a streamed reply, read by the watcher's callback in the hub, which wakes the
     greenlet only at the reply's end, for an action, or with an error (see :func:`read_reply`)."""
@@ -214,7 +230,16 @@ def _read_in_hub(
                 arrived_ms = (seconds - started_at + nanoseconds * 1e-9) * 1000.0
                 if 0.0 <= arrived_ms < now_ms:
                     now_ms = arrived_ms
-            actions = receive(buffer[:size].tobytes(), now_ms)
+            if tls is None:
+                actions = receive(buffer[:size].tobytes(), now_ms)
+            else:
+                data = tls.decrypt(buffer[:size].tobytes(), buffer)
+                answer = tls.outgoing()
+                if answer:  # TLS's own (see read_reply)
+                    raw.send(answer)
+                if not data:
+                    return  # no TLS record complete yet
+                actions = receive(data, now_ms)
         except BlockingIOError:
             return  # woken with nothing to read after all
         except BaseException as error:  # the hub must not raise: the greenlet does
