@@ -205,3 +205,25 @@ def test_a_prompt_and_reply_of_many_tls_records_go_through_whole(
     reply = client.ask(prompt)
     assert reply.ok, reply.error
     assert reply.text == "echo: " + prompt
+
+
+def push_then_echo(sock: socket.socket, headers: dict[str, str]) -> None:
+    """A message pushed right after the upgrade (it may come in the client's read of the upgrade)."""
+    sock.sendall(encode_frame(OP_TEXT, b"welcome", mask=False))
+    echo(sock, headers)
+
+
+def test_a_message_pushed_with_the_upgrade_is_dropped_not_counted_in_the_first_reply(
+    recorded_env, raw_server, certificate
+) -> None:
+    environment, _ = recorded_env
+    server = tls_server(raw_server, certificate, push_then_echo)
+    url = f"wss://bot.test:{server.port}/"
+    client = ChatClient(
+        environment, url, PlainProtocol(), connect_to=f"127.0.0.1:{server.port}", verify_tls=False
+    )
+    assert client.connect()
+    gevent.sleep(0.05 * UNIT)  # the push arrives (read with the upgrade, or by the idle watch)
+    reply = client.ask("first")
+    assert reply.text == "echo: first"
+    assert client.pushed_messages == 1

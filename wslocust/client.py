@@ -460,10 +460,15 @@ class ChatClient:
         reader = self._idle_greenlet
         if reader is not None and not reader.dead:
             reader.join()
-        sock = self._sock
-        tls: object = sock
-        if self._raw is None and isinstance(tls, TlsSocket) and tls.pending():
-            self._read_idle()
+        tls: object = self._sock
+        if isinstance(tls, TlsSocket) and tls.pending():  # read with the upgrade, or a record ahead
+            if self._raw is None:
+                self._read_idle()
+            else:
+                data = tls.decrypt(b"", self._buffer)
+                actions = self._connection.receive(data, 0.0) if data else None
+                if actions:
+                    self._perform(actions)
             if self._idle_watcher is not None:
                 self._idle_watcher.stop()
 

@@ -116,8 +116,9 @@ class TlsSocket:
         return True
 
     def pending(self) -> int:
-        """Plaintext decrypted but not read yet."""
-        return self.ssl_object.pending()
+        """Bytes received but not read yet: plaintext decrypted, and records not decrypted yet (a
+        blocking read takes one record a call, and the rest waits in memory, not in the socket)."""
+        return self.ssl_object.pending() + self._incoming.pending
 
     def settimeout(self, seconds: float | None) -> None:
         self.tcp.settimeout(seconds)
