@@ -97,7 +97,8 @@ def test_chunks_read_one_a_read_in_the_hub_keep_every_figure_and_the_greenlet_wa
 
 
 def test_the_lean_and_the_gevent_socket_paths_give_the_same_reply(recorded_env, demo) -> None:
-    """The same stream read both ways: equal text, chunk count and gap count; times alike."""
+    """The same stream read both ways: equal text, chunk count and gap count; both timed at the
+    server's pace (a loaded server may be late, never early)."""
     environment, _ = recorded_env
     url = demo("--ttft-ms", "20", "--itl-ms", "20", "--chunks", str(CHUNKS), "--seed", "1")
     lean = ChatClient(environment, url, JsonProtocol())
@@ -113,8 +114,10 @@ def test_the_lean_and_the_gevent_socket_paths_give_the_same_reply(recorded_env, 
         other.chunks,
         len(other.chunk_times_ms),
     )
-    assert abs(one.time_to_first_chunk_ms - other.time_to_first_chunk_ms) < 10 * UNIT  # type: ignore[operator]
-    assert abs(one.total_time_ms - other.total_time_ms) < 10 * UNIT
+    paced_ms = 20 + (CHUNKS - 1) * 20
+    for reply in (one, other):
+        assert 20 - 1 <= reply.time_to_first_chunk_ms < 20 + 100 * UNIT  # type: ignore[operator]
+        assert paced_ms - 2 <= reply.total_time_ms < paced_ms + 100 * UNIT
 
 
 def test_a_ping_mid_stream_is_ponged_and_the_reply_goes_on(recorded_env, raw_server) -> None:
