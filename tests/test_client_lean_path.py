@@ -30,7 +30,7 @@ def echo_sizes(sock: socket.socket, _headers: dict[str, str]) -> None:
             sock.sendall(encode_frame(OP_TEXT, str(len(payload)).encode(), mask=False))
 
 
-def test_a_plain_connection_takes_the_lean_path_and_tls_keeps_the_ssl_socket(
+def test_a_plain_connection_takes_the_lean_path_and_an_ssl_socket_is_never_read_raw(
     recorded_env, raw_server
 ) -> None:
     environment, _ = recorded_env

@@ -8,14 +8,13 @@ which redirects are followed. Then a prompt's frames go out in one send, and eac
 with its receive time, to the connection's :class:`~wslocust.wire.connection.Connection`, which
 builds the reply and says what to do (answer a ping, close, count a pushed message).
 
-On a plain (``ws://``) connection a round trip bypasses gevent's socket wrapper: one ``send`` on the
-non-blocking socket beneath it, then the user's greenlet waits on the connection's libev I/O watcher
-and one timer a reply (its deadline) before each ``recvmsg_into`` a shared block buffer, which on
-Linux also gives the kernel's receive time of the block: chunk times are when the bytes arrived, not
-when a busy process got round to reading them. gevent's own ``recv`` would first try the socket (an
-``EAGAIN`` error, raised and caught, on nearly every call) and arm a new ``gevent.Timeout`` for every
-wait; the load generator's CPU a round trip limits the load one process can offer. ``wss://``
-connections keep gevent's SSL socket.
+On a plain (``ws://``) connection a round trip takes the lean path of :mod:`wslocust.lean`:
+gevent's socket layer bypassed, one ``send`` on the non-blocking socket beneath it, reads with
+``recvmsg_into`` (the kernel's receive time of each block: chunk times are when the bytes arrived,
+not when a busy process got round to reading them), the wait on the connection's libev watcher and
+one timer a reply, and a streamed reply's chunks read in the hub, the user's greenlet woken once a
+reply. ``wss://`` takes the same path: TLS through an ``SSLObject`` over memory BIOs on the same
+raw socket (:mod:`wslocust.tls`), so its blocks keep their kernel receive times too.
 
 Between prompts, a libev I/O watcher (no greenlet) wakes when the server sends something, and a
 short-lived greenlet reads it into the same ``Connection``. So think times longer than a server's
@@ -31,10 +30,9 @@ from locust.env import Environment
 import _socket
 import socket
 import ssl
-import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import gevent
@@ -51,11 +49,14 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
+from .lean import ReplyTimer, read_reply, send_prompt
+from .report import report_reply
 from .session import receive_quietly, run_opening
-from .sockets import SO_TIMESTAMPNS, receive_buffer
 from .sockets import raw_socket as _raw_socket
+from .sockets import receive_buffer
 from .sockets import stamp_receptions as _stamp_receptions
 from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses
+from .tls import TlsSocket
 from .wire.connection import Action, Close, Connection, Pong, Send
 from .wire.deflate import Compression
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, encode_close
@@ -89,9 +90,6 @@ __all__ = [
 
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
-# The kernel's receive time of a read (SO_TIMESTAMPNS's control message): a struct timespec.
-_TIMESPEC = struct.Struct("@qq")
-_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class ChatClient:
@@ -180,13 +178,13 @@ class ChatClient:
                 self._tls.check_hostname = False
                 self._tls.verify_mode = ssl.CERT_NONE
         self._sock: socket.socket | None = None
-        # The non-blocking OS socket under gevent's wrapper of a plain connection (None with TLS).
+        # The non-blocking OS socket under gevent's wrapper (None when replies take gevent's socket).
         self._raw: _socket.socket | None = None
+        self._tls_socket: TlsSocket | None = None  # a wss:// connection's TLS (see tls.py)
         self._stamped = False  # the kernel timestamps what _raw receives
         self._hub: Hub = get_hub()
         self._buffer = receive_buffer(self._hub)
-        self._reply_timer: Any = None  # a libev timer of reply_timeout_s, re-armed each round trip
-        self._reply_timer_s = 0.0
+        self._reply_timer = ReplyTimer(self._hub)
         self._connection = self._new_connection()
         # A connection whose replies a quiet period may end (they take the gevent socket's path).
         self._quiet: ManagedConnection | None = None
@@ -231,8 +229,10 @@ class ChatClient:
             for _hop in range(MAX_REDIRECTS + 1):
                 sock = socket.create_connection((host, port), self.connect_timeout_s, self.dial_from.next())
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if self._tls is not None:
-                    sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)
+                if self._tls is not None:  # TLS over the socket's bytes: see tls.py
+                    tls = TlsSocket(sock, self._tls, self._server_name)
+                    tls.do_handshake()
+                    sock = cast(socket.socket, tls)  # socket-like: what follows reads and writes it
                 handshake = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
                 try:
                     handshake.connect(
@@ -274,7 +274,10 @@ class ChatClient:
             if error is deadline or isinstance(error, TimeoutError | websocket.WebSocketTimeoutException):
                 raise ConnectError(f"no handshake within {self.connect_timeout_s:g} s: {where}") from None
             if isinstance(error, ssl.SSLError):
-                raise ConnectError(f"TLS failed with {where}: {error.reason or error}") from None
+                # A refused certificate says why (self-signed, hostname mismatch...).
+                why = getattr(error, "verify_message", None)
+                detail = f" ({why})" if why else ""
+                raise ConnectError(f"TLS failed with {where}: {error.reason or error}{detail}") from None
             if isinstance(error, OSError | websocket.WebSocketException):
                 raise ConnectError(f"cannot connect to {where}: {error}") from None
             raise
@@ -322,12 +325,16 @@ class ChatClient:
         self._quiet = (
             connection if isinstance(connection, ManagedConnection) and self.protocol.quiet_ms else None
         )
-        self._raw = _raw_socket(self._sock) if self._quiet is None else None
+        opened: object = self._sock
+        tls = opened if isinstance(opened, TlsSocket) else None
+        self._tls_socket = tls
+        self._raw = _raw_socket(tls.tcp if tls else self._sock) if self._quiet is None else None
         self._stamped = self._raw is not None and _stamp_receptions(self._raw)
         self._sock.settimeout(self.reply_timeout_s)  # bounds the rare sends that must wait (pongs)
         if self._hub is not get_hub():  # connected from another OS thread than the last time
             self._hub = get_hub()
             self._buffer = receive_buffer(self._hub)
+            self._reply_timer = ReplyTimer(self._hub)
         self._connection = connection
         self._watch_idle()
         return True
@@ -355,10 +362,9 @@ class ChatClient:
         """Stop watching and drop the socket without a close handshake; return it."""
         sock, self._sock = self._sock, None
         self._raw = None
+        self._tls_socket = None
         self._stamped = False
-        if self._reply_timer is not None:
-            self._reply_timer.close()
-            self._reply_timer = None
+        self._reply_timer.close()
         if self._idle_watcher is not None:
             self._idle_watcher.stop()
             self._idle_watcher.close()
@@ -408,7 +414,10 @@ class ChatClient:
                     self._drop()
                     self._lost()
                     return
-                actions = receive(buffer[:size].tobytes(), 0.0)
+                data = buffer[:size].tobytes()
+                if raw is not None and self._tls_socket is not None:
+                    data = self._tls_socket.decrypt(data, buffer)
+                actions = receive(data, 0.0)
                 if actions:
                     self._perform(actions)
                 if self._sock is None:
@@ -453,9 +462,15 @@ class ChatClient:
         reader = self._idle_greenlet
         if reader is not None and not reader.dead:
             reader.join()
-        sock = self._sock
-        if self._raw is None and isinstance(sock, ssl.SSLSocket) and sock.pending():
-            self._read_idle()
+        tls: object = self._sock
+        if isinstance(tls, TlsSocket) and tls.pending():  # read with the upgrade, or a record ahead
+            if self._raw is None:
+                self._read_idle()
+            else:
+                data = tls.decrypt(b"", self._buffer)
+                actions = self._connection.receive(data, 0.0) if data else None
+                if actions:
+                    self._perform(actions)
             if self._idle_watcher is not None:
                 self._idle_watcher.stop()
 
@@ -508,25 +523,7 @@ class ChatClient:
             if reply.started_at and self.on_stopped_mid_reply is not None:  # the prompt went out
                 self.on_stopped_mid_reply(reply)
             raise
-        for check in self.checks:
-            if reply.error is not None:
-                break
-            reply.error = check(reply)
-        self.environment.events.request.fire(
-            request_type=REQUEST_TYPE,
-            name=reply.name,
-            response_time=reply.total_time_ms,
-            response_length=reply.bytes,
-            exception=reply.error,
-            context={
-                "time_to_first_chunk_ms": reply.time_to_first_chunk_ms,
-                "chunks": reply.chunks,
-                "reply": reply.text,
-            },
-            response=reply,
-            start_time=reply.started_at,
-            url=None,
-        )
+        report_reply(self.environment, self.checks, reply)
         return reply
 
     def _round_trip(self, reply: Reply, scheduled_at: float | None) -> None:
@@ -539,15 +536,10 @@ class ChatClient:
             reply.error, reply.started_at = unsent, time.time()
             self._watch_idle()
             return
-        receive = connection.receive
         perf_counter = time.perf_counter
-        buffer = self._buffer
         raw = self._raw
-        stamped = self._stamped
-        buffers = [buffer]
         watcher = self._idle_watcher
         timer: Any = None
-        now_ms = 0.0
         error: WsLocustError | None = None
         reply.started_at = time.time()
         start = perf_counter()
@@ -557,73 +549,20 @@ class ChatClient:
             reply.started_at -= start - scheduled_at
             start = scheduled_at
         try:
-            if raw is not None and watcher is not None:
-                # The lean path (plain TCP): one send, then wait for readability, then read.
-                try:
-                    sent = raw.send(payload)
-                except BlockingIOError:
-                    sent = 0
-                # One timer a reply, its deadline; the watcher and the timer switch back here
-                # through one Waiter (a timer firing while we are not waiting is kept for the next
-                # wait). Stopping a libev watcher drops its pending event, so nothing switches in
-                # after the reply.
+            if raw is not None and watcher is not None:  # the lean path: see lean.py
                 waiter = Waiter(self._hub)
-                if sent < len(payload):  # the send buffer is full: let gevent wait for room
-                    sock.settimeout(max(deadline - perf_counter(), 0.001))
-                    sock.sendall(memoryview(payload)[sent:])
-                    sock.settimeout(self.reply_timeout_s)
-                    timer = self._hub.loop.timer(max(deadline - perf_counter(), 0.0))
-                    timer.start(waiter.switch, False)
-                else:  # the usual case: the connection's timer, armed a few µs after `start`
-                    timer = self._reply_timer
-                    if timer is None or self._reply_timer_s != self.reply_timeout_s:
-                        if timer is not None:
-                            timer.close()
-                        timeout_s = self._reply_timer_s = self.reply_timeout_s
-                        timer = self._reply_timer = self._hub.loop.timer(timeout_s, timeout_s)
-                    # again() arms it for its full repeat time from now (start() after a stop would
-                    # only give it what was left: libev keeps the remaining time of a stopped timer).
-                    timer.again(waiter.switch, False)
+                tls = self._tls_socket
+                if tls is not None:  # the prompt's TLS records, sent on the TCP socket beneath
+                    payload, sock = tls.encrypt(payload), tls.tcp
+                timer = send_prompt(
+                    self._hub, sock, raw, payload, waiter, self._reply_timer, deadline, self.reply_timeout_s
+                )
+                read_reply(
+                    connection, raw, self._stamped, self._buffer, watcher, waiter,
+                    reply.started_at, start, self._perform, tls,
+                )  # fmt: skip
             else:
-                sock.settimeout(self.reply_timeout_s)
-                sock.sendall(payload)
-                if self._quiet is not None:
-                    receive_quietly(sock, self._quiet, buffer, start, deadline, self._perform)
-            while connection.reply is not None:
-                if timer is not None:
-                    watcher.start(waiter.switch, True)
-                    readable = waiter.get()
-                    watcher.stop()
-                    if not readable:
-                        raise TimeoutError  # reported below, as every missed deadline
-                    try:
-                        if stamped:
-                            size, stamps, _flags, _address = raw.recvmsg_into(buffers, _STAMP_SPACE)  # type: ignore[union-attr]
-                        else:
-                            size = raw.recv_into(buffer)  # type: ignore[union-attr]
-                    except BlockingIOError:
-                        continue  # woken with nothing to read after all
-                    now_ms = (perf_counter() - start) * 1000.0
-                    if stamped and stamps and stamps[0][1] == SO_TIMESTAMPNS:
-                        # When the bytes arrived, not when this greenlet got to read them: a busy
-                        # load generator's scheduling delay is not the bot's latency. Both times
-                        # are of the real-time clock; a clock step mid-reply keeps our own reading.
-                        seconds, nanoseconds = _TIMESPEC.unpack(stamps[0][2])
-                        arrived_ms = (seconds - reply.started_at + nanoseconds * 1e-9) * 1000.0
-                        if 0.0 <= arrived_ms < now_ms:
-                            now_ms = arrived_ms
-                else:
-                    remaining = deadline - perf_counter()
-                    if remaining <= 0:
-                        raise TimeoutError
-                    sock.settimeout(remaining)
-                    size = sock.recv_into(buffer)
-                    now_ms = (perf_counter() - start) * 1000.0
-                if not size:
-                    raise ConnectionClosed(None, "(the server dropped the connection)")
-                actions = receive(buffer[:size].tobytes(), now_ms)
-                if actions:
-                    self._perform(actions)  # a pong; a close (the reply failed) or a dropped push
+                self._read_reply(sock, connection, payload, start, deadline)
         except TimeoutError:
             error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
         except ReplyError as failure:  # the connection dropped (or a protocol's own error)
@@ -632,7 +571,7 @@ class ChatClient:
             error = ConnectionClosed(None, f"({failure.__class__.__name__}: {failure})")
         finally:
             if timer is not None:
-                if timer is self._reply_timer:
+                if self._reply_timer.is_this(timer):
                     timer.stop()
                 else:
                     timer.close()
@@ -647,3 +586,25 @@ class ChatClient:
             self._drop()
         elif self._sock is not None:
             self._watch_idle()
+
+    def _read_reply(
+        self, sock: socket.socket, connection: Connection, payload: bytes, start: float, deadline: float
+    ) -> None:
+        """A round trip through gevent's socket (TLS; a protocol whose replies a quiet period ends)."""
+        buffer = self._buffer
+        sock.settimeout(self.reply_timeout_s)
+        sock.sendall(payload)
+        if self._quiet is not None:
+            receive_quietly(sock, self._quiet, buffer, start, deadline, self._perform)
+        while connection.reply is not None:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+            size = sock.recv_into(buffer)
+            now_ms = (time.perf_counter() - start) * 1000.0
+            if not size:
+                raise ConnectionClosed(None, "(the server dropped the connection)")
+            actions = connection.receive(buffer[:size].tobytes(), now_ms)
+            if actions:
+                self._perform(actions)

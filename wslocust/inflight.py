@@ -33,6 +33,7 @@ from gevent.lock import Semaphore
 
 from .client import ChatClient
 from .errors import ConfigurationError, ConnectError, ConnectionClosed, WsLocustError
+from .report import report_reply
 from .settings import given, option_flag, parse_in_flight, required, setting
 from .sockets import SO_TIMESTAMPNS, receive_buffer
 from .wire.connection import Close, Pong
@@ -249,7 +250,7 @@ class InFlight:
         each deadline kept; ends when the connection does."""
         buffer = receive_buffer(get_hub())
         buffers = [buffer]
-        stamped = not isinstance(sock, ssl.SSLSocket)
+        stamped = isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket)  # not TLS
         perf_counter = time.perf_counter
         idle_wait_s = self.client.reply_timeout_s
         while True:
@@ -318,25 +319,6 @@ class InFlight:
     def _report(self, replies: list[Reply]) -> None:
         """Run the client's checks on each completed reply, fire its request event, free its slot."""
         client = self.client
-        fire = client.environment.events.request.fire
         for reply in replies:
             self._slots.release()  # first: a check that raises must not hold the slot for ever
-            for check in client.checks:
-                if reply.error is not None:
-                    break
-                reply.error = check(reply)
-            fire(
-                request_type=REQUEST_TYPE,
-                name=reply.name,
-                response_time=reply.total_time_ms,
-                response_length=reply.bytes,
-                exception=reply.error,
-                context={
-                    "time_to_first_chunk_ms": reply.time_to_first_chunk_ms,
-                    "chunks": reply.chunks,
-                    "reply": reply.text,
-                },
-                response=reply,
-                start_time=reply.started_at,
-                url=None,
-            )
+            report_reply(client.environment, client.checks, reply)

@@ -187,24 +187,41 @@ class FrameReader:
                 are in :attr:`read_before_error`.
         """
         if not self._buffer and not self._fragments and len(data) >= 2:
-            # The common block: exactly one small, final, unmasked text or binary frame (a masked
-            # frame's second byte is 128 or more, so `size < 126` leaves it to the loop below).
+            # The common block: exactly one final, unmasked text or binary frame under 64 KiB (a
+            # masked frame's second byte is 128 or more: the loop below refuses it).
             first, size = data[0], data[1]
-            if (
-                len(data) == size + 2
-                and size < 126
-                and first in _SMALL_DATA
-                and size <= self.max_message_bytes
-            ):
-                return [(first & 0x0F, data[2:])]
+            if first in _SMALL_DATA:
+                if size < 126:
+                    if len(data) == size + 2 and size <= self.max_message_bytes:
+                        return [(first & 0x0F, data[2:])]
+                elif size == 126 and len(data) >= 4:
+                    size = data[2] << 8 | data[3]
+                    if len(data) == size + 4 and size <= self.max_message_bytes:
+                        return [(first & 0x0F, data[4:])]
         buffer = self._buffer + data if self._buffer else data
         frames: list[tuple[int, bytes]] = []
         self.read_before_error = frames
         end = len(buffer)
         position = 0
+        limit = self.max_message_bytes
         while end - position >= 2:
             first = buffer[position]
             second = buffer[position + 1]
+            if first in _SMALL_DATA and not self._fragments and end - position >= 4:
+                # A final, unmasked text or binary frame under 64 KiB (most of a burst): taken whole.
+                if second < 126:
+                    size, header = second, 2
+                elif second == 126:
+                    size, header = buffer[position + 2] << 8 | buffer[position + 3], 4
+                else:
+                    size, header = limit + 1, 0  # the general path below
+                if size <= limit:
+                    frame_end = position + header + size
+                    if frame_end > end:
+                        break
+                    frames.append((first & 0x0F, buffer[position + header : frame_end]))
+                    position = frame_end
+                    continue
             size = second & 0x7F
             header = 2
             if size == 126:

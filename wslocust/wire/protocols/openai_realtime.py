@@ -42,6 +42,7 @@ from typing import Any
 
 from ...errors import ConfigurationError, ProtocolError
 from .base import AudioOut, Chunk, End, Event, Failure, Message, Protocol, SpeechEnded, Transcript
+from .fast_json import loads
 
 __all__ = ["REQUEST_ID_KEY", "TURN_ENDS", "OpenAIRealtimeProtocol"]
 
@@ -213,16 +214,20 @@ class OpenAIRealtimeProtocol(Protocol):
 
     def feed(self, message: Message) -> Sequence[Event]:
         try:
-            event = json.loads(message)
+            event = loads(message)
             kind = event["type"]
         except (ValueError, KeyError, TypeError):
             preview = message[:80] if isinstance(message, str) else repr(message[:80])
             raise ProtocolError(f"not a Realtime API event: {preview}") from None
         if kind in _DELTAS:
-            if self._is_other_response(event.get("response_id")):
+            # The hot path, once a chunk: the awaited response's own delta needs no other test.
+            response_id = event.get("response_id")
+            if (response_id != self._response_id or response_id is None) and self._is_other_response(
+                response_id
+            ):
                 return ()
             delta = event.get("delta")
-            return (Chunk(delta),) if isinstance(delta, str) and delta else ()
+            return (Chunk(delta),) if type(delta) is str and delta else ()
         if kind == "response.created":
             response_id = (event.get("response") or {}).get("id")
             if self._response_id is None and response_id not in self._earlier:

@@ -1,0 +1,229 @@
+"""``wss://`` on the lean path: TLS through an SSLObject over memory BIOs on the raw socket. The
+certificate and the name are checked as before; replies are read with the kernel's receive times;
+pings, streamed chunks and closes go through the TLS layer."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import gevent
+import pytest
+
+from wslocust.client import ChatClient
+from wslocust.errors import ConnectError, ConnectionClosed
+from wslocust.wire.frames import OP_PING, OP_PONG, OP_TEXT, FrameReader, encode_close, encode_frame
+from wslocust.wire.protocols import JsonProtocol, PlainProtocol
+
+from .conftest import UNIT
+from .test_client_lean_path import BLOCK_S, answer_then_block_the_process
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for ``bot.test``: its file, and its key's."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=bot.test",
+         "-addext", "subjectAltName=DNS:bot.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def tls_server(raw_server, certificate, handler, names: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """A raw server over TLS with ``certificate``; the SNI names clients send go to ``names``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    if names is not None:
+        context.sni_callback = lambda _sock, name, _context: names.append(name)  # type: ignore[assignment,misc,func-returns-value]
+    return raw_server(handler, ssl_context=context)
+
+
+def trusting(client: ChatClient, certificate: tuple[Path, Path]) -> ChatClient:
+    """The client, trusting the test's certificate as a CA (verification stays on)."""
+    assert client._tls is not None
+    client._tls.load_verify_locations(certificate[0])
+    return client
+
+
+def echo(sock: socket.socket, _headers: dict[str, str]) -> None:
+    reader = FrameReader(accept_masked=True)
+    while True:
+        data = sock.recv(4096)
+        if not data:
+            return
+        for opcode, payload in reader.feed(data):
+            if opcode == OP_TEXT:
+                sock.sendall(encode_frame(OP_TEXT, b"echo: " + payload, mask=False))
+
+
+def test_a_trusted_certificate_for_the_urls_host_is_accepted_with_sni_and_the_lean_path(
+    recorded_env, raw_server, certificate
+) -> None:
+    environment, _ = recorded_env
+    names: list[str] = []
+    server = tls_server(raw_server, certificate, echo, names)
+    url = f"wss://bot.test:{server.port}/"
+    client = trusting(
+        ChatClient(environment, url, PlainProtocol(), connect_to=f"127.0.0.1:{server.port}"), certificate
+    )
+    reply = client.ask("secure?")
+    assert reply.ok, reply.error
+    assert reply.text == "echo: secure?"
+    assert names == ["bot.test"]  # the URL's host as SNI, though 127.0.0.1 was dialled
+    assert server.seen_headers[0]["host"] == f"bot.test:{server.port}"
+    assert client._tls_socket is not None
+    assert client._raw is not None  # read on the raw socket: recvmsg_into, the watcher and the timer
+    assert client._stamped
+    assert client.ask("again").text == "echo: again"
+
+
+def test_a_self_signed_certificate_is_refused_by_default(recorded_env, raw_server, certificate) -> None:
+    environment, recorded = recorded_env
+    server = tls_server(raw_server, certificate, echo)
+    url = f"wss://bot.test:{server.port}/"
+    client = ChatClient(environment, url, PlainProtocol(), connect_to=f"127.0.0.1:{server.port}")
+    assert not client.connect()
+    error = recorded.of("CONNECT")[0]["exception"]
+    assert isinstance(error, ConnectError)
+    assert "TLS failed" in str(error)
+    assert "self-signed certificate" in str(error)
+
+
+def test_a_trusted_certificate_for_another_host_name_is_refused(
+    recorded_env, raw_server, certificate
+) -> None:
+    environment, recorded = recorded_env
+    server = tls_server(raw_server, certificate, echo)
+    url = f"wss://other.test:{server.port}/"
+    client = ChatClient(environment, url, PlainProtocol(), connect_to=f"127.0.0.1:{server.port}")
+    assert not trusting(client, certificate).connect()
+    error = recorded.of("CONNECT")[0]["exception"]
+    assert isinstance(error, ConnectError)
+    assert "TLS failed" in str(error)
+    assert "Hostname mismatch" in str(error)
+
+
+def test_insecure_accepts_a_self_signed_certificate_on_the_lean_path(
+    recorded_env, raw_server, certificate
+) -> None:
+    environment, _ = recorded_env
+    server = tls_server(raw_server, certificate, echo)
+    url = f"wss://bot.test:{server.port}/"
+    client = ChatClient(
+        environment, url, PlainProtocol(), connect_to=f"127.0.0.1:{server.port}", verify_tls=False
+    )
+    reply = client.ask("secure?")
+    assert reply.ok, reply.error
+    assert reply.text == "echo: secure?"
+    assert client._raw is not None
+
+
+def test_a_wss_reply_is_timed_when_it_arrives_not_when_a_busy_process_reads_it(
+    recorded_env, raw_server, certificate
+) -> None:
+    """The kernel's receive timestamps on wss:// too (the TLS records' arrival)."""
+    environment, _ = recorded_env
+    server = tls_server(raw_server, certificate, answer_then_block_the_process)
+    url = f"wss://bot.test:{server.port}/"
+    client = ChatClient(
+        environment, url, PlainProtocol(), connect_to=f"127.0.0.1:{server.port}", verify_tls=False
+    )
+    assert client.connect()
+    assert client._stamped
+    for _ in range(2):
+        started = time.perf_counter()
+        reply = client.ask("hello")
+        waited_ms = (time.perf_counter() - started) * 1000
+        assert reply.ok, reply.error
+        assert waited_ms >= BLOCK_S * 1000
+        assert reply.total_time_ms < 100 * UNIT
+
+
+def streamer(sock: socket.socket, _headers: dict[str, str]) -> None:
+    """Each prompt: a ping, 5 chunks one send each; once the pong is in, a chunk saying so, then a
+    close on the prompt "close", else the end."""
+    reader = FrameReader(accept_masked=True)
+    while True:
+        data = sock.recv(4096)
+        if not data:
+            return
+        for opcode, payload in reader.feed(data):
+            if opcode != OP_TEXT:
+                continue
+            sock.sendall(encode_frame(OP_PING, b"tls-ping", mask=False))
+            for index in range(5):
+                gevent.sleep(0.005)
+                sock.sendall(
+                    encode_frame(OP_TEXT, f'{{"type": "chunk", "text": "t{index} "}}'.encode(), mask=False)
+                )
+            while (OP_PONG, b"tls-ping") not in reader.feed(sock.recv(4096)):
+                pass
+            sock.sendall(encode_frame(OP_TEXT, b'{"type": "chunk", "text": "pong seen "}', mask=False))
+            if b"close" in payload:
+                sock.sendall(encode_close(1011, "bye", mask=False))
+                return
+            sock.sendall(encode_frame(OP_TEXT, b'{"type": "end"}', mask=False))
+
+
+def test_a_streamed_wss_reply_keeps_its_chunks_answers_pings_and_fails_on_a_close(
+    recorded_env, raw_server, certificate
+) -> None:
+    environment, _ = recorded_env
+    server = tls_server(raw_server, certificate, streamer)
+    url = f"wss://bot.test:{server.port}/"
+    client = ChatClient(
+        environment, url, JsonProtocol(), connect_to=f"127.0.0.1:{server.port}", verify_tls=False
+    )
+    reply = client.ask("hello")
+    assert reply.ok, reply.error
+    assert reply.text == "t0 t1 t2 t3 t4 pong seen "  # the pong went out through TLS mid-reply
+    assert reply.chunks == 6
+    assert client.pings_answered == 1
+    closed = client.ask("close")
+    assert isinstance(closed.error, ConnectionClosed)
+    assert "1011" in str(closed.error)
+    assert not client.connected
+
+
+def test_a_prompt_and_reply_of_many_tls_records_go_through_whole(
+    recorded_env, raw_server, certificate
+) -> None:
+    """300 KB each way: several 16 KiB records a block, records cut between reads."""
+    environment, _ = recorded_env
+    server = tls_server(raw_server, certificate, echo)
+    url = f"wss://bot.test:{server.port}/"
+    client = ChatClient(
+        environment, url, PlainProtocol(), connect_to=f"127.0.0.1:{server.port}", verify_tls=False
+    )
+    prompt = "".join(f"{index:06d}" for index in range(50_000))
+    reply = client.ask(prompt)
+    assert reply.ok, reply.error
+    assert reply.text == "echo: " + prompt
+
+
+def push_then_echo(sock: socket.socket, headers: dict[str, str]) -> None:
+    """A message pushed right after the upgrade (it may come in the client's read of the upgrade)."""
+    sock.sendall(encode_frame(OP_TEXT, b"welcome", mask=False))
+    echo(sock, headers)
+
+
+def test_a_message_pushed_with_the_upgrade_is_dropped_not_counted_in_the_first_reply(
+    recorded_env, raw_server, certificate
+) -> None:
+    environment, _ = recorded_env
+    server = tls_server(raw_server, certificate, push_then_echo)
+    url = f"wss://bot.test:{server.port}/"
+    client = ChatClient(
+        environment, url, PlainProtocol(), connect_to=f"127.0.0.1:{server.port}", verify_tls=False
+    )
+    assert client.connect()
+    gevent.sleep(0.05 * UNIT)  # the push arrives (read with the upgrade, or by the idle watch)
+    reply = client.ask("first")
+    assert reply.text == "echo: first"
+    assert client.pushed_messages == 1

@@ -1,0 +1,166 @@
+"""The JSON protocols' per-message fast path gives exactly the events of the general one: the same
+recorded messages fed both ways, and a burst read by the frame reader's small-frame shortcut."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from wslocust.errors import ProtocolError
+from wslocust.wire.connection import Connection
+from wslocust.wire.frames import OP_BINARY, OP_PING, OP_TEXT, FrameReader, encode_frame
+from wslocust.wire.protocols import JsonProtocol
+from wslocust.wire.protocols.apigw import ApiGatewayProtocol
+from wslocust.wire.protocols.base import Chunk, End, Event, Failure
+from wslocust.wire.protocols.fast_json import loads
+from wslocust.wire.protocols.json_messages import get_path
+from wslocust.wire.protocols.openai_realtime import OpenAIRealtimeProtocol
+from wslocust.wire.reply import Reply
+
+MESSAGES = [
+    '{"type":"chunk","text":"token "}',
+    '  {"type": "chunk", "text": "padded"}  ',
+    '{"type":"end"}',
+    '{"type":"end","text":"last"}',
+    '{"type":"error","message":"overloaded"}',
+    '{"type":"error"}',
+    '{"type":"chunk","text":""}',
+    '{"type":"chunk","text":7}',
+    '{"type":"chunk"}',
+    '{"type":true,"text":"bool type"}',
+    '{"done":true,"choices":[{"delta":{"content":"deep"}}]}',
+    '{"done":1,"choices":[{"delta":{"content":"one"}}]}',
+    '{"choices":[{"delta":{"content":"more"}}]}',
+    '["not", "an", "object"]',
+    '"text"',
+    "3",
+    "null",
+    '{"connectionId":"abc","message":"Internal server error"}',
+    '{"type":"chunk","text":"caf\\u00e9 \\"quoted\\""}',
+]
+CONFIGURATIONS: list[dict[str, Any]] = [
+    {},
+    {"chunk_path": "choices.0.delta.content", "end": "done=true", "error": "error"},
+    {"end": "type=end|done", "error": "type=error|status!=ok"},
+    {"end": "type=end", "error": "type=error", "chunk_path": "text"},
+]
+
+
+def reference_events(protocol: JsonProtocol, message: str | bytes) -> list[Event]:
+    """The events as the general path reads them: ``json.loads``, ``get_path`` and each condition's
+    alternatives tried in turn (the code before the fast path)."""
+    try:
+        document = json.loads(message)
+    except ValueError:
+        raise ProtocolError("not JSON") from None
+
+    def holds(condition: Any) -> bool:
+        return any(test(document) for test in condition._tests)
+
+    if holds(protocol.error):
+        detail = get_path(document, protocol.error_path)
+        return [Failure(str(detail) if detail is not None else json.dumps(document)[:200])]
+    text = get_path(document, protocol.chunk_path)
+    ended = holds(protocol.end)
+    events: list[Event] = [Chunk(text)] if isinstance(text, str) and text else []
+    return [*events, End(document)] if ended else events
+
+
+@pytest.mark.parametrize("settings", CONFIGURATIONS)
+@pytest.mark.parametrize("protocol_class", [JsonProtocol, ApiGatewayProtocol])
+def test_every_message_gives_the_events_of_the_general_path(
+    protocol_class: type, settings: dict[str, Any]
+) -> None:
+    protocol = protocol_class(**settings)
+    for message in MESSAGES:
+        for form in (message, message.encode()):
+            assert list(protocol.feed(form)) == reference_events(protocol, form), form
+
+
+@pytest.mark.parametrize(
+    "message", ["", "not json", '{"type": "chunk"} trailing', "{", '{"a":1}{"b":2}', b"\xff"]
+)
+def test_loads_refuses_what_json_loads_refuses(message: str | bytes) -> None:
+    with pytest.raises(ValueError) as refused:  # noqa: PT011 (json.loads's own errors vary)
+        json.loads(message)
+    with pytest.raises(type(refused.value)):
+        loads(message)
+    with pytest.raises(ProtocolError, match="not JSON"):
+        JsonProtocol().feed(message)
+
+
+def realtime(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+def test_realtime_deltas_of_the_awaited_response_count_and_others_do_not() -> None:
+    protocol = OpenAIRealtimeProtocol()
+    protocol.request("first", {})
+    assert protocol.feed(realtime("response.created", response={"id": "r1"})) == ()
+    assert protocol.feed(realtime("response.output_text.delta", response_id="r1", delta="a")) == (Chunk("a"),)
+    assert protocol.feed(realtime("response.output_text.delta", delta="no id")) == (Chunk("no id"),)
+    assert protocol.feed(realtime("response.output_text.delta", response_id="r9", delta="other")) == ()
+    protocol.request("second", {})  # r1 is an earlier response now: its late deltas are not ours
+    assert protocol.feed(realtime("response.output_text.delta", response_id="r1", delta="late")) == ()
+    assert protocol.feed(realtime("response.created", response={"id": "r2"})) == ()
+    assert protocol.feed(realtime("response.text.delta", response_id="r2", delta="b")) == (Chunk("b"),)
+
+
+def test_a_burst_of_small_frames_reads_as_the_general_reader_reads_it_frame_by_frame() -> None:
+    """The reader's shortcut: the same frames as feeding the burst three bytes at a time."""
+    frames = [encode_frame(OP_TEXT, f"chunk {index}".encode(), mask=False) for index in range(100)]
+    frames[10] = encode_frame(OP_PING, b"mid", mask=False)
+    frames[20] = encode_frame(OP_BINARY, b"\x00" * 125, mask=False)
+    frames[30] = encode_frame(OP_TEXT, b"x" * 126, mask=False)  # a 2-byte length
+    frames[40] = encode_frame(OP_TEXT, b"y" * 65535, mask=False)
+    frames[50] = encode_frame(OP_BINARY, b"z" * 65536, mask=False)  # an 8-byte length: the general loop
+    burst = b"".join(frames)
+    whole = FrameReader().feed(burst)
+    by_byte = FrameReader()
+    one_at_a_time = [
+        frame for start in range(0, len(burst), 3) for frame in by_byte.feed(burst[start : start + 3])
+    ]
+    assert whole == one_at_a_time
+    assert len(whole) == 100
+    split = FrameReader()
+    assert split.feed(burst[:7]) + split.feed(burst[7:]) == whole  # a frame cut between two reads
+
+
+def test_a_small_frame_over_the_message_limit_is_still_refused() -> None:
+    reader = FrameReader(max_message_bytes=4)
+    burst = encode_frame(OP_TEXT, b"ok", mask=False) + encode_frame(OP_TEXT, b"too long", mask=False)
+    with pytest.raises(ProtocolError) as refused:
+        reader.feed(burst)
+    assert refused.value.close_code == 1009
+    assert reader.read_before_error == [(OP_TEXT, b"ok")]
+
+
+def test_a_recorded_burst_gives_equal_counts_gaps_and_ttft_read_whole_or_chunk_by_chunk() -> None:
+    """The same recorded reply: read as one block, then one frame a block at its own time."""
+    chunks = [
+        encode_frame(OP_TEXT, json.dumps({"type": "chunk", "text": f"t{i}"}).encode(), mask=False)
+        for i in range(50)
+    ]
+    end = encode_frame(OP_TEXT, b'{"type":"end"}', mask=False)
+    whole = Reply(prompt="hello", name="ask", record={})
+    connection = Connection(JsonProtocol())
+    connection.start(whole)
+    connection.receive(b"".join(chunks) + end, 7.0)
+    paced = Reply(prompt="hello", name="ask", record={})
+    connection.start(paced)
+    for index, frame in enumerate([*chunks, end]):
+        connection.receive(frame, 7.0 + index)
+    assert (whole.text, whole.chunks, whole.time_to_first_chunk_ms) == (paced.text, paced.chunks, 7.0)
+    assert whole.chunk_times_ms == [7.0] * 50
+    assert paced.chunk_times_ms == [7.0 + index for index in range(50)]
+    assert paced.total_time_ms == 57.0
+
+
+def test_a_block_of_one_frame_with_a_2_byte_length_is_read_whole_and_its_limit_kept() -> None:
+    frame = encode_frame(OP_TEXT, b"r" * 300, mask=False)
+    assert FrameReader().feed(frame) == [(OP_TEXT, b"r" * 300)]
+    with pytest.raises(ProtocolError) as refused:
+        FrameReader(max_message_bytes=299).feed(frame)
+    assert refused.value.close_code == 1009

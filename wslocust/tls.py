@@ -1,0 +1,184 @@
+"""TLS the sans-I/O way: an :class:`ssl.SSLObject` over a pair of :class:`ssl.MemoryBIO`, on the
+connection's own TCP socket.
+
+:class:`TlsSocket` stands where gevent's ``SSLSocket`` stood: the TLS handshake, the WebSocket
+upgrade (websocket-client reads and writes it as a socket), pongs, openings and closes go through
+its blocking socket methods, which wait on gevent's socket beneath. A ``wss://`` round trip takes
+the lean path as a plain one does (:mod:`wslocust.lean`): its bytes are read with ``recvmsg_into``
+on the non-blocking OS socket, so each block keeps the kernel's receive time, and
+:meth:`TlsSocket.decrypt` turns the block into the plaintext the connection reads; a prompt is
+:meth:`TlsSocket.encrypt` ed and sent in one ``send``.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Any, cast
+
+from .sockets import RECEIVE_BYTES
+
+__all__ = ["TlsSocket"]
+
+
+class TlsSocket:
+    """A client's TLS connection over ``sock`` (gevent's socket, connected), socket-like.
+
+    Args:
+        sock: the connected TCP socket.
+        context: the TLS settings (verification, client certificate).
+        server_hostname: the name sent as SNI and checked against the certificate (the URL's host,
+            whatever address was dialled).
+    """
+
+    __slots__ = ("_incoming", "_outgoing", "_read", "_write", "ssl_object", "tcp")
+
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext, server_hostname: str | None) -> None:
+        self.tcp = sock
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self.ssl_object = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
+        self._read = self.ssl_object.read
+        self._write = self.ssl_object.write
+
+    # -- blocking, through gevent's socket: the handshakes, pongs, openings, closes --------------
+
+    def do_handshake(self) -> None:
+        """Perform the TLS handshake (within the socket's timeout for each wait).
+
+        Raises:
+            ssl.SSLError: the handshake failed (a certificate refused: ``SSLCertVerificationError``).
+            OSError: the connection failed or closed.
+        """
+        while True:
+            try:
+                self.ssl_object.do_handshake()
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._fill()
+                continue
+            self._flush()
+            return
+
+    def _flush(self) -> None:
+        data = self._outgoing.read()
+        if data:
+            self.tcp.sendall(data)
+
+    def _fill(self) -> None:
+        data = self.tcp.recv(RECEIVE_BYTES)
+        if not data:
+            self._incoming.write_eof()
+            raise ConnectionResetError("the server closed the TLS connection")
+        self._incoming.write(data)
+
+    def sendall(self, data: bytes | memoryview) -> None:
+        """Encrypt and send all of ``data``."""
+        view = memoryview(data)
+        while view:
+            written = self._write(view)
+            view = view[written:]
+        self._flush()
+
+    def send(self, data: bytes | memoryview) -> int:
+        self.sendall(data)
+        return len(data)
+
+    def recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes of plaintext; b"" once the server closed the connection."""
+        while True:
+            try:
+                return self._read(size)
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not self._fill_or_eof():
+                    return b""
+            except ssl.SSLZeroReturnError:
+                return b""
+
+    def recv_into(self, buffer: memoryview | bytearray, size: int = 0) -> int:
+        """Read plaintext into ``buffer``; 0 once the server closed the connection."""
+        while True:
+            try:
+                return cast(int, self._read(size or len(buffer), buffer))  # typeshed: bytes
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not self._fill_or_eof():
+                    return 0
+            except ssl.SSLZeroReturnError:
+                return 0
+
+    def _fill_or_eof(self) -> bool:
+        data = self.tcp.recv(RECEIVE_BYTES)
+        if not data:
+            return False
+        self._incoming.write(data)
+        return True
+
+    def pending(self) -> int:
+        """Bytes received but not read yet: plaintext decrypted, and records not decrypted yet (a
+        blocking read takes one record a call, and the rest waits in memory, not in the socket)."""
+        return self.ssl_object.pending() + self._incoming.pending
+
+    def settimeout(self, seconds: float | None) -> None:
+        self.tcp.settimeout(seconds)
+
+    def gettimeout(self) -> float | None:
+        return self.tcp.gettimeout()
+
+    def setsockopt(self, *args: Any) -> None:
+        self.tcp.setsockopt(*args)
+
+    def fileno(self) -> int:
+        return self.tcp.fileno()
+
+    def shutdown(self, how: int) -> None:
+        self.tcp.shutdown(how)
+
+    def close(self) -> None:
+        self.tcp.close()
+
+    # -- the lean path: bytes in, bytes out, no waiting -------------------------------------------
+
+    def decrypt(self, data: bytes, buffer: memoryview) -> bytes:
+        """The plaintext that the received ``data`` completes (b"" when it ends no TLS record),
+        decrypted through ``buffer`` (the hub's block buffer, free once ``data`` was copied out of
+        it: ``SSLObject.read(n)`` would allocate ``n`` bytes a call).
+
+        The server's close_notify ends the plaintext (what came before it is returned); the TCP
+        connection's end follows it, and the read that finds it says the connection is over.
+
+        Raises:
+            ssl.SSLError: the records are broken.
+        """
+        self._incoming.write(data)
+        read = self._read
+        size = len(buffer)
+        try:
+            count = cast(int, read(size, buffer))  # typeshed: bytes; with a buffer, the count
+        except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            return b""
+        first = buffer[:count].tobytes()
+        if not self._incoming.pending and not self.ssl_object.pending():
+            return first  # the usual block: its records read, nothing left (no exception raised)
+        pieces = [first]
+        while True:
+            try:
+                count = cast(int, read(size, buffer))
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                break
+            pieces.append(buffer[:count].tobytes())
+        return b"".join(pieces)
+
+    def encrypt(self, data: bytes) -> bytes:
+        """``data`` as TLS records, ready to send (with anything TLS itself has to send)."""
+        written = self._write(data)  # all of it, but for a write the records' size limits
+        if written < len(data):
+            view = memoryview(data)[written:]
+            while view:
+                view = view[self._write(view) :]
+        return self._outgoing.read()
+
+    def outgoing(self) -> bytes:
+        """What TLS itself has to send after a read (a key update's answer); usually b""."""
+        return self._outgoing.read() if self._outgoing.pending else b""
