@@ -103,7 +103,7 @@ def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
     summary_path = folder / "summary.json"
     run = subprocess.Popen(
         locust_command(
-            "--autostart", "--autoquit", "2", "-u", "4", "-r", "4", "-t", "3s", "--think-time", "0.1", *processes(2),
+            "--autostart", "--autoquit", "2", "-u", "4", "-r", "4", "-t", "5s", "--think-time", "0.1", *processes(2),
             "--web-host", "127.0.0.1", "--web-port", str(free_port()),
             "--prometheus-port", str(metrics_port), "--summary-json", str(summary_path),
             "--otel", "--otel-endpoint", f"http://127.0.0.1:{receiver.server_address[1]}/v1/metrics",
