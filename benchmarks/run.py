@@ -22,6 +22,20 @@ Figures:
     fidelity     1,000 users paced so the Locust process stays near 50% CPU, against a target that
                  injects a time to first chunk and gaps: reported p50/p99 of time to first chunk and
                  total time, beside a raw websocket-client loop measuring the same target meanwhile
+    per_chunk    client CPU µs a chunk beside the naive streaming user (benchmarks/naive_user.py) in
+                 the same run, for openai-realtime, json and apigw streams, 50 chunks a reply 2 ms
+                 apart (one wake-up a chunk) and all at once (one read), on ws:// and wss://
+    efficiency_wss  the efficiency figure over TLS: ChatbotUser and the naive user against a wss://
+                 echo target
+    fidelity_wss the fidelity figure over TLS: the raw loops are websocket-client over TLS
+    users_per_core  ChatbotUsers against a target paced like an LLM chat bot (first token after
+                 300 ms, 150-250 tokens 20-40 ms apart, seeded), thinking 5-15 s between replies:
+                 users added until the Locust process uses 70% of a core, then the users held,
+                 chunks a second, CPU a chunk, and time to first chunk and total time beside raw
+                 websocket-client loops measuring the same target meanwhile
+
+``wss://`` targets use a self-signed certificate made at run time (``openssl``); the clients do
+not check it (``--insecure``).
 
 Options: ``--only efficiency,streaming``, ``--runs N``, ``--quick`` (about a second a figure, for the
 smoke test), ``--connections 15000,19800``, ``--json PATH``.
@@ -37,6 +51,7 @@ import platform
 import resource
 import selectors
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -53,7 +68,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYTHON = sys.executable
 TICKS = os.sysconf("SC_CLK_TCK")
-FIGURES = ("efficiency", "compression", "streaming", "connections", "fidelity")
+FIGURES = (
+    "efficiency", "compression", "streaming", "connections", "fidelity",
+    "per_chunk", "efficiency_wss", "fidelity_wss", "users_per_core",
+)  # fmt: skip
+SHAPES = ("openai-realtime", "json", "apigw")
+"""The streams of the per-chunk figure: the protocol the users speak (the target's shape follows)."""
 
 
 @dataclass
@@ -88,6 +108,36 @@ class Settings:
     """Before each run, wait up to this long for other processes to leave the machine alone."""
     retries: int = 3
     """Runs again a disturbed run, this many times at most."""
+    chunk_cases: list[tuple[str, str, str]] = field(
+        default_factory=lambda: [
+            (scheme, shape, pace)
+            for scheme in ("ws", "wss")
+            for shape in SHAPES
+            for pace in ("paced", "burst")
+        ]
+    )
+    """The per-chunk figure's cases: scheme, protocol, and chunks paced or in one burst."""
+    chunk_users: int = 50
+    chunk_count: int = 50
+    chunk_gap_ms: float = 2.0
+    chunk_warmup_s: float = 1.0
+    chunk_duration_s: float = 6.0
+    llm_cpu: float = 0.7
+    """The users-per-core figure's CPU share of one core to reach."""
+    llm_first_users: int = 2000
+    llm_max_users: int = 19_800
+    """The ramp's ceiling: each user is a connection, an open file of the Locust process and of the
+    target (20,000 a process here)."""
+    llm_rounds: int = 4
+    llm_settle_s: float = 10.0
+    llm_round_window_s: float = 8.0
+    llm_duration_s: float = 30.0
+    llm_ttft_ms: float = 300.0
+    llm_tokens: str = "150-250"
+    llm_gaps_ms: str = "20-40"
+    llm_think_s: str = "5-15"
+    llm_reference_loops: int = 12
+    """Raw loops beside the load: each gets a reply every ~6 s, so a dozen give ~60 replies in 30 s."""
 
     @classmethod
     def quick(cls) -> Settings:
@@ -95,7 +145,12 @@ class Settings:
         return cls(runs=1, warmup_s=0.3, duration_s=1.0, users=10, connections=[200], connections_hold_s=2.5,
                    ping_s=1.0, spawn_rate=500.0, fidelity_users=50, fidelity_duration_s=1.5,
                    fidelity_tune_rounds=1, tune_window_s=1.0, reference_alone_s=1.0, quiet_wait_s=0.0,
-                   retries=0, codec_round_trips=2_000)  # fmt: skip
+                   retries=0, codec_round_trips=2_000,
+                   chunk_cases=[("ws", "json", "paced"), ("wss", "openai-realtime", "burst")],
+                   chunk_users=10, chunk_count=10, chunk_warmup_s=0.3, chunk_duration_s=1.0,
+                   llm_first_users=20, llm_max_users=40, llm_rounds=1, llm_settle_s=0.5,
+                   llm_round_window_s=0.5, llm_duration_s=1.5, llm_ttft_ms=20.0, llm_tokens="3-5",
+                   llm_gaps_ms="2-4", llm_think_s="0.05-0.1", llm_reference_loops=2)  # fmt: skip
 
 
 # -- processes ----------------------------------------------------------------------------------------
@@ -190,10 +245,37 @@ class LoadSampler(threading.Thread):
         return max(self.samples, default=0.0)
 
 
-class Target:
-    """The Node ``ws`` target server, on 127.0.0.1, stopped when its standard input closes."""
+_certificate: tuple[str, str] | None = None
 
-    def __init__(self, node: str, *args: str) -> None:
+
+def certificate() -> tuple[str, str]:
+    """A self-signed certificate and its key for 127.0.0.1 (PEM files), made once a session."""
+    global _certificate
+    if _certificate is None:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise SystemExit("openssl is not on PATH: the wss:// figures need a certificate made at run time")
+        folder = Path(tempfile.mkdtemp(prefix="wslocust-bench-tls-"))
+        cert, key = folder / "cert.pem", folder / "key.pem"
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-keyout", str(key), "-out", str(cert)],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        _certificate = (str(cert), str(key))
+    return _certificate
+
+
+class Target:
+    """The Node ``ws`` target server, on 127.0.0.1, stopped when its standard input closes; over TLS
+    (``wss://``) with ``tls``."""
+
+    def __init__(self, node: str, *args: str, tls: bool = False) -> None:
+        if tls:
+            cert, key = certificate()
+            args = (*args, "--tls-cert", cert, "--tls-key", key)
+        self.tls = tls
         self.process = subprocess.Popen(
             [node, str(HERE / "target_server.js"), *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -207,13 +289,15 @@ class Target:
             self.stop()
             raise RuntimeError(f"target server: {line}")
         self.port = int(line.split()[1])
-        self.url = f"ws://127.0.0.1:{self.port}/"
+        self.url = f"{'wss' if tls else 'ws'}://127.0.0.1:{self.port}/"
 
     def cpu_s(self) -> float:
         return proc_cpu_s(self.process.pid)
 
     def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=10) as response:
+        url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/stats"
+        context = ssl._create_unverified_context() if self.tls else None  # our own self-signed one
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:
             counts: dict[str, Any] = json.load(response)
             return counts
 
@@ -311,8 +395,8 @@ def run_reference(url: str, duration_s: float, loops: int) -> Callable[[], tuple
                     process.kill()  # another loop failed: its result is lost anyway
                 process.wait(10)
         pooled: dict[str, Any] = {"loops": loops, "replies": sum(result["replies"] for result in results)}
-        for figure in ("ttft", "total"):
-            samples = sorted(sample for result in results for sample in result[f"{figure}_ms"])
+        for figure in ("ttft", "total", "ttft_beyond_target", "total_beyond_target"):
+            samples = sorted(sample for result in results for sample in result.get(f"{figure}_ms", ()))
             pooled[f"{figure}_p50_ms"] = nearest_rank(samples, 0.5)
             pooled[f"{figure}_p99_ms"] = nearest_rank(samples, 0.99)
         return pooled, sum(float(result.get("cpu_s", 0.0)) for result in results)
@@ -365,14 +449,15 @@ def measure(name: str, node: str, settings: Settings, run: int) -> dict[str, Any
 # -- the figures --------------------------------------------------------------------------------------
 
 
-def efficiency(node: str, settings: Settings, run: int) -> dict[str, Any]:
-    """ChatbotUser and the naive reference, one after the other against one echo target."""
+def efficiency(node: str, settings: Settings, run: int, tls: bool = False) -> dict[str, Any]:
+    """ChatbotUser and the naive reference, one after the other against one echo target (over TLS
+    with ``tls``)."""
     common = ["--users", str(settings.users), "--spawn-rate", str(settings.spawn_rate),
               "--warmup", str(settings.warmup_s), "--duration", str(settings.duration_s)]  # fmt: skip
     timeout = settings.warmup_s + settings.duration_s + 120
     results: dict[str, Any] = {}
     order = ["wslocust", "naive"] if run % 2 == 0 else ["naive", "wslocust"]  # drifts cancel
-    with Target(node, "--mode", "echo") as target:
+    with Target(node, "--mode", "echo", tls=tls) as target:
         for user in order:
             extra = ["--protocol", "plain"] if user == "wslocust" else []
             results[user] = run_loadgen(["--user", user, *common, *extra], target, timeout)
@@ -455,8 +540,9 @@ def connections(node: str, settings: Settings, run: int) -> dict[str, Any]:
     return results
 
 
-def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
-    """1,000 paced users and raw websocket-client loops measuring one streaming target together.
+def fidelity(node: str, settings: Settings, run: int, tls: bool = False) -> dict[str, Any]:
+    """1,000 paced users and raw websocket-client loops measuring one streaming target together (over
+    TLS with ``tls``).
 
     A raw loop gets a few hundred replies in a window, and a p99 of a few hundred is a handful of
     replies: the samples of several loops, each its own process, are pooled.
@@ -464,7 +550,7 @@ def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
     args = ["--mode", "stream", "--chunks", str(settings.fidelity_chunks), "--ttft-ms",
             str(settings.fidelity_ttft_ms), "--gap-ms", str(settings.fidelity_gap_ms)]  # fmt: skip
     reply_ms = settings.fidelity_ttft_ms + settings.fidelity_gap_ms * (settings.fidelity_chunks - 1)
-    with Target(node, *args) as target:
+    with Target(node, *args, tls=tls) as target:
         reference_alone, _ = run_reference(target.url, settings.reference_alone_s, settings.reference_loops)()
         first_think_ms = max(settings.fidelity_users * 0.1 - reply_ms, 10.0)  # ~10,000 replies/s
         load = ["--user", "paced", "--protocol", "json", "--users", str(settings.fidelity_users),
@@ -489,12 +575,82 @@ def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
     return result
 
 
+def per_chunk(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """For each case (scheme, protocol, pace): wslocust's CPU a chunk and the naive streaming user's,
+    one after the other against one target, and their ratio."""
+    common = ["--users", str(settings.chunk_users), "--spawn-rate", str(settings.spawn_rate),
+              "--warmup", str(settings.chunk_warmup_s),
+              "--duration", str(settings.chunk_duration_s)]  # fmt: skip
+    timeout = settings.chunk_warmup_s + settings.chunk_duration_s + 120
+    order = ["wslocust", "naive-stream"] if run % 2 == 0 else ["naive-stream", "wslocust"]  # drifts cancel
+    results: dict[str, Any] = {}
+    for scheme, protocol, pace in settings.chunk_cases:
+        shape = "openai-realtime" if protocol == "openai-realtime" else "json"
+        gap = settings.chunk_gap_ms if pace == "paced" else 0.0
+        args = [
+            "--mode",
+            "stream",
+            "--shape",
+            shape,
+            "--chunks",
+            str(settings.chunk_count),
+            "--gap-ms",
+            str(gap),
+        ]
+        case: dict[str, Any] = {}
+        with Target(node, *args, tls=scheme == "wss") as target:
+            for user in order:
+                case[user] = run_loadgen(["--user", user, "--protocol", protocol, *common], target, timeout)
+        ours, naive = case["wslocust"]["us_per_chunk"], case["naive-stream"]["us_per_chunk"]
+        case["relative_to_naive"] = ours / naive if ours and naive else None
+        results[f"{scheme} {protocol} {pace}"] = case
+    return results
+
+
+def users_per_core(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """ChatbotUsers against the LLM-paced target, added until the Locust process uses
+    ``settings.llm_cpu`` of a core; then a window measured beside raw websocket-client loops."""
+    target_args = ["--mode", "llm", "--ttft-ms", str(settings.llm_ttft_ms), "--tokens", settings.llm_tokens,
+                   "--gaps-ms", settings.llm_gaps_ms, "--seed", str(run + 1)]  # fmt: skip
+    load = ["--user", "llm", "--protocol", "json", "--users", str(settings.llm_first_users),
+            "--spawn-rate", str(settings.spawn_rate), "--think-time", settings.llm_think_s,
+            "--cpu-target", str(settings.llm_cpu), "--max-users", str(settings.llm_max_users),
+            "--ramp-rounds", str(settings.llm_rounds), "--settle", str(settings.llm_settle_s),
+            "--tune-window", str(settings.llm_round_window_s), "--warmup", str(settings.warmup_s),
+            "--duration", str(settings.llm_duration_s),
+            "--start-timeout", str(60 + 2 * settings.llm_max_users / settings.spawn_rate)]  # fmt: skip
+    ramp_s = settings.llm_rounds * (
+        settings.llm_settle_s + settings.llm_round_window_s + settings.llm_max_users / settings.spawn_rate
+    )
+    with Target(node, *target_args) as target:
+        result = run_loadgen(
+            load,
+            target,
+            ramp_s + settings.llm_duration_s + 300,
+            on_window=lambda: run_reference(
+                target.url, settings.llm_duration_s, settings.llm_reference_loops
+            ),
+        )
+    reference = result["reference"]
+    for key in ("ttft_p50_ms", "ttft_p99_ms", "ttft_beyond_target_p50_ms", "ttft_beyond_target_p99_ms",
+                "total_beyond_target_p50_ms", "total_beyond_target_p99_ms"):  # fmt: skip
+        mine, theirs = result.get(key), reference.get(key)
+        result[f"{key}_difference"] = None if mine is None or theirs is None else mine - theirs
+    share = result.get("cpu_share")
+    result["users_per_core"] = result["users"] / share if share else None
+    return result
+
+
 BENCHMARKS: dict[str, Callable[[str, Settings, int], dict[str, Any]]] = {
     "efficiency": efficiency,
     "compression": compression,
     "streaming": streaming,
     "connections": connections,
     "fidelity": fidelity,
+    "per_chunk": per_chunk,
+    "efficiency_wss": lambda node, settings, run: efficiency(node, settings, run, tls=True),
+    "fidelity_wss": lambda node, settings, run: fidelity(node, settings, run, tls=True),
+    "users_per_core": users_per_core,
 }
 
 
@@ -549,6 +705,16 @@ NAIVE_US_WHERE_SET = 28.0
 """What the naive reference costs a round trip on the 2-core machine the efficiency target was set for."""
 
 
+BURST_US_PER_CHUNK = 4.4
+"""CPU a chunk of 100-chunk bursts before streaming was made cheaper: not to be exceeded."""
+CHUNK_RELATIVE_TO_NAIVE = 0.25
+"""CPU a chunk arriving one a wake-up, as a share of the naive streaming user's in the same run."""
+WSS_RELATIVE_TO_NAIVE = 0.6
+"""CPU a round trip on wss://, as a share of the naive user's over TLS in the same run."""
+USERS_PER_CORE = 10_000
+"""Users of an LLM-paced bot one process holds at the users-per-core figure's CPU share."""
+
+
 def _number(value: Any, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
@@ -599,10 +765,76 @@ def table(medians: dict[str, Any], settings: Settings) -> str:
     if "streaming" in medians:
         for name, label in (("burst", "sent at once"), ("paced", "1 ms apart")):
             figure = medians["streaming"].get(name, {})
+            value = figure.get("us_per_chunk")
+            burst = name == "burst"  # the burst case is not to be slower than it was (4.4 µs)
             rows.append((f"CPU µs / chunk: 100-chunk replies, {label}",
-                         f"{_number(figure.get('us_per_chunk'), 2)} µs "
+                         f"{_number(value, 2)} µs "
                          f"({_number(figure.get('us_per_round_trip'), 0)} µs a reply, "
-                         f"{_number(figure.get('round_trips_per_s'), 0)} replies/s)", "", "-"))  # fmt: skip
+                         f"{_number(figure.get('round_trips_per_s'), 0)} replies/s)",
+                         f"≤ {BURST_US_PER_CHUNK} µs" if burst else "",
+                         check(None if not burst or value is None
+                               else value <= BURST_US_PER_CHUNK)))  # fmt: skip
+    if "efficiency_wss" in medians:
+        figures = medians["efficiency_wss"]
+        for user, label in (("wslocust", f"ChatbotUser, plain, {settings.users} users, no wait"),
+                            ("naive", "naive websocket-client user over TLS (reference)")):  # fmt: skip
+            figure = figures.get(user, {})
+            rows.append((f"CPU µs / round trip, wss://: {label}",
+                         f"{_number(figure.get('us_per_round_trip'), 2)} µs "
+                         f"({_number(figure.get('round_trips_per_s'), 0)} /s, "
+                         f"client {_number(100 * (figure.get('cpu_share') or 0), 0)}% CPU, "
+                         f"target {_number(100 * (figure.get('server_cpu_share') or 0), 0)}%)",
+                         "", "-"))  # fmt: skip
+        relative = figures.get("relative_to_naive")
+        rows.append(("CPU a round trip, wss://: ChatbotUser over the naive user, in the same runs",
+                     f"{_number(relative, 3)}", f"≤ {WSS_RELATIVE_TO_NAIVE}",
+                     check(None if relative is None else relative <= WSS_RELATIVE_TO_NAIVE)))  # fmt: skip
+    if "per_chunk" in medians:
+        for case, figure in medians["per_chunk"].items():
+            if not isinstance(figure, dict):
+                continue  # the run's own notes (attempt, quiet wait)
+            scheme, protocol, pace = case.split()
+            ours, naive = figure.get("wslocust", {}), figure.get("naive-stream", {})
+            relative = figure.get("relative_to_naive")
+            paced = pace == "paced"
+            how = f"{settings.chunk_gap_ms:g} ms apart" if paced else "at once"
+            rows.append((f"CPU µs / chunk, {scheme}:// {protocol}, {settings.chunk_count} chunks {how}, "
+                         f"{settings.chunk_users} users: wslocust vs naive user",
+                         f"{_number(ours.get('us_per_chunk'), 2)} vs "
+                         f"{_number(naive.get('us_per_chunk'), 2)} µs "
+                         f"({_number(relative, 3)} of it; {_number(ours.get('chunks_per_s'), 0)} vs "
+                         f"{_number(naive.get('chunks_per_s'), 0)} chunks/s, client "
+                         f"{_number(100 * (ours.get('cpu_share') or 0), 0)}% vs "
+                         f"{_number(100 * (naive.get('cpu_share') or 0), 0)}% CPU)",
+                         f"≤ {CHUNK_RELATIVE_TO_NAIVE} of the naive user's" if paced else "",
+                         check(None if not paced or relative is None
+                               else relative <= CHUNK_RELATIVE_TO_NAIVE)))  # fmt: skip
+    if "users_per_core" in medians:
+        figure = medians["users_per_core"]
+        reference = figure.get("reference", {})
+        users, share = figure.get("users"), figure.get("cpu_share")
+        server = figure.get("server") or {}
+        rows.append(("users per core: ChatbotUsers against an LLM-paced bot (first token "
+                     f"{settings.llm_ttft_ms:g} ms, {settings.llm_tokens} tokens {settings.llm_gaps_ms} ms "
+                     f"apart, think {settings.llm_think_s} s), "
+                     f"users held where the process uses {100 * settings.llm_cpu:g}% of a core",
+                     f"{_number(users, 0)} users at {_number(100 * (share or 0), 0)}% CPU "
+                     f"({_number(figure.get('users_per_core'), 0)} a full core; "
+                     f"{_number(figure.get('chunks_per_s'), 0)} chunks/s, "
+                     f"{_number(figure.get('us_per_chunk'), 2)} µs a chunk; target "
+                     f"{_number(100 * (figure.get('server_cpu_share') or 0), 0)}% CPU, its timers "
+                     f"{_number(server.get('late_max_ms'), 0)} ms late at most)",
+                     f"≥ {USERS_PER_CORE:,}",
+                     check(None if users is None else users >= USERS_PER_CORE)))  # fmt: skip
+        for key, label in (("ttft_p50_ms", "TTFT p50"), ("ttft_p99_ms", "TTFT p99"),
+                           ("total_beyond_target_p50_ms", "total beyond the target's end, p50"),
+                           ("total_beyond_target_p99_ms", "total beyond the target's end, p99")):  # fmt: skip
+            difference = figure.get(f"{key}_difference")
+            rows.append((f"users per core, {label}: Locust ({_number(users, 0)} users) vs raw loops",
+                         f"{_number(figure.get(key), 2)} vs {_number(reference.get(key), 2)} ms "
+                         f"(Δ {_number(difference, 2)}; {_number(figure.get('replies_recorded'), 0)} vs "
+                         f"{_number(reference.get('replies'), 0)} replies)", "within ±1 ms",
+                         check(None if difference is None else abs(difference) <= 1.0)))  # fmt: skip
     if "connections" in medians:
         for count, figure in medians["connections"].items():
             if not isinstance(figure, dict):
@@ -616,13 +848,15 @@ def table(medians: dict[str, Any], settings: Settings) -> str:
                          f"{_number(figure.get('pings_answered'), 0)} pings answered",
                          "15,000 at ≤ 20 KB" if count == "15000" else "",
                          check(ok) if count == "15000" else "-"))  # fmt: skip
-    if "fidelity" in medians:
-        figure = medians["fidelity"]
+    for section, scheme in (("fidelity", ""), ("fidelity_wss", " wss://")):
+        if section not in medians:
+            continue
+        figure = medians[section]
         reference = figure.get("reference", {})
         for key, label in (("ttft_p50_ms", "TTFT p50"), ("ttft_p99_ms", "TTFT p99"),
                            ("total_p50_ms", "total p50"), ("total_p99_ms", "total p99")):  # fmt: skip
             difference = figure.get(f"{key}_difference")
-            rows.append((f"fidelity {label}: Locust ({settings.fidelity_users:,} users, "
+            rows.append((f"fidelity{scheme} {label}: Locust ({settings.fidelity_users:,} users, "
                          f"{_number(100 * (figure.get('cpu_share') or 0), 0)}% CPU) vs raw loop",
                          f"{_number(figure.get(key), 2)} vs {_number(reference.get(key), 2)} ms "
                          f"(Δ {_number(difference, 2)})", "within ±1 ms",
