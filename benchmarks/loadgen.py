@@ -194,17 +194,25 @@ class Run:
         within the start timeout."""
         args = self.args
         users = users or args.users
+        added = users - self.runner.user_count
         self.runner.start(users, spawn_rate=args.spawn_rate)
-        deadline = time.monotonic() + args.start_timeout
+        timeout = args.start_timeout
+        if args.user == "llm":  # a ramp's round: the time to spawn the added users, and some
+            timeout = min(timeout, 20.0 + 1.5 * added / args.spawn_rate)
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             gevent.sleep(0.2)
             if self.runner.user_count >= users and self._all_connected(users):
                 return True
+        failed = {
+            str(error.error)[:200]: error.occurrences for error in self.environment.stats.errors.values()
+        }
         message = (
             f"only {self.runner.user_count} of {users} users running "
-            f"({sum(c.connected for c in self.clients())} connected) after {args.start_timeout:g} s"
+            f"({sum(c.connected for c in self.clients())} connected) after {timeout:g} s; "
+            f"failures: {failed}"
         )
-        if args.user != "idle":
+        if args.user not in ("idle", "llm"):
             raise SystemExit(message)
         sys.stderr.write(message + "\n")  # connections: how many it holds is the figure
         return False
@@ -298,28 +306,57 @@ class BeyondSchedule:
         return found
 
 
+def target_lateness(host: str) -> tuple[float, int]:
+    """The target's timers' lateness so far: its sum (ms) and count (its ``/stats``)."""
+    import ssl
+    import urllib.request
+
+    url = host.replace("ws", "http", 1).rstrip("/") + "/stats"
+    context = ssl._create_unverified_context() if url.startswith("https:") else None  # self-signed
+    with urllib.request.urlopen(url, timeout=10, context=context) as response:
+        counts = json.load(response)
+    return float(counts["late_sum_ms"]), int(counts["late_count"])
+
+
 def ramp(
-    run: Run, target: float, max_users: int, rounds: int, settle_s: float, window_s: float
-) -> list[dict[str, float]]:
-    """Add users in rounds until this process uses ``target`` of a core (within 5%), ``max_users`` at
-    most: each round waits ``settle_s`` for the added users' replies to reach their pace, measures
-    ``window_s``, and sets the next count in proportion (three times the users at most a round)."""
-    steps: list[dict[str, float]] = []
+    run: Run, target: float, max_users: int, rounds: int, settle_s: float, window_s: float, late_ms: float
+) -> tuple[list[dict[str, Any]], str]:
+    """Add users in rounds until this process uses ``target`` of a core (within 5%): each round waits
+    ``settle_s`` for the added users' replies to reach their pace, measures ``window_s``, and sets
+    the next count in proportion (three times the users at most a round).
+
+    It stops short, saying why, at ``max_users``, when users cannot connect, or when the target's
+    timers are late by more than ``late_ms`` on average over a round: past that the target, not
+    this process, would be what is measured.
+
+    Returns:
+        Each round's figures, and why the ramp ended (``reached``, ``ceiling``, ``connect``,
+        ``target late``, ``rounds``).
+    """
+    steps: list[dict[str, Any]] = []
     users = run.args.users
     for _ in range(rounds):
         gevent.sleep(settle_s)
-        chunks0 = run.chunks()
+        chunks0, (late0, count0) = run.chunks(), target_lateness(run.args.host)
         share, rate = measure_pace(run, window_s)
+        late1, count1 = target_lateness(run.args.host)
+        lateness = (late1 - late0) / max(count1 - count0, 1)
         steps.append({"users": users, "cpu_share": share, "replies_per_s": rate,
-                      "chunks_per_s": (run.chunks() - chunks0) / window_s})  # fmt: skip
-        if share <= 0 or abs(share - target) < 0.05 * target or (users >= max_users and share < target):
-            break
+                      "chunks_per_s": (run.chunks() - chunks0) / window_s,
+                      "target_late_mean_ms": lateness})  # fmt: skip
+        if share <= 0 or abs(share - target) < 0.05 * target:
+            return steps, "reached"
+        if lateness > late_ms:
+            return steps, "target late"
+        if users >= max_users and share < target:
+            return steps, "ceiling"
         wanted = min(int(users * target / share), 3 * users, max_users)
-        if wanted == users:
-            break
-        run.start(wanted)
+        if wanted <= users:
+            return steps, "reached"
+        if not run.start(wanted):
+            return steps, "connect"
         users = wanted
-    return steps
+    return steps, "rounds"
 
 
 def main() -> None:
@@ -343,6 +380,9 @@ def main() -> None:
     parser.add_argument("--max-users", type=int, default=1_000_000, help="llm: the ramp's ceiling")
     parser.add_argument("--ramp-rounds", type=int, default=4, help="llm: rounds of the ramp at most")
     parser.add_argument("--settle", type=float, default=10.0, help="llm: seconds after a round's users start")
+    parser.add_argument(
+        "--late-ms", type=float, default=5.0, help="llm: the target's mean lateness to stop at"
+    )
     parser.add_argument("--profile", help="write a cProfile of the window here")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -368,10 +408,11 @@ def main() -> None:
         result["tuning"] = tune_pace(run, args.cpu_target, args.tune_rounds, args.tune_window)
         result["think_ms"] = Pace.think_s * 1000
     if args.user == "llm" and args.cpu_target:
-        result["ramp"] = ramp(
-            run, args.cpu_target, max_users, args.ramp_rounds, args.settle, args.tune_window
+        result["ramp"], result["ramp_ended"] = ramp(
+            run, args.cpu_target, max_users, args.ramp_rounds, args.settle, args.tune_window, args.late_ms
         )
         result["users"] = run.runner.user_count
+        result["connected"] = sum(bool(client.connected) for client in run.clients())
         result["max_users"] = max_users
     gevent.sleep(args.warmup)
     if beyond is not None:

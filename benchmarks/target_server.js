@@ -116,9 +116,15 @@ function replyFormat(timing) {
       }),
     };
   }
-  const chunk = JSON.stringify({ type: "chunk", text: "token " });
-  return { start: null, chunk: () => chunk, end: (extra) => JSON.stringify({ type: "end", ...extra }) };
+  return { start: null, chunk: () => CHUNK, end: (extra) => JSON.stringify({ type: "end", ...extra }) };
 }
+
+const CHUNK = JSON.stringify({ type: "chunk", text: "token " });
+// The llm mode's chunk as one whole server frame (final, text, unmasked, under 126 bytes), written
+// straight to the connection's socket: ws's framing of each send would cost the target more than
+// the client's reading costs the client, at tens of thousands of chunks a second. Nothing else is
+// sent meanwhile (no compression: ws writes each of its frames at once, in order).
+const CHUNK_FRAME = Buffer.concat([Buffer.from([0x81, Buffer.byteLength(CHUNK)]), Buffer.from(CHUNK)]);
 
 // Whether a message is a prompt to answer (a Realtime prompt is two events: answer the second).
 function isPrompt(data) {
@@ -148,7 +154,8 @@ function paced(socket, format, start, firstMs, count, gap, stamp) {
     if (late > counts.late_max_ms) counts.late_max_ms = late;
     counts.late_sum_ms += late;
     counts.late_count += 1;
-    socket.send(format.chunk());
+    if (stamp && !deflate && shape === "json") socket._socket.write(CHUNK_FRAME);
+    else socket.send(format.chunk());
     counts.chunks += 1;
     sent += 1;
     if (firstSentMs === null) firstSentMs = now - start;

@@ -65,3 +65,50 @@ def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Pat
         assert fidelity[f"{key}_difference"] is not None
     assert "| Figure |" in result.stdout
     assert "scaled to where the reference costs 28 µs" in result.stdout
+
+
+@pytest.mark.slow
+def test_streaming_tls_and_users_per_core_benchmarks_run_and_report_their_figures(tmp_path: Path) -> None:
+    """The per-chunk figure beside the naive streaming user, the wss:// round trip and fidelity, and
+    users per core against the LLM-paced target, each for about a second (``--quick``)."""
+    output = tmp_path / "results.json"
+    only = "per_chunk,efficiency_wss,fidelity_wss,users_per_core"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only", only, "--json", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300 * UNIT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    medians = json.loads(output.read_text())["medians"]
+    # The quick run's cases: json chunks 2 ms apart on ws://, openai-realtime bursts on wss://.
+    for case in ("ws json paced", "wss openai-realtime burst"):
+        figure = medians["per_chunk"][case]
+        for user in ("wslocust", "naive-stream"):
+            assert figure[user]["failures"] == 0
+            assert figure[user]["us_per_chunk"] > 0
+        assert figure["wslocust"]["chunks"] == 10 * figure["wslocust"]["replies_recorded"] > 0
+        assert figure["relative_to_naive"] == pytest.approx(
+            figure["wslocust"]["us_per_chunk"] / figure["naive-stream"]["us_per_chunk"]
+        )
+    efficiency = medians["efficiency_wss"]
+    for user in ("wslocust", "naive"):
+        assert efficiency[user]["round_trips"] > 0
+        assert efficiency[user]["failures"] == 0
+        assert efficiency[user]["server"]["connections"] == efficiency[user]["users"]  # over TLS
+    assert efficiency["relative_to_naive"] > 0
+    fidelity = medians["fidelity_wss"]
+    assert fidelity["reference"]["replies"] > 0
+    assert fidelity["replies_recorded"] > 0
+    for key in ("ttft_p50_ms", "ttft_p99_ms", "total_p50_ms", "total_p99_ms"):
+        assert fidelity[key] >= 20.0  # the target injects 20 ms before the first chunk
+        assert fidelity[f"{key}_difference"] is not None
+    users_per_core = medians["users_per_core"]
+    assert users_per_core["failures"] == 0
+    assert users_per_core["users"] > 20  # the ramp added users (the quick load is far from 70%)
+    assert users_per_core["replies_recorded"] > 0
+    assert users_per_core["reference"]["replies"] > 0
+    assert users_per_core["ttft_p50_ms"] >= 20.0  # the quick target's first token after 20 ms
+    for key in ("ttft_p99_ms", "ttft_beyond_target_p50_ms", "total_beyond_target_p99_ms"):
+        assert users_per_core[f"{key}_difference"] is not None
+    assert users_per_core["users_per_core"] > 0
+    for target in ("≤ 0.25 of the naive user's", "| ≤ 0.6 |", "≥ 10,000"):
+        assert target in result.stdout
