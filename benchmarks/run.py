@@ -39,7 +39,7 @@ not check it (``--insecure``).
 
 Options: ``--only efficiency,streaming``, ``--runs N``, ``--quick`` (about a second a figure, for the
 smoke test), ``--connections 15000,19800``, ``--json PATH``, ``--retries N`` (runs again a disturbed
-run this many times at most; 3).
+run this many times at most; 3), ``--quiet-wait S`` (waits for a quiet machine before a run; 120).
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ class Settings:
     connections_hold_s: float = 30.0
     ping_s: float = 20.0
     spawn_rate: float = 1000.0
+    tls_spawn_rate: float = 200.0
+    """Users started a second on wss:// (each a TLS handshake: a millisecond of CPU either side)."""
     fidelity_users: int = 1000
     fidelity_ttft_ms: float = 20.0
     fidelity_gap_ms: float = 5.0
@@ -301,8 +303,9 @@ def fidelity(node: str, settings: Settings, run: int, tls: bool = False) -> dict
     with Target(node, *args, tls=tls) as target:
         reference_alone, _ = run_reference(target.url, settings.reference_alone_s, settings.reference_loops)()
         first_think_ms = max(settings.fidelity_users * 0.1 - reply_ms, 10.0)  # ~10,000 replies/s
+        spawn_rate = settings.tls_spawn_rate if tls else max(settings.spawn_rate, settings.fidelity_users)
         load = ["--user", "paced", "--protocol", "json", "--users", str(settings.fidelity_users),
-                "--spawn-rate", str(max(settings.spawn_rate, settings.fidelity_users)),
+                "--spawn-rate", str(spawn_rate),
                 "--cpu-target", str(settings.fidelity_cpu), "--think-ms", str(first_think_ms),
                 "--tune-rounds", str(settings.fidelity_tune_rounds),
                 "--tune-window", str(settings.tune_window_s), "--warmup", str(settings.warmup_s),
@@ -641,12 +644,17 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--connections", help="idle connection counts, comma-separated")
     parser.add_argument("--json", help="write the results here (default benchmarks/results/TIME.json)")
     parser.add_argument("--retries", type=int, help="runs again a disturbed run this many times at most (3)")
+    parser.add_argument(
+        "--quiet-wait", type=float, help="seconds to wait for a quiet machine before a run (120)"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     settings = Settings.quick() if args.quick else Settings()
     if args.runs:
         settings.runs = args.runs
     if args.retries is not None:
         settings.retries = args.retries
+    if args.quiet_wait is not None:
+        settings.quiet_wait_s = args.quiet_wait
     if args.connections:
         settings.connections = [int(count) for count in args.connections.split(",")]
     chosen = args.only.split(",") if args.only else list(FIGURES)
@@ -657,6 +665,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the targets inherit it
     node = ensure_node()
     report: dict[str, Any] = {"machine": machine(), "settings": asdict(settings), "runs": {}, "medians": {}}
+    path = Path(args.json) if args.json else HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json")
     started = time.monotonic()
     for name in chosen:
         runs = []
@@ -665,10 +674,9 @@ def main(argv: Iterable[str] | None = None) -> int:
             runs.append(measure(name, node, settings, run))
         report["runs"][name] = runs
         report["medians"][name] = median_of(runs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")  # each figure as it ends
     report["elapsed_s"] = round(time.monotonic() - started, 1)
-    path = Path(args.json) if args.json else HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")  # before anything can fail
     text = table(report["medians"], settings, report["runs"])
     disturbed = [f"{name} run {index + 1} ({run['other_load_max']:.2f} cores)"
                  for name, runs in report["runs"].items() for index, run in enumerate(runs)
