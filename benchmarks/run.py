@@ -154,7 +154,7 @@ class Settings:
                    ping_s=1.0, spawn_rate=500.0, fidelity_users=50, fidelity_duration_s=1.5,
                    fidelity_tune_rounds=1, tune_window_s=1.0, reference_alone_s=1.0, quiet_wait_s=0.0,
                    retries=0, codec_round_trips=2_000,
-                   chunk_cases=[("ws", "json", "paced"), ("wss", "openai-realtime", "burst")],
+                   chunk_cases=[("wss", "openai-realtime", "paced")],
                    chunk_users=10, chunk_count=10, chunk_warmup_s=0.3, chunk_duration_s=1.0,
                    llm_first_users=20, llm_max_users=40, llm_rounds=1, llm_settle_s=0.5,
                    llm_round_window_s=0.5, llm_duration_s=1.5, llm_ttft_ms=20.0, llm_tokens="3-5",
@@ -358,6 +358,24 @@ def per_chunk(node: str, settings: Settings, run: int) -> dict[str, Any]:
     return results
 
 
+def _mean(bounds: str) -> float:
+    """The middle of ``LOW-HIGH`` (a uniform draw's mean)."""
+    low, _, high = bounds.partition("-")
+    return (float(low) + float(high or low)) / 2
+
+
+def paced_chunks_per_user_s(settings: Settings) -> float:
+    """Chunks a second one user gets from the LLM-paced target on average when it keeps its pace:
+    a reply's tokens over its cycle (first token, the gaps between tokens, then the think time)."""
+    tokens = _mean(settings.llm_tokens)
+    cycle_s = (
+        settings.llm_ttft_ms / 1000
+        + (tokens - 1) * _mean(settings.llm_gaps_ms) / 1000
+        + _mean(settings.llm_think_s)
+    )
+    return tokens / cycle_s
+
+
 def users_per_core(node: str, settings: Settings, run: int) -> dict[str, Any]:
     """ChatbotUsers against the LLM-paced target, added until the Locust process uses
     ``settings.llm_cpu`` of a core; then a window measured beside raw websocket-client loops."""
@@ -387,11 +405,20 @@ def users_per_core(node: str, settings: Settings, run: int) -> dict[str, Any]:
                 "total_beyond_target_p50_ms", "total_beyond_target_p99_ms"):  # fmt: skip
         mine, theirs = result.get(key), reference.get(key)
         result[f"{key}_difference"] = None if mine is None or theirs is None else mine - theirs
-    share, users = result.get("cpu_share"), result.get("connected")
-    # Where the ramp stopped short (the target too late, the file limit), the users at the CPU share
-    # asked for are extrapolated from the CPU a user measured: the table says which.
-    result["users_at_cpu"] = users * settings.llm_cpu / share if share and users else None
-    result["users_per_core"] = users / share if share and users else None
+    share, users, per_chunk_us = result.get("cpu_share"), result.get("connected"), result.get("us_per_chunk")
+    result["chunks_per_user_s"] = paced_chunks_per_user_s(settings)
+    if result.get("ramp_ended") == "reached" and share and users:
+        result["users_at_cpu"] = users * settings.llm_cpu / share
+    elif per_chunk_us:
+        # Stopped short (the target too late, the file limit): the users the CPU share would hold
+        # at the bot's own pace, from the CPU a chunk measured (a late target sends fewer chunks a
+        # user, so the CPU a user measured would flatter). The table says it is extrapolated.
+        result["users_at_cpu"] = settings.llm_cpu / (per_chunk_us * 1e-6 * result["chunks_per_user_s"])
+    else:
+        result["users_at_cpu"] = None
+    result["users_per_core"] = (
+        None if result["users_at_cpu"] is None else result["users_at_cpu"] / settings.llm_cpu
+    )
     result["reached"] = 1 if result.get("ramp_ended") == "reached" else 0
     return result
 

@@ -1,4 +1,5 @@
-"""The benchmarks still run: each figure of ``benchmarks/run.py`` for about a second (``--quick``).
+"""The benchmarks still run: each figure of ``benchmarks/run.py`` for about a second (``--quick``),
+``wss://`` ones against the target's TLS mode and users per core against its LLM-paced mode.
 
 This measures nothing (the figures of a one-second run on a busy CI machine mean little); it keeps
 the benchmark programs, the Node target and their install step working. ``run.py`` installs the
@@ -65,22 +66,8 @@ def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Pat
         assert fidelity[f"{key}_difference"] is not None
     assert "| Figure |" in result.stdout
     assert "scaled to where the reference costs 28 µs" in result.stdout
-
-
-@pytest.mark.slow
-def test_streaming_tls_and_users_per_core_benchmarks_run_and_report_their_figures(tmp_path: Path) -> None:
-    """The per-chunk figure beside the naive streaming user, the wss:// round trip and fidelity, and
-    users per core against the LLM-paced target, each for about a second (``--quick``)."""
-    output = tmp_path / "results.json"
-    only = "per_chunk,efficiency_wss,fidelity_wss,users_per_core"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only", only, "--json", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300 * UNIT, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    medians = json.loads(output.read_text())["medians"]
-    # The quick run's cases: json chunks 2 ms apart on ws://, openai-realtime bursts on wss://.
-    for case in ("ws json paced", "wss openai-realtime burst"):
+    # The quick run's one per-chunk case: openai-realtime chunks 2 ms apart on wss://.
+    for case in ("wss openai-realtime paced",):
         figure = medians["per_chunk"][case]
         for user in ("wslocust", "naive-stream"):
             assert figure[user]["failures"] == 0
@@ -103,10 +90,18 @@ def test_streaming_tls_and_users_per_core_benchmarks_run_and_report_their_figure
         assert fidelity[f"{key}_difference"] is not None
     users_per_core = medians["users_per_core"]
     assert users_per_core["failures"] == 0
-    assert users_per_core["users"] > 20  # the ramp added users (the quick load is far from 70%)
+    assert users_per_core["connected"] == users_per_core["users"] >= 20  # 20 first, 40 at most
+    assert report["runs"]["users_per_core"][0]["ramp_ended"] in (
+        "reached",
+        "target late",
+        "ceiling",
+        "rounds",
+    )
     assert users_per_core["replies_recorded"] > 0
     assert users_per_core["reference"]["replies"] > 0
-    assert users_per_core["ttft_p50_ms"] >= 20.0  # the quick target's first token after 20 ms
+    # A client sees each chunk after the target sent it: its time beyond the target's is positive.
+    assert users_per_core["ttft_beyond_target_p50_ms"] > 0
+    assert users_per_core["reference"]["total_beyond_target_p50_ms"] > 0
     for key in ("ttft_p99_ms", "ttft_beyond_target_p50_ms", "total_beyond_target_p99_ms"):
         assert users_per_core[f"{key}_difference"] is not None
     assert users_per_core["users_per_core"] > 0
