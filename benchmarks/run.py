@@ -37,6 +37,8 @@ Figures:
 ``wss://`` targets use a self-signed certificate made at run time (``openssl``); the clients do
 not check it (``--insecure``).
 
+Without ``--only``, the first five figures (``make bench``); the others are run by name.
+
 Options: ``--only efficiency,streaming``, ``--runs N``, ``--quick`` (about a second a figure, for the
 smoke test), ``--connections 15000,19800``, ``--json PATH``, ``--retries N`` (runs again a disturbed
 run this many times at most; 3), ``--quiet-wait S`` (waits for a quiet machine before a run; 120).
@@ -75,6 +77,9 @@ FIGURES = (
     "efficiency", "compression", "streaming", "connections", "fidelity",
     "per_chunk", "efficiency_wss", "fidelity_wss", "users_per_core",
 )  # fmt: skip
+DEFAULT_FIGURES = FIGURES[:5]
+"""What a run measures unless ``--only`` names figures: the streaming, TLS and users-per-core figures
+add half an hour at three runs each, so they are run by name."""
 SHAPES = ("openai-realtime", "json", "apigw")
 """The streams of the per-chunk figure: the protocol the users speak (the target's shape follows)."""
 
@@ -665,7 +670,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", help="comma-separated figures: " + ",".join(FIGURES))
+    parser.add_argument(
+        "--only", help="comma-separated figures (default: the first five): " + ",".join(FIGURES)
+    )
     parser.add_argument("--runs", type=int, help="runs of each figure (default 3)")
     parser.add_argument("--quick", action="store_true", help="about a second a figure (smoke test)")
     parser.add_argument("--connections", help="idle connection counts, comma-separated")
@@ -684,7 +691,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         settings.quiet_wait_s = args.quiet_wait
     if args.connections:
         settings.connections = [int(count) for count in args.connections.split(",")]
-    chosen = args.only.split(",") if args.only else list(FIGURES)
+    chosen = args.only.split(",") if args.only else list(DEFAULT_FIGURES)
     unknown = set(chosen) - set(FIGURES)
     if unknown:
         parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
