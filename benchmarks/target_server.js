@@ -150,6 +150,14 @@ function paced(socket, format, start, firstMs, count, gap, stamp) {
   const next = () => {
     if (socket.readyState !== socket.OPEN) return;
     const now = performance.now();
+    if (sent === 0 && now < due) {
+      // Node's timers compare against the event loop's cached time (whole ms, taken when the loop
+      // last woke), so one may fire before its due time: the first chunk waits for the rest, so no
+      // time to first chunk is shorter than the one asked for. (Later chunks keep the timers'
+      // granularity: a chunk early by a fraction of a gap is not held back by a whole ms.)
+      setTimeout(next, Math.ceil(due - now));
+      return;
+    }
     const late = now - due;
     if (late > counts.late_max_ms) counts.late_max_ms = late;
     counts.late_sum_ms += late;
