@@ -14,6 +14,14 @@ Users:
     naive     benchmarks/naive_user.py: websocket-client send + recv, one request event
     idle      connects, then waits (pings answered by the idle I/O watcher); for the connections figure
     paced     ChatbotUser whose think time is tuned so that this process stays near --cpu-target
+    naive-stream  benchmarks/naive_user.py's streaming user (the stream's shape from ``--protocol``)
+    llm       ChatbotUser (json) as against an LLM chat bot: ``--think-time`` (5-15 s) between replies,
+              each user's first prompt after a random part of its cycle; with ``--cpu-target`` the
+              users are added in rounds until this process uses that share of a core (``--max-users``
+              at most), then the window is measured
+
+``wss://`` hosts are reached without checking the certificate (``--insecure``; the benchmarks' is
+self-signed, made at run time).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from locust.stats import stats_history
 import argparse
 import gc
 import json
+import math
 import os
 import random
 import resource
@@ -42,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from naive_user import NaiveWebSocketUser  # noqa: E402
+from naive_user import NaiveStreamingUser, NaiveWebSocketUser  # noqa: E402
 
 import wslocust  # noqa: E402,F401  (registers the plugin on Locust's events)
 from wslocust.plugin_state import state_of  # noqa: E402
@@ -83,12 +92,31 @@ class PacedChatbotUser(ChatbotUser):
         return random.uniform(0.5, 1.5) * Pace.think_s
 
 
+class LLMChatUser(ChatbotUser):
+    """ChatbotUser as against an LLM chat bot: the think time is ``--think-time``'s; the first prompt
+    waits a random part of a cycle, so that users spawned together do not ask in step."""
+
+    prompts = str(PROMPTS)
+    first_wait_s = 15.0
+
+    def on_start(self) -> None:
+        super().on_start()
+        gevent.sleep(random.uniform(0.0, self.first_wait_s))
+
+
+class BenchNaiveStreamingUser(NaiveStreamingUser):
+    """The naive streaming reference (its shape set from ``--protocol``)."""
+
+
 USERS: dict[str, type[locust.User]] = {
     "wslocust": BenchChatbotUser,
     "naive": NaiveWebSocketUser,
+    "naive-stream": BenchNaiveStreamingUser,
     "idle": IdleUser,
     "paced": PacedChatbotUser,
+    "llm": LLMChatUser,
 }
+WSLOCUST_USERS = ("wslocust", "paced", "llm")
 
 
 def cpu_s() -> float:
@@ -118,7 +146,7 @@ class Run:
         self.user_class = USERS[args.user]
         self.user_class.host = args.host
         locust_args = ["--headless", "--host", args.host, "--only-summary", "--loglevel", "WARNING"]
-        if args.user in ("wslocust", "paced"):
+        if args.user in WSLOCUST_USERS:
             locust_args += [
                 "--protocol",
                 args.protocol,
@@ -127,8 +155,14 @@ class Run:
                 "--compression",
                 args.compression,
             ]
+        if args.user == "llm":
+            locust_args += ["--think-time", args.think_time]
         if args.user == "idle":
             locust_args += ["--protocol", "plain"]
+        if args.user in (*WSLOCUST_USERS, "idle") and args.host.startswith("wss:"):
+            locust_args += ["--insecure"]
+        if args.user == "naive-stream":
+            BenchNaiveStreamingUser.shape = args.protocol
         options = parse_options(locust_args)
         self.environment = Environment(
             user_classes=[self.user_class], host=args.host, parsed_options=options, events=locust.events
@@ -147,35 +181,47 @@ class Run:
                    if method == "WS")  # fmt: skip
 
     def chunks(self) -> int:
+        if self.args.user == "naive-stream":
+            return NaiveStreamingUser.chunks
         return int(self.recorder.stats.total.chunks) if self.recorder is not None else 0
 
     def clients(self) -> list[Any]:
         users = [greenlet.args[0] for greenlet in self.runner.user_greenlets if greenlet.args]
         return [user.client for user in users if hasattr(user, "client")]
 
-    def start(self) -> bool:
-        """Start the users; True once every one runs (and is connected) within the start timeout."""
+    def start(self, users: int | None = None) -> bool:
+        """Start the users (or bring them to ``users``); True once every one runs (and is connected)
+        within the start timeout."""
         args = self.args
-        self.runner.start(args.users, spawn_rate=args.spawn_rate)
-        deadline = time.monotonic() + args.start_timeout
+        users = users or args.users
+        added = users - self.runner.user_count
+        self.runner.start(users, spawn_rate=args.spawn_rate)
+        timeout = args.start_timeout
+        if args.user == "llm":  # a ramp's round: the time to spawn the added users, and some
+            timeout = min(timeout, 20.0 + 1.5 * added / args.spawn_rate)
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             gevent.sleep(0.2)
-            if self.runner.user_count >= args.users and self._all_connected():
+            if self.runner.user_count >= users and self._all_connected(users):
                 return True
+        failed = {
+            str(error.error)[:200]: error.occurrences for error in self.environment.stats.errors.values()
+        }
         message = (
-            f"only {self.runner.user_count} of {args.users} users running "
-            f"({sum(c.connected for c in self.clients())} connected) after {args.start_timeout:g} s"
+            f"only {self.runner.user_count} of {users} users running "
+            f"({sum(c.connected for c in self.clients())} connected) after {timeout:g} s; "
+            f"failures: {failed}"
         )
-        if args.user != "idle":
+        if args.user not in ("idle", "llm"):
             raise SystemExit(message)
         sys.stderr.write(message + "\n")  # connections: how many it holds is the figure
         return False
 
-    def _all_connected(self) -> bool:
-        if self.args.user == "naive":
+    def _all_connected(self, users: int) -> bool:
+        if self.args.user in ("naive", "naive-stream"):
             return True
         connected = sum(bool(client.connected) for client in self.clients())
-        return connected >= int(self.args.users)
+        return connected >= users
 
 
 def measure_pace(run: Run, window_s: float) -> tuple[float, float]:
@@ -225,6 +271,94 @@ def hold_pace(run: Run, target: float, window_s: float, steps: list[dict[str, fl
             adjust_pace(run, target, share, rate, damping=0.5)
 
 
+class BeyondSchedule:
+    """Each reply's times beyond the target's own: its end message says when it sent the first chunk
+    and the end (``first_ms``, ``end_ms`` after the prompt arrived: the llm target's replies are
+    random, so two clients' raw times are of different replies, but their times beyond the target's
+    are the network's and the client's own, comparable)."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.ttft_ms: list[float] = []
+        self.total_ms: list[float] = []
+        environment.events.request.add_listener(self.on_request)
+
+    def on_request(self, request_type: str, response_time: float, exception: Any, **kwargs: Any) -> None:
+        reply = kwargs.get("response")
+        if request_type != "WS" or exception is not None or reply is None:
+            return
+        first, end = reply.meta.get("first_ms"), reply.meta.get("end_ms")
+        if isinstance(end, int | float):
+            self.total_ms.append(response_time - end)
+        if isinstance(first, int | float) and reply.time_to_first_chunk_ms is not None:
+            self.ttft_ms.append(reply.time_to_first_chunk_ms - first)
+
+    def clear(self) -> None:
+        self.ttft_ms.clear()
+        self.total_ms.clear()
+
+    def percentiles(self) -> dict[str, float | None]:
+        found: dict[str, float | None] = {}
+        for name, samples in (("ttft", self.ttft_ms), ("total", self.total_ms)):
+            ordered = sorted(samples)
+            for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+                rank = min(max(1, math.ceil(fraction * len(ordered))), len(ordered))
+                found[f"{name}_beyond_target_{label}_ms"] = ordered[rank - 1] if ordered else None
+        return found
+
+
+def target_lateness(host: str) -> tuple[float, int]:
+    """The target's timers' lateness so far: its sum (ms) and count (its ``/stats``)."""
+    import ssl
+    import urllib.request
+
+    url = host.replace("ws", "http", 1).rstrip("/") + "/stats"
+    context = ssl._create_unverified_context() if url.startswith("https:") else None  # self-signed
+    with urllib.request.urlopen(url, timeout=10, context=context) as response:
+        counts = json.load(response)
+    return float(counts["late_sum_ms"]), int(counts["late_count"])
+
+
+def ramp(
+    run: Run, target: float, max_users: int, rounds: int, settle_s: float, window_s: float, late_ms: float
+) -> tuple[list[dict[str, Any]], str]:
+    """Add users in rounds until this process uses ``target`` of a core (within 5%): each round waits
+    ``settle_s`` for the added users' replies to reach their pace, measures ``window_s``, and sets
+    the next count in proportion (three times the users at most a round).
+
+    It stops short, saying why, at ``max_users``, when users cannot connect, or when the target's
+    timers are late by more than ``late_ms`` on average over a round: past that the target, not
+    this process, would be what is measured.
+
+    Returns:
+        Each round's figures, and why the ramp ended (``reached``, ``ceiling``, ``connect``,
+        ``target late``, ``rounds``).
+    """
+    steps: list[dict[str, Any]] = []
+    users = run.args.users
+    for _ in range(rounds):
+        gevent.sleep(settle_s)
+        chunks0, (late0, count0) = run.chunks(), target_lateness(run.args.host)
+        share, rate = measure_pace(run, window_s)
+        late1, count1 = target_lateness(run.args.host)
+        lateness = (late1 - late0) / max(count1 - count0, 1)
+        steps.append({"users": users, "cpu_share": share, "replies_per_s": rate,
+                      "chunks_per_s": (run.chunks() - chunks0) / window_s,
+                      "target_late_mean_ms": lateness})  # fmt: skip
+        if share <= 0 or abs(share - target) < 0.05 * target:
+            return steps, "reached"
+        if lateness > late_ms:
+            return steps, "target late"
+        if users >= max_users and share < target:
+            return steps, "ceiling"
+        wanted = min(int(users * target / share), 3 * users, max_users)
+        if wanted <= users:
+            return steps, "reached"
+        if not run.start(wanted):
+            return steps, "connect"
+        users = wanted
+    return steps, "rounds"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -242,13 +376,24 @@ def main() -> None:
     parser.add_argument("--think-ms", type=float, default=500.0, help="paced: first think time")
     parser.add_argument("--tune-rounds", type=int, default=4)
     parser.add_argument("--tune-window", type=float, default=2.0)
+    parser.add_argument("--think-time", default="5-15", help="llm: seconds between replies, LOW-HIGH")
+    parser.add_argument("--max-users", type=int, default=1_000_000, help="llm: the ramp's ceiling")
+    parser.add_argument("--ramp-rounds", type=int, default=4, help="llm: rounds of the ramp at most")
+    parser.add_argument("--settle", type=float, default=10.0, help="llm: seconds after a round's users start")
+    parser.add_argument(
+        "--late-ms", type=float, default=5.0, help="llm: the target's mean lateness to stop at"
+    )
     parser.add_argument("--profile", help="write a cProfile of the window here")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     Pace.think_s = args.think_ms / 1000.0
+    LLMChatUser.first_wait_s = float(args.think_time.split("-")[-1])
+    # Each connection is a file: leave room for the process's own (logs, pipes, /proc reads).
+    max_users = min(args.max_users, hard - 100)
 
     run = Run(args)
+    beyond = BeyondSchedule(run.environment) if args.user == "llm" else None
     gc.collect()
     rss_idle = rss_bytes()
     open_files = len(os.listdir("/proc/self/fd"))
@@ -262,7 +407,16 @@ def main() -> None:
     if args.user == "paced" and args.cpu_target:
         result["tuning"] = tune_pace(run, args.cpu_target, args.tune_rounds, args.tune_window)
         result["think_ms"] = Pace.think_s * 1000
+    if args.user == "llm" and args.cpu_target:
+        result["ramp"], result["ramp_ended"] = ramp(
+            run, args.cpu_target, max_users, args.ramp_rounds, args.settle, args.tune_window, args.late_ms
+        )
+        result["users"] = run.runner.user_count
+        result["connected"] = sum(bool(client.connected) for client in run.clients())
+        result["max_users"] = max_users
     gevent.sleep(args.warmup)
+    if beyond is not None:
+        beyond.clear()
 
     if run.recorder is not None:  # the reported figures are of the window alone
         run.recorder.reset_stats()
@@ -299,7 +453,10 @@ def main() -> None:
         us_per_round_trip=cpu * 1e6 / trips if trips else None,
         us_per_chunk=cpu * 1e6 / chunks if chunks else None,
         round_trips_per_s=trips / elapsed,
+        chunks_per_s=chunks / elapsed,
     )
+    if beyond is not None:
+        result.update(beyond.percentiles())
     if run.recorder is not None:
         total = run.recorder.stats.total
         ttft = total.ttft.percentiles((0.5, 0.99))

@@ -2,8 +2,11 @@
 
 It asks the streaming target one prompt after another for ``--duration`` seconds and measures, as
 wslocust does, from the send to the arrival of the first chunk (time to first chunk) and to the
-arrival of the end message (total time). It prints one JSON line: every sample of both, their count
-and its CPU time (``run.py`` pools the samples of several loops and takes their percentiles).
+arrival of the end message (total time). When the end message says when the target sent the
+first chunk and the end (``first_ms``, ``end_ms``: the llm target's), it also keeps each reply's
+times beyond those. It prints one JSON line: every sample, their count and its CPU time (``run.py``
+pools the samples of several loops and takes their percentiles). A ``wss://`` URL is reached
+without checking the certificate (the benchmarks' is self-signed).
 
     .venv/bin/python benchmarks/reference_client.py --url ws://127.0.0.1:PORT --duration 30
 """
@@ -13,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import ssl
 import time
+from typing import Any
 
 import websocket
 
@@ -28,10 +33,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--max-replies", type=int, default=1_000_000)
     args = parser.parse_args()
-    ws = websocket.create_connection(args.url, timeout=30, enable_multithread=False)
+    sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_NONE} if args.url.startswith("wss:") else {}
+    ws = websocket.create_connection(args.url, timeout=30, enable_multithread=False, sslopt=sslopt)
     perf_counter = time.perf_counter
     ttft_ms: list[float] = []
     total_ms: list[float] = []
+    ttft_beyond_ms: list[float] = []
+    total_beyond_ms: list[float] = []
     end = perf_counter() + args.duration
     while perf_counter() < end and len(total_ms) < args.max_replies:
         start = perf_counter()
@@ -40,20 +48,27 @@ def main() -> None:
         while True:
             message = ws.recv()
             now = perf_counter()
-            kind = json.loads(message).get("type")
+            event = json.loads(message)
+            kind = event.get("type")
             if kind == "chunk" and first is None:
                 first = now
             elif kind == "end":
                 break
         if first is not None:
             ttft_ms.append((first - start) * 1000.0)
+            if "first_ms" in event:
+                ttft_beyond_ms.append(ttft_ms[-1] - event["first_ms"])
         total_ms.append((now - start) * 1000.0)
+        if "end_ms" in event:
+            total_beyond_ms.append(total_ms[-1] - event["end_ms"])
     ws.close()
     print(
         json.dumps(
             {
                 "ttft_ms": ttft_ms,
                 "total_ms": total_ms,
+                "ttft_beyond_target_ms": ttft_beyond_ms,
+                "total_beyond_target_ms": total_beyond_ms,
                 "replies": len(total_ms),
                 "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime
                 + resource.getrusage(resource.RUSAGE_SELF).ru_stime,

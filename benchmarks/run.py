@@ -22,38 +22,66 @@ Figures:
     fidelity     1,000 users paced so the Locust process stays near 50% CPU, against a target that
                  injects a time to first chunk and gaps: reported p50/p99 of time to first chunk and
                  total time, beside a raw websocket-client loop measuring the same target meanwhile
+    per_chunk    client CPU µs a chunk beside the naive streaming user (benchmarks/naive_user.py) in
+                 the same run, for openai-realtime, json and apigw streams, 50 chunks a reply 2 ms
+                 apart (one wake-up a chunk) and all at once (one read), on ws:// and wss://
+    efficiency_wss  the efficiency figure over TLS: ChatbotUser and the naive user against a wss://
+                 echo target
+    fidelity_wss the fidelity figure over TLS: the raw loops are websocket-client over TLS
+    users_per_core  ChatbotUsers against a target paced like an LLM chat bot (first token after
+                 300 ms, 150-250 tokens 20-40 ms apart, seeded), thinking 5-15 s between replies:
+                 users added until the Locust process uses 70% of a core, then the users held,
+                 chunks a second, CPU a chunk, and time to first chunk and total time beside raw
+                 websocket-client loops measuring the same target meanwhile
+
+``wss://`` targets use a self-signed certificate made at run time (``openssl``); the clients do
+not check it (``--insecure``).
+
+Without ``--only``, the first five figures (``make bench``); the others are run by name.
 
 Options: ``--only efficiency,streaming``, ``--runs N``, ``--quick`` (about a second a figure, for the
-smoke test), ``--connections 15000,19800``, ``--json PATH``.
+smoke test), ``--connections 15000,19800``, ``--json PATH``, ``--retries N`` (runs again a disturbed
+run this many times at most; 3), ``--quiet-wait S`` (waits for a quiet machine before a run; 120).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import resource
-import selectors
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-PYTHON = sys.executable
-TICKS = os.sysconf("SC_CLK_TCK")
-FIGURES = ("efficiency", "compression", "streaming", "connections", "fidelity")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from processes import (
+    HERE,
+    ROOT,
+    Target,
+    busy_cpu_s,
+    ensure_node,
+    run_loadgen,
+    run_reference,
+)  # fmt: skip
+
+FIGURES = (
+    "efficiency", "compression", "streaming", "connections", "fidelity",
+    "per_chunk", "efficiency_wss", "fidelity_wss", "users_per_core",
+)  # fmt: skip
+DEFAULT_FIGURES = FIGURES[:5]
+"""What a run measures unless ``--only`` names figures: the streaming, TLS and users-per-core figures
+add half an hour at three runs each, so they are run by name."""
+SHAPES = ("openai-realtime", "json", "apigw")
+"""The streams of the per-chunk figure: the protocol the users speak (the target's shape follows)."""
 
 
 @dataclass
@@ -70,6 +98,8 @@ class Settings:
     connections_hold_s: float = 30.0
     ping_s: float = 20.0
     spawn_rate: float = 1000.0
+    tls_spawn_rate: float = 200.0
+    """Users started a second on wss:// (each a TLS handshake: a millisecond of CPU either side)."""
     fidelity_users: int = 1000
     fidelity_ttft_ms: float = 20.0
     fidelity_gap_ms: float = 5.0
@@ -88,6 +118,39 @@ class Settings:
     """Before each run, wait up to this long for other processes to leave the machine alone."""
     retries: int = 3
     """Runs again a disturbed run, this many times at most."""
+    chunk_cases: list[tuple[str, str, str]] = field(
+        default_factory=lambda: [
+            (scheme, shape, pace)
+            for scheme in ("ws", "wss")
+            for shape in SHAPES
+            for pace in ("paced", "burst")
+        ]
+    )
+    """The per-chunk figure's cases: scheme, protocol, and chunks paced or in one burst."""
+    chunk_users: int = 50
+    chunk_count: int = 50
+    chunk_gap_ms: float = 2.0
+    chunk_warmup_s: float = 1.0
+    chunk_duration_s: float = 6.0
+    llm_cpu: float = 0.7
+    """The users-per-core figure's CPU share of one core to reach."""
+    llm_first_users: int = 2000
+    llm_max_users: int = 19_800
+    """The ramp's ceiling: each user is a connection, an open file of the Locust process and of the
+    target (20,000 a process here)."""
+    llm_rounds: int = 4
+    llm_spawn_rate: float = 500.0
+    llm_settle_s: float = 10.0
+    llm_round_window_s: float = 8.0
+    llm_duration_s: float = 30.0
+    llm_ttft_ms: float = 300.0
+    llm_tokens: str = "150-250"
+    llm_gaps_ms: str = "20-40"
+    llm_think_s: str = "5-15"
+    llm_reference_loops: int = 16
+    """Raw loops beside the load: each gets a reply every ~6 s, so 16 give ~75 replies in 30 s (their
+    p99 is their second slowest: the times beyond the target's, which vary little, are the ones to
+    read)."""
 
     @classmethod
     def quick(cls) -> Settings:
@@ -95,236 +158,12 @@ class Settings:
         return cls(runs=1, warmup_s=0.3, duration_s=1.0, users=10, connections=[200], connections_hold_s=2.5,
                    ping_s=1.0, spawn_rate=500.0, fidelity_users=50, fidelity_duration_s=1.5,
                    fidelity_tune_rounds=1, tune_window_s=1.0, reference_alone_s=1.0, quiet_wait_s=0.0,
-                   retries=0, codec_round_trips=2_000)  # fmt: skip
-
-
-# -- processes ----------------------------------------------------------------------------------------
-
-
-def ensure_node() -> str:
-    """Node's path, after installing the target's packages (package-lock.json) when missing."""
-    node = shutil.which("node")
-    if node is None:
-        raise SystemExit("node is not on PATH: the benchmarks' target is a Node program (Node 18+)")
-    if not (HERE / "node_modules" / "ws" / "package.json").is_file():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise SystemExit("npm is not on PATH: run `npm ci --prefix benchmarks` first")
-        print("installing the target's packages: npm ci --prefix benchmarks", file=sys.stderr)
-        subprocess.run([npm, "ci", "--prefix", str(HERE), "--no-audit", "--no-fund"], check=True, timeout=300)
-    return node
-
-
-def read_line(process: subprocess.Popen[str], deadline: float, what: str) -> str:
-    """The next line the process prints, waiting until ``deadline`` (time.monotonic())."""
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RuntimeError(f"{what}: nothing printed in time")
-            if selector.select(remaining):
-                line = process.stdout.readline()
-                if not line:
-                    raise RuntimeError(f"{what}: exited ({process.wait(5)})")
-                return line.strip()
-
-
-def _stat(path: Path) -> tuple[int, float]:
-    """A process's parent and its user + system CPU seconds so far, from its /proc/PID/stat."""
-    fields = path.read_text().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (/proc)."""
-    return _stat(Path(f"/proc/{pid}/stat"))[1]
-
-
-def busy_cpu_s() -> float:
-    """CPU seconds every core of the machine has been busy (/proc/stat)."""
-    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
-    return (user + nice + system + irq + softirq + steal) / TICKS
-
-
-def our_cpu_s() -> dict[int, float]:
-    """CPU seconds so far of this process and each of its children (the targets, Locust, references)."""
-    me = os.getpid()
-    found = {me: proc_cpu_s(me)}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent, cpu = _stat(entry / "stat")
-            except OSError:
-                continue  # gone meanwhile
-            if parent == me:
-                found[int(entry.name)] = cpu
-    return found
-
-
-class LoadSampler(threading.Thread):
-    """Every half second, how much CPU (in cores) processes other than ours used: a test suite or a
-    build running meanwhile disturbs what is measured (on 2 cores, even briefly: a p99 is 1% of
-    the replies)."""
-
-    def __init__(self, interval_s: float = 0.5) -> None:
-        super().__init__(daemon=True)
-        self.interval_s = interval_s
-        self.samples: list[float] = []
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        busy, ours, when = busy_cpu_s(), our_cpu_s(), time.monotonic()
-        while not self._stop_event.wait(self.interval_s):
-            now_busy, now_ours, now = busy_cpu_s(), our_cpu_s(), time.monotonic()
-            used = sum(cpu - ours.get(pid, cpu) for pid, cpu in now_ours.items())
-            self.samples.append(max(now_busy - busy - used, 0.0) / (now - when))
-            busy, ours, when = now_busy, now_ours, now
-
-    def stop(self) -> float:
-        """Stop sampling; return the highest load seen (cores)."""
-        self._stop_event.set()
-        self.join(5)
-        return max(self.samples, default=0.0)
-
-
-class Target:
-    """The Node ``ws`` target server, on 127.0.0.1, stopped when its standard input closes."""
-
-    def __init__(self, node: str, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [node, str(HERE / "target_server.js"), *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        try:
-            line = read_line(self.process, time.monotonic() + 20, "target server")
-        except BaseException:
-            self.stop()
-            raise
-        if not line.startswith("LISTENING "):
-            self.stop()
-            raise RuntimeError(f"target server: {line}")
-        self.port = int(line.split()[1])
-        self.url = f"ws://127.0.0.1:{self.port}/"
-
-    def cpu_s(self) -> float:
-        return proc_cpu_s(self.process.pid)
-
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=10) as response:
-            counts: dict[str, Any] = json.load(response)
-            return counts
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-    def __enter__(self) -> Target:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-
-def run_loadgen(
-    args: list[str],
-    target: Target,
-    timeout_s: float,
-    on_window: Callable[[], Any] | None = None,
-) -> dict[str, Any]:
-    """Run one measured Locust process; add the target's CPU share and the machine's other load.
-
-    The process prints its result while its users still run; the target's counts are read then
-    (``result["server"]``), before its standard input is closed and it quits.
-    """
-    with tempfile.TemporaryFile("w+") as errors:
-        process = subprocess.Popen(
-            [PYTHON, str(HERE / "loadgen.py"), "--host", target.url, *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True, cwd=ROOT,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout_s
-        try:
-            while read_line(process, deadline, "loadgen") != "MEASURING":
-                pass
-            started, busy, server = time.monotonic(), busy_cpu_s(), target.cpu_s()
-            sampler = LoadSampler()
-            sampler.start()
-            extra = on_window() if on_window is not None else None
-            result: dict[str, Any] = json.loads(read_line(process, deadline, "loadgen"))
-            elapsed = time.monotonic() - started
-            result["other_load_peak_cores"] = sampler.stop()
-            server_cpu = target.cpu_s() - server
-            busy = busy_cpu_s() - busy
-            result["server"] = target.stats()
-            assert process.stdin is not None
-            process.stdin.close()
-            process.wait(max(deadline - time.monotonic(), 1))
-        except BaseException:
-            process.kill()
-            process.wait(10)
-            errors.seek(0)
-            sys.stderr.write(errors.read()[-3000:])
-            raise
-    extra_cpu = 0.0
-    if extra is not None:  # a reference client ran beside it: its result and CPU
-        reference, reference_cpu = extra()
-        result["reference"] = reference
-        extra_cpu = reference_cpu
-    result["server_cpu_share"] = server_cpu / elapsed
-    result["other_load_cores"] = max(busy - result["cpu_s"] - server_cpu - extra_cpu, 0.0) / elapsed
-    return result
-
-
-def run_reference(url: str, duration_s: float, loops: int) -> Callable[[], tuple[dict[str, Any], float]]:
-    """Start ``loops`` raw websocket-client loops, each its own process; the function returned waits
-    for them and gives their pooled percentiles (more samples: a p99 of a few hundred is a handful
-    of replies) and their CPU time."""
-    processes = [
-        subprocess.Popen(
-            [PYTHON, str(HERE / "reference_client.py"), "--url", url, "--duration", str(duration_s)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        for _ in range(loops)
-    ]
-
-    def finish() -> tuple[dict[str, Any], float]:
-        results: list[dict[str, Any]] = []
-        try:
-            for process in processes:
-                results.append(
-                    json.loads(read_line(process, time.monotonic() + duration_s + 30, "reference"))
-                )
-        finally:
-            for process in processes:
-                if process.poll() is None and len(results) < len(processes):
-                    process.kill()  # another loop failed: its result is lost anyway
-                process.wait(10)
-        pooled: dict[str, Any] = {"loops": loops, "replies": sum(result["replies"] for result in results)}
-        for figure in ("ttft", "total"):
-            samples = sorted(sample for result in results for sample in result[f"{figure}_ms"])
-            pooled[f"{figure}_p50_ms"] = nearest_rank(samples, 0.5)
-            pooled[f"{figure}_p99_ms"] = nearest_rank(samples, 0.99)
-        return pooled, sum(float(result.get("cpu_s", 0.0)) for result in results)
-
-    return finish
-
-
-def nearest_rank(sorted_values: list[float], fraction: float) -> float | None:
-    """The nearest-rank percentile (``0.99`` → p99) of sorted values, as wslocust's histograms give it."""
-    if not sorted_values:
-        return None
-    return sorted_values[min(max(1, math.ceil(fraction * len(sorted_values))), len(sorted_values)) - 1]
+                   retries=0, codec_round_trips=2_000,
+                   chunk_cases=[("wss", "openai-realtime", "paced")],
+                   chunk_users=10, chunk_count=10, chunk_warmup_s=0.3, chunk_duration_s=1.0,
+                   llm_first_users=20, llm_max_users=40, llm_rounds=1, llm_settle_s=0.5,
+                   llm_round_window_s=0.5, llm_duration_s=1.5, llm_ttft_ms=20.0, llm_tokens="3-5",
+                   llm_gaps_ms="2-4", llm_think_s="0.05-0.1", llm_reference_loops=2)  # fmt: skip
 
 
 def wait_for_quiet(settings: Settings) -> float:
@@ -365,14 +204,15 @@ def measure(name: str, node: str, settings: Settings, run: int) -> dict[str, Any
 # -- the figures --------------------------------------------------------------------------------------
 
 
-def efficiency(node: str, settings: Settings, run: int) -> dict[str, Any]:
-    """ChatbotUser and the naive reference, one after the other against one echo target."""
+def efficiency(node: str, settings: Settings, run: int, tls: bool = False) -> dict[str, Any]:
+    """ChatbotUser and the naive reference, one after the other against one echo target (over TLS
+    with ``tls``)."""
     common = ["--users", str(settings.users), "--spawn-rate", str(settings.spawn_rate),
               "--warmup", str(settings.warmup_s), "--duration", str(settings.duration_s)]  # fmt: skip
     timeout = settings.warmup_s + settings.duration_s + 120
     results: dict[str, Any] = {}
     order = ["wslocust", "naive"] if run % 2 == 0 else ["naive", "wslocust"]  # drifts cancel
-    with Target(node, "--mode", "echo") as target:
+    with Target(node, "--mode", "echo", tls=tls) as target:
         for user in order:
             extra = ["--protocol", "plain"] if user == "wslocust" else []
             results[user] = run_loadgen(["--user", user, *common, *extra], target, timeout)
@@ -455,8 +295,9 @@ def connections(node: str, settings: Settings, run: int) -> dict[str, Any]:
     return results
 
 
-def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
-    """1,000 paced users and raw websocket-client loops measuring one streaming target together.
+def fidelity(node: str, settings: Settings, run: int, tls: bool = False) -> dict[str, Any]:
+    """1,000 paced users and raw websocket-client loops measuring one streaming target together (over
+    TLS with ``tls``).
 
     A raw loop gets a few hundred replies in a window, and a p99 of a few hundred is a handful of
     replies: the samples of several loops, each its own process, are pooled.
@@ -464,11 +305,12 @@ def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
     args = ["--mode", "stream", "--chunks", str(settings.fidelity_chunks), "--ttft-ms",
             str(settings.fidelity_ttft_ms), "--gap-ms", str(settings.fidelity_gap_ms)]  # fmt: skip
     reply_ms = settings.fidelity_ttft_ms + settings.fidelity_gap_ms * (settings.fidelity_chunks - 1)
-    with Target(node, *args) as target:
+    with Target(node, *args, tls=tls) as target:
         reference_alone, _ = run_reference(target.url, settings.reference_alone_s, settings.reference_loops)()
         first_think_ms = max(settings.fidelity_users * 0.1 - reply_ms, 10.0)  # ~10,000 replies/s
+        spawn_rate = settings.tls_spawn_rate if tls else max(settings.spawn_rate, settings.fidelity_users)
         load = ["--user", "paced", "--protocol", "json", "--users", str(settings.fidelity_users),
-                "--spawn-rate", str(max(settings.spawn_rate, settings.fidelity_users)),
+                "--spawn-rate", str(spawn_rate),
                 "--cpu-target", str(settings.fidelity_cpu), "--think-ms", str(first_think_ms),
                 "--tune-rounds", str(settings.fidelity_tune_rounds),
                 "--tune-window", str(settings.tune_window_s), "--warmup", str(settings.warmup_s),
@@ -489,12 +331,113 @@ def fidelity(node: str, settings: Settings, run: int) -> dict[str, Any]:
     return result
 
 
+def per_chunk(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """For each case (scheme, protocol, pace): wslocust's CPU a chunk and the naive streaming user's,
+    one after the other against one target, and their ratio."""
+    common = ["--users", str(settings.chunk_users), "--spawn-rate", str(settings.spawn_rate),
+              "--warmup", str(settings.chunk_warmup_s),
+              "--duration", str(settings.chunk_duration_s)]  # fmt: skip
+    timeout = settings.chunk_warmup_s + settings.chunk_duration_s + 120
+    order = ["wslocust", "naive-stream"] if run % 2 == 0 else ["naive-stream", "wslocust"]  # drifts cancel
+    results: dict[str, Any] = {}
+    for scheme, protocol, pace in settings.chunk_cases:
+        shape = "openai-realtime" if protocol == "openai-realtime" else "json"
+        gap = settings.chunk_gap_ms if pace == "paced" else 0.0
+        args = [
+            "--mode",
+            "stream",
+            "--shape",
+            shape,
+            "--chunks",
+            str(settings.chunk_count),
+            "--gap-ms",
+            str(gap),
+        ]
+        case: dict[str, Any] = {}
+        with Target(node, *args, tls=scheme == "wss") as target:
+            for user in order:
+                case[user] = run_loadgen(["--user", user, "--protocol", protocol, *common], target, timeout)
+        ours, naive = case["wslocust"]["us_per_chunk"], case["naive-stream"]["us_per_chunk"]
+        case["relative_to_naive"] = ours / naive if ours and naive else None
+        results[f"{scheme} {protocol} {pace}"] = case
+    return results
+
+
+def _mean(bounds: str) -> float:
+    """The middle of ``LOW-HIGH`` (a uniform draw's mean)."""
+    low, _, high = bounds.partition("-")
+    return (float(low) + float(high or low)) / 2
+
+
+def paced_chunks_per_user_s(settings: Settings) -> float:
+    """Chunks a second one user gets from the LLM-paced target on average when it keeps its pace:
+    a reply's tokens over its cycle (first token, the gaps between tokens, then the think time)."""
+    tokens = _mean(settings.llm_tokens)
+    cycle_s = (
+        settings.llm_ttft_ms / 1000
+        + (tokens - 1) * _mean(settings.llm_gaps_ms) / 1000
+        + _mean(settings.llm_think_s)
+    )
+    return tokens / cycle_s
+
+
+def users_per_core(node: str, settings: Settings, run: int) -> dict[str, Any]:
+    """ChatbotUsers against the LLM-paced target, added until the Locust process uses
+    ``settings.llm_cpu`` of a core; then a window measured beside raw websocket-client loops."""
+    target_args = ["--mode", "llm", "--ttft-ms", str(settings.llm_ttft_ms), "--tokens", settings.llm_tokens,
+                   "--gaps-ms", settings.llm_gaps_ms, "--seed", str(run + 1)]  # fmt: skip
+    load = ["--user", "llm", "--protocol", "json", "--users", str(settings.llm_first_users),
+            "--spawn-rate", str(settings.llm_spawn_rate), "--think-time", settings.llm_think_s,
+            "--cpu-target", str(settings.llm_cpu), "--max-users", str(settings.llm_max_users),
+            "--ramp-rounds", str(settings.llm_rounds), "--settle", str(settings.llm_settle_s),
+            "--tune-window", str(settings.llm_round_window_s), "--warmup", str(settings.warmup_s),
+            "--duration", str(settings.llm_duration_s),
+            "--start-timeout", str(30 + 2 * settings.llm_max_users / settings.llm_spawn_rate)]  # fmt: skip
+    ramp_s = settings.llm_rounds * (
+        settings.llm_settle_s + settings.llm_round_window_s + settings.llm_max_users / settings.spawn_rate
+    )
+    with Target(node, *target_args) as target:
+        result = run_loadgen(
+            load,
+            target,
+            ramp_s + settings.llm_duration_s + 300,
+            on_window=lambda: run_reference(
+                target.url, settings.llm_duration_s, settings.llm_reference_loops
+            ),
+        )
+    reference = result["reference"]
+    for key in ("ttft_p50_ms", "ttft_p99_ms", "ttft_beyond_target_p50_ms", "ttft_beyond_target_p99_ms",
+                "total_beyond_target_p50_ms", "total_beyond_target_p99_ms"):  # fmt: skip
+        mine, theirs = result.get(key), reference.get(key)
+        result[f"{key}_difference"] = None if mine is None or theirs is None else mine - theirs
+    share, users, per_chunk_us = result.get("cpu_share"), result.get("connected"), result.get("us_per_chunk")
+    result["chunks_per_user_s"] = paced_chunks_per_user_s(settings)
+    if result.get("ramp_ended") == "reached" and share and users:
+        result["users_at_cpu"] = users * settings.llm_cpu / share
+    elif per_chunk_us:
+        # Stopped short (the target too late, the file limit): the users the CPU share would hold
+        # at the bot's own pace, from the CPU a chunk measured (a late target sends fewer chunks a
+        # user, so the CPU a user measured would flatter). The table says it is extrapolated.
+        result["users_at_cpu"] = settings.llm_cpu / (per_chunk_us * 1e-6 * result["chunks_per_user_s"])
+    else:
+        result["users_at_cpu"] = None
+    result["users_per_core"] = (
+        None if result["users_at_cpu"] is None else result["users_at_cpu"] / settings.llm_cpu
+    )
+    result["reached"] = 1 if result.get("ramp_ended") == "reached" else 0
+    return result
+
+
 BENCHMARKS: dict[str, Callable[[str, Settings, int], dict[str, Any]]] = {
     "efficiency": efficiency,
     "compression": compression,
     "streaming": streaming,
     "connections": connections,
     "fidelity": fidelity,
+    "per_chunk": per_chunk,
+    "efficiency_wss": lambda node, settings, run: efficiency(node, settings, run, tls=True),
+    "fidelity_wss": lambda node, settings, run: fidelity(node, settings, run, tls=True),
+    "users_per_core": users_per_core,
 }
 
 
@@ -549,12 +492,26 @@ NAIVE_US_WHERE_SET = 28.0
 """What the naive reference costs a round trip on the 2-core machine the efficiency target was set for."""
 
 
+BURST_US_PER_CHUNK = 4.4
+"""CPU a chunk of 100-chunk bursts before streaming was made cheaper: not to be exceeded."""
+CHUNK_RELATIVE_TO_NAIVE = 0.25
+"""CPU a chunk arriving one a wake-up, as a share of the naive streaming user's in the same run."""
+WSS_RELATIVE_TO_NAIVE = 0.6
+"""CPU a round trip on wss://, as a share of the naive user's over TLS in the same run."""
+USERS_PER_CORE = 10_000
+"""Users of an LLM-paced bot one process holds at the users-per-core figure's CPU share."""
+
+
 def _number(value: Any, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def table(medians: dict[str, Any], settings: Settings) -> str:
-    """The figures as a Markdown table: medians of ``settings.runs`` runs."""
+def table(
+    medians: dict[str, Any], settings: Settings, runs_of: dict[str, list[dict[str, Any]]] | None = None
+) -> str:
+    """The figures as a Markdown table: medians of ``settings.runs`` runs (``runs_of``: each run, by
+    figure, for what a median cannot say)."""
+    runs_of = runs_of or {}
     runs = settings.runs
     rows: list[tuple[str, str, str, str]] = []
 
@@ -599,10 +556,84 @@ def table(medians: dict[str, Any], settings: Settings) -> str:
     if "streaming" in medians:
         for name, label in (("burst", "sent at once"), ("paced", "1 ms apart")):
             figure = medians["streaming"].get(name, {})
+            value = figure.get("us_per_chunk")
+            burst = name == "burst"  # the burst case is not to be slower than it was (4.4 µs)
             rows.append((f"CPU µs / chunk: 100-chunk replies, {label}",
-                         f"{_number(figure.get('us_per_chunk'), 2)} µs "
+                         f"{_number(value, 2)} µs "
                          f"({_number(figure.get('us_per_round_trip'), 0)} µs a reply, "
-                         f"{_number(figure.get('round_trips_per_s'), 0)} replies/s)", "", "-"))  # fmt: skip
+                         f"{_number(figure.get('round_trips_per_s'), 0)} replies/s)",
+                         f"≤ {BURST_US_PER_CHUNK} µs" if burst else "",
+                         check(None if not burst or value is None
+                               else value <= BURST_US_PER_CHUNK)))  # fmt: skip
+    if "efficiency_wss" in medians:
+        figures = medians["efficiency_wss"]
+        for user, label in (("wslocust", f"ChatbotUser, plain, {settings.users} users, no wait"),
+                            ("naive", "naive websocket-client user over TLS (reference)")):  # fmt: skip
+            figure = figures.get(user, {})
+            rows.append((f"CPU µs / round trip, wss://: {label}",
+                         f"{_number(figure.get('us_per_round_trip'), 2)} µs "
+                         f"({_number(figure.get('round_trips_per_s'), 0)} /s, "
+                         f"client {_number(100 * (figure.get('cpu_share') or 0), 0)}% CPU, "
+                         f"target {_number(100 * (figure.get('server_cpu_share') or 0), 0)}%)",
+                         "", "-"))  # fmt: skip
+        relative = figures.get("relative_to_naive")
+        rows.append(("CPU a round trip, wss://: ChatbotUser over the naive user, in the same runs",
+                     f"{_number(relative, 3)}", f"≤ {WSS_RELATIVE_TO_NAIVE}",
+                     check(None if relative is None else relative <= WSS_RELATIVE_TO_NAIVE)))  # fmt: skip
+    if "per_chunk" in medians:
+        for case, figure in medians["per_chunk"].items():
+            if not isinstance(figure, dict):
+                continue  # the run's own notes (attempt, quiet wait)
+            scheme, protocol, pace = case.split()
+            ours, naive = figure.get("wslocust", {}), figure.get("naive-stream", {})
+            relative = figure.get("relative_to_naive")
+            paced = pace == "paced"
+            how = f"{settings.chunk_gap_ms:g} ms apart" if paced else "at once"
+            rows.append((f"CPU µs / chunk, {scheme}:// {protocol}, {settings.chunk_count} chunks {how}, "
+                         f"{settings.chunk_users} users: wslocust vs naive user",
+                         f"{_number(ours.get('us_per_chunk'), 2)} vs "
+                         f"{_number(naive.get('us_per_chunk'), 2)} µs "
+                         f"({_number(relative, 3)} of it; {_number(ours.get('chunks_per_s'), 0)} vs "
+                         f"{_number(naive.get('chunks_per_s'), 0)} chunks/s, client "
+                         f"{_number(100 * (ours.get('cpu_share') or 0), 0)}% vs "
+                         f"{_number(100 * (naive.get('cpu_share') or 0), 0)}% CPU)",
+                         f"≤ {CHUNK_RELATIVE_TO_NAIVE} of the naive user's" if paced else "",
+                         check(None if not paced or relative is None
+                               else relative <= CHUNK_RELATIVE_TO_NAIVE)))  # fmt: skip
+    if "users_per_core" in medians:
+        figure = medians["users_per_core"]
+        reference = figure.get("reference", {})
+        users, share = figure.get("connected"), figure.get("cpu_share")
+        at_cpu = figure.get("users_at_cpu")
+        runs_reached = [run.get("ramp_ended") for run in runs_of.get("users_per_core", [])]
+        reached = bool(runs_reached) and all(ended == "reached" for ended in runs_reached)
+        how = "held" if reached else f"extrapolated; the ramp ended: {', '.join(map(str, runs_reached))}"
+        server = figure.get("server") or {}
+        rows.append(("users per core: ChatbotUsers against an LLM-paced bot (first token "
+                     f"{settings.llm_ttft_ms:g} ms, {settings.llm_tokens} tokens {settings.llm_gaps_ms} ms "
+                     f"apart, think {settings.llm_think_s} s), "
+                     f"users held where the process uses {100 * settings.llm_cpu:g}% of a core",
+                     f"{_number(at_cpu, 0)} users ({how}; {_number(users, 0)} users connected at "
+                     f"{_number(100 * (share or 0), 0)}% CPU, "
+                     f"{_number(figure.get('users_per_core'), 0)} a full core; "
+                     f"{_number(figure.get('chunks_per_s'), 0)} chunks/s, "
+                     f"{_number(figure.get('us_per_chunk'), 2)} µs a chunk; target "
+                     f"{_number(100 * (figure.get('server_cpu_share') or 0), 0)}% CPU, its timers "
+                     f"{_number(server.get('late_max_ms'), 0)} ms late at most)",
+                     f"≥ {USERS_PER_CORE:,}",
+                     check(None if at_cpu is None else at_cpu >= USERS_PER_CORE)
+                     + ("" if reached else " (extrapolated)")))  # fmt: skip
+        for key, label in (("ttft_p50_ms", "TTFT p50"), ("ttft_p99_ms", "TTFT p99"),
+                           ("ttft_beyond_target_p50_ms", "TTFT beyond the target's first chunk, p50"),
+                           ("ttft_beyond_target_p99_ms", "TTFT beyond the target's first chunk, p99"),
+                           ("total_beyond_target_p50_ms", "total beyond the target's end, p50"),
+                           ("total_beyond_target_p99_ms", "total beyond the target's end, p99")):  # fmt: skip
+            difference = figure.get(f"{key}_difference")
+            rows.append((f"users per core, {label}: Locust ({_number(users, 0)} users) vs raw loops",
+                         f"{_number(figure.get(key), 2)} vs {_number(reference.get(key), 2)} ms "
+                         f"(Δ {_number(difference, 2)}; {_number(figure.get('replies_recorded'), 0)} vs "
+                         f"{_number(reference.get('replies'), 0)} replies)", "within ±1 ms",
+                         check(None if difference is None else abs(difference) <= 1.0)))  # fmt: skip
     if "connections" in medians:
         for count, figure in medians["connections"].items():
             if not isinstance(figure, dict):
@@ -616,13 +647,15 @@ def table(medians: dict[str, Any], settings: Settings) -> str:
                          f"{_number(figure.get('pings_answered'), 0)} pings answered",
                          "15,000 at ≤ 20 KB" if count == "15000" else "",
                          check(ok) if count == "15000" else "-"))  # fmt: skip
-    if "fidelity" in medians:
-        figure = medians["fidelity"]
+    for section, scheme in (("fidelity", ""), ("fidelity_wss", " wss://")):
+        if section not in medians:
+            continue
+        figure = medians[section]
         reference = figure.get("reference", {})
         for key, label in (("ttft_p50_ms", "TTFT p50"), ("ttft_p99_ms", "TTFT p99"),
                            ("total_p50_ms", "total p50"), ("total_p99_ms", "total p99")):  # fmt: skip
             difference = figure.get(f"{key}_difference")
-            rows.append((f"fidelity {label}: Locust ({settings.fidelity_users:,} users, "
+            rows.append((f"fidelity{scheme} {label}: Locust ({settings.fidelity_users:,} users, "
                          f"{_number(100 * (figure.get('cpu_share') or 0), 0)}% CPU) vs raw loop",
                          f"{_number(figure.get(key), 2)} vs {_number(reference.get(key), 2)} ms "
                          f"(Δ {_number(difference, 2)})", "within ±1 ms",
@@ -637,18 +670,28 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", help="comma-separated figures: " + ",".join(FIGURES))
+    parser.add_argument(
+        "--only", help="comma-separated figures (default: the first five): " + ",".join(FIGURES)
+    )
     parser.add_argument("--runs", type=int, help="runs of each figure (default 3)")
     parser.add_argument("--quick", action="store_true", help="about a second a figure (smoke test)")
     parser.add_argument("--connections", help="idle connection counts, comma-separated")
     parser.add_argument("--json", help="write the results here (default benchmarks/results/TIME.json)")
+    parser.add_argument("--retries", type=int, help="runs again a disturbed run this many times at most (3)")
+    parser.add_argument(
+        "--quiet-wait", type=float, help="seconds to wait for a quiet machine before a run (120)"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     settings = Settings.quick() if args.quick else Settings()
     if args.runs:
         settings.runs = args.runs
+    if args.retries is not None:
+        settings.retries = args.retries
+    if args.quiet_wait is not None:
+        settings.quiet_wait_s = args.quiet_wait
     if args.connections:
         settings.connections = [int(count) for count in args.connections.split(",")]
-    chosen = args.only.split(",") if args.only else list(FIGURES)
+    chosen = args.only.split(",") if args.only else list(DEFAULT_FIGURES)
     unknown = set(chosen) - set(FIGURES)
     if unknown:
         parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
@@ -656,6 +699,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the targets inherit it
     node = ensure_node()
     report: dict[str, Any] = {"machine": machine(), "settings": asdict(settings), "runs": {}, "medians": {}}
+    path = Path(args.json) if args.json else HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json")
     started = time.monotonic()
     for name in chosen:
         runs = []
@@ -664,11 +708,10 @@ def main(argv: Iterable[str] | None = None) -> int:
             runs.append(measure(name, node, settings, run))
         report["runs"][name] = runs
         report["medians"][name] = median_of(runs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")  # each figure as it ends
     report["elapsed_s"] = round(time.monotonic() - started, 1)
-    path = Path(args.json) if args.json else HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")  # before anything can fail
-    text = table(report["medians"], settings)
+    text = table(report["medians"], settings, report["runs"])
     disturbed = [f"{name} run {index + 1} ({run['other_load_max']:.2f} cores)"
                  for name, runs in report["runs"].items() for index, run in enumerate(runs)
                  if run["other_load_max"] > settings.quiet_cores]  # fmt: skip
