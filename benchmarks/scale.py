@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from run import ensure_node, read_line  # noqa: E402
+from processes import ensure_node, read_line  # noqa: E402
 
 from wslocust.source_addresses import parse_source_addresses  # noqa: E402
 

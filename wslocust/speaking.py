@@ -20,9 +20,10 @@ from .audio.wav import AudioError
 from .client import ChatClient
 from .datasets import PromptRecord
 from .errors import ConfigurationError
+from .report import report_reply
 from .settings import required, setting
 from .values import count, number
-from .voice import ask_audio, fire_reply
+from .voice import ask_audio
 from .wire.protocols import Protocol
 from .wire.reply import Reply
 
@@ -151,7 +152,7 @@ class VoiceAsker:
         except AudioError as error:  # checked at start-up: the file went away since
             reply = Reply(prompt=record.prompt, name=name or client.default_name, record=record.fields)
             reply.error, reply.started_at = ConfigurationError(f"{record.source}: {error}"), time.time()
-            fire_reply(client, reply)
+            report_reply(client.environment, client.checks, reply)
             return reply
         if frames is None:
             return None

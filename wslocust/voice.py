@@ -59,15 +59,16 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
+from .report import report_reply
 from .sockets import SO_TIMESTAMPNS, receive_buffer, stamp_receptions
 from .sockets import raw_socket as _raw_socket
 from .wire.connection import Close, Connection, Pong, Send
 from .wire.managed import ManagedConnection
 from .wire.protocols import Message
-from .wire.reply import REQUEST_TYPE, Reply
+from .wire.reply import Reply
 from .wire.voice import VoiceTimes
 
-__all__ = ["Pacer", "VoiceStream", "ask_audio", "fire_reply", "pacer"]
+__all__ = ["Pacer", "VoiceStream", "ask_audio", "pacer"]
 
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
 _TIMESPEC = struct.Struct("@qq")
@@ -302,32 +303,8 @@ def ask_audio(
         if reply.started_at and client.on_stopped_mid_reply is not None:
             client.on_stopped_mid_reply(reply)
         raise
-    fire_reply(client, reply)
+    report_reply(client.environment, client.checks, reply)
     return reply
-
-
-def fire_reply(client: ChatClient, reply: Reply) -> None:
-    """Run the client's checks on a complete reply and fire its ``WS`` request event, as
-    :meth:`ChatClient.ask <wslocust.client.ChatClient.ask>` does."""
-    for check in client.checks:
-        if reply.error is not None:
-            break
-        reply.error = check(reply)
-    client.environment.events.request.fire(
-        request_type=REQUEST_TYPE,
-        name=reply.name,
-        response_time=reply.total_time_ms,
-        response_length=reply.bytes,
-        exception=reply.error,
-        context={
-            "time_to_first_chunk_ms": reply.time_to_first_chunk_ms,
-            "chunks": reply.chunks,
-            "reply": reply.text,
-        },
-        response=reply,
-        start_time=reply.started_at,
-        url=None,
-    )
 
 
 def _masked_frame(message: Message) -> bytes:
