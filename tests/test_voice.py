@@ -255,6 +255,21 @@ def test_fixed_size_packets_go_out_every_packet_ms(recorded_env, raw_server) -> 
     assert abs((arrivals[-1] - arrivals[0]) * 1000.0 - 250.0) < TOLERANCE_MS
 
 
+def test_an_audio_turn_counts_its_frames_in_the_traffic(recorded_env, raw_server) -> None:
+    environment, _ = recorded_env
+    arrivals: list[float] = []
+    server = raw_server(voice_server(arrivals, answer_at_frame=6))
+    client = client_of(environment, server)
+    assert client.connect()
+    traffic = client._connection.traffic
+    before = (traffic.prompts, traffic.messages_sent, traffic.bytes_sent)
+    reply = ask_audio(client, packet_frames(6, 3200, 20.0), prompt="packets")
+    assert reply.error is None, reply.error
+    # 6 binary messages of 3,200 bytes, each with a 2-byte header, a 2-byte length and a 4-byte mask
+    after = (traffic.prompts, traffic.messages_sent, traffic.bytes_sent)
+    assert tuple(b - a for a, b in zip(before, after, strict=True)) == (1, 6, 6 * (3200 + 8))
+
+
 @pytest.mark.parametrize("users", [50])
 def test_many_utterances_at_once_share_the_pacer_and_stay_on_time(
     recorded_env, raw_server, users: int

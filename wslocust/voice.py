@@ -353,6 +353,7 @@ def _turn(
     if after:
         payloads[-1] += b"".join(map(frame, after))
     connection.expect(reply)
+    connection.traffic.prompts += 1  # traffic: a turn is a prompt (for the replies in flight)
     hub = get_hub()
     loop = hub.loop
     raw = _raw_socket(sock)
@@ -466,6 +467,13 @@ def _turn(
         if sender is not None:
             sender.greenlet.kill(block=False)
         voice.frames_sent = max(voice.frames_sent, stream.index)
+        # traffic: counted a turn, never a frame: the payloads handed to the socket (the first
+        # carries the protocol's opening messages, the last its closing ones)
+        sent = min(stream.index, len(payloads))
+        traffic = connection.traffic
+        traffic.messages_sent += len(messages[:sent]) + (len(before) if sent else 0)
+        traffic.messages_sent += len(after) if sent == len(payloads) else 0
+        traffic.bytes_sent += sum(map(len, payloads[:sent]))
     if error is not None:
         connection.fail(reply, error, (perf_counter() - start) * 1000.0)
     if reply.error is not None and reply.error.kind != "bot_error":
