@@ -95,6 +95,7 @@ __all__ = [
     "load_run",
     "load_summary",
     "percentile_key",
+    "read_summary",
     "resolve_prefix",
 ]
 
@@ -483,12 +484,8 @@ def _read_failed_replies(path: Path) -> pd.DataFrame | None:
     return frame.sort_values("end", kind="stable").reset_index(drop=True)
 
 
-def load_summary(path: Path) -> dict[str, Any]:
-    """Read wslocust's JSON summary (``--summary-json``): its ``run``, ``gates`` and ``steps`` sections
-    say what was run, the gates' verdict and a stress test's breaking point (docs/outputs.md).
-
-    Returns:
-        Those sections (:data:`SUMMARY_SECTIONS`), the ones the file has: what the analysis reads.
+def read_summary(path: Path) -> dict[str, Any]:
+    """Read wslocust's JSON summary (``--summary-json``) whole.
 
     Raises:
         InputError: the file is missing, unreadable or not a JSON object; the message names it.
@@ -503,6 +500,20 @@ def load_summary(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: cannot read: {error.strerror}") from None
     if not isinstance(summary, dict):
         raise InputError(f"{path}: not a JSON summary (not an object)")
+    return summary
+
+
+def load_summary(path: Path) -> dict[str, Any]:
+    """Read wslocust's JSON summary (``--summary-json``): its ``run``, ``gates`` and ``steps`` sections
+    say what was run, the gates' verdict and a stress test's breaking point (docs/outputs.md).
+
+    Returns:
+        Those sections (:data:`SUMMARY_SECTIONS`), the ones the file has: what the analysis reads.
+
+    Raises:
+        InputError: the file is missing, unreadable or not a JSON object; the message names it.
+    """
+    summary = read_summary(path)
     return {section: summary[section] for section in SUMMARY_SECTIONS if section in summary}
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from .cli import EXIT_OK, PROG, add_common, run_command
 from .errors import InputError
+from .load import read_summary
 
 __all__ = ["COLUMNS", "SUMMARY_PATHS", "VOICE_SUFFIX", "build_parser", "format_voice", "load_voice", "main"]
 
@@ -120,15 +121,7 @@ def _at(section: Mapping[str, Any], path: str) -> float:
 
 
 def _from_summary(path: Path) -> pd.DataFrame:
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file (wslocust writes it with --summary-json PATH)") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not a JSON summary ({str(error).splitlines()[0]})") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror}") from None
-    voice = summary.get("voice") if isinstance(summary, dict) else None
+    voice = read_summary(path).get("voice")
     if not isinstance(voice, dict):
         raise InputError(f"{path}: no voice section (the run had no audio turns)")
     by_name = voice.get("by_name")
