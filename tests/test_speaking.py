@@ -115,6 +115,21 @@ def test_audio_turns_with_several_prompts_in_flight_are_refused(tmp_path: Path) 
         check_voice(Speaker, environment, [], 24000, 4)
 
 
+def test_packets_holding_more_than_an_utterance_may_stop_the_start_naming_the_options() -> None:
+    environment = Environment(parsed_options=options(audio_packets="1000000000"))
+    with pytest.raises(ConfigurationError, match=r"--audio-packets 1000000000: .* at most 64 MiB"):
+        check_voice(Speaker, environment, [], 24000, 1)
+
+
+def test_a_trailing_silence_longer_than_an_utterance_may_hold_stops_the_start_naming_the_record(
+    tmp_path: Path,
+) -> None:
+    dataset = write_jsonl(tmp_path / "voice.jsonl", {"name": "tone", "audio": {"seconds": 1}})
+    environment = Environment(parsed_options=options(audio_trailing_silence_ms="1e12"))
+    with pytest.raises(ConfigurationError, match=r"voice\.jsonl:1: .*--audio-trailing-silence-ms"):
+        check_voice(Speaker, environment, load_prompts(dataset), 24000, 1)
+
+
 def test_an_asker_speaks_records_with_audio_or_every_record_with_packets(tmp_path: Path) -> None:
     dataset = write_jsonl(tmp_path / "voice.jsonl", {"prompt": "text"}, {"audio": {"seconds": 1}})
     text, spoken = load_prompts(dataset)

@@ -106,7 +106,10 @@ class VoiceSettings:
             AudioError: the audio cannot be read now or cut into frames.
         """
         if self.packets is not None:
-            return _packets(self.packets, self.packet_bytes, self.packet_ms, self.trailing_silence_ms)
+            try:
+                return _packets(self.packets, self.packet_bytes, self.packet_ms, self.trailing_silence_ms)
+            except ValueError as error:
+                raise AudioError(f"--audio-packets {self.packets}: {error}") from None
         if audio is not None:
             return utterance(audio, rate, self.frame_ms, self.trailing_silence_ms)
         return None
@@ -195,4 +198,7 @@ def check_voice(
             except AudioError as error:
                 raise ConfigurationError(f"{record.source}: {error}") from None
     if settings.packets is not None:
-        settings.frames(None, rate)
+        try:
+            settings.frames(None, rate)
+        except AudioError as error:
+            raise ConfigurationError(str(error)) from None

@@ -125,6 +125,21 @@ def test_a_frame_too_short_for_one_sample_is_refused() -> None:
         cut_frames(silence(1.0, 8000), 0.01)
 
 
+@pytest.mark.parametrize(
+    ("frame_ms", "trailing_silence_ms"), [(1e9, 0.0), (20.0, 1e12)], ids=["frame", "trailing silence"]
+)
+def test_an_utterance_above_the_most_audio_it_may_hold_is_refused_before_it_is_made(
+    frame_ms: float, trailing_silence_ms: float
+) -> None:
+    with pytest.raises(ValueError, match="an utterance holds at most 64 MiB"):
+        cut_frames(silence(1.0, 8000), frame_ms, trailing_silence_ms)
+
+
+def test_packets_above_the_most_audio_an_utterance_may_hold_are_refused_before_they_are_made() -> None:
+    with pytest.raises(ValueError, match="an utterance holds at most 64 MiB"):
+        packet_frames(10**9, 3200, 100.0)
+
+
 def test_packets_have_the_fixed_size_and_count_asked() -> None:
     packets = packet_frames(100, 3200, 100.0, trailing_silence_ms=200.0)
     assert len(packets.frames) == 102
@@ -149,6 +164,7 @@ def test_a_records_audio_names_a_wav_beside_the_dataset_or_synthetic_seconds(tmp
         ({"seconds": 0}, "seconds must be a number above 0"),
         ({"seconds": math.nan}, "seconds must be a number above 0"),
         ({"seconds": -1}, "seconds must be a number above 0"),
+        ({"seconds": 1e12}, "seconds must be a number above 0 to 600"),
         ({"seconds": 1, "kind": "speech"}, "kind must be one of tone, noise"),
         ({"wav": "a.wav", "seconds": 1}, "not both"),
         ({"file": "a.wav"}, "unknown field 'file'"),

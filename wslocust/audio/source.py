@@ -19,13 +19,16 @@ from .resample import resample
 from .synthetic import AUDIO_KINDS, synthetic
 from .wav import AudioError, read_wav, wav_format
 
-__all__ = ["AUDIO_FIELD", "SYNTHETIC_RATE", "AudioSource", "parse_audio", "utterance"]
+__all__ = ["AUDIO_FIELD", "MAX_SYNTHETIC_S", "SYNTHETIC_RATE", "AudioSource", "parse_audio", "utterance"]
 
 AUDIO_FIELD = "audio"
 """The record field naming an utterance's audio."""
 
 SYNTHETIC_RATE = 24000
 """The rate synthetic audio is made at when the protocol takes any rate."""
+
+MAX_SYNTHETIC_S = 600.0
+"""The longest synthetic utterance, in seconds (made in memory at start-up)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +74,11 @@ def parse_audio(raw: Any, base: Path) -> AudioSource:
         isinstance(seconds, bool)
         or not isinstance(seconds, int | float)
         or not math.isfinite(seconds)
-        or seconds <= 0
+        or not 0 < seconds <= MAX_SYNTHETIC_S
     ):
-        raise AudioError(f"{AUDIO_FIELD!r}: seconds must be a number above 0, got {seconds!r}")
+        raise AudioError(
+            f"{AUDIO_FIELD!r}: seconds must be a number above 0 to {MAX_SYNTHETIC_S:g}, got {seconds!r}"
+        )
     kind = raw.get("kind", "tone")
     if kind not in AUDIO_KINDS:
         raise AudioError(f"{AUDIO_FIELD!r}: kind must be one of {', '.join(AUDIO_KINDS)}, got {kind!r}")
