@@ -47,3 +47,16 @@ def test_the_embedded_demo_speaks_the_socketio_event_names_the_users_are_given(t
     ws = [row for row in rows if row["Type"] == "WS"]
     assert sum(int(row["Request Count"]) for row in ws) > 2 * 10
     assert sum(int(row["Failure Count"]) for row in rows) == 0
+
+
+@pytest.mark.slow
+def test_the_embedded_demo_answers_json_users_sending_audio_packets_in_json(tmp_path: Path) -> None:
+    """``--protocol json --audio-packets N`` on the embedded demo: each turn's transcript comes as
+    ``{"type": "transcript", ...}`` then ``{"type": "end"}``, which ends a JSON reply: none times out."""
+    rows = run_on_the_demo(
+        tmp_path, "-f", str(ROOT / "locustfiles" / "voice.py"), "--protocol", "json",
+        "--audio-packets", "3", "--audio-packet-ms", "20", "--demo-voice-delay-ms", "0", "--reply-timeout", "1",
+    )  # fmt: skip
+    ws = [row for row in rows if row["Type"] == "WS"]
+    assert sum(int(row["Request Count"]) for row in ws) >= 2
+    assert sum(int(row["Failure Count"]) for row in rows) == 0

@@ -25,8 +25,12 @@ _SOCKETIO_OPTIONS = ("socketio_event", "socketio_reply_event", "socketio_end_eve
 
 
 def _protocol_args(environment: Environment, users: list[type[WebSocketUser]]) -> list[str]:
-    """The demo bot's ``--protocol`` and Socket.IO options when every user speaks Socket.IO or Rasa."""
+    """The demo bot's ``--protocol`` and Socket.IO options when every user speaks Socket.IO or Rasa;
+    its ``--stt-format simple`` when every user speaks JSON (audio packets' transcripts then end with
+    ``{"type": "end"}``, which ends a JSON reply; Deepgram's results would never end one)."""
     names = {cls.connection_settings(environment, url="ws://127.0.0.1").protocol.name for cls in users}
+    if names == {"json"}:
+        return ["--stt-format=simple"]
     if len(names) != 1 or (name := names.pop()) not in _HELD_PROTOCOLS:
         return []  # --protocol auto: each request's shape says
     args = [f"--protocol={name}"]
