@@ -182,3 +182,14 @@ def test_an_utterance_is_resampled_to_the_protocols_rate_and_made_once(tmp_path:
     assert {len(frame) for frame in frames.frames} == {960}  # 20 ms at 24 kHz
     assert utterance(source, 24000, 20.0, 0.0) is frames
     assert len(utterance(source, None, 20.0, 0.0).frames[0]) == 640  # any rate: its own
+
+
+def test_a_wav_too_long_once_resampled_is_refused_before_it_is_resampled(tmp_path: Path) -> None:
+    source = AudioSource(wav=str(write_wav(tmp_path / "slow.wav", bytes(2 * 100_000), rate=1)))
+    with pytest.raises(AudioError, match=r"slow\.wav.* an utterance holds at most 64 MiB"):
+        utterance(source, 24000, 20.0, 0.0)  # 100,000 s at 24 kHz: 4.8 GB
+
+
+def test_synthetic_audio_too_long_at_the_protocols_rate_is_refused_before_it_is_made() -> None:
+    with pytest.raises(AudioError, match=r"\(audio tone 600 s\).* an utterance holds at most 64 MiB"):
+        utterance(AudioSource(seconds=600.0), 192000, 20.0, 0.0)  # 230 MB

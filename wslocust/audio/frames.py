@@ -9,23 +9,23 @@ from dataclasses import dataclass
 from .synthetic import synthetic
 from .wav import Pcm
 
-__all__ = ["MAX_UTTERANCE_BYTES", "Frames", "cut_frames", "packet_frames"]
+__all__ = ["MAX_UTTERANCE_BYTES", "Frames", "check_utterance_bytes", "cut_frames", "packet_frames"]
 
 MAX_UTTERANCE_BYTES = 64 * 1024 * 1024
 """The most audio an utterance may hold, its trailing silence included: 64 MiB, over 20 minutes of
 24 kHz PCM16. Each turn frames its utterance afresh, so a longer one would exhaust the memory."""
 
 
-def _check_size(count: int, size: int, culprits: str) -> None:
-    """Refuse ``count`` frames of ``size`` bytes above :data:`MAX_UTTERANCE_BYTES`, before any is made.
+def check_utterance_bytes(size: int, what: str, culprits: str) -> None:
+    """Refuse an utterance of ``size`` bytes above :data:`MAX_UTTERANCE_BYTES`, before it is made.
 
     Raises:
-        ValueError: too much audio, naming ``culprits`` (what to shorten).
+        ValueError: too much audio, saying ``what`` it is and ``culprits`` (what to shorten).
     """
-    if count * size > MAX_UTTERANCE_BYTES:
+    if size > MAX_UTTERANCE_BYTES:
         raise ValueError(
-            f"{count:,} frames of {size:,} bytes are {count * size / 2**20:,.0f} MiB: an utterance holds "
-            f"at most {MAX_UTTERANCE_BYTES // 2**20} MiB (shorten {culprits})"
+            f"{what} are {size / 2**20:,.0f} MiB: an utterance holds at most "
+            f"{MAX_UTTERANCE_BYTES // 2**20} MiB (shorten {culprits})"
         )
 
 
@@ -59,8 +59,11 @@ def cut_frames(pcm: Pcm, frame_ms: float, trailing_silence_ms: float = 0.0) -> F
         raise ValueError(f"a frame of {frame_ms:g} ms holds no sample at {pcm.rate} Hz")
     samples = pcm.samples
     silent = -int(-trailing_silence_ms // frame_ms) if trailing_silence_ms > 0 else 0
-    _check_size(
-        -(-len(samples) // size) + silent, size, "the audio, --audio-frame-ms or --audio-trailing-silence-ms"
+    count = -(-len(samples) // size) + silent
+    check_utterance_bytes(
+        count * size,
+        f"{count:,} frames of {size:,} bytes",
+        "the audio, --audio-frame-ms or --audio-trailing-silence-ms",
     )
     frames = [samples[offset : offset + size] for offset in range(0, len(samples), size)]
     if frames and len(frames[-1]) < size:
@@ -78,7 +81,11 @@ def packet_frames(count: int, size: int, frame_ms: float, trailing_silence_ms: f
         ValueError: the packets would hold more than :data:`MAX_UTTERANCE_BYTES`.
     """
     silent = -int(-trailing_silence_ms // frame_ms) if trailing_silence_ms > 0 else 0
-    _check_size(count + silent, size, "--audio-packets, --audio-packet-bytes or --audio-trailing-silence-ms")
+    check_utterance_bytes(
+        (count + silent) * size,
+        f"{count + silent:,} packets of {size:,} bytes",
+        "--audio-packets, --audio-packet-bytes or --audio-trailing-silence-ms",
+    )
     rate = max(round(size / 2 / (frame_ms / 1000.0)), 1)  # the tone's rate: the one the shape implies
     tone = synthetic(max(size / 2 / rate, 1 / rate), rate).samples
     packet = (tone * (size // max(len(tone), 1) + 1))[:size]

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .frames import Frames, cut_frames
+from .frames import Frames, check_utterance_bytes, cut_frames
 from .resample import resample
 from .synthetic import AUDIO_KINDS, synthetic
 from .wav import AudioError, read_wav, wav_format
@@ -93,13 +93,19 @@ def utterance(source: AudioSource, rate: int | None, frame_ms: float, trailing_s
     Raises:
         AudioError: the WAV file cannot be read now, or a frame would hold no sample.
     """
-    if source.wav is not None:
-        pcm = read_wav(source.wav)
-        if rate is not None:
-            pcm = resample(pcm, rate)
-    else:
-        pcm = synthetic(source.seconds, rate or SYNTHETIC_RATE, source.kind)
     try:
+        if source.wav is not None:
+            pcm = read_wav(source.wav)
+            if rate is not None:
+                size = 2 * round(len(pcm.samples) // 2 * rate / pcm.rate)
+                check_utterance_bytes(size, f"{pcm.rate} Hz resampled to {rate} Hz", "the audio")
+                pcm = resample(pcm, rate)
+        else:
+            size = 2 * round(source.seconds * (rate or SYNTHETIC_RATE))
+            check_utterance_bytes(size, f"{source.seconds:g} s at {rate or SYNTHETIC_RATE} Hz", "the audio")
+            pcm = synthetic(source.seconds, rate or SYNTHETIC_RATE, source.kind)
         return cut_frames(pcm, frame_ms, trailing_silence_ms)
-    except ValueError as error:
+    except ValueError as error:  # AudioError included: read_wav's name the file already
+        if isinstance(error, AudioError):
+            raise
         raise AudioError(f"{source.describe()}: {error}") from None
