@@ -338,6 +338,37 @@ def test_stt_the_services_last_message_ends_the_reply() -> None:
     assert isinstance(protocol.feed('{"type": "Termination"}')[0], End)
 
 
+def test_stt_the_end_message_trailing_a_turns_final_result_does_not_end_the_next_turn() -> None:
+    """A turn ends at its final result after the close-stream; the service's end message (Metadata)
+    that follows it, read at the next turn's start, is the earlier turn's."""
+    protocol = BinarySttProtocol()
+    protocol.audio_start({})
+    protocol.audio_end()
+    assert isinstance(protocol.feed(json.dumps(FINAL))[-1], End)
+    protocol.audio_start({})
+    protocol.audio_end()
+    assert not protocol.feed('{"type": "Metadata", "request_id": "x"}')
+    assert isinstance(protocol.feed(json.dumps(FINAL))[-1], End)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [INTERIM, {"type": "Results", "is_final": True, "channel": {"alternatives": [{"transcript": ""}]}}],
+    ids=["interim", "empty"],
+)
+def test_stt_an_end_message_after_another_message_of_the_next_turn_ends_that_turn(first) -> None:
+    """Another message came between (a transcript, or the empty result of a silent utterance): the
+    end message is the next turn's own."""
+    protocol = BinarySttProtocol()
+    protocol.audio_start({})
+    protocol.audio_end()
+    protocol.feed(json.dumps(FINAL))
+    protocol.audio_start({})
+    protocol.audio_end()
+    protocol.feed(json.dumps(first))
+    assert isinstance(protocol.feed('{"type": "Metadata", "request_id": "x"}')[-1], End)
+
+
 def test_stt_simple_transcript_messages_are_read_at_the_paths_given() -> None:
     protocol = BinarySttProtocol(text_path="text", final_path="final")
     protocol.audio_start({})

@@ -98,6 +98,9 @@ class BinarySttProtocol(Protocol):
             raise ConfigurationError(f"--stt-error: {refused}") from None
         self._closed = False  # the close-stream went: the next final result ends the reply
         self._finals = 0  # the awaited reply's final results so far
+        self._end_may_trail = False
+        """A reply ended at a final result: the service's end message (Metadata) may still follow,
+        and, when it is the next message read, is that earlier turn's."""
 
     @staticmethod
     def _json_text(text: str | None, default: str, option: str) -> str:
@@ -158,6 +161,7 @@ class BinarySttProtocol(Protocol):
             return (Failure(str(detail) if detail is not None else message[:200]),)
         text = get_path(document, self.text_path)
         events: list[Event] = []
+        trailing, self._end_may_trail = self._end_may_trail, False  # only the very next message
         if isinstance(text, str) and text:
             final = bool(get_path(document, self.final_path))
             events.append(Transcript(text, final=final))
@@ -165,8 +169,11 @@ class BinarySttProtocol(Protocol):
                 events.append(Chunk(text if not self._finals else " " + text))
                 self._finals += 1
                 if self._closed:
+                    self._end_may_trail = True
                     events.append(End(document))
                     return events
         if self.end(document):
+            if trailing:  # the earlier turn's end message, late: not this turn's end
+                return events
             events.append(End(document))
         return events
