@@ -92,7 +92,7 @@ class VoiceStream:
     """
 
     __slots__ = (
-        "error", "finished_at", "index", "interval_s", "payloads", "pending", "raw",
+        "error", "finished_at", "index", "interval_s", "on_sent", "payloads", "pending", "raw",
         "speech_frames", "start", "stopped", "voice", "wake",
     )  # fmt: skip
 
@@ -118,6 +118,8 @@ class VoiceStream:
         self.error: OSError | None = None
         self.stopped = False
         self.wake: Callable[[], None] | None = None
+        self.on_sent: Callable[[], None] | None = None
+        """Called once the last payload went out (the protocol's :meth:`audio_sent`)."""
 
     @property
     def done(self) -> bool:
@@ -137,6 +139,8 @@ class VoiceStream:
             if index == len(payloads):
                 self.finished_at = now
                 self.voice.frames_sent = index
+                if self.on_sent is not None:
+                    self.on_sent()
                 self._woken()
                 return None
             due = start + index * interval_s
@@ -369,6 +373,7 @@ def _turn(
         reply.started_at -= start - scheduled_at
         start = scheduled_at
     stream = VoiceStream(raw, payloads, start, interval_s, voice, min(frames.speech_frames, len(payloads)))
+    stream.on_sent = protocol.audio_sent
     waiter = Waiter(hub)
     stream.wake = lambda: loop.run_callback(waiter.switch, None)
     sender: _SenderGreenlet | None = None

@@ -325,9 +325,21 @@ def test_stt_the_first_final_result_after_the_close_stream_ends_the_reply() -> N
     protocol.audio_start({})
     protocol.feed(json.dumps(FINAL))
     protocol.audio_end()
+    protocol.audio_sent()
     events = protocol.feed(json.dumps(FINAL))
     assert events[:2] == [Transcript("hello world", final=True), Chunk(" hello world")]
     assert isinstance(events[2], End)
+
+
+def test_stt_a_final_result_before_the_close_stream_went_out_does_not_end_the_reply() -> None:
+    """The close-stream is built with the turn's frames, before they go: a final result of a segment
+    mid-utterance (Deepgram sends them) is not the last until the I/O says the close-stream went."""
+    protocol = BinarySttProtocol()
+    protocol.audio_start({})
+    protocol.audio_end()
+    assert not any(isinstance(event, End) for event in protocol.feed(json.dumps(FINAL)))
+    protocol.audio_sent()
+    assert isinstance(protocol.feed(json.dumps(FINAL))[-1], End)
 
 
 def test_stt_the_services_last_message_ends_the_reply() -> None:
@@ -344,9 +356,11 @@ def test_stt_the_end_message_trailing_a_turns_final_result_does_not_end_the_next
     protocol = BinarySttProtocol()
     protocol.audio_start({})
     protocol.audio_end()
+    protocol.audio_sent()
     assert isinstance(protocol.feed(json.dumps(FINAL))[-1], End)
     protocol.audio_start({})
     protocol.audio_end()
+    protocol.audio_sent()
     assert not protocol.feed('{"type": "Metadata", "request_id": "x"}')
     assert isinstance(protocol.feed(json.dumps(FINAL))[-1], End)
 
@@ -362,9 +376,11 @@ def test_stt_an_end_message_after_another_message_of_the_next_turn_ends_that_tur
     protocol = BinarySttProtocol()
     protocol.audio_start({})
     protocol.audio_end()
+    protocol.audio_sent()
     protocol.feed(json.dumps(FINAL))
     protocol.audio_start({})
     protocol.audio_end()
+    protocol.audio_sent()
     protocol.feed(json.dumps(first))
     assert isinstance(protocol.feed('{"type": "Metadata", "request_id": "x"}')[-1], End)
 
@@ -373,6 +389,7 @@ def test_stt_simple_transcript_messages_are_read_at_the_paths_given() -> None:
     protocol = BinarySttProtocol(text_path="text", final_path="final")
     protocol.audio_start({})
     protocol.audio_end()
+    protocol.audio_sent()
     events = protocol.feed('{"type": "transcript", "text": "hi", "final": true}')
     assert events[:2] == [Transcript("hi", final=True), Chunk("hi")]
     assert isinstance(events[2], End)

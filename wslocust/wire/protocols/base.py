@@ -315,6 +315,11 @@ class Protocol(ABC):
         """The messages to send after the utterance's last frame (a commit, a close-stream)."""
         return ()
 
+    def audio_sent(self) -> None:
+        """The utterance's last frame and :meth:`audio_end`'s messages went out (the I/O says so;
+        the messages are built before the first frame goes)."""
+        return None
+
     def closing(self) -> Sequence[Message]:
         """The messages to send before the client closes the connection itself (Twilio's
         ``stop``); none by default."""

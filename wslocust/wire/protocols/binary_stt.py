@@ -131,8 +131,10 @@ class BinarySttProtocol(Protocol):
         return ()
 
     def audio_end(self) -> Sequence[Message]:
-        self._closed = True
         return (self.close_message,)
+
+    def audio_sent(self) -> None:
+        self._closed = True  # a final result from now on is the last (before: a mid-stream segment)
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         raise ProtocolError(
