@@ -30,6 +30,7 @@ from wslocust.wire.protocols import (
     TwilioProtocol,
 )
 from wslocust.wire.reply import Reply
+from wslocust.wire.sessions import session_protocol
 from wslocust.wire.voice import VoiceTimes
 
 FRAME_24K = bytes(range(256)) * 3 + bytes(192)  # 960 bytes: 20 ms of PCM16 at 24 kHz
@@ -75,6 +76,21 @@ def test_realtime_frames_are_append_events_of_base64_pcm16_at_24_khz() -> None:
     assert [json.loads(message) for message in messages] == [
         {"type": "input_audio_buffer.append", "audio": base64.b64encode(FRAME_24K).decode()},
         {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(960)).decode()},
+    ]
+
+
+def test_an_audio_turn_through_session_options_is_the_inner_protocols() -> None:
+    """--on-connect (a session around the protocol): the turn's messages, rate and end are still
+    the Realtime API's, not raw PCM."""
+    inner = OpenAIRealtimeProtocol()
+    protocol = session_protocol(inner, on_connect=['{"type": "auth", "key": "k"}'])
+    assert protocol is not inner
+    assert protocol.audio_rate == 24000
+    assert protocol.audio_start({}) == inner.audio_start({})
+    assert protocol.audio_frames([FRAME_24K]) == inner.audio_frames([FRAME_24K])
+    assert [json.loads(message)["type"] for message in protocol.audio_end()] == [
+        "input_audio_buffer.commit",
+        "response.create",
     ]
 
 

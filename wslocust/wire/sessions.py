@@ -115,6 +115,7 @@ class SessionProtocol(Protocol):
             inner.manages_connection or self.on_connect or self.await_on_connect or self.captures
         )
         self.quiet_ms = inner.quiet_ms
+        self.audio_rate = inner.audio_rate
         self._session_fields = [name for name in inner.record_fields() if name in self._own]
         self._stage_sent = False  # the on-connect messages went out on this connection
         self._awaiting = False
@@ -165,6 +166,26 @@ class SessionProtocol(Protocol):
         messages = self.inner.request(prompt, record)
         self._in_reply = True
         return messages
+
+    # An audio turn is the inner protocol's, as a prompt is.
+    def audio_start(self, record: Mapping[str, Any]) -> Sequence[Message]:
+        if self._session_fields:
+            record = {**record, **self._fill(self._session_fields)}
+        messages = self.inner.audio_start(record)
+        self._in_reply = True
+        return messages
+
+    def audio_frames(self, frames: Sequence[bytes]) -> Sequence[Message]:
+        return self.inner.audio_frames(frames)
+
+    def audio_end(self) -> Sequence[Message]:
+        return self.inner.audio_end()
+
+    def audio_sent(self) -> None:
+        self.inner.audio_sent()
+
+    def closing(self) -> Sequence[Message]:
+        return self.inner.closing()
 
     def feed(self, message: Message) -> Sequence[Event]:
         if self.captures or self._awaiting:
