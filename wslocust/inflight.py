@@ -22,7 +22,6 @@ import logging
 import os
 import socket
 import ssl
-import struct
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -35,7 +34,7 @@ from .client import ChatClient
 from .errors import ConfigurationError, ConnectError, ConnectionClosed, WsLocustError
 from .report import report_reply
 from .settings import given, option_flag, parse_in_flight, required, setting
-from .sockets import SO_TIMESTAMPNS, receive_buffer
+from .sockets import SO_TIMESTAMPNS, STAMP_SPACE, TIMESPEC, receive_buffer
 from .wire.connection import Close, Pong
 from .wire.multiplex import Multiplexer
 from .wire.protocols import JsonProtocol, Protocol
@@ -45,8 +44,6 @@ __all__ = ["InFlight", "in_flight_limit"]
 
 _log = logging.getLogger(__name__)
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
-_TIMESPEC = struct.Struct("@qq")
-_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 def in_flight_limit(cls: type, options: Any, protocol: Protocol) -> int:
@@ -262,7 +259,7 @@ class InFlight:
             timer.start()
             try:
                 if stamped:
-                    size, stamps, _flags, _address = sock.recvmsg_into(buffers, _STAMP_SPACE)
+                    size, stamps, _flags, _address = sock.recvmsg_into(buffers, STAMP_SPACE)
                 else:
                     size = sock.recv_into(buffer)
                     stamps = []
@@ -282,7 +279,7 @@ class InFlight:
                 return
             if stamps and stamps[0][1] == SO_TIMESTAMPNS:
                 # When the bytes arrived, not when this greenlet got to read them (see client.py).
-                seconds, nanoseconds = _TIMESPEC.unpack(stamps[0][2])
+                seconds, nanoseconds = TIMESPEC.unpack(stamps[0][2])
                 waited_s = time.time() - (seconds + nanoseconds * 1e-9)
                 if 0.0 <= waited_s < 1.0:
                     now -= waited_s

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import _socket
 import socket
-import struct
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,15 +33,11 @@ from gevent._waiter import Waiter
 from gevent.hub import Hub
 
 from .errors import ConnectionClosed
-from .sockets import SO_TIMESTAMPNS
+from .sockets import SO_TIMESTAMPNS, STAMP_SPACE, TIMESPEC
 from .tls import TlsSocket
 from .wire.connection import Action, Connection
 
 __all__ = ["ReplyTimer", "read_reply", "send_prompt"]
-
-# The kernel's receive time of a read (SO_TIMESTAMPNS's control message): a struct timespec.
-_TIMESPEC = struct.Struct("@qq")
-_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class ReplyTimer:
@@ -156,7 +151,7 @@ def read_reply(
             raise TimeoutError  # reported by the caller, as every missed deadline
         try:
             if stamped:
-                size, stamps, _flags, _address = raw.recvmsg_into(buffers, _STAMP_SPACE)
+                size, stamps, _flags, _address = raw.recvmsg_into(buffers, STAMP_SPACE)
             else:
                 size, stamps = raw.recv_into(buffer), None
         except BlockingIOError:
@@ -168,7 +163,7 @@ def read_reply(
             # When the bytes arrived, not when this greenlet got to read them: a busy load
             # generator's scheduling delay is not the bot's latency. Both times are of the
             # real-time clock; a clock step mid-reply keeps our own reading.
-            seconds, nanoseconds = _TIMESPEC.unpack(stamps[0][2])
+            seconds, nanoseconds = TIMESPEC.unpack(stamps[0][2])
             arrived_ms = (seconds - started_at + nanoseconds * 1e-9) * 1000.0
             if 0.0 <= arrived_ms < now_ms:
                 now_ms = arrived_ms
@@ -207,7 +202,7 @@ def _read_in_hub(
     switch = waiter.switch
     stop = watcher.stop
     perf_counter = time.perf_counter
-    unpack = _TIMESPEC.unpack
+    unpack = TIMESPEC.unpack
     recvmsg_into = raw.recvmsg_into
     recv_into = raw.recv_into
     buffer = buffers[0]
@@ -216,7 +211,7 @@ def _read_in_hub(
         # In the hub: read what came, fold it in; wake the greenlet only when it has work to do.
         try:
             if stamped:
-                size, stamps, _flags, _address = recvmsg_into(buffers, _STAMP_SPACE)
+                size, stamps, _flags, _address = recvmsg_into(buffers, STAMP_SPACE)
             else:
                 size = recv_into(buffer)
                 stamps = None

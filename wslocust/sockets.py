@@ -6,12 +6,22 @@ from __future__ import annotations
 import _socket
 import socket
 import ssl
+import struct
 import sys
 import weakref
 
 from gevent.hub import Hub
 
-__all__ = ["RECEIVE_BYTES", "SO_TIMESTAMPNS", "raw_socket", "receive_buffer", "stamp_receptions"]
+__all__ = [
+    "RECEIVE_BYTES",
+    "SO_TIMESTAMPNS",
+    "STAMP_SPACE",
+    "TIMESPEC",
+    "arrival_ms",
+    "raw_socket",
+    "receive_buffer",
+    "stamp_receptions",
+]
 
 RECEIVE_BYTES = 256 * 1024
 """The size of the buffer sockets are read into: a read takes what the kernel holds, up to this."""
@@ -19,6 +29,25 @@ RECEIVE_BYTES = 256 * 1024
 SO_TIMESTAMPNS = 35
 """Linux's receive timestamps (and SCM_TIMESTAMPNS, its control message): with each read, the time
 the kernel received the read's last packet, as a struct timespec of the real-time clock."""
+
+TIMESPEC = struct.Struct("@qq")
+"""A struct timespec: the kernel's receive time of a read (SO_TIMESTAMPNS's control message)."""
+
+STAMP_SPACE = socket.CMSG_SPACE(TIMESPEC.size)
+"""The ancillary buffer size ``recvmsg_into`` needs for that control message."""
+
+
+def arrival_ms(stamps: list[tuple[int, int, bytes]], started_at: float, now_ms: float) -> float:
+    """When a read's bytes arrived, in ms since ``started_at`` (a ``time.time()``): the kernel's
+    receive time from ``recvmsg_into``'s control messages when it has one and it is earlier than
+    ``now_ms`` (the read's own time), else ``now_ms``. Not when a busy greenlet got to read them: a
+    loaded generator's scheduling delay is not the bot's latency; a clock step keeps our reading."""
+    if stamps and stamps[0][1] == SO_TIMESTAMPNS:
+        seconds, nanoseconds = TIMESPEC.unpack(stamps[0][2])
+        arrived_ms: float = (seconds - started_at + nanoseconds * 1e-9) * 1000.0
+        if 0.0 <= arrived_ms < now_ms:
+            return arrived_ms
+    return now_ms
 
 
 def raw_socket(sock: socket.socket) -> _socket.socket | None:

@@ -34,7 +34,6 @@ import itertools
 import random
 import socket
 import ssl
-import struct
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -60,7 +59,7 @@ from .errors import (
     WsLocustError,
 )
 from .report import report_reply
-from .sockets import SO_TIMESTAMPNS, receive_buffer, stamp_receptions
+from .sockets import STAMP_SPACE, arrival_ms, receive_buffer, stamp_receptions
 from .sockets import raw_socket as _raw_socket
 from .wire.connection import Close, Connection, Pong, Send
 from .wire.managed import ManagedConnection
@@ -71,8 +70,6 @@ from .wire.voice import VoiceTimes
 __all__ = ["Pacer", "VoiceStream", "ask_audio", "pacer"]
 
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
-_TIMESPEC = struct.Struct("@qq")
-_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 _randbits = random.getrandbits
 _TICK_BUDGET_S = 0.005  # a tick far behind sends for this long, then lets the hub run (reads, users)
 _RETRY_S = 0.001  # a send the socket's buffer could not take whole: its rest is tried again this soon
@@ -415,7 +412,7 @@ def _turn(
             while connection.reply is not None:  # read what there is, without blocking
                 try:
                     if stamped:
-                        size, stamps, _flags, _address = raw.recvmsg_into(buffers, _STAMP_SPACE)  # type: ignore[union-attr]
+                        size, stamps, _flags, _address = raw.recvmsg_into(buffers, STAMP_SPACE)  # type: ignore[union-attr]
                     elif raw is not None:
                         size, stamps = raw.recv_into(buffer), []
                     else:  # TLS: a whole record is read (the socket's timeout bounds the wait)
@@ -423,11 +420,7 @@ def _turn(
                 except BlockingIOError:
                     break
                 now_ms = (perf_counter() - start) * 1000.0
-                if stamps and stamps[0][1] == SO_TIMESTAMPNS:  # when the bytes arrived (see client.py)
-                    seconds, nanoseconds = _TIMESPEC.unpack(stamps[0][2])
-                    arrived_ms = (seconds - reply.started_at + nanoseconds * 1e-9) * 1000.0
-                    if 0.0 <= arrived_ms < now_ms:
-                        now_ms = arrived_ms
+                now_ms = arrival_ms(stamps, reply.started_at, now_ms)
                 if not size:
                     raise ConnectionClosed(None, "(the server dropped the connection)")
                 actions = connection.receive(buffer[:size].tobytes(), now_ms)
