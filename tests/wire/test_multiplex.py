@@ -15,6 +15,7 @@ from wslocust.wire.multiplex import Multiplexer
 from wslocust.wire.protocols import JsonProtocol, OpenAIRealtimeProtocol, PlainProtocol
 from wslocust.wire.protocols.openai_realtime import REQUEST_ID_KEY
 from wslocust.wire.reply import Reply
+from wslocust.wire.traffic import Traffic
 
 TEMPLATE = '{"prompt": "{prompt}", "id": "{request_id}"}'
 
@@ -53,6 +54,16 @@ def test_each_prompt_goes_out_tagged_with_its_request_id() -> None:
     mux = Multiplexer(JsonProtocol(template=TEMPLATE, id_path="id"))
     frames = mux.start(Reply(prompt="hello", name="ask"), "r7", 0.0, 60.0)
     assert [json.loads(message) for message in sent_messages(frames)] == [{"prompt": "hello", "id": "r7"}]
+
+
+def test_a_multiplexer_counts_into_the_traffic_it_is_given_as_a_connection_does() -> None:
+    traffic = Traffic()
+    mux = Multiplexer(JsonProtocol(template=TEMPLATE, id_path="id"), traffic=traffic)
+    sent = mux.start(Reply(prompt="hello", name="ask"), "r1", 0.0, 60.0)
+    received = chunk("r1", "hi") + end("r1")
+    mux.receive(received, 0.1)
+    assert (traffic.prompts, traffic.messages_sent, traffic.bytes_sent) == (1, 1, len(sent))
+    assert (traffic.frames_received, traffic.bytes_received) == (2, len(received))
 
 
 def test_interleaved_chunks_of_three_replies_end_each_with_its_own_exact_times() -> None:

@@ -19,6 +19,7 @@ them beside its I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from ..errors import BotError, ConnectionClosed, ProtocolError, WsLocustError
@@ -39,7 +40,7 @@ from .reply import Reply
 from .traffic import PROCESS_TRAFFIC, Traffic, count_control, count_sent_close
 from .voice import note_voice
 
-__all__ = ["Action", "Close", "Connection", "Dropped", "Pong", "Send"]
+__all__ = ["Action", "Close", "Connection", "Dropped", "Framer", "Pong", "Send", "complete_reply", "framing"]
 
 
 class Pong(NamedTuple):
@@ -109,10 +110,7 @@ class Connection:
         traffic: Traffic | None = None,
     ) -> None:
         self.protocol = protocol
-        if reader is None:
-            reader = FrameReader() if deflate is None else DeflateFrameReader(deflate.inflater())
-        self.reader = reader
-        self._frame = _frame if deflate is None else _CompressedFrames(deflate.deflater())
+        self.reader, self._frame = framing(reader, deflate)
         self.traffic = PROCESS_TRAFFIC if traffic is None else traffic
         self.reply: Reply | None = None
         """The reply being awaited; None between replies (and once it is complete)."""
@@ -258,12 +256,32 @@ class Connection:
     def _complete(self, reply: Reply, time_ms: float) -> None:
         """The reply is over at ``time_ms``: its text, chunk count and time to first chunk."""
         self.reply = None
-        reply.total_time_ms = time_ms
-        reply.text = "".join(self._pieces)
-        chunk_times = reply.chunk_times_ms
-        reply.chunks = len(chunk_times)
-        if chunk_times:
-            reply.time_to_first_chunk_ms = chunk_times[0]
+        complete_reply(reply, self._pieces, time_ms)
+
+
+def complete_reply(reply: Reply, pieces: list[str], time_ms: float) -> None:
+    """``reply`` is over at ``time_ms``: its text (``pieces`` joined), chunk count and time to first
+    chunk (the fast path of :meth:`Connection.receive` does the same inline)."""
+    reply.total_time_ms = time_ms
+    reply.text = "".join(pieces)
+    chunk_times = reply.chunk_times_ms
+    reply.chunks = len(chunk_times)
+    if chunk_times:
+        reply.time_to_first_chunk_ms = chunk_times[0]
+
+
+Framer = Callable[[Message], bytes]
+"""Turns one message into a masked frame, ready to send."""
+
+
+def framing(reader: FrameReader | None, deflate: DeflateParameters | None) -> tuple[FrameReader, Framer]:
+    """A connection's frame reader and framer: ``reader`` (when None, a default
+    :class:`~wslocust.wire.frames.FrameReader`, or with ``deflate`` a
+    :class:`~wslocust.wire.deflate.DeflateFrameReader`), and plain frames, or compressed ones when
+    permessage-deflate was agreed."""
+    if reader is None:
+        reader = FrameReader() if deflate is None else DeflateFrameReader(deflate.inflater())
+    return reader, _frame if deflate is None else _CompressedFrames(deflate.deflater())
 
 
 def _frame(message: Message) -> bytes:

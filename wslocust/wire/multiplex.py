@@ -24,12 +24,12 @@ Policy, tested with bytes alone:
 from __future__ import annotations
 
 from ..errors import BotError, ConnectionClosed, ProtocolError, ReplyTimeout, WsLocustError
-from .connection import Action, Close, Pong, _CompressedFrames, _frame
-from .deflate import DeflateFrameReader, DeflateParameters
+from .connection import Action, Close, Pong, complete_reply, framing
+from .deflate import DeflateParameters
 from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_close
 from .protocols.base import Chunk, End, Failure, Protocol
 from .reply import Reply
-from .traffic import PROCESS_TRAFFIC, count_control, count_sent_close
+from .traffic import PROCESS_TRAFFIC, Traffic, count_control, count_sent_close
 
 __all__ = ["MOST_IN_FLIGHT", "Multiplexer", "Outstanding"]
 
@@ -64,6 +64,8 @@ class Multiplexer:
         reader: the frame reader (a default :class:`~wslocust.wire.frames.FrameReader` when None, or
             with ``deflate`` a :class:`~wslocust.wire.deflate.DeflateFrameReader`).
         deflate: the permessage-deflate parameters agreed at the handshake, if any.
+        traffic: where its messages and bytes are counted (the process's :data:`PROCESS_TRAFFIC`
+            when None), as a :class:`~wslocust.wire.connection.Connection`'s.
     """
 
     __slots__ = ("_frame", "outstanding", "protocol", "reader", "traffic", "unmatched")
@@ -74,14 +76,11 @@ class Multiplexer:
         reader: FrameReader | None = None,
         *,
         deflate: DeflateParameters | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
         self.protocol = protocol
-        if reader is None:
-            reader = FrameReader() if deflate is None else DeflateFrameReader(deflate.inflater())
-        self.reader = reader
-        self._frame = _frame if deflate is None else _CompressedFrames(deflate.deflater())
-        self.traffic = PROCESS_TRAFFIC
-        """Where its messages and bytes are counted, as a :class:`~wslocust.wire.connection.Connection`'s."""
+        self.reader, self._frame = framing(reader, deflate)
+        self.traffic = PROCESS_TRAFFIC if traffic is None else traffic
         self.outstanding: dict[str, Outstanding] = {}
         """The replies in flight, by request id, in the order their prompts went out."""
         self.unmatched = 0
@@ -214,11 +213,5 @@ class Multiplexer:
 
     def _complete(self, request_id: str, time_ms: float) -> Reply:
         pending = self.outstanding.pop(request_id)
-        reply = pending.reply
-        reply.total_time_ms = time_ms
-        reply.text = "".join(pending.pieces)
-        chunk_times = reply.chunk_times_ms
-        reply.chunks = len(chunk_times)
-        if chunk_times:
-            reply.time_to_first_chunk_ms = chunk_times[0]
-        return reply
+        complete_reply(pending.reply, pending.pieces, time_ms)
+        return pending.reply
