@@ -85,6 +85,20 @@ def test_a_malformed_conversation_is_refused_naming_file_line_and_culprit(
     assert str(raised.value).startswith(f"{path}:2: {culprit}")
 
 
+@pytest.mark.parametrize(
+    "record", [{"question": "hi"}, {"name": "n", "turns": [{"question": "hi"}]}], ids=["record", "turn"]
+)
+def test_a_missing_prompt_field_names_the_field_looked_for_and_the_option_to_set(
+    tmp_path: Path, record: dict[str, Any]
+) -> None:
+    path = write_jsonl(tmp_path / "bad.jsonl", [record])
+
+    with pytest.raises(DatasetError) as raised:
+        load_prompts(path, prompt_field="ask")
+
+    assert str(raised.value).endswith("has no prompt field ('ask'); set --prompt-field")
+
+
 def test_a_turns_column_of_a_csv_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("prompt,turns\nhi,a\n", encoding="utf-8")

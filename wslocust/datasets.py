@@ -106,6 +106,25 @@ def _pick(record: Mapping[str, Any], wanted: str | None, candidates: Sequence[st
     return next((key for key in candidates if key in record), None)
 
 
+def _prompt(
+    raw: Mapping[str, Any], key: str | None, prompt_field: str | None, where: tuple[Path, int, str]
+) -> str:
+    """The prompt under ``key`` of a record or a conversation's turn (``where``: its file, line and
+    what it is, for the message).
+
+    Raises:
+        DatasetError: it has no prompt field, or its prompt is empty or not a string.
+    """
+    path, line, what = where
+    if key is None:
+        expected = repr(prompt_field) if prompt_field else "one of " + ", ".join(PROMPT_FIELDS)
+        raise DatasetError(str(path), f"{what} has no prompt field ({expected}); set --prompt-field", line)
+    prompt = raw[key]
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DatasetError(str(path), f"{what}: prompt field {key!r} is empty or not a string", line)
+    return prompt
+
+
 def _name(raw: Mapping[str, Any], path: Path, line: int, name_field: str | None) -> str | None:
     name_key = _pick(raw, name_field, NAME_FIELDS)
     if name_field and name_key is None:
@@ -126,12 +145,7 @@ def _turn(
         what = type(raw).__name__
         raise DatasetError(str(path), f"turn {number} is a {what}, not a prompt string or an object", line)
     key = _pick(raw, prompt_field, PROMPT_FIELDS)
-    if key is None:
-        expected = repr(prompt_field) if prompt_field else "one of " + ", ".join(PROMPT_FIELDS)
-        raise DatasetError(str(path), f"turn {number} has no prompt field ({expected})", line)
-    prompt = raw[key]
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise DatasetError(str(path), f"turn {number}: prompt field {key!r} is empty or not a string", line)
+    prompt = _prompt(raw, key, prompt_field, (path, line, f"turn {number}"))
     return Turn(prompt=prompt, fields={**shared, **raw})
 
 
@@ -182,14 +196,8 @@ def _to_record(
         if key is None:  # an utterance needs no text
             name = _name(raw, path, line, name_field)
             return PromptRecord(audio.describe(), name, raw, f"{path}:{line}", audio=audio)
-    if key is None:
-        expected = repr(prompt_field) if prompt_field else "one of " + ", ".join(PROMPT_FIELDS)
-        raise DatasetError(str(path), f"record has no prompt field ({expected}); set --prompt-field", line)
-    prompt = raw[key]
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise DatasetError(str(path), f"prompt field {key!r} is empty or not a string", line)
     return PromptRecord(
-        prompt=prompt,
+        prompt=_prompt(raw, key, prompt_field, (path, line, "record")),
         name=_name(raw, path, line, name_field),
         fields=raw,
         source=f"{path}:{line}",
