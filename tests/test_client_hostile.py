@@ -11,11 +11,13 @@ from locust.event import Events
 import argparse
 import base64
 import hashlib
+import logging
 import socket
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import gevent
 import gevent.event
@@ -354,6 +356,48 @@ def test_the_same_settings_without_a_line_break_reach_the_wire(recorded_env, ser
     assert request.startswith(b"GET /?token=abc HTTP/1.1\r\n")
     assert b"\r\nAuthorization: Bearer abc\r\n" in request
     assert b"\r\nOrigin: https://a.example\r\n" in request
+
+
+AWKWARD_TOKEN = "a&b=c+d e#f%2F"
+"""A token holding what a query string reads as syntax: separators, a plus, a space, a fragment mark."""
+
+
+def test_a_token_with_query_syntax_reaches_the_server_as_one_percent_encoded_value(
+    recorded_env, server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOK", AWKWARD_TOKEN)
+    environment, _ = recorded_env
+    bot = server(upgrading_then_echoing)
+    client = ChatClient(
+        environment, f"{bot.origin}/chat", PlainProtocol(), headers=["Authorization: Bearer ${TOK}"],
+        query="token=${TOK}&lang=en", connect_timeout_s=2 * UNIT,
+    )  # fmt: skip
+    assert client.connect()
+    client.close()
+    assert wait_until(lambda: bot.received, 2 * UNIT)
+    request_line, _, head = bot.received[0].partition(b"\r\n")
+    assert request_line == b"GET /chat?token=a%26b%3Dc%2Bd%20e%23f%252F&lang=en HTTP/1.1"
+    target = urlsplit(request_line.split(b" ")[1].decode())
+    assert parse_qs(target.query) == {"token": [AWKWARD_TOKEN], "lang": ["en"]}
+    assert f"\r\nAuthorization: Bearer {AWKWARD_TOKEN}\r\n".encode() in b"\r\n" + head
+
+
+def test_a_refused_handshake_shows_the_token_neither_as_given_nor_encoded(
+    recorded_env, server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("TOK", AWKWARD_TOKEN)
+    environment, recorded = recorded_env
+    bot = server(redirecting(401, lambda _: None))
+    client = ChatClient(
+        environment, f"{bot.origin}/chat", PlainProtocol(), query="token=${TOK}", connect_timeout_s=2 * UNIT
+    )
+    with caplog.at_level(logging.DEBUG):
+        assert not client.connect()
+    [event] = recorded.of("CONNECT")
+    assert isinstance(event["exception"], HandshakeRejected)
+    shown = f"{event['exception']!r} {event['exception']} {caplog.text}"
+    for secret in (AWKWARD_TOKEN, quote(AWKWARD_TOKEN, safe=""), "e#f", "c+d"):
+        assert secret not in shown
 
 
 def test_a_worker_whose_variable_holds_a_line_break_counts_failed_connects_and_sends_nothing(

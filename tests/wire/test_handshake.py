@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
 from wslocust.errors import ConfigurationError, HandshakeRejected
-from wslocust.wire.handshake import check_headers, dial_address, handshake_url, redirect_target
+from wslocust.wire.handshake import check_headers, dial_address, expand_env, handshake_url, redirect_target
+
+AWKWARD_TOKEN = "a&b=c+d e#f%2F/?é"
+"""A token holding what a query string reads as syntax: separators, a plus, a space, a fragment mark,
+a percent sign, non-ASCII."""
 
 
 @pytest.mark.parametrize(
@@ -34,6 +40,27 @@ def test_the_query_is_appended_after_the_urls_own() -> None:
     assert handshake_url("ws://bot.example/chat", None) == "ws://bot.example/chat"
     assert handshake_url("ws://bot.example/chat", "a=1") == "ws://bot.example/chat?a=1"
     assert handshake_url("ws://bot.example/chat?v=2", "a=1") == "ws://bot.example/chat?v=2&a=1"
+
+
+def test_a_variable_in_the_query_is_percent_encoded_as_one_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOK", AWKWARD_TOKEN)
+    url = handshake_url("ws://bot.example/chat?v=2", "token=${TOK}&lang=en")
+    parts = urlsplit(url)
+    assert (parts.path, parts.fragment) == ("/chat", "")
+    assert parse_qs(parts.query) == {"v": ["2"], "token": [AWKWARD_TOKEN], "lang": ["en"]}
+
+
+def test_a_variable_in_a_header_is_sent_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOK", AWKWARD_TOKEN)
+    assert expand_env("Authorization: Bearer ${TOK}") == f"Authorization: Bearer {AWKWARD_TOKEN}"
+
+
+def test_a_line_break_in_a_query_variable_is_refused_not_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOK", "abc\r\nX-Evil: 1")
+    with pytest.raises(ConfigurationError) as raised:
+        handshake_url("ws://bot.example/chat", "token=${TOK}")
+    assert "abc" not in str(raised.value)
+    assert "Evil" not in str(raised.value)
 
 
 def test_a_relative_redirect_within_the_origin_is_followed_when_allowed() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from ..errors import ConfigurationError, HandshakeRejected
 
@@ -56,27 +56,47 @@ def provide_variable(name: str, value: Callable[[], str] | None) -> None:
         _PROVIDED[name] = value
 
 
-def expand_env(text: str, what: str = "the value", *, in_url: bool = False) -> str:
+def expand_env(
+    text: str, what: str = "the value", *, in_url: bool = False, escape: Callable[[str], str] | None = None
+) -> str:
     """Replace ``${NAME}`` references with environment variables, so secrets stay off command lines.
 
-    The result is checked with :func:`check_wire_text`: a variable holding ``\\r\\n`` must not add a
-    header or a line to the handshake.
+    Each value is written for where it goes: ``in_url`` (the query string) percent-encoded, every
+    character but letters, digits and ``-._~`` (a token holding ``&``, ``=``, ``+``, ``#`` or a
+    space is sent as that one value, and adds no parameter); else through ``escape`` when given (say,
+    a JSON string's escaping), else as it is (a header's value). The result is checked with
+    :func:`check_wire_text`: a variable holding ``\\r\\n`` must not add a header or a line to the
+    handshake (control characters are refused, in the query too, rather than encoded: a token never
+    holds one, a mistaken value does).
 
     Raises:
         ConfigurationError: a referenced variable is not set (names the variable, never a value), or
-            the expanded text holds a control character (or, ``in_url``, a space).
+            the expanded text holds a control character (or, ``in_url``, a space outside a value).
     """
+    if in_url:
+        escape = _url_value
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         provided = _PROVIDED.get(name)
         if provided is not None:
-            return provided()
-        if name not in os.environ:
+            found = provided()
+        elif name in os.environ:
+            found = os.environ[name]
+        else:
             raise ConfigurationError(f"environment variable {name} is referenced but not set")
-        return os.environ[name]
+        return found if escape is None else escape(found)
 
     return check_wire_text(_ENV_REFERENCE.sub(value, text), what, in_url=in_url)
+
+
+_CONTROL_CHARACTERS = "".join(map(chr, (*range(0x20), 0x7F)))
+
+
+def _url_value(value: str) -> str:
+    """``value`` percent-encoded for a query string (UTF-8), its control characters left as they are
+    for :func:`check_wire_text` to refuse."""
+    return quote(value, safe=_CONTROL_CHARACTERS)
 
 
 def check_wire_text(text: str, what: str, *, in_url: bool = False) -> str:
@@ -177,7 +197,7 @@ def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
 
 
 def handshake_url(url: str, query: str | None) -> str:
-    """``url`` with ``query`` (``${VAR}`` expanded) appended, as the upgrade requests it.
+    """``url`` with ``query`` appended, its ``${VAR}``s expanded and percent-encoded, as the upgrade asks.
 
     Raises:
         ConfigurationError: the query names an unset variable or holds a space or control character.
