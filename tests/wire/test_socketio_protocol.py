@@ -309,6 +309,16 @@ def test_the_auth_reads_environment_variables_at_each_connect(monkeypatch: pytes
     assert protocol.feed(OPEN) == (Answer('40{"token":"second"}'),)
 
 
+def test_a_variable_in_the_auth_is_json_escaped_into_its_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = 'a"b\\c", "admin": true'
+    monkeypatch.setenv("SIO_TOKEN", token)
+    protocol = SocketIOProtocol(auth='{"token": "${SIO_TOKEN}"}')
+    protocol.open()
+    [answer] = protocol.feed(OPEN)
+    assert isinstance(answer, Answer)
+    assert json.loads(str(answer.message)[2:]) == {"token": token}
+
+
 def test_an_auth_naming_an_unset_variable_is_refused_at_start_up_and_at_connect_naming_both() -> None:
     """Built without it (a worker's users are built before they connect), the protocol refuses it at
     the start-up check and at each connect, naming the option and the variable."""

@@ -420,7 +420,7 @@ def _auth(auth: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     if isinstance(auth, str):
         try:
-            auth = json.loads(expand_env(auth, "--socketio-auth"))
+            auth = json.loads(expand_env(auth, "--socketio-auth", escape=_json_string_text))
         except ConfigurationError as error:
             message = str(error)
             raise ConfigurationError(
@@ -431,6 +431,11 @@ def _auth(auth: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not isinstance(auth, Mapping):
         raise ConfigurationError("--socketio-auth must be a JSON object (the value is not shown)")
     return dict(auth)
+
+
+def _json_string_text(value: str) -> str:
+    """``value`` escaped as the inside of a JSON string (a ``"`` or ``\\`` in a token ends no string)."""
+    return json.dumps(value)[1:-1]
 
 
 def _unset_variables(auth: str | Mapping[str, Any] | None) -> list[str]:
