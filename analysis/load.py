@@ -219,6 +219,7 @@ _CHAT_STATS_COLUMNS = {
     "WS Messages Received/s": "ws_messages_received_per_s",
     "WS Bytes Sent/s": "ws_bytes_sent_per_s",
     "WS Bytes Received/s": "ws_bytes_received_per_s",
+    "WS Unmatched Replies": "ws_unmatched_replies",
 }
 _CHAT_HISTORY_COLUMNS = {
     "Timestamp": "timestamp",

@@ -202,6 +202,9 @@ def test_a_run_with_four_in_flight_keeps_one_connection_a_user_and_more_replies_
     assert sum(int(row["Failure Count"]) for row in replies) == 0
     # One at a time, 2 users could ask at most 2 x 3 s / 0.14 s = 43 prompts; four at a time, ~170.
     assert sum(int(row["Request Count"]) for row in replies) > 64
+    # every reply message matched its prompt: the outputs say so (the figure is there, at 0)
+    chat = {row["Name"]: row for row in read_rows(Path(f"{prefix}_chat_stats.csv"))}
+    assert chat["Aggregated"]["WS Unmatched Replies"] == "0"
 
 
 def test_finishing_a_connection_waits_for_its_replies_and_the_next_prompt_reconnects(

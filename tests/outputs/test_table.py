@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wslocust.outputs import format_table, stats_rows
+from wslocust.outputs import format_table, format_traffic, stats_rows
 from wslocust.stats import ChatStats
 
 from ..conftest import make_reply
@@ -61,3 +61,14 @@ def test_format_table_widens_the_name_column_for_a_profiles_longer_names_within_
     lines = format_table(stats_rows(stats, DURATION_S)).splitlines()
     assert any(line.startswith("passive/technical_support ") for line in lines)
     assert any(line.startswith("p/" + "x" * 38 + " ") for line in lines)  # cut at 40 characters
+
+
+def test_the_traffic_line_says_how_many_reply_messages_answered_no_prompt_in_flight() -> None:
+    stats = run_stats()
+    stats.traffic.messages_sent = 300
+    assert "answered no prompt in flight" not in (format_traffic(stats_rows(stats, DURATION_S)) or "")
+
+    stats.traffic.unmatched = 3
+    line = format_traffic(stats_rows(stats, DURATION_S)) or ""
+
+    assert line.endswith("; 3 reply messages answered no prompt in flight (late, duplicate or unknown id)")

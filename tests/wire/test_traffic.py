@@ -92,3 +92,15 @@ def test_several_prompts_in_flight_count_as_one_connection_does() -> None:
     mux.receive(block, 0.1)
     assert (traffic.prompts, traffic.bytes_sent - 6) == (1, len(payload))  # and the pong's 6 bytes
     assert (traffic.messages_received, traffic.pushes, traffic.control_received) == (1, 1, 1)
+
+
+def test_a_reply_message_answering_no_prompt_in_flight_counts_as_unmatched_and_as_a_push() -> None:
+    mux = Multiplexer(
+        JsonProtocol(template='{"prompt": "{prompt}", "id": "{request_id}"}', id_path="id"), traffic=Traffic()
+    )
+    mux.start(Reply(prompt="hi", name="ask"), "1", 0.0, 10.0)
+    stray = server_frame(OP_TEXT, b'{"id": "9", "text": "late"}') + server_frame(
+        OP_TEXT, b'{"text": "no id"}'
+    )
+    mux.receive(stray + server_frame(OP_TEXT, b'{"id": "1", "text": "mine"}'), 0.1)
+    assert (mux.traffic.unmatched, mux.traffic.pushes, mux.traffic.messages_received) == (2, 2, 3)

@@ -295,6 +295,8 @@ FIGURES: tuple[Figure, ...] = (
         _traffic(lambda t: t.bytes_sent, per_second=True)),
     Figure("WS Bytes Received/s", "ws_bytes_received_per_s", "messages.bytes_received_per_second", "/s",
         {_S: 52}, _traffic(lambda t: t.bytes_received, per_second=True)),
+    Figure("WS Unmatched Replies", "ws_unmatched_replies", "messages.unmatched", "count", {_S: 53},
+        _traffic(lambda t: t.unmatched)),
 )  # fmt: skip
 """Every figure of the replies. Timings are of the successful replies, from exact histograms. The
 ``WS`` figures are of the connections' traffic, of the whole test only (the ``Aggregated`` row, the

@@ -101,10 +101,15 @@ def format_traffic(rows: Sequence[Mapping[str, Any]]) -> str | None:
     total = next((row for row in rows if row.get("Name") == AGGREGATED), None)
     if total is None or total.get("WS Messages Sent", "") == "":
         return None
+    unmatched = total.get("WS Unmatched Replies")
     return (
         "WebSocket traffic: {WS Messages Sent} messages sent ({WS Messages Sent/s}/s), {WS Bytes Sent} bytes "
         "({WS Bytes Sent/s}/s); {WS Messages Received} received ({WS Messages Received/s}/s), of which "
         "{WS Pushes Received} pushed between replies, {WS Bytes Received} bytes ({WS Bytes Received/s}/s); "
         "control frames (ping, pong, close): {WS Control Frames Received} received, "
         "{WS Control Frames Sent} sent"
-    ).format_map(total)
+    ).format_map(total) + (
+        f"; {unmatched} reply messages answered no prompt in flight (late, duplicate or unknown id)"
+        if unmatched not in (None, "", 0, "0")
+        else ""
+    )

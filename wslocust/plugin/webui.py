@@ -40,7 +40,8 @@ TABLE_COLUMNS = [
     "Name", "Replies", "Failures", "Goodput/s", "Latency p95 (ms)", "TTFT p50 (ms)", "TTFT p95 (ms)",
     "TTFT p99 (ms)", "TTFT Max (ms)", "Chunk Gap p50 (ms)", "Chunk Gap p99 (ms)", "TPOT p50 (ms)",
     "TPOT p95 (ms)", "Tokens/Reply", "Output Tokens/s", "Goodput Share",
-    "WS Messages Sent/s", "WS Messages Received/s", "WS Pushes Received", "WS Control Frames Received",
+    "WS Messages Sent/s", "WS Messages Received/s", "WS Pushes Received", "WS Unmatched Replies",
+    "WS Control Frames Received",
     "WS Bytes Sent/s", "WS Bytes Received/s",
 ]  # fmt: skip
 """The columns the Chatbot tab shows (then each metric's mean and misses); the ``WS`` traffic's are

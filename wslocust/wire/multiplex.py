@@ -12,7 +12,8 @@ Policy, tested with bytes alone:
 
 - a message naming an id that is not outstanding (a reply that timed out and came late, an end
   after the end, an id never sent) or naming none while carrying reply events is *unmatched*:
-  counted in :attr:`Multiplexer.unmatched` and otherwise ignored (it fails no prompt);
+  counted in :attr:`Multiplexer.unmatched` and in the traffic's ``unmatched`` (a figure of the
+  run's outputs: ``WS Unmatched Replies``) and otherwise ignored (it fails no prompt);
 - a message carrying no reply event (a heartbeat, a ``response.created``, a push) is read and
   ignored;
 - each reply has its own deadline: :meth:`Multiplexer.expire` fails those past it (a timeout);
@@ -154,6 +155,7 @@ class Multiplexer:
                 if request_id is None or (pending := self.outstanding.get(request_id)) is None:
                     self.unmatched += 1
                     traffic.pushes += 1  # traffic: a message no reply awaited
+                    traffic.unmatched += 1
                     continue
                 reply = pending.reply
                 reply.bytes += len(payload)

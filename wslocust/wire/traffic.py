@@ -12,6 +12,9 @@ into the run's statistics once a second and into each worker's report, so counts
 - ``messages_received``, ``bytes_received``: every text or binary message received (pushes
   included), and every byte read (control frames included).
 - ``pushes``: the messages received between replies (dropped, no reply awaited them).
+- ``unmatched``: with several prompts in flight (:mod:`wslocust.wire.multiplex`), the reply messages
+  that answered no prompt in flight (late after their timeout, after their end, or naming an id never
+  sent or none): ignored, each also counted a push.
 - ``control_received``, ``control_sent``: ping, pong and close frames received; pongs and closes sent
   by the connection's policy.
 - ``prompts``: round trips started (for the replies in flight: prompts less replies that ended).
@@ -32,12 +35,12 @@ class Traffic:
 
     __slots__ = (
         "bytes_received", "bytes_sent", "control_received", "control_sent", "frames_received",
-        "messages_sent", "prompts", "pushes",
+        "messages_sent", "prompts", "pushes", "unmatched",
     )  # fmt: skip
 
     FIELDS = (
         "prompts", "messages_sent", "bytes_sent", "frames_received", "bytes_received",
-        "pushes", "control_received", "control_sent",
+        "pushes", "control_received", "control_sent", "unmatched",
     )  # fmt: skip
     """The counters, in their wire order."""
 
@@ -51,6 +54,8 @@ class Traffic:
         self.pushes = 0
         self.control_received = 0
         self.control_sent = 0
+        self.unmatched = 0
+        """Reply messages that answered no prompt in flight (also counted in ``pushes``)."""
 
     @property
     def messages_received(self) -> int:
