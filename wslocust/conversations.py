@@ -21,7 +21,6 @@ from locust.stats import StatsEntry
 
 import random
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,6 +44,7 @@ __all__ = [
     "ConversationFailed",
     "ConversationSettings",
     "Conversing",
+    "conversation_entries",
     "conversations_section",
     "turn_name",
 ]
@@ -221,6 +221,23 @@ class ConversationAsker:
         return reply
 
 
+def conversation_entries(environment: Environment) -> tuple[StatsEntry, dict[str, StatsEntry]] | None:
+    """Locust's statistics of the ``CONVERSATION`` events so far: all of them, and by name; None
+    when the run asked none."""
+    stats = environment.stats
+    entries = {
+        name: entry
+        for (name, method), entry in stats.entries.items()
+        if method == CONVERSATION_REQUEST_TYPE and entry.num_requests
+    }
+    if not entries:
+        return None
+    total = StatsEntry(stats, "Total", CONVERSATION_REQUEST_TYPE)
+    for entry in entries.values():
+        total.extend(entry)
+    return total, entries
+
+
 def conversations_section(environment: Environment, csv_prefix: str | None = None) -> dict[str, Any]:
     """The JSON summary's ``conversations`` section, from Locust's statistics of the ``CONVERSATION``
     events (on a master: merged from every worker's final report); empty when the run asked none.
@@ -229,17 +246,10 @@ def conversations_section(environment: Environment, csv_prefix: str | None = Non
     ``PREFIX_stats.csv`` has the ``CONVERSATION`` rows too, but a distributed run's is written before
     the workers' final reports).
     """
-    stats = environment.stats
-    entries: Mapping[str, StatsEntry] = {
-        name: entry
-        for (name, method), entry in stats.entries.items()
-        if method == CONVERSATION_REQUEST_TYPE and entry.num_requests
-    }
-    if not entries:
+    found = conversation_entries(environment)
+    if found is None:
         return {}
-    total = StatsEntry(stats, "Total", CONVERSATION_REQUEST_TYPE)
-    for entry in entries.values():
-        total.extend(entry)
+    total, entries = found
     if csv_prefix:
         write_conversations_csv(Path(csv_prefix + CONVERSATIONS_SUFFIX), total, entries)
     return {"conversations": conversations_summary(total, entries)}

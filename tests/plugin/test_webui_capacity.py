@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from locust.stats import RequestStats
+
 from types import SimpleNamespace
 
 from wslocust.load.shapes.capacity import CapacityShape
@@ -11,7 +13,10 @@ from wslocust.stats import ChatStats
 
 def recorder_with(shape: object) -> SimpleNamespace:
     return SimpleNamespace(
-        environment=SimpleNamespace(shape_class=shape), history_rows=[], started_at=None, stats=ChatStats()
+        environment=SimpleNamespace(shape_class=shape, stats=RequestStats()),
+        history_rows=[],
+        started_at=None,
+        stats=ChatStats(),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from locust.stats import RequestStats
+
 from types import SimpleNamespace
 
 from wslocust.outputs.csv_files import voice_rows
@@ -14,7 +16,10 @@ from ..stats.test_voice import voice_reply
 
 def recorder_with(stats: ChatStats) -> SimpleNamespace:
     return SimpleNamespace(
-        environment=SimpleNamespace(shape_class=None), history_rows=[], started_at=None, stats=stats
+        environment=SimpleNamespace(shape_class=None, stats=RequestStats()),
+        history_rows=[],
+        started_at=None,
+        stats=stats,
     )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "VOICE_COLUMNS",
     "VOICE_SUFFIX",
     "HistoryWriter",
+    "conversation_rows",
     "history_csv_text",
     "stats_csv_text",
     "voice_csv_text",
@@ -87,14 +88,22 @@ def write_conversations_csv(
     path: Path, total: ConversationDurations, by_name: Mapping[str, ConversationDurations]
 ) -> None:
     """Write ``_conversations.csv`` (whole, replacing any earlier one)."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    rows = conversation_rows(total, by_name)
+    temporary.write_text(_csv_text(CONVERSATIONS_COLUMNS, rows), encoding="utf-8", newline="")
+    temporary.replace(path)  # never a half-written file
+
+
+def conversation_rows(
+    total: ConversationDurations, by_name: Mapping[str, ConversationDurations]
+) -> list[dict[str, Any]]:
+    """The rows of ``_conversations.csv`` (also the web UI's): a row a conversation name, then
+    ``Aggregated``, each keyed by :data:`CONVERSATIONS_COLUMNS`."""
     named = [*((name, by_name[name]) for name in sorted(by_name)), ("Aggregated", total)]
-    rows = [
+    return [
         {"Name": name, **{f.title: csv_number(f.value(entry), f.unit) for f in CONVERSATION_FIGURES}}
         for name, entry in named
     ]
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(_csv_text(CONVERSATIONS_COLUMNS, rows), encoding="utf-8", newline="")
-    temporary.replace(path)  # never a half-written file
 
 
 VOICE_SUFFIX = "_voice.csv"

@@ -4,23 +4,26 @@ It uses Locust's extension points: ``extended_tabs`` / ``extended_tables`` / ``e
 in the page's template arguments, and an ``extended_stats`` entry added to ``/stats/requests``. The
 page also loads ``/wslocust/webui.js`` and ``webui.css`` (package data, no other network access):
 they draw the charts ``/wslocust/charts.json`` describes (:data:`CHARTS`, and the recorder's
-per-second history of the current test) and arrange the form (see :mod:`wslocust.plugin.webui_form`).
+per-second history of the current test, and the tables of the voice turns, the conversations and the
+connections' lives when the run has them) and arrange the form (see :mod:`wslocust.plugin.webui_form`).
 Every key is a figure's (:data:`wslocust.outputs.figures.FIGURES`): the script knows none.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, request, send_from_directory
 
+from ..conversations import conversation_entries
 from ..load.shapes.capacity import CapacityShape
 from ..outputs import metric_columns, stats_csv_text, ui_key, ui_rows
-from ..outputs.csv_files import voice_csv_text, voice_rows
-from ..outputs.figures import CHAT_HISTORY, CHAT_STATS, FIGURES_BY_TITLE, VOICE_FIGURES
+from ..outputs.csv_files import conversation_rows, voice_csv_text, voice_rows
+from ..outputs.figures import CHAT_HISTORY, CHAT_STATS, CONVERSATION_FIGURES, FIGURES_BY_TITLE, VOICE_FIGURES
+from ..outputs.lifecycle import LIFECYCLE_COLUMNS, lifecycle_row
 from .recording import Recording
 
 __all__ = [
@@ -31,6 +34,8 @@ __all__ = [
     "VOICE_TABLE_COLUMNS",
     "add_chatbot_tab",
     "chart_data",
+    "conversations_table",
+    "lifecycle_table",
     "voice_table",
 ]
 
@@ -101,7 +106,9 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
         the charts to draw (:data:`CHARTS`: ``{"title", "lines": [{"key", "legend", "color"}]}``), a
         capacity search's ``capacity`` section (None without one), then
         each column of :data:`CHART_COLUMNS`, one value a second (None where a second had no value);
-        and the test's ``voice`` table (:func:`voice_table`; None without audio turns).
+        and the test's tables, each None when the run has none of what it shows: ``voice``
+        (:func:`voice_table`), ``conversations`` (:func:`conversations_table`) and ``lifecycle``
+        (:func:`lifecycle_table`).
     """
     since = int(recorder.started_at) if recorder.started_at is not None else None
     rows = [
@@ -122,6 +129,8 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
         ],
         "capacity": _capacity_status(recorder),
         "voice": voice_table(recorder),
+        "conversations": conversations_table(recorder),
+        "lifecycle": lifecycle_table(recorder),
         "timestamps": [row["Timestamp"] for row in rows],
         "series": {
             ui_key(column): [None if row[column] == "" else row[column] for row in rows]
@@ -130,19 +139,46 @@ def chart_data(recorder: Recording) -> dict[str, Any]:
     }
 
 
+def _table(title: str, keys: Mapping[str, str], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A table of the Chatbot tab: ``{"title", "columns": [{"key", "title"}], "rows": [{key: value}]}``
+    from ``rows`` keyed by column title (``keys``: each column's title and key, in order)."""
+    return {
+        "title": title,
+        "columns": [{"key": key, "title": column} for column, key in keys.items()],
+        "rows": [{key: row[column] for column, key in keys.items()} for row in rows],
+    }
+
+
 def voice_table(recorder: Recording) -> dict[str, Any] | None:
-    """The Chatbot tab's voice table: ``{"columns": [{"key", "title"}], "rows": [{key: value}]}``,
-    a row a request name with audio turns and the ``Aggregated`` row; None without audio turns."""
+    """The Chatbot tab's voice table (see :func:`_table`): a row a request name with audio turns and
+    the ``Aggregated`` row; None without audio turns."""
     book = recorder.stats.voice
     if book.empty:
         return None
-    columns = [{"key": "name", "title": "Name"}]
-    columns += [{"key": _VOICE_KEYS[title], "title": title} for title in VOICE_TABLE_COLUMNS]
-    rows = [
-        {"name": row["Name"], **{_VOICE_KEYS[title]: row[title] for title in VOICE_TABLE_COLUMNS}}
-        for row in voice_rows(book)
-    ]
-    return {"columns": columns, "rows": rows}
+    keys = {"Name": "name", **{title: _VOICE_KEYS[title] for title in VOICE_TABLE_COLUMNS}}
+    return _table("Voice turns", keys, voice_rows(book))
+
+
+def conversations_table(recorder: Recording) -> dict[str, Any] | None:
+    """The Chatbot tab's conversations table (see :func:`_table`): the figures of
+    ``PREFIX_conversations.csv``, a row a conversation name and the ``Aggregated`` row; None while no
+    conversation ended."""
+    found = conversation_entries(recorder.environment)
+    if found is None:
+        return None
+    keys = {"Name": "name", **{figure.title: figure.summary for figure in CONVERSATION_FIGURES}}
+    return _table("Conversations", keys, conversation_rows(*found))
+
+
+def lifecycle_table(recorder: Recording) -> dict[str, Any] | None:
+    """The Chatbot tab's table of the connections' lives (see :func:`_table`): one row of the
+    summary's ``lifecycle`` figures (outages, time to recover, failovers, server closes by code);
+    None while nothing happened to any connection."""
+    stats = recorder.stats.lifecycle
+    if stats.empty:
+        return None
+    keys = {title: path for path, title in LIFECYCLE_COLUMNS.items()}
+    return _table("Connections", keys, [lifecycle_row(stats)])
 
 
 def _capacity_status(recorder: Recording) -> dict[str, Any] | None:

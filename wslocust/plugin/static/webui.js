@@ -111,6 +111,27 @@
     return root;
   }
 
+  const TABLES = ["voice", "conversations", "lifecycle"]; // the tables charts.json may carry, in order
+
+  function drawTable(name, data) {
+    const table = document.createElement("table");
+    table.className = "wslocust-table";
+    table.id = `wslocust-${name}`;
+    table.createCaption().textContent = data.title;
+    const head = table.createTHead().insertRow();
+    for (const column of data.columns) {
+      const cell = document.createElement("th");
+      cell.textContent = column.title;
+      head.appendChild(cell);
+    }
+    const body = table.createTBody();
+    for (const row of data.rows) {
+      const line = body.insertRow();
+      for (const column of data.columns) line.insertCell().textContent = String(row[column.key] ?? "");
+    }
+    return table;
+  }
+
   let charts = null;
   let polling = null;
 
@@ -143,23 +164,9 @@
         }
         drawn.unshift(status);
       }
-      if (data.voice) {
-        // a run with audio turns: its voice figures, a row a request name
-        const table = document.createElement("table");
-        table.className = "wslocust-voice";
-        table.id = "wslocust-voice";
-        const head = table.createTHead().insertRow();
-        for (const column of data.voice.columns) {
-          const cell = document.createElement("th");
-          cell.textContent = column.title;
-          head.appendChild(cell);
-        }
-        const body = table.createTBody();
-        for (const row of data.voice.rows) {
-          const line = body.insertRow();
-          for (const column of data.voice.columns) line.insertCell().textContent = String(row[column.key] ?? "");
-        }
-        drawn.push(table);
+      for (const name of TABLES) {
+        // the run's voice turns, conversations and connections' lives, when it has them
+        if (data[name]) drawn.push(drawTable(name, data[name]));
       }
       charts.replaceChildren(...drawn);
       charts.dataset.updated = String(Date.now());
