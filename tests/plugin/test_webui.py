@@ -21,7 +21,8 @@ from PIL import Image
 
 from scripts.screenshot_webui import Browser, find_chromium, parse_page, running_web_ui
 from wslocust.outputs import HISTORY_COLUMNS, STATS_COLUMNS
-from wslocust.outputs.csv_files import VOICE_COLUMNS
+from wslocust.outputs.csv_files import CONVERSATIONS_COLUMNS, VOICE_COLUMNS
+from wslocust.outputs.lifecycle import LIFECYCLE_COLUMNS
 from wslocust.plugin.webui import CHART_COLUMNS
 from wslocust.plugin.webui_form import (
     FORM_GROUPS,
@@ -613,6 +614,39 @@ def test_the_chatbot_tab_charts_draw_the_per_second_history(
             region = rgb.crop((int(box["left"]), int(box["top"]), int(box["right"]), int(box["bottom"])))
             drawn_pixels = sum(count for count, pixel in region.getcolors(1 << 16) or [] if pixel == color)
             assert drawn_pixels > 20, f"{line['key']} is not drawn in the screenshot"
+
+
+TABLES = (
+    "[...document.querySelectorAll('#wslocust-charts .wslocust-table')].map((table) => ({ id: table.id,"
+    " caption: table.caption.textContent, headers: [...table.tHead.rows[0].cells].map((cell) => cell.textContent),"
+    " rows: [...table.tBodies[0].rows].map((row) => [...row.cells].map((cell) => cell.textContent)) }))"
+)
+
+
+@pytest.mark.slow
+def test_the_chatbot_tab_shows_the_conversations_and_the_connections_lives(
+    browser: Browser, web_ui: WebUi, demo
+) -> None:
+    """Conversations against a bot that cuts a fifth of its replies with a close (1011): both tables."""
+    bot = demo("--ttft-ms", "5", "--itl-ms", "1", "--chunks", "2", "--close-rate", "0.2")
+    conversations = str(ROOT / "datasets" / "support_conversations.jsonl")
+    with web_ui("--host", bot, "--prompts", conversations) as base:
+        assert post(base + "/swarm", {**SWARM, "host": bot})["success"]
+        browser.goto(base + "/?tab=chatbot")
+        browser.wait_for(
+            "!!document.querySelector('#wslocust-conversations tbody tr')"
+            " && !!document.querySelector('#wslocust-lifecycle tbody tr')"
+        )
+        tables = {table["id"]: table for table in browser.evaluate(TABLES)}
+    talks, lives = tables["wslocust-conversations"], tables["wslocust-lifecycle"]
+    assert talks["caption"] == "Conversations"
+    assert talks["headers"] == CONVERSATIONS_COLUMNS
+    assert talks["rows"][-1][0] == "Aggregated"
+    assert {row[0] for row in talks["rows"][:-1]} <= INTENTS
+    assert lives["caption"] == "Connections"
+    assert lives["headers"] == list(LIFECYCLE_COLUMNS.values())
+    [row] = lives["rows"]
+    assert "1011: " in row[lives["headers"].index("Server Closes by Code")]
 
 
 def test_a_repeatable_options_field_splits_at_semicolons_that_start_a_value() -> None:
