@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -234,6 +235,38 @@ def wait_for_requests(history: Path, *, more_than: int, timeout_s: float) -> Non
                 return
         time.sleep(0.2)
     raise AssertionError(f"{history.name}: no more than {more_than} requests within {timeout_s:g} s")
+
+
+def run_until(
+    command: Sequence[str], ready: Callable[[str], bool], log: Path, *, timeout_s: float
+) -> tuple[int, str]:
+    """Run ``command`` (a Locust run with a run time longer than any test waits) until ``ready`` holds
+    on its standard error so far, then stop it as Ctrl+C would (SIGTERM: the run ends as its run time
+    would); return its exit code and standard error. So a test waits for what it needs to see (three
+    progress lines, replies flowing) instead of hoping a fixed run time is enough on a loaded machine.
+
+    Args:
+        command: the command line.
+        ready: whether enough was logged (it is asked every 0.1 s).
+        log: where its standard error is written (read back while it runs).
+        timeout_s: the most it may take to become ready, then to end (each; killed past it).
+
+    Raises:
+        AssertionError: it ended, or was not ready, before ``timeout_s``.
+    """
+    with log.open("w") as stream:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stream, text=True)
+    try:
+        waited = wait_until(lambda: process.poll() is not None or ready(log.read_text()), timeout_s, 0.1)
+        assert process.poll() is None, f"it ended before it was ready: {log.read_text()[-3000:]}"
+        assert waited, f"not ready within {timeout_s:g} s: {log.read_text()[-3000:]}"
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout_s)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return returncode, log.read_text()
 
 
 def processes(count: int) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import statistics
 import subprocess
 import time
 import urllib.request
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, UNIT, free_port, locust_command, processes
+from .conftest import ROOT, UNIT, free_port, locust_command, processes, run_until
 
 FAST = ("--ttft-ms", "10", "--itl-ms", "2", "--chunks", "3", "--wrong-rate", "0", "--error-rate", "0")
 
@@ -56,25 +57,40 @@ def test_too_few_users_for_the_rate_are_reported_as_late_sends(tmp_path: Path, d
     assert summary["latency_ms"]["p95"] > 500
 
 
+def full_seconds(history: Path) -> list[dict[str, str]]:
+    """The ``Aggregated`` rows of a chat history CSV (one a second), less the first and the last (a
+    second the run started or stopped in)."""
+    if not history.exists():
+        return []
+    with history.open(newline="") as stream:
+        rows = [row for row in csv.DictReader(stream) if row["Name"] == "Aggregated"]
+    return rows[1:-1]
+
+
 @pytest.mark.slow
 def test_open_model_rate_is_shared_by_the_processes(tmp_path: Path, demo) -> None:
+    """Two processes at --arrival-rate 30 send 30 prompts a second between them, not 30 each: read from
+    the seconds in full, once there are three (however long the processes took to start)."""
     url = demo(*FAST)
-    _, summary = run(
-        tmp_path,
-        "--host",
-        url,
-        *processes(2),
-        "-u",
-        "20",
-        "-r",
-        "20",
-        "-t",
-        "5s",
-        "--arrival-rate",
-        "30",
+    summary_path, prefix = tmp_path / "summary.json", tmp_path / "open"
+    history = prefix.with_name(prefix.name + "_chat_stats_history.csv")
+    arguments = (
+        "--headless", "--protocol", "json", "--summary-json", str(summary_path), "--csv", str(prefix),
+        "--host", url, *processes(2), "-u", "20", "-r", "20", "-t", "300s", "--arrival-rate", "30",
+    )  # fmt: skip
+    returncode, output = run_until(
+        locust_command(*arguments),
+        lambda _: len(full_seconds(history)) >= 3,
+        tmp_path / "locust.log",
+        timeout_s=60 * UNIT,
     )
-    assert summary["requests_per_second"] == pytest.approx(30, rel=0.15)
-    assert summary["open_model"]["late_sends"] == 0
+    assert returncode == 0, output[-3000:]
+    rates = [float(row["Replies/s"]) for row in full_seconds(history)]
+    assert statistics.median(rates) == pytest.approx(30, rel=0.15), rates
+    open_model = json.loads(summary_path.read_text())["open_model"]
+    # no prompt waited for a free user (a late send past the 10 ms of scheduling jitter would say so;
+    # a loaded machine's wake-ups may add a few, within the 1% the run itself calls keeping up)
+    assert open_model["kept_up"] is True, open_model
 
 
 @pytest.mark.slow

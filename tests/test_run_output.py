@@ -18,7 +18,7 @@ import pytest
 
 from wslocust.outputs.figures import summary_paths
 
-from .conftest import ROOT, UNIT, locust_command, run_master_and_workers, wait_until
+from .conftest import ROOT, UNIT, free_port, locust_command, run_master_and_workers, run_until, wait_until
 
 FAST_BOT = ("--ttft-ms", "5", "--itl-ms", "1", "--chunks", "3")
 GATES = ("--max-p95-ms", "2000", "--max-error-rate", "90%")
@@ -200,17 +200,16 @@ def check_progress(lines: list[re.Match[str]], summary: dict[str, Any]) -> None:
 def test_a_headless_run_logs_a_progress_line_every_interval(tmp_path: Path, demo) -> None:
     url = demo(*FAST_BOT)
     summary_path = tmp_path / "summary.json"
-    arguments = run_args(url, tmp_path / "run", "-t", "5s", "--progress-interval", "1")
-    result = subprocess.run(
+    arguments = run_args(url, tmp_path / "run", "-t", "300s", "--progress-interval", "1")
+    returncode, output = run_until(
         locust_command(*arguments, "--summary-json", str(summary_path)),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60 * UNIT,
+        lambda output: len(progress_lines(output)) >= 3,
+        tmp_path / "locust.log",
+        timeout_s=60 * UNIT,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = progress_lines(result.stderr)
-    assert len(lines) >= 3, result.stderr[-3000:]
+    assert returncode == 0, output[-3000:]
+    lines = progress_lines(output)
+    assert len(lines) >= 3, output[-3000:]
     check_progress(lines, json.loads(summary_path.read_text()))
 
 
@@ -218,15 +217,33 @@ def test_a_headless_run_logs_a_progress_line_every_interval(tmp_path: Path, demo
 def test_a_master_logs_progress_of_its_workers_replies(tmp_path: Path, demo) -> None:
     url = demo(*FAST_BOT)
     summary_path = tmp_path / "summary.json"
-    run = run_master_and_workers(
-        *run_args(url, tmp_path / "run", "-t", "10s", "--progress-interval", "1"),
-        "--summary-json", str(summary_path),
+    port = str(free_port())
+    worker = subprocess.Popen(
+        locust_command("--worker", "--master-host", "127.0.0.1", "--master-port", port),
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert run.returncode == 0, run.master_log[-3000:]
-    lines = progress_lines(run.master_log)
-    assert len(lines) >= 2, run.master_log[-3000:]  # the seconds every worker reported: some 5 s behind
+    master = (
+        "--summary-json", str(summary_path), "--master", "--master-bind-host", "127.0.0.1",
+        "--master-bind-port", port, "--expect-workers", "1",
+    )  # fmt: skip
+    try:
+        returncode, master_log = run_until(
+            locust_command(
+                *run_args(url, tmp_path / "run", "-t", "300s", "--progress-interval", "1"), *master
+            ),
+            lambda output: len(progress_lines(output)) >= 2,  # the seconds every worker reported
+            tmp_path / "master.log",
+            timeout_s=60 * UNIT,
+        )
+        _, worker_log = worker.communicate(timeout=30 * UNIT)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert returncode == 0, master_log[-3000:]
+    lines = progress_lines(master_log)
+    assert len(lines) >= 2, master_log[-3000:]
     check_progress(lines, json.loads(summary_path.read_text()))
-    [worker_log] = run.worker_logs
     assert not progress_lines(worker_log)
 
 
@@ -240,17 +257,23 @@ def test_no_progress_lines_when_off_or_in_the_web_ui_mode(
     tmp_path: Path, demo, mode: tuple[str, ...]
 ) -> None:
     url = demo(*FAST_BOT)
+    prefix = tmp_path / "run"
     arguments = [
-        "-u", "3", "-r", "3", "-t", "3s", "--think-time", "0.05", "--host", url, *mode,
-        "--csv", str(tmp_path / "run"), "--web-host", "127.0.0.1",
+        "-u", "3", "-r", "3", "-t", "300s", "--think-time", "0.05", "--host", url, *mode,
+        "--csv", str(prefix), "--web-host", "127.0.0.1",
     ]  # fmt: skip
-    result = subprocess.run(
-        locust_command(*arguments), cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT
+    history = prefix.with_name(prefix.name + "_chat_stats_history.csv")
+    returncode, output = run_until(
+        locust_command(*arguments),
+        lambda _: (
+            history.exists() and len(history.read_text().splitlines()) > 3
+        ),  # replies flowed for seconds
+        tmp_path / "locust.log",
+        timeout_s=60 * UNIT,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    history = (tmp_path / "run_chat_stats_history.csv").read_text().splitlines()
-    assert len(history) > 3  # replies flowed for seconds
-    assert not progress_lines(result.stderr)
+    assert returncode == 0, output[-3000:]
+    assert len(history.read_text().splitlines()) > 3
+    assert not progress_lines(output)
 
 
 @pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon"])
