@@ -92,9 +92,13 @@ def _echo_with_peer(sock: socket.socket, _headers: dict[str, str]) -> None:
                 )
 
 
-def _requiring_server(raw_server: Callable[..., RawServer], pki: Path) -> RawServer:
-    """A server for ``bot.test`` that requires a client certificate issued by the test's CA."""
+def _requiring_server(
+    raw_server: Callable[..., RawServer], pki: Path, tls: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED
+) -> RawServer:
+    """A server for ``bot.test`` that requires a client certificate issued by the test's CA (speaking
+    TLS ``tls`` at most)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.maximum_version = tls
     context.load_cert_chain(pki / "server.pem", pki / "server.key")
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_verify_locations(pki / "ca.pem")
@@ -138,18 +142,26 @@ def test_a_client_certificate_is_presented_and_accepted_on_the_lean_path(
     assert client._stamped
 
 
+@pytest.mark.parametrize(
+    ("tls", "why"),
+    [
+        (ssl.TLSVersion.TLSv1_3, "(the server requires a client certificate: give --client-cert)"),
+        (ssl.TLSVersion.TLSv1_2, "as a TLS 1.2 server requiring a client certificate does without one)"),
+    ],
+    ids=["tls-1.3", "tls-1.2"],
+)
 def test_without_a_client_certificate_the_handshake_is_a_counted_failure_saying_why(
-    recorded_env, raw_server, pki
+    recorded_env, raw_server, pki, tls, why
 ) -> None:
     environment, recorded = recorded_env
-    server = _requiring_server(raw_server, pki)
+    server = _requiring_server(raw_server, pki, tls)
     client = _client(environment, server, TlsFiles(ca_file=str(pki / "ca.pem")))
     assert not client.connect()
     (event,) = recorded.of("CONNECT")
     error = event["exception"]
     assert isinstance(error, ConnectError)
     assert str(error).startswith(f"TLS failed with 127.0.0.1:{server.port}:")
-    assert "requires a client certificate: give --client-cert" in str(error)
+    assert str(error).endswith(why)
 
 
 def test_a_client_certificate_of_an_issuer_the_server_does_not_trust_is_refused(

@@ -27,7 +27,10 @@ _ENCRYPTED = (b"-----BEGIN ENCRYPTED PRIVATE KEY-----", b"Proc-Type: 4,ENCRYPTED
 
 _CERTIFICATE_REFUSED = {
     "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate: give --client-cert",
-    "SSLV3_ALERT_HANDSHAKE_FAILURE": "a server requiring a client certificate says so: give --client-cert",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": (
+        "the server refused the handshake, as a TLS 1.2 server requiring a client certificate "
+        "does without one"
+    ),
     "TLSV1_ALERT_UNKNOWN_CA": "the server does not trust the client certificate's issuer",
     "SSLV3_ALERT_BAD_CERTIFICATE": "the server refused the client certificate",
     "SSLV3_ALERT_CERTIFICATE_EXPIRED": "the server refused the client certificate: expired",
@@ -108,7 +111,7 @@ def _read(path: str, name: str) -> bytes:
 def _load_ca(context: ssl.SSLContext, files: TlsFiles) -> None:
     path, name = str(files.ca_file), files.name("ca_file")
     if _CERTIFICATE not in _read(path, name):
-        raise ConfigurationError(f"{name} {path}: no PEM certificate in it (-----BEGIN CERTIFICATE-----)")
+        raise ConfigurationError(f"{name} {path}: no PEM certificate in it ({_CERTIFICATE.decode()})")
     try:
         context.load_verify_locations(cafile=path)
     except (ssl.SSLError, OSError) as error:
