@@ -10,6 +10,7 @@ from locust.event import Events
 
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -28,7 +29,7 @@ from wslocust.tls_context import TlsFiles, tls_context
 from wslocust.wire.frames import OP_TEXT, FrameReader, encode_frame
 from wslocust.wire.protocols import PlainProtocol
 
-from .conftest import ROOT, SAMPLE, UNIT, RawServer, free_port, locust_command
+from .conftest import ROOT, SAMPLE, UNIT, RawServer, free_port, locust_command, wait_until
 from .test_locust_run import assert_one_clear_error
 
 PASSWORD = "k3y-pa55word"
@@ -73,36 +74,46 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _echo_with_peer(sock: socket.socket, _headers: dict[str, str]) -> None:
-    """Echo each prompt after the common name of the client certificate the server accepted."""
-    assert isinstance(sock, ssl.SSLSocket)
-    subject = dict(pair[0] for pair in sock.getpeercert()["subject"])  # type: ignore[index]
-    reader = FrameReader(accept_masked=True)
-    while True:
-        try:
-            data = sock.recv(4096)
-        except OSError:  # a user stopped at the run's end
-            return
-        if not data:
-            return
-        for opcode, payload in reader.feed(data):
-            if opcode == OP_TEXT:
-                sock.sendall(
-                    encode_frame(OP_TEXT, f"{subject['commonName']}: ".encode() + payload, mask=False)
-                )
+Handler = Callable[[socket.socket, dict[str, str]], None]
+
+
+def _echo_with_peer(answered: list[str]) -> Handler:
+    """A handler echoing each prompt after the common name of the client certificate the server
+    accepted; each answer's name goes to ``answered``."""
+
+    def echo(sock: socket.socket, _headers: dict[str, str]) -> None:
+        assert isinstance(sock, ssl.SSLSocket)
+        name = dict(pair[0] for pair in sock.getpeercert()["subject"])["commonName"]  # type: ignore[index]
+        reader = FrameReader(accept_masked=True)
+        while True:
+            try:
+                data = sock.recv(4096)
+            except OSError:  # a user stopped at the run's end
+                return
+            if not data:
+                return
+            for opcode, payload in reader.feed(data):
+                if opcode == OP_TEXT:
+                    sock.sendall(encode_frame(OP_TEXT, f"{name}: ".encode() + payload, mask=False))
+                    answered.append(name)
+
+    return echo
 
 
 def _requiring_server(
-    raw_server: Callable[..., RawServer], pki: Path, tls: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED
+    raw_server: Callable[..., RawServer],
+    pki: Path,
+    tls: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
+    answered: list[str] | None = None,
 ) -> RawServer:
     """A server for ``bot.test`` that requires a client certificate issued by the test's CA (speaking
-    TLS ``tls`` at most)."""
+    TLS ``tls`` at most); the common name of each answered prompt's certificate goes to ``answered``."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.maximum_version = tls
     context.load_cert_chain(pki / "server.pem", pki / "server.key")
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_verify_locations(pki / "ca.pem")
-    return raw_server(_echo_with_peer, ssl_context=context)
+    return raw_server(_echo_with_peer([] if answered is None else answered), ssl_context=context)
 
 
 def _client(environment: Environment, server: RawServer, files: TlsFiles | None) -> ChatClient:
@@ -307,29 +318,41 @@ def test_a_client_certificate_for_a_ws_url_is_refused_at_start_up(pki) -> None:
 
 @pytest.mark.slow
 def test_a_run_presents_the_client_certificate_given_on_the_command_line(raw_server, pki, tmp_path) -> None:
-    server = _requiring_server(raw_server, pki)
+    """The certificate's encrypted key opened with a password from the environment; the password in no
+    output. The run ends (SIGTERM, as its run time would end it) once the server answered 4 prompts."""
+    answered: list[str] = []
+    server = _requiring_server(raw_server, pki, answered=answered)
     summary = tmp_path / "summary.json"
-    result = subprocess.run(
+    process = subprocess.Popen(
         locust_command(
-            "--headless", "-u", "2", "-r", "100", "-t", "2s", "--host", f"wss://bot.test:{server.port}/",
-            "--connect-to", f"127.0.0.1:{server.port}", "--protocol", "plain", "--think-time", "0.2",
+            "--headless", "-u", "2", "-r", "100", "-t", "60s", "--host", f"wss://bot.test:{server.port}/",
+            "--connect-to", f"127.0.0.1:{server.port}", "--protocol", "plain", "--think-time", "0.1",
             "--ca-file", str(pki / "ca.pem"), "--client-cert", str(pki / "client.pem"),
             "--client-key", str(pki / "client-encrypted.key"), "--client-key-password", "${BOT_KEY_PASSWORD}",
             "--summary-json", str(summary), "--metric", "ttft:max_ms=60000",  # no quality metric: echoes
         ),
-        cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "BOT_KEY_PASSWORD": PASSWORD},
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
+    try:
+        wait_until(lambda: len(answered) >= 4 or process.poll() is not None, 30 * UNIT)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30 * UNIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert set(answered) == {"load-tester"}
     document = json.loads(summary.read_text())
-    assert document["total_requests"] >= 2
+    assert document["total_requests"] >= 4
     assert document["failed_requests"] == 0
     assert document["connections"]["failures"] == 0
     options = document["run"]["options"]
     assert options["client_cert"] == str(pki / "client.pem")
     assert "client_key_password" not in options  # a secret: never written
-    for output in (result.stdout, result.stderr, summary.read_text()):
+    for output in (stdout, stderr, summary.read_text()):
         assert PASSWORD not in output
         assert "BOT_KEY_PASSWORD" not in output
 
