@@ -57,6 +57,7 @@ from .sockets import receive_buffer
 from .sockets import stamp_receptions as _stamp_receptions
 from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses
 from .tls import TlsSocket
+from .tls_context import TlsFiles, tls_context, tls_failure
 from .wire.connection import Action, Close, Connection, Pong, Send
 from .wire.deflate import Compression
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, encode_close
@@ -126,6 +127,7 @@ class ChatClient:
             went out (it fires no event).
         compression: ``"deflate"`` offers permessage-deflate (RFC 7692): a server that accepts sends
             compressed messages and gets compressed prompts; ``"none"`` (the default) offers nothing.
+        tls_files: on ``wss://``, a CA to trust beside the system's and a client certificate to present.
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class ChatClient:
         checks: Sequence[Check] = (),
         on_stopped_mid_reply: Callable[[Reply], None] | None = None,
         compression: str = "none",
+        tls_files: TlsFiles | None = None,
     ) -> None:
         check_url(url)
         url = protocol.resource(url)  # Socket.IO's /socket.io/?EIO=4&transport=websocket
@@ -172,11 +175,12 @@ class ChatClient:
         self._dial = dial_address(url, connect_to)
         self.dial_from: SourceAddresses = NO_SOURCE_ADDRESS  # local addresses, one a connection in turn
         self._tls: ssl.SSLContext | None = None
+        self._tls_problem: ConfigurationError | None = None  # a worker without a file: said at connect
         if parts.scheme == "wss":
-            self._tls = ssl.create_default_context()
-            if not verify_tls:
-                self._tls.check_hostname = False
-                self._tls.verify_mode = ssl.CERT_NONE
+            try:
+                self._tls = tls_context(verify_tls, tls_files)
+            except ConfigurationError as problem:
+                self._tls_problem = problem
         self._sock: socket.socket | None = None
         # The non-blocking OS socket under gevent's wrapper (None when replies take gevent's socket).
         self._raw: _socket.socket | None = None
@@ -213,6 +217,8 @@ class ChatClient:
         A redirect is followed only with ``follow_redirects``, only within the URL's origin and at
         most ``MAX_REDIRECTS`` times: the headers and query (secrets) go to no other host.
         """
+        if self._tls_problem is not None:
+            raise ConfigurationError(str(self._tls_problem))
         host, port = self._dial
         url = handshake_url(self.url, self.query)
         headers = [
@@ -273,11 +279,8 @@ class ChatClient:
                 raise ConnectError(f"cannot resolve host {host!r}") from None
             if error is deadline or isinstance(error, TimeoutError | websocket.WebSocketTimeoutException):
                 raise ConnectError(f"no handshake within {self.connect_timeout_s:g} s: {where}") from None
-            if isinstance(error, ssl.SSLError):
-                # A refused certificate says why (self-signed, hostname mismatch...).
-                why = getattr(error, "verify_message", None)
-                detail = f" ({why})" if why else ""
-                raise ConnectError(f"TLS failed with {where}: {error.reason or error}{detail}") from None
+            if isinstance(error, ssl.SSLError):  # a refused certificate says why (self-signed...)
+                raise ConnectError(tls_failure(error, where)) from None
             if isinstance(error, OSError | websocket.WebSocketException):
                 raise ConnectError(f"cannot connect to {where}: {error}") from None
             raise

@@ -18,6 +18,7 @@ from .datasets import DatasetSettings
 from .errors import ConfigurationError
 from .lifecycles import LIFECYCLES
 from .load.arrivals import ARRIVAL_KINDS
+from .tls_context import TlsFiles
 from .values import BadValue, choice, count, integer, number, seconds_range
 from .wire.deflate import COMPRESSIONS
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
@@ -95,6 +96,10 @@ OPTION_ATTRIBUTES: dict[str, str] = {
     "audio_packet_bytes": "audio_packet_bytes",
     "audio_packet_ms": "audio_packet_ms",
     "source_address": "source_addresses",
+    "ca_file": "ca_file",
+    "client_cert": "client_cert",
+    "client_key": "client_key",
+    "client_key_password": "client_key_password",
 }
 """The options that stand for a user-class attribute (the option's dest → the attribute): given, the
 option wins; unset, the attribute is used (and the web UI's form shows it)."""
@@ -274,3 +279,4 @@ class ConnectionSettings:
     compression: str = "none"
     failover_hosts: tuple[str, ...] = ()
     source_addresses: tuple[str, ...] = ()
+    tls_files: TlsFiles | None = None

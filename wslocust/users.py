@@ -57,6 +57,7 @@ from .settings import (
 from .source_addresses import parse_source_addresses, rotation, this_hosts
 from .speaking import Speaking, VoiceAsker, check_voice
 from .stats.aggregates import TOKEN_COUNTERS
+from .tls_settings import TlsAttributes, check_tls, tls_files, verify_tls
 from .values import count, flag, seconds, seconds_range
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES
 from .wire.protocols import Protocol, get_protocol
@@ -77,7 +78,7 @@ _HOST_TO_COME = "ws://127.0.0.1"
 """Stands for the host when none is set yet: the embedded demo bot's, started after the checks."""
 
 
-class WebSocketUser(User):
+class WebSocketUser(User, TlsAttributes):
     """A Locust user holding one WebSocket connection to a bot, as ``self.client`` (a ChatClient).
 
     The connection opens when the user starts (a ``CONNECT`` event) and again on the next prompt
@@ -108,9 +109,6 @@ class WebSocketUser(User):
 
     reply_timeout_s: ClassVar[float] = 60.0
     """Seconds allowed for a complete reply; a later reply is a failure (``--reply-timeout``)."""
-
-    verify_tls: ClassVar[bool] = True
-    """Check the server's certificate and name; ``--insecure`` turns this off."""
 
     follow_redirects: ClassVar[bool] = False
     """Follow a redirect of the upgrade within the URL's origin (same scheme, host and port), at most
@@ -203,6 +201,7 @@ class WebSocketUser(User):
             connect_timeout_s=settings.connect_timeout_s,
             reply_timeout_s=settings.reply_timeout_s,
             verify_tls=settings.verify_tls,
+            tls_files=settings.tls_files,
             connect_to=settings.connect_to if index == 0 else None,  # an override of the host's address
             follow_redirects=settings.follow_redirects,
             max_message_bytes=settings.max_message_bytes,
@@ -272,6 +271,7 @@ class WebSocketUser(User):
             name = option_flag(option) if given(options, option) is not None else attribute
             check_expanded(values, name, in_url=option == "query")
         settings.protocol.check_environment()
+        check_tls(settings)
         quiet_ms, timeout_s = settings.protocol.quiet_ms, settings.reply_timeout_s
         if quiet_ms is not None and quiet_ms >= timeout_s * 1000.0:
             name = "--reply-timeout" if given(options, "reply_timeout") else f"{cls.__name__}.reply_timeout_s"
@@ -313,7 +313,6 @@ class WebSocketUser(User):
             parse_connect_to_setting("", "--connect-to")
         framing = protocol_class.from_options(options or argparse.Namespace())
         protocol = with_session(cls, environment, framing)
-        insecure = given(options, "insecure")
         follow = given(options, "follow_redirects")
         return ConnectionSettings(
             url=url,
@@ -324,8 +323,8 @@ class WebSocketUser(User):
             subprotocols=required(setting(cls, options, "subprotocol", parse_subprotocols)),
             connect_timeout_s=required(setting(cls, options, "connect_timeout", seconds)),
             reply_timeout_s=required(setting(cls, options, "reply_timeout", seconds)),
-            verify_tls=flag(cls.verify_tls, f"{cls.__name__}.verify_tls")
-            and not (insecure is not None and flag(insecure, "--insecure")),
+            verify_tls=verify_tls(cls, options),
+            tls_files=tls_files(cls, options),
             connect_to=setting(cls, options, "connect_to", parse_connect_to_setting),
             follow_redirects=flag(cls.follow_redirects, f"{cls.__name__}.follow_redirects")
             or (follow is not None and flag(follow, "--follow-redirects")),

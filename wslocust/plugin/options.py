@@ -1,7 +1,6 @@
-"""wslocust's command-line options on Locust's parser: the ``wslocust``, ``wslocust socket.io``,
-``wslocust sessions``, ``wslocust voice protocols``, ``wslocust load shapes``, ``wslocust gates`` and
-``wslocust demo`` groups,
-every option added through :func:`add_option`."""
+"""wslocust's command-line options on Locust's parser: the ``wslocust``, ``wslocust tls``,
+``wslocust socket.io``, ``wslocust sessions``, ``wslocust voice protocols``, ``wslocust load shapes``,
+``wslocust gates`` and ``wslocust demo`` groups, every option added through :func:`add_option`."""
 
 from __future__ import annotations
 
@@ -29,6 +28,7 @@ from ..wire.protocols import PROTOCOLS, SocketIOProtocol
 from .metrics_options import add_live_metrics_arguments
 from .option_marks import add_option
 from .shapes import add_shape_arguments
+from .tls_options import add_tls_arguments
 from .voice_options import add_voice_arguments, add_voice_gates, add_voice_protocol_arguments
 
 __all__ = [
@@ -154,7 +154,6 @@ def add_arguments(parser: Any) -> None:
         "--connect-to",
         help="Dial HOST[:PORT] instead of the URL's host, keeping its Host header and TLS name",
     )
-    add_option(group, "--insecure", action="store_true", default=False, help="Do not verify TLS certificates")
     add_option(
         group,
         "--compression",
@@ -211,6 +210,7 @@ def add_arguments(parser: Any) -> None:
         metavar="S",
         help="Headless: log users, replies/s, failures and TTFT p95 every S seconds (default 5; 0 = off)",
     )
+    add_tls_arguments(parser.add_argument_group("wslocust tls", "wss:// certificates (README: TLS)"))
     add_socketio_arguments(
         parser.add_argument_group("wslocust socket.io", "--protocol socketio and rasa (see the README)")
     )

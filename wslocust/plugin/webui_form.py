@@ -62,9 +62,10 @@ LIST_SEPARATOR = "; "
 
 FORM_GROUPS: dict[str, tuple[str, ...]] = {
     "Connection": (
-        "origin", "header", "query", "subprotocol", "connect_to", "insecure", "follow_redirects",
+        "origin", "header", "query", "subprotocol", "connect_to", "follow_redirects",
         "compression", "connect_timeout", "reply_timeout", "max_message_bytes",
     ),
+    "TLS": ("insecure", "ca_file", "client_cert", "client_key", "client_key_password"),
     "Protocol": (
         "protocol", "json_template", "json_chunk_path", "json_end", "json_error", "json_error_path",
         "apigw_action", "realtime_api", "realtime_instructions", "tokens",
