@@ -213,6 +213,13 @@ class Protocol(ABC):
     """When set, a reply also ends once no reply event came for this long (ms); its time is then its
     last chunk's, not the end of the quiet period. Read only with ``manages_connection``."""
 
+    keepalive_ms: float | None = None
+    """When set, :attr:`keepalive_message` is sent every this many ms while the connection is idle
+    (between turns: :mod:`wslocust.keepalive`); None: never."""
+
+    keepalive_message: Message = ""
+    """The message keeping an idle connection open (see :attr:`keepalive_ms`)."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name"):
