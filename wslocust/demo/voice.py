@@ -81,6 +81,7 @@ _HINTS = (
 )
 _SILENT = 300  # a frame whose samples all stay within this amplitude is silence
 _INTERIM_MS = 500.0  # audio heard between two interim results (speech-to-text)
+_IDLE_GRACE_S = 0.05  # an idle stream's messages read late (the bot stalled) still count
 
 
 @dataclass(frozen=True)
@@ -288,9 +289,18 @@ class VoiceConversation:
         if left > 0:
             self._idle_timer = loop.call_later(left, self._stt_idle)
             return
+        self._spawn(self._close_idle(timeout_s))
+
+    async def _close_idle(self, timeout_s: float) -> None:
+        """Close the idle stream, unless a message that came during a stall of the bot's own (read
+        after the timer's turn) is read within a short grace."""
+        await asyncio.sleep(_IDLE_GRACE_S)
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._heard_at < timeout_s:
+            self._idle_timer = loop.call_later(self._heard_at + timeout_s - loop.time(), self._stt_idle)
+            return
         self._idle_timer = None
-        reason = "NET-0001: no audio or message within the idle timeout"
-        self._spawn(self.connection.close(1011, reason))
+        await self.connection.close(1011, "NET-0001: no audio or message within the idle timeout")
 
     def takes(self, message: str | bytes) -> dict[str, Any] | bytes | None:
         """The message, when it is voice (parsed, if JSON); None when it is the text bot's."""

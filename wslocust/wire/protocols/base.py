@@ -220,6 +220,10 @@ class Protocol(ABC):
     keepalive_message: Message = ""
     """The message keeping an idle connection open (see :attr:`keepalive_ms`)."""
 
+    audio_only: bool = False
+    """True when the protocol sends audio turns only (:meth:`request` refuses a text prompt): a text
+    prompt to ask is refused at start-up."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name"):

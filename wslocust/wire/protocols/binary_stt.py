@@ -136,6 +136,8 @@ class BinarySttProtocol(Protocol):
     def audio_sent(self) -> None:
         self._closed = True  # a final result from now on is the last (before: a mid-stream segment)
 
+    audio_only = True
+
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         raise ProtocolError(
             "--protocol binary-stt sends audio turns only: give records with audio (README: Voice)"
