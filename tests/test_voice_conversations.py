@@ -4,7 +4,10 @@ conversation a ``CONVERSATION`` event), against the demo bot in process and in a
 
 from __future__ import annotations
 
+import locust  # noqa: F401  (gevent's monkey patching before anything else)
+from locust.argument_parser import get_parser
 from locust.env import Environment
+from locust.event import Events
 
 import argparse
 import json
@@ -13,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from wslocust import ChatbotUser
 from wslocust.client import ChatClient
 from wslocust.conversations import ConversationAsker, ConversationSettings
 from wslocust.datasets import load_prompts
 from wslocust.errors import ConfigurationError, DatasetError
+from wslocust.plugin.checks import check_run
 from wslocust.speaking import Speaking, VoiceAsker, VoiceSettings, check_voice
 from wslocust.wire.protocols import OpenAIRealtimeProtocol
 
@@ -72,17 +77,21 @@ def test_a_text_turn_for_an_audio_only_protocol_is_refused_at_start_up_naming_li
     tmp_path: Path,
 ) -> None:
     dataset = write_jsonl(tmp_path / "calls.jsonl", {"turns": [{"audio": {"seconds": 1}}, "and text?"]})
-    records = load_prompts(dataset)
-    environment = Environment(parsed_options=argparse.Namespace())
+    caller = type(
+        "Caller", (ChatbotUser,), {"abstract": True, "host": "ws://127.0.0.1:9", "prompts": str(dataset)}
+    )
+    parsed = get_parser().parse_args(["--protocol", "binary-stt"])
     with pytest.raises(ConfigurationError) as refused:
-        check_voice(SttCaller, environment, records, 16000, 1, audio_only=True)
+        check_run(Environment(events=Events(), parsed_options=parsed), [caller])
     assert str(refused.value) == (
         f"{dataset}:1: turn 2: a text prompt, and --protocol binary-stt sends audio turns only "
         "(give it audio, or --audio-packets)"
     )
-    check_voice(SttCaller, environment, records, 16000, 1, audio_only=False)  # a protocol taking text
-    packets = Environment(parsed_options=argparse.Namespace(audio_packets="3"))
-    check_voice(SttCaller, packets, records, 16000, 1, audio_only=True)  # every turn speaks packets
+    check_run(
+        Environment(events=Events(), parsed_options=get_parser().parse_args([])), [caller]
+    )  # json: text too
+    packets = get_parser().parse_args(["--protocol", "binary-stt", "--audio-packets", "3"])
+    check_run(Environment(events=Events(), parsed_options=packets), [caller])  # every turn speaks packets
 
 
 def test_a_turn_whose_utterance_cannot_be_made_is_refused_naming_line_and_turn(tmp_path: Path) -> None:
