@@ -169,3 +169,8 @@ def test_a_run_of_voice_conversations_keeps_each_stream_open_through_its_pauses(
     assert summary["lifecycle"]["close_codes"] == {}  # no stream closed idle (1011) by the bot
     voice = {row["Name"]: row for row in read_rows(tmp_path / "run_voice.csv")}
     assert {"call #1", "call #2"} <= set(voice)
+    history = read_rows(tmp_path / "run_voice_history.csv")  # the same figures, second by second
+    assert {"call #1", "call #2", "Aggregated"} <= {row["Name"] for row in history}
+    assert sum(int(row["Voice Turns"]) for row in history if row["Name"] == "Aggregated") == sum(
+        int(rows["WS", name]["Request Count"]) for name in ("call #1", "call #2")
+    )
