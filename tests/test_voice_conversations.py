@@ -105,7 +105,8 @@ def test_audio_and_text_turns_are_asked_in_order_on_one_connection(
     recorded_env, demo, tmp_path: Path
 ) -> None:
     """Each turn is its own ``WS`` request ``name #n`` (the audio ones with voice times), the
-    conversation one ``CONVERSATION`` event, all on one connection."""
+    conversation one ``CONVERSATION`` event, all on one connection; the next conversation, on a new
+    connection, is answered as well (the bot's response ids are new there too)."""
     environment, recorded = recorded_env
     url = demo("--voice-delay-ms", "50", "--voice-seconds", "0.2", "--ttft-ms", "5", "--itl-ms", "1",
                "--error-rate", "0", "--wrong-rate", "0", "--ping-interval-s", "0")  # fmt: skip
@@ -139,6 +140,10 @@ def test_audio_and_text_turns_are_asked_in_order_on_one_connection(
     )
     assert len(recorded.of("CONNECT")) == 1
     assert bot_counts(url)["connections"] == 1
+    # The next conversation starts on a new connection, and its audio turns are answered there too.
+    assert asker.ask(record, voice=voice)
+    assert [event["exception"] for event in recorded.of("WS")[3:]] == [None, None, None]
+    assert len(recorded.of("CONNECT")) == 2
     client.close()
 
 

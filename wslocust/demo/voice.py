@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import math
 import struct
@@ -81,6 +82,9 @@ _HINTS = (
 )
 _SILENT = 300  # a frame whose samples all stay within this amplitude is silence
 _INTERIM_MS = 500.0  # audio heard between two interim results (speech-to-text)
+_RESPONSE_NUMBERS = itertools.count(1)
+"""Realtime response ids are the bot's, not a connection's: a client that saw ``resp_voice000001``
+on its last connection must not see it again on the next."""
 _IDLE_GRACE_S = 0.05  # an idle stream's messages read late (the bot stalled) still count
 
 
@@ -264,7 +268,6 @@ class VoiceConversation:
         self._marks = 0
         self._interims = 0
         self._closing = False  # speech-to-text: a close-stream came
-        self._responses = 0
         self._idle_timer: asyncio.TimerHandle | None = None  # speech-to-text: --stt-idle-timeout-ms
         self._heard_at = 0.0  # speech-to-text: loop time of the last message
         if protocol == "binary-stt":
@@ -423,8 +426,7 @@ class VoiceConversation:
         for event in announce or ():
             await self._send(event)
             start = asyncio.get_running_loop().time()  # the delay runs from the end of speech as told
-        self._responses += 1
-        response_id = f"resp_voice{self._responses:06d}"
+        response_id = f"resp_voice{next(_RESPONSE_NUMBERS):06d}"  # unique in the bot, as OpenAI's
         await self._send(
             {"type": "response.created", "response": {"id": response_id, "status": "in_progress"}}
         )
