@@ -9,6 +9,9 @@ of the frames sent). With no ``--host``, the embedded demo bot answers::
     locust -f locustfiles/voice.py --headless -u 20 -r 5 -t 1m
     locust -f locustfiles/voice.py --headless --host wss://api.openai.com/v1/realtime?model=gpt-realtime \\
         --header 'Authorization: Bearer ${OPENAI_API_KEY}' --prompts datasets/voice_synthetic.jsonl
+    # two-turn calls (conversations whose turns speak), 0.5 s between the turns:
+    locust -f locustfiles/voice.py --headless -u 5 -r 5 -t 30s --prompts datasets/voice_conversations.jsonl \\
+        --turn-think-time 0.5
     # a speech-to-speech service taking 100 binary packets of 3,200 bytes every 100 ms a turn:
     locust -f locustfiles/voice.py --headless --host ws://127.0.0.1:9000 --protocol json \\
         --audio-packets 100 --audio-packet-bytes 3200 --audio-packet-ms 100

@@ -49,6 +49,7 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
+from .keepalive import KeepAlive
 from .lean import ReplyTimer, read_reply, send_prompt
 from .report import report_reply
 from .session import receive_quietly, run_opening
@@ -74,7 +75,7 @@ from .wire.handshake import (
     redirect_target,
 )
 from .wire.managed import ManagedConnection, connection_for
-from .wire.protocols import Protocol
+from .wire.protocols import Message, Protocol
 from .wire.reply import CONNECT_REQUEST_TYPE, REQUEST_TYPE, Check, Reply
 
 __all__ = [
@@ -205,6 +206,8 @@ class ChatClient:
         """Given the code of each connection the server closed (1006: lost without a close frame)."""
         self.name_suffix = ""
         """Appended to the name of every request event (the endpoint, when there are several)."""
+        self.keepalive = KeepAlive.of(protocol, self._send_message)
+        """Sends the protocol's keep-alive message while the connection is idle (None: it sends none)."""
 
     @property
     def connected(self) -> bool:
@@ -368,6 +371,8 @@ class ChatClient:
         self._tls_socket = None
         self._stamped = False
         self._reply_timer.close()
+        if self.keepalive is not None:
+            self.keepalive.disarm(closing=True)
         if self._idle_watcher is not None:
             self._idle_watcher.stop()
             self._idle_watcher.close()
@@ -394,6 +399,8 @@ class ChatClient:
                 return
             self._idle_watcher = self._hub.loop.io(fileno, 1)
         self._idle_watcher.start(self._on_idle_readable)
+        if self.keepalive is not None:
+            self.keepalive.arm()
 
     def _on_idle_readable(self) -> None:
         # Runs in the hub, which must not block: hand the reading to a greenlet.
@@ -453,6 +460,14 @@ class ChatClient:
             else:
                 self.pushed_messages += 1
 
+    def _send_message(self, message: Message) -> None:
+        """Send one message of the client's own between replies (a keep-alive), counted."""
+        if self._sock is not None:
+            frame = self._connection.frame(message)
+            self._sock.sendall(frame)
+            self._connection.traffic.messages_sent += 1
+            self._connection.traffic.bytes_sent += len(frame)
+
     def _lost(self, code: int = 1006) -> None:
         """The server closed the connection with ``code``, or it was lost (1006, RFC 6455 §7.1.5)."""
         if self.on_server_close is not None:
@@ -460,6 +475,8 @@ class ChatClient:
 
     def _settle(self) -> None:
         """Before a prompt: stop the idle watch and read what it left (TLS may hold decrypted data)."""
+        if self.keepalive is not None:
+            self.keepalive.disarm()
         if self._idle_watcher is not None:
             self._idle_watcher.stop()
         reader = self._idle_greenlet

@@ -7,6 +7,11 @@ conversation's duration (from its start, a new connection's handshake included, 
 reply, the pauses between turns included), failed when a turn failed. Locust's statistics, CSVs, web
 UI and worker merge carry it; the chat figures (replies, TTFT, goodput) count only ``WS`` replies.
 
+A turn with ``audio`` is an audio turn (:mod:`wslocust.speaking`): its utterance is sent at
+real-time pace on the conversation's connection and its answer read, one ``WS`` request ``<name> #<n>``
+as a text turn's, with its voice times; text and audio turns mix in a conversation (a protocol that
+sends audio turns only refuses text turns at start-up, naming the record's line and the turn).
+
 A failed turn ends its conversation unless ``continue_after_failed_turn``. By default a conversation
 starts on a new connection (a new session: the bot's welcome and state are fresh);
 ``conversations_per_connection`` keeps one connection for that many. Under ``--arrival-rate`` the
@@ -23,7 +28,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import gevent
 
@@ -36,6 +41,9 @@ from .outputs.summary import conversations_summary
 from .settings import given, option_flag, required, setting
 from .values import count, flag, seconds_range
 from .wire.reply import REQUEST_TYPE, Reply
+
+if TYPE_CHECKING:
+    from .speaking import VoiceAsker
 
 __all__ = [
     "CONVERSATION_REQUEST_TYPE",
@@ -135,7 +143,12 @@ class ConversationAsker:
         self._record_fields = tuple(client.protocol.record_fields())  # the template's, besides the prompt
 
     def ask(
-        self, record: PromptRecord, *, name: str | None = None, scheduled_at: float | None = None
+        self,
+        record: PromptRecord,
+        *,
+        name: str | None = None,
+        scheduled_at: float | None = None,
+        voice: VoiceAsker | None = None,
     ) -> bool:
         """Ask a conversation's turns in order and fire its ``CONVERSATION`` event.
 
@@ -144,6 +157,7 @@ class ConversationAsker:
             name: the name to report it under; the record's name (else ``conversation``) when None.
             scheduled_at: the ``time.perf_counter()`` it was due (open-model load): its first turn and
                 its duration are timed from it.
+            voice: the user's voice asker, which asks the audio turns (None: every turn is text).
 
         Returns:
             Whether every turn asked succeeded.
@@ -183,12 +197,11 @@ class ConversationAsker:
                 )
             else:
                 client = client if life is None else life.client  # after a failover, the next endpoint's
-                reply = client.ask(
-                    turn.prompt,
-                    record=turn.fields,
-                    name=turn_name(base, number),
-                    scheduled_at=scheduled_at if number == 1 else None,
+                asked, due = turn_name(base, number), scheduled_at if number == 1 else None
+                spoken = voice and voice.ask(
+                    client, turn, asked, due, source=f"{record.source}: turn {number}"
                 )
+                reply = spoken or client.ask(turn.prompt, record=turn.fields, name=asked, scheduled_at=due)
                 if life is not None:
                     life.observe(reply)
             size += reply.bytes

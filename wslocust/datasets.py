@@ -15,11 +15,13 @@ prompt field is then optional (the request is named by its name field as usual):
 
 A ``.jsonl`` record with a ``turns`` list is a conversation (:mod:`wslocust.conversations` asks it):
 each turn is a prompt string, or an object with the prompt (the same field names) and its own expected
-fields; a turn has the record's other fields unless it gives its own::
+fields; a turn has the record's other fields unless it gives its own. A turn object with ``audio``
+is an audio turn (an utterance, as a voice record; its prompt field optional)::
 
     {"name": "billing-autopay", "Intent": "billing", "turns": [
         "Why is my bill higher this month?",
         {"prompt": "And how do I stop that?", "Keywords": ["AutoPay"]}]}
+    {"name": "caller", "turns": [{"audio": {"wav": "audio/hello.wav"}}, {"audio": {"seconds": 1.5}}]}
 """
 
 from __future__ import annotations
@@ -66,12 +68,14 @@ class Turn:
     """One turn of a conversation: its prompt, and the fields its metrics score it against.
 
     Attributes:
-        prompt: the text sent to the bot.
+        prompt: the text sent to the bot (an audio turn's: a short description of its audio).
         fields: the record's fields (but ``turns``) updated with the turn's own.
+        audio: an audio turn's utterance (its object's ``audio``), or None for a text prompt.
     """
 
     prompt: str
     fields: Mapping[str, Any] = field(repr=False)
+    audio: AudioSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +149,14 @@ def _turn(
         what = type(raw).__name__
         raise DatasetError(str(path), f"turn {number} is a {what}, not a prompt string or an object", line)
     key = _pick(raw, prompt_field, PROMPT_FIELDS)
+    if AUDIO_FIELD in raw:  # an audio turn: its prompt field is optional, as a voice record's
+        try:
+            audio = parse_audio(raw[AUDIO_FIELD], path.parent)
+        except AudioError as error:
+            raise DatasetError(str(path), f"turn {number}: {error}", line) from None
+        text = raw[key] if key is not None else None
+        prompt = text if isinstance(text, str) and text.strip() else audio.describe()
+        return Turn(prompt=prompt, fields={**shared, **raw}, audio=audio)
     prompt = _prompt(raw, key, prompt_field, (path, line, f"turn {number}"))
     return Turn(prompt=prompt, fields={**shared, **raw})
 
@@ -159,6 +171,12 @@ def _conversation(
         )
     if not turns:
         raise DatasetError(str(path), f"{TURNS_FIELD!r} is empty: a conversation needs a turn", line)
+    if AUDIO_FIELD in raw:
+        raise DatasetError(
+            str(path),
+            'a conversation\'s "audio" goes in its turns: {"turns": [{"audio": ...}, ...]}',
+            line,
+        )
     key = _pick(raw, prompt_field, PROMPT_FIELDS)
     if key is not None:
         raise DatasetError(

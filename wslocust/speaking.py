@@ -1,6 +1,7 @@
-"""The voice settings of a user class and its audio turns: which records are utterances, how they
-are framed (``--audio-frame-ms``, ``--audio-trailing-silence-ms``, or ``--audio-packets``' fixed
-shape) and sent (``--audio-speed``); the sending and reading are :mod:`wslocust.voice`'s.
+"""The voice settings of a user class and its audio turns: which records (and conversations' turns)
+are utterances, how they are framed (``--audio-frame-ms``, ``--audio-trailing-silence-ms``, or
+``--audio-packets``' fixed shape) and sent (``--audio-speed``); the sending and reading are
+:mod:`wslocust.voice`'s.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from .audio.frames import Frames, packet_frames
 from .audio.source import AudioSource, utterance
 from .audio.wav import AudioError
 from .client import ChatClient
-from .datasets import PromptRecord
+from .datasets import PromptRecord, Turn
 from .errors import ConfigurationError
 from .report import report_reply
-from .settings import required, setting
+from .settings import given, required, setting
 from .values import count, number
 from .voice import ask_audio
 from .wire.protocols import Protocol
@@ -118,6 +119,13 @@ class VoiceSettings:
 _packets = lru_cache(maxsize=8)(packet_frames)
 
 
+def _speaks(records: Sequence[PromptRecord]) -> bool:
+    """True when a record, or a conversation's turn, has audio."""
+    return any(
+        record.audio is not None or any(turn.audio is not None for turn in record.turns) for record in records
+    )
+
+
 class VoiceAsker:
     """Asks a user's audio turns: a record with ``audio``, or any record with ``--audio-packets``.
 
@@ -137,39 +145,55 @@ class VoiceAsker:
         """The asker of a user of ``user_class`` speaking ``protocol`` and asking ``records``; None when
         no turn speaks (no ``--audio-packets``, no record with ``audio``): text prompts pay nothing."""
         settings = VoiceSettings.of(user_class, environment.parsed_options)
-        if settings.packets is None and not any(record.audio is not None for record in records):
+        if settings.packets is None and not _speaks(records):
             return None
         return cls(settings, protocol.audio_rate)
 
-    def speaks(self, record: PromptRecord) -> bool:
-        """True when the record's turn is an audio turn."""
+    def speaks(self, record: PromptRecord | Turn) -> bool:
+        """True when the record's (or the conversation turn's) turn is an audio turn."""
         return record.audio is not None or self.settings.packets is not None
 
     def ask(
-        self, client: ChatClient, record: PromptRecord, name: str | None, scheduled_at: float | None = None
+        self,
+        client: ChatClient,
+        record: PromptRecord | Turn,
+        name: str | None,
+        scheduled_at: float | None = None,
+        *,
+        source: str | None = None,
     ) -> Reply | None:
-        """Ask the record's utterance on ``client`` (see :func:`~wslocust.voice.ask_audio`); None when
-        it is a text prompt."""
+        """Ask the record's (or a conversation turn's) utterance on ``client`` (see
+        :func:`~wslocust.voice.ask_audio`); None when it is a text prompt.
+
+        Args:
+            source: where the utterance comes from, for the message of a failure to make it (a
+                record's own ``source`` when None).
+        """
         try:
             frames = self.settings.frames(record.audio, self.rate)
         except AudioError as error:  # checked at start-up: the file went away since
+            where = source or getattr(record, "source", "")
             reply = Reply(prompt=record.prompt, name=name or client.default_name, record=record.fields)
-            reply.error, reply.started_at = ConfigurationError(f"{record.source}: {error}"), time.time()
+            reply.error, reply.started_at = ConfigurationError(f"{where}: {error}"), time.time()
             report_reply(client.environment, client.checks, reply)
             return reply
         if frames is None:
             return None
-        speed = self.settings.speed
-        fields = record.fields
         return ask_audio(
             client,
             frames,
             prompt=record.prompt,
-            record=fields,
+            record=record.fields,
             name=name,
-            speed=speed,
+            speed=self.settings.speed,
             scheduled_at=scheduled_at,
         )
+
+
+def _protocol_name(user_class: type, environment: Environment) -> str:
+    """The name of the protocol a class's users speak (``--protocol``, else its ``protocol``)."""
+    chosen = given(environment.parsed_options, "protocol") or getattr(user_class, "protocol", "")
+    return chosen if isinstance(chosen, str) else str(getattr(chosen, "name", chosen))
 
 
 def check_voice(
@@ -178,25 +202,43 @@ def check_voice(
     records: Sequence[PromptRecord],
     rate: int | None,
     in_flight: int,
+    *,
+    audio_only: bool = False,
 ) -> None:
-    """Check a class's voice settings and that every utterance can be made at the protocol's rate.
+    """Check a class's voice settings and that every utterance (a record's or a conversation turn's)
+    can be made at the protocol's rate.
+
+    Args:
+        audio_only: the protocol sends audio turns only (its ``audio_only``): a text
+            prompt (a record or a turn without audio, and no ``--audio-packets``) is refused.
 
     Raises:
-        ConfigurationError: an option or attribute is wrong, an utterance cannot be made, or audio
-            turns are asked with several prompts in flight.
+        ConfigurationError: an option or attribute is wrong, an utterance cannot be made, audio
+            turns are asked with several prompts in flight, or a text prompt would go to an
+            audio-only protocol; naming the record's ``file:line`` (and the turn).
     """
     settings = VoiceSettings.of(user_class, environment.parsed_options)
-    speaking = settings.packets is not None or any(record.audio is not None for record in records)
+    speaking = settings.packets is not None or _speaks(records)
     if speaking and in_flight > 1:
         raise ConfigurationError(
             f"--in-flight {in_flight}: audio turns are asked one at a time on a connection"
         )
     for record in records:
-        if record.audio is not None:
-            try:
-                settings.frames(record.audio, rate)
-            except AudioError as error:
-                raise ConfigurationError(f"{record.source}: {error}") from None
+        numbered: list[tuple[str, PromptRecord | Turn]] = [(f"{record.source}", record)]
+        if record.turns:
+            numbered = [(f"{record.source}: turn {n}", turn) for n, turn in enumerate(record.turns, 1)]
+        for where, utterance_of in numbered:
+            if utterance_of.audio is not None:
+                try:
+                    settings.frames(utterance_of.audio, rate)
+                except AudioError as error:
+                    raise ConfigurationError(f"{where}: {error}") from None
+            elif audio_only and settings.packets is None:
+                name = _protocol_name(user_class, environment)
+                raise ConfigurationError(
+                    f"{where}: a text prompt, and --protocol {name} sends audio turns only "
+                    "(give it audio, or --audio-packets)"
+                )
     if settings.packets is not None:
         try:
             settings.frames(None, rate)

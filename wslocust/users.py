@@ -496,9 +496,10 @@ class ChatbotUser(WebSocketUser, Conversing, Speaking):
         protocol = connection.protocol
         lifecycle = cls.lifecycle_settings(environment)
         limit = in_flight_limit(cls, options, protocol)
-        check_voice(cls, environment, cls.prompt_source(environment).records, protocol.audio_rate, limit)
+        records = cls.prompt_source(environment).records
+        check_voice(cls, environment, records, protocol.audio_rate, limit, audio_only=protocol.audio_only)
         paced = lifecycle.kind != "persistent"
-        turns = (limit > 1 or paced) and any(rec.turns for rec in cls.prompt_source(environment).records)
+        turns = (limit > 1 or paced) and any(rec.turns for rec in records)
         if paced and turns:  # a conversation's connections and pauses are its own: the lifecycle's unused
             raise ConfigurationError(
                 f"--lifecycle {lifecycle.kind} paces single prompts: conversations (records with turns) pace "
@@ -592,7 +593,7 @@ class ChatbotUser(WebSocketUser, Conversing, Speaking):
             due = wait_for_due(self.environment, *self.open_model)
         record = self.next_record()
         if record.turns:  # a conversation: every turn, in order, on one connection
-            self.conversations.ask(record, name=self.request_name, scheduled_at=due)
+            self.conversations.ask(record, name=self.request_name, scheduled_at=due, voice=self.voice)
             return
         if self._record_fields:  # the template reads record fields (most read only the prompt)
             lacking = [name for name in self._record_fields if name not in record.fields]

@@ -196,6 +196,7 @@ def test_a_binary_stream_that_stops_is_answered_in_the_simple_format_ending_with
         ("--voice-delay-ms", "-5", "must be a number of ms"),
         ("--voice-chunk-ms", "nan", "must be a number of ms above 0"),
         ("--stt-format", "xml", "invalid choice"),
+        ("--stt-idle-timeout-ms", "0", "must be a number of ms above 0"),
     ],
 )
 def test_the_demo_refuses_bad_voice_options_naming_them(

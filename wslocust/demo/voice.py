@@ -23,7 +23,10 @@ audio (Realtime), a ``mark`` after the audio (Twilio). Speech-to-text answers wi
 what it hears (``--voice-transcript``, revealed word by word): an interim result every 500 ms of
 audio, then the final one, and after a close-stream Deepgram's ``Metadata`` (``--stt-format
 deepgram``) or ``{"type": "end"}`` (``--stt-format simple``, whose results are
-``{"type": "transcript", "text": ..., "final": ...}``).
+``{"type": "transcript", "text": ..., "final": ...}``). With ``--stt-idle-timeout-ms``, a
+speech-to-text stream that neither audio nor a message (a ``KeepAlive``) came on for that long is
+closed with 1011, as Deepgram closes one after 10 s (``NET-0001``); the timeout runs from the
+connection's start when the bot is held to ``binary-stt``, else from its first speech-to-text message.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import math
 import struct
@@ -78,6 +82,10 @@ _HINTS = (
 )
 _SILENT = 300  # a frame whose samples all stay within this amplitude is silence
 _INTERIM_MS = 500.0  # audio heard between two interim results (speech-to-text)
+_RESPONSE_NUMBERS = itertools.count(1)
+"""Realtime response ids are the bot's, not a connection's: a client that saw ``resp_voice000001``
+on its last connection must not see it again on the next."""
+_IDLE_GRACE_S = 0.05  # an idle stream's messages read late (the bot stalled) still count
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class VoiceSettings:
     silence_ms: float = 400.0
     transcript: str = "Thanks for calling. How can I help you today?"
     stt_format: str = "deepgram"
+    stt_idle_timeout_ms: float | None = None
 
 
 def add_voice_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,6 +142,13 @@ def add_voice_arguments(parser: argparse.ArgumentParser) -> None:
         default="deepgram",
         help="speech-to-text results (default deepgram)",
     )
+    voice.add_argument(
+        "--stt-idle-timeout-ms",
+        type=positive_ms,
+        default=None,
+        help="speech-to-text: close a stream (1011, as Deepgram's NET-0001) that neither audio nor a "
+        "message came on for this long (default: never; Deepgram's is 10000)",
+    )
 
 
 def voice_settings(options: argparse.Namespace) -> VoiceSettings:
@@ -145,6 +161,7 @@ def voice_settings(options: argparse.Namespace) -> VoiceSettings:
         silence_ms=options.voice_silence_ms,
         transcript=options.voice_transcript.strip() or VoiceSettings.transcript,
         stt_format=options.stt_format,
+        stt_idle_timeout_ms=options.stt_idle_timeout_ms,
     )
 
 
@@ -251,10 +268,47 @@ class VoiceConversation:
         self._marks = 0
         self._interims = 0
         self._closing = False  # speech-to-text: a close-stream came
-        self._responses = 0
+        self._idle_timer: asyncio.TimerHandle | None = None  # speech-to-text: --stt-idle-timeout-ms
+        self._heard_at = 0.0  # speech-to-text: loop time of the last message
+        if protocol == "binary-stt":
+            self._stt_active()
+
+    def _stt_active(self) -> None:
+        """A speech-to-text stream heard a message now: its idle timeout runs from here."""
+        timeout_ms = self.settings.stt_idle_timeout_ms
+        if timeout_ms is None:
+            return
+        loop = asyncio.get_running_loop()
+        self._heard_at = loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = loop.call_later(timeout_ms / 1000.0, self._stt_idle)
+
+    def _stt_idle(self) -> None:
+        """The idle timeout's check: close the stream when nothing came for the whole timeout (one
+        timer a stream, moved on instead of restarted at every frame)."""
+        timeout_s = (self.settings.stt_idle_timeout_ms or 0.0) / 1000.0
+        loop = asyncio.get_running_loop()
+        left = self._heard_at + timeout_s - loop.time()
+        if left > 0:
+            self._idle_timer = loop.call_later(left, self._stt_idle)
+            return
+        self._spawn(self._close_idle(timeout_s))
+
+    async def _close_idle(self, timeout_s: float) -> None:
+        """Close the idle stream, unless a message that came during a stall of the bot's own (read
+        after the timer's turn) is read within a short grace."""
+        await asyncio.sleep(_IDLE_GRACE_S)
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._heard_at < timeout_s:
+            self._idle_timer = loop.call_later(self._heard_at + timeout_s - loop.time(), self._stt_idle)
+            return
+        self._idle_timer = None
+        await self.connection.close(1011, "NET-0001: no audio or message within the idle timeout")
 
     def takes(self, message: str | bytes) -> dict[str, Any] | bytes | None:
         """The message, when it is voice (parsed, if JSON); None when it is the text bot's."""
+        if self._idle_timer is not None:  # any message keeps a speech-to-text stream open
+            self._heard_at = asyncio.get_running_loop().time()
         if isinstance(message, bytes):
             return message if self.protocol in ("auto", "binary-stt") else None
         hinted = any(hint in message for hint in _HINTS) or (self.committed and "response.create" in message)
@@ -372,8 +426,7 @@ class VoiceConversation:
         for event in announce or ():
             await self._send(event)
             start = asyncio.get_running_loop().time()  # the delay runs from the end of speech as told
-        self._responses += 1
-        response_id = f"resp_voice{self._responses:06d}"
+        response_id = f"resp_voice{next(_RESPONSE_NUMBERS):06d}"  # unique in the bot, as OpenAI's
         await self._send(
             {"type": "response.created", "response": {"id": response_id, "status": "in_progress"}}
         )
@@ -436,6 +489,7 @@ class VoiceConversation:
             return 16000
 
     def _stt_audio(self, pcm: bytes) -> None:
+        self._stt_active()
         speech = self._speech_of("stt", self._stt_rate(), self._stt_heard)
         before = speech.heard_ms
         speech.hear(pcm, vad=False)  # the stream's end (a close-stream, or no more audio) ends it
@@ -444,6 +498,7 @@ class VoiceConversation:
             self._spawn(self._stt_result(final=False))
 
     def _stt_control(self, kind: str) -> None:
+        self._stt_active()
         if kind == "KeepAlive":
             return
         self._closing = True

@@ -1,7 +1,9 @@
 """The chat CSV files: ``PREFIX_chat_stats.csv`` (whole, at each test's end) and
 ``PREFIX_chat_stats_history.csv`` (appended as the seconds end, with ``PREFIX_chat_histograms.jsonl``
 beside it); the web UI downloads the same text. A run with conversations also writes
-``PREFIX_conversations.csv`` at each test's end (:data:`.figures.CONVERSATION_FIGURES`).
+``PREFIX_conversations.csv`` at each test's end (:data:`.figures.CONVERSATION_FIGURES`); a run with
+audio turns ``PREFIX_voice.csv`` at each test's end and ``PREFIX_voice_history.csv`` as the seconds
+end (:data:`.figures.VOICE_FIGURES`).
 
 Their columns are generated from :data:`.figures.FIGURES` (docs/outputs.md lists them).
 """
@@ -37,12 +39,16 @@ __all__ = [
     "HISTORY_SUFFIX",
     "STATS_COLUMNS",
     "VOICE_COLUMNS",
+    "VOICE_HISTORY_COLUMNS",
+    "VOICE_HISTORY_SUFFIX",
     "VOICE_SUFFIX",
     "HistoryWriter",
     "conversation_rows",
+    "VoiceHistoryWriter",
     "history_csv_text",
     "stats_csv_text",
     "voice_csv_text",
+    "voice_history_rows",
     "voice_rows",
     "write_conversations_csv",
     "write_stats_csv",
@@ -119,6 +125,50 @@ def voice_rows(book: VoiceBook) -> list[dict[str, Any]]:
         {"Name": name, **{f.title: csv_number(f.value(stats), f.unit) for f in VOICE_FIGURES}}
         for name, stats in named
     ]
+
+
+VOICE_HISTORY_SUFFIX = "_voice_history.csv"
+
+VOICE_HISTORY_COLUMNS = ["Timestamp", "User Count", *VOICE_COLUMNS]
+"""Columns of ``_voice_history.csv``: the ``_voice.csv`` columns of each second's audio turns alone
+(the turns that ended in it), a row a request name, then ``Aggregated``."""
+
+
+def voice_history_rows(
+    seconds: Sequence[tuple[int, VoiceBook]], users_at: Mapping[int, int]
+) -> list[dict[str, Any]]:
+    """The rows of ``_voice_history.csv`` of finished seconds, oldest first."""
+    return [
+        {"Timestamp": second, "User Count": users_at.get(second, ""), **row}
+        for second, book in seconds
+        for row in voice_rows(book)
+    ]
+
+
+class VoiceHistoryWriter:
+    """Appends each finished second's audio turns to ``_voice_history.csv``, created at the first
+    second that has any (a run without audio turns writes no file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stream: IO[str] | None = None
+        self._writer: csv.DictWriter[str] | None = None
+
+    def write(self, seconds: Sequence[tuple[int, VoiceBook]], users_at: Mapping[int, int]) -> None:
+        """Write the rows of finished seconds, each with the user count of that second."""
+        if not seconds:
+            return
+        if self._writer is None:
+            self._stream = self.path.open("w", newline="", encoding="utf-8")
+            self._writer = csv.DictWriter(self._stream, VOICE_HISTORY_COLUMNS)
+            self._writer.writeheader()
+        self._writer.writerows(voice_history_rows(seconds, users_at))
+        assert self._stream is not None
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
 
 
 def voice_csv_text(book: VoiceBook) -> str:

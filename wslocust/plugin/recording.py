@@ -50,7 +50,13 @@ from ..outputs import (
     summary,
     write_stats_csv,
 )
-from ..outputs.csv_files import VOICE_SUFFIX, voice_rows, write_voice_csv
+from ..outputs.csv_files import (
+    VOICE_HISTORY_SUFFIX,
+    VOICE_SUFFIX,
+    VoiceHistoryWriter,
+    voice_rows,
+    write_voice_csv,
+)
 from ..outputs.lifecycle import lifecycle_text
 from ..outputs.table import format_voice_table
 from ..stats.aggregates import ChatStats, ReplyStats
@@ -118,6 +124,7 @@ class Recording:
         self.history_rows: deque[dict[str, Any]] = deque(maxlen=_HISTORY_ROWS_KEPT)
         """The history rows written so far (the web UI's charts and its history download)."""
         self._history: HistoryWriter | None = None
+        self._voice_history: VoiceHistoryWriter | None = None
         self._failed: FailedPairsWriter | None = None
         self._ticker: gevent.Greenlet | None = None
         self._own_options: dict[str, Any] | None = None  # not Locust's, not secret: name -> default
@@ -133,6 +140,7 @@ class Recording:
             return
         if csv_prefix:
             self._history = HistoryWriter(Path(f"{csv_prefix}_chat_stats_history.csv"))
+            self._voice_history = VoiceHistoryWriter(Path(csv_prefix + VOICE_HISTORY_SUFFIX))
         failed = failed_path or (f"{csv_prefix}_failed_replies.jsonl" if csv_prefix else None)
         if failed:
             self._failed = FailedPairsWriter(Path(failed))
@@ -318,6 +326,9 @@ class Recording:
             else:
                 rows = history_rows(seconds, users_at)
             self.history_rows.extend(rows)
+        voice_seconds = self.recorder.stats.take_voice_seconds(before)  # (none without audio turns)
+        if voice_seconds and self._voice_history is not None:
+            self._voice_history.write(voice_seconds, self.recorder.users_at)
         failed = self.stats.take_failed()
         if failed and self._failed is not None:
             self._failed.write(failed)
@@ -479,7 +490,7 @@ class Recording:
         test's table and verdict of a headless run, the verdict last."""
         if self._ticker is not None:
             self._ticker.kill(block=False)
-        for writer in (self._history, self._failed):
+        for writer in (self._history, self._voice_history, self._failed):
             if writer is not None:
                 writer.close()
         texts, self._closing_text = self._closing_text, []

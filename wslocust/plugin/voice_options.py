@@ -84,7 +84,8 @@ def add_voice_protocol_arguments(group: Any) -> None:
         group,
         "--stt-keepalive-ms",
         type=argument_type(milliseconds, positive=True, keep_text=True),
-        help="binary-stt: send the keep-alive message every this many ms while idle (default: never)",
+        help="binary-stt: send the keep-alive message every this many ms while the connection is idle "
+        "between turns (default: never; Deepgram closes a stream idle for 10 s: e.g. 3000)",
     )
 
 

@@ -415,6 +415,9 @@ class ChatStats:
         """Outages, failovers and close codes of the users' connections."""
         self.voice = voice.VoiceBook()
         """The audio turns (replies with ``voice`` times), by request name."""
+        self.voice_seconds: dict[int, voice.VoiceBook] = {}
+        """The audio turns of each second (the second a turn ended), by request name, until taken
+        (the voice history); empty without audio turns."""
         self.traffic = Traffic()
         """WebSocket messages and bytes sent and received (taken in by the recorder)."""
 
@@ -482,7 +485,7 @@ class ChatStats:
                     del recent[earlier]
         stats.add(reply, self.count_tokens(reply) if reply.error is None else 0)
         if reply.voice is not None:
-            self.voice.add(reply)
+            self._record_voice(reply, second_key)
         if self._watch_usage and reply.error is None and reported_tokens(reply) is None:
             self.without_usage += 1
         if reply.error is not None:
@@ -490,6 +493,14 @@ class ChatStats:
                 self.failed.append(failed_pair(reply))
             else:
                 self.failed_dropped += 1
+
+    def _record_voice(self, reply: Reply, second: int) -> None:
+        """Count an audio turn in the run's voice statistics and in its second's."""
+        self.voice.add(reply)
+        book = self.voice_seconds.get(second)
+        if book is None:
+            book = self.voice_seconds[second] = voice.VoiceBook()
+        book.add(reply)
 
     def merge(self, other: ChatStats) -> None:
         """Add another process's statistics (already rebuilt with :meth:`from_wire`)."""
@@ -504,6 +515,8 @@ class ChatStats:
         self.in_flight_at_stop += other.in_flight_at_stop
         self.lifecycle.merge(other.lifecycle)
         self.voice.merge(other.voice)
+        for second, book in other.voice_seconds.items():
+            self.voice_seconds.setdefault(second, voice.VoiceBook()).merge(book)
         self.traffic.merge(other.traffic)
         room = max(0, self.keep_failed - len(self.failed))
         self.failed.extend(other.failed[:room])
@@ -526,6 +539,11 @@ class ChatStats:
             "in_flight_at_stop": self.in_flight_at_stop,
             "lifecycle": self.lifecycle.to_wire(),
             **({} if self.voice.empty else {"voice": self.voice.to_wire()}),
+            **(
+                {"voice_seconds": [[s, b.to_wire()] for s, b in self.voice_seconds.items()]}
+                if self.voice_seconds
+                else {}
+            ),
             "traffic": self.traffic.to_wire(),
         }
 
@@ -548,6 +566,8 @@ class ChatStats:
             stats.lifecycle = lifecycle.LifecycleStats.from_wire(wire["lifecycle"])
         if "voice" in wire:
             stats.voice = voice.VoiceBook.from_wire(wire["voice"])
+        for second, book in wire.get("voice_seconds", ()):
+            stats.voice_seconds[int(second)] = voice.VoiceBook.from_wire(book)
         if "traffic" in wire:
             stats.traffic = Traffic.from_wire(wire["traffic"])
         return stats
@@ -557,6 +577,11 @@ class ChatStats:
         self._take_in(before)  # the seconds still being recorded are left alone
         done = sorted(second for second in self._seconds if before is None or second < before)
         return [(second, self._seconds.pop(second)) for second in done]
+
+    def take_voice_seconds(self, before: int | None = None) -> list[tuple[int, voice.VoiceBook]]:
+        """Remove and return the audio turns of seconds before ``before`` (all when None), by second."""
+        done = sorted(second for second in self.voice_seconds if before is None or second < before)
+        return [(second, self.voice_seconds.pop(second)) for second in done]
 
     def take_failed(self) -> list[dict[str, Any]]:
         """Remove and return the failed replies kept so far."""

@@ -116,6 +116,8 @@ class SessionProtocol(Protocol):
         )
         self.quiet_ms = inner.quiet_ms
         self.audio_rate = inner.audio_rate
+        self.keepalive_ms, self.keepalive_message = inner.keepalive_ms, inner.keepalive_message
+        self.audio_only = inner.audio_only
         self._session_fields = [name for name in inner.record_fields() if name in self._own]
         self._stage_sent = False  # the on-connect messages went out on this connection
         self._awaiting = False

@@ -213,6 +213,17 @@ class Protocol(ABC):
     """When set, a reply also ends once no reply event came for this long (ms); its time is then its
     last chunk's, not the end of the quiet period. Read only with ``manages_connection``."""
 
+    keepalive_ms: float | None = None
+    """When set, :attr:`keepalive_message` is sent every this many ms while the connection is idle
+    (between turns: :mod:`wslocust.keepalive`); None: never."""
+
+    keepalive_message: Message = ""
+    """The message keeping an idle connection open (see :attr:`keepalive_ms`)."""
+
+    audio_only: bool = False
+    """True when the protocol sends audio turns only (:meth:`request` refuses a text prompt): a text
+    prompt to ask is refused at start-up."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name"):

@@ -16,9 +16,10 @@ AssemblyAI send last); a message meeting ``--stt-error`` (default ``type=Error|e
 For ``{"type": "transcript", "text": ..., "final": true}`` messages give
 ``--stt-text-path text --stt-final-path final``.
 
-Idle connections: :attr:`BinarySttProtocol.keepalive_message` is the message to send every
-:attr:`BinarySttProtocol.keepalive_ms` while no audio goes (``--stt-keepalive-ms``; Deepgram closes a
-connection after 10 s without audio or ``{"type": "KeepAlive"}``). A binary message from the
+Idle connections: :attr:`BinarySttProtocol.keepalive_message` is the message the client sends every
+:attr:`BinarySttProtocol.keepalive_ms` while the connection is idle between turns
+(``--stt-keepalive-ms``, :mod:`wslocust.keepalive`; Deepgram closes a connection after 10 s without
+audio or ``{"type": "KeepAlive"}``). A binary message from the
 server is a protocol error: this protocol expects JSON text.
 """
 
@@ -135,6 +136,8 @@ class BinarySttProtocol(Protocol):
 
     def audio_sent(self) -> None:
         self._closed = True  # a final result from now on is the last (before: a mid-stream segment)
+
+    audio_only = True
 
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         raise ProtocolError(

@@ -146,6 +146,8 @@ class TwilioProtocol(Protocol):
         }
         return (json.dumps(stop),)
 
+    audio_only = True
+
     def request(self, prompt: str, record: Mapping[str, Any]) -> Sequence[Message]:
         raise ProtocolError(
             "--protocol twilio sends audio turns only: give records with audio (README: Voice)"
