@@ -210,7 +210,9 @@ def add_arguments(parser: Any) -> None:
         metavar="S",
         help="Headless: log users, replies/s, failures and TTFT p95 every S seconds (default 5; 0 = off)",
     )
-    add_tls_arguments(parser.add_argument_group("wslocust tls", "wss:// certificates (README: TLS)"))
+    add_tls_arguments(
+        parser.add_argument_group("wslocust tls", "wss:// certificates (README: TLS and client certificates)")
+    )
     add_socketio_arguments(
         parser.add_argument_group("wslocust socket.io", "--protocol socketio and rasa (see the README)")
     )
