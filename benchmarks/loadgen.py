@@ -224,6 +224,32 @@ class Run:
         return connected >= users
 
 
+class CollectorTime:
+    """Python's garbage collections while it is on: how many of each generation, and their CPU time
+    (the thread's: a process starved by others would show wall time that is not the collector's)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if not self.on:
+            return
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            generation = info["generation"]
+            self.counts[generation] += 1
+            self.seconds[generation] += time.thread_time() - self._started
+
+    def figures(self) -> dict[str, Any]:
+        return {"gc_collections": list(self.counts), "gc_cpu_ms": [round(s * 1000, 1) for s in self.seconds],
+                "gc_thresholds": list(gc.get_threshold()), "gc_frozen": gc.get_freeze_count()}  # fmt: skip
+
+
 def measure_pace(run: Run, window_s: float) -> tuple[float, float]:
     """This process's CPU share and the replies a second, over the next ``window_s``."""
     cpu0, trips0, t0 = cpu_s(), run.round_trips(), time.perf_counter()
@@ -430,11 +456,14 @@ def main() -> None:
     if args.user == "paced" and args.cpu_target:
         result["holding"] = []
         holding = gevent.spawn(hold_pace, run, args.cpu_target, args.tune_window, result["holding"])
+    collector = CollectorTime()
+    collector.on = True
     say("MEASURING")
     cpu0, sys0, trips0, chunks0, fails0 = cpu_s(), sys_s(), run.round_trips(), run.chunks(), run.failures()
     t0 = time.perf_counter()
     gevent.sleep(args.duration)
     elapsed = time.perf_counter() - t0
+    collector.on = False
     if holding is not None:
         holding.kill()
     cpu, system = cpu_s() - cpu0, sys_s() - sys0
@@ -455,6 +484,7 @@ def main() -> None:
         round_trips_per_s=trips / elapsed,
         chunks_per_s=chunks / elapsed,
     )
+    result.update(collector.figures())
     if beyond is not None:
         result.update(beyond.percentiles())
     if run.recorder is not None:
