@@ -215,6 +215,7 @@ def run_loadgen(
             while read_line(process, deadline, "loadgen") != "MEASURING":
                 pass
             started, busy, server = time.monotonic(), busy_cpu_s(), target.cpu_s()
+            counts_before = target.stats()
             sampler = LoadSampler()
             sampler.start()
             extra = on_window() if on_window is not None else None
@@ -224,6 +225,12 @@ def run_loadgen(
             server_cpu = target.cpu_s() - server
             busy = busy_cpu_s() - busy
             result["server"] = target.stats()
+            result["load_average"] = os.getloadavg()[0]  # the machine's, as the window ends
+            result["server_window"] = {
+                key: value - counts_before[key]
+                for key, value in result["server"].items()
+                if isinstance(value, int | float) and key != "late_max_ms"
+            }
             assert process.stdin is not None
             process.stdin.close()
             process.wait(max(deadline - time.monotonic(), 1))
