@@ -333,14 +333,18 @@ class BeyondSchedule:
 
 
 def target_lateness(host: str) -> tuple[float, int]:
-    """The target's timers' lateness so far: its sum (ms) and count (its ``/stats``)."""
+    """The target's timers' lateness so far: its sum (ms) and count (its ``/stats``); a target that
+    does not answer within 30 s is as late as can be (infinitely, once)."""
     import ssl
     import urllib.request
 
     url = host.replace("ws", "http", 1).rstrip("/") + "/stats"
     context = ssl._create_unverified_context() if url.startswith("https:") else None  # self-signed
-    with urllib.request.urlopen(url, timeout=10, context=context) as response:
-        counts = json.load(response)
+    try:
+        with urllib.request.urlopen(url, timeout=30, context=context) as response:
+            counts = json.load(response)
+    except OSError:
+        return math.inf, 1
     return float(counts["late_sum_ms"]), int(counts["late_count"])
 
 
@@ -366,14 +370,15 @@ def ramp(
         chunks0, (late0, count0) = run.chunks(), target_lateness(run.args.host)
         share, rate = measure_pace(run, window_s)
         late1, count1 = target_lateness(run.args.host)
-        lateness = (late1 - late0) / max(count1 - count0, 1)
+        finite = math.isfinite(late0) and math.isfinite(late1)
+        lateness = (late1 - late0) / max(count1 - count0, 1) if finite else math.inf
         steps.append({"users": users, "cpu_share": share, "replies_per_s": rate,
                       "chunks_per_s": (run.chunks() - chunks0) / window_s,
                       "target_late_mean_ms": lateness})  # fmt: skip
+        if lateness > late_ms:  # first: users held at a late target's slower pace would flatter
+            return steps, "target late"
         if share <= 0 or abs(share - target) < 0.05 * target:
             return steps, "reached"
-        if lateness > late_ms:
-            return steps, "target late"
         if users >= max_users and share < target:
             return steps, "ceiling"
         wanted = min(int(users * target / share), 3 * users, max_users)
