@@ -179,27 +179,30 @@ function paced(socket, format, start, firstMs, count, gap, stamp) {
 // The llm mode's schedule: one timer for the whole process instead of one a chunk. Each reply waits
 // in the bucket of the whole millisecond its next chunk is due in (rounded up: no chunk goes out
 // early); one tick a millisecond writes every chunk due by then, each the pre-built CHUNK_FRAME.
-// Due times are kept, so lateness does not accumulate along a reply; a chunk found already due when
-// its predecessor goes out (a late tick) goes out in the same tick.
+// Due times are kept, so lateness does not accumulate along a reply; but a tick writes at most one
+// chunk a reply (the next waits for the next tick even when already due), so a target that fell
+// behind catches up a chunk a millisecond a reply, serving its sockets between ticks, instead of
+// writing whole replies in one tick that would hold the event loop for seconds.
 const buckets = new Map(); // whole ms -> the replies whose next chunk is due then
 let swept = Math.floor(performance.now()); // every bucket up to this ms has been written
+let horizon = swept; // the last ms the tick under way writes (a chunk scheduled now goes after it)
 let ticker = null;
 
 function schedule(reply) {
-  const key = Math.max(Math.ceil(reply.due), swept + 1);
+  const key = Math.max(Math.ceil(reply.due), horizon + 1);
   const bucket = buckets.get(key);
   if (bucket) bucket.push(reply);
   else buckets.set(key, [reply]);
   if (ticker === null) {
-    swept = Math.floor(performance.now());
+    swept = horizon = Math.floor(performance.now());
     ticker = setInterval(tick, 1);
   }
 }
 
 function tick() {
   const now = performance.now();
-  const upTo = Math.floor(now);
-  while (swept < upTo) {
+  horizon = Math.floor(now);
+  while (swept < horizon) {
     swept += 1;
     const bucket = buckets.get(swept);
     if (bucket === undefined) continue;
