@@ -224,6 +224,32 @@ class Run:
         return connected >= users
 
 
+class CollectorTime:
+    """Python's garbage collections while it is on: how many of each generation, and their CPU time
+    (the thread's: a process starved by others would show wall time that is not the collector's)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if not self.on:
+            return
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            generation = info["generation"]
+            self.counts[generation] += 1
+            self.seconds[generation] += time.thread_time() - self._started
+
+    def figures(self) -> dict[str, Any]:
+        return {"gc_collections": list(self.counts), "gc_cpu_ms": [round(s * 1000, 1) for s in self.seconds],
+                "gc_thresholds": list(gc.get_threshold()), "gc_frozen": gc.get_freeze_count()}  # fmt: skip
+
+
 def measure_pace(run: Run, window_s: float) -> tuple[float, float]:
     """This process's CPU share and the replies a second, over the next ``window_s``."""
     cpu0, trips0, t0 = cpu_s(), run.round_trips(), time.perf_counter()
@@ -307,14 +333,18 @@ class BeyondSchedule:
 
 
 def target_lateness(host: str) -> tuple[float, int]:
-    """The target's timers' lateness so far: its sum (ms) and count (its ``/stats``)."""
+    """The target's timers' lateness so far: its sum (ms) and count (its ``/stats``); a target that
+    does not answer within 30 s is as late as can be (infinitely, once)."""
     import ssl
     import urllib.request
 
     url = host.replace("ws", "http", 1).rstrip("/") + "/stats"
     context = ssl._create_unverified_context() if url.startswith("https:") else None  # self-signed
-    with urllib.request.urlopen(url, timeout=10, context=context) as response:
-        counts = json.load(response)
+    try:
+        with urllib.request.urlopen(url, timeout=30, context=context) as response:
+            counts = json.load(response)
+    except OSError:
+        return math.inf, 1
     return float(counts["late_sum_ms"]), int(counts["late_count"])
 
 
@@ -340,14 +370,15 @@ def ramp(
         chunks0, (late0, count0) = run.chunks(), target_lateness(run.args.host)
         share, rate = measure_pace(run, window_s)
         late1, count1 = target_lateness(run.args.host)
-        lateness = (late1 - late0) / max(count1 - count0, 1)
+        finite = math.isfinite(late0) and math.isfinite(late1)
+        lateness = (late1 - late0) / max(count1 - count0, 1) if finite else math.inf
         steps.append({"users": users, "cpu_share": share, "replies_per_s": rate,
                       "chunks_per_s": (run.chunks() - chunks0) / window_s,
                       "target_late_mean_ms": lateness})  # fmt: skip
+        if lateness > late_ms:  # first: users held at a late target's slower pace would flatter
+            return steps, "target late"
         if share <= 0 or abs(share - target) < 0.05 * target:
             return steps, "reached"
-        if lateness > late_ms:
-            return steps, "target late"
         if users >= max_users and share < target:
             return steps, "ceiling"
         wanted = min(int(users * target / share), 3 * users, max_users)
@@ -430,11 +461,14 @@ def main() -> None:
     if args.user == "paced" and args.cpu_target:
         result["holding"] = []
         holding = gevent.spawn(hold_pace, run, args.cpu_target, args.tune_window, result["holding"])
+    collector = CollectorTime()
+    collector.on = True
     say("MEASURING")
     cpu0, sys0, trips0, chunks0, fails0 = cpu_s(), sys_s(), run.round_trips(), run.chunks(), run.failures()
     t0 = time.perf_counter()
     gevent.sleep(args.duration)
     elapsed = time.perf_counter() - t0
+    collector.on = False
     if holding is not None:
         holding.kill()
     cpu, system = cpu_s() - cpu0, sys_s() - sys0
@@ -455,6 +489,7 @@ def main() -> None:
         round_trips_per_s=trips / elapsed,
         chunks_per_s=chunks / elapsed,
     )
+    result.update(collector.figures())
     if beyond is not None:
         result.update(beyond.percentiles())
     if run.recorder is not None:

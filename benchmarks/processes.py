@@ -169,10 +169,10 @@ class Target:
     def cpu_s(self) -> float:
         return proc_cpu_s(self.process.pid)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, timeout_s: float = 10.0) -> dict[str, Any]:
         url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/stats"
         context = ssl._create_unverified_context() if self.tls else None  # our own self-signed one
-        with urllib.request.urlopen(url, timeout=10, context=context) as response:
+        with urllib.request.urlopen(url, timeout=timeout_s, context=context) as response:
             counts: dict[str, Any] = json.load(response)
             return counts
 
@@ -215,6 +215,7 @@ def run_loadgen(
             while read_line(process, deadline, "loadgen") != "MEASURING":
                 pass
             started, busy, server = time.monotonic(), busy_cpu_s(), target.cpu_s()
+            counts_before = target.stats(timeout_s=30)
             sampler = LoadSampler()
             sampler.start()
             extra = on_window() if on_window is not None else None
@@ -223,7 +224,13 @@ def run_loadgen(
             result["other_load_peak_cores"] = sampler.stop()
             server_cpu = target.cpu_s() - server
             busy = busy_cpu_s() - busy
-            result["server"] = target.stats()
+            result["server"] = target.stats(timeout_s=30)
+            result["load_average"] = os.getloadavg()[0]  # the machine's, as the window ends
+            result["server_window"] = {
+                key: value - counts_before[key]
+                for key, value in result["server"].items()
+                if isinstance(value, int | float) and key != "late_max_ms"
+            }
             assert process.stdin is not None
             process.stdin.close()
             process.wait(max(deadline - time.monotonic(), 1))

@@ -140,7 +140,9 @@ class Settings:
     target (20,000 a process here)."""
     llm_rounds: int = 4
     llm_spawn_rate: float = 500.0
-    llm_settle_s: float = 10.0
+    llm_settle_s: float = 16.0
+    """A round's wait after its users start: each user's first prompt comes a random part of a cycle
+    (up to the longest think time) after it starts, so the round's CPU is measured once all ask."""
     llm_round_window_s: float = 8.0
     llm_duration_s: float = 30.0
     llm_ttft_ms: float = 300.0
@@ -425,7 +427,26 @@ def users_per_core(node: str, settings: Settings, run: int) -> dict[str, Any]:
         None if result["users_at_cpu"] is None else result["users_at_cpu"] / settings.llm_cpu
     )
     result["reached"] = 1 if result.get("ramp_ended") == "reached" else 0
+    window = result.get("server_window") or {}  # the target's counts over the window
+    sent, late_count = window.get("chunks"), window.get("late_count")
+    result["server_us_per_chunk"] = window.get("cpu_s", 0.0) * 1e6 / sent if sent else None
+    result["server_late_mean_ms"] = window.get("late_sum_ms", 0.0) / late_count if late_count else None
+    result["needs"] = needs(settings, per_chunk_us, result["server_us_per_chunk"])
     return result
+
+
+def needs(
+    settings: Settings, us_per_chunk: float | None, server_us_per_chunk: float | None
+) -> dict[str, Any]:
+    """What :data:`USERS_PER_CORE` users at the bot's own pace need: their chunks a second, and the
+    cores the Locust process and the target would use at the CPU a chunk each was measured at."""
+    chunks_per_s = USERS_PER_CORE * paced_chunks_per_user_s(settings)
+    return {
+        "users": USERS_PER_CORE,
+        "chunks_per_s": chunks_per_s,
+        "locust_cores": None if us_per_chunk is None else chunks_per_s * us_per_chunk * 1e-6,
+        "target_cores": None if server_us_per_chunk is None else chunks_per_s * server_us_per_chunk * 1e-6,
+    }
 
 
 BENCHMARKS: dict[str, Callable[[str, Settings, int], dict[str, Any]]] = {
@@ -607,7 +628,14 @@ def table(
         at_cpu = figure.get("users_at_cpu")
         runs_reached = [run.get("ramp_ended") for run in runs_of.get("users_per_core", [])]
         reached = bool(runs_reached) and all(ended == "reached" for ended in runs_reached)
-        how = "held" if reached else f"extrapolated; the ramp ended: {', '.join(map(str, runs_reached))}"
+        per_user = figure.get("chunks_per_user_s")
+        formula = (f"{settings.llm_cpu:g} / ({_number(figure.get('us_per_chunk'), 2)} µs a chunk "
+                   f"x {_number(per_user, 2)} chunks a user a second)")  # fmt: skip
+        how = (
+            "held"
+            if reached
+            else f"extrapolated: {formula}; the ramp ended: {', '.join(map(str, runs_reached))}"
+        )
         server = figure.get("server") or {}
         rows.append(("users per core: ChatbotUsers against an LLM-paced bot (first token "
                      f"{settings.llm_ttft_ms:g} ms, {settings.llm_tokens} tokens {settings.llm_gaps_ms} ms "
@@ -618,11 +646,25 @@ def table(
                      f"{_number(figure.get('users_per_core'), 0)} a full core; "
                      f"{_number(figure.get('chunks_per_s'), 0)} chunks/s, "
                      f"{_number(figure.get('us_per_chunk'), 2)} µs a chunk; target "
-                     f"{_number(100 * (figure.get('server_cpu_share') or 0), 0)}% CPU, its timers "
-                     f"{_number(server.get('late_max_ms'), 0)} ms late at most)",
+                     f"{_number(100 * (figure.get('server_cpu_share') or 0), 0)}% CPU, "
+                     f"{_number(figure.get('server_us_per_chunk'), 2)} µs a chunk, its timers "
+                     f"{_number(figure.get('server_late_mean_ms'), 2)} ms late on average in the window, "
+                     f"{_number(server.get('late_max_ms'), 0)} ms at most; load average "
+                     f"{_number(figure.get('load_average'), 2)})",
                      f"≥ {USERS_PER_CORE:,}",
                      check(None if at_cpu is None else at_cpu >= USERS_PER_CORE)
                      + ("" if reached else " (extrapolated)")))  # fmt: skip
+        need = figure.get("needs") or {}
+        locust_cores, target_cores = need.get("locust_cores"), need.get("target_cores")
+        both = None if locust_cores is None or target_cores is None else locust_cores + target_cores
+        cores = os.cpu_count() or 1
+        rows.append((f"users per core: what {USERS_PER_CORE:,} users need at the bot's pace "
+                     f"({_number(per_user, 2)} chunks a user a second), at the CPU a chunk measured",
+                     f"{_number(need.get('chunks_per_s'), 0)} chunks/s: the Locust process "
+                     f"{_number(locust_cores, 2)} cores, the target {_number(target_cores, 2)} cores; "
+                     f"together {_number(both, 2)} of this machine's {cores}",
+                     f"Locust ≤ {settings.llm_cpu:g} core",
+                     check(None if locust_cores is None else locust_cores <= settings.llm_cpu)))  # fmt: skip
         for key, label in (("ttft_p50_ms", "TTFT p50"), ("ttft_p99_ms", "TTFT p99"),
                            ("ttft_beyond_target_p50_ms", "TTFT beyond the target's first chunk, p50"),
                            ("ttft_beyond_target_p99_ms", "TTFT beyond the target's first chunk, p99"),

@@ -162,8 +162,7 @@ function paced(socket, format, start, firstMs, count, gap, stamp) {
     if (late > counts.late_max_ms) counts.late_max_ms = late;
     counts.late_sum_ms += late;
     counts.late_count += 1;
-    if (stamp && !deflate && shape === "json") socket._socket.write(CHUNK_FRAME);
-    else socket.send(format.chunk());
+    socket.send(format.chunk());
     counts.chunks += 1;
     sent += 1;
     if (firstSentMs === null) firstSentMs = now - start;
@@ -177,8 +176,72 @@ function paced(socket, format, start, firstMs, count, gap, stamp) {
   setTimeout(next, Math.max(0, due - performance.now()));
 }
 
+// The llm mode's schedule: one timer for the whole process instead of one a chunk. Each reply waits
+// in the bucket of the whole millisecond its next chunk is due in (rounded up: no chunk goes out
+// early); one tick a millisecond writes every chunk due by then, each the pre-built CHUNK_FRAME.
+// Due times are kept, so lateness does not accumulate along a reply; but a tick writes at most one
+// chunk a reply (the next waits for the next tick even when already due), so a target that fell
+// behind catches up a chunk a millisecond a reply, serving its sockets between ticks, instead of
+// writing whole replies in one tick that would hold the event loop for seconds.
+const buckets = new Map(); // whole ms -> the replies whose next chunk is due then
+let swept = Math.floor(performance.now()); // every bucket up to this ms has been written
+let horizon = swept; // the last ms the tick under way writes (a chunk scheduled now goes after it)
+let ticker = null;
+
+function schedule(reply) {
+  const key = Math.max(Math.ceil(reply.due), horizon + 1);
+  const bucket = buckets.get(key);
+  if (bucket) bucket.push(reply);
+  else buckets.set(key, [reply]);
+  if (ticker === null) {
+    swept = horizon = Math.floor(performance.now());
+    ticker = setInterval(tick, 1);
+  }
+}
+
+function tick() {
+  const now = performance.now();
+  horizon = Math.floor(now);
+  while (swept < horizon) {
+    swept += 1;
+    const bucket = buckets.get(swept);
+    if (bucket === undefined) continue;
+    buckets.delete(swept);
+    for (const reply of bucket) writeChunk(reply, now);
+  }
+  if (buckets.size === 0) {
+    clearInterval(ticker);
+    ticker = null;
+  }
+}
+
+function writeChunk(reply, now) {
+  const socket = reply.socket;
+  if (socket.readyState !== socket.OPEN) return;
+  const late = now - reply.due;
+  if (late > counts.late_max_ms) counts.late_max_ms = late;
+  counts.late_sum_ms += late;
+  counts.late_count += 1;
+  socket._socket.write(CHUNK_FRAME);
+  counts.chunks += 1;
+  reply.sent += 1;
+  if (reply.firstSentMs === null) reply.firstSentMs = performance.now() - reply.start;
+  if (reply.sent >= reply.count) {
+    const endMs = performance.now() - reply.start;
+    socket.send(JSON.stringify({ type: "end", first_ms: reply.firstSentMs, end_ms: endMs }));
+    return;
+  }
+  reply.due += gapMinMs + random() * (gapMaxMs - gapMinMs);
+  schedule(reply);
+}
+
 function answer(socket) {
   const start = performance.now();
+  if (mode === "llm" && !deflate && shape === "json") {
+    const count = tokensMin + Math.floor(random() * (tokensMax - tokensMin + 1));
+    schedule({ socket, start, due: start + ttftMs, count, sent: 0, firstSentMs: null });
+    return;
+  }
   const format = replyFormat();
   if (mode === "llm") {
     const tokens = tokensMin + Math.floor(random() * (tokensMax - tokensMin + 1));

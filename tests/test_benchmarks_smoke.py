@@ -107,5 +107,10 @@ def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Pat
     for key in ("ttft_p99_ms", "ttft_beyond_target_p50_ms", "total_beyond_target_p99_ms"):
         assert users_per_core[f"{key}_difference"] is not None
     assert users_per_core["users_per_core"] > 0
+    # The target's own CPU a chunk (its counts over the window), and what 10,000 users would need.
+    assert users_per_core["server_us_per_chunk"] > 0
+    assert users_per_core["needs"]["locust_cores"] > 0
+    assert users_per_core["needs"]["target_cores"] > 0
+    assert "what 10,000 users need" in result.stdout
     for target in ("≤ 0.25 of the naive user's", "| ≤ 0.6 |", "≥ 10,000"):
         assert target in result.stdout

@@ -44,6 +44,7 @@ from .distributed import (
     wire_open_model,
 )
 from .gc_freeze import freeze_gc_while_running
+from .gc_generations import rare_full_collections_while_running
 from .host_limits import prepare_this_host
 from .live_metrics import serve_live_metrics
 from .options import CONFIGURATION_ERROR_EXIT_CODE, INTERRUPTED_EXIT_CODE, add_arguments
@@ -131,6 +132,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         remove_empty_outputs(options)
         raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
     freeze_gc_while_running(events)
+    rare_full_collections_while_running(events)
 
     wait_for_a_shutdown_under_way = one_shutdown(environment)
 

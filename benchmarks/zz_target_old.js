@@ -1,0 +1,236 @@
+// The benchmarks' target: a WebSocket server on 127.0.0.1 built on Node's `ws` (npm), so that the
+// target is not the bottleneck of a measurement of the load generator.
+//
+//   node benchmarks/target_server.js --mode echo|stream|llm [--port 0] [--shape json]
+//                                    [--chunks 100] [--ttft-ms 0] [--gap-ms 0] [--ping-s 0]
+//                                    [--deflate 0|1] [--tls-cert PEM --tls-key PEM]
+//                                    [--tokens 150-250] [--gaps-ms 20-40] [--seed 1]
+//
+// echo    every message is sent back as it came (one text frame: a `plain` reply).
+// stream  every prompt is answered with --chunks messages then an end message, in the --shape's
+//         format. The first chunk is sent --ttft-ms after the prompt, each next one --gap-ms after
+//         the previous (0: at once, in one burst).
+// llm     a chat bot's pace: the first token --ttft-ms (default 300) after the prompt, then a
+//         number of tokens drawn from --tokens, each --gaps-ms after the previous (drawn per
+//         token), from one random sequence seeded by --seed (the same replies every run). The end
+//         message carries when the target sent the first chunk and the end, in ms after the
+//         prompt arrived (`first_ms`, `end_ms`): a client's time beyond them is its own and the
+//         network's, comparable between clients whatever reply each drew.
+// --shape json            {"type":"chunk","text":"..."} ... {"type":"end"} (the `json` protocol's
+//                         defaults; also the `apigw` protocol's)
+//         openai-realtime the Realtime API's events: a prompt is conversation.item.create then
+//                         response.create; the latter is answered with response.created, the
+//                         response.output_text.delta events, then response.done (completed)
+// --ping-s N pings every connection every N seconds; a connection that did not answer the previous
+//         ping with a pong is terminated (the usual heartbeat).
+// --deflate 1 accepts permessage-deflate when a client offers it, and then compresses every
+//         message, however small (ws's own threshold of 1 KiB would leave short replies alone).
+// --tls-cert/--tls-key serve wss:// (and https:// /stats) with this certificate and key.
+//
+// It prints `LISTENING <port>` on stdout once it listens. GET /stats answers JSON counts:
+// connections open, messages received, chunks sent, pings sent, pongs received, connections
+// terminated for a missed pong, connections that agreed permessage-deflate, CPU seconds, and the
+// timers' lateness (ms, the worst and the sum: a target too busy to keep its pace shows there). It
+// exits when its standard input closes (its parent is gone) or on SIGTERM.
+"use strict";
+
+const fs = require("fs");
+const http = require("http");
+const https = require("https");
+const { WebSocketServer } = require("ws");
+
+function option(name, fallback) {
+  const index = process.argv.indexOf(`--${name}`);
+  return index > 0 && index + 1 < process.argv.length ? process.argv[index + 1] : fallback;
+}
+
+function range(text) {
+  const [low, high] = text.split("-").map(Number);
+  return [low, high === undefined ? low : high];
+}
+
+const mode = option("mode", "echo");
+const shape = option("shape", "json");
+const port = Number(option("port", "0"));
+const chunks = Number(option("chunks", "100"));
+const ttftMs = Number(option("ttft-ms", mode === "llm" ? "300" : "0"));
+const gapMs = Number(option("gap-ms", "0"));
+const pingS = Number(option("ping-s", "0"));
+const deflate = option("deflate", "0") === "1";
+const tlsCert = option("tls-cert", "");
+const tlsKey = option("tls-key", "");
+const [tokensMin, tokensMax] = range(option("tokens", "150-250"));
+const [gapMinMs, gapMaxMs] = range(option("gaps-ms", "20-40"));
+let seed = Number(option("seed", "1")) >>> 0;
+
+// mulberry32: a small seeded generator, so that the llm mode's replies are the same every run.
+function random() {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+const counts = {
+  connections: 0, messages: 0, chunks: 0, pings: 0, pongs: 0, terminated: 0, deflated: 0, cpu_s: 0,
+  late_max_ms: 0, late_sum_ms: 0, late_count: 0,
+};
+
+function handle(request, response) {
+  if (request.url === "/stats") {
+    const usage = process.cpuUsage();
+    counts.cpu_s = (usage.user + usage.system) / 1e6;
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(JSON.stringify(counts));
+    return;
+  }
+  response.writeHead(404);
+  response.end();
+}
+const server = tlsCert
+  ? https.createServer({ cert: fs.readFileSync(tlsCert), key: fs.readFileSync(tlsKey) }, handle)
+  : http.createServer(handle);
+server.maxConnections = 0; // no limit but the process's open files
+const wss = new WebSocketServer({
+  server,
+  perMessageDeflate: deflate ? { threshold: 0 } : false,
+  clientTracking: true,
+});
+
+// One reply's messages in the chosen shape: its chunk, its end, and (Realtime) its opening event.
+let replies = 0;
+function replyFormat(timing) {
+  replies += 1;
+  if (shape === "openai-realtime") {
+    const id = `resp_${replies.toString(36).padStart(8, "0")}`;
+    const head = `{"type":"response.output_text.delta","response_id":"${id}","item_id":"item_${id}",`
+      + `"output_index":0,"content_index":0,"delta":"token "`;
+    let events = 0;
+    return {
+      start: JSON.stringify({ type: "response.created", response: { id, status: "in_progress" } }),
+      chunk: () => `${head},"event_id":"event_${(events += 1)}"}`,
+      end: (extra) => JSON.stringify({
+        type: "response.done",
+        response: { id, status: "completed", usage: { output_tokens: events }, ...extra },
+      }),
+    };
+  }
+  return { start: null, chunk: () => CHUNK, end: (extra) => JSON.stringify({ type: "end", ...extra }) };
+}
+
+const CHUNK = JSON.stringify({ type: "chunk", text: "token " });
+// The llm mode's chunk as one whole server frame (final, text, unmasked, under 126 bytes), written
+// straight to the connection's socket: ws's framing of each send would cost the target more than
+// the client's reading costs the client, at tens of thousands of chunks a second. Nothing else is
+// sent meanwhile (no compression: ws writes each of its frames at once, in order).
+const CHUNK_FRAME = Buffer.concat([Buffer.from([0x81, Buffer.byteLength(CHUNK)]), Buffer.from(CHUNK)]);
+
+// Whether a message is a prompt to answer (a Realtime prompt is two events: answer the second).
+function isPrompt(data) {
+  return shape !== "openai-realtime" || data.includes('"response.create"');
+}
+
+function burst(socket, format) {
+  // One burst: every frame is queued before the socket is written (ws corks a burst itself).
+  if (format.start) socket.send(format.start);
+  for (let i = 0; i < chunks; i++) socket.send(format.chunk());
+  counts.chunks += chunks;
+  socket.send(format.end({}));
+}
+
+// Sends `count` chunks, the first `firstMs` after `start` (performance.now() at the prompt), each
+// next one after the previous by `gap()` ms; due times are kept, so timer lateness does not
+// accumulate along the reply.
+function paced(socket, format, start, firstMs, count, gap, stamp) {
+  if (format.start) socket.send(format.start);
+  let sent = 0;
+  let due = start + firstMs;
+  let firstSentMs = null;
+  const next = () => {
+    if (socket.readyState !== socket.OPEN) return;
+    const now = performance.now();
+    if (sent === 0 && now < due) {
+      // Node's timers compare against the event loop's cached time (whole ms, taken when the loop
+      // last woke), so one may fire before its due time: the first chunk waits for the rest, so no
+      // time to first chunk is shorter than the one asked for. (Later chunks keep the timers'
+      // granularity: a chunk early by a fraction of a gap is not held back by a whole ms.)
+      setTimeout(next, Math.ceil(due - now));
+      return;
+    }
+    const late = now - due;
+    if (late > counts.late_max_ms) counts.late_max_ms = late;
+    counts.late_sum_ms += late;
+    counts.late_count += 1;
+    if (stamp && !deflate && shape === "json") socket._socket.write(CHUNK_FRAME);
+    else socket.send(format.chunk());
+    counts.chunks += 1;
+    sent += 1;
+    if (firstSentMs === null) firstSentMs = now - start;
+    if (sent >= count) {
+      socket.send(format.end(stamp ? { first_ms: firstSentMs, end_ms: performance.now() - start } : {}));
+      return;
+    }
+    due += gap();
+    setTimeout(next, Math.max(0, due - performance.now()));
+  };
+  setTimeout(next, Math.max(0, due - performance.now()));
+}
+
+function answer(socket) {
+  const start = performance.now();
+  const format = replyFormat();
+  if (mode === "llm") {
+    const tokens = tokensMin + Math.floor(random() * (tokensMax - tokensMin + 1));
+    const gap = () => gapMinMs + random() * (gapMaxMs - gapMinMs);
+    paced(socket, format, start, ttftMs, tokens, gap, true);
+  } else if (gapMs <= 0 && ttftMs <= 0) {
+    burst(socket, format);
+  } else {
+    paced(socket, format, start, ttftMs, chunks, () => gapMs, false);
+  }
+}
+
+wss.on("connection", (socket) => {
+  counts.connections += 1;
+  if (socket.extensions.includes("permessage-deflate")) counts.deflated += 1;
+  socket.isAlive = true;
+  socket.on("pong", () => {
+    socket.isAlive = true;
+    counts.pongs += 1;
+  });
+  socket.on("message", (data, isBinary) => {
+    counts.messages += 1;
+    if (mode === "echo") socket.send(data, { binary: isBinary });
+    else if (isPrompt(data)) answer(socket);
+  });
+  socket.on("close", () => {
+    counts.connections -= 1;
+  });
+  socket.on("error", () => {});
+});
+
+if (pingS > 0) {
+  setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!socket.isAlive) {
+        counts.terminated += 1;
+        socket.terminate();
+        continue;
+      }
+      socket.isAlive = false;
+      socket.ping();
+      counts.pings += 1;
+    }
+  }, pingS * 1000);
+}
+
+server.listen({ host: "127.0.0.1", port, backlog: 4096 }, () => {
+  process.stdout.write(`LISTENING ${server.address().port}\n`);
+});
+
+const stop = () => process.exit(0);
+process.on("SIGTERM", stop);
+process.stdin.on("end", stop);
+process.stdin.on("error", stop);
+process.stdin.resume();
