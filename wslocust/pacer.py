@@ -301,7 +301,7 @@ class Pacer:
             self._timer.close()
         self._armed_for = when
         self._timer = self._loop.timer(max(when - time.perf_counter(), 0.0))
-        self._timer.start(self._tick)
+        self._timer.start(self._tick, update=True)  # from the time now, not the loop's last wake-up
 
     def _tick(self) -> None:
         self.ticks += 1
@@ -313,10 +313,11 @@ class Pacer:
         until = now + _TICK_BUDGET_S
         current = int(now * _SLOTS_A_SECOND)
         earliest = float("inf")  # when the streams left in the slot last run are due
+        left: list[VoiceStream] = []
+        slot = 0
         while heap and heap[0] <= current:
             slot = heappop(heap)
             streams = slots.pop(slot)
-            left: list[VoiceStream] = []  # streams staying in this slot (the current one: not due yet)
             for position, stream in enumerate(streams):
                 if now >= until:  # behind: let the hub run, then carry on at once
                     left.extend(streams[position:])
@@ -364,12 +365,13 @@ class Pacer:
                     heappush(heap, next_slot)
                 else:
                     found.append(stream)
-            if left:
-                slots[slot] = left
-                heappush(heap, slot)
-                break  # the current slot (or the budget) ends the tick
+            if left:  # streams staying in this slot (the current one: not due yet; or past the budget)
+                break
         if heap:
             earliest = min(earliest, heap[0] / _SLOTS_A_SECOND)
+        if left:
+            slots[slot] = left
+            heappush(heap, slot)
         if earliest < float("inf"):
             self._arm(earliest)  # at once when frames are still due: the reads and the users run in between
 
