@@ -9,13 +9,17 @@ each speaking utterances back to back through :func:`wslocust.voice.ask_audio`: 
 24 kHz PCM16 in 20 ms frames, each frame an OpenAI-Realtime-like JSON message
 (``{"type": "input_audio_buffer.append", "audio": BASE64}``, about 1.3 kB), then a commit, which
 the target (``benchmarks/voice_target.js``, Node's ``ws``, another process) answers at once. Users
-start at random times over the ramp, as real callers do. Over a measured window after the ramp it
-reports, from every frame sent in the window, the lateness p50/p99/max (send time minus due time),
-the share of frames more than 5 ms late, the frames a second, the process's CPU (user + system,
-``getrusage``) as a share of one core, and its CPU µs a frame sent (everything the process did:
-building and framing the messages, sending, reading the answers, firing the request events), and
-the users one whole core could carry at that cost (an estimate from the CPU alone, not a lateness
-figure: measure the level itself on an idle machine).
+start at random times over the ramp, as real callers do. As in a Locust worker, the objects alive
+once every user is connected are frozen out of full garbage collections (the plugin's
+``gc.freeze()``) and each turn's figures are folded in as it ends (no reply is kept). Over a
+measured window after the ramp it reports, from every frame sent in the window, the lateness
+p50/p99/max (send time minus due time), the share of frames more than 5 ms late, the frames a
+second, the process's CPU (user + system, ``getrusage``) as a share of one core, and its CPU µs a
+frame sent (everything the process did: building and framing the messages, sending, reading the
+answers, firing the request events), the users one whole core could carry at that cost (an
+estimate from the CPU alone, not a lateness figure: measure the level itself on an idle machine),
+the messages and bytes sent (the process's traffic counts), and the target's own CPU share (on a
+machine of two cores, the target takes much of the other one).
 
 A level is sustained when the lateness p99 is under 5 ms. The machine's load average is printed
 with the results: on a shared machine the figures are of that machine at that time.
@@ -29,6 +33,7 @@ from locust.event import Events
 
 import argparse
 import base64
+import gc
 import json
 import os
 import random
@@ -36,7 +41,8 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +54,7 @@ from wslocust.client import ChatClient
 from wslocust.voice import ask_audio, pacer
 from wslocust.wire.protocols import END, Event, Message, Protocol
 from wslocust.wire.reply import Reply
+from wslocust.wire.traffic import PROCESS_TRAFFIC
 
 HERE = Path(__file__).resolve().parent
 LATE_MS = 5.0
@@ -66,6 +73,9 @@ class RealtimeLike(Protocol):
         head = '{"type":"input_audio_buffer.append","audio":"'
         return [head + base64.b64encode(frame).decode() + '"}' for frame in frames]
 
+    def audio_frames_key(self) -> Hashable | None:
+        return "append"  # the same appends every turn: built once a process, shared (as the real one's)
+
     def audio_end(self) -> Sequence[Message]:
         return ['{"type":"input_audio_buffer.commit"}']
 
@@ -77,7 +87,18 @@ def percentile(values: list[float], share: float) -> float:
     return values[min(int(len(values) * share), len(values) - 1)] if values else 0.0
 
 
-def run_level(url: str, users: int, ramp_s: float, seconds: float, utterance_s: float) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used (Linux's /proc), 0.0 when unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_level(
+    url: str, users: int, ramp_s: float, seconds: float, utterance_s: float, target_pid: int = 0
+) -> dict[str, Any]:
     """One level, in this process: ``users`` speaking for the ramp then the measured window."""
     environment = Environment(events=Events())
     frames = cut_frames(synthetic(utterance_s, RealtimeLike.audio_rate), 20.0)
@@ -87,41 +108,54 @@ def run_level(url: str, users: int, ramp_s: float, seconds: float, utterance_s: 
         batch = [gevent.spawn(client.connect) for client in clients[start : start + 100]]
         gevent.joinall(batch)
     connected = sum(client.connected for client in clients)
-    replies: list[Reply] = []
+    gc.freeze()  # as the plugin does once every user runs (wslocust/plugin/gc_freeze.py)
+    # Each turn's figures are folded in as it ends and the reply let go, as a Locust worker does
+    # (its recorder keeps histograms, not replies): the lateness of every frame sent in the window.
+    lateness = array("d")
+    window = [float("inf"), float("inf")]  # the measured window, time.time()
+    turns = {"turns": 0, "failed": 0, "frames_sent": 0}
     stop = False
+
+    def note(reply: Reply) -> None:
+        turns["turns"] += 1
+        turns["failed"] += reply.error is not None
+        voice = reply.voice
+        if voice is None:
+            return
+        turns["frames_sent"] += voice.frames_sent
+        started_at, (window_start, window_end) = reply.started_at, window
+        for index, late_ms in enumerate(voice.lateness_ms):
+            sent_at = started_at + index * interval_s + late_ms / 1000.0
+            if window_start <= sent_at < window_end:
+                lateness.append(late_ms)
 
     def speak(client: ChatClient) -> None:
         gevent.sleep(random.uniform(0.0, ramp_s))
         while not stop:
-            replies.append(ask_audio(client, frames, prompt="utterance"))
+            note(ask_audio(client, frames, prompt="utterance"))
 
     speakers = [gevent.spawn(speak, client) for client in clients]
     gevent.sleep(ramp_s + 1.0)
-    window_start = time.time()
+    traffic_start = (PROCESS_TRAFFIC.messages_sent, PROCESS_TRAFFIC.bytes_sent)
+    target_start = cpu_seconds(target_pid) if target_pid else 0.0
+    window[0] = time.time()
     usage_start = resource.getrusage(resource.RUSAGE_SELF)
     ticks_start = pacer().ticks
     gevent.sleep(seconds)
     usage_end = resource.getrusage(resource.RUSAGE_SELF)
-    window_end = time.time()
+    window[1] = time.time()
     ticks = pacer().ticks - ticks_start
+    target_cpu_s = cpu_seconds(target_pid) - target_start if target_pid else 0.0
+    messages_sent = PROCESS_TRAFFIC.messages_sent - traffic_start[0]
+    bytes_sent = PROCESS_TRAFFIC.bytes_sent - traffic_start[1]
+    load = os.getloadavg()
     stop = True
     gevent.joinall(speakers, timeout=utterance_s + 10.0)
     system_s = usage_end.ru_stime - usage_start.ru_stime
     cpu_s = (usage_end.ru_utime - usage_start.ru_utime) + system_s
-    lateness: list[float] = []
-    failures = 0
-    for reply in replies:
-        failures += reply.error is not None
-        voice = reply.voice
-        if voice is None:
-            continue
-        for index, late_ms in enumerate(voice.lateness_ms):
-            sent_at = reply.started_at + index * interval_s + late_ms / 1000.0
-            if window_start <= sent_at < window_end:
-                lateness.append(late_ms)
-    lateness.sort()
-    window_s = window_end - window_start
-    sent = len(lateness)
+    ordered = sorted(lateness)
+    window_s = window[1] - window[0]
+    sent = len(ordered)
     return {
         "users": users,
         "connected": connected,
@@ -129,10 +163,10 @@ def run_level(url: str, users: int, ramp_s: float, seconds: float, utterance_s: 
         "frames": sent,
         "frames_per_s": round(sent / window_s, 1),
         "expected_frames_per_s": round(users / interval_s, 1),
-        "lateness_p50_ms": round(percentile(lateness, 0.50), 3),
-        "lateness_p99_ms": round(percentile(lateness, 0.99), 3),
-        "lateness_max_ms": round(lateness[-1], 3) if lateness else 0.0,
-        "late_share": round(sum(late > LATE_MS for late in lateness) / max(sent, 1), 5),
+        "lateness_p50_ms": round(percentile(ordered, 0.50), 3),
+        "lateness_p99_ms": round(percentile(ordered, 0.99), 3),
+        "lateness_max_ms": round(ordered[-1], 3) if ordered else 0.0,
+        "late_share": round(sum(late > LATE_MS for late in ordered) / max(sent, 1), 5),
         "cpu_share_of_core": round(cpu_s / window_s, 3),
         "cpu_us_per_frame": round(cpu_s / max(sent, 1) * 1e6, 2),
         "system_us_per_frame": round(system_s / max(sent, 1) * 1e6, 2),
@@ -142,8 +176,15 @@ def run_level(url: str, users: int, ramp_s: float, seconds: float, utterance_s: 
         "users_per_core_by_cpu": round(1e6 / (cpu_s / max(sent, 1) * 1e6 * (1.0 / interval_s)), 0)
         if sent
         else 0,
-        "failed_turns": failures,
-        "sustained": bool(sent) and percentile(lateness, 0.99) < LATE_MS,
+        # The process's traffic counts over the window (messages and bytes handed to the sockets,
+        # counted a turn as it ends: they lag the frames by up to a turn).
+        "messages_sent": messages_sent,
+        "bytes_sent": bytes_sent,
+        "target_cpu_share_of_core": round(target_cpu_s / window_s, 3),
+        "turns": turns["turns"],
+        "failed_turns": turns["failed"],
+        "load_average_1m": round(load[0], 2),
+        "sustained": bool(sent) and percentile(ordered, 0.99) < LATE_MS,
     }
 
 
@@ -171,9 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, help="write the results here as JSON")
     parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # a child: one level, JSON out
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--target-pid", type=int, default=0, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.level is not None:
-        result = run_level(options.url, options.level, options.ramp, options.seconds, options.utterance)
+        result = run_level(
+            options.url, options.level, options.ramp, options.seconds, options.utterance, options.target_pid
+        )
         print(json.dumps(result), flush=True)
         return 0
     target, url = start_target()
@@ -181,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for users in (int(level) for level in options.users.split(",")):
             child = subprocess.run(
-                [sys.executable, __file__, "--level", str(users), "--url", url, "--ramp", str(options.ramp),
+                [sys.executable, __file__, "--level", str(users), "--url", url,
+                 "--target-pid", str(target.pid), "--ramp", str(options.ramp),
                  "--seconds", str(options.seconds), "--utterance", str(options.utterance)],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip

@@ -24,7 +24,8 @@ from wslocust.audio.frames import Frames, cut_frames, packet_frames
 from wslocust.audio.synthetic import synthetic
 from wslocust.client import ChatClient
 from wslocust.errors import ConnectionClosed, ReplyTimeout
-from wslocust.voice import _masked_frame, ask_audio
+from wslocust.pacer import masked_frame
+from wslocust.voice import ask_audio
 from wslocust.wire.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameReader
 from wslocust.wire.protocols import AudioOut, Event, JsonProtocol, Message
 
@@ -261,7 +262,7 @@ def test_an_audio_turn_counts_its_frames_in_the_traffic(recorded_env, raw_server
     server = raw_server(voice_server(arrivals, answer_at_frame=6))
     client = client_of(environment, server)
     assert client.connect()
-    traffic = client._connection.traffic
+    traffic = client.connection.traffic
     before = (traffic.prompts, traffic.messages_sent, traffic.bytes_sent)
     reply = ask_audio(client, packet_frames(6, 3200, 20.0), prompt="packets")
     assert reply.error is None, reply.error
@@ -318,7 +319,7 @@ def test_a_wss_utterance_is_paced_by_its_own_sender(recorded_env, raw_server, tm
 def test_the_fast_masked_frames_read_back_as_the_messages(size: int) -> None:
     text_message, binary_message = "é" * (size // 2), bytes(range(256)) * (size // 256) + bytes(size % 256)
     reader = FrameReader(accept_masked=True)
-    frames = reader.feed(_masked_frame(text_message) + _masked_frame(binary_message))
+    frames = reader.feed(masked_frame(text_message) + masked_frame(binary_message))
     assert [(opcode, bytes(payload)) for opcode, payload in frames] == [
         (OP_TEXT, text_message.encode()),
         (OP_BINARY, binary_message),

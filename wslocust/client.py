@@ -496,9 +496,31 @@ class ChatClient:
 
     def hand_over(self) -> socket.socket | None:
         """Stop the idle watch and return the open socket, to a loop that reads it itself (several
-        prompts in flight, :mod:`wslocust.inflight`); None when not connected."""
+        prompts in flight, :mod:`wslocust.inflight`; an audio turn, :mod:`wslocust.voice`, which
+        feeds :attr:`connection` and calls :meth:`hand_back`); None when not connected."""
         self._settle()
         return self._sock
+
+    @property
+    def connection(self) -> Connection:
+        """The connection's sans-I/O state (its frame reader carries on from one reply to the next)."""
+        return self._connection
+
+    def hand_back(self, reply: Reply | None, lost: int | None = None) -> None:
+        """The loop given the socket by :meth:`hand_over` is done with ``reply`` (None: it sent
+        nothing): watch the socket between replies again, or drop it when the reply failed other than
+        by the bot's own error (a late answer would be read as the next one's). ``lost``: the server
+        closed the connection with this code (1006: dropped), told to ``on_server_close``."""
+        if reply is not None and reply.error is not None and reply.error.kind != "bot_error":
+            self._drop()
+        elif self._sock is not None:
+            self._watch_idle()
+        if lost is not None:
+            self._lost(lost)
+
+    def drop(self) -> None:
+        """Drop the connection without a close handshake (a turn cut short: the stream is out of step)."""
+        self._drop()
 
     def ask(
         self,

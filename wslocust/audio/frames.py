@@ -13,7 +13,8 @@ __all__ = ["MAX_UTTERANCE_BYTES", "Frames", "check_utterance_bytes", "cut_frames
 
 MAX_UTTERANCE_BYTES = 64 * 1024 * 1024
 """The most audio an utterance may hold, its trailing silence included: 64 MiB, over 20 minutes of
-24 kHz PCM16. Each turn frames its utterance afresh, so a longer one would exhaust the memory."""
+24 kHz PCM16. A protocol whose messages change every turn has them built afresh each turn, so a
+longer one would exhaust the memory."""
 
 
 def check_utterance_bytes(size: int, what: str, culprits: str) -> None:
@@ -29,9 +30,10 @@ def check_utterance_bytes(size: int, what: str, culprits: str) -> None:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Frames:
-    """An utterance's frames, in order, and what they hold.
+    """An utterance's frames, in order, and what they hold. Weakly referable: the messages built
+    from them for a protocol (:func:`wslocust.pacer.shared_frames`) live as long as they do.
 
     Attributes:
         frames: the frames' bytes: speech, then trailing silence.

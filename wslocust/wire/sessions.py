@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from ..errors import CaptureMissing, ConfigurationError
@@ -179,6 +179,9 @@ class SessionProtocol(Protocol):
 
     def audio_frames(self, frames: Sequence[bytes]) -> Sequence[Message]:
         return self.inner.audio_frames(frames)
+
+    def audio_frames_key(self) -> Hashable | None:
+        return self.inner.audio_frames_key()
 
     def audio_end(self) -> Sequence[Message]:
         return self.inner.audio_end()

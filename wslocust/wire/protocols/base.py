@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from ...errors import ConfigurationError
@@ -321,6 +321,13 @@ class Protocol(ABC):
         :attr:`audio_rate`, each ``--audio-frame-ms`` long), one message a frame. Called once a
         turn: build every message here, so the I/O only frames and sends them on schedule."""
         return frames
+
+    def audio_frames_key(self) -> Hashable | None:
+        """A key naming what :meth:`audio_frames` makes of frames when nothing but the frames changes
+        its messages (no sequence numbers, nothing of the connection): the I/O then builds each
+        utterance's messages once a process, shared by every user and turn of an equal key. None
+        (any protocol that overrides :meth:`audio_frames` and not this): built every turn."""
+        return "raw" if type(self).audio_frames is Protocol.audio_frames else None
 
     def audio_end(self) -> Sequence[Message]:
         """The messages to send after the utterance's last frame (a commit, a close-stream)."""

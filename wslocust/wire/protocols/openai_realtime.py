@@ -37,7 +37,7 @@ import argparse
 import base64
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from ...errors import ConfigurationError, ProtocolError
@@ -143,6 +143,9 @@ class OpenAIRealtimeProtocol(Protocol):
 
     def audio_frames(self, frames: Sequence[bytes]) -> Sequence[Message]:
         return [_append_event(frame) for frame in frames]
+
+    def audio_frames_key(self) -> Hashable | None:
+        return "input_audio_buffer.append"  # the same appends, whatever the API and the connection
 
     def audio_end(self) -> Sequence[Message]:
         return self._audio_end

@@ -1,0 +1,130 @@
+"""The pacer (wslocust.pacer): utterances' messages built once a process and shared, each frame masked
+with its own key as it goes, and a frame the socket takes only in part finished before the next."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Sequence
+
+import gevent
+
+from wslocust.audio.frames import Frames
+from wslocust.pacer import VoiceFrames, VoiceStream, pacer, shared_frames
+from wslocust.voice import ask_audio
+from wslocust.wire.frames import OP_BINARY, OP_TEXT, FrameReader
+from wslocust.wire.protocols import Message, OpenAIRealtimeProtocol, TwilioProtocol
+from wslocust.wire.voice import VoiceTimes
+
+from .conftest import UNIT
+from .test_voice import AudioJson, client_of, tone, voice_server
+
+
+class CountingAudioJson(AudioJson):
+    """Counts the turns whose messages it built; shares them when ``shared``."""
+
+    def __init__(self, shared: bool) -> None:
+        super().__init__()
+        self.shared = shared
+        self.built = 0
+
+    def audio_frames(self, frames: Sequence[bytes]) -> Sequence[Message]:
+        self.built += 1
+        return frames
+
+    def audio_frames_key(self) -> str | None:
+        return "counting" if self.shared else None
+
+
+def test_turns_of_the_same_audio_share_its_messages_when_the_protocol_says_they_are_the_same(
+    recorded_env, raw_server
+) -> None:
+    environment, _ = recorded_env
+    server = raw_server(voice_server([], answer_at_frame=3))
+    utterance = tone(3)
+    for shared, built in ((True, 1), (False, 2)):
+        protocol = CountingAudioJson(shared)
+        for _ in range(2):
+            client = client_of(environment, server)
+            client.protocol = protocol
+            assert ask_audio(client, utterance, prompt="hello").error is None
+            client.close()
+        assert protocol.built == built, shared
+
+
+def test_protocols_whose_messages_change_every_turn_share_nothing() -> None:
+    assert OpenAIRealtimeProtocol().audio_frames_key() is not None
+    assert TwilioProtocol().audio_frames_key() is None  # sequence numbers and timestamps
+
+
+def test_shared_messages_live_as_long_as_their_utterance() -> None:
+    utterance = Frames((b"\x01\x02",), 1, 20.0, 20.0)
+    first = shared_frames(utterance, "raw", lambda: [b"\x01\x02"])
+    assert shared_frames(utterance, "raw", lambda: [b"other"]) is first
+    assert shared_frames(utterance, "other key", lambda: [b"other"]).bodies == (b"other",)
+
+
+def test_each_frame_goes_out_with_its_own_masking_key(recorded_env, raw_server) -> None:
+    environment, _ = recorded_env
+    received = bytearray()
+
+    def handler(sock: socket.socket, _headers: dict[str, str]) -> None:
+        reader = FrameReader(accept_masked=True)
+        frames = 0
+        while frames < 10:
+            data = sock.recv(65536)
+            if not data:
+                return
+            received.extend(data)
+            frames += len(reader.feed(data))
+        sock.sendall(b'\x81\x0f{"type": "end"}')
+
+    server = raw_server(handler)
+    reply = ask_audio(client_of(environment, server), tone(10), prompt="hello")
+    assert reply.error is None, reply.error
+    # Every frame carries the same 640 bytes of audio, each masked with a key of its own.
+    keys = [bytes(received[offset + 4 : offset + 8]) for offset in range(0, len(received), 648)]
+    assert len(keys) == 10
+    assert len(set(keys)) == 10
+    frames = FrameReader(accept_masked=True).feed(bytes(received))
+    assert [(opcode, bytes(payload)) for opcode, payload in frames] == [
+        (OP_BINARY, frame) for frame in tone(10).frames
+    ]
+
+
+class Trickle:
+    """A socket's ``send`` that takes at most ``most`` bytes a call, and every third call none."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.calls = 0
+        self.received = bytearray()
+
+    def send(self, data: bytes) -> int:
+        self.calls += 1
+        if self.calls % 3 == 0:
+            raise BlockingIOError
+        taken = bytes(data[: self.most])
+        self.received.extend(taken)
+        return len(taken)
+
+
+def test_a_frame_the_socket_takes_in_part_is_finished_before_the_next_and_every_frame_is_timed() -> None:
+    messages = [f"message {index} " * 40 for index in range(12)]
+    trickle = Trickle(most=300)
+    voice = VoiceTimes(speech_ms=12 * 5.0)
+    stream = VoiceStream(
+        trickle, VoiceFrames.of(messages), b"", b"", time.perf_counter(), 0.005, voice, speech_frames=12
+    )
+    sent = gevent.event.Event()
+    stream.wake = sent.set
+    pacer().add(stream)
+    assert sent.wait(10 * UNIT)
+    assert stream.error is None
+    frames = FrameReader(accept_masked=True).feed(bytes(trickle.received))
+    assert [(opcode, bytes(payload)) for opcode, payload in frames] == [
+        (OP_TEXT, message.encode()) for message in messages
+    ]
+    assert voice.frames_sent == 12
+    assert len(voice.lateness_ms) == 12
+    assert all(late >= 0.0 for late in voice.lateness_ms)
