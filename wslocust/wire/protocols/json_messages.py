@@ -98,10 +98,13 @@ class Condition:
             self._compile(part.strip()) for part in spec.split("|") if part.strip()
         ]
         tests = self._tests
-        self.test: Callable[[Any], bool] = (
-            tests[0] if len(tests) == 1 else (lambda message: any(test(message) for test in tests))
-        )
-        """The condition as one function (one alternative: its own test, without a loop)."""
+        self.test: Callable[[Any], bool] = tests[0] if len(tests) == 1 else (lambda message: False)
+        """The condition as one function (one or two alternatives: their own tests, without a loop)."""
+        if len(tests) == 2:
+            first, second = tests
+            self.test = lambda message: first(message) or second(message)
+        elif len(tests) > 2:
+            self.test = lambda message: any(test(message) for test in tests)
 
     @staticmethod
     def _compile(part: str) -> Callable[[Any], bool]:
@@ -289,6 +292,18 @@ class JsonProtocol(Protocol):
         if self._is_end(document):
             return (Chunk(text), End(document)) if type(text) is str and text else (End(document),)
         return (Chunk(text),) if type(text) is str and text else ()
+
+    def chunk_text(self, message: Message) -> str | None:
+        # The hot path of a streamed reply, once a chunk (see Protocol.chunk_text): feed's tests, in
+        # its order, with no events made; anything else (an end, an error, not JSON) is feed's.
+        try:
+            document = loads(message)
+        except ValueError:
+            return None
+        if self._is_error(document) or self._is_end(document):
+            return None
+        text = self._text(document)
+        return text if type(text) is str and text else None
 
     def _events(self, document: Any) -> Sequence[Event]:
         if self._is_error(document):
