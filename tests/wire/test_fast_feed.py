@@ -25,7 +25,7 @@ from wslocust.wire.protocols import JsonProtocol, PlainProtocol
 from wslocust.wire.protocols.apigw import ApiGatewayProtocol
 from wslocust.wire.protocols.base import Chunk, End, Event, Failure, Protocol, chunk_reader
 from wslocust.wire.protocols.fast_json import loads
-from wslocust.wire.protocols.json_messages import get_path
+from wslocust.wire.protocols.json_messages import Condition, get_path
 from wslocust.wire.protocols.openai_realtime import OpenAIRealtimeProtocol
 from wslocust.wire.reply import Reply
 
@@ -49,12 +49,23 @@ MESSAGES = [
     "null",
     '{"connectionId":"abc","message":"Internal server error"}',
     '{"type":"chunk","text":"caf\\u00e9 \\"quoted\\""}',
+    '{"type":["end"],"text":"a list type"}',
+    '{"type":"end ","text":"not quite the end"}',
+    '{"type":"chunk","text":"zero done","done":0}',
+    '{"type":"chunk","text":"empty done","done":""}',
+    '{"type":"chunk","text":"done","done":"yes"}',
+    '{"type":"\\u0065nd","text":"escaped end"}',
+    '{"type":"chunk","text":"id","connectionId":null}',
 ]
 CONFIGURATIONS: list[dict[str, Any]] = [
     {},
     {"chunk_path": "choices.0.delta.content", "end": "done=true", "error": "error"},
     {"end": "type=end|done", "error": "type=error|status!=ok"},
     {"end": "type=end", "error": "type=error", "chunk_path": "text"},
+    {"end": "done|type=end", "error": "type=error|connectionId"},
+    {"end": 'type="end"|type=finish', "error": "done=yes"},
+    {"end": "done=true", "error": "type=error"},
+    {"end": "type=3", "error": "type=error"},
 ]
 
 
@@ -227,6 +238,14 @@ class _FedEveryMessage(JsonProtocol):
 
     def feed(self, message: str | bytes) -> Sequence[Event]:
         return super().feed(message)
+
+
+def test_conditions_of_keys_values_are_read_as_keys_and_others_are_not() -> None:
+    assert Condition("type=end|done").keys == (("type", "end"), ("done", None))
+    assert Condition('type="end"').keys == (("type", "end"),)
+    assert Condition("done=true").keys is None  # not a string: JSON equality, not a set look-up
+    assert Condition("type!=chunk").keys is None
+    assert Condition("choices.0.done").keys is None
 
 
 def test_chunk_reader_takes_chunk_text_only_from_the_class_of_the_feed_it_mirrors() -> None:
