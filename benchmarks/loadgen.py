@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from naive_user import NaiveStreamingUser, NaiveWebSocketUser  # noqa: E402
+from naive_user import FloorStreamingUser, NaiveStreamingUser, NaiveWebSocketUser  # noqa: E402
 
 import wslocust  # noqa: E402,F401  (registers the plugin on Locust's events)
 from wslocust.plugin_state import state_of  # noqa: E402
@@ -108,10 +108,15 @@ class BenchNaiveStreamingUser(NaiveStreamingUser):
     """The naive streaming reference (its shape set from ``--protocol``)."""
 
 
+class BenchFloorStreamingUser(FloorStreamingUser):
+    """The floor of a chunk's cost: read, not parsed (its shape set from ``--protocol``)."""
+
+
 USERS: dict[str, type[locust.User]] = {
     "wslocust": BenchChatbotUser,
     "naive": NaiveWebSocketUser,
     "naive-stream": BenchNaiveStreamingUser,
+    "floor": BenchFloorStreamingUser,
     "idle": IdleUser,
     "paced": PacedChatbotUser,
     "llm": LLMChatUser,
@@ -163,6 +168,8 @@ class Run:
             locust_args += ["--insecure"]
         if args.user == "naive-stream":
             BenchNaiveStreamingUser.shape = args.protocol
+        if args.user == "floor":
+            BenchFloorStreamingUser.shape = args.protocol
         options = parse_options(locust_args)
         self.environment = Environment(
             user_classes=[self.user_class], host=args.host, parsed_options=options, events=locust.events
@@ -183,6 +190,8 @@ class Run:
     def chunks(self) -> int:
         if self.args.user == "naive-stream":
             return NaiveStreamingUser.chunks
+        if self.args.user == "floor":
+            return FloorStreamingUser.chunks
         return int(self.recorder.stats.total.chunks) if self.recorder is not None else 0
 
     def clients(self) -> list[Any]:
@@ -218,7 +227,7 @@ class Run:
         return False
 
     def _all_connected(self, users: int) -> bool:
-        if self.args.user in ("naive", "naive-stream"):
+        if self.args.user in ("naive", "naive-stream", "floor"):
             return True
         connected = sum(bool(client.connected) for client in self.clients())
         return connected >= users

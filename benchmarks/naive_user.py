@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import websocket
 
-__all__ = ["NaiveStreamingUser", "NaiveWebSocketUser", "connect"]
+__all__ = ["FloorStreamingUser", "NaiveStreamingUser", "NaiveWebSocketUser", "connect"]
 
 
 def connect(url: str) -> websocket.WebSocket:
@@ -125,4 +125,76 @@ class NaiveStreamingUser(User):
             exception=error, start_time=started_at, url=None,
             context={"time_to_first_chunk_ms": None if first is None else (first - start) * 1000.0,
                      "chunks": len(texts), "reply": "".join(texts)},
+        )  # fmt: skip
+
+
+class FloorStreamingUser(User):
+    """The floor of a streamed chunk's cost on this machine: what one wake-up and one read cost with
+    nothing parsed. A prompt in :attr:`shape`'s format goes out on the connection's OS socket; each
+    block of the reply is read (``recvmsg_into`` with the kernel's receive time, as wslocust reads)
+    by the connection's libev watcher's callback in the hub, and only searched for the chunk event's
+    type (counted: blocks may hold several chunks on a busy machine) and the end event's; the user's
+    greenlet is woken once, when a block holds the end, and fires one request event a reply. Its
+    cost a chunk is what no client reading each chunk as it comes can go below."""
+
+    abstract = True
+    shape = "json"
+    chunks: ClassVar[int] = 0
+    """Chunk events read by every such user of this process (the benchmark's count)."""
+
+    def on_start(self) -> None:
+        import _socket
+        import socket
+
+        from gevent import get_hub
+
+        self.ws = connect(str(self.host))
+        sock: Any = self.ws.sock
+        self.raw: _socket.socket = sock._sock  # gevent's wrapper's OS socket (non-blocking)
+        self.raw.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS, as wslocust asks
+        self.hub = get_hub()
+        self.watcher = self.hub.loop.io(self.raw.fileno(), 1)
+        found = SHAPES[self.shape]
+        self.prompt_frames = [websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT).format()
+                              for text in found["prompt"]]  # fmt: skip
+        self.end_marker = f'"type":"{found["end"]}"'.encode()
+        self.chunk_marker = f'"type":"{found["chunk"]}"'.encode()
+        self.buffer = bytearray(65536)
+
+    def on_stop(self) -> None:
+        self.watcher.close()
+        self.ws.close()
+
+    @task
+    def ask(self) -> None:
+        from gevent._waiter import Waiter
+
+        started_at = time.time()
+        start = time.perf_counter()
+        for frame in self.prompt_frames:
+            self.raw.send(frame)
+        waiter: Waiter[Any] = Waiter()
+        buffer = self.buffer
+        buffers = [memoryview(buffer)]
+        end_marker, chunk_marker = self.end_marker, self.chunk_marker
+        recvmsg_into = self.raw.recvmsg_into
+        length = 0
+
+        def readable() -> None:
+            nonlocal length
+            try:
+                size, _stamps, _flags, _address = recvmsg_into(buffers, 64)
+            except BlockingIOError:
+                return
+            FloorStreamingUser.chunks += buffer.count(chunk_marker, 0, size)
+            length += size
+            if not size or buffer.find(end_marker, 0, size) >= 0:
+                self.watcher.stop()
+                waiter.switch(None)
+
+        self.watcher.start(readable)
+        waiter.get()
+        self.environment.events.request.fire(
+            request_type="WS", name="floor", response_time=(time.perf_counter() - start) * 1000.0,
+            response_length=length, exception=None, context={}, start_time=started_at, url=None,
         )  # fmt: skip

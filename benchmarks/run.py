@@ -24,7 +24,11 @@ Figures:
                  total time, beside a raw websocket-client loop measuring the same target meanwhile
     per_chunk    client CPU µs a chunk beside the naive streaming user (benchmarks/naive_user.py) in
                  the same run, for openai-realtime, json and apigw streams, 50 chunks a reply 2 ms
-                 apart (one wake-up a chunk) and all at once (one read), on ws:// and wss://
+                 apart (one wake-up a chunk) and all at once (one read), on ws:// and wss://; for
+                 ws:// chunks 2 ms apart, the floor too (``FloorStreamingUser``: a block read by the
+                 watcher's callback and counted, nothing parsed: what one wake-up and one read cost).
+                 ``--cases "ws json paced,ws apigw paced"`` runs only these cases (scheme, protocol,
+                 pace)
     efficiency_wss  the efficiency figure over TLS: ChatbotUser and the naive user against a wss://
                  echo target
     fidelity_wss the fidelity figure over TLS: the raw loops are websocket-client over TLS
@@ -39,7 +43,8 @@ not check it (``--insecure``).
 
 Without ``--only``, the first five figures (``make bench``); the others are run by name.
 
-Options: ``--only efficiency,streaming``, ``--runs N``, ``--quick`` (about a second a figure, for the
+Options: ``--only efficiency,streaming``, ``--runs N``, ``--cases "ws json paced"`` (per_chunk's
+cases to run), ``--quick`` (about a second a figure, for the
 smoke test), ``--connections 15000,19800``, ``--json PATH``, ``--retries N`` (runs again a disturbed
 run this many times at most; 3), ``--quiet-wait S`` (waits for a quiet machine before a run; 120).
 """
@@ -343,6 +348,8 @@ def per_chunk(node: str, settings: Settings, run: int) -> dict[str, Any]:
     order = ["wslocust", "naive-stream"] if run % 2 == 0 else ["naive-stream", "wslocust"]  # drifts cancel
     results: dict[str, Any] = {}
     for scheme, protocol, pace in settings.chunk_cases:
+        # ws:// chunks one a wake-up: the floor too (read, not parsed), between the two
+        users = [order[0], "floor", order[1]] if (scheme, pace) == ("ws", "paced") else order
         shape = "openai-realtime" if protocol == "openai-realtime" else "json"
         gap = settings.chunk_gap_ms if pace == "paced" else 0.0
         args = [
@@ -357,10 +364,13 @@ def per_chunk(node: str, settings: Settings, run: int) -> dict[str, Any]:
         ]
         case: dict[str, Any] = {}
         with Target(node, *args, tls=scheme == "wss") as target:
-            for user in order:
+            for user in users:
                 case[user] = run_loadgen(["--user", user, "--protocol", protocol, *common], target, timeout)
         ours, naive = case["wslocust"]["us_per_chunk"], case["naive-stream"]["us_per_chunk"]
         case["relative_to_naive"] = ours / naive if ours and naive else None
+        if "floor" in case:
+            floor = case["floor"]["us_per_chunk"]
+            case["floor_relative_to_naive"] = floor / naive if floor and naive else None
         results[f"{scheme} {protocol} {pace}"] = case
     return results
 
@@ -617,7 +627,10 @@ def table(
                          f"({_number(relative, 3)} of it; {_number(ours.get('chunks_per_s'), 0)} vs "
                          f"{_number(naive.get('chunks_per_s'), 0)} chunks/s, client "
                          f"{_number(100 * (ours.get('cpu_share') or 0), 0)}% vs "
-                         f"{_number(100 * (naive.get('cpu_share') or 0), 0)}% CPU)",
+                         f"{_number(100 * (naive.get('cpu_share') or 0), 0)}% CPU"
+                         + (f"; floor {_number(figure['floor'].get('us_per_chunk'), 2)} µs, "
+                            f"{_number(figure.get('floor_relative_to_naive'), 3)} of it"
+                            if isinstance(figure.get("floor"), dict) else "") + ")",
                          f"≤ {CHUNK_RELATIVE_TO_NAIVE} of the naive user's" if paced else "",
                          check(None if not paced or relative is None
                                else relative <= CHUNK_RELATIVE_TO_NAIVE)))  # fmt: skip
@@ -718,6 +731,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="runs of each figure (default 3)")
     parser.add_argument("--quick", action="store_true", help="about a second a figure (smoke test)")
     parser.add_argument("--connections", help="idle connection counts, comma-separated")
+    parser.add_argument(
+        "--cases",
+        help='per_chunk: only these cases, comma-separated "scheme protocol pace" '
+        '(e.g. "ws json paced,ws apigw burst"; default: every one)',
+    )
     parser.add_argument("--json", help="write the results here (default benchmarks/results/TIME.json)")
     parser.add_argument("--retries", type=int, help="runs again a disturbed run this many times at most (3)")
     parser.add_argument(
@@ -733,6 +751,12 @@ def main(argv: Iterable[str] | None = None) -> int:
         settings.quiet_wait_s = args.quiet_wait
     if args.connections:
         settings.connections = [int(count) for count in args.connections.split(",")]
+    if args.cases:
+        cases = [tuple(case.split()) for case in args.cases.split(",")]
+        unknown_cases = [" ".join(case) for case in cases if case not in Settings().chunk_cases]
+        if unknown_cases:
+            parser.error(f"unknown cases: {', '.join(unknown_cases)} (scheme protocol pace: ws json paced)")
+        settings.chunk_cases = [(case[0], case[1], case[2]) for case in cases]
     chosen = args.only.split(",") if args.only else list(DEFAULT_FIGURES)
     unknown = set(chosen) - set(FIGURES)
     if unknown:

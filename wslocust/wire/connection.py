@@ -35,7 +35,7 @@ from .frames import (
     encode_frame,
     parse_close,
 )
-from .protocols.base import Chunk, End, Failure, Message, Protocol
+from .protocols.base import Chunk, End, Failure, Message, Protocol, chunk_reader
 from .reply import Reply
 from .traffic import PROCESS_TRAFFIC, Traffic, count_control, count_sent_close
 from .voice import note_voice
@@ -97,7 +97,7 @@ class Connection:
     """
 
     __slots__ = (
-        "_feed", "_frame", "_pieces", "_read_frames", "_request",
+        "_chunk_text", "_feed", "_frame", "_pieces", "_read_frames", "_request",
         "protocol", "reader", "received_close", "reply", "traffic",
     )  # fmt: skip
 
@@ -116,6 +116,7 @@ class Connection:
         """The reply being awaited; None between replies (and once it is complete)."""
         self._request = protocol.request
         self._feed = protocol.feed
+        self._chunk_text = chunk_reader(protocol)  # the usual chunk's text, without events
         self._read_frames = self.reader.feed
         self._pieces: list[str] = []  # the awaited reply's chunk texts
         self.received_close: int | None = None
@@ -179,7 +180,15 @@ class Connection:
                     traffic.pushes += 1  # traffic: a push
                     continue
                 try:
-                    events = self._feed(payload.decode() if opcode == OP_TEXT else payload)
+                    message = payload.decode() if opcode == OP_TEXT else payload
+                    if self._chunk_text is not None:
+                        text = self._chunk_text(message)
+                        if text is not None:  # a chunk and nothing else: most of a stream's messages
+                            reply.bytes += len(payload)
+                            self._pieces.append(text)
+                            reply.chunk_times_ms.append(time_ms)
+                            continue
+                    events = self._feed(message)
                 except UnicodeDecodeError:
                     not_utf8 = ProtocolError("text message is not valid UTF-8", close_code=1007)
                     return self._fail_connection(not_utf8, time_ms, actions)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from ...errors import ConfigurationError
@@ -51,6 +51,7 @@ __all__ = [
     "Protocol",
     "SpeechEnded",
     "Transcript",
+    "chunk_reader",
     "get_protocol",
 ]
 
@@ -359,6 +360,28 @@ class Protocol(ABC):
         Raises:
             ProtocolError: the message cannot be read in this protocol.
         """
+
+    def chunk_text(self, message: Message) -> str | None:
+        """The text of a message that :meth:`feed` would read as exactly one :class:`Chunk` (no end,
+        no error, nothing else), else None: the connection then calls :meth:`feed` as usual.
+
+        The hot path of a streamed reply, once a chunk: no event objects are made for the usual
+        message. Override it beside :meth:`feed` (a subclass overriding :meth:`feed` alone keeps its
+        own: :func:`chunk_reader` takes this only from the class of the ``feed`` it mirrors, or one
+        below it). It must not raise where :meth:`feed` would not, and may return None whenever in
+        doubt. The default says nothing.
+        """
+        return None
+
+
+def chunk_reader(protocol: Protocol) -> Callable[[Message], str | None] | None:
+    """``protocol.chunk_text`` when its class gives one that mirrors the ``feed`` it uses, else None."""
+    owner = type(protocol)
+    chunk_owner = next(klass for klass in owner.__mro__ if "chunk_text" in vars(klass))
+    feed_owner = next(klass for klass in owner.__mro__ if "feed" in vars(klass))
+    if chunk_owner is Protocol or not issubclass(chunk_owner, feed_owner) or "feed" in vars(protocol):
+        return None
+    return protocol.chunk_text
 
 
 def get_protocol(name: str) -> type[Protocol]:

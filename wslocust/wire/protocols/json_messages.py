@@ -98,10 +98,39 @@ class Condition:
             self._compile(part.strip()) for part in spec.split("|") if part.strip()
         ]
         tests = self._tests
-        self.test: Callable[[Any], bool] = (
-            tests[0] if len(tests) == 1 else (lambda message: any(test(message) for test in tests))
-        )
-        """The condition as one function (one alternative: its own test, without a loop)."""
+        self.test: Callable[[Any], bool] = tests[0] if len(tests) == 1 else (lambda message: False)
+        """The condition as one function (one or two alternatives: their own tests, without a loop)."""
+        if len(tests) == 2:
+            first, second = tests
+            self.test = lambda message: first(message) or second(message)
+        elif len(tests) > 2:
+            self.test = lambda message: any(test(message) for test in tests)
+
+        self.keys: tuple[tuple[str, str | None], ...] | None = None
+        """The condition as ``(key, text)`` pairs when each alternative is ``key=text`` (a string) or a
+        bare ``key`` (``text`` None: truthy) at a one-segment path: it holds for an object exactly when
+        one pair does; None for any other condition."""
+        keys = [self._key(part.strip()) for part in spec.split("|") if part.strip()]
+        if all(key is not None for key in keys):
+            self.keys = tuple(key for key in keys if key is not None)
+
+    @staticmethod
+    def _key(part: str) -> tuple[str, str | None] | None:
+        """``(key, text)`` of ``key=text`` with a string ``text``, ``(key, None)`` of a bare ``key``,
+        both at a one-segment path; None for any other alternative (read as :meth:`_compile` reads it)."""
+        if "!=" in part:
+            return None
+        path, equals, raw = part.partition("=")
+        path = path.strip()
+        if "." in path:
+            return None
+        if not equals:
+            return path, None
+        try:
+            expected = json.loads(raw)
+        except ValueError:
+            expected = raw.strip()
+        return (path, expected) if type(expected) is str else None
 
     @staticmethod
     def _compile(part: str) -> Callable[[Any], bool]:
@@ -243,6 +272,21 @@ class JsonProtocol(Protocol):
         self._text = getter(self.chunk_path, get_path)
         self._is_end = self.end.test
         self._is_error = self.error.test
+        # chunk_text's look-ups of an object message when both conditions are keys' values: each key
+        # read once, its stopping texts in one set (None: the key's truthiness stops).
+        self._stops: tuple[tuple[str, frozenset[str] | None], ...] | None = None
+        if self.error.keys is not None and self.end.keys is not None and "." not in self.chunk_path:
+            texts: dict[str, set[str]] = {}
+            bare: list[str] = []
+            for key, text in (*self.error.keys, *self.end.keys):
+                if text is None:
+                    bare.append(key)
+                else:
+                    texts.setdefault(key, set()).add(text)
+            self._stops = (
+                *((key, frozenset(values)) for key, values in texts.items()),
+                *((key, None) for key in dict.fromkeys(bare)),
+            )
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> Protocol:
@@ -289,6 +333,26 @@ class JsonProtocol(Protocol):
         if self._is_end(document):
             return (Chunk(text), End(document)) if type(text) is str and text else (End(document),)
         return (Chunk(text),) if type(text) is str and text else ()
+
+    def chunk_text(self, message: Message) -> str | None:
+        # The hot path of a streamed reply, once a chunk (see Protocol.chunk_text): feed's tests, in
+        # its order, with no events made; anything else (an end, an error, not JSON) is feed's.
+        try:
+            document = loads(message)
+        except ValueError:
+            return None
+        stops = self._stops
+        if stops is None or type(document) is not dict:
+            if self._is_error(document) or self._is_end(document):
+                return None
+            text = self._text(document)
+        else:  # the conditions as one look-up a key (most configurations: type=end, type=error)
+            for key, texts in stops:
+                value = document.get(key)
+                if (type(value) is str and value in texts) if texts is not None else value:
+                    return None
+            text = document.get(self.chunk_path)
+        return text if type(text) is str and text else None
 
     def _events(self, document: Any) -> Sequence[Event]:
         if self._is_error(document):

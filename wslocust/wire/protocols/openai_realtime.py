@@ -245,6 +245,22 @@ class OpenAIRealtimeProtocol(Protocol):
             return _failure(event.get("error") or {})
         return self._audio_events(kind, event)
 
+    def chunk_text(self, message: Message) -> str | None:
+        # The hot path of a streamed reply, once a chunk (see Protocol.chunk_text): the awaited
+        # response's text delta, tested as feed tests it; any other event is feed's.
+        try:
+            event = loads(message)
+            kind = event["type"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if kind not in _DELTAS:
+            return None
+        response_id = event.get("response_id")
+        if (response_id != self._response_id or response_id is None) and self._is_other_response(response_id):
+            return None
+        delta = event.get("delta")
+        return delta if type(delta) is str and delta else None
+
     def _audio_events(self, kind: str, event: Any) -> Sequence[Event]:
         """The events of an audio turn's server event (none for any other event)."""
         if kind in _AUDIO_DELTAS:
