@@ -316,30 +316,44 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_web_ui(command: Sequence[str], url: str, timeout_s: float = 30) -> Iterator[str]:
-    """Run ``command`` (a Locust web UI) until the block ends; yield ``url`` once it answers.
+def running_web_ui(
+    command: Sequence[str], url: str, timeout_s: float = 30, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run ``command`` (a Locust web UI) until the block ends; yield ``url`` once it answers (within
+    ``timeout_s``, which also bounds its stop).
 
-    Locust gets SIGTERM at the end (so it stops its embedded demo bot), SIGKILL if it lingers.
+    Locust gets SIGTERM at the end (so it stops its embedded demo bot); if it lingers, its whole
+    process group gets SIGKILL, so that no demo bot it started outlives it.
     """
     with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         try:
             _wait_until_up(process, url, log, timeout_s)
             yield url
         finally:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(15)
+                process.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout_s)
 
 
 def _wait_until_up(process: subprocess.Popen[str], url: str, log: IO[str], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            urllib.request.urlopen(url, timeout=1).read()
+            # A refused connect fails at once; a page a loaded machine serves slowly (seconds) is
+            # waited for, up to the deadline, not given up on and asked again.
+            urllib.request.urlopen(url, timeout=max(deadline - time.monotonic(), 0.1)).read()
             return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:

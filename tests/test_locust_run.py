@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from scripts.screenshot_webui import running_web_ui
+
 from .conftest import ROOT, SAMPLE, UNIT, free_port, locust_command, wait_for_requests
 
 INTENTS = {json.loads(line)["Intent"] for line in SAMPLE.read_text(encoding="utf-8").splitlines()}
@@ -127,43 +129,29 @@ def web_ui(demo) -> Iterator[tuple[str, str]]:
     bot = demo("--require-header", "Authorization: Bearer ui-s3cret", "--ttft-ms", "5", "--itl-ms", "1")
     port = free_port()
     env = {**os.environ, "UI_TOKEN": "ui-s3cret"}
-    process = subprocess.Popen(
-        locust_command(
-            "--web-host", "127.0.0.1", "--web-port", str(port), "--host", bot,
-            "--header", "Authorization: Bearer ${UI_TOKEN}", "--header", "X-Debug: literal-secret",
-        ),
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    command = locust_command(
+        "--web-host", "127.0.0.1", "--web-port", str(port), "--host", bot,
+        "--header", "Authorization: Bearer ${UI_TOKEN}", "--header", "X-Debug: literal-secret",
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20 * UNIT
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/", timeout=1).read()
-            break
-        except OSError:
-            time.sleep(0.1)
-    try:
+    with running_web_ui(command, f"http://127.0.0.1:{port}", timeout_s=60 * UNIT, env=env) as base:
         yield base, bot
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
 
 
 def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=10 * UNIT) as response:
         return json.load(response)
 
 
 def post(url: str, fields: dict[str, str]) -> Any:
     data = urllib.parse.urlencode(fields).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=5) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10 * UNIT) as response:
         return json.load(response)
 
 
 @pytest.mark.slow
 def test_the_web_ui_shows_every_option_masks_secrets_and_runs_a_test(web_ui: tuple[str, str]) -> None:
     base, bot = web_ui
-    page = urllib.request.urlopen(base + "/", timeout=5).read().decode()
+    page = urllib.request.urlopen(base + "/", timeout=10 * UNIT).read().decode()
     for option in (
         "prompts",
         "protocol",
@@ -189,7 +177,7 @@ def test_the_web_ui_shows_every_option_masks_secrets_and_runs_a_test(web_ui: tup
     assert stats["connect"]["num_failures"] == 0, stats
     assert sum(row["num_requests"] for row in stats.values() if row["method"] == "WS") >= 5
     assert "ui-s3cret" not in json.dumps(get_json(base + "/stats/requests"))
-    urllib.request.urlopen(urllib.request.Request(base + "/stop", data=b""), timeout=5).read()
+    urllib.request.urlopen(urllib.request.Request(base + "/stop", data=b""), timeout=10 * UNIT).read()
 
 
 @pytest.mark.slow

@@ -127,7 +127,7 @@ def test_a_web_ui_run_spawns_the_profiles_typed_in_the_form_and_refuses_a_bad_on
         "--demo-error-rate", "0",
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    with running_web_ui(command, base + "/", timeout_s=20 * UNIT):
+    with running_web_ui(command, base + "/", timeout_s=60 * UNIT):
         refused = post(
             base + "/swarm", {"user_count": "4", "spawn_rate": "4", "user_profile": "active:1:foo=1"}
         )
@@ -212,7 +212,7 @@ def test_with_the_class_picker_the_profiles_are_made_from_the_picked_class_and_s
     )  # fmt: skip
     command[command.index("-f") + 1] = str(ROOT / "locustfiles" / "profiles.py")  # three classes to pick from
     base = f"http://127.0.0.1:{port}"
-    with running_web_ui(command, base + "/", timeout_s=20 * UNIT):
+    with running_web_ui(command, base + "/", timeout_s=60 * UNIT):
         refused = post(base + "/swarm", {"user_count": "2", "spawn_rate": "2"})  # none picked: all three
         assert refused["success"] is False
         assert refused["message"].startswith(

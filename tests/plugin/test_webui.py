@@ -37,6 +37,10 @@ from ..conftest import ROOT, UNIT, free_port, locust_command
 from ..test_locust_run import INTENTS, get_json, post
 
 SWARM = {"user_count": "4", "spawn_rate": "4", "think_time": "0.05"}
+START_S = 60 * UNIT
+"""The most a web UI may take to start (and to stop): a loaded machine's Locust takes seconds."""
+HTTP_S = 10 * UNIT
+"""The most one request to the web UI may take."""
 
 
 @pytest.fixture
@@ -47,7 +51,7 @@ def chatbot_ui() -> Iterator[str]:
         "--web-host", "127.0.0.1", "--web-port", str(port),
         "--demo-ttft-ms", "10", "--demo-itl-ms", "2", "--demo-wrong-rate", "0.2",
     )  # fmt: skip
-    with running_web_ui(command, f"http://127.0.0.1:{port}/", timeout_s=20 * UNIT):
+    with running_web_ui(command, f"http://127.0.0.1:{port}/", timeout_s=START_S):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -89,23 +93,20 @@ def start_swarm_and_wait(base: str, at_least: int) -> dict[str, Any]:
     return data
 
 
-def settled_stats(base: str) -> dict[str, Any]:
-    """``/stats/requests`` once Locust's part is current: Locust caches that answer (not our
-    ``extended_stats``, added to each response) for ``DEFAULT_CACHE_TIME`` seconds."""
-    time.sleep(DEFAULT_CACHE_TIME + 0.3)
-    return stats(base)
-
-
 def stop(base: str) -> dict[str, Any]:
-    """Stop the test; the final statistics."""
+    """Stop the test; the final statistics: ``/stats/requests`` once it says the test stopped. Locust
+    caches its part of that answer (not our ``extended_stats``) for ``DEFAULT_CACHE_TIME`` seconds:
+    that long after the stop, no answer from before it is served (a fixed time of Locust's, not a
+    guess), and then the stop may take as long as the machine needs."""
     post(base + "/stop", {})
-    data = settled_stats(base)
-    assert data["state"] == "stopped"
+    time.sleep(DEFAULT_CACHE_TIME + 0.3)
+    data = poll(base, lambda data: data["state"] == "stopped", 30)
+    assert data["state"] == "stopped", data
     return data
 
 
 def download_csv(url: str) -> tuple[list[str], list[dict[str, str]]]:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=HTTP_S) as response:
         assert response.headers.get_content_type() == "text/csv"
         reader = csv.DictReader(io.StringIO(response.read().decode()))
         rows = list(reader)
@@ -114,7 +115,7 @@ def download_csv(url: str) -> tuple[list[str], list[dict[str, str]]]:
 
 @pytest.mark.slow
 def test_the_page_declares_the_chatbot_tab_its_columns_and_csv_downloads(chatbot_ui: str) -> None:
-    page = urllib.request.urlopen(chatbot_ui + "/", timeout=5).read().decode()
+    page = urllib.request.urlopen(chatbot_ui + "/", timeout=HTTP_S).read().decode()
     start = page.index("window.templateArgs = ") + len("window.templateArgs = ")
     args, _ = json.JSONDecoder().raw_decode(page, start)
     assert {"key": "chatbot", "title": "Chatbot"} in args["extended_tabs"]
@@ -125,7 +126,7 @@ def test_the_page_declares_the_chatbot_tab_its_columns_and_csv_downloads(chatbot
     assert {"replies", "ttft_p99_ms", "intent_mean", "intent_missed", "recall_mean"} <= set(columns)
     hrefs = {link["href"] for link in args["extended_csv_files"]}
     assert hrefs == {"./wslocust/chat_stats.csv", "./wslocust/chat_stats_history.csv", "./wslocust/voice.csv"}
-    voice = urllib.request.urlopen(chatbot_ui + "/wslocust/voice.csv", timeout=5).read().decode()
+    voice = urllib.request.urlopen(chatbot_ui + "/wslocust/voice.csv", timeout=HTTP_S).read().decode()
     assert voice.splitlines() == [",".join(VOICE_COLUMNS)]  # no audio turn: the header alone
 
 
@@ -136,10 +137,10 @@ def test_under_a_web_base_path_the_chatbot_tab_its_script_charts_and_downloads_a
         "--web-host", "127.0.0.1", "--web-port", str(port), "--web-base-path", "/bot-tests",
         "--demo-ttft-ms", "10", "--demo-itl-ms", "2",
     )  # fmt: skip
-    with running_web_ui(command, f"http://127.0.0.1:{port}/bot-tests/", timeout_s=20 * UNIT) as page_url:
-        page = urllib.request.urlopen(page_url, timeout=5).read().decode()
+    with running_web_ui(command, f"http://127.0.0.1:{port}/bot-tests/", timeout_s=START_S) as page_url:
+        page = urllib.request.urlopen(page_url, timeout=HTTP_S).read().decode()
         assert '<script defer src="./wslocust/webui.js">' in page  # relative: under the base path
-        script = urllib.request.urlopen(page_url + "wslocust/webui.js", timeout=5).read().decode()
+        script = urllib.request.urlopen(page_url + "wslocust/webui.js", timeout=HTTP_S).read().decode()
         assert "charts.json" in script
         assert post(page_url + "swarm", SWARM)["success"]
         data = poll(page_url.rstrip("/"), lambda data: replies(data) >= 5, 15)
@@ -197,8 +198,10 @@ def test_a_second_swarm_starts_the_chatbot_stats_from_zero(chatbot_ui: str) -> N
 def test_the_reset_button_zeroes_the_chatbot_stats_like_locusts(chatbot_ui: str) -> None:
     start_swarm_and_wait(chatbot_ui, at_least=10)
     stop(chatbot_ui)
-    assert urllib.request.urlopen(urllib.request.Request(chatbot_ui + "/stats/reset", data=b"")).read()
-    data = settled_stats(chatbot_ui)
+    assert urllib.request.urlopen(
+        urllib.request.Request(chatbot_ui + "/stats/reset", data=b""), timeout=HTTP_S
+    ).read()
+    data = poll(chatbot_ui, lambda data: ws_requests(data) == 0, 30)  # once Locust's cached answer is new
     assert ws_requests(data) == 0
     assert replies(data) == 0, "the Chatbot tab kept the statistics Locust's reset cleared"
 
@@ -239,7 +242,7 @@ def web_ui() -> WebUi:
             "--demo-error-rate", "0", "--demo-wrong-rate", "0", *args,
         )  # fmt: skip
         command[command.index("-f") + 1] = str(ROOT / "locustfiles" / locustfile)
-        return running_web_ui(command, f"http://127.0.0.1:{port}", timeout_s=20 * UNIT)
+        return running_web_ui(command, f"http://127.0.0.1:{port}", timeout_s=START_S)
 
     return start
 
