@@ -49,13 +49,14 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
+from .idle import read_in_hub
 from .lean import ReplyTimer, read_reply, send_prompt
 from .report import report_reply
 from .session import receive_quietly, run_opening
 from .sockets import raw_socket as _raw_socket
 from .sockets import receive_buffer
 from .sockets import stamp_receptions as _stamp_receptions
-from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses
+from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses, dial
 from .tls import TlsSocket
 from .wire.connection import Action, Close, Connection, Pong, Send
 from .wire.deflate import Compression
@@ -128,6 +129,17 @@ class ChatClient:
             compressed messages and gets compressed prompts; ``"none"`` (the default) offers nothing.
     """
 
+    # A client is held by every user, idle ones too: slots keep its attributes in one small block
+    # instead of a dictionary of its own (past 30 attributes, Python gives each instance a 1.6 KB one).
+    __slots__ = (
+        "_buffer", "_connection", "_dial", "_failed_connects", "_hub", "_idle_greenlet",
+        "_idle_watcher", "_quiet", "_raw", "_reply_timer", "_server_name", "_sock", "_stamped", "_tls",
+        "_tls_socket", "checks", "compression", "connect_timeout_s", "default_name", "dial_from",
+        "environment", "follow_redirects", "headers", "max_message_bytes", "name_suffix",
+        "on_server_close", "on_stopped_mid_reply", "origin", "pings_answered", "protocol",
+        "pushed_messages", "query", "reply_timeout_s", "subprotocol", "subprotocols", "url",
+    )  # fmt: skip
+
     def __init__(
         self,
         environment: Environment,
@@ -157,11 +169,11 @@ class ChatClient:
         self.protocol = protocol
         self.origin = origin
         self.headers = check_headers(headers)
-        self.subprotocols = list(subprotocols) or ([protocol.subprotocol] if protocol.subprotocol else [])
+        self.subprotocols = tuple(subprotocols) or ((protocol.subprotocol,) if protocol.subprotocol else ())
         self.connect_timeout_s = connect_timeout_s
         self.reply_timeout_s = reply_timeout_s
         self.default_name = default_name
-        self.checks = list(checks)
+        self.checks = tuple(checks)  # empty: the one shared empty tuple
         self.on_stopped_mid_reply = on_stopped_mid_reply
         self.query = query
         self.follow_redirects = follow_redirects
@@ -227,7 +239,7 @@ class ChatClient:
         deadline.start()
         try:
             for _hop in range(MAX_REDIRECTS + 1):
-                sock = socket.create_connection((host, port), self.connect_timeout_s, self.dial_from.next())
+                sock = dial((host, port), self.connect_timeout_s, self.dial_from.next())
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if self._tls is not None:  # TLS over the socket's bytes: see tls.py
                     tls = TlsSocket(sock, self._tls, self._server_name)
@@ -393,18 +405,32 @@ class ChatClient:
         self._idle_watcher.start(self._on_idle_readable)
 
     def _on_idle_readable(self) -> None:
-        # Runs in the hub, which must not block: hand the reading to a greenlet.
+        # Runs in the hub, which must not block: a plain connection's pings are answered here
+        # (wslocust.idle); the rest is read, or performed, by a greenlet.
+        left: list[Action] | None = None
+        if self._raw is not None and self._tls_socket is None:
+            read = read_in_hub(self._raw, self._buffer, self._connection.receive)
+            if read is not None:
+                self.pings_answered += read[0]
+                left = read[1]
+                if not left:
+                    return
         self._idle_watcher.stop()
-        self._idle_greenlet = gevent.spawn(self._read_idle)
+        self._idle_greenlet = gevent.spawn(self._read_idle, left)
 
-    def _read_idle(self) -> None:
-        """Read whatever the server sent between replies, without blocking."""
+    def _read_idle(self, actions: list[Action] | None = None) -> None:
+        """Perform ``actions`` (left by the hub's read), then read whatever else the server sent
+        between replies, without blocking."""
         sock = self._sock
         if sock is None:
             return
         buffer = self._buffer
         receive = self._connection.receive
         try:
+            if actions:
+                self._perform(actions)
+                if self._sock is None:
+                    return
             raw = self._raw
             if raw is None:
                 sock.settimeout(0.0)
