@@ -30,6 +30,7 @@ from locust.env import Environment
 import _socket
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -91,6 +92,9 @@ __all__ = [
 
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
+
+_DIALS: dict[tuple[str, int], tuple[str, int]] = {}
+"""One (host, port) tuple for every client dialling it (a process holds thousands)."""
 
 
 class ChatClient:
@@ -165,10 +169,10 @@ class ChatClient:
         url = protocol.resource(url)  # Socket.IO's /socket.io/?EIO=4&transport=websocket
         parts = urlsplit(url)
         self.environment = environment
-        self.url = url
+        self.url = sys.intern(url)  # one string for every user of the URL, like the next two
         self.protocol = protocol
         self.origin = origin
-        self.headers = check_headers(headers)
+        self.headers = tuple(check_headers(headers))
         self.subprotocols = tuple(subprotocols) or ((protocol.subprotocol,) if protocol.subprotocol else ())
         self.connect_timeout_s = connect_timeout_s
         self.reply_timeout_s = reply_timeout_s
@@ -180,8 +184,9 @@ class ChatClient:
         self.max_message_bytes = max_message_bytes
         self.compression = Compression(compression)
         """permessage-deflate: what is offered, and what the last handshake agreed (``.agreed``)."""
-        self._server_name = parts.hostname
-        self._dial = dial_address(url, connect_to)
+        self._server_name = sys.intern(parts.hostname) if parts.hostname else parts.hostname
+        dial = dial_address(url, connect_to)
+        self._dial = _DIALS.setdefault(dial, dial)
         self.dial_from: SourceAddresses = NO_SOURCE_ADDRESS  # local addresses, one a connection in turn
         self._tls: ssl.SSLContext | None = None
         if parts.scheme == "wss":
@@ -228,8 +233,9 @@ class ChatClient:
         host, port = self._dial
         url = handshake_url(self.url, self.query)
         headers = [
-            expand_env(header, "a handshake header") for header in self.headers
-        ] + self.compression.headers
+            *(expand_env(header, "a handshake header") for header in self.headers),
+            *self.compression.headers,
+        ]
         origin = None if self.origin is None else check_wire_text(self.origin, "the origin")
         sock: socket.socket | None = None
         status = 0
