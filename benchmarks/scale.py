@@ -56,6 +56,12 @@ from wslocust.source_addresses import parse_source_addresses  # noqa: E402
 OPEN_FILES_MARGIN = 100
 """Files a Locust process holds besides its connections (wslocust.plugin.host_limits)."""
 
+BYTES_A_CONNECTION = 13_400
+"""Locust memory an idle connection takes across forked workers (RSS; docs/performance.md)."""
+
+CPU_S_A_PONG = 15e-6
+"""CPU a pong costs the Locust process, the kernel's part included (benchmarks/idle_pongs.py)."""
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -111,8 +117,8 @@ def limits(addresses: int) -> dict[str, Any]:
     }
 
 
-def arithmetic(connections: int, found: dict[str, Any]) -> list[str]:
-    """How many processes, addresses and bytes ``connections`` take here."""
+def arithmetic(connections: int, found: dict[str, Any], ping_s: float) -> list[str]:
+    """How many processes, addresses, bytes and CPU ``connections`` take here."""
     per_process = found["connections_a_process"]
     ports = found["ephemeral_ports_an_address"]
     return [
@@ -122,9 +128,12 @@ def arithmetic(connections: int, found: dict[str, Any]) -> list[str]:
         f"ports: {connections:,} connections to one target address and port need "
         f"{math.ceil(connections / ports)} source addresses at {ports:,} ephemeral ports each "
         f"({found['source_addresses']} given)",
-        f"memory: at 12.5 KB a connection (Locust) + the target's + the kernel's, "
-        f"{connections:,} connections take about {connections * 12.5e3 / 1e9:.2f} GB in Locust; "
-        f"{found['memory_available_bytes'] / 1e9:.1f} GB available",
+        f"memory: at {BYTES_A_CONNECTION / 1e3:.1f} KB a connection (Locust) + the target's + the "
+        f"kernel's, {connections:,} connections take about {connections * BYTES_A_CONNECTION / 1e9:.2f} GB "
+        f"in Locust; {found['memory_available_bytes'] / 1e9:.1f} GB available",
+        f"CPU: a pong costs about {CPU_S_A_PONG * 1e6:.0f} µs, so a ping to every connection every "
+        f"{ping_s:g} s costs {connections * CPU_S_A_PONG / ping_s:.2f} of a core; and every connection "
+        f"is a handshake on both sides while the users start",
     ]
 
 
@@ -161,8 +170,9 @@ def run_locust(
 ) -> dict[str, Any]:
     """Start ``user_class`` users in ``locust --processes``, hold them, and read what they cost.
 
-    The connections are counted at the target (``stats_url``), so for :class:`BareUser`, which
-    connects nowhere, the wait ends once Locust runs every user.
+    The connections are counted at the target (``stats_url``); for :class:`BareUser`, which connects
+    nowhere, the wait ends once Locust runs every user (workers report their count when their
+    spawning completes, so there is no growth to watch meanwhile), or at the spawn deadline.
     """
     result: dict[str, Any] = {"user_class": user_class}
     web_port, master_port = free_port(), free_port()
@@ -213,7 +223,7 @@ def run_locust(
                 now_held = get_json(base + "/stats/requests").get("user_count", 0)
             if now_held > held:
                 held, last_growth = now_held, time.monotonic()
-            if held >= args.connections or time.monotonic() - last_growth > 30:
+            if held >= args.connections or (connecting and time.monotonic() - last_growth > 30):
                 break  # all held, or no more for 30 s (connections that failed are counted by Locust)
             time.sleep(1)
         result["spawn_s"] = time.monotonic() - spawn_started
@@ -268,7 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "settings": vars(args),
         "limits": found,
-        "arithmetic": arithmetic(args.connections, found),
+        "arithmetic": arithmetic(args.connections, found, args.ping_s),
     }
     for line in result["arithmetic"]:
         print(line, file=sys.stderr)
