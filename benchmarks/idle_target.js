@@ -10,8 +10,10 @@
 // its counts to the primary every half second. The primary prints `LISTENING <port> STATS <port>` once
 // every worker listens, and answers GET /stats on the second port with the workers' counts summed
 // (connections open, pings sent, pongs received, connections terminated for a missed pong, each
-// worker's resident memory). It exits when its standard input closes or on SIGTERM, and its workers
-// with it.
+// worker's resident memory). A line `pause` on its standard input stops the pings (and the dropping
+// of connections that missed one) until a line `resume` (benchmarks/idle_pongs.py measures the
+// client's CPU with and without them). It exits when its standard input closes or on SIGTERM, and
+// its workers with it.
 "use strict";
 
 const cluster = require("cluster");
@@ -59,10 +61,21 @@ if (cluster.isPrimary) {
   process.on("SIGTERM", stop);
   process.stdin.on("end", stop);
   process.stdin.on("error", stop);
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (text) => {
+    for (const line of text.split("\n")) {
+      if (line.trim() !== "pause" && line.trim() !== "resume") continue;
+      for (const worker of Object.values(cluster.workers)) worker.send({ pinging: line.trim() === "resume" });
+    }
+  });
   process.stdin.resume();
 } else {
   const { WebSocketServer } = require("ws");
   const counts = { connections: 0, pings: 0, pongs: 0, terminated: 0, messages: 0, rss_bytes: 0 };
+  let pinging = true;
+  process.on("message", (message) => {
+    pinging = message.pinging;
+  });
   const server = http.createServer((request, response) => {
     response.writeHead(404);
     response.end();
@@ -86,6 +99,7 @@ if (cluster.isPrimary) {
     socket.on("error", () => {});
   });
   setInterval(() => {
+    if (!pinging) return;
     for (const socket of wss.clients) {
       if (!socket.isAlive) {
         counts.terminated += 1;

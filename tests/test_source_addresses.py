@@ -15,6 +15,7 @@ from wslocust.source_addresses import (
     MOST_SOURCE_ADDRESSES,
     SourceAddresses,
     check_bindable,
+    dial,
     parse_source_addresses,
     rotation,
 )
@@ -133,3 +134,35 @@ def test_a_range_written_backwards_stops_the_run_at_start_up() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False,
     )  # fmt: skip
     assert_one_clear_error(result, "--source-address", "'127.0.0.9-127.0.0.2'", "lower address to the higher")
+
+
+def test_an_ip_literal_is_dialled_from_the_source_address_given() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        sock = dial(listener.getsockname(), 2 * UNIT, ("127.0.0.3", 0))
+        accepted, peer = listener.accept()
+        accepted.close()
+        sock.close()
+    assert peer[0] == "127.0.0.3"
+
+
+def test_a_host_name_is_resolved_and_dialled() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        sock = dial(("localhost", listener.getsockname()[1]), 2 * UNIT, None)
+        accepted, _ = listener.accept()
+        accepted.close()
+        assert sock.getpeername()[1] == listener.getsockname()[1]
+        sock.close()
+
+
+def test_a_refused_connection_raises_and_leaves_no_socket_open() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: refused
+        open_before = len(os.listdir("/proc/self/fd"))
+        with pytest.raises(ConnectionRefusedError):
+            dial(("127.0.0.1", port), 2 * UNIT, None)
+        assert len(os.listdir("/proc/self/fd")) == open_before

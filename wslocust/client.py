@@ -30,6 +30,7 @@ from locust.env import Environment
 import _socket
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -50,13 +51,14 @@ from .errors import (
     WsLocustError,
 )
 from .keepalive import KeepAlive
+from .idle import read_in_hub
 from .lean import ReplyTimer, read_reply, send_prompt
 from .report import report_reply
 from .session import receive_quietly, run_opening
 from .sockets import raw_socket as _raw_socket
 from .sockets import receive_buffer
 from .sockets import stamp_receptions as _stamp_receptions
-from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses
+from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses, dial
 from .tls import TlsSocket
 from .tls_context import TlsFiles, tls_context, tls_failure
 from .wire.connection import Action, Close, Connection, Pong, Send
@@ -92,6 +94,9 @@ __all__ = [
 
 # The network faults a round trip can meet, reported as failures rather than raised.
 _NETWORK_ERRORS = (OSError, ssl.SSLError)
+
+_DIALS: dict[tuple[str, int], tuple[str, int]] = {}
+"""One (host, port) tuple for every client dialling it (a process holds thousands)."""
 
 
 class ChatClient:
@@ -131,6 +136,17 @@ class ChatClient:
         tls_files: on ``wss://``, a CA to trust beside the system's and a client certificate to present.
     """
 
+    # A client is held by every user, idle ones too: slots keep its attributes in one small block
+    # instead of a dictionary of its own (past 30 attributes, Python gives each instance a 1.6 KB one).
+    __slots__ = (
+        "_buffer", "_connection", "_dial", "_failed_connects", "_hub", "_idle_greenlet",
+        "_idle_watcher", "_quiet", "_raw", "_reply_timer", "_server_name", "_sock", "_stamped", "_tls",
+        "_tls_problem", "_tls_socket", "checks", "compression", "connect_timeout_s", "default_name", "dial_from",
+        "environment", "follow_redirects", "headers", "keepalive", "max_message_bytes", "name_suffix",
+        "on_server_close", "on_stopped_mid_reply", "origin", "pings_answered", "protocol",
+        "pushed_messages", "query", "reply_timeout_s", "subprotocol", "subprotocols", "url",
+    )  # fmt: skip
+
     def __init__(
         self,
         environment: Environment,
@@ -157,23 +173,24 @@ class ChatClient:
         url = protocol.resource(url)  # Socket.IO's /socket.io/?EIO=4&transport=websocket
         parts = urlsplit(url)
         self.environment = environment
-        self.url = url
+        self.url = sys.intern(url)  # one string for every user of the URL, like the next two
         self.protocol = protocol
         self.origin = origin
-        self.headers = check_headers(headers)
-        self.subprotocols = list(subprotocols) or ([protocol.subprotocol] if protocol.subprotocol else [])
+        self.headers = tuple(check_headers(headers))
+        self.subprotocols = tuple(subprotocols) or ((protocol.subprotocol,) if protocol.subprotocol else ())
         self.connect_timeout_s = connect_timeout_s
         self.reply_timeout_s = reply_timeout_s
         self.default_name = default_name
-        self.checks = list(checks)
+        self.checks = tuple(checks)  # empty: the one shared empty tuple
         self.on_stopped_mid_reply = on_stopped_mid_reply
         self.query = query
         self.follow_redirects = follow_redirects
         self.max_message_bytes = max_message_bytes
         self.compression = Compression(compression)
         """permessage-deflate: what is offered, and what the last handshake agreed (``.agreed``)."""
-        self._server_name = parts.hostname
-        self._dial = dial_address(url, connect_to)
+        self._server_name = sys.intern(parts.hostname) if parts.hostname else parts.hostname
+        dial = dial_address(url, connect_to)
+        self._dial = _DIALS.setdefault(dial, dial)
         self.dial_from: SourceAddresses = NO_SOURCE_ADDRESS  # local addresses, one a connection in turn
         self._tls: ssl.SSLContext | None = None
         self._tls_problem: ConfigurationError | None = None  # a worker without a file: said at connect
@@ -225,8 +242,9 @@ class ChatClient:
         host, port = self._dial
         url = handshake_url(self.url, self.query)
         headers = [
-            expand_env(header, "a handshake header") for header in self.headers
-        ] + self.compression.headers
+            *(expand_env(header, "a handshake header") for header in self.headers),
+            *self.compression.headers,
+        ]
         origin = None if self.origin is None else check_wire_text(self.origin, "the origin")
         sock: socket.socket | None = None
         status = 0
@@ -236,7 +254,7 @@ class ChatClient:
         deadline.start()
         try:
             for _hop in range(MAX_REDIRECTS + 1):
-                sock = socket.create_connection((host, port), self.connect_timeout_s, self.dial_from.next())
+                sock = dial((host, port), self.connect_timeout_s, self.dial_from.next())
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if self._tls is not None:  # TLS over the socket's bytes: see tls.py
                     tls = TlsSocket(sock, self._tls, self._server_name)
@@ -403,18 +421,32 @@ class ChatClient:
             self.keepalive.arm()
 
     def _on_idle_readable(self) -> None:
-        # Runs in the hub, which must not block: hand the reading to a greenlet.
+        # Runs in the hub, which must not block: a plain connection's pings are answered here
+        # (wslocust.idle); the rest is read, or performed, by a greenlet.
+        left: list[Action] | None = None
+        if self._raw is not None and self._tls_socket is None:
+            read = read_in_hub(self._raw, self._buffer, self._connection.receive)
+            if read is not None:
+                self.pings_answered += read[0]
+                left = read[1]
+                if not left:
+                    return
         self._idle_watcher.stop()
-        self._idle_greenlet = gevent.spawn(self._read_idle)
+        self._idle_greenlet = gevent.spawn(self._read_idle, left)
 
-    def _read_idle(self) -> None:
-        """Read whatever the server sent between replies, without blocking."""
+    def _read_idle(self, actions: list[Action] | None = None) -> None:
+        """Perform ``actions`` (left by the hub's read), then read whatever else the server sent
+        between replies, without blocking."""
         sock = self._sock
         if sock is None:
             return
         buffer = self._buffer
         receive = self._connection.receive
         try:
+            if actions:
+                self._perform(actions)
+                if self._sock is None:
+                    return
             raw = self._raw
             if raw is None:
                 sock.settimeout(0.0)

@@ -33,8 +33,10 @@ class ConnectionLife:
         recorder: where outages, failovers and close codes are counted (None: not counted).
     """
 
+    __slots__ = ("_recorder", "clients", "endpoints", "outage", "plan")  # one a user, idle ones too
+
     def __init__(self, clients: Sequence[ChatClient], recorder: Recorder | None) -> None:
-        self.clients = list(clients)
+        self.clients = tuple(clients)
         self.endpoints = Endpoints(len(self.clients))
         self.outage = OutageClock()
         self._recorder = recorder

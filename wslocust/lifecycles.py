@@ -116,6 +116,8 @@ class Endpoints:
         count: how many endpoints (``--host`` and the failover hosts).
     """
 
+    __slots__ = ("_failed", "count", "current", "failed_in_a_row")
+
     def __init__(self, count: int) -> None:
         if count < 1:
             raise ValueError("at least one endpoint")
@@ -161,6 +163,8 @@ def reconnect_backoff_s(rounds: int) -> float:
 
 class OutageClock:
     """One user's outages: from its first failure to its next success."""
+
+    __slots__ = ("since",)
 
     def __init__(self) -> None:
         self.since: float | None = None

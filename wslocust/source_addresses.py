@@ -32,6 +32,7 @@ __all__ = [
     "NO_SOURCE_ADDRESS",
     "SourceAddresses",
     "check_bindable",
+    "dial",
     "keep_this_hosts",
     "parse_source_addresses",
     "rotation",
@@ -135,6 +136,40 @@ class SourceAddresses:
 
 NO_SOURCE_ADDRESS = SourceAddresses(())
 """Connections dial from the address the kernel picks."""
+
+
+@cache
+def _literal_family(host: str) -> socket.AddressFamily | None:
+    """The address family of an IP literal (``127.0.0.1``, ``::1``), None for a name to resolve."""
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        return None
+
+
+def dial(address: tuple[str, int], timeout_s: float, source: tuple[str, int] | None) -> socket.socket:
+    """A TCP connection to ``address`` from ``source`` (``socket.create_connection``'s arguments).
+
+    An IP literal is dialled at once: ``create_connection`` would ask ``getaddrinfo`` first, which
+    gevent runs in its thread pool, a thread hop a connection (and, while thousands of users start,
+    thousands of greenlets queued for the pool's threads). A host name takes ``create_connection``.
+
+    Raises:
+        OSError: the connection failed (``socket.gaierror`` when the name does not resolve).
+    """
+    family = _literal_family(address[0])
+    if family is None:
+        return socket.create_connection(address, timeout_s, source)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout_s)
+        if source is not None:
+            sock.bind(source)
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 _this_hosts: list[tuple[str, ...]] = []

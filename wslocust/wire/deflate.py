@@ -108,7 +108,7 @@ class Compression:
         if compression not in COMPRESSIONS:
             raise ConfigurationError(f"compression must be one of none, deflate, got {compression!r}")
         self.offered = compression == "deflate"
-        self.headers = [f"Sec-WebSocket-Extensions: {OFFER}"] if self.offered else []
+        self.headers = (f"Sec-WebSocket-Extensions: {OFFER}",) if self.offered else ()
         """The handshake headers that make the offer (none without it)."""
         self.agreed: DeflateParameters | None = None
         """The parameters the last handshake agreed; None: its connection is uncompressed."""
