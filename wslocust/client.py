@@ -1,12 +1,10 @@
 """The WebSocket client: the only module that touches a socket. It moves bytes and time; the
 decisions are the socket-free wire layer's.
 
-websocket-client performs the opening handshake (headers, origin, subprotocols) on a socket this
-module dials itself, so that ``connect_to`` can dial another address while the URL's host stays in
-the Host header and the TLS server name; :mod:`wslocust.wire.handshake` decides what is sent and
-which redirects are followed. Then a prompt's frames go out in one send, and each block read goes,
-with its receive time, to the connection's :class:`~wslocust.wire.connection.Connection`, which
-builds the reply and says what to do (answer a ping, close, count a pushed message).
+The opening (dial, TLS, the upgrade within one deadline) is :mod:`wslocust.dialing`'s. Then a
+prompt's frames go out in one send, and each block read goes, with its receive time, to the
+connection's :class:`~wslocust.wire.connection.Connection`, which builds the reply and says what to do
+(answer a ping, close, count a pushed message).
 
 On a plain (``ws://``) connection a round trip takes the lean path of :mod:`wslocust.lean`:
 gevent's socket layer bypassed, one ``send`` on the non-blocking socket beneath it, reads with
@@ -33,48 +31,43 @@ import ssl
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
-import websocket
 from gevent._waiter import Waiter
 from gevent.hub import Hub, get_hub
 
+from .dialing import Dial, Upgrade, open_socket
 from .errors import (
     ConfigurationError,
     ConnectError,
     ConnectionClosed,
-    HandshakeRejected,
     ReplyError,
     ReplyTimeout,
     WsLocustError,
 )
-from .keepalive import KeepAlive
 from .idle import read_in_hub
+from .keepalive import KeepAlive
 from .lean import ReplyTimer, read_reply, send_prompt
 from .report import report_reply
 from .session import receive_quietly, run_opening
 from .sockets import raw_socket as _raw_socket
 from .sockets import receive_buffer
 from .sockets import stamp_receptions as _stamp_receptions
-from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses, dial
+from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses
 from .tls import TlsSocket
-from .tls_context import TlsFiles, tls_context, tls_failure
+from .tls_context import TlsFiles, tls_context
 from .wire.connection import Action, Close, Connection, Pong, Send
 from .wire.deflate import Compression
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, encode_close
 from .wire.handshake import (
-    MAX_REDIRECTS,
-    REDIRECT_STATUSES,
     check_headers,
     check_url,
     check_wire_text,
     dial_address,
     expand_env,
-    handshake_url,
     parse_connect_to,
-    redirect_target,
 )
 from .wire.managed import ManagedConnection, connection_for
 from .wire.protocols import Message, Protocol
@@ -139,9 +132,9 @@ class ChatClient:
     # A client is held by every user, idle ones too: slots keep its attributes in one small block
     # instead of a dictionary of its own (past 30 attributes, Python gives each instance a 1.6 KB one).
     __slots__ = (
-        "_buffer", "_connection", "_dial", "_failed_connects", "_hub", "_idle_greenlet",
-        "_idle_watcher", "_quiet", "_raw", "_reply_timer", "_server_name", "_sock", "_stamped", "_tls",
-        "_tls_problem", "_tls_socket", "checks", "compression", "connect_timeout_s", "default_name", "dial_from",
+        "_buffer", "_connection", "_dial", "_failed_connects", "_hub", "_idle_greenlet", "_idle_watcher",
+        "_quiet", "_raw", "_reply_timer", "_server_name", "_sock", "_stamped", "_tls", "_tls_problem",
+        "_tls_socket", "checks", "compression", "connect_timeout_s", "default_name", "dial_from",
         "environment", "follow_redirects", "headers", "keepalive", "max_message_bytes", "name_suffix",
         "on_server_close", "on_stopped_mid_reply", "origin", "pings_answered", "protocol",
         "pushed_messages", "query", "reply_timeout_s", "subprotocol", "subprotocols", "url",
@@ -232,81 +225,16 @@ class ChatClient:
         return self._sock is not None
 
     def _open(self) -> socket.socket:
-        """Dial, wrap TLS and perform the upgrade within one deadline; raise a :class:`ConnectError`.
-
-        A redirect is followed only with ``follow_redirects``, only within the URL's origin and at
-        most ``MAX_REDIRECTS`` times: the headers and query (secrets) go to no other host.
-        """
+        """Dial, wrap TLS and perform the upgrade (:func:`wslocust.dialing.open_socket`)."""
         if self._tls_problem is not None:
             raise ConfigurationError(str(self._tls_problem))
-        host, port = self._dial
-        url = handshake_url(self.url, self.query)
-        headers = [
-            *(expand_env(header, "a handshake header") for header in self.headers),
-            *self.compression.headers,
-        ]
-        origin = None if self.origin is None else check_wire_text(self.origin, "the origin")
-        sock: socket.socket | None = None
-        status = 0
-        # One deadline for the whole connect: socket timeouts restart with every byte, so a server
-        # trickling its answer would otherwise hold the user for ever.
-        deadline = gevent.Timeout(self.connect_timeout_s)
-        deadline.start()
-        try:
-            for _hop in range(MAX_REDIRECTS + 1):
-                sock = dial((host, port), self.connect_timeout_s, self.dial_from.next())
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if self._tls is not None:  # TLS over the socket's bytes: see tls.py
-                    tls = TlsSocket(sock, self._tls, self._server_name)
-                    tls.do_handshake()
-                    sock = cast(socket.socket, tls)  # socket-like: what follows reads and writes it
-                handshake = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=False)
-                try:
-                    handshake.connect(
-                        url,
-                        socket=sock,
-                        header=headers,
-                        origin=origin,
-                        subprotocols=self.subprotocols or None,
-                        timeout=self.connect_timeout_s,
-                        redirect_limit=0,  # websocket-client would take the headers to any host
-                    )
-                except websocket.WebSocketException:
-                    response = handshake.handshake_response
-                    if response is None or response.status not in REDIRECT_STATUSES:
-                        raise
-                    status = response.status
-                    location = response.headers.get("location")
-                    url = redirect_target(self.url, status, location, follow_redirects=self.follow_redirects)
-                    sock.close()
-                    continue
-                self.subprotocol = handshake.getsubprotocol()
-                self.compression.agree(handshake.getheaders(), f"{host}:{port}")
-                return sock
-            raise HandshakeRejected(
-                status, message=f"handshake redirected more than {MAX_REDIRECTS} times (HTTP {status})"
-            )
-        except BaseException as error:
-            if sock is not None:
-                sock.close()
-            if isinstance(error, websocket.WebSocketBadStatusException):
-                raise HandshakeRejected(error.status_code, error.status_message or "") from None
-            if isinstance(error, ConfigurationError | ConnectError):
-                raise
-            where = f"{host}:{port}"
-            if isinstance(error, ConnectionRefusedError):
-                raise ConnectError(f"connection refused: {where}") from None
-            if isinstance(error, socket.gaierror):
-                raise ConnectError(f"cannot resolve host {host!r}") from None
-            if error is deadline or isinstance(error, TimeoutError | websocket.WebSocketTimeoutException):
-                raise ConnectError(f"no handshake within {self.connect_timeout_s:g} s: {where}") from None
-            if isinstance(error, ssl.SSLError):  # a refused certificate says why (self-signed...)
-                raise ConnectError(tls_failure(error, where)) from None
-            if isinstance(error, OSError | websocket.WebSocketException):
-                raise ConnectError(f"cannot connect to {where}: {error}") from None
-            raise
-        finally:
-            deadline.close()
+        sock, self.subprotocol = open_socket(
+            self.url,
+            Upgrade(self.query, self.headers, self.origin, self.subprotocols, self.follow_redirects),
+            Dial(self._dial, self.dial_from.next, self.connect_timeout_s, self._tls, self._server_name),
+            self.compression,
+        )
+        return sock
 
     def connect(self) -> bool:
         """Open the connection (closing any open one) and fire its ``CONNECT`` event.
