@@ -31,15 +31,29 @@ class TlsSocket:
             whatever address was dialled).
     """
 
-    __slots__ = ("_incoming", "_outgoing", "_read", "_write", "ssl_object", "tcp")
+    __slots__ = (
+        "_incoming",
+        "_outgoing",
+        "_plaintext_pending",
+        "_read",
+        "_take_in",
+        "_write",
+        "ssl_object",
+        "tcp",
+    )
 
     def __init__(self, sock: socket.socket, context: ssl.SSLContext, server_hostname: str | None) -> None:
         self.tcp = sock
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self.ssl_object = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
-        self._read = self.ssl_object.read
-        self._write = self.ssl_object.write
+        # The C object beneath ssl.SSLObject, whose read/write/pending are one-line wrappers of its
+        # methods of the same names: called directly, a round trip saves a Python frame a call.
+        native = getattr(self.ssl_object, "_sslobj", self.ssl_object)
+        self._read = native.read
+        self._write = native.write
+        self._plaintext_pending = native.pending
+        self._take_in = self._incoming.write
 
     # -- blocking, through gevent's socket: the handshakes, pongs, openings, closes --------------
 
@@ -118,7 +132,7 @@ class TlsSocket:
     def pending(self) -> int:
         """Bytes received but not read yet: plaintext decrypted, and records not decrypted yet (a
         blocking read takes one record a call, and the rest waits in memory, not in the socket)."""
-        return self.ssl_object.pending() + self._incoming.pending
+        return self._plaintext_pending() + self._incoming.pending
 
     def settimeout(self, seconds: float | None) -> None:
         self.tcp.settimeout(seconds)
@@ -140,10 +154,11 @@ class TlsSocket:
 
     # -- the lean path: bytes in, bytes out, no waiting -------------------------------------------
 
-    def decrypt(self, data: bytes, buffer: memoryview) -> bytes:
-        """The plaintext that the received ``data`` completes (b"" when it ends no TLS record),
-        decrypted through ``buffer`` (the hub's block buffer, free once ``data`` was copied out of
-        it: ``SSLObject.read(n)`` would allocate ``n`` bytes a call).
+    def decrypt(self, buffer: memoryview, size: int) -> bytes:
+        """The plaintext that the ``size`` bytes received at the start of ``buffer`` (the hub's block
+        buffer) complete; b"" when they end no TLS record. The bytes are copied into TLS's memory
+        first, so the plaintext is decrypted into ``buffer`` itself (``SSLObject.read(n)`` would
+        allocate ``n`` bytes a call).
 
         The server's close_notify ends the plaintext (what came before it is returned); the TCP
         connection's end follows it, and the read that finds it says the connection is over.
@@ -151,20 +166,20 @@ class TlsSocket:
         Raises:
             ssl.SSLError: the records are broken.
         """
-        self._incoming.write(data)
+        self._take_in(buffer[:size])
         read = self._read
-        size = len(buffer)
+        room = len(buffer)  # more than a record holds: a read takes a whole record
         try:
-            count = cast(int, read(size, buffer))  # typeshed: bytes; with a buffer, the count
+            count = cast(int, read(room, buffer))  # typeshed: bytes; with a buffer, the count
         except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
             return b""
         first = buffer[:count].tobytes()
-        if not self._incoming.pending and not self.ssl_object.pending():
-            return first  # the usual block: its records read, nothing left (no exception raised)
+        if not self._incoming.pending:
+            return first  # the usual block: one record, read whole (no exception raised)
         pieces = [first]
         while True:
             try:
-                count = cast(int, read(size, buffer))
+                count = cast(int, read(room, buffer))
             except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
                 break
             pieces.append(buffer[:count].tobytes())
