@@ -415,7 +415,7 @@ class ChatClient:
                     self._lost()
                     return
                 if raw is not None and self._tls_socket is not None:
-                    data = self._tls_socket.decrypt(buffer, size)
+                    data = self._tls_socket.decrypt(buffer, size, raw)
                 else:
                     data = buffer[:size].tobytes()
                 actions = receive(data, 0.0)
@@ -468,7 +468,7 @@ class ChatClient:
             if self._raw is None:
                 self._read_idle()
             else:
-                data = tls.decrypt(self._buffer, 0)
+                data = tls.decrypt(self._buffer, 0, self._raw)
                 actions = self._connection.receive(data, 0.0) if data else None
                 if actions:
                     self._perform(actions)

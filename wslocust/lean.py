@@ -170,10 +170,7 @@ def read_reply(
         if tls is None:
             data = buffer[:size].tobytes()
         else:
-            data = tls.decrypt(buffer, size)
-            answer = tls.outgoing()
-            if answer:  # TLS's own (a key update's): tiny, sent as it is
-                raw.send(answer)
+            data = tls.decrypt(buffer, size, raw)  # TLS's own answers (a key update's) sent on raw
             if not data:
                 continue  # no TLS record complete yet
         actions = connection.receive(data, now_ms)
@@ -229,10 +226,7 @@ def _read_in_hub(
             if tls is None:
                 actions = receive(buffer[:size].tobytes(), now_ms)
             else:
-                data = tls.decrypt(buffer, size)
-                answer = tls.outgoing()
-                if answer:  # TLS's own (see read_reply)
-                    raw.send(answer)
+                data = tls.decrypt(buffer, size, raw)  # (see read_reply)
                 if not data:
                     return  # no TLS record complete yet
                 actions = receive(data, now_ms)
