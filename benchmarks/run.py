@@ -30,7 +30,8 @@ Figures:
                  ``--cases "ws json paced,ws apigw paced"`` runs only these cases (scheme, protocol,
                  pace)
     efficiency_wss  the efficiency figure over TLS: ChatbotUser and the naive user against a wss://
-                 echo target
+                 echo target; and where its floor is: ChatbotUser's round trip on ws:// in the same
+                 run plus TLS's own work a round trip (records encrypted and decrypted in memory)
     fidelity_wss the fidelity figure over TLS: the raw loops are websocket-client over TLS
     users_per_core  ChatbotUsers against a target paced like an LLM chat bot (first token after
                  300 ms, 150-250 tokens 20-40 ms apart, seeded), thinking 5-15 s between replies:
@@ -52,6 +53,7 @@ run this many times at most; 3), ``--quiet-wait S`` (waits for a quiet machine b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -225,7 +227,58 @@ def efficiency(node: str, settings: Settings, run: int, tls: bool = False) -> di
             results[user] = run_loadgen(["--user", user, *common, *extra], target, timeout)
     ours, naive = results["wslocust"]["us_per_round_trip"], results["naive"]["us_per_round_trip"]
     results["relative_to_naive"] = ours / naive if ours and naive else None
+    if tls:  # where the floor is: the same round trip without TLS, plus TLS's own work
+        with Target(node, "--mode", "echo") as target:
+            results["wslocust_ws"] = run_loadgen(
+                ["--user", "wslocust", *common, "--protocol", "plain"], target, timeout
+            )
+        plain = results["wslocust_ws"]["us_per_round_trip"]
+        records = results["tls_records_us_per_round_trip"] = tls_records_us_per_round_trip(
+            settings.codec_round_trips
+        )
+        results["floor_relative_to_naive"] = (plain + records) / naive if plain and naive else None
     return results
+
+
+def tls_records_us_per_round_trip(round_trips: int) -> float:
+    """TLS's own CPU a round trip, without I/O or Python around it: the prompt's frame written to
+    an ``ssl.SSLObject`` and its record read from the outgoing memory BIO, the echo's record
+    written to the incoming one and read (decrypted) into a buffer, as a ``wss://`` round trip does
+    on the lean path (the echo's records made beforehand by an in-memory server, untimed).
+    """
+    import ssl
+
+    from processes import certificate
+
+    from wslocust.wire.frames import OP_TEXT, encode_frame
+
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(*certificate())
+    client_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_context.check_hostname = False
+    client_context.verify_mode = ssl.CERT_NONE
+    client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
+    client = client_context.wrap_bio(client_in, client_out, server_hostname="localhost")
+    server = server_context.wrap_bio(server_in, server_out, server_side=True)
+    for _ in range(8):  # the handshake, in memory
+        for side in (client, server):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                side.do_handshake()
+        server_in.write(client_out.read())
+        client_in.write(server_out.read())
+    prompt = encode_frame(OP_TEXT, b"What are your opening hours?", mask=True)
+    echoes = []
+    for _ in range(round_trips):
+        server.write(encode_frame(OP_TEXT, b"What are your opening hours?", mask=False))
+        echoes.append(server_out.read())
+    buffer = memoryview(bytearray(256 * 1024))
+    started = time.process_time()
+    for echo in echoes:
+        client.write(prompt)
+        client_out.read()
+        client_in.write(echo)
+        client.read(len(buffer), buffer)
+    return (time.process_time() - started) * 1e6 / round_trips
 
 
 def compression(node: str, settings: Settings, run: int) -> dict[str, Any]:
@@ -611,6 +664,14 @@ def table(
         rows.append(("CPU a round trip, wss://: ChatbotUser over the naive user, in the same runs",
                      f"{_number(relative, 3)}", f"≤ {WSS_RELATIVE_TO_NAIVE}",
                      check(None if relative is None else relative <= WSS_RELATIVE_TO_NAIVE)))  # fmt: skip
+        plain = figures.get("wslocust_ws", {}).get("us_per_round_trip")
+        records = figures.get("tls_records_us_per_round_trip")
+        floor = figures.get("floor_relative_to_naive")
+        rows.append(("wss:// floor: ChatbotUser's ws:// round trip + TLS's own work (records "
+                     "encrypted and decrypted in memory), over the naive user over TLS",
+                     f"({_number(plain, 2)} + {_number(records, 2)} µs) / "
+                     f"{_number(figures.get('naive', {}).get('us_per_round_trip'), 2)} µs = "
+                     f"{_number(floor, 3)}", "", "-"))  # fmt: skip
     if "per_chunk" in medians:
         for case, figure in medians["per_chunk"].items():
             if not isinstance(figure, dict):

@@ -84,6 +84,13 @@ def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Pat
         assert efficiency[user]["failures"] == 0
         assert efficiency[user]["server"]["connections"] == efficiency[user]["users"]  # over TLS
     assert efficiency["relative_to_naive"] > 0
+    assert efficiency["wslocust_ws"]["round_trips"] > 0  # the floor's ws:// round trip, same run
+    assert efficiency["wslocust_ws"]["failures"] == 0
+    assert efficiency["tls_records_us_per_round_trip"] > 0
+    assert efficiency["floor_relative_to_naive"] == pytest.approx(
+        (efficiency["wslocust_ws"]["us_per_round_trip"] + efficiency["tls_records_us_per_round_trip"])
+        / efficiency["naive"]["us_per_round_trip"]
+    )
     fidelity = medians["fidelity_wss"]
     assert fidelity["reference"]["replies"] > 0
     assert fidelity["replies_recorded"] > 0

@@ -14,7 +14,7 @@ import gevent
 import pytest
 
 from wslocust.client import ChatClient
-from wslocust.errors import ConnectError, ConnectionClosed
+from wslocust.errors import ConnectError, ConnectionClosed, ReplyTimeout
 from wslocust.wire.frames import OP_PING, OP_PONG, OP_TEXT, FrameReader, encode_close, encode_frame
 from wslocust.wire.protocols import JsonProtocol, PlainProtocol
 
@@ -227,3 +227,35 @@ def test_a_message_pushed_with_the_upgrade_is_dropped_not_counted_in_the_first_r
     reply = client.ask("first")
     assert reply.text == "echo: first"
     assert client.pushed_messages == 1
+
+
+def one_chunk_then_silence(sock: socket.socket, _headers: dict[str, str]) -> None:
+    """Each prompt: one chunk, a ping, and never the end."""
+    reader = FrameReader(accept_masked=True)
+    while True:
+        data = sock.recv(4096)
+        if not data:
+            return
+        for opcode, _payload in reader.feed(data):
+            if opcode == OP_TEXT:
+                sock.sendall(encode_frame(OP_TEXT, b'{"type": "chunk", "text": "half"}', mask=False))
+                sock.sendall(encode_frame(OP_PING, b"still here", mask=False))
+
+
+def test_a_wss_reply_that_never_ends_times_out_on_time_after_its_chunks_and_pings(
+    recorded_env, raw_server, certificate
+) -> None:
+    """The reply's timer ends a streamed wss:// reply read in the hub, pongs answered meanwhile."""
+    environment, _ = recorded_env
+    server = tls_server(raw_server, certificate, one_chunk_then_silence)
+    url = f"wss://bot.test:{server.port}/"
+    client = ChatClient(
+        environment, url, JsonProtocol(), connect_to=f"127.0.0.1:{server.port}", verify_tls=False,
+        reply_timeout_s=0.2 * UNIT,
+    )  # fmt: skip
+    reply = client.ask("hello")
+    assert isinstance(reply.error, ReplyTimeout)
+    assert reply.chunks == 1
+    assert client.pings_answered == 1
+    assert 200 * UNIT <= reply.total_time_ms <= 200 * UNIT + 150
+    assert not client.connected  # a late end would be read as the next reply's

@@ -384,9 +384,10 @@ class ChatClient:
                     self._drop()
                     self._lost()
                     return
-                data = buffer[:size].tobytes()
                 if raw is not None and self._tls_socket is not None:
-                    data = self._tls_socket.decrypt(data, buffer)
+                    data = self._tls_socket.decrypt(buffer, size, raw)
+                else:
+                    data = buffer[:size].tobytes()
                 actions = receive(data, 0.0)
                 if actions:
                     self._perform(actions)
@@ -447,7 +448,7 @@ class ChatClient:
             if self._raw is None:
                 self._read_idle()
             else:
-                data = tls.decrypt(b"", self._buffer)
+                data = tls.decrypt(self._buffer, 0, self._raw)
                 actions = self._connection.receive(data, 0.0) if data else None
                 if actions:
                     self._perform(actions)

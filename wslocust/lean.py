@@ -167,12 +167,10 @@ def read_reply(
             arrived_ms = (seconds - started_at + nanoseconds * 1e-9) * 1000.0
             if 0.0 <= arrived_ms < now_ms:
                 now_ms = arrived_ms
-        data = buffer[:size].tobytes()
-        if tls is not None:
-            data = tls.decrypt(data, buffer)
-            answer = tls.outgoing()
-            if answer:  # TLS's own (a key update's): tiny, sent as it is
-                raw.send(answer)
+        if tls is None:
+            data = buffer[:size].tobytes()
+        else:
+            data = tls.decrypt(buffer, size, raw)  # TLS's own answers (a key update's) sent on raw
             if not data:
                 continue  # no TLS record complete yet
         actions = connection.receive(data, now_ms)
@@ -228,10 +226,7 @@ def _read_in_hub(
             if tls is None:
                 actions = receive(buffer[:size].tobytes(), now_ms)
             else:
-                data = tls.decrypt(buffer[:size].tobytes(), buffer)
-                answer = tls.outgoing()
-                if answer:  # TLS's own (see read_reply)
-                    raw.send(answer)
+                data = tls.decrypt(buffer, size, raw)  # (see read_reply)
                 if not data:
                     return  # no TLS record complete yet
                 actions = receive(data, now_ms)

@@ -12,6 +12,7 @@ on the non-blocking OS socket, so each block keeps the kernel's receive time, an
 
 from __future__ import annotations
 
+import _socket
 import socket
 import ssl
 from typing import Any, cast
@@ -31,15 +32,29 @@ class TlsSocket:
             whatever address was dialled).
     """
 
-    __slots__ = ("_incoming", "_outgoing", "_read", "_write", "ssl_object", "tcp")
+    __slots__ = (
+        "_incoming",
+        "_outgoing",
+        "_plaintext_pending",
+        "_read",
+        "_take_in",
+        "_write",
+        "ssl_object",
+        "tcp",
+    )
 
     def __init__(self, sock: socket.socket, context: ssl.SSLContext, server_hostname: str | None) -> None:
         self.tcp = sock
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self.ssl_object = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
-        self._read = self.ssl_object.read
-        self._write = self.ssl_object.write
+        # The C object beneath ssl.SSLObject, whose read/write/pending are one-line wrappers of its
+        # methods of the same names: called directly, a round trip saves a Python frame a call.
+        native = getattr(self.ssl_object, "_sslobj", self.ssl_object)
+        self._read = native.read
+        self._write = native.write
+        self._plaintext_pending = native.pending
+        self._take_in = self._incoming.write
 
     # -- blocking, through gevent's socket: the handshakes, pongs, openings, closes --------------
 
@@ -118,7 +133,7 @@ class TlsSocket:
     def pending(self) -> int:
         """Bytes received but not read yet: plaintext decrypted, and records not decrypted yet (a
         blocking read takes one record a call, and the rest waits in memory, not in the socket)."""
-        return self.ssl_object.pending() + self._incoming.pending
+        return self._plaintext_pending() + self._incoming.pending
 
     def settimeout(self, seconds: float | None) -> None:
         self.tcp.settimeout(seconds)
@@ -140,10 +155,15 @@ class TlsSocket:
 
     # -- the lean path: bytes in, bytes out, no waiting -------------------------------------------
 
-    def decrypt(self, data: bytes, buffer: memoryview) -> bytes:
-        """The plaintext that the received ``data`` completes (b"" when it ends no TLS record),
-        decrypted through ``buffer`` (the hub's block buffer, free once ``data`` was copied out of
-        it: ``SSLObject.read(n)`` would allocate ``n`` bytes a call).
+    def decrypt(self, buffer: memoryview, size: int, answer_to: _socket.socket | None = None) -> bytes:
+        """The plaintext that the ``size`` bytes received at the start of ``buffer`` (the hub's block
+        buffer) complete; b"" when they end no TLS record. The bytes are copied into TLS's memory
+        first, so the plaintext is decrypted into ``buffer`` itself (``SSLObject.read(n)`` would
+        allocate ``n`` bytes a call).
+
+        What TLS itself has to send after reading (a key update's answer, a TLS 1.2 renegotiation's
+        hello: rare and tiny) is sent on ``answer_to`` (the connection's non-blocking OS socket) at
+        once; without it, it waits for the next write.
 
         The server's close_notify ends the plaintext (what came before it is returned); the TCP
         connection's end follows it, and the read that finds it says the connection is over.
@@ -151,24 +171,33 @@ class TlsSocket:
         Raises:
             ssl.SSLError: the records are broken.
         """
-        self._incoming.write(data)
-        read = self._read
-        size = len(buffer)
+        self._take_in(buffer[:size])
         try:
-            count = cast(int, read(size, buffer))  # typeshed: bytes; with a buffer, the count
+            count = cast(int, self._read(len(buffer), buffer))  # typeshed: bytes; with a buffer, the count
         except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            self._answer(answer_to)
             return b""
-        first = buffer[:count].tobytes()
-        if not self._incoming.pending and not self.ssl_object.pending():
-            return first  # the usual block: its records read, nothing left (no exception raised)
+        if self._incoming.pending or self._outgoing.pending:
+            return self._rest(buffer[:count].tobytes(), buffer, answer_to)
+        return buffer[:count].tobytes()  # the usual block: one record, read whole, nothing to answer
+
+    def _rest(self, first: bytes, buffer: memoryview, answer_to: _socket.socket | None) -> bytes:
+        """``first`` and the block's other records' plaintext (a read takes one record)."""
         pieces = [first]
-        while True:
+        read, room = self._read, len(buffer)  # more than a record holds: a read takes a whole record
+        while self._incoming.pending:
             try:
-                count = cast(int, read(size, buffer))
+                count = cast(int, read(room, buffer))
             except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
-                break
+                break  # the rest of a record to come, or the server's close_notify
             pieces.append(buffer[:count].tobytes())
+        self._answer(answer_to)
         return b"".join(pieces)
+
+    def _answer(self, answer_to: _socket.socket | None) -> None:
+        """Send what TLS itself has to send after a read, if anything (see :meth:`decrypt`)."""
+        if answer_to is not None and self._outgoing.pending:
+            answer_to.send(self._outgoing.read())
 
     def encrypt(self, data: bytes) -> bytes:
         """``data`` as TLS records, ready to send (with anything TLS itself has to send)."""
@@ -178,7 +207,3 @@ class TlsSocket:
             while view:
                 view = view[self._write(view) :]
         return self._outgoing.read()
-
-    def outgoing(self) -> bytes:
-        """What TLS itself has to send after a read (a key update's answer); usually b""."""
-        return self._outgoing.read() if self._outgoing.pending else b""
