@@ -236,6 +236,28 @@ def _deadline(client: ChatClient, stream: VoiceStream, start: float, interval_s:
     return start + stream.count * interval_s + client.reply_timeout_s
 
 
+def _wake_at(
+    client: ChatClient, stream: VoiceStream, start: float, interval_s: float, quiet: ManagedConnection | None
+) -> float | None:
+    """When the reading of the answer must wake next (the turn's deadline, or the end of a quiet
+    period), or None when the quiet period is over and the reply ended with it.
+
+    Raises:
+        TimeoutError: the turn's deadline has passed.
+    """
+    now = time.perf_counter()
+    deadline = _deadline(client, stream, start, interval_s)
+    if now >= deadline:
+        raise TimeoutError
+    if quiet is None or quiet.quiet_until_ms is None:
+        return deadline
+    quiet_end = start + quiet.quiet_until_ms / 1000.0
+    if quiet_end <= now:
+        quiet.end_quietly()
+        return None
+    return min(deadline, quiet_end)
+
+
 def _perform(client: ChatClient, stream: VoiceStream, sock: Any, actions: list[Action]) -> int | None:
     """Do what the connection asks mid-turn; return the close code when it asks to close."""
     for action in actions:
@@ -320,18 +342,10 @@ def _read_in_hub(
                 break
             if stream.error is not None:
                 raise stream.error
-            now = perf_counter()
-            deadline = _deadline(client, stream, start, interval_s)
-            if now >= deadline:
-                raise TimeoutError
-            wake_at = deadline
-            if quiet is not None and quiet.quiet_until_ms is not None:
-                quiet_end = start + quiet.quiet_until_ms / 1000.0
-                if quiet_end <= now:
-                    quiet.end_quietly()
-                    break
-                wake_at = min(wake_at, quiet_end)
-            timer = loop.timer(wake_at - now)
+            wake_at = _wake_at(client, stream, start, interval_s, quiet)
+            if wake_at is None:
+                break
+            timer = loop.timer(wake_at - perf_counter())
             timer.start(switch, None)
             watcher.start(readable)
             try:
@@ -359,21 +373,13 @@ def _read_tls(
     watcher = loop.io(sock.fileno(), 1)
     try:
         while connection.reply is not None:
-            now = perf_counter()
             if stream.error is not None:
                 raise stream.error
-            deadline = _deadline(client, stream, start, stream.interval_s)
-            if now >= deadline:
-                raise TimeoutError
-            wake_at = deadline
-            if quiet is not None and quiet.quiet_until_ms is not None:
-                quiet_end = start + quiet.quiet_until_ms / 1000.0
-                if quiet_end <= now:
-                    quiet.end_quietly()
-                    break
-                wake_at = min(wake_at, quiet_end)
+            wake_at = _wake_at(client, stream, start, stream.interval_s, quiet)
+            if wake_at is None:
+                break
             if not sock.pending():  # type: ignore[attr-defined]
-                timer = loop.timer(wake_at - now)
+                timer = loop.timer(wake_at - perf_counter())
                 timer.start(waiter.switch, None)
                 watcher.start(waiter.switch, None)
                 try:
