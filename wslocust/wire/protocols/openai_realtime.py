@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 from collections import deque
 from collections.abc import Hashable, Mapping, Sequence
@@ -58,19 +59,13 @@ TURN_ENDS = ("commit", "server-vad")
 audio buffer and asks for a response, or the server's voice activity detection finds it."""
 
 _AUDIO_RATE = 24000
-_APPEND_CACHE: dict[bytes, str] = {}  # a frame's bytes → its append event (silence and tones repeat)
-_APPEND_CACHE_SIZE = 4096
 
 
+@functools.lru_cache(maxsize=4096)  # silence and tones repeat their frames
 def _append_event(frame: bytes) -> str:
-    """The ``input_audio_buffer.append`` event carrying one frame, from the cache when it is there."""
-    event = _APPEND_CACHE.get(frame)
-    if event is None:
-        if len(_APPEND_CACHE) >= _APPEND_CACHE_SIZE:
-            _APPEND_CACHE.clear()
-        audio = base64.b64encode(frame).decode("ascii")
-        event = _APPEND_CACHE[frame] = f'{{"type": "input_audio_buffer.append", "audio": "{audio}"}}'
-    return event
+    """The ``input_audio_buffer.append`` event carrying one frame."""
+    audio = base64.b64encode(frame).decode("ascii")
+    return f'{{"type": "input_audio_buffer.append", "audio": "{audio}"}}'
 
 
 def _audio_seconds(delta: str) -> float:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import itertools
 import json
 import os
@@ -35,18 +36,12 @@ from .base import END, Answer, AudioOut, Event, Message, Protocol
 __all__ = ["TwilioProtocol"]
 
 _RATE = 8000
-_PAYLOADS: dict[bytes, str] = {}  # a PCM16 frame → its base64 μ-law (silence and tones repeat)
-_PAYLOADS_SIZE = 4096
 
 
+@functools.lru_cache(maxsize=4096)  # silence and tones repeat their frames
 def _payload(frame: bytes) -> str:
-    """One PCM16 frame as base64 μ-law, from the cache when it is there."""
-    payload = _PAYLOADS.get(frame)
-    if payload is None:
-        if len(_PAYLOADS) >= _PAYLOADS_SIZE:
-            _PAYLOADS.clear()
-        payload = _PAYLOADS[frame] = base64.b64encode(encode(frame)).decode("ascii")
-    return payload
+    """One PCM16 frame as base64 μ-law."""
+    return base64.b64encode(encode(frame)).decode("ascii")
 
 
 def _mulaw_seconds(payload: str) -> float:
