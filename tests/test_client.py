@@ -24,6 +24,7 @@ from wslocust.errors import (
 )
 from wslocust.wire.frames import OP_TEXT, FrameReader, encode_frame
 from wslocust.wire.protocols import JsonProtocol, OpenAIRealtimeProtocol, PlainProtocol, get_protocol
+from wslocust.wire.sessions import session_protocol
 
 from .conftest import SAMPLE, UNIT, RawServer, free_port, wait_until
 
@@ -313,6 +314,40 @@ def test_openai_realtime_replies_ignore_other_responses_events(recorded_env, raw
     assert reply.ok
     assert reply.text == "Hello there"
     assert reply.chunks == 2
+
+
+@pytest.mark.parametrize("on_connect", [(), ('{"type": "session.update", "session": {}}',)])
+def test_openai_realtime_reads_a_new_connections_responses_whose_ids_restart(
+    recorded_env, raw_server, on_connect
+) -> None:
+    """A server numbering responses per connection reuses an earlier connection's ids: each
+    connection's own response is read, none is taken for a late event of an earlier connection's
+    (with an on-connect session around the protocol too)."""
+    environment, _ = recorded_env
+
+    def numbered_per_connection(sock: socket.socket, _headers: dict[str, str]) -> None:
+        reader = FrameReader(accept_masked=True)
+        while data := sock.recv(4096):
+            for opcode, payload in reader.feed(data):
+                if opcode == OP_TEXT and json.loads(payload)["type"] == "response.create":
+                    events = [
+                        {"type": "response.created", "response": {"id": "resp_1"}},
+                        {"type": "response.output_text.delta", "response_id": "resp_1", "delta": "again"},
+                        {"type": "response.done", "response": {"id": "resp_1", "status": "completed"}},
+                    ]
+                    sock.sendall(
+                        b"".join(encode_frame(OP_TEXT, json.dumps(e).encode(), mask=False) for e in events)
+                    )
+
+    server = raw_server(numbered_per_connection)
+    protocol = session_protocol(OpenAIRealtimeProtocol(), on_connect=on_connect)
+    client = client_for(environment, f"ws://127.0.0.1:{server.port}/", protocol, reply_timeout_s=2 * UNIT)
+    replies = []
+    for prompt in ("first", "second", "third"):
+        replies.append(client.ask(prompt))
+        client.close()
+    assert [(reply.ok, reply.text, str(reply.error or "")) for reply in replies] == [(True, "again", "")] * 3
+    assert len(server.seen_headers) == 3
 
 
 def _echo_plain(sock: socket.socket, _headers: dict[str, str]) -> None:

@@ -34,9 +34,14 @@ def connection_for(
     protocol: Protocol, reader: FrameReader | None = None, *, deflate: DeflateParameters | None = None
 ) -> Connection:
     """A :class:`ManagedConnection` for a protocol that ``manages_connection``, else a
-    :class:`~wslocust.wire.connection.Connection` (compressed as ``deflate`` agreed, if given)."""
+    :class:`~wslocust.wire.connection.Connection` (compressed as ``deflate`` agreed, if given).
+
+    A protocol that does not manage its connection is opened here (:meth:`Protocol.open` resets its
+    per-connection state; what it would send is not read); a managed one is opened by
+    :meth:`ManagedConnection.open`, which sends it."""
     if protocol.manages_connection:
         return ManagedConnection(protocol, reader, deflate=deflate)
+    protocol.open()
     return Connection(protocol, reader, deflate=deflate)
 
 

@@ -153,7 +153,8 @@ class SessionProtocol(Protocol):
         self._in_reply = False
         self._stage_sent = False
         self._awaiting = self.await_on_connect is not None
-        sent = list(self.inner.open()) if self.inner.manages_connection else []
+        opening = self.inner.open()  # resets the inner protocol's per-connection state
+        sent = list(opening) if self.inner.manages_connection else []
         if self.inner.ready:
             sent += [answer.message for answer in self._send_on_connect()]
         return sent

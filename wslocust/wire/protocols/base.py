@@ -195,8 +195,9 @@ PROTOCOLS: dict[str, type[Protocol]] = {}
 class Protocol(ABC):
     """How a chatbot's prompts and replies are framed.
 
-    One instance serves one connection: it may keep state across the messages of a reply (such as
-    the id of the response being awaited), and :meth:`request` starts a new reply.
+    One instance serves one client, one connection at a time: it may keep state across the messages
+    of a reply (such as the id of the response being awaited), :meth:`request` starts a new reply,
+    and :meth:`open` a new connection.
     """
 
     name: ClassVar[str] = ""
@@ -264,7 +265,8 @@ class Protocol(ABC):
 
     def open(self) -> Sequence[Message]:
         """A new connection's handshake is done: reset per-connection state; return the messages to
-        send at once (read only with ``manages_connection``)."""
+        send at once. Called for every connection; its messages are read only with
+        ``manages_connection``."""
         return ()
 
     @property

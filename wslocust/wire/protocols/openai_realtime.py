@@ -130,6 +130,14 @@ class OpenAIRealtimeProtocol(Protocol):
             turn_end=getattr(options, "realtime_turn_end", None) or "commit",
         )
 
+    def open(self) -> Sequence[Message]:
+        # A new connection: a server may number its responses per connection, so the ids of another
+        # connection's responses (awaited, finished or in flight) say nothing of this one's.
+        self._response_id = None
+        self._earlier.clear()
+        self._request_ids.clear()
+        return ()
+
     def audio_start(self, record: Mapping[str, Any]) -> Sequence[Message]:
         if self._response_id is not None:
             self._earlier.append(self._response_id)
