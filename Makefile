@@ -17,12 +17,11 @@ install: $(STAMP)
 ## Locust headless for 30 s against the embedded demo chatbot; CSVs and HTML report in results/.
 demo: $(STAMP)
 	mkdir -p results
+	@touch results/.demo-started
 	$(BIN)/locust -f locustfiles/chatbot.py --headless --users 20 --spawn-rate 10 --run-time 30s \
 		--csv results/demo --html results/demo.html --summary-json results/demo.json --only-summary \
 		--exit-code-on-error 0 $(ARGS)
-	@echo "Results in $$(pwd)/results/:"
-	@echo "  Locust:   demo_stats.csv demo_stats_history.csv demo_failures.csv demo_exceptions.csv demo.html"
-	@echo "  wslocust: demo_chat_stats.csv demo_chat_stats_history.csv demo_chat_histograms.jsonl demo_failed_replies.jsonl demo.json"
+	@$(BIN)/python scripts/demo_outputs.py results/demo --since results/.demo-started
 	@echo "  Then: make report (summary, figures, HTML report from these CSVs)"
 
 ## The demo's CSVs as a summary, figures and one self-contained HTML report (after `make demo`).
