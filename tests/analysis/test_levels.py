@@ -12,7 +12,7 @@ import pytest
 
 from analysis.levels import users_levels
 from analysis.load import load_run
-from analysis.timeline import KINDS, intervals, kind_shares, reply_seconds
+from analysis.timeline import KINDS, intervals, kind_shares, reply_seconds, type_intervals
 
 from .conftest import CopyRun, KnownRun, Runs, known_seconds
 
@@ -276,6 +276,11 @@ def test_with_the_chat_history_a_level_is_of_ws_replies(runs: Runs) -> None:
                 continue
             expected = np.average(mine.loc[valid, f"latency_{key}_ms"], weights=ok[valid])
             assert level[f"{key}_ms"] == pytest.approx(expected)
+        # the average: wslocust's exact per-second averages of the successful replies, weighted the same
+        valid = mine["latency_avg_ms"].notna() & (ok > 0)
+        if valid.any():
+            expected = np.average(mine.loc[valid, "latency_avg_ms"], weights=ok[valid])
+            assert level["avg_ms"] == pytest.approx(expected)
     assert (levels["percentile_scope"] == "per-second, reply-weighted").all()
     # the average and max are of the WS rows of --csv-full-history, without the failed replies
     answered = levels[levels["requests"] > levels["failures"]]  # levels with a successful reply
@@ -289,14 +294,18 @@ def test_with_the_chat_history_a_level_is_of_ws_replies(runs: Runs) -> None:
         for users, m in seconds.groupby("users")
         if users in set(answered["users"])
     ]
-    # Locust's Aggregated rows mix in the handshakes (a few ms each): their average is lower
-    everything = users_levels(replace(run, chat_history=None)).set_index("users")
+    # Locust's Aggregated rows mix in the handshakes: a level of Locust's history alone counts the
+    # WS round trips and the CONNECT requests at its user count, and averages them together
+    everything = users_levels(replace(run, chat_history=None))
     assert (everything["source"] == "locust").all()
-    mine = answered.set_index("users")
-    common = mine.index.intersection(everything.index)
-    assert len(common) >= 2
-    assert (mine.loc[common, "avg_ms"] >= everything.loc[common, "avg_ms"] - 0.01).all()
-    assert (mine.loc[common, "avg_ms"] > everything.loc[common, "avg_ms"] + 0.5).any()
+    steps, ws, connect = intervals(run), type_intervals(run, "WS"), type_intervals(run, "CONNECT")
+    assert ws is not None
+    assert connect is not None
+    for _, level in everything.iterrows():
+        at = steps["users"] == level["users"]
+        assert level["requests"] == ws.loc[at, "requests"].sum() + connect.loc[at, "requests"].sum()
+        both_ms = ws.loc[at, "rt_sum_ms"].sum() + connect.loc[at, "rt_sum_ms"].sum()
+        assert level["avg_ms"] == pytest.approx(both_ms / level["requests"])
     connects = run.history_by_name[run.history_by_name["type"] == "CONNECT"]
     assert 0 < levels["handshakes"].sum() <= connects["requests"].max()
 
