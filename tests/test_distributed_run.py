@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,21 +68,38 @@ def ready_workers(log: str) -> list[str]:
     return re.findall(r"(\S+) \(index \d+\) reported as ready", log)
 
 
+def connections_open(metrics_port: int) -> float:
+    """The connections open that a master's ``/metrics`` serves (its workers' last reports); 0 while
+    it does not answer yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=UNIT) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    values = re.findall(r"^wslocust_connections_open (\S+)$", text, re.MULTILINE)
+    return float(values[0]) if values else 0.0
+
+
 def run_losing_a_worker(
     tmp_path: Path, url: str, processes: Processes, ending: int
 ) -> tuple[dict[str, Any], str, list[str], float]:
     """A 10 s run on two workers, one ended by ``ending`` once both reported: summary, log, workers, time."""
-    summary_path, port = tmp_path / "summary.json", str(free_port())
+    summary_path, port, metrics_port = tmp_path / "summary.json", str(free_port()), free_port()
     started = time.monotonic()
     master = processes.master(
         port, "--headless", "-u", "4", "-r", "4", "-t", f"{RUN_TIME_S}s", "--think-time", "0.02",
         "--expect-workers", "2", "--host", url, "--protocol", "json", "--summary-json", str(summary_path),
+        "--prometheus-port", str(metrics_port),
     )  # fmt: skip
     doomed, survivor = processes.worker(port), processes.worker(port)
     assert wait_until(lambda: bot_counts(url)["replies"] > 20, 30 * UNIT, interval_s=0.1), (
         "replies from both workers: not within 30 s"
     )
-    time.sleep(WORKER_REPORT_INTERVAL_S + 1.0)  # each worker reports every 3 s: both have reported
+    # Both workers have reported to the master since their users connected: the connections open it
+    # serves are the sum of each worker's, as its last report gave them (2 users a worker).
+    assert wait_until(lambda: connections_open(metrics_port) == 4, 30 * UNIT, interval_s=0.1), (
+        "a report from each worker with its 2 connections open: not within 30 s"
+    )
     doomed.send_signal(ending)
     output, _ = master.communicate(timeout=60 * UNIT)
     took_s = time.monotonic() - started
