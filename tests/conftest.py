@@ -132,6 +132,8 @@ class RawServer:
     status: int = 101
     seen_headers: list[dict[str, str]] = field(default_factory=list)
     server: StreamServer | None = None
+    server_names: list[str] = field(default_factory=list)
+    """The names clients asked for with SNI (a server of :func:`tls_server`)."""
 
     @property
     def port(self) -> int:
@@ -184,6 +186,43 @@ def raw_server() -> Iterator[Callable[..., RawServer]]:
     for raw in servers:
         assert raw.server is not None
         raw.server.stop(timeout=1)
+
+
+@pytest.fixture(scope="session")
+def bot_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for ``bot.test``, made once a session: its file, and its key's."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=bot.test",
+         "-addext", "subjectAltName=DNS:bot.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture(scope="session")
+def bot_tls_context(bot_certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    """A server's TLS context presenting :func:`bot_certificate`, made once a session."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*bot_certificate)
+    return context
+
+
+@pytest.fixture
+def tls_server(
+    raw_server: Callable[..., RawServer], bot_tls_context: ssl.SSLContext
+) -> Iterator[Callable[[Callable[[socket.socket, dict[str, str]], None]], RawServer]]:
+    """Start :class:`RawServer` instances over TLS as ``bot.test`` (:func:`bot_certificate`):
+    ``server = tls_server(handler)``; the names its clients send with SNI go to ``server.server_names``."""
+
+    def start(handler: Callable[[socket.socket, dict[str, str]], None]) -> RawServer:
+        server = raw_server(handler, ssl_context=bot_tls_context)
+        bot_tls_context.sni_callback = lambda _sock, name, _context: server.server_names.append(name)  # type: ignore[assignment,misc,func-returns-value]
+        return server
+
+    yield start
+    bot_tls_context.sni_callback = None
 
 
 def read_request_head(sock: socket.socket) -> bytes:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import ssl
-import subprocess
-from collections.abc import Callable
-from pathlib import Path
 
 import gevent
 import pytest
@@ -361,44 +357,9 @@ def _echo_plain(sock: socket.socket, _headers: dict[str, str]) -> None:
                 sock.sendall(encode_frame(OP_TEXT, b"echo: " + payload, mask=False))
 
 
-@pytest.fixture(scope="module")
-def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=bot.test",
-            "-addext",
-            "subjectAltName=DNS:bot.test",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
-def _tls_server(raw_server: Callable[..., RawServer], cert: Path, key: Path) -> RawServer:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return raw_server(_echo_plain, ssl_context=context)
-
-
-def test_tls_certificates_are_verified_by_default(recorded_env, raw_server, self_signed) -> None:
+def test_tls_certificates_are_verified_by_default(recorded_env, tls_server) -> None:
     environment, recorded = recorded_env
-    server = _tls_server(raw_server, *self_signed)
+    server = tls_server(_echo_plain)
     client = client_for(environment, f"wss://bot.test:{server.port}/", connect_to=f"127.0.0.1:{server.port}")
     assert not client.connect()
     error = recorded.of("CONNECT")[0]["exception"]
@@ -406,11 +367,9 @@ def test_tls_certificates_are_verified_by_default(recorded_env, raw_server, self
     assert "TLS failed" in str(error)
 
 
-def test_insecure_skips_tls_verification_and_keeps_the_server_name(
-    recorded_env, raw_server, self_signed
-) -> None:
+def test_insecure_skips_tls_verification_and_keeps_the_server_name(recorded_env, tls_server) -> None:
     environment, _ = recorded_env
-    server = _tls_server(raw_server, *self_signed)
+    server = tls_server(_echo_plain)
     client = client_for(
         environment, f"wss://bot.test:{server.port}/", connect_to=f"127.0.0.1:{server.port}", verify_tls=False
     )
