@@ -115,6 +115,22 @@ def test_on_connect_messages_are_sent_at_once_filled_with_the_token() -> None:
     assert connection.ready
 
 
+def test_a_token_with_quotes_and_backslashes_is_json_escaped_in_the_prompts_and_on_connect_templates() -> (
+    None
+):
+    token = 'a"b\\c\n}{'
+    connection = ManagedConnection(
+        session_protocol(
+            JsonProtocol(template='{"auth": "{token}", "header": "Bearer {token}", "text": "{prompt}"}'),
+            on_connect=['{"type": "hello", "auth": "{token}"}'],
+            values=lambda: {"token": token},
+        )
+    )
+    assert [json.loads(message) for message in sent(connection.open())] == [{"type": "hello", "auth": token}]
+    prompt = json.loads(sent(connection.start(Reply(prompt="hi", name="ask")))[0])
+    assert prompt == {"auth": token, "header": f"Bearer {token}", "text": "hi"}
+
+
 def test_the_first_prompt_waits_for_the_awaited_message_and_others_before_it_do_not_count() -> None:
     connection = ManagedConnection(
         session(await_on_connect="type=welcome", captures={"session": "session_id"})
