@@ -40,6 +40,8 @@ import os
 import random
 import resource
 import select
+import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -259,6 +261,45 @@ class CollectorTime:
                 "gc_thresholds": list(gc.get_threshold()), "gc_frozen": gc.get_freeze_count()}  # fmt: skip
 
 
+# Linux's struct tcp_info from tcpi_segs_out (offset 136): segs_out, segs_in, (notsent_bytes,
+# min_rtt), data_segs_in, data_segs_out.
+_TCP_SEGMENTS = struct.Struct("=II8xII")
+_TCP_SEGMENTS_OFFSET = 136
+
+
+def tcp_segments(clients: list[Any]) -> dict[Any, tuple[int, int]]:
+    """Each open connection's TCP segments so far (the kernel's ``TCP_INFO``, by socket): the pure
+    ACKs it sent (segments out without data) and the data segments it received."""
+    counts: dict[Any, tuple[int, int]] = {}
+    for client in clients:
+        raw = getattr(client, "_raw", None)  # the connection's OS socket (None when closed)
+        if raw is None:
+            continue
+        try:
+            info = raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+        except OSError:
+            continue
+        if len(info) >= _TCP_SEGMENTS_OFFSET + _TCP_SEGMENTS.size:
+            segs_out, _in, data_in, data_out = _TCP_SEGMENTS.unpack_from(info, _TCP_SEGMENTS_OFFSET)
+            counts[raw] = (segs_out - data_out, data_in)
+    return counts
+
+
+def acks_per_segment(before: dict[Any, tuple[int, int]], after: dict[Any, tuple[int, int]]) -> dict[str, Any]:
+    """The pure ACKs the connections open throughout sent for the data segments they received
+    between ``before`` and ``after``. A client that only reads ACKs every small segment it reads
+    at once (the kernel's quick ACK) unless the connection sends soon after reading, as back-to-back
+    prompts do (then every second one); on the loopback each ACK's receive at the target is this
+    process's CPU too."""
+    acks = segments = 0
+    for key, (acks1, segments1) in after.items():
+        if key in before:
+            acks += acks1 - before[key][0]
+            segments += segments1 - before[key][1]
+    return {"acks_sent": acks, "segments_received": segments,
+            "acks_per_segment": acks / segments if segments else None}  # fmt: skip
+
+
 def measure_pace(run: Run, window_s: float) -> tuple[float, float]:
     """This process's CPU share and the replies a second, over the next ``window_s``."""
     cpu0, trips0, t0 = cpu_s(), run.round_trips(), time.perf_counter()
@@ -471,6 +512,7 @@ def main() -> None:
         result["holding"] = []
         holding = gevent.spawn(hold_pace, run, args.cpu_target, args.tune_window, result["holding"])
     collector = CollectorTime()
+    segments0 = tcp_segments(run.clients()) if args.user == "llm" else {}
     collector.on = True
     say("MEASURING")
     cpu0, sys0, trips0, chunks0, fails0 = cpu_s(), sys_s(), run.round_trips(), run.chunks(), run.failures()
@@ -482,6 +524,8 @@ def main() -> None:
         holding.kill()
     cpu, system = cpu_s() - cpu0, sys_s() - sys0
     trips, chunks, fails = run.round_trips() - trips0, run.chunks() - chunks0, run.failures() - fails0
+    if args.user == "llm":  # read after the window's CPU: what the kernel did for the chunks
+        result.update(acks_per_segment(segments0, tcp_segments(run.clients())))
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -499,6 +543,7 @@ def main() -> None:
         chunks_per_s=chunks / elapsed,
     )
     result.update(collector.figures())
+    result["gc_share_of_cpu"] = sum(collector.seconds) / cpu if cpu else None
     if beyond is not None:
         result.update(beyond.percentiles())
     if run.recorder is not None:

@@ -739,6 +739,13 @@ def table(
                      f"together {_number(both, 2)} of this machine's {cores}",
                      f"Locust ≤ {settings.llm_cpu:g} core",
                      check(None if locust_cores is None else locust_cores <= settings.llm_cpu)))  # fmt: skip
+        rows.append(("users per core: the Locust process's CPU a chunk, what of it is the kernel's and "
+                     "the garbage collector's; the pure ACKs its connections sent a data segment read",
+                     f"{_number(figure.get('us_per_chunk'), 2)} µs a chunk: system "
+                     f"{_number(100 * (figure.get('sys_share_of_cpu') or 0), 0)}%, collections "
+                     f"{_number(100 * (figure.get('gc_share_of_cpu') or 0), 1)}%; "
+                     f"{_number(figure.get('acks_per_segment'), 2)} ACKs a segment "
+                     f"({_number(figure.get('segments_received'), 0)} segments)", "", ""))  # fmt: skip
         for key, label in (("ttft_p50_ms", "TTFT p50"), ("ttft_p99_ms", "TTFT p99"),
                            ("ttft_beyond_target_p50_ms", "TTFT beyond the target's first chunk, p50"),
                            ("ttft_beyond_target_p99_ms", "TTFT beyond the target's first chunk, p99"),

@@ -124,7 +124,28 @@ const CHUNK = JSON.stringify({ type: "chunk", text: "token " });
 // straight to the connection's socket: ws's framing of each send would cost the target more than
 // the client's reading costs the client, at tens of thousands of chunks a second. Nothing else is
 // sent meanwhile (no compression: ws writes each of its frames at once, in order).
-const CHUNK_FRAME = Buffer.concat([Buffer.from([0x81, Buffer.byteLength(CHUNK)]), Buffer.from(CHUNK)]);
+const CHUNK_FRAME = textFrame(CHUNK);
+
+// One final, unmasked text frame holding `text` (a server's frame: the llm mode's chunks and end).
+function textFrame(text) {
+  const payload = Buffer.from(text);
+  const size = payload.length;
+  const head = size < 126 ? Buffer.from([0x81, size])
+    : Buffer.from([0x81, 126, size >> 8, size & 0xff]); // the llm mode's messages are < 64 KiB
+  return Buffer.concat([head, payload]);
+}
+
+// Writes a whole frame to the connection's TCP socket through the stream's own write (net.Socket's
+// `_writeGeneric`: the handle's write, done at once when the kernel takes it, queued in order by
+// libuv when not), skipping the Writable machinery of `socket.write` (its buffering state, its
+// callbacks): most of the target's user-space CPU a chunk is its JavaScript, the kernel's TCP work
+// (the loopback's receive at the client included) the rest. Every llm-mode message goes this way
+// once the connection is open (ws sends nothing meanwhile), so none can overtake another. A write
+// that fails (the client gone) is left to the connection's read side, which sees the close.
+function noop() {}
+function writeFrame(tcp, frame) {
+  tcp._writeGeneric(false, frame, "buffer", noop);
+}
 
 // Whether a message is a prompt to answer (a Realtime prompt is two events: answer the second).
 function isPrompt(data) {
@@ -222,13 +243,14 @@ function writeChunk(reply, now) {
   if (late > counts.late_max_ms) counts.late_max_ms = late;
   counts.late_sum_ms += late;
   counts.late_count += 1;
-  socket._socket.write(CHUNK_FRAME);
+  writeFrame(socket._socket, CHUNK_FRAME);
   counts.chunks += 1;
   reply.sent += 1;
   if (reply.firstSentMs === null) reply.firstSentMs = performance.now() - reply.start;
   if (reply.sent >= reply.count) {
     const endMs = performance.now() - reply.start;
-    socket.send(JSON.stringify({ type: "end", first_ms: reply.firstSentMs, end_ms: endMs }));
+    const end = JSON.stringify({ type: "end", first_ms: reply.firstSentMs, end_ms: endMs });
+    writeFrame(socket._socket, textFrame(end));
     return;
   }
   reply.due += gapMinMs + random() * (gapMaxMs - gapMinMs);

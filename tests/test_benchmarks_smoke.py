@@ -119,5 +119,11 @@ def test_every_benchmark_runs_for_a_second_and_reports_its_figures(tmp_path: Pat
     assert users_per_core["needs"]["locust_cores"] > 0
     assert users_per_core["needs"]["target_cores"] > 0
     assert "what 10,000 users need" in result.stdout
+    # Where a chunk's CPU goes: the kernel's TCP counts of the users' connections over the window
+    # (a data segment read is ACKed, at once or with the next) and the collector's share.
+    assert users_per_core["segments_received"] > 0
+    assert 0.3 <= users_per_core["acks_per_segment"] <= 2.0
+    assert 0 <= users_per_core["gc_share_of_cpu"] < 1
+    assert "ACKs a segment" in result.stdout
     for target in ("≤ 0.25 of the naive user's", "| ≤ 0.6 |", "≥ 10,000"):
         assert target in result.stdout
