@@ -25,7 +25,7 @@ from typing import Any
 
 from ...errors import ConfigurationError, ProtocolError
 from .base import Chunk, End, Event, Failure, Message, Protocol
-from .fast_json import getter, loads
+from .fast_json import getter, loads, scan_once
 
 __all__ = ["Condition", "JsonProtocol", "JsonTemplate", "check_path", "get_path"]
 
@@ -336,11 +336,18 @@ class JsonProtocol(Protocol):
 
     def chunk_text(self, message: Message) -> str | None:
         # The hot path of a streamed reply, once a chunk (see Protocol.chunk_text): feed's tests, in
-        # its order, with no events made; anything else (an end, an error, not JSON) is feed's.
+        # its order, with no events made; anything else (an end, an error, not JSON) is feed's. The
+        # usual message is one JSON value and nothing else: the C scanner straight, as loads calls
+        # it; loads for the rest (whitespace around it, a binary message).
         try:
-            document = loads(message)
-        except ValueError:
-            return None
+            document, end = scan_once(message, 0)  # type: ignore[arg-type]
+            if end != len(message):
+                document = loads(message)
+        except (StopIteration, ValueError, TypeError):
+            try:
+                document = loads(message)
+            except ValueError:
+                return None
         stops = self._stops
         if stops is None or type(document) is not dict:
             if self._is_error(document) or self._is_end(document):
