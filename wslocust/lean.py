@@ -196,7 +196,7 @@ def _read_in_hub(
 ) -> None:
     """The rest of a streamed reply, read by the watcher's callback in the hub, which wakes the
     greenlet only at the reply's end, for an action, or with an error (see :func:`read_reply`)."""
-    receive = connection.receive
+    read_block = connection.block_reader()  # a chunk's block read where it lies, not copied
     switch = waiter.switch
     stop = watcher.stop
     perf_counter = time.perf_counter
@@ -224,12 +224,12 @@ def _read_in_hub(
                 if 0.0 <= arrived_ms < now_ms:
                     now_ms = arrived_ms
             if tls is None:
-                actions = receive(buffer[:size].tobytes(), now_ms)
+                actions = read_block(buffer, size, now_ms)
             else:
                 data = tls.decrypt(buffer, size, raw)  # (see read_reply)
                 if not data:
                     return  # no TLS record complete yet
-                actions = receive(data, now_ms)
+                actions = read_block(data, len(data), now_ms)
         except BlockingIOError:
             return  # woken with nothing to read after all
         except BaseException as error:  # the hub must not raise: the greenlet does

@@ -40,7 +40,19 @@ from .reply import Reply
 from .traffic import PROCESS_TRAFFIC, Traffic, count_control, count_sent_close
 from .voice import note_voice
 
-__all__ = ["Action", "Close", "Connection", "Dropped", "Framer", "Pong", "Send", "complete_reply", "framing"]
+__all__ = [
+    "Action",
+    "Block",
+    "BlockReader",
+    "Close",
+    "Connection",
+    "Dropped",
+    "Framer",
+    "Pong",
+    "Send",
+    "complete_reply",
+    "framing",
+]
 
 
 class Pong(NamedTuple):
@@ -243,6 +255,56 @@ class Connection:
             return self._fail_connection(broken, time_ms, actions)
         return actions
 
+    def block_reader(self) -> BlockReader:
+        """:meth:`receive` for the awaited reply's next blocks, read where they lie: the reader
+        ``read(block, size, time_ms)`` takes ``block[:size]`` (``bytes``, or a ``memoryview`` of a
+        buffer the I/O reuses once it returns) and returns what :meth:`receive` returns.
+
+        A streamed reply's usual block is one whole final text frame under 126 bytes holding a chunk
+        and nothing else (:meth:`Protocol.chunk_text`): that is folded into the reply here, as
+        :meth:`receive` folds it (the chunk's text, time and bytes, the traffic's counts), without
+        copying the block or making a frame list; any other block, and any block once the reply is
+        over, goes to :meth:`receive`. Make one a reply: it holds that reply's lists.
+        """
+        receive = self.receive
+        reply = self.reply
+        chunk_text = self._chunk_text
+        reader = self.reader
+        if reply is None or chunk_text is None or reader.max_message_bytes < 125:
+
+            def read_any(block: Block, size: int, time_ms: float) -> list[Action] | None:
+                return receive(bytes(block[:size]), time_ms)
+
+            return read_any
+        traffic = self.traffic
+        add_piece = self._pieces.append
+        add_time = reply.chunk_times_ms.append
+
+        def read(block: Block, size: int, time_ms: float) -> list[Action] | None:
+            # One whole unmasked final text frame (first byte FIN | text, no reserved bit; second the
+            # payload's size, under 126), no partial frame or message before it, the reply awaited.
+            if (
+                size < 128
+                and block[0] == 0x81
+                and block[1] == size - 2
+                and self.reply is reply
+                and reader.between_messages
+            ):
+                try:
+                    text = chunk_text(str(block[2:size], "utf-8"))
+                except UnicodeDecodeError:
+                    text = None  # receive fails the connection (1007)
+                if text is not None:
+                    traffic.bytes_received += size  # traffic: as receive counts a block
+                    traffic.frames_received += 1
+                    reply.bytes += size - 2
+                    add_piece(text)
+                    add_time(time_ms)
+                    return None
+            return receive(bytes(block[:size]), time_ms)
+
+        return read
+
     def fail(self, reply: Reply, error: WsLocustError, time_ms: float) -> None:
         """The I/O gave up on ``reply`` (a timeout, a dropped connection): it fails with ``error``
         at ``time_ms``, keeping the chunks that came. A complete reply keeps its times."""
@@ -278,6 +340,12 @@ def complete_reply(reply: Reply, pieces: list[str], time_ms: float) -> None:
     if chunk_times:
         reply.time_to_first_chunk_ms = chunk_times[0]
 
+
+Block = bytes | memoryview
+"""Received bytes as the I/O holds them: a block read into a reused buffer, or decrypted ones."""
+
+BlockReader = Callable[[Block, int, float], "list[Action] | None"]
+"""Reads the first ``size`` bytes of a block received at ``time_ms`` (see :meth:`Connection.block_reader`)."""
 
 Framer = Callable[[Message], bytes]
 """Turns one message into a masked frame, ready to send."""

@@ -174,6 +174,12 @@ class FrameReader:
         """Bytes received but not yet part of a complete frame."""
         return len(self._buffer)
 
+    @property
+    def between_messages(self) -> bool:
+        """True when no partial frame and no part of a fragmented message is held: the next bytes
+        start a frame of a new message."""
+        return not self._buffer and not self._fragments
+
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         """Add received bytes; return the complete frames they finish, in order.
 

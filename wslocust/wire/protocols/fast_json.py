@@ -14,9 +14,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["getter", "loads"]
+__all__ = ["getter", "loads", "scan_once"]
 
-_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner beneath ``json.loads``: ``(value, end)`` of the JSON value at an index of a ``str``;
+``StopIteration`` or ``ValueError`` when none starts there."""
+_scan_once = scan_once
 _json_loads = json.loads
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from ...errors import ConfigurationError, ProtocolError
 from .base import Chunk, End, Event, Failure, Message, Protocol
-from .fast_json import getter, loads
+from .fast_json import getter, loads, scan_once
 
 __all__ = ["Condition", "JsonProtocol", "JsonTemplate", "check_path", "get_path"]
 
@@ -176,6 +176,10 @@ def _parse(message: Message) -> Any:
 class JsonTemplate:
     """A JSON request template with ``{prompt}`` and ``{field}`` placeholders.
 
+    The template's JSON text is written once, cut around its strings that hold placeholders: a
+    prompt's request is those texts with each such string's JSON in between (what ``json.dumps`` of
+    the filled document writes, without walking the document again).
+
     Args:
         text: the template, a JSON document.
 
@@ -189,6 +193,16 @@ class JsonTemplate:
         except ValueError as error:
             raise ConfigurationError(f"request template is not JSON ({error}): {text}") from None
         self.fields = sorted(set(_PLACEHOLDER.findall(text)))
+
+    @property
+    def document(self) -> Any:
+        """The template's JSON document (setting it writes the template anew)."""
+        return self._document
+
+    @document.setter
+    def document(self, document: Any) -> None:
+        self._document = document
+        self._texts, self._slots = _cut(document)
 
     def render(self, prompt: str, record: Mapping[str, Any], request_id: str | None = None) -> str:
         """Return the request's JSON text for ``prompt``, the record's fields and ``{request_id}``.
@@ -206,19 +220,55 @@ class JsonTemplate:
                 return record[name]
             raise ConfigurationError(f"request template uses {{{name}}}, which the record lacks")
 
-        def fill(node: Any) -> Any:
-            if isinstance(node, str):
-                whole = _PLACEHOLDER.fullmatch(node)
-                if whole:
-                    return value_of(whole.group(1))
-                return _PLACEHOLDER.sub(lambda match: _as_text(value_of(match.group(1))), node)
-            if isinstance(node, dict):
-                return {key: fill(value) for key, value in node.items()}
-            if isinstance(node, list):
-                return [fill(value) for value in node]
-            return node
+        texts = self._texts
+        parts = [texts[0]]
+        for index, (whole, string) in enumerate(self._slots, start=1):
+            if whole is not None:  # "{field}": the value with its JSON type
+                value = value_of(whole)
+                parts.append(_string_json(value) if type(value) is str else _json(value))
+            else:
+                parts.append(
+                    _string_json(_PLACEHOLDER.sub(lambda match: _as_text(value_of(match.group(1))), string))
+                )
+            parts.append(texts[index])
+        return "".join(parts)
 
-        return json.dumps(fill(self.document), ensure_ascii=False)
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+_string_json: Callable[[str], str] = json.encoder.encode_basestring
+"""``json.dumps(text, ensure_ascii=False)`` of a ``str``, without the encoder's layers."""
+
+
+def _cut(document: Any) -> tuple[list[str], list[tuple[str | None, str]]]:
+    """The JSON text of ``document`` (as ``json.dumps(..., ensure_ascii=False)`` writes it) cut around
+    its strings holding placeholders: the texts between them, and each such string with the field it
+    names whole (None when the placeholders are part of its text), in the document's order."""
+    slots: list[tuple[str | None, str]] = []
+    marker = "\x00"  # written as "\u0000": a marker no other text of the document is written as
+
+    def mark(node: Any) -> Any:
+        if isinstance(node, str):
+            if not _PLACEHOLDER.search(node):
+                return node
+            whole = _PLACEHOLDER.fullmatch(node)
+            slots.append((whole.group(1) if whole else None, node))
+            return marker
+        if isinstance(node, dict):
+            return {key: mark(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [mark(value) for value in node]
+        return node
+
+    while True:
+        slots.clear()
+        text = _json(mark(document))
+        written = _json(marker)
+        if text.count(written) == len(slots):
+            return text.split(written), slots
+        marker += "\x00"  # the document holds the marker's text itself: a longer one
 
 
 class JsonProtocol(Protocol):
@@ -336,11 +386,18 @@ class JsonProtocol(Protocol):
 
     def chunk_text(self, message: Message) -> str | None:
         # The hot path of a streamed reply, once a chunk (see Protocol.chunk_text): feed's tests, in
-        # its order, with no events made; anything else (an end, an error, not JSON) is feed's.
+        # its order, with no events made; anything else (an end, an error, not JSON) is feed's. The
+        # usual message is one JSON value and nothing else: the C scanner straight, as loads calls
+        # it; loads for the rest (whitespace around it, a binary message).
         try:
-            document = loads(message)
-        except ValueError:
-            return None
+            document, end = scan_once(message, 0)  # type: ignore[arg-type]
+            if end != len(message):
+                document = loads(message)
+        except (StopIteration, ValueError, TypeError):
+            try:
+                document = loads(message)
+            except ValueError:
+                return None
         stops = self._stops
         if stops is None or type(document) is not dict:
             if self._is_error(document) or self._is_end(document):
