@@ -104,6 +104,50 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_steal_s(cpu: int) -> float:
+    """The time the hypervisor gave CPU ``cpu`` to others while it had work (Linux's /proc/stat
+    ``steal``), 0.0 when unknown: a level's frames are late then, whatever the process does."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith(f"cpu{cpu} "):
+                return int(line.split()[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0.0
+
+
+class CollectorPauses:
+    """The garbage collector's pauses, by generation (``gc.callbacks``): what stalls every frame due
+    while one runs."""
+
+    def __init__(self) -> None:
+        self.pauses: list[list[float]] = [[], [], []]
+        self._started = 0.0
+        gc.callbacks.append(self._note)
+
+    def _note(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000.0)
+
+    def counts(self) -> list[int]:
+        return [len(pauses) for pauses in self.pauses]
+
+    def figures(self, before: list[int], after: list[int]) -> dict[str, Any]:
+        """Each generation's collections between two :meth:`counts`: how many, the longest and the
+        total pause, in ms."""
+        figures: dict[str, Any] = {}
+        for generation, pauses in enumerate(self.pauses):
+            window = pauses[before[generation] : after[generation]]
+            figures[f"gc{generation}"] = [
+                len(window),
+                round(max(window, default=0.0), 2),
+                round(sum(window), 1),
+            ]
+        return figures
+
+
 def run_level(
     url: str,
     users: int,
@@ -124,6 +168,9 @@ def run_level(
         gevent.joinall(batch)
     connected = sum(client.connected for client in clients)
     gc.freeze()  # as the plugin does once every user runs (wslocust/plugin/gc_freeze.py)
+    collector = CollectorPauses()
+    cpu = os.sched_getaffinity(0)
+    pinned_cpu = next(iter(cpu)) if len(cpu) == 1 else None
     # Each turn's figures are folded in as it ends and the reply let go, as a Locust worker does
     # (its recorder keeps histograms, not replies): the lateness of every frame sent in a window,
     # by window.
@@ -163,6 +210,9 @@ def run_level(
             "messages_sent": PROCESS_TRAFFIC.messages_sent,
             "bytes_sent": PROCESS_TRAFFIC.bytes_sent,
             "load": os.getloadavg()[0],
+            "involuntary_switches": usage.ru_nivcsw,
+            "steal_s": cpu_steal_s(pinned_cpu) if pinned_cpu is not None else 0.0,
+            "gc": collector.counts(),
         }
 
     speakers = [gevent.spawn(speak, client) for client in clients]
@@ -177,6 +227,7 @@ def run_level(
     return [
         _window_figures(users, connected, interval_s, sorted(lateness[window]), before, after, turns)
         | {"window": window}
+        | collector.figures(before["gc"], after["gc"])
         for window, (before, after) in enumerate(pairwise(samples))
     ]
 
@@ -223,6 +274,10 @@ def _window_figures(
         "turns": turns["turns"],  # the level's, every window's
         "failed_turns": turns["failed"],
         "load_average_1m": round(after["load"], 2),
+        # What took the level's CPU from it: other tasks preempting the process, the hypervisor
+        # running others on the CPU (pinned levels only).
+        "involuntary_switches": after["involuntary_switches"] - before["involuntary_switches"],
+        "cpu_steal_ms": round((after["steal_s"] - before["steal_s"]) * 1000.0),
         "sustained": bool(sent) and percentile(ordered, 0.99) < LATE_MS,
     }
 
