@@ -24,6 +24,7 @@ import random
 import socket
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -267,6 +268,11 @@ class Pacer:
     up, frame after frame, when the process was too busy to be on time: the lateness says so), then
     the timer is armed again. A tick sends for 5 ms at most, so that a process far behind still
     reads its answers and starts its users' turns between ticks.
+
+    The turns' greenlets are woken through the pacer too (:meth:`wake`), one after the other with
+    the due frames sent in between: answers that arrive together (a hundred turns ending at once
+    after a stall) would otherwise run their users one after the other, each ending its turn and
+    starting the next (tens of µs each), for milliseconds ahead of every frame falling due meanwhile.
     """
 
     def __init__(self, hub: Hub) -> None:
@@ -275,8 +281,32 @@ class Pacer:
         self._heap: list[int] = []  # the numbers of the slots holding streams
         self._timer: Any = None
         self._armed_for = float("inf")
+        self._wakes: deque[Callable[[None], Any]] = deque()
+        self._waking = False
         self.ticks = 0
         """How many times the timer fired (the benchmark's figure of its overhead)."""
+
+    def wake(self, switch: Callable[[None], Any]) -> None:
+        """Wake a turn's greenlet (its waiter's ``switch``, called with None) from the hub, soon,
+        and not ahead of the frames due by then: the wakes run one after the other in a callback of
+        the hub, each after the frames due when it comes up are sent."""
+        self._wakes.append(switch)
+        if not self._waking:
+            self._waking = True
+            self._loop.run_callback(self._run_wakes)
+
+    def _run_wakes(self) -> None:
+        wakes, perf_counter = self._wakes, time.perf_counter
+        try:
+            while wakes:
+                if perf_counter() >= self._armed_for:  # frames are due: they first
+                    self._tick()
+                wakes.popleft()(None)  # the greenlet runs until it waits again
+        finally:
+            self._waking = False
+            if wakes:  # a wake raised: the others still run
+                self._waking = True
+                self._loop.run_callback(self._run_wakes)
 
     def add(self, stream: VoiceStream) -> None:
         """Start sending ``stream`` (its first frame at once when it is due)."""

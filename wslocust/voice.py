@@ -35,6 +35,7 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from gevent._waiter import Waiter
@@ -163,12 +164,13 @@ def _turn(
     )
     stream.on_sent = protocol.audio_sent
     waiter = Waiter(hub)
-    stream.wake = lambda: loop.run_callback(waiter.switch, None)
+    the_pacer = pacer(hub)
+    stream.wake = partial(the_pacer.wake, waiter.switch)
     sender: SenderGreenlet | None = None
     if raw is None:
         sender = SenderGreenlet(sock, stream)
     else:
-        pacer(hub).add(stream)
+        the_pacer.add(stream)
     error: WsLocustError | None = None
     lost: int | None = None
     try:
@@ -286,8 +288,8 @@ class _HubReader:
     """
 
     __slots__ = (
-        "asked", "buffer", "buffers", "connection", "failed", "quiet", "raw", "reply", "stamped", "start",
-        "waiter", "watcher",
+        "asked", "buffer", "buffers", "connection", "failed", "pacer", "quiet", "raw", "reply", "stamped",
+        "start", "waiter", "watcher",
     )  # fmt: skip
 
     def __init__(
@@ -303,6 +305,7 @@ class _HubReader:
         self.start = start
         self.watcher = watcher
         self.waiter = waiter
+        self.pacer = pacer()
         self.asked: list[Action] | None = None
         """What the connection asked for (a pong, a close, a dropped push), for the greenlet to do."""
         self.failed: BaseException | None = None
@@ -325,7 +328,7 @@ class _HubReader:
         except BaseException as error:  # the hub must not raise: the greenlet does
             self.failed = error
             self.watcher.stop()
-            self.waiter.switch(None)
+            self.pacer.wake(self.waiter.switch)
             return
         if actions:
             if self.asked is None:
@@ -333,7 +336,7 @@ class _HubReader:
             self.asked.extend(actions)
         if actions or self.connection.reply is None or self.quiet is not None:
             self.watcher.stop()
-            self.waiter.switch(None)
+            self.pacer.wake(self.waiter.switch)  # after the frames due
 
 
 def _read_in_hub(
