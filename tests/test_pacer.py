@@ -131,6 +131,38 @@ def test_a_frame_the_socket_takes_in_part_is_finished_before_the_next_and_every_
     assert all(late >= 0.0 for late in voice.lateness_ms)
 
 
+class Sealer:
+    """An ``encrypt`` that seals each call's bytes in a numbered record (as TLS does, in order): a
+    record sent twice, or bytes sealed twice, would show in what is received."""
+
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+
+    def __call__(self, data: bytes) -> bytes:
+        record = len(self.records).to_bytes(4, "big") + len(data).to_bytes(4, "big") + data
+        self.records.append(record)
+        return record
+
+
+def test_encrypted_frames_the_socket_takes_in_part_go_out_once_each_in_order() -> None:
+    """On wss://, what waits after a partial send is records, sent as they are (not sealed again),
+    and a pong between frames is sealed in its turn."""
+    messages = [f"message {index} " * 40 for index in range(8)]
+    trickle, sealer = Trickle(most=300), Sealer()
+    stream = VoiceStream(
+        trickle, VoiceFrames.of(messages), b"", b"", time.perf_counter(), 0.005, VoiceTimes(), 8, sealer
+    )
+    sent = gevent.event.Event()
+    stream.wake = sent.set
+    pacer().add(stream)
+    stream.send_now(b"pong")
+    assert sent.wait(10 * UNIT)
+    assert stream.error is None
+    assert bytes(trickle.received) == b"".join(sealer.records)
+    assert len(sealer.records) == 9  # the 8 frames and the pong, each sealed once
+    assert b"pong" in sealer.records[1]  # after the frame going out, before the next
+
+
 class Recorder:
     """A socket noting each send in ``events``."""
 
