@@ -9,7 +9,8 @@
 CPU and the target on another (the last two this process may use), so the level has a core to
 itself whatever the target does; ``--no-pin`` lets the scheduler place them. The output says which.
 With ``--windows N`` a level measures N consecutive windows of ``--seconds`` in one process, each
-reported on its own: a level is sustained when every window is.
+reported on its own: a level is sustained when every window is. ``--wss`` speaks TLS to the target
+(a self-signed certificate made at run time): each frame is encrypted as the pacer sends it.
 
 Each level runs in a fresh process (one core: one gevent hub, as a Locust worker) holding N users,
 each speaking utterances back to back through :func:`wslocust.voice.ask_audio`: 2 s of a tone at
@@ -162,7 +163,10 @@ def run_level(
     environment = Environment(events=Events())
     frames = cut_frames(synthetic(utterance_s, RealtimeLike.audio_rate), 20.0)
     interval_s = frames.frame_ms / 1000.0
-    clients = [ChatClient(environment, url, RealtimeLike(), reply_timeout_s=30.0) for _ in range(users)]
+    clients = [  # wss://: the target's certificate is self-signed
+        ChatClient(environment, url, RealtimeLike(), reply_timeout_s=30.0, verify_tls=False)
+        for _ in range(users)
+    ]
     for start in range(0, users, 100):  # connect in batches (the target's accept queue)
         batch = [gevent.spawn(client.connect) for client in clients[start : start + 100]]
         gevent.joinall(batch)
@@ -291,17 +295,26 @@ def pinning(pin: bool) -> tuple[int, int] | None:
     return allowed[-1], allowed[-2]
 
 
-def start_target() -> tuple[subprocess.Popen[str], str]:
+def start_target(wss: bool = False) -> tuple[subprocess.Popen[str], str]:
     if not (HERE / "node_modules" / "ws").exists():
         subprocess.run(["npm", "ci", "--prefix", str(HERE)], check=True, capture_output=True)
+    tls: tuple[str, ...] = ()
+    if wss:
+        from processes import certificate  # benchmarks/processes.py: a self-signed one, made at run time
+
+        cert, key = certificate()
+        tls = ("--tls-cert", cert, "--tls-key", key)
     target = subprocess.Popen(
-        ["node", str(HERE / "voice_target.js")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        ["node", str(HERE / "voice_target.js"), *tls],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert target.stdout is not None
     line = target.stdout.readline().split()
     if not line or line[0] != "LISTENING":
         raise SystemExit("the voice target did not start (is node installed?)")
-    return target, f"ws://127.0.0.1:{line[1]}"
+    return target, f"{'wss' if wss else 'ws'}://127.0.0.1:{line[1]}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -324,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="each level on one CPU and the target on another (default: on with 2 CPUs or more)",
     )
+    parser.add_argument("--wss", action="store_true", help="over TLS (wss://, a self-signed certificate)")
     parser.add_argument("-o", "--output", type=Path, help="write the results here as JSON")
     parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # a child: one level, JSON out
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -344,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("not pinned: the levels and the target share the CPUs", flush=True)
     else:
         print(f"pinned: each level on CPU {pinned[0]}, the target on CPU {pinned[1]}", flush=True)
-    target, url = start_target()
+    target, url = start_target(options.wss)
     if pinned is not None:
         os.sched_setaffinity(target.pid, {pinned[1]})
     levels = []
@@ -375,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load_average": load,
         "cpus": os.cpu_count(),
         "pinned": None if pinned is None else {"levels_cpu": pinned[0], "target_cpu": pinned[1]},
+        "url": url,
         "levels": levels,
         "most_users_sustained": most,
     }
