@@ -3,6 +3,14 @@
     npm ci --prefix benchmarks                       # once: the target's `ws`
     .venv/bin/python benchmarks/voice_capacity.py    # levels of 250 to 2,000 users, ~2 minutes
     .venv/bin/python benchmarks/voice_capacity.py --users 1000 --seconds 20 -o results/voice.json
+    .venv/bin/python benchmarks/voice_capacity.py --users 1000,1200 --seconds 15 --windows 5
+
+"A core" is the figure: with two CPUs or more (``--pin``, the default there) each level runs on one
+CPU and the target on another (the last two this process may use), so the level has a core to
+itself whatever the target does; ``--no-pin`` lets the scheduler place them. The output says which.
+With ``--windows N`` a level measures N consecutive windows of ``--seconds`` in one process, each
+reported on its own: a level is sustained when every window is. ``--wss`` speaks TLS to the target
+(a self-signed certificate made at run time): each frame is encrypted as the pacer sends it.
 
 Each level runs in a fresh process (one core: one gevent hub, as a Locust worker) holding N users,
 each speaking utterances back to back through :func:`wslocust.voice.ask_audio`: 2 s of a tone at
@@ -43,6 +51,7 @@ import sys
 import time
 from array import array
 from collections.abc import Hashable, Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -96,23 +105,81 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_steal_s(cpu: int) -> float:
+    """The time the hypervisor gave CPU ``cpu`` to others while it had work (Linux's /proc/stat
+    ``steal``), 0.0 when unknown: a level's frames are late then, whatever the process does."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith(f"cpu{cpu} "):
+                return int(line.split()[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0.0
+
+
+class CollectorPauses:
+    """The garbage collector's pauses, by generation (``gc.callbacks``): what stalls every frame due
+    while one runs."""
+
+    def __init__(self) -> None:
+        self.pauses: list[list[float]] = [[], [], []]
+        self._started = 0.0
+        gc.callbacks.append(self._note)
+
+    def _note(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000.0)
+
+    def counts(self) -> list[int]:
+        return [len(pauses) for pauses in self.pauses]
+
+    def figures(self, before: list[int], after: list[int]) -> dict[str, Any]:
+        """Each generation's collections between two :meth:`counts`: how many, the longest and the
+        total pause, in ms."""
+        figures: dict[str, Any] = {}
+        for generation, pauses in enumerate(self.pauses):
+            window = pauses[before[generation] : after[generation]]
+            figures[f"gc{generation}"] = [
+                len(window),
+                round(max(window, default=0.0), 2),
+                round(sum(window), 1),
+            ]
+        return figures
+
+
 def run_level(
-    url: str, users: int, ramp_s: float, seconds: float, utterance_s: float, target_pid: int = 0
-) -> dict[str, Any]:
-    """One level, in this process: ``users`` speaking for the ramp then the measured window."""
+    url: str,
+    users: int,
+    ramp_s: float,
+    seconds: float,
+    utterance_s: float,
+    target_pid: int = 0,
+    windows: int = 1,
+) -> list[dict[str, Any]]:
+    """One level, in this process: ``users`` speaking for the ramp then ``windows`` consecutive
+    measured windows of ``seconds`` each; the figures of each window."""
     environment = Environment(events=Events())
     frames = cut_frames(synthetic(utterance_s, RealtimeLike.audio_rate), 20.0)
     interval_s = frames.frame_ms / 1000.0
-    clients = [ChatClient(environment, url, RealtimeLike(), reply_timeout_s=30.0) for _ in range(users)]
+    clients = [  # wss://: the target's certificate is self-signed
+        ChatClient(environment, url, RealtimeLike(), reply_timeout_s=30.0, verify_tls=False)
+        for _ in range(users)
+    ]
     for start in range(0, users, 100):  # connect in batches (the target's accept queue)
         batch = [gevent.spawn(client.connect) for client in clients[start : start + 100]]
         gevent.joinall(batch)
     connected = sum(client.connected for client in clients)
     gc.freeze()  # as the plugin does once every user runs (wslocust/plugin/gc_freeze.py)
+    collector = CollectorPauses()
+    cpu = os.sched_getaffinity(0)
+    pinned_cpu = next(iter(cpu)) if len(cpu) == 1 else None
     # Each turn's figures are folded in as it ends and the reply let go, as a Locust worker does
-    # (its recorder keeps histograms, not replies): the lateness of every frame sent in the window.
-    lateness = array("d")
-    window = [float("inf"), float("inf")]  # the measured window, time.time()
+    # (its recorder keeps histograms, not replies): the lateness of every frame sent in a window,
+    # by window.
+    lateness = [array("d") for _ in range(windows)]
+    first_edge = [float("inf")]  # the first window's start, time.time(): none yet
     turns = {"turns": 0, "failed": 0, "frames_sent": 0}
     stop = False
 
@@ -123,38 +190,65 @@ def run_level(
         if voice is None:
             return
         turns["frames_sent"] += voice.frames_sent
-        started_at, (window_start, window_end) = reply.started_at, window
+        started_at, window_start = reply.started_at, first_edge[0]
+        if started_at + len(voice.lateness_ms) * interval_s < window_start:
+            return  # ended before the first window (the ramp)
         for index, late_ms in enumerate(voice.lateness_ms):
-            sent_at = started_at + index * interval_s + late_ms / 1000.0
-            if window_start <= sent_at < window_end:
-                lateness.append(late_ms)
+            window = int((started_at + index * interval_s + late_ms / 1000.0 - window_start) // seconds)
+            if 0 <= window < windows:
+                lateness[window].append(late_ms)
 
     def speak(client: ChatClient) -> None:
         gevent.sleep(random.uniform(0.0, ramp_s))
         while not stop:
             note(ask_audio(client, frames, prompt="utterance"))
 
+    def sample() -> dict[str, Any]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "at": time.time(),
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "system_s": usage.ru_stime,
+            "ticks": pacer().ticks,
+            "target_cpu_s": cpu_seconds(target_pid) if target_pid else 0.0,
+            "messages_sent": PROCESS_TRAFFIC.messages_sent,
+            "bytes_sent": PROCESS_TRAFFIC.bytes_sent,
+            "load": os.getloadavg()[0],
+            "involuntary_switches": usage.ru_nivcsw,
+            "steal_s": cpu_steal_s(pinned_cpu) if pinned_cpu is not None else 0.0,
+            "gc": collector.counts(),
+        }
+
     speakers = [gevent.spawn(speak, client) for client in clients]
     gevent.sleep(ramp_s + 1.0)
-    traffic_start = (PROCESS_TRAFFIC.messages_sent, PROCESS_TRAFFIC.bytes_sent)
-    target_start = cpu_seconds(target_pid) if target_pid else 0.0
-    window[0] = time.time()
-    usage_start = resource.getrusage(resource.RUSAGE_SELF)
-    ticks_start = pacer().ticks
-    gevent.sleep(seconds)
-    usage_end = resource.getrusage(resource.RUSAGE_SELF)
-    window[1] = time.time()
-    ticks = pacer().ticks - ticks_start
-    target_cpu_s = cpu_seconds(target_pid) - target_start if target_pid else 0.0
-    messages_sent = PROCESS_TRAFFIC.messages_sent - traffic_start[0]
-    bytes_sent = PROCESS_TRAFFIC.bytes_sent - traffic_start[1]
-    load = os.getloadavg()
+    samples = [sample()]
+    first_edge[0] = samples[0]["at"]
+    for window in range(1, windows + 1):
+        gevent.sleep(max(first_edge[0] + window * seconds - time.time(), 0.0))
+        samples.append(sample())
     stop = True
     gevent.joinall(speakers, timeout=utterance_s + 10.0)
-    system_s = usage_end.ru_stime - usage_start.ru_stime
-    cpu_s = (usage_end.ru_utime - usage_start.ru_utime) + system_s
-    ordered = sorted(lateness)
-    window_s = window[1] - window[0]
+    return [
+        _window_figures(users, connected, interval_s, sorted(lateness[window]), before, after, turns)
+        | {"window": window}
+        | collector.figures(before["gc"], after["gc"])
+        for window, (before, after) in enumerate(pairwise(samples))
+    ]
+
+
+def _window_figures(
+    users: int,
+    connected: int,
+    interval_s: float,
+    ordered: list[float],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    turns: dict[str, int],
+) -> dict[str, Any]:
+    """A window's figures: from the lateness of its frames, sorted, and the samples at its edges."""
+    window_s = after["at"] - before["at"]
+    cpu_s = after["cpu_s"] - before["cpu_s"]
+    system_s = after["system_s"] - before["system_s"]
     sent = len(ordered)
     return {
         "users": users,
@@ -170,7 +264,7 @@ def run_level(
         "cpu_share_of_core": round(cpu_s / window_s, 3),
         "cpu_us_per_frame": round(cpu_s / max(sent, 1) * 1e6, 2),
         "system_us_per_frame": round(system_s / max(sent, 1) * 1e6, 2),
-        "pacer_ticks_per_s": round(ticks / window_s, 1),
+        "pacer_ticks_per_s": round((after["ticks"] - before["ticks"]) / window_s, 1),
         # What one whole core could carry at this CPU cost a frame: an estimate from the CPU alone,
         # which says nothing of lateness (a core near 100% busy cannot be on time).
         "users_per_core_by_cpu": round(1e6 / (cpu_s / max(sent, 1) * 1e6 * (1.0 / interval_s)), 0)
@@ -178,27 +272,49 @@ def run_level(
         else 0,
         # The process's traffic counts over the window (messages and bytes handed to the sockets,
         # counted a turn as it ends: they lag the frames by up to a turn).
-        "messages_sent": messages_sent,
-        "bytes_sent": bytes_sent,
-        "target_cpu_share_of_core": round(target_cpu_s / window_s, 3),
-        "turns": turns["turns"],
+        "messages_sent": after["messages_sent"] - before["messages_sent"],
+        "bytes_sent": after["bytes_sent"] - before["bytes_sent"],
+        "target_cpu_share_of_core": round((after["target_cpu_s"] - before["target_cpu_s"]) / window_s, 3),
+        "turns": turns["turns"],  # the level's, every window's
         "failed_turns": turns["failed"],
-        "load_average_1m": round(load[0], 2),
+        "load_average_1m": round(after["load"], 2),
+        # What took the level's CPU from it: other tasks preempting the process, the hypervisor
+        # running others on the CPU (pinned levels only).
+        "involuntary_switches": after["involuntary_switches"] - before["involuntary_switches"],
+        "cpu_steal_ms": round((after["steal_s"] - before["steal_s"]) * 1000.0),
         "sustained": bool(sent) and percentile(ordered, 0.99) < LATE_MS,
     }
 
 
-def start_target() -> tuple[subprocess.Popen[str], str]:
+def pinning(pin: bool) -> tuple[int, int] | None:
+    """The CPUs of the level processes and of the target when pinned (the last two this process may
+    use: the levels on the last), or None: not asked, or fewer than two CPUs to use."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if not pin or len(allowed) < 2:
+        return None
+    return allowed[-1], allowed[-2]
+
+
+def start_target(wss: bool = False) -> tuple[subprocess.Popen[str], str]:
     if not (HERE / "node_modules" / "ws").exists():
         subprocess.run(["npm", "ci", "--prefix", str(HERE)], check=True, capture_output=True)
+    tls: tuple[str, ...] = ()
+    if wss:
+        from processes import certificate  # benchmarks/processes.py: a self-signed one, made at run time
+
+        cert, key = certificate()
+        tls = ("--tls-cert", cert, "--tls-key", key)
     target = subprocess.Popen(
-        ["node", str(HERE / "voice_target.js")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        ["node", str(HERE / "voice_target.js"), *tls],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert target.stdout is not None
     line = target.stdout.readline().split()
     if not line or line[0] != "LISTENING":
         raise SystemExit("the voice target did not start (is node installed?)")
-    return target, f"ws://127.0.0.1:{line[1]}"
+    return target, f"{'wss' if wss else 'ws'}://127.0.0.1:{line[1]}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,42 +324,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", default="250,500,1000,1500,2000", help="levels, comma-separated")
     parser.add_argument("--ramp", type=float, default=3.0, help="seconds over which users start (default 3)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window a level (default 10)")
+    parser.add_argument(
+        "--windows",
+        type=int,
+        default=1,
+        help="consecutive measured windows a level, each --seconds (default 1)",
+    )
     parser.add_argument("--utterance", type=float, default=2.0, help="seconds an utterance (default 2)")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="each level on one CPU and the target on another (default: on with 2 CPUs or more)",
+    )
+    parser.add_argument("--wss", action="store_true", help="over TLS (wss://, a self-signed certificate)")
     parser.add_argument("-o", "--output", type=Path, help="write the results here as JSON")
     parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # a child: one level, JSON out
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--target-pid", type=int, default=0, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
+    if options.seconds <= 0 or options.windows < 1:
+        parser.error("--seconds must be above 0 and --windows at least 1")
     if options.level is not None:
-        result = run_level(
-            options.url, options.level, options.ramp, options.seconds, options.utterance, options.target_pid
-        )
-        print(json.dumps(result), flush=True)
+        results = run_level(
+            options.url, options.level, options.ramp, options.seconds, options.utterance, options.target_pid,
+            options.windows,
+        )  # fmt: skip
+        for result in results:
+            print(json.dumps(result), flush=True)
         return 0
-    target, url = start_target()
+    pinned = pinning(options.pin is not False)
+    if pinned is None:
+        print("not pinned: the levels and the target share the CPUs", flush=True)
+    else:
+        print(f"pinned: each level on CPU {pinned[0]}, the target on CPU {pinned[1]}", flush=True)
+    target, url = start_target(options.wss)
+    if pinned is not None:
+        os.sched_setaffinity(target.pid, {pinned[1]})
     levels = []
     try:
         for users in (int(level) for level in options.users.split(",")):
             child = subprocess.run(
                 [sys.executable, __file__, "--level", str(users), "--url", url,
                  "--target-pid", str(target.pid), "--ramp", str(options.ramp),
-                 "--seconds", str(options.seconds), "--utterance", str(options.utterance)],
+                 "--seconds", str(options.seconds), "--windows", str(options.windows),
+                 "--utterance", str(options.utterance)],
                 capture_output=True, text=True, check=False,
+                preexec_fn=None if pinned is None else lambda: os.sched_setaffinity(0, {pinned[0]}),
             )  # fmt: skip
             if child.returncode != 0:
                 raise SystemExit(f"level {users} failed:\n{child.stderr[-2000:]}")
-            levels.append(json.loads(child.stdout.strip().splitlines()[-1]))
-            print(json.dumps(levels[-1]), flush=True)
+            for line in child.stdout.strip().splitlines()[-options.windows :]:
+                levels.append(json.loads(line))
+                print(json.dumps(levels[-1]), flush=True)
     finally:
         if target.stdin is not None:
             target.stdin.close()
         target.wait(timeout=10)
-    most = max((level["users"] for level in levels if level["sustained"]), default=0)
+    held = {level["users"] for level in levels}
+    held -= {level["users"] for level in levels if not level["sustained"]}
+    most = max(held, default=0)
     load = os.getloadavg()
-    report = {"load_average": load, "cpus": os.cpu_count(), "levels": levels, "most_users_sustained": most}
+    report = {
+        "load_average": load,
+        "cpus": os.cpu_count(),
+        "pinned": None if pinned is None else {"levels_cpu": pinned[0], "target_cpu": pinned[1]},
+        "url": url,
+        "levels": levels,
+        "most_users_sustained": most,
+    }
+    windows = f"in each of {options.windows} windows of {options.seconds:g} s" if options.windows > 1 else ""
     print(
-        f"most users one core sustained with lateness p99 < {LATE_MS:g} ms: {most} "
-        f"(load average {load[0]:.2f} on {os.cpu_count()} CPUs)"
+        f"most users one core sustained with lateness p99 < {LATE_MS:g} ms{' ' if windows else ''}{windows}: "
+        f"{most} (load average {load[0]:.2f} on {os.cpu_count()} CPUs; "
+        f"{'pinned' if pinned is not None else 'not pinned'})"
     )
     if options.output is not None:
         options.output.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 
 import gevent
+from gevent.hub import Waiter
 
 from wslocust.audio.frames import Frames
 from wslocust.pacer import VoiceFrames, VoiceStream, pacer, shared_frames
@@ -17,7 +18,7 @@ from wslocust.wire.protocols import Message, OpenAIRealtimeProtocol, TwilioProto
 from wslocust.wire.voice import VoiceTimes
 
 from .conftest import UNIT
-from .test_voice import AudioJson, client_of, tone, voice_server
+from .test_voice import AudioJson, _blocking_sleep, client_of, tone, voice_server
 
 
 class CountingAudioJson(AudioJson):
@@ -128,3 +129,72 @@ def test_a_frame_the_socket_takes_in_part_is_finished_before_the_next_and_every_
     assert voice.frames_sent == 12
     assert len(voice.lateness_ms) == 12
     assert all(late >= 0.0 for late in voice.lateness_ms)
+
+
+class Sealer:
+    """An ``encrypt`` that seals each call's bytes in a numbered record (as TLS does, in order): a
+    record sent twice, or bytes sealed twice, would show in what is received."""
+
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+
+    def __call__(self, data: bytes) -> bytes:
+        record = len(self.records).to_bytes(4, "big") + len(data).to_bytes(4, "big") + data
+        self.records.append(record)
+        return record
+
+
+def test_encrypted_frames_the_socket_takes_in_part_go_out_once_each_in_order() -> None:
+    """On wss://, what waits after a partial send is records, sent as they are (not sealed again),
+    and a pong between frames is sealed in its turn."""
+    messages = [f"message {index} " * 40 for index in range(8)]
+    trickle, sealer = Trickle(most=300), Sealer()
+    stream = VoiceStream(
+        trickle, VoiceFrames.of(messages), b"", b"", time.perf_counter(), 0.005, VoiceTimes(), 8, sealer
+    )
+    sent = gevent.event.Event()
+    stream.wake = sent.set
+    pacer().add(stream)
+    stream.send_now(b"pong")
+    assert sent.wait(10 * UNIT)
+    assert stream.error is None
+    assert bytes(trickle.received) == b"".join(sealer.records)
+    assert len(sealer.records) == 9  # the 8 frames and the pong, each sealed once
+    assert b"pong" in sealer.records[1]  # after the frame going out, before the next
+
+
+class Recorder:
+    """A socket noting each send in ``events``."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def send(self, data: bytes) -> int:
+        self.events.append("frame")
+        return len(data)
+
+
+def test_a_greenlet_woken_through_the_pacer_runs_after_the_frames_due_by_then() -> None:
+    """Answers arriving together must not run their users ahead of the frames falling due."""
+    events: list[str] = []
+    interval_s = 0.01
+    start = time.perf_counter()
+    stream = VoiceStream(
+        Recorder(events), VoiceFrames.of([b"audio"] * 5), b"", b"", start, interval_s, VoiceTimes(), 5
+    )
+    the_pacer = pacer()
+    the_pacer.add(stream)
+    waiter = Waiter()
+
+    def sleeper() -> None:
+        waiter.get()
+        events.append("woken")
+
+    greenlet = gevent.spawn(sleeper)
+    gevent.sleep(0)  # it waits
+    _blocking_sleep(1.5 * interval_s)  # the hub cannot run: frame 1 falls due meanwhile
+    due = min(int((time.perf_counter() - start) / interval_s) + 1, 5)
+    the_pacer.wake(waiter.switch)
+    greenlet.join(timeout=10 * UNIT)
+    assert "woken" in events
+    assert events.index("woken") >= due >= 2  # frames 0 to due - 1 went out first

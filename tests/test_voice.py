@@ -25,7 +25,7 @@ from wslocust.audio.synthetic import synthetic
 from wslocust.client import ChatClient
 from wslocust.errors import ConnectionClosed, ReplyTimeout
 from wslocust.pacer import masked_frame
-from wslocust.voice import ask_audio
+from wslocust.voice import ask_audio, pacer
 from wslocust.wire.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameReader
 from wslocust.wire.protocols import AudioOut, Event, JsonProtocol, Message
 
@@ -290,7 +290,8 @@ def test_many_utterances_at_once_share_the_pacer_and_stay_on_time(
     assert len(recorded.of("WS")) == users
 
 
-def test_a_wss_utterance_is_paced_by_its_own_sender(recorded_env, raw_server, tmp_path: Path) -> None:
+def test_a_wss_utterance_is_paced_by_the_pacer(recorded_env, raw_server, tmp_path: Path) -> None:
+    """Its frames encrypted as the pacer sends them (no greenlet a turn), a pong among them."""
     environment, _ = recorded_env
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
@@ -301,15 +302,24 @@ def test_a_wss_utterance_is_paced_by_its_own_sender(recorded_env, raw_server, tm
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     arrivals: list[float] = []
-    server = raw_server(voice_server(arrivals, answer_at_frame=10, delay_ms=100.0), ssl_context=context)
+    pongs: list[bytes] = []
+    server = raw_server(
+        voice_server(arrivals, answer_at_frame=10, delay_ms=100.0, ping_at_frame=3, pongs=pongs),
+        ssl_context=context,
+    )
     client = ChatClient(
         environment, f"wss://bot.test:{server.port}/", AudioJson(), verify_tls=False,
         connect_to=f"127.0.0.1:{server.port}", reply_timeout_s=5.0 * UNIT,
     )  # fmt: skip
+    assert client.connect()
+    ticks = pacer().ticks
     reply = ask_audio(client, tone(10), prompt="hello")
     voice = reply.voice
     assert reply.error is None, reply.error
     assert voice is not None
+    assert pacer().ticks - ticks >= 9  # frames 1 to 9, each when due
+    assert (pongs, client.pings_answered) == ([b"still there?"], 1)
+    assert len(arrivals) == 10
     assert abs((arrivals[-1] - arrivals[0]) * 1000.0 - 180.0) < TOLERANCE_MS
     assert voice.voice_to_voice_ms is not None
     assert abs(voice.voice_to_voice_ms - 100.0) < TOLERANCE_MS

@@ -15,21 +15,23 @@ Realtime's base64 appends, raw PCM), so they are built and encoded once a proces
 §5.3: a fresh key a frame), masked by websockets' C ``apply_mask``. A protocol whose messages
 change every turn (Twilio's sequence numbers) has them built every turn, and permessage-deflate
 (a compressor's state a connection) frames them every turn as well.
+
+On ``wss://`` each frame is encrypted as it is sent (:meth:`~wslocust.tls.TlsSocket.encrypt`: the
+connection's TLS records, in order) and the records go out on the TCP connection's OS socket as a
+plain connection's frames do: the same pacer, no greenlet a turn.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
-import socket
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-import gevent
 from gevent.hub import Hub, get_hub
-from gevent.lock import Semaphore
 
 try:
     from websockets.speedups import apply_mask
@@ -40,7 +42,7 @@ from .audio.frames import Frames
 from .wire.protocols import Message
 from .wire.voice import VoiceTimes
 
-__all__ = ["Pacer", "SenderGreenlet", "VoiceFrames", "VoiceStream", "masked_frame", "pacer", "shared_frames"]
+__all__ = ["Pacer", "VoiceFrames", "VoiceStream", "masked_frame", "pacer", "shared_frames"]
 
 _randbits = random.getrandbits
 _SLOTS_A_SECOND = 1000.0  # the wheel's slots: 1 ms (libev's timers are no finer on epoll)
@@ -122,11 +124,14 @@ class VoiceStream:
         interval_s: the time between frames' due times.
         voice: where the lateness and the end of speech are written.
         speech_frames: how many frames carry speech (the rest: trailing silence).
+        encrypt: on ``wss://``, what makes a frame's bytes the TLS records sent (None: sent as they
+            are); what waits in :attr:`pending` is then records.
     """
 
     __slots__ = (
-        "bodies", "count", "error", "fast_until", "finished_at", "first", "heads", "index", "interval_s",
-        "last", "late", "on_sent", "pending", "send", "speech_last", "start", "stopped", "voice", "wake",
+        "bodies", "count", "encrypt", "error", "fast_until", "finished_at", "first", "heads", "index",
+        "interval_s", "last", "late", "on_sent", "pending", "send", "speech_last", "start", "stopped",
+        "voice", "wake",
     )  # fmt: skip
 
     def __init__(
@@ -139,10 +144,12 @@ class VoiceStream:
         interval_s: float,
         voice: VoiceTimes,
         speech_frames: int,
+        encrypt: Callable[[bytes], bytes] | None = None,
     ) -> None:
         if not len(frames):  # no frame: the start and end messages go out together
             frames = VoiceFrames(None, (b"",))
         self.send: Callable[[bytes], int] = raw.send
+        self.encrypt = encrypt
         self.heads = frames.heads
         self.bodies = frames.bodies
         self.count = len(frames)
@@ -205,9 +212,12 @@ class VoiceStream:
                 return None
             due = start + index * interval_s
             if due > now:
-                self.fast_until = count - 1 if self.heads is not None and not self.pending else 0
+                fast = self.heads is not None and not self.pending and self.encrypt is None
+                self.fast_until = count - 1 if fast else 0
                 return due
             data = self.frame(index)
+            if self.encrypt is not None:
+                data = self.encrypt(data)
             now = time.perf_counter()
             self.late((now - due) * 1000.0)
             self.index = index + 1
@@ -230,6 +240,8 @@ class VoiceStream:
 
     def send_now(self, data: bytes) -> None:
         """Send ``data`` (a pong, a protocol's answer) between frames, never inside one."""
+        if self.encrypt is not None:
+            data = self.encrypt(data)
         if self.pending:
             self.pending += data
         else:
@@ -267,6 +279,11 @@ class Pacer:
     up, frame after frame, when the process was too busy to be on time: the lateness says so), then
     the timer is armed again. A tick sends for 5 ms at most, so that a process far behind still
     reads its answers and starts its users' turns between ticks.
+
+    The turns' greenlets are woken through the pacer too (:meth:`wake`), one after the other with
+    the due frames sent in between: answers that arrive together (a hundred turns ending at once
+    after a stall) would otherwise run their users one after the other, each ending its turn and
+    starting the next (tens of µs each), for milliseconds ahead of every frame falling due meanwhile.
     """
 
     def __init__(self, hub: Hub) -> None:
@@ -275,8 +292,32 @@ class Pacer:
         self._heap: list[int] = []  # the numbers of the slots holding streams
         self._timer: Any = None
         self._armed_for = float("inf")
+        self._wakes: deque[Callable[[None], Any]] = deque()
+        self._waking = False
         self.ticks = 0
         """How many times the timer fired (the benchmark's figure of its overhead)."""
+
+    def wake(self, switch: Callable[[None], Any]) -> None:
+        """Wake a turn's greenlet (its waiter's ``switch``, called with None) from the hub, soon,
+        and not ahead of the frames due by then: the wakes run one after the other in a callback of
+        the hub, each after the frames due when it comes up are sent."""
+        self._wakes.append(switch)
+        if not self._waking:
+            self._waking = True
+            self._loop.run_callback(self._run_wakes)
+
+    def _run_wakes(self) -> None:
+        wakes, perf_counter = self._wakes, time.perf_counter
+        try:
+            while wakes:
+                if perf_counter() >= self._armed_for:  # frames are due: they first
+                    self._tick()
+                wakes.popleft()(None)  # the greenlet runs until it waits again
+        finally:
+            self._waking = False
+            if wakes:  # a wake raised: the others still run
+                self._waking = True
+                self._loop.run_callback(self._run_wakes)
 
     def add(self, stream: VoiceStream) -> None:
         """Start sending ``stream`` (its first frame at once when it is due)."""
@@ -386,34 +427,3 @@ def pacer(hub: Hub | None = None) -> Pacer:
     if found is None:
         found = _pacers[hub] = Pacer(hub)
     return found
-
-
-class SenderGreenlet:
-    """The sending of a ``wss://`` utterance: its bytes go through the TLS object, so a greenlet of its
-    own sleeps until each frame is due and sends it (no pacer).
-
-    Args:
-        sock: the TLS socket.
-        stream: the utterance, built with this greenlet's :meth:`send` as its socket's.
-    """
-
-    def __init__(self, sock: socket.socket, stream: VoiceStream) -> None:
-        self.lock = Semaphore()
-        self.stream = stream
-        self.sock = sock
-        stream.send = self.send
-        self.greenlet = gevent.spawn(self._run)
-
-    def send(self, data: bytes) -> int:
-        """Send ``data`` whole (one sender at a time: a pong waits for a frame to go)."""
-        with self.lock:
-            self.sock.sendall(data)
-        return len(data)
-
-    def _run(self) -> None:
-        stream = self.stream
-        while True:
-            when = stream.run(time.perf_counter())
-            if when is None:
-                return
-            gevent.sleep(max(when - time.perf_counter(), 0.0))

@@ -18,9 +18,9 @@ The sending is one pacer a process (:mod:`wslocust.pacer`), not a greenlet a use
 sends each due frame with a non-blocking ``send`` on the OS socket and wakes a user's greenlet only
 when its utterance is sent. Per-user sleeps would cost two greenlet switches and a timer a frame (50
 a second a user at 20 ms frames). The answer's blocks are read in the hub too, by the connection's
-I/O watcher, which wakes the user's greenlet only when the reply is over or asks for something (a
-pong, a close). ``wss://`` connections, whose bytes must go through the TLS object, have a sender
-greenlet a turn and read in the user's greenlet.
+I/O watcher, which wakes the user's greenlet (through the pacer, after the frames due) only when
+the reply is over or asks for something (a pong, a close). ``wss://`` turns go the same way: each
+frame encrypted as the pacer sends it, each block of the answer decrypted as the hub reads it.
 
 Times in ``reply.voice`` (:class:`~wslocust.wire.voice.VoiceTimes`) and the reply's chunk times are
 in ms since the utterance's start (its first frame's due time); the response time is the utterance's
@@ -35,6 +35,7 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from gevent._waiter import Waiter
@@ -49,10 +50,11 @@ from .errors import (
     ReplyTimeout,
     WsLocustError,
 )
-from .pacer import Pacer, SenderGreenlet, VoiceFrames, VoiceStream, masked_frame, pacer, shared_frames
+from .pacer import Pacer, VoiceFrames, VoiceStream, masked_frame, pacer, shared_frames
 from .report import report_reply
 from .sockets import STAMP_SPACE, arrival_ms, receive_buffer, stamp_receptions
 from .sockets import raw_socket as _raw_socket
+from .tls import TlsSocket
 from .wire.connection import Action, Close, Pong, Send
 from .wire.managed import ManagedConnection
 from .wire.reply import Reply
@@ -137,12 +139,18 @@ def _turn(
         reply.error, reply.started_at = unsent, time.time()
         client.hand_back(None)
         return
+    opened: object = sock  # typed a socket: a wss:// connection's is a TlsSocket in its place
+    tls = opened if isinstance(opened, TlsSocket) else None
+    raw = _raw_socket(tls.tcp if tls is not None else sock)
+    if raw is None:  # not gevent's non-blocking socket: the pacer cannot send on it
+        reply.error, reply.started_at = ConnectError("the connection's socket is not gevent's"), time.time()
+        client.hand_back(None)
+        return
     frame = connection.frame if client.compression.agreed is not None else masked_frame
     connection.expect(reply)
     connection.traffic.prompts += 1  # traffic: a turn is a prompt (for the replies in flight)
     hub = get_hub()
     loop = hub.loop
-    raw = _raw_socket(sock)
     perf_counter = time.perf_counter
     interval_s = frames.frame_ms / 1000.0 / speed
     reply.started_at = time.time()
@@ -152,7 +160,7 @@ def _turn(
         reply.started_at -= start - scheduled_at
         start = scheduled_at
     stream = VoiceStream(
-        raw if raw is not None else sock,
+        raw,
         sending,
         b"".join(map(frame, before)),
         b"".join(map(frame, after)),
@@ -160,22 +168,17 @@ def _turn(
         interval_s,
         voice,
         frames.speech_frames,
+        tls.encrypt if tls is not None else None,
     )
     stream.on_sent = protocol.audio_sent
     waiter = Waiter(hub)
-    stream.wake = lambda: loop.run_callback(waiter.switch, None)
-    sender: SenderGreenlet | None = None
-    if raw is None:
-        sender = SenderGreenlet(sock, stream)
-    else:
-        pacer(hub).add(stream)
+    the_pacer = pacer(hub)
+    stream.wake = partial(the_pacer.wake, waiter.switch)
+    the_pacer.add(stream)
     error: WsLocustError | None = None
     lost: int | None = None
     try:
-        if raw is not None:
-            closed = _read_in_hub(client, sock, raw, reply, stream, waiter, start)
-        else:
-            closed = _read_tls(client, sock, reply, stream, waiter, start)
+        closed = _read_in_hub(client, sock, raw, tls, reply, stream, waiter, start)
         if closed is not None:  # the server closed (the reply failed) or broke the protocol
             client.close(closed)
             lost = connection.received_close
@@ -201,8 +204,6 @@ def _turn(
         error = ConnectionClosed(None, f"({failure.__class__.__name__}: {failure})")
     finally:
         stream.stop()
-        if sender is not None:
-            sender.greenlet.kill(block=False)
         voice.frames_sent = max(voice.frames_sent, stream.index)
         # traffic: counted a turn, never a frame: the frames handed to the socket (the first
         # carries the protocol's opening messages, the last its closing ones)
@@ -275,66 +276,113 @@ def _perform(client: ChatClient, stream: VoiceStream, sock: Any, actions: list[A
     return None
 
 
+class _HubReader:
+    """The reading of a plain connection's answer in the hub: each block read by the I/O watcher's
+    callback (:meth:`readable`), which wakes the turn's greenlet only when it has work to do.
+
+    One object a turn, its state in slots: a closure would hold each of these in a cell of its
+    own, and a turn's objects live as long as its utterance (seconds), so each one outlives the
+    young collections and is walked by every collection of the middle generation until the turn
+    ends (at a thousand speaking users, a dozen cells a turn are 12,000 objects more a walk).
+    """
+
+    __slots__ = (
+        "asked", "buffer", "buffers", "connection", "failed", "pacer", "quiet", "raw", "reply", "stamped",
+        "start", "stream", "tls", "waiter", "watcher",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        connection: Any,
+        raw: Any,
+        tls: TlsSocket | None,
+        reply: Reply,
+        stream: VoiceStream,
+        start: float,
+        watcher: Any,
+        waiter: Waiter,
+    ) -> None:
+        self.connection = connection
+        self.tls = tls
+        self.stream = stream
+        self.quiet = connection if isinstance(connection, ManagedConnection) else None
+        self.raw = raw
+        self.stamped = stamp_receptions(raw)
+        self.buffer = buffer = receive_buffer(get_hub())
+        self.buffers = [buffer] if self.stamped else None
+        self.reply = reply
+        self.start = start
+        self.watcher = watcher
+        self.waiter = waiter
+        self.pacer = pacer()
+        self.asked: list[Action] | None = None
+        """What the connection asked for (a pong, a close, a dropped push), for the greenlet to do."""
+        self.failed: BaseException | None = None
+        """Why the reading failed, for the greenlet to raise."""
+
+    def readable(self) -> None:
+        """In the hub: read what came, fold it in; wake the greenlet only when it has work to do."""
+        raw, buffer = self.raw, self.buffer
+        try:
+            if self.stamped:
+                size, stamps, _flags, _address = raw.recvmsg_into(self.buffers, STAMP_SPACE)
+            else:
+                size, stamps = raw.recv_into(buffer), []
+            if not size:
+                raise ConnectionClosed(None, "(the server dropped the connection)")
+            now_ms = arrival_ms(stamps, self.reply.started_at, (time.perf_counter() - self.start) * 1000.0)
+            tls = self.tls
+            if tls is None:
+                data = buffer[:size].tobytes()
+            else:  # what TLS itself answers goes with the next frame's records (at once when none is to come)
+                data = tls.decrypt(buffer, size, raw if self.stream.done else None)
+                if not data:
+                    return  # the rest of a record to come
+            actions = self.connection.receive(data, now_ms)
+        except BlockingIOError:
+            return  # woken with nothing to read after all
+        except BaseException as error:  # the hub must not raise: the greenlet does
+            self.failed = error
+            self.watcher.stop()
+            self.pacer.wake(self.waiter.switch)
+            return
+        if actions:
+            if self.asked is None:
+                self.asked = []
+            self.asked.extend(actions)
+        if actions or self.connection.reply is None or self.quiet is not None:
+            self.watcher.stop()
+            self.pacer.wake(self.waiter.switch)  # after the frames due
+
+
 def _read_in_hub(
     client: ChatClient,
     sock: socket.socket,
     raw: Any,
+    tls: TlsSocket | None,
     reply: Reply,
     stream: VoiceStream,
     waiter: Waiter,
     start: float,
 ) -> int | None:
-    """Read the answer of a plain (``ws://``) connection until the reply is over: each block read by
-    the I/O watcher's callback in the hub, the greenlet woken when the reply is over, when the
+    """Read the answer until the reply is over: each block read (and on ``wss://`` decrypted) by the
+    I/O watcher's callback in the hub, the greenlet woken when the reply is over, when the
     connection asks for something, when the utterance is sent or failed, or at the deadline (or at
     the end of a quiet period). Returns the close code when the connection asked to close.
     """
     connection = client.connection
-    hub = get_hub()
-    loop = hub.loop
-    stamped = stamp_receptions(raw)
-    buffer = receive_buffer(hub)
-    buffers = [buffer]
-    receive = connection.receive
+    loop = get_hub().loop
     perf_counter = time.perf_counter
     quiet = connection if isinstance(connection, ManagedConnection) else None
-    asked: list[Action] = []
-    failed: list[BaseException] = []
     watcher = loop.io(raw.fileno(), 1)
-    stop, switch = watcher.stop, waiter.switch
+    reader = _HubReader(connection, raw, tls, reply, stream, start, watcher, waiter)
     interval_s = stream.interval_s
-
-    def readable() -> None:
-        # In the hub: read what came, fold it in; wake the greenlet only when it has work to do.
-        try:
-            if stamped:
-                size, stamps, _flags, _address = raw.recvmsg_into(buffers, STAMP_SPACE)
-            else:
-                size, stamps = raw.recv_into(buffer), []
-            if not size:
-                raise ConnectionClosed(None, "(the server dropped the connection)")
-            now_ms = arrival_ms(stamps, reply.started_at, (perf_counter() - start) * 1000.0)
-            actions = receive(buffer[:size].tobytes(), now_ms)
-        except BlockingIOError:
-            return  # woken with nothing to read after all
-        except BaseException as error:  # the hub must not raise: the greenlet does
-            failed.append(error)
-            stop()
-            switch(None)
-            return
-        if actions:
-            asked.extend(actions)
-        if actions or connection.reply is None or quiet is not None:
-            stop()
-            switch(None)
-
     try:
         while True:
-            if failed:
-                raise failed[0]
-            if asked:  # a pong, a close, a dropped push (sends may wait: the greenlet does them)
-                actions = asked[:]
-                asked.clear()
+            if reader.failed is not None:
+                raise reader.failed
+            if reader.asked:  # a pong, a close, a dropped push (sends may wait: the greenlet does them)
+                actions, reader.asked = reader.asked, None
                 closed = _perform(client, stream, sock, actions)
                 if closed is not None:
                     return closed
@@ -346,61 +394,13 @@ def _read_in_hub(
             if wake_at is None:
                 break
             timer = loop.timer(wake_at - perf_counter())
-            timer.start(switch, None)
-            watcher.start(readable)
+            timer.start(waiter.switch, None)
+            watcher.start(reader.readable)
             try:
                 waiter.get()
             finally:
-                stop()
+                watcher.stop()
                 timer.close()
-    finally:
-        watcher.close()
-    return None
-
-
-def _read_tls(
-    client: ChatClient, sock: socket.socket, reply: Reply, stream: VoiceStream, waiter: Waiter, start: float
-) -> int | None:
-    """Read the answer of a ``wss://`` connection in the user's greenlet (a whole TLS record a read,
-    the socket's timeout bounding the wait). Returns the close code when the connection asked to close.
-    """
-    connection = client.connection
-    hub = get_hub()
-    loop = hub.loop
-    buffer = receive_buffer(hub)
-    perf_counter = time.perf_counter
-    quiet = connection if isinstance(connection, ManagedConnection) else None
-    watcher = loop.io(sock.fileno(), 1)
-    try:
-        while connection.reply is not None:
-            if stream.error is not None:
-                raise stream.error
-            wake_at = _wake_at(client, stream, start, stream.interval_s, quiet)
-            if wake_at is None:
-                break
-            if not sock.pending():  # type: ignore[attr-defined]
-                timer = loop.timer(wake_at - perf_counter())
-                timer.start(waiter.switch, None)
-                watcher.start(waiter.switch, None)
-                try:
-                    waiter.get()
-                finally:
-                    watcher.stop()
-                    timer.close()
-            while connection.reply is not None:  # read what there is, without blocking
-                try:
-                    size = sock.recv_into(buffer)
-                except BlockingIOError:
-                    break
-                if not size:
-                    raise ConnectionClosed(None, "(the server dropped the connection)")
-                actions = connection.receive(buffer[:size].tobytes(), (perf_counter() - start) * 1000.0)
-                if actions:
-                    closed = _perform(client, stream, sock, list(actions))
-                    if closed is not None:
-                        return closed
-                if not sock.pending():  # type: ignore[attr-defined]
-                    break
     finally:
         watcher.close()
     return None

@@ -9,6 +9,8 @@ time is in ms since the utterance's start (the first frame's due time), like a r
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 
 from .protocols.base import AudioOut, Event, SpeechEnded, Transcript
@@ -23,7 +25,9 @@ class VoiceTimes:
     Attributes:
         speech_ms: the length of the speech sent, when played (trailing silence not counted).
         frames_sent: how many audio frames went out.
-        lateness_ms: how late each frame went out after its scheduled time, in order.
+        lateness_ms: how late each frame went out after its scheduled time, in order: an
+            ``array("d")`` of plain doubles, not a list of float objects, which the garbage
+            collector would walk (a hundred a 2 s utterance, every turn in flight).
         speech_end_ms: when the last frame of speech (before any trailing silence) went out.
         server_speech_end_ms: when the server said it detected the end of speech (its first
             ``SpeechEnded``), or None.
@@ -35,7 +39,7 @@ class VoiceTimes:
 
     speech_ms: float = 0.0
     frames_sent: int = 0
-    lateness_ms: list[float] = field(default_factory=list)
+    lateness_ms: MutableSequence[float] = field(default_factory=lambda: array("d"))
     speech_end_ms: float | None = None
     server_speech_end_ms: float | None = None
     audio_times_ms: list[float] = field(default_factory=list)
