@@ -14,7 +14,9 @@
 - ``quitting``: stops a test still running (Ctrl+C, SIGTERM) so it is judged and written, writes
   Locust's ``--html`` report where Locust would not (SIGTERM), and sets the exit code;
 - ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot;
-  Locust then closes its ``--csv`` files, written once more first (:mod:`.shutdown`).
+  Locust then closes its ``--csv`` files, written once more first (:mod:`.shutdown`);
+- ``init`` again, after the rest of the plugin's start-up: the event loop's clock brought up to date, so
+  that ``--run-time`` runs its length however long start-up took (:mod:`.loop_clock`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from .gc_freeze import freeze_gc_while_running
 from .gc_generations import rare_full_collections_while_running
 from .host_limits import prepare_this_host
 from .live_metrics import serve_live_metrics
+from .loop_clock import catch_up_with_the_clock
 from .options import CONFIGURATION_ERROR_EXIT_CODE, INTERRUPTED_EXIT_CODE, add_arguments
 from .profiles import apply_profiles, by_profile_section, follow_profiles_on_workers
 from .recording import Recording
@@ -172,6 +175,9 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     if web_ui is not None:
         add_form(web_ui, environment, check_run)
         add_chatbot_tab(web_ui, recording, _metric_names(environment, users))
+
+
+locust.events.init.add_listener(catch_up_with_the_clock)  # after _on_init, the plugin's start-up work
 
 
 def _tokens_section(recording: Recording) -> dict[str, Any]:
