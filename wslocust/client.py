@@ -57,7 +57,7 @@ from .sockets import receive_buffer
 from .sockets import stamp_receptions as _stamp_receptions
 from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses
 from .tls import TlsSocket
-from .tls_context import TlsFiles, tls_context
+from .tls_context import TlsFiles, shared_tls_context
 from .wire.connection import Action, Close, Connection, Pong, Send
 from .wire.deflate import Compression
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, encode_close
@@ -189,7 +189,7 @@ class ChatClient:
         self._tls_problem: ConfigurationError | None = None  # a worker without a file: said at connect
         if parts.scheme == "wss":
             try:
-                self._tls = tls_context(verify_tls, tls_files)
+                self._tls = shared_tls_context(verify_tls, tls_files)
             except ConfigurationError as problem:
                 self._tls_problem = problem
         self._sock: socket.socket | None = None
