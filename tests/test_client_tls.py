@@ -15,6 +15,7 @@ import gevent
 
 from wslocust.client import ChatClient
 from wslocust.errors import ConnectError, ConnectionClosed, ReplyTimeout
+from wslocust.tls_context import tls_context
 from wslocust.wire.frames import OP_PING, OP_PONG, OP_TEXT, FrameReader, encode_close, encode_frame
 from wslocust.wire.protocols import JsonProtocol, PlainProtocol, Protocol
 
@@ -39,8 +40,10 @@ def wss_client(
 
 
 def trusting(client: ChatClient, certificate: tuple[Path, Path]) -> ChatClient:
-    """The client, trusting the test's certificate as a CA (verification stays on)."""
+    """The client, trusting the test's certificate as a CA (verification stays on), in a context of
+    its own: the process's shared one (:func:`~wslocust.tls_context.shared_tls_context`) stays as it is."""
     assert client._tls is not None
+    client._tls = tls_context(True)
     client._tls.load_verify_locations(certificate[0])
     return client
 

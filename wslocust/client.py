@@ -57,7 +57,7 @@ from .sockets import receive_buffer
 from .sockets import stamp_receptions as _stamp_receptions
 from .source_addresses import NO_SOURCE_ADDRESS, SourceAddresses
 from .tls import TlsSocket
-from .tls_context import TlsFiles, tls_context
+from .tls_context import TlsFiles, shared_tls_context
 from .wire.connection import Action, Close, Connection, Pong, Send
 from .wire.deflate import Compression
 from .wire.frames import DEFAULT_MAX_MESSAGE_BYTES, encode_close
@@ -189,7 +189,7 @@ class ChatClient:
         self._tls_problem: ConfigurationError | None = None  # a worker without a file: said at connect
         if parts.scheme == "wss":
             try:
-                self._tls = tls_context(verify_tls, tls_files)
+                self._tls = shared_tls_context(verify_tls, tls_files)
             except ConfigurationError as problem:
                 self._tls_problem = problem
         self._sock: socket.socket | None = None
@@ -443,8 +443,8 @@ class ChatClient:
         reader = self._idle_greenlet
         if reader is not None and not reader.dead:
             reader.join()
-        tls: object = self._sock
-        if isinstance(tls, TlsSocket) and tls.pending():  # read with the upgrade, or a record ahead
+        tls = self._tls_socket
+        if tls is not None and tls.pending():  # read with the upgrade, or a record ahead
             if self._raw is None:
                 self._read_idle()
             else:
@@ -574,10 +574,7 @@ class ChatClient:
             error = ConnectionClosed(None, f"({failure.__class__.__name__}: {failure})")
         finally:
             if timer is not None:
-                if self._reply_timer.is_this(timer):
-                    timer.stop()
-                else:
-                    timer.close()
+                self._reply_timer.release(timer)
                 watcher.stop()  # the lean path's: set whenever a timer is
         if error is not None:  # the I/O gave up first
             connection.fail(reply, error, (perf_counter() - start) * 1000.0)

@@ -67,9 +67,13 @@ class ReplyTimer:
         timer.again(waiter.switch, False)
         return timer
 
-    def is_this(self, timer: Any) -> bool:
-        """True when ``timer`` is this connection's timer (not a one-off one to be closed)."""
-        return timer is self._timer
+    def release(self, timer: Any) -> None:
+        """The reply is over: stop ``timer`` when it is this connection's (kept for the next reply),
+        close it when it is a one-off one (:func:`send_prompt`'s)."""
+        if timer is self._timer:
+            timer.stop()
+        else:
+            timer.close()
 
     def close(self) -> None:
         """Free the timer (the connection is gone)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import _socket
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Any, cast
 
 from .sockets import RECEIVE_BYTES
@@ -51,7 +52,8 @@ class TlsSocket:
         # The C object beneath ssl.SSLObject, whose read/write/pending are one-line wrappers of its
         # methods of the same names: called directly, a round trip saves a Python frame a call.
         native = getattr(self.ssl_object, "_sslobj", self.ssl_object)
-        self._read = native.read
+        # read(n, buffer) returns the count (typeshed says bytes): typed here, as no cast() (a call).
+        self._read: Callable[..., Any] = native.read
         self._write = native.write
         self._plaintext_pending = native.pending
         self._take_in = self._incoming.write
@@ -103,7 +105,7 @@ class TlsSocket:
         """Up to ``size`` bytes of plaintext; b"" once the server closed the connection."""
         while True:
             try:
-                return self._read(size)
+                return cast(bytes, self._read(size))
             except ssl.SSLWantReadError:
                 self._flush()
                 if not self._fill_or_eof():
@@ -173,7 +175,7 @@ class TlsSocket:
         """
         self._take_in(buffer[:size])
         try:
-            count = cast(int, self._read(len(buffer), buffer))  # typeshed: bytes; with a buffer, the count
+            count: int = self._read(len(buffer), buffer)  # with a buffer, the count (no cast: a call)
         except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
             self._answer(answer_to)
             return b""
@@ -187,7 +189,7 @@ class TlsSocket:
         read, room = self._read, len(buffer)  # more than a record holds: a read takes a whole record
         while self._incoming.pending:
             try:
-                count = cast(int, read(room, buffer))
+                count = read(room, buffer)
             except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
                 break  # the rest of a record to come, or the server's close_notify
             pieces.append(buffer[:count].tobytes())

@@ -5,13 +5,18 @@ trusted beside the system's, and the client certificate (mutual TLS).
 :class:`~wslocust.errors.ConfigurationError` naming the file and the option (or class attribute) it
 came from: a missing or unreadable file, one that is not PEM, a key that does not match its
 certificate, an encrypted key without its password or with a wrong one. The start-up check builds a
-context once to find these before a user starts; each client builds its own for its connections.
+context once to find these before a user starts.
+
+:func:`shared_tls_context` is what clients use: one context a process for every client with the same
+settings, so the system's trust store (hundreds of certificates) and the files are loaded once, not
+once a user. A file changed on disk (its size or modification time) gets a new context.
 
 A key's password is a secret: no message holds it, and ``${VAR}`` in it reads an environment variable.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 from .errors import ConfigurationError
 from .wire.handshake import expand_env
 
-__all__ = ["TlsFiles", "tls_context", "tls_failure"]
+__all__ = ["TlsFiles", "shared_tls_context", "tls_context", "tls_failure"]
 
 _CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 _PRIVATE_KEY = b"PRIVATE KEY-----"
@@ -98,6 +103,42 @@ def tls_context(verify: bool = True, files: TlsFiles | None = None) -> ssl.SSLCo
     if files.client_cert is not None:
         _load_certificate(context, files, files.client_cert)
     return context
+
+
+_SHARED: dict[tuple[object, ...], ssl.SSLContext] = {}
+"""The contexts built by :func:`shared_tls_context`, by settings and the files' states."""
+
+
+def shared_tls_context(verify: bool = True, files: TlsFiles | None = None) -> ssl.SSLContext:
+    """The process's one context for these settings: :func:`tls_context`'s, built on first use.
+
+    Contexts are safe to share: a connection's state is its own ``SSLObject``, and OpenSSL locks
+    what its contexts share. A context built from files whose size or modification time changed
+    since is built anew (a certificate renewed between two tests of the web UI).
+
+    Raises:
+        ConfigurationError: as :func:`tls_context` (a failure is not kept: the next call tries again).
+    """
+    key = (verify, files, *(_state(path) for path in _paths(files)))
+    context = _SHARED.get(key)
+    if context is None:
+        context = _SHARED[key] = tls_context(verify, files)
+    return context
+
+
+def _paths(files: TlsFiles | None) -> tuple[str, ...]:
+    if files is None:
+        return ()
+    return tuple(path for path in (files.ca_file, files.client_cert, files.client_key) if path is not None)
+
+
+def _state(path: str) -> tuple[int, int] | None:
+    """A file's size and modification time (None when it cannot be read: tls_context says why)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_size, found.st_mtime_ns
 
 
 def _read(path: str, name: str) -> bytes:

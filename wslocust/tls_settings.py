@@ -3,7 +3,8 @@
 (``--client-cert``, ``--client-key``, ``--client-key-password``).
 
 The files are read when a context is built (:func:`~wslocust.tls_context.tls_context`): at start-up
-by :func:`check_tls`, then by each client.
+by :func:`check_tls`, then once a process for the clients with the same settings
+(:func:`~wslocust.tls_context.shared_tls_context`).
 """
 
 from __future__ import annotations
