@@ -100,6 +100,12 @@ def run_losing_a_worker(
     assert wait_until(lambda: connections_open(metrics_port) == 4, 30 * UNIT, interval_s=0.1), (
         "a report from each worker with its 2 connections open: not within 30 s"
     )
+    # Then some replies more (both workers' users at ~50 a second each) before one worker ends: the
+    # ended worker has replies of its own since its last report (killed, it loses them).
+    reported = bot_counts(url)["started"]
+    assert wait_until(lambda: bot_counts(url)["started"] >= reported + 40, 30 * UNIT, interval_s=0.02), (
+        "40 replies more after both reports: not within 30 s"
+    )
     doomed.send_signal(ending)
     output, _ = master.communicate(timeout=60 * UNIT)
     took_s = time.monotonic() - started
