@@ -8,6 +8,8 @@ from locust.env import Environment
 
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,10 @@ from wslocust.client import ChatClient
 from wslocust.errors import ConnectError, ConnectionClosed, ReplyTimeout
 from wslocust.tls_context import tls_context
 from wslocust.wire.frames import OP_PING, OP_PONG, OP_TEXT, FrameReader, encode_close, encode_frame
-from wslocust.wire.protocols import JsonProtocol, PlainProtocol, Protocol
+from wslocust.wire.protocols import JsonProtocol, PlainProtocol, Protocol, SocketIOProtocol
+from wslocust.wire.sessions import session_protocol
 
-from .conftest import UNIT, RawServer
+from .conftest import UNIT, RawServer, wait_until
 from .test_client_lean_path import BLOCK_S, answer_then_block_the_process
 
 
@@ -188,7 +191,7 @@ def test_a_message_pushed_with_the_upgrade_is_dropped_not_counted_in_the_first_r
     environment, _ = recorded_env
     client = wss_client(environment, tls_server(push_then_echo), verify_tls=False)
     assert client.connect()
-    gevent.sleep(0.05 * UNIT)  # the push arrives (read with the upgrade, or by the idle watch)
+    assert wait_until(lambda: client.pushed_messages == 1, 2 * UNIT)  # read with the upgrade, no prompt
     reply = client.ask("first")
     assert reply.text == "echo: first"
     assert client.pushed_messages == 1
@@ -220,3 +223,147 @@ def test_a_wss_reply_that_never_ends_times_out_on_time_after_its_chunks_and_ping
     assert client.pings_answered == 1
     assert 200 * UNIT <= reply.total_time_ms <= 350 * UNIT
     assert not client.connected  # a late end would be read as the next reply's
+
+
+def greet_then_echo(pongs: list[bytes]):  # type: ignore[no-untyped-def]
+    """A server that pings and pushes a message right after the upgrade (the bytes come with the
+    upgrade's answer), then echoes prompts; the pongs it receives go to ``pongs``."""
+
+    def handler(sock: socket.socket, _headers: dict[str, str]) -> None:
+        sock.sendall(
+            encode_frame(OP_PING, b"there?", mask=False) + encode_frame(OP_TEXT, b"welcome", mask=False)
+        )
+        reader = FrameReader(accept_masked=True)
+        while data := sock.recv(4096):
+            for opcode, payload in reader.feed(data):
+                if opcode == OP_PONG:
+                    pongs.append(payload)
+                elif opcode == OP_TEXT:
+                    sock.sendall(encode_frame(OP_TEXT, b"echo: " + payload, mask=False))
+
+    return handler
+
+
+def test_a_ping_and_a_message_sent_with_the_upgrade_are_read_while_the_user_is_idle(
+    recorded_env, tls_server
+) -> None:
+    """Bytes read ahead with the upgrade's answer (held in TLS's memory, not in the socket) are
+    read at once, not at the next prompt: a server's ping timeout shorter than the think time."""
+    environment, _ = recorded_env
+    pongs: list[bytes] = []
+    server = tls_server(greet_then_echo(pongs))
+    client = wss_client(environment, server, verify_tls=False)
+    assert client.connect()
+    assert wait_until(lambda: client.pings_answered == 1 and client.pushed_messages == 1, 2 * UNIT)
+    assert wait_until(lambda: pongs == [b"there?"], 2 * UNIT)
+    reply = client.ask("first")
+    assert reply.text == "echo: first"
+    assert client.pushed_messages == 1
+
+
+def echo_then_ping_later(pongs: list[bytes]):  # type: ignore[no-untyped-def]
+    """A server that echoes each prompt and pings 0.2 s (UNIT) after the reply, while the user thinks;
+    the pongs it receives go to ``pongs``."""
+
+    def handler(sock: socket.socket, _headers: dict[str, str]) -> None:
+        reader = FrameReader(accept_masked=True)
+        while data := sock.recv(4096):
+            for opcode, payload in reader.feed(data):
+                if opcode == OP_PONG:
+                    pongs.append(payload)
+                elif opcode == OP_TEXT:
+                    sock.sendall(encode_frame(OP_TEXT, b"echo: " + payload, mask=False))
+                    gevent.sleep(0.2 * UNIT)
+                    sock.sendall(encode_frame(OP_PING, b"still there?", mask=False))
+
+    return handler
+
+
+def test_a_ping_between_replies_is_answered_during_a_long_think_time(recorded_env, tls_server) -> None:
+    environment, _ = recorded_env
+    pongs: list[bytes] = []
+    server = tls_server(echo_then_ping_later(pongs))
+    client = wss_client(environment, server, verify_tls=False)
+    assert client.ask("first").text == "echo: first"
+    assert wait_until(lambda: pongs == [b"still there?"], 3 * UNIT)  # no prompt meanwhile
+    assert client.pings_answered == 1
+    assert client.ask("second").text == "echo: second"
+
+
+@contextmanager
+def corked(sock: socket.socket) -> Iterator[None]:
+    """The records sent meanwhile leave in one TCP segment (Linux's TCP_CORK), so the client's
+    first read takes them all."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    try:
+        yield
+    finally:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
+
+def welcome_then_ping(pongs: list[bytes]):  # type: ignore[no-untyped-def]
+    """A server that sends a welcome and then a ping (two TLS records, which arrive together) right
+    after the upgrade; the pongs it receives go to ``pongs``."""
+
+    def handler(sock: socket.socket, _headers: dict[str, str]) -> None:
+        with corked(sock):
+            sock.sendall(encode_frame(OP_TEXT, b'{"type": "welcome"}', mask=False))
+            sock.sendall(encode_frame(OP_PING, b"there?", mask=False))
+        reader = FrameReader(accept_masked=True)
+        while data := sock.recv(4096):
+            pongs.extend(payload for opcode, payload in reader.feed(data) if opcode == OP_PONG)
+
+    return handler
+
+
+def test_a_ping_read_with_an_awaited_welcome_is_answered_while_the_user_is_idle(
+    recorded_env, tls_server
+) -> None:
+    """The opening's blocking read takes the welcome's record; the ping's waits in TLS's memory."""
+    environment, _ = recorded_env
+    pongs: list[bytes] = []
+    server = tls_server(welcome_then_ping(pongs))
+    protocol = session_protocol(JsonProtocol(), await_on_connect="type=welcome")
+    client = wss_client(environment, server, protocol, verify_tls=False)
+    assert client.connect()
+    assert wait_until(lambda: pongs == [b"there?"], 2 * UNIT)
+    assert client.pings_answered == 1
+
+
+def engineio_connected_then_ping(answers: list[bytes]):  # type: ignore[no-untyped-def]
+    """An Engine.IO server that answers the namespace's connect and then pings (two TLS records,
+    which arrive together); what the client sends after its connect goes to ``answers``."""
+
+    def handler(sock: socket.socket, _headers: dict[str, str]) -> None:
+        sock.sendall(encode_frame(OP_TEXT, ENGINEIO_OPEN, mask=False))
+        reader = FrameReader(accept_masked=True)
+        while data := sock.recv(4096):
+            for opcode, payload in reader.feed(data):
+                if opcode != OP_TEXT:
+                    continue
+                if payload.startswith(b"40"):
+                    with corked(sock):
+                        sock.sendall(encode_frame(OP_TEXT, b'40{"sid":"s1"}', mask=False))
+                        sock.sendall(encode_frame(OP_TEXT, b"2", mask=False))
+                else:
+                    answers.append(payload)
+
+    return handler
+
+
+ENGINEIO_OPEN = b'0{"sid":"e1","upgrades":[],"pingInterval":25000,"pingTimeout":20000}'
+
+
+def test_a_ping_read_with_the_opening_is_answered_on_the_path_of_a_quiet_period(
+    recorded_env, tls_server
+) -> None:
+    """A protocol whose replies a quiet period ends reads through TLS's blocking methods: what they
+    took ahead is read at once too."""
+    environment, _ = recorded_env
+    answers: list[bytes] = []
+    server = tls_server(engineio_connected_then_ping(answers))
+    protocol = SocketIOProtocol(quiet_ms=100)
+    client = wss_client(environment, server, protocol, verify_tls=False)
+    assert client.connect()
+    assert client._raw is None  # not the lean path
+    assert wait_until(lambda: answers == [b"3"], 2 * UNIT)  # Engine.IO's pong

@@ -333,7 +333,10 @@ class ChatClient:
         if sock is not None:
             sock.close()
 
-    def _watch_idle(self) -> None:
+    def _watch_idle(self, read_ahead: bool = True) -> None:
+        """Watch the connection between replies, first reading what TLS holds in memory unless told
+        it holds no whole record (``read_ahead`` False: a lean round trip decrypts every record of a
+        block; bytes a blocking read took ahead would otherwise wait for the next prompt)."""
         if self._sock is None:
             return
         if self._idle_watcher is None:
@@ -344,6 +347,11 @@ class ChatClient:
                 self._drop()
                 return
             self._idle_watcher = self._hub.loop.io(fileno, 1)
+        tls = self._tls_socket
+        if read_ahead and tls is not None and tls.pending():  # the socket will not wake us for these
+            self._read_ahead(tls)
+            if not self.connected:  # the server closed it, or it was lost
+                return
         self._idle_watcher.start(self._on_idle_readable)
         if self.keepalive is not None:
             self.keepalive.arm()
@@ -444,16 +452,21 @@ class ChatClient:
         if reader is not None and not reader.dead:
             reader.join()
         tls = self._tls_socket
-        if tls is not None and tls.pending():  # read with the upgrade, or a record ahead
-            if self._raw is None:
-                self._read_idle()
-            else:
-                data = tls.decrypt(self._buffer, 0, self._raw)
-                actions = self._connection.receive(data, 0.0) if data else None
-                if actions:
-                    self._perform(actions)
+        if tls is not None and tls.pending():  # a record ahead
+            self._read_ahead(tls)
             if self._idle_watcher is not None:
                 self._idle_watcher.stop()
+
+    def _read_ahead(self, tls: TlsSocket) -> None:
+        """Read what TLS holds in memory: records a blocking read took with the one it wanted (the
+        upgrade's answer and a ping sent right after it), which the socket will not wake us for."""
+        if self._raw is None:
+            self._read_idle()
+        else:
+            data = tls.decrypt(self._buffer, 0, self._raw)
+            actions = self._connection.receive(data, 0.0) if data else None
+            if actions:
+                self._perform(actions)
 
     def hand_over(self) -> socket.socket | None:
         """Stop the idle watch and return the open socket, to a loop that reads it itself (several
@@ -585,7 +598,7 @@ class ChatClient:
             # connection (a close or a protocol error has closed this one already).
             self._drop()
         elif self._sock is not None:
-            self._watch_idle()
+            self._watch_idle(read_ahead=raw is None)
 
     def _read_reply(
         self, sock: socket.socket, connection: Connection, payload: bytes, start: float, deadline: float
