@@ -8,7 +8,7 @@ from locust.env import Environment
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -233,15 +233,24 @@ def greet_then_echo(pongs: list[bytes]):  # type: ignore[no-untyped-def]
         sock.sendall(
             encode_frame(OP_PING, b"there?", mask=False) + encode_frame(OP_TEXT, b"welcome", mask=False)
         )
-        reader = FrameReader(accept_masked=True)
-        while data := sock.recv(4096):
-            for opcode, payload in reader.feed(data):
-                if opcode == OP_PONG:
-                    pongs.append(payload)
-                elif opcode == OP_TEXT:
-                    sock.sendall(encode_frame(OP_TEXT, b"echo: " + payload, mask=False))
+        echo_keeping_pongs(sock, pongs)
 
     return handler
+
+
+def echo_keeping_pongs(
+    sock: socket.socket, pongs: list[bytes], after_reply: Callable[[socket.socket], None] | None = None
+) -> None:
+    """Echo each prompt (then call ``after_reply`` with the socket), keeping each pong's payload."""
+    reader = FrameReader(accept_masked=True)
+    while data := sock.recv(4096):
+        for opcode, payload in reader.feed(data):
+            if opcode == OP_PONG:
+                pongs.append(payload)
+            elif opcode == OP_TEXT:
+                sock.sendall(encode_frame(OP_TEXT, b"echo: " + payload, mask=False))
+                if after_reply is not None:
+                    after_reply(sock)
 
 
 def test_a_ping_and_a_message_sent_with_the_upgrade_are_read_while_the_user_is_idle(
@@ -265,16 +274,12 @@ def echo_then_ping_later(pongs: list[bytes]):  # type: ignore[no-untyped-def]
     """A server that echoes each prompt and pings 0.2 s (UNIT) after the reply, while the user thinks;
     the pongs it receives go to ``pongs``."""
 
+    def ping_later(sock: socket.socket) -> None:
+        gevent.sleep(0.2 * UNIT)
+        sock.sendall(encode_frame(OP_PING, b"still there?", mask=False))
+
     def handler(sock: socket.socket, _headers: dict[str, str]) -> None:
-        reader = FrameReader(accept_masked=True)
-        while data := sock.recv(4096):
-            for opcode, payload in reader.feed(data):
-                if opcode == OP_PONG:
-                    pongs.append(payload)
-                elif opcode == OP_TEXT:
-                    sock.sendall(encode_frame(OP_TEXT, b"echo: " + payload, mask=False))
-                    gevent.sleep(0.2 * UNIT)
-                    sock.sendall(encode_frame(OP_PING, b"still there?", mask=False))
+        echo_keeping_pongs(sock, pongs, ping_later)
 
     return handler
 
