@@ -52,14 +52,22 @@ def trusting(client: ChatClient, certificate: tuple[Path, Path]) -> ChatClient:
 
 
 def echo(sock: socket.socket, _headers: dict[str, str]) -> None:
+    echo_keeping_pongs(sock, [])
+
+
+def echo_keeping_pongs(
+    sock: socket.socket, pongs: list[bytes], after_reply: Callable[[socket.socket], None] | None = None
+) -> None:
+    """Echo each prompt (then call ``after_reply`` with the socket), keeping each pong's payload."""
     reader = FrameReader(accept_masked=True)
-    while True:
-        data = sock.recv(4096)
-        if not data:
-            return
+    while data := sock.recv(4096):
         for opcode, payload in reader.feed(data):
-            if opcode == OP_TEXT:
+            if opcode == OP_PONG:
+                pongs.append(payload)
+            elif opcode == OP_TEXT:
                 sock.sendall(encode_frame(OP_TEXT, b"echo: " + payload, mask=False))
+                if after_reply is not None:
+                    after_reply(sock)
 
 
 def test_a_trusted_certificate_for_the_urls_host_is_accepted_with_sni_and_the_lean_path(
@@ -236,21 +244,6 @@ def greet_then_echo(pongs: list[bytes]):  # type: ignore[no-untyped-def]
         echo_keeping_pongs(sock, pongs)
 
     return handler
-
-
-def echo_keeping_pongs(
-    sock: socket.socket, pongs: list[bytes], after_reply: Callable[[socket.socket], None] | None = None
-) -> None:
-    """Echo each prompt (then call ``after_reply`` with the socket), keeping each pong's payload."""
-    reader = FrameReader(accept_masked=True)
-    while data := sock.recv(4096):
-        for opcode, payload in reader.feed(data):
-            if opcode == OP_PONG:
-                pongs.append(payload)
-            elif opcode == OP_TEXT:
-                sock.sendall(encode_frame(OP_TEXT, b"echo: " + payload, mask=False))
-                if after_reply is not None:
-                    after_reply(sock)
 
 
 def test_a_ping_and_a_message_sent_with_the_upgrade_are_read_while_the_user_is_idle(
