@@ -5,7 +5,9 @@ them, with wslocust's plugin attached through Locust's ``init`` event: its ``Rec
 every reply into the exact histograms), starts the users, waits until they all run, then measures a
 window: its own CPU time (``getrusage``: user + system of this process alone; the target server is
 another process), the round trips and chunks completed, and its resident memory. It prints one JSON
-line on stdout (and ``MEASURING`` when the window opens, so a reference client can run beside it).
+line on stdout (and ``WARMING`` when the warm-up before the window begins, ``MEASURING`` when the
+window opens), with the window's bounds on the system's monotonic clock, so that a reference client
+started during the warm-up keeps the samples of that same window.
 
     .venv/bin/python benchmarks/loadgen.py --user wslocust --host ws://127.0.0.1:PORT --users 50 ...
 
@@ -495,12 +497,14 @@ def main() -> None:
         result["users"] = run.runner.user_count
         result["connected"] = sum(bool(client.connected) for client in run.clients())
         result["max_users"] = max_users
+    say("WARMING")  # a reference client started now is running before the window opens
     gevent.sleep(args.warmup)
     if beyond is not None:
         beyond.clear()
 
     if run.recorder is not None:  # the reported figures are of the window alone
         run.recorder.reset_stats()
+    window_start = time.monotonic()  # the replies recorded from here on are the window's
     profiler = None
     if args.profile:
         import cProfile
@@ -544,6 +548,9 @@ def main() -> None:
     )
     result.update(collector.figures())
     result["gc_share_of_cpu"] = sum(collector.seconds) / cpu if cpu else None
+    # The window of the replies recorded (the system's monotonic clock, which a reference client in
+    # another process reads too): nothing is recorded after this, as nothing below yields.
+    result["window_monotonic"] = [window_start, time.monotonic()]
     if beyond is not None:
         result.update(beyond.percentiles())
     if run.recorder is not None:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "HERE", "PYTHON", "ROOT", "LoadSampler", "Target", "busy_cpu_s", "certificate", "ensure_node",
-    "nearest_rank", "proc_cpu_s", "read_line", "run_loadgen", "run_reference",
+    "FIGURES", "HERE", "PYTHON", "ROOT", "LoadSampler", "Reference", "Target", "busy_cpu_s", "certificate",
+    "ensure_node", "nearest_rank", "pool", "proc_cpu_s", "read_line", "run_loadgen",
 ]  # fmt: skip
 
 HERE = Path(__file__).resolve().parent
@@ -198,9 +198,16 @@ def run_loadgen(
     args: list[str],
     target: Target,
     timeout_s: float,
-    on_window: Callable[[], Any] | None = None,
+    beside: Callable[[], Reference] | None = None,
 ) -> dict[str, Any]:
     """Run one measured Locust process; add the target's CPU share and the machine's other load.
+
+    ``beside`` starts what measures the target beside the Locust process (the raw reference
+    loops): it is called when the process's warm-up begins, so that its processes have started
+    and connected before the window opens, and are still running when it closes (their start and
+    exit would otherwise fall in the Locust process's window, slowing it and the target while the
+    reference measured nothing); its samples are then taken over the Locust process's window
+    (``result["reference"]``).
 
     The process prints its result while its users still run; the target's counts are read then
     (``result["server"]``), before its standard input is closed and it quits.
@@ -211,14 +218,17 @@ def run_loadgen(
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True, cwd=ROOT,
         )  # fmt: skip
         deadline = time.monotonic() + timeout_s
+        extra: Reference | None = None
         try:
+            while read_line(process, deadline, "loadgen") != "WARMING":
+                pass
+            extra = beside() if beside is not None else None
             while read_line(process, deadline, "loadgen") != "MEASURING":
                 pass
             started, busy, server = time.monotonic(), busy_cpu_s(), target.cpu_s()
             counts_before = target.stats(timeout_s=30)
             sampler = LoadSampler()
             sampler.start()
-            extra = on_window() if on_window is not None else None
             result: dict[str, Any] = json.loads(read_line(process, deadline, "loadgen"))
             elapsed = time.monotonic() - started
             result["other_load_peak_cores"] = sampler.stop()
@@ -237,53 +247,95 @@ def run_loadgen(
         except BaseException:
             process.kill()
             process.wait(10)
+            if extra is not None:
+                extra.stop()
             errors.seek(0)
             sys.stderr.write(errors.read()[-3000:])
             raise
     extra_cpu = 0.0
-    if extra is not None:  # a reference client ran beside it: its result and CPU
-        reference, reference_cpu = extra()
+    if extra is not None:  # a reference client ran beside it: its result over the window, its CPU
+        start, end = result["window_monotonic"]
+        reference, extra_cpu = extra.finish((start, end))
         result["reference"] = reference
-        extra_cpu = reference_cpu
     result["server_cpu_share"] = server_cpu / elapsed
     result["other_load_cores"] = max(busy - result["cpu_s"] - server_cpu - extra_cpu, 0.0) / elapsed
     return result
 
 
-def run_reference(url: str, duration_s: float, loops: int) -> Callable[[], tuple[dict[str, Any], float]]:
-    """Start ``loops`` raw websocket-client loops, each its own process; the function returned waits
-    for them and gives their pooled percentiles (more samples: a p99 of a few hundred is a handful
-    of replies) and their CPU time."""
-    processes = [
-        subprocess.Popen(
-            [PYTHON, str(HERE / "reference_client.py"), "--url", url, "--duration", str(duration_s)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        for _ in range(loops)
-    ]
+FIGURES = ("ttft", "total", "ttft_beyond_target", "total_beyond_target")
+"""The reference's figures, in the order of a sample's fields after the time its reply ended."""
 
-    def finish() -> tuple[dict[str, Any], float]:
+
+class Reference:
+    """``loops`` raw websocket-client loops, each its own process, asking the target one prompt after
+    another for ``duration_s`` (see ``reference_client.py``).
+
+    A loop gets a reply every cycle of the target (about 15 a second against the fidelity target),
+    so a p99 of one loop's few hundred replies is a handful of them: the samples of the loops are
+    pooled, and their percentiles taken.
+    """
+
+    def __init__(self, url: str, duration_s: float, loops: int) -> None:
+        self.duration_s = duration_s
+        self.loops = loops
+        self.processes = [
+            subprocess.Popen(
+                [PYTHON, str(HERE / "reference_client.py"), "--url", url, "--duration", str(duration_s)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for _ in range(loops)
+        ]
+
+    def finish(self, window: tuple[float, float] | None = None) -> tuple[dict[str, Any], float]:
+        """Wait for the loops; return their pooled percentiles and their CPU time.
+
+        Args:
+            window: keep only the replies that ended within it (``time.monotonic()``, the system's
+                monotonic clock: the Locust process's window); None keeps every reply.
+        """
         results: list[dict[str, Any]] = []
         try:
-            for process in processes:
+            for process in self.processes:
                 results.append(
-                    json.loads(read_line(process, time.monotonic() + duration_s + 30, "reference"))
+                    json.loads(read_line(process, time.monotonic() + self.duration_s + 30, "reference"))
                 )
         finally:
-            for process in processes:
-                if process.poll() is None and len(results) < len(processes):
-                    process.kill()  # another loop failed: its result is lost anyway
+            if len(results) < len(self.processes):
+                self.stop()  # another loop failed: its result is lost anyway
+            for process in self.processes:
                 process.wait(10)
-        pooled: dict[str, Any] = {"loops": loops, "replies": sum(result["replies"] for result in results)}
-        for figure in ("ttft", "total", "ttft_beyond_target", "total_beyond_target"):
-            samples = sorted(sample for result in results for sample in result.get(f"{figure}_ms", ()))
-            pooled[f"{figure}_p50_ms"] = nearest_rank(samples, 0.5)
-            pooled[f"{figure}_p99_ms"] = nearest_rank(samples, 0.99)
-        return pooled, sum(float(result.get("cpu_s", 0.0)) for result in results)
+        samples = [sample for result in results for sample in result["samples"]]
+        return pool(samples, self.loops, window), sum(float(result.get("cpu_s", 0.0)) for result in results)
 
-    return finish
+    def stop(self) -> None:
+        """Kill the loops still running."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+
+
+def pool(
+    samples: list[list[float | None]], loops: int, window: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    """The reference loops' pooled p50 and p99 of each figure, over the replies that ended within
+    ``window`` (every reply when None).
+
+    Args:
+        samples: each reply's sample, as ``reference_client.py`` prints it: the time it ended
+            (``time.monotonic()``), then its figures in the order of :data:`FIGURES` (None where
+            the reply had none).
+    """
+    if window is not None:
+        start, end = window
+        samples = [sample for sample in samples if sample[0] is not None and start <= sample[0] <= end]
+    pooled: dict[str, Any] = {"loops": loops, "replies": len(samples)}
+    for index, figure in enumerate(FIGURES, start=1):
+        values = sorted(value for sample in samples if (value := sample[index]) is not None)
+        pooled[f"{figure}_p50_ms"] = nearest_rank(values, 0.5)
+        pooled[f"{figure}_p99_ms"] = nearest_rank(values, 0.99)
+    return pooled
 
 
 def nearest_rank(sorted_values: list[float], fraction: float) -> float | None:

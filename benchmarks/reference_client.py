@@ -4,8 +4,10 @@ It asks the streaming target one prompt after another for ``--duration`` seconds
 wslocust does, from the send to the arrival of the first chunk (time to first chunk) and to the
 arrival of the end message (total time). When the end message says when the target sent the
 first chunk and the end (``first_ms``, ``end_ms``: the llm target's), it also keeps each reply's
-times beyond those. It prints one JSON line: every sample, their count and its CPU time (``run.py``
-pools the samples of several loops and takes their percentiles). A ``wss://`` URL is reached
+times beyond those. It prints one JSON line: every reply's sample, with the time it ended
+(``time.monotonic()``: the system's monotonic clock, shared by every process), and its CPU time.
+``run.py`` starts the loops before the Locust process's window opens and pools the samples of the
+replies that ended within it (see ``processes.Reference``). A ``wss://`` URL is reached
 without checking the certificate (the benchmarks' is self-signed).
 
     .venv/bin/python benchmarks/reference_client.py --url ws://127.0.0.1:PORT --duration 30
@@ -36,12 +38,11 @@ def main() -> None:
     sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_NONE} if args.url.startswith("wss:") else {}
     ws = websocket.create_connection(args.url, timeout=30, enable_multithread=False, sslopt=sslopt)
     perf_counter = time.perf_counter
-    ttft_ms: list[float] = []
-    total_ms: list[float] = []
-    ttft_beyond_ms: list[float] = []
-    total_beyond_ms: list[float] = []
+    # Each reply: when it ended (time.monotonic()), its time to first chunk, its total time, and
+    # their times beyond the target's (None where the reply or the target gave none).
+    samples: list[tuple[float, float | None, float, float | None, float | None]] = []
     end = perf_counter() + args.duration
-    while perf_counter() < end and len(total_ms) < args.max_replies:
+    while perf_counter() < end and len(samples) < args.max_replies:
         start = perf_counter()
         ws.send(PROMPT)
         first = None
@@ -54,22 +55,18 @@ def main() -> None:
                 first = now
             elif kind == "end":
                 break
-        if first is not None:
-            ttft_ms.append((first - start) * 1000.0)
-            if "first_ms" in event:
-                ttft_beyond_ms.append(ttft_ms[-1] - event["first_ms"])
-        total_ms.append((now - start) * 1000.0)
-        if "end_ms" in event:
-            total_beyond_ms.append(total_ms[-1] - event["end_ms"])
+        ended = time.monotonic()
+        ttft_ms = None if first is None else (first - start) * 1000.0
+        total_ms = (now - start) * 1000.0
+        ttft_beyond_ms = ttft_ms - event["first_ms"] if ttft_ms is not None and "first_ms" in event else None
+        total_beyond_ms = total_ms - event["end_ms"] if "end_ms" in event else None
+        samples.append((ended, ttft_ms, total_ms, ttft_beyond_ms, total_beyond_ms))
     ws.close()
     print(
         json.dumps(
             {
-                "ttft_ms": ttft_ms,
-                "total_ms": total_ms,
-                "ttft_beyond_target_ms": ttft_beyond_ms,
-                "total_beyond_target_ms": total_beyond_ms,
-                "replies": len(total_ms),
+                "samples": samples,
+                "replies": len(samples),
                 "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime
                 + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
             }

@@ -73,11 +73,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from processes import (
     HERE,
     ROOT,
+    Reference,
     Target,
     busy_cpu_s,
     ensure_node,
     run_loadgen,
-    run_reference,
 )  # fmt: skip
 
 FIGURES = (
@@ -88,6 +88,9 @@ DEFAULT_FIGURES = FIGURES[:5]
 """What a run measures unless ``--only`` names figures: the streaming, TLS and users-per-core figures
 add half an hour at three runs each, so they are run by name."""
 SHAPES = ("openai-realtime", "json", "apigw")
+REFERENCE_OVERRUN_S = 3.0
+"""How long the raw reference loops, started as the Locust process's warm-up begins, run past the
+warm-up and the window: they must still be running when the window closes."""
 """The streams of the per-chunk figure: the protocol the users speak (the target's shape follows)."""
 
 
@@ -117,7 +120,9 @@ class Settings:
     tune_window_s: float = 3.0
     reference_alone_s: float = 10.0
     codec_round_trips: int = 100_000
-    reference_loops: int = 3
+    reference_loops: int = 8
+    """Raw reference loops beside the fidelity figures' Locust process (about 15 replies a second
+    each against the streaming target, 2% of a core): see :func:`fidelity`."""
     quiet_cores: float = 0.3
     """A run during which other processes used more CPU than this (in cores, over any half second of
     a measured window) is disturbed."""
@@ -359,14 +364,28 @@ def fidelity(node: str, settings: Settings, run: int, tls: bool = False) -> dict
     """1,000 paced users and raw websocket-client loops measuring one streaming target together (over
     TLS with ``tls``).
 
-    A raw loop gets a few hundred replies in a window, and a p99 of a few hundred is a handful of
-    replies: the samples of several loops, each its own process, are pooled.
+    The loops, each its own process, start as the Locust process's warm-up begins and run past its
+    window; the replies of theirs that ended within the window are pooled (``processes.Reference``),
+    as the Locust process records the replies that end within it. Started when the window opened,
+    their start (an interpreter, imports, a connection and its TLS handshake each) and their exit
+    fell in the window and measured nothing: on 2 cores they took the CPU from the Locust process
+    and the target for a few hundred ms at either end, and the replies of ours in flight then, about
+    1% of the window's, were its p99. In two instrumented wss:// runs so started, the time to first
+    chunk's p99 of the replies of the window's first second was 125 and 161 ms, against 23-46 ms in
+    the seconds after it; with the loops started before the window, the first second was as the rest.
+
+    A loop gets a reply every cycle of the target (about 15 a second here), and the Locust process's
+    p99 is of some 55,000 replies: the reference's p99 is the comparison's noise. Drawn from ours,
+    a p99 of 1,344 replies (three loops) spanned 3-4 ms (90% of draws) in a lightly disturbed run, of
+    4,000 replies 1.8-2 ms: eight loops (about 3,500 replies, 2% of a core each) cut the noise of
+    three by about 40%, at a cost the machine carries beside the Locust process and the target.
     """
     args = ["--mode", "stream", "--chunks", str(settings.fidelity_chunks), "--ttft-ms",
             str(settings.fidelity_ttft_ms), "--gap-ms", str(settings.fidelity_gap_ms)]  # fmt: skip
     reply_ms = settings.fidelity_ttft_ms + settings.fidelity_gap_ms * (settings.fidelity_chunks - 1)
     with Target(node, *args, tls=tls) as target:
-        reference_alone, _ = run_reference(target.url, settings.reference_alone_s, settings.reference_loops)()
+        alone = Reference(target.url, settings.reference_alone_s, settings.reference_loops)
+        reference_alone, _ = alone.finish()
         first_think_ms = max(settings.fidelity_users * 0.1 - reply_ms, 10.0)  # ~10,000 replies/s
         spawn_rate = settings.tls_spawn_rate if tls else max(settings.spawn_rate, settings.fidelity_users)
         load = ["--user", "paced", "--protocol", "json", "--users", str(settings.fidelity_users),
@@ -375,13 +394,12 @@ def fidelity(node: str, settings: Settings, run: int, tls: bool = False) -> dict
                 "--tune-rounds", str(settings.fidelity_tune_rounds),
                 "--tune-window", str(settings.tune_window_s), "--warmup", str(settings.warmup_s),
                 "--duration", str(settings.fidelity_duration_s)]  # fmt: skip
-        window = max(settings.fidelity_duration_s - 0.5, 0.5)
-
+        reference_s = settings.warmup_s + settings.fidelity_duration_s + REFERENCE_OVERRUN_S
         result = run_loadgen(
             load,
             target,
             settings.fidelity_duration_s + 180,
-            on_window=lambda: run_reference(target.url, window, settings.reference_loops),
+            beside=lambda: Reference(target.url, reference_s, settings.reference_loops),
         )
     result["reference_alone"] = reference_alone
     reference = result["reference"]
@@ -466,8 +484,10 @@ def users_per_core(node: str, settings: Settings, run: int) -> dict[str, Any]:
             load,
             target,
             ramp_s + settings.llm_duration_s + 300,
-            on_window=lambda: run_reference(
-                target.url, settings.llm_duration_s, settings.llm_reference_loops
+            beside=lambda: Reference(
+                target.url,
+                settings.warmup_s + settings.llm_duration_s + REFERENCE_OVERRUN_S,
+                settings.llm_reference_loops,
             ),
         )
     reference = result["reference"]

@@ -4,7 +4,7 @@
 //   node benchmarks/target_server.js --mode echo|stream|llm [--port 0] [--shape json]
 //                                    [--chunks 100] [--ttft-ms 0] [--gap-ms 0] [--ping-s 0]
 //                                    [--deflate 0|1] [--tls-cert PEM --tls-key PEM]
-//                                    [--tokens 150-250] [--gaps-ms 20-40] [--seed 1]
+//                                    [--tokens 150-250] [--gaps-ms 20-40] [--seed 1] [--stamps 0|1]
 //
 // echo    every message is sent back as it came (one text frame: a `plain` reply).
 // stream  every prompt is answered with --chunks messages then an end message, in the --shape's
@@ -26,6 +26,10 @@
 // --deflate 1 accepts permessage-deflate when a client offers it, and then compresses every
 //         message, however small (ws's own threshold of 1 KiB would leave short replies alone).
 // --tls-cert/--tls-key serve wss:// (and https:// /stats) with this certificate and key.
+// --stamps 1 (stream mode, paced) the end message carries `stamps`: the system's monotonic clock in
+//         ms (CLOCK_MONOTONIC on Linux, which Python's time.monotonic() reads in any process) when
+//         the prompt was handled, when each chunk was handed to the socket, and when the end was:
+//         a debug run can split a client's times into the target's and the delivery's, per reply.
 //
 // It prints `LISTENING <port>` on stdout once it listens. GET /stats answers JSON counts:
 // connections open, messages received, chunks sent, pings sent, pongs received, connections
@@ -59,6 +63,7 @@ const pingS = Number(option("ping-s", "0"));
 const deflate = option("deflate", "0") === "1";
 const tlsCert = option("tls-cert", "");
 const tlsKey = option("tls-key", "");
+const stamps = option("stamps", "0") === "1";
 const [tokensMin, tokensMax] = range(option("tokens", "150-250"));
 const [gapMinMs, gapMaxMs] = range(option("gaps-ms", "20-40"));
 let seed = Number(option("seed", "1")) >>> 0;
@@ -160,11 +165,17 @@ function burst(socket, format) {
   socket.send(format.end({}));
 }
 
+// The system's monotonic clock (CLOCK_MONOTONIC on Linux, as Python's time.monotonic()), in ms.
+function monotonicMs() {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 // Sends `count` chunks, the first `firstMs` after `start` (performance.now() at the prompt), each
 // next one after the previous by `gap()` ms; due times are kept, so timer lateness does not
 // accumulate along the reply.
 function paced(socket, format, start, firstMs, count, gap, stamp) {
   if (format.start) socket.send(format.start);
+  const times = stamps ? [monotonicMs()] : null; // the prompt's, then each chunk's send
   let sent = 0;
   let due = start + firstMs;
   let firstSentMs = null;
@@ -183,12 +194,18 @@ function paced(socket, format, start, firstMs, count, gap, stamp) {
     if (late > counts.late_max_ms) counts.late_max_ms = late;
     counts.late_sum_ms += late;
     counts.late_count += 1;
+    if (times) times.push(monotonicMs());
     socket.send(format.chunk());
     counts.chunks += 1;
     sent += 1;
     if (firstSentMs === null) firstSentMs = now - start;
     if (sent >= count) {
-      socket.send(format.end(stamp ? { first_ms: firstSentMs, end_ms: performance.now() - start } : {}));
+      const extra = stamp ? { first_ms: firstSentMs, end_ms: performance.now() - start } : {};
+      if (times) {
+        times.push(monotonicMs());
+        extra.stamps = times;
+      }
+      socket.send(format.end(extra));
       return;
     }
     due += gap();
