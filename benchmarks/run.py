@@ -88,10 +88,10 @@ DEFAULT_FIGURES = FIGURES[:5]
 """What a run measures unless ``--only`` names figures: the streaming, TLS and users-per-core figures
 add half an hour at three runs each, so they are run by name."""
 SHAPES = ("openai-realtime", "json", "apigw")
+"""The streams of the per-chunk figure: the protocol the users speak (the target's shape follows)."""
 REFERENCE_OVERRUN_S = 3.0
 """How long the raw reference loops, started as the Locust process's warm-up begins, run past the
 warm-up and the window: they must still be running when the window closes."""
-"""The streams of the per-chunk figure: the protocol the users speak (the target's shape follows)."""
 
 
 @dataclass
