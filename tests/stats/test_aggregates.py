@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from typing import Any
@@ -475,6 +476,18 @@ def test_merge_respects_keep_failed_and_counts_the_rest_as_dropped() -> None:
     assert len(master.failed) == 4
     assert [pair["error"] for pair in master.failed] == ["master"] * 3 + ["worker"]
     assert master.failed_dropped == 7 + 4
+
+
+def test_failed_pair_of_an_unscored_reply_holds_a_plain_empty_dict_and_list() -> None:
+    """The failed-pairs file is JSON and a worker's report msgpack: the shared empty defaults go out
+    as a plain ``{}`` and ``[]``."""
+    stats = ChatStats()
+    stats.record(Reply(prompt="q", name="n", error=MetricFailure("no")))
+
+    [pair] = stats.failed
+    assert (type(pair["scores"]), type(pair["missed"])) == (dict, list)
+    assert json.loads(json.dumps(pair))["scores"] == {}
+    assert msgpack.unpackb(msgpack.packb(pair))["missed"] == []
 
 
 def test_merge_into_a_full_master_drops_every_failed_pair() -> None:

@@ -599,8 +599,8 @@ def failed_pair(reply: Reply) -> dict[str, Any]:
         "reply": reply.text,
         "error": str(reply.error),
         "kind": reply.error.kind,
-        "scores": reply.scores,
-        "missed": reply.missed,
+        "scores": dict(reply.scores),
+        "missed": list(reply.missed),
         "latency_ms": round(reply.total_time_ms, 3),
         "record": {key: value for key, value in reply.record.items() if _plain(value)},
     }
