@@ -236,6 +236,33 @@ def test_reply_stats_time_successful_replies() -> None:
     assert (stats.chunks, stats.tokens) == (3, 3)
 
 
+def _histogram_state(histogram: Histogram) -> tuple[Any, ...]:
+    return histogram.counts, histogram.count, histogram.total, histogram.minimum, histogram.maximum
+
+
+def test_reply_stats_latency_and_ttft_are_the_histograms_their_values_recorded_one_by_one_make() -> None:
+    """ReplyStats.add bins a reply's latency and TTFT itself (no Histogram.record call): the same
+    bins, count, sum and extremes, whether the first chunk ended the reply or came before."""
+    rng = random.Random(17)
+    stats, latency, ttft = ReplyStats(), Histogram(), Histogram()
+    for _ in range(2_000):
+        total_ms = rng.choice([rng.uniform(0.0, 3_000.0), round(rng.uniform(0.0, 50.0), 2), 0.05, 0.15])
+        shape = rng.randrange(4)
+        times = (
+            [] if shape == 0
+            else [total_ms] if shape == 1
+            else [rng.uniform(0.0, total_ms)] if shape == 2
+            else sorted(rng.uniform(0.0, total_ms) for _ in range(rng.randrange(2, 6)))
+        )  # fmt: skip
+        stats.add(make_reply(chunk_times_ms=times, total_time_ms=total_ms), len(times))
+        latency.record(total_ms)
+        if times:
+            ttft.record(times[0])
+
+    assert _histogram_state(stats.latency) == _histogram_state(latency)
+    assert _histogram_state(stats.ttft) == _histogram_state(ttft)
+
+
 def test_reply_stats_goodput_counts_only_replies_without_error_or_missed_metric() -> None:
     stats = ReplyStats()
     stats.add(make_reply(), 3)
