@@ -445,7 +445,7 @@ def test_a_socket_closed_under_the_client_is_dropped_not_watched(recorded_env, s
     sock = client._forget()  # as a connection closed by another hand, still held
     assert sock is not None
     sock.close()
-    client._sock = sock
+    client._sock, client.connected = sock, True  # held as if open
     client._watch_idle()
     assert not client.connected
     assert client.ask("hello").text == "echo: hello"  # the next prompt reconnects

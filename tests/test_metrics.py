@@ -626,6 +626,34 @@ def test_metrics_check_logs_a_raising_metric_once_however_many_replies(
     assert len(logged) == 1
 
 
+def test_metrics_check_fills_the_reply_s_own_scores_never_the_empty_ones_replies_share() -> None:
+    """A new reply's scores, misses and errors are one shared empty value: scoring a reply gives it
+    its own, and a reply built after it starts empty still."""
+    check = MetricsCheck([Metric("broken", _broken), contains("refund"), latency_objective(10)])
+    scored, untouched = make_reply("refund"), make_reply("refund")
+
+    check(scored)
+    fresh = Reply(prompt="q", name="ask")
+
+    assert scored.scores == {"contains": 1.0, "latency": 100.0}
+    assert scored.missed == ["latency"]
+    assert scored.metric_errors == {"broken": "RuntimeError: metric bug"}
+    for reply in (untouched, fresh):
+        assert (dict(reply.scores), list(reply.missed), dict(reply.metric_errors)) == ({}, [], {})
+    assert (dict(fresh.record), dict(fresh.meta)) == ({}, {})
+
+
+def test_a_second_metrics_check_adds_to_what_the_first_set() -> None:
+    reply = make_reply("refund", total_time_ms=300.0)
+
+    MetricsCheck([contains("refund"), Metric("broken", _broken)])(reply)
+    MetricsCheck([latency_objective(200)])(reply)
+
+    assert reply.scores == {"contains": 1.0, "latency": 300.0}
+    assert reply.missed == ["latency"]
+    assert reply.metric_errors == {"broken": "RuntimeError: metric bug"}
+
+
 def test_metrics_check_with_duplicate_metric_names_raises_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="unique"):
         MetricsCheck([contains("a"), contains("b")])

@@ -134,7 +134,7 @@ class ChatClient:
     __slots__ = (
         "_buffer", "_connection", "_dial", "_failed_connects", "_hub", "_idle_greenlet", "_idle_watcher",
         "_quiet", "_raw", "_reply_timer", "_server_name", "_sock", "_stamped", "_tls", "_tls_problem",
-        "_tls_socket", "checks", "compression", "connect_timeout_s", "default_name", "dial_from",
+        "_tls_socket", "checks", "compression", "connect_timeout_s", "connected", "default_name", "dial_from",
         "environment", "follow_redirects", "headers", "keepalive", "max_message_bytes", "name_suffix",
         "on_server_close", "on_stopped_mid_reply", "origin", "pings_answered", "protocol",
         "pushed_messages", "query", "reply_timeout_s", "subprotocol", "subprotocols", "url",
@@ -193,6 +193,9 @@ class ChatClient:
             except ConfigurationError as problem:
                 self._tls_problem = problem
         self._sock: socket.socket | None = None
+        self.connected = False
+        """True while the WebSocket connection is open (it has a socket: read once a prompt, so a
+        plain attribute set with the socket rather than a property)."""
         # The non-blocking OS socket under gevent's wrapper (None when replies take gevent's socket).
         self._raw: _socket.socket | None = None
         self._tls_socket: TlsSocket | None = None  # a wss:// connection's TLS (see tls.py)
@@ -219,11 +222,6 @@ class ChatClient:
         self.keepalive = KeepAlive.of(protocol, self._send_message)
         """Sends the protocol's keep-alive message while the connection is idle (None: it sends none)."""
 
-    @property
-    def connected(self) -> bool:
-        """True while the WebSocket connection is open."""
-        return self._sock is not None
-
     def _open(self) -> socket.socket:
         """Dial, wrap TLS and perform the upgrade (:func:`wslocust.dialing.open_socket`)."""
         if self._tls_problem is not None:
@@ -249,6 +247,7 @@ class ChatClient:
         opening: ManagedConnection | None = None
         try:
             self._sock = self._open()
+            self.connected = True
             connection = self._new_connection()  # after the handshake: built for what it agreed
             if isinstance(connection, ManagedConnection):  # the protocol's opening: part of the connect
                 deadline, opening = start + self.connect_timeout_s, connection
@@ -313,6 +312,7 @@ class ChatClient:
     def _forget(self) -> socket.socket | None:
         """Stop watching and drop the socket without a close handshake; return it."""
         sock, self._sock = self._sock, None
+        self.connected = False
         self._raw = None
         self._tls_socket = None
         self._stamped = False
@@ -522,7 +522,8 @@ class ChatClient:
             The reply; ``reply.error`` says why it failed. When the connection cannot be opened, no
             ``WS`` event is fired (the ``CONNECT`` event carries the failure).
         """
-        reply = Reply(prompt=prompt, name=(name or self.default_name) + self.name_suffix, record=record or {})
+        # Positional arguments: cheaper to bind than keywords (once a prompt).
+        reply = Reply(prompt, (name or self.default_name) + self.name_suffix, record or {})
         if self._sock is not None:
             self._settle()  # may find that the server closed the connection while we were idle
         if self._sock is None:

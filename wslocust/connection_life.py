@@ -33,22 +33,19 @@ class ConnectionLife:
         recorder: where outages, failovers and close codes are counted (None: not counted).
     """
 
-    __slots__ = ("_recorder", "clients", "endpoints", "outage", "plan")  # one a user, idle ones too
+    __slots__ = ("_recorder", "client", "clients", "endpoints", "outage", "plan")  # one a user, idle ones too
 
     def __init__(self, clients: Sequence[ChatClient], recorder: Recorder | None) -> None:
         self.clients = tuple(clients)
         self.endpoints = Endpoints(len(self.clients))
+        self.client = self.clients[self.endpoints.current]
+        """The client of the current endpoint (it changes when :meth:`ready` dials the next)."""
         self.outage = OutageClock()
         self._recorder = recorder
         self.plan: Plan | None = None
         """The lifecycle (a :class:`ChatbotUser`'s): when to disconnect, how long to wait."""
         for client in self.clients:
             client.on_server_close = self._server_closed
-
-    @property
-    def client(self) -> ChatClient:
-        """The client of the current endpoint."""
-        return self.clients[self.endpoints.current]
 
     def ready(self) -> bool:
         """Connect unless connected: to the next endpoint after a failure, after the backoff once every
@@ -62,7 +59,8 @@ class ConnectionLife:
         wait_s = self.endpoints.backoff_s()
         if wait_s:
             gevent.sleep(wait_s)
-        _, moved = self.endpoints.dial()
+        current, moved = self.endpoints.dial()
+        self.client = self.clients[current]  # (only a dial moves to another endpoint)
         if moved and self._recorder is not None:
             self._recorder.record_failover()
         ok = self.client.connect()

@@ -128,7 +128,7 @@ class InFlight:
             it is not sent and fires no ``WS`` event (the ``CONNECT`` event carries the failure).
         """
         client = self.client
-        reply = Reply(prompt=prompt, name=name or client.default_name, record=record or {})
+        reply = Reply(prompt, name or client.default_name, record or {})
         self._slots.acquire()
         try:
             mux = self._mux if self._mux is not None else self._connect()

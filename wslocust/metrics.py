@@ -482,6 +482,12 @@ class MetricsCheck:
     def __call__(self, reply: Reply) -> WsLocustError | None:
         record = reply.record
         failures: list[str] = []
+        # Each starts as the empty value every reply shares: the reply takes its own (with what an
+        # earlier check set), which this fills.
+        scores: dict[str, float] = dict(reply.scores)
+        missed: list[str] = list(reply.missed)
+        errors: dict[str, str] = dict(reply.metric_errors)
+        reply.scores, reply.missed, reply.metric_errors = scores, missed, errors
         for metric in self.metrics:
             try:
                 score = metric.function(record, reply)
@@ -492,16 +498,16 @@ class MetricsCheck:
                     record, reply, score
                 )
             except Exception as error:  # a metric's bug must never stop the user
-                reply.metric_errors[metric.name] = f"{error.__class__.__name__}: {error}"
+                errors[metric.name] = f"{error.__class__.__name__}: {error}"
                 if metric.name not in self._logged:
                     self._logged.add(metric.name)
                     _log.error(
                         "metric %s raised %r (counted as a metric error; logged once)", metric.name, error
                     )
                 continue
-            reply.scores[metric.name] = score
+            scores[metric.name] = score
             if rejected:
-                reply.missed.append(metric.name)
+                missed.append(metric.name)
                 if metric.fails_request:
                     failures.append(f"{metric.name}={score:.3g}")
         if failures:

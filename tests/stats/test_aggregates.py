@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from typing import Any
@@ -233,6 +234,33 @@ def test_reply_stats_time_successful_replies() -> None:
     assert stats.latency.percentile(0.5) == 50.0
     assert stats.ttft.percentile(0.5) == 15.0
     assert (stats.chunks, stats.tokens) == (3, 3)
+
+
+def _histogram_state(histogram: Histogram) -> tuple[Any, ...]:
+    return histogram.counts, histogram.count, histogram.total, histogram.minimum, histogram.maximum
+
+
+def test_reply_stats_latency_and_ttft_are_the_histograms_their_values_recorded_one_by_one_make() -> None:
+    """ReplyStats.add bins a reply's latency and TTFT itself (no Histogram.record call): the same
+    bins, count, sum and extremes, whether the first chunk ended the reply or came before."""
+    rng = random.Random(17)
+    stats, latency, ttft = ReplyStats(), Histogram(), Histogram()
+    for _ in range(2_000):
+        total_ms = rng.choice([rng.uniform(0.0, 3_000.0), round(rng.uniform(0.0, 50.0), 2), 0.05, 0.15])
+        shape = rng.randrange(4)
+        times = (
+            [] if shape == 0
+            else [total_ms] if shape == 1
+            else [rng.uniform(0.0, total_ms)] if shape == 2
+            else sorted(rng.uniform(0.0, total_ms) for _ in range(rng.randrange(2, 6)))
+        )  # fmt: skip
+        stats.add(make_reply(chunk_times_ms=times, total_time_ms=total_ms), len(times))
+        latency.record(total_ms)
+        if times:
+            ttft.record(times[0])
+
+    assert _histogram_state(stats.latency) == _histogram_state(latency)
+    assert _histogram_state(stats.ttft) == _histogram_state(ttft)
 
 
 def test_reply_stats_goodput_counts_only_replies_without_error_or_missed_metric() -> None:
@@ -475,6 +503,18 @@ def test_merge_respects_keep_failed_and_counts_the_rest_as_dropped() -> None:
     assert len(master.failed) == 4
     assert [pair["error"] for pair in master.failed] == ["master"] * 3 + ["worker"]
     assert master.failed_dropped == 7 + 4
+
+
+def test_failed_pair_of_an_unscored_reply_holds_a_plain_empty_dict_and_list() -> None:
+    """The failed-pairs file is JSON and a worker's report msgpack: the shared empty defaults go out
+    as a plain ``{}`` and ``[]``."""
+    stats = ChatStats()
+    stats.record(Reply(prompt="q", name="n", error=MetricFailure("no")))
+
+    [pair] = stats.failed
+    assert (type(pair["scores"]), type(pair["missed"])) == (dict, list)
+    assert json.loads(json.dumps(pair))["scores"] == {}
+    assert msgpack.unpackb(msgpack.packb(pair))["missed"] == []
 
 
 def test_merge_into_a_full_master_drops_every_failed_pair() -> None:

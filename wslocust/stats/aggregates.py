@@ -21,6 +21,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from math import trunc  # int() of a float, at a third of int()'s cost (binning runs twice a reply)
 from typing import Any
 
 from ..wire.reply import Reply
@@ -59,7 +60,7 @@ class Histogram:
 
     def record(self, value: float) -> None:
         """Add one value."""
-        key = int(value * _BINS_PER_MS + 0.5)
+        key = trunc(value * _BINS_PER_MS + 0.5)
         counts = self.counts
         counts[key] = counts.get(key, 0) + 1
         self.count += 1
@@ -76,7 +77,7 @@ class Histogram:
         earlier = times[0]
         for later in itertools.islice(times, 1, None):
             gap = later - earlier
-            key = int(gap * _BINS_PER_MS + 0.5)
+            key = trunc(gap * _BINS_PER_MS + 0.5)
             counts[key] = counts.get(key, 0) + 1
             if gap < low:
                 low = gap
@@ -267,24 +268,48 @@ class ReplyStats:
     def add(self, reply: Reply, tokens: int) -> None:
         """Count one reply with its output ``tokens``."""
         self.replies += 1
-        if reply.scores or reply.missed or reply.metric_errors:
+        missed = reply.missed
+        if missed or reply.scores or reply.metric_errors:
             self._add_metrics(reply)
-        if reply.error is not None:
+        error = reply.error
+        if error is not None:
             self.failures += 1
-            kind = reply.error.kind
+            kind = error.kind
             self.errors[kind] = self.errors.get(kind, 0) + 1
             return
-        if not reply.missed:
+        if not missed:
             self.good += 1
         self.chunks += reply.chunks
         self.tokens += tokens
-        self.latency.record(reply.total_time_ms)
+        # The latency's and the TTFT's Histogram.record, written out (this runs once a reply).
+        total_ms = reply.total_time_ms
+        histogram = self.latency
+        key = trunc(total_ms * _BINS_PER_MS + 0.5)
+        counts = histogram.counts
+        counts[key] = counts.get(key, 0) + 1
+        histogram.count += 1
+        histogram.total += total_ms
+        if total_ms < histogram.minimum:
+            histogram.minimum = total_ms
+        if total_ms > histogram.maximum:
+            histogram.maximum = total_ms
         times = reply.chunk_times_ms
         if times:
-            self.ttft.record(times[0])
+            first_ms = times[0]
+            histogram = self.ttft
+            if first_ms != total_ms:  # (else the same bin: one message was the whole reply)
+                key = trunc(first_ms * _BINS_PER_MS + 0.5)
+            counts = histogram.counts
+            counts[key] = counts.get(key, 0) + 1
+            histogram.count += 1
+            histogram.total += first_ms
+            if first_ms < histogram.minimum:
+                histogram.minimum = first_ms
+            if first_ms > histogram.maximum:
+                histogram.maximum = first_ms
             if len(times) > 1:
                 self.gap.record_gaps(times)
-                decoding_ms = reply.total_time_ms - times[0]  # as time_per_output_token_ms
+                decoding_ms = total_ms - first_ms  # as time_per_output_token_ms
                 if tokens > 1 and decoding_ms > 0:
                     self.tpot.record(decoding_ms / (tokens - 1))
                     self.token_rate.record((tokens - 1) * 1000.0 / decoding_ms)
@@ -465,7 +490,7 @@ class ChatStats:
     def record(self, reply: Reply) -> None:
         """Count one reply (the ``WS`` request event's ``response``)."""
         name = reply.name
-        second_key = int(reply.started_at + reply.total_time_ms / 1000.0)
+        second_key = trunc(reply.started_at + reply.total_time_ms / 1000.0)
         recent = self._recent
         second = recent.get(second_key)
         if second is None:
@@ -483,16 +508,18 @@ class ChatStats:
                     self._take_in_one(earlier, name, done)
                 if not names:
                     del recent[earlier]
-        stats.add(reply, self.count_tokens(reply) if reply.error is None else 0)
-        if reply.voice is not None:
-            self._record_voice(reply, second_key)
-        if self._watch_usage and reply.error is None and reported_tokens(reply) is None:
-            self.without_usage += 1
-        if reply.error is not None:
+        if reply.error is None:
+            stats.add(reply, self.count_tokens(reply))
+            if self._watch_usage and reported_tokens(reply) is None:
+                self.without_usage += 1
+        else:
+            stats.add(reply, 0)
             if len(self.failed) < self.keep_failed:
                 self.failed.append(failed_pair(reply))
             else:
                 self.failed_dropped += 1
+        if reply.voice is not None:
+            self._record_voice(reply, second_key)
 
     def _record_voice(self, reply: Reply, second: int) -> None:
         """Count an audio turn in the run's voice statistics and in its second's."""
@@ -599,8 +626,8 @@ def failed_pair(reply: Reply) -> dict[str, Any]:
         "reply": reply.text,
         "error": str(reply.error),
         "kind": reply.error.kind,
-        "scores": reply.scores,
-        "missed": reply.missed,
+        "scores": dict(reply.scores),
+        "missed": list(reply.missed),
         "latency_ms": round(reply.total_time_ms, 3),
         "record": {key: value for key, value in reply.record.items() if _plain(value)},
     }

@@ -3,8 +3,9 @@ types it and the handshake are reported under in Locust's statistics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import WsLocustError
@@ -19,7 +20,11 @@ CONNECT_REQUEST_TYPE = "CONNECT"
 """The request type of WebSocket handshakes in Locust's statistics."""
 
 
-@dataclass(slots=True, eq=False)
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+"""The empty mapping every reply shares until something is set (never written into)."""
+
+
+@dataclass(slots=True, eq=False, init=False)
 class Reply:
     """One prompt→reply round trip, as measured.
 
@@ -42,25 +47,67 @@ class Reply:
         missed: the metrics whose failure condition held (objectives included).
         metric_errors: the metrics whose function raised, with the error.
         voice: an audio turn's times (:mod:`wslocust.wire.voice`); None for a text prompt.
+
+    ``record``, ``meta``, ``scores`` and ``metric_errors`` are read-only mappings and ``missed`` a
+    sequence: most replies have none, so they share one empty value, and whoever sets one assigns a
+    new value (as :class:`~wslocust.metrics.MetricsCheck` does) rather than writing into it.
     """
 
     prompt: str
     name: str
-    record: Mapping[str, Any] = field(default_factory=dict)
-    text: str = ""
-    chunks: int = 0
-    bytes: int = 0
-    time_to_first_chunk_ms: float | None = None
-    total_time_ms: float = 0.0
-    chunk_times_ms: list[float] = field(default_factory=list)
-    meta: Mapping[str, Any] = field(default_factory=dict)
-    error: WsLocustError | None = None
-    started_at: float = 0.0
-    send_delay_ms: float = 0.0
-    scores: dict[str, float] = field(default_factory=dict)
-    missed: list[str] = field(default_factory=list)
-    metric_errors: dict[str, str] = field(default_factory=dict)
-    voice: VoiceTimes | None = None
+    record: Mapping[str, Any]
+    text: str
+    chunks: int
+    bytes: int
+    time_to_first_chunk_ms: float | None
+    total_time_ms: float
+    chunk_times_ms: list[float]
+    meta: Mapping[str, Any]
+    error: WsLocustError | None
+    started_at: float
+    send_delay_ms: float
+    scores: Mapping[str, float]
+    missed: Sequence[str]
+    metric_errors: Mapping[str, str]
+    voice: VoiceTimes | None
+
+    def __init__(  # written out: a dataclass's own calls a factory for each mutable default
+        self,
+        prompt: str,
+        name: str,
+        record: Mapping[str, Any] = _NOTHING,
+        text: str = "",
+        chunks: int = 0,
+        bytes: int = 0,
+        time_to_first_chunk_ms: float | None = None,
+        total_time_ms: float = 0.0,
+        chunk_times_ms: list[float] | None = None,
+        meta: Mapping[str, Any] = _NOTHING,
+        error: WsLocustError | None = None,
+        started_at: float = 0.0,
+        send_delay_ms: float = 0.0,
+        scores: Mapping[str, float] = _NOTHING,
+        missed: Sequence[str] = (),
+        metric_errors: Mapping[str, str] = _NOTHING,
+        voice: VoiceTimes | None = None,
+    ) -> None:
+        self.prompt = prompt
+        self.name = name
+        self.record = record
+        self.text = text
+        self.chunks = chunks
+        self.bytes = bytes
+        self.time_to_first_chunk_ms = time_to_first_chunk_ms
+        self.total_time_ms = total_time_ms
+        self.chunk_times_ms = [] if chunk_times_ms is None else chunk_times_ms
+        self.meta = meta
+        self.error = error
+        self.started_at = started_at
+        self.send_delay_ms = send_delay_ms
+        self.scores = scores
+        self.missed = missed
+        self.metric_errors = metric_errors
+        self.voice = voice
 
     @property
     def ok(self) -> bool:
