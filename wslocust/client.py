@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
-from gevent._waiter import Waiter
 from gevent.hub import Hub, get_hub
 
 from .dialing import Dial, Upgrade, open_socket
@@ -566,15 +565,15 @@ class ChatClient:
             start = scheduled_at
         try:
             if raw is not None and watcher is not None:  # the lean path: see lean.py
-                waiter = Waiter(self._hub)
                 tls = self._tls_socket
                 if tls is not None:  # the prompt's TLS records, sent on the TCP socket beneath
                     payload, sock = tls.encrypt(payload), tls.tcp
+                reply_timer = self._reply_timer
                 timer = send_prompt(
-                    self._hub, sock, raw, payload, waiter, self._reply_timer, deadline, self.reply_timeout_s
+                    self._hub, sock, raw, payload, reply_timer, deadline, self.reply_timeout_s
                 )
                 read_reply(
-                    connection, raw, self._stamped, self._buffer, watcher, waiter,
+                    connection, raw, self._stamped, self._buffer, watcher, reply_timer,
                     reply.started_at, start, self._perform, tls,
                 )  # fmt: skip
             else:
