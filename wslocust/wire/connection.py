@@ -33,6 +33,7 @@ from .frames import (
     RSV1,
     FrameReader,
     encode_frame,
+    encode_message,
     parse_close,
 )
 from .protocols.base import Chunk, End, Failure, Message, Protocol, chunk_reader
@@ -358,14 +359,7 @@ def framing(reader: FrameReader | None, deflate: DeflateParameters | None) -> tu
     permessage-deflate was agreed."""
     if reader is None:
         reader = FrameReader() if deflate is None else DeflateFrameReader(deflate.inflater())
-    return reader, _frame if deflate is None else _CompressedFrames(deflate.deflater())
-
-
-def _frame(message: Message) -> bytes:
-    """One message as a masked frame: text for ``str``, binary for ``bytes``."""
-    if isinstance(message, str):
-        return encode_frame(OP_TEXT, message.encode())
-    return encode_frame(OP_BINARY, message)
+    return reader, encode_message if deflate is None else _CompressedFrames(deflate.deflater())
 
 
 class _CompressedFrames:
