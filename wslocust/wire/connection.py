@@ -36,7 +36,7 @@ from .frames import (
     encode_message,
     parse_close,
 )
-from .protocols.base import Chunk, End, Failure, Message, Protocol, chunk_reader
+from .protocols.base import END, Chunk, End, Failure, Message, Protocol, chunk_reader, reply_reader
 from .reply import Reply
 from .traffic import PROCESS_TRAFFIC, Traffic, count_control, count_sent_close
 from .voice import note_voice
@@ -110,7 +110,7 @@ class Connection:
     """
 
     __slots__ = (
-        "_chunk_text", "_feed", "_frame", "_pieces", "_read_frames", "_request",
+        "_chunk_text", "_feed", "_frame", "_pieces", "_read_frames", "_reply_text", "_request",
         "protocol", "reader", "received_close", "reply", "traffic",
     )  # fmt: skip
 
@@ -130,6 +130,7 @@ class Connection:
         self._request = protocol.request
         self._feed = protocol.feed
         self._chunk_text = chunk_reader(protocol)  # the usual chunk's text, without events
+        self._reply_text = reply_reader(protocol)  # a whole reply's text, when one message is one
         self._read_frames = self.reader.feed
         self._pieces: list[str] = []  # the awaited reply's chunk texts
         self.received_close: int | None = None
@@ -173,6 +174,41 @@ class Connection:
             protocol error), its ``error``.
         """
         reply = self.reply
+        if reply is not None and self._reply_text is not None:
+            # The usual block of a reply that is one message: one whole unmasked final text frame
+            # under 126 bytes, no partial frame or message before it. Read here as the loop below
+            # reads it, without a frame list or events (tests/wire/test_whole_reply.py).
+            size = len(data)
+            reader = self.reader
+            if (
+                1 < size < 128
+                and data[0] == 0x81
+                and data[1] == size - 2
+                and size - 2 <= reader.max_message_bytes
+                and reader.between_messages
+            ):
+                try:
+                    text = self._reply_text(data[2:].decode())
+                except UnicodeDecodeError:
+                    text = None  # the loop below fails the connection (1007)
+                if text is not None:
+                    traffic = self.traffic  # traffic: as below, a block of one frame
+                    traffic.bytes_received += size
+                    traffic.frames_received += 1
+                    reply.bytes += size - 2
+                    reply.meta = END.meta
+                    self.reply = None  # _complete(), inline: the chunk's text ends the pieces
+                    pieces = self._pieces
+                    if pieces:
+                        pieces.append(text)
+                        text = "".join(pieces)
+                    reply.text = text
+                    chunk_times = reply.chunk_times_ms
+                    chunk_times.append(time_ms)
+                    reply.chunks = len(chunk_times)
+                    reply.time_to_first_chunk_ms = chunk_times[0]
+                    reply.total_time_ms = time_ms
+                    return None
         broken: ProtocolError | None = None
         try:
             frames = self._read_frames(data)
