@@ -442,7 +442,9 @@ class ChatClient:
             self.on_server_close(code)
 
     def _settle(self) -> None:
-        """Before a prompt: stop the idle watch and read what it left (TLS may hold decrypted data)."""
+        """Before a prompt: stop the idle watch and let the idle reader finish. TLS holds no whole
+        record then: the idle watch started after reading what TLS held (:meth:`_watch_idle`), and
+        the idle reader reads every record of what it takes in."""
         if self.keepalive is not None:
             self.keepalive.disarm()
         if self._idle_watcher is not None:
@@ -450,11 +452,6 @@ class ChatClient:
         reader = self._idle_greenlet
         if reader is not None and not reader.dead:
             reader.join()
-        tls = self._tls_socket
-        if tls is not None and tls.pending():  # a record ahead
-            self._read_ahead(tls)
-            if self._idle_watcher is not None:
-                self._idle_watcher.stop()
 
     def _read_ahead(self, tls: TlsSocket) -> None:
         """Read what TLS holds in memory: records a blocking read took with the one it wanted (the
