@@ -49,6 +49,7 @@ from .errors import (
 from .idle import read_in_hub
 from .keepalive import KeepAlive
 from .lean import ReplyTimer, read_reply, send_prompt
+from .pacer import masked_frame
 from .report import report_reply
 from .session import receive_quietly, run_opening
 from .sockets import raw_socket as _raw_socket
@@ -293,7 +294,10 @@ class ChatClient:
     def _new_connection(self) -> Connection:
         compression = self.compression
         return connection_for(
-            self.protocol, compression.reader(self.max_message_bytes), deflate=compression.agreed
+            self.protocol,
+            compression.reader(self.max_message_bytes),
+            deflate=compression.agreed,
+            framer=masked_frame,  # websockets' C masking (the wire layer masks with Python's integers)
         )
 
     def close(self, code: int = 1000) -> None:

@@ -107,6 +107,9 @@ class Connection:
             compressed messages are inflated, and prompts are sent compressed.
         traffic: where its messages and bytes are counted (the process's :data:`PROCESS_TRAFFIC`
             when None).
+        framer: how an uncompressed connection's messages become masked frames
+            (:func:`~wslocust.wire.frames.encode_message` when None; the client gives one masked by
+            websockets' C ``apply_mask``, which this layer does not import).
     """
 
     __slots__ = (
@@ -121,9 +124,10 @@ class Connection:
         *,
         deflate: DeflateParameters | None = None,
         traffic: Traffic | None = None,
+        framer: Framer | None = None,
     ) -> None:
         self.protocol = protocol
-        self.reader, self._frame = framing(reader, deflate)
+        self.reader, self._frame = framing(reader, deflate, framer)
         self.traffic = PROCESS_TRAFFIC if traffic is None else traffic
         self.reply: Reply | None = None
         """The reply being awaited; None between replies (and once it is complete)."""
@@ -388,14 +392,19 @@ Framer = Callable[[Message], bytes]
 """Turns one message into a masked frame, ready to send."""
 
 
-def framing(reader: FrameReader | None, deflate: DeflateParameters | None) -> tuple[FrameReader, Framer]:
+def framing(
+    reader: FrameReader | None, deflate: DeflateParameters | None, framer: Framer | None = None
+) -> tuple[FrameReader, Framer]:
     """A connection's frame reader and framer: ``reader`` (when None, a default
     :class:`~wslocust.wire.frames.FrameReader`, or with ``deflate`` a
-    :class:`~wslocust.wire.deflate.DeflateFrameReader`), and plain frames, or compressed ones when
-    permessage-deflate was agreed."""
+    :class:`~wslocust.wire.deflate.DeflateFrameReader`), and plain frames (``framer``'s, by default
+    :func:`~wslocust.wire.frames.encode_message`'s), or compressed ones when permessage-deflate was
+    agreed."""
     if reader is None:
         reader = FrameReader() if deflate is None else DeflateFrameReader(deflate.inflater())
-    return reader, encode_message if deflate is None else _CompressedFrames(deflate.deflater())
+    if deflate is not None:
+        return reader, _CompressedFrames(deflate.deflater())
+    return reader, encode_message if framer is None else framer
 
 
 class _CompressedFrames:
