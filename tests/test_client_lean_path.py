@@ -90,6 +90,22 @@ def test_the_reply_timeout_still_fires_on_the_lean_path_after_earlier_replies(
     assert not client.connected
 
 
+def test_a_timer_that_fired_after_a_reply_was_over_does_not_end_the_next_reply(
+    recorded_env, raw_server
+) -> None:
+    """The connection's one waiter is cleared for every reply: what a past reply's timer left in it
+    (it fired while the greenlet was busy) is not the next reply's timeout."""
+    environment, _ = recorded_env
+    server = raw_server(echo_sizes)
+    client = ChatClient(environment, f"ws://127.0.0.1:{server.port}/", PlainProtocol())
+    assert client.ask("one").text == "3"
+    client._reply_timer.wake(False)  # as a timer firing while the greenlet was not waiting
+    assert client._reply_timer.waiter.ready()
+    reply = client.ask("three")
+    assert reply.ok, reply.error
+    assert reply.text == "5"
+
+
 BLOCK_S = 0.3
 
 

@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
-from gevent._waiter import Waiter
 from gevent.hub import Hub, get_hub
 
 from .dialing import Dial, Upgrade, open_socket
@@ -50,6 +49,7 @@ from .errors import (
 from .idle import read_in_hub
 from .keepalive import KeepAlive
 from .lean import ReplyTimer, read_reply, send_prompt
+from .pacer import masked_frame
 from .report import report_reply
 from .session import receive_quietly, run_opening
 from .sockets import raw_socket as _raw_socket
@@ -293,7 +293,10 @@ class ChatClient:
     def _new_connection(self) -> Connection:
         compression = self.compression
         return connection_for(
-            self.protocol, compression.reader(self.max_message_bytes), deflate=compression.agreed
+            self.protocol,
+            compression.reader(self.max_message_bytes),
+            deflate=compression.agreed,
+            framer=masked_frame,  # websockets' C masking (the wire layer masks with Python's integers)
         )
 
     def close(self, code: int = 1000) -> None:
@@ -443,7 +446,9 @@ class ChatClient:
             self.on_server_close(code)
 
     def _settle(self) -> None:
-        """Before a prompt: stop the idle watch and read what it left (TLS may hold decrypted data)."""
+        """Before a prompt: stop the idle watch and let the idle reader finish. TLS holds no whole
+        record then: the idle watch started after reading what TLS held (:meth:`_watch_idle`), and
+        the idle reader reads every record of what it takes in."""
         if self.keepalive is not None:
             self.keepalive.disarm()
         if self._idle_watcher is not None:
@@ -451,11 +456,6 @@ class ChatClient:
         reader = self._idle_greenlet
         if reader is not None and not reader.dead:
             reader.join()
-        tls = self._tls_socket
-        if tls is not None and tls.pending():  # a record ahead
-            self._read_ahead(tls)
-            if self._idle_watcher is not None:
-                self._idle_watcher.stop()
 
     def _read_ahead(self, tls: TlsSocket) -> None:
         """Read what TLS holds in memory: records a blocking read took with the one it wanted (the
@@ -567,15 +567,15 @@ class ChatClient:
             start = scheduled_at
         try:
             if raw is not None and watcher is not None:  # the lean path: see lean.py
-                waiter = Waiter(self._hub)
                 tls = self._tls_socket
                 if tls is not None:  # the prompt's TLS records, sent on the TCP socket beneath
                     payload, sock = tls.encrypt(payload), tls.tcp
+                reply_timer = self._reply_timer
                 timer = send_prompt(
-                    self._hub, sock, raw, payload, waiter, self._reply_timer, deadline, self.reply_timeout_s
+                    self._hub, sock, raw, payload, reply_timer, deadline, self.reply_timeout_s
                 )
                 read_reply(
-                    connection, raw, self._stamped, self._buffer, watcher, waiter,
+                    connection, raw, self._stamped, self._buffer, watcher, reply_timer,
                     reply.started_at, start, self._perform, tls,
                 )  # fmt: skip
             else:

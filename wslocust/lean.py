@@ -41,21 +41,31 @@ __all__ = ["ReplyTimer", "read_reply", "send_prompt"]
 
 
 class ReplyTimer:
-    """A connection's reply deadline: one libev timer, re-armed in full for every reply.
+    """A connection's reply deadline, one libev timer re-armed in full for every reply, and the
+    :class:`~gevent._waiter.Waiter` the user's greenlet waits on during a reply (one a connection,
+    cleared for every reply, rather than one made a reply).
 
     Args:
         hub: the hub (OS thread) of the connection.
     """
 
-    __slots__ = ("_hub", "_seconds", "_timer")
+    __slots__ = ("_hub", "_seconds", "_timer", "waiter", "wake")
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
         self._timer: Any = None
         self._seconds = 0.0
+        self.waiter = Waiter(hub)
+        """What the user's greenlet waits on during a reply: the watcher, the timer and the hub's
+        reader give it their news."""
+        self.wake = self.waiter.switch
+        """The waiter's ``switch``, bound once (the callback of the timer and the watcher)."""
 
-    def arm(self, waiter: Waiter, timeout_s: float) -> Any:
-        """Start the timer for ``timeout_s`` from now; when it fires, ``waiter`` gets False."""
+    def arm(self, timeout_s: float) -> Any:
+        """Clear the waiter of anything a past reply left in it (a timer that fired while the
+        greenlet was not waiting) and start the timer for ``timeout_s`` from now; when it fires,
+        the waiter gets False."""
+        self.waiter.clear()
         timer = self._timer
         if timer is None or self._seconds != timeout_s:
             if timer is not None:
@@ -64,7 +74,7 @@ class ReplyTimer:
             timer = self._timer = self._hub.loop.timer(timeout_s, timeout_s)
         # again() arms it for its full repeat time from now (start() after a stop would only give
         # it what was left: libev keeps the remaining time of a stopped timer).
-        timer.again(waiter.switch, False)
+        timer.again(self.wake, False)
         return timer
 
     def release(self, timer: Any) -> None:
@@ -87,7 +97,6 @@ def send_prompt(
     sock: socket.socket,
     raw: _socket.socket,
     payload: bytes,
-    waiter: Waiter,
     reply_timer: ReplyTimer,
     deadline: float,
     timeout_s: float,
@@ -96,8 +105,9 @@ def send_prompt(
 
     When the send buffer is full (a prompt larger than it), gevent's ``sendall`` waits for room for
     the rest, bounded by the deadline, and a one-off timer of what is left of it is returned (the
-    caller closes it). The timer gives ``waiter`` False when it fires; a timer firing while the
-    greenlet is not waiting is kept by the ``Waiter`` and ends the reply at its next wait.
+    caller closes it). The timer gives the reply's waiter (``reply_timer.waiter``) False when it
+    fires; a timer firing while the greenlet is not waiting is kept by the ``Waiter`` and ends the
+    reply at its next wait.
     """
     try:
         sent = raw.send(payload)
@@ -107,10 +117,11 @@ def send_prompt(
         sock.settimeout(max(deadline - time.perf_counter(), 0.001))
         sock.sendall(memoryview(payload)[sent:])
         sock.settimeout(timeout_s)
+        reply_timer.waiter.clear()
         timer = hub.loop.timer(max(deadline - time.perf_counter(), 0.0))
-        timer.start(waiter.switch, False)
+        timer.start(reply_timer.wake, False)
         return timer
-    return reply_timer.arm(waiter, timeout_s)  # the usual case: armed a few µs after the start
+    return reply_timer.arm(timeout_s)  # the usual case: armed a few µs after the start
 
 
 def read_reply(
@@ -119,7 +130,7 @@ def read_reply(
     stamped: bool,
     buffer: memoryview,
     watcher: Any,
-    waiter: Waiter,
+    reply_timer: ReplyTimer,
     started_at: float,
     start: float,
     perform: Callable[[Sequence[Action]], None],
@@ -135,7 +146,7 @@ def read_reply(
         stamped: the kernel timestamps what ``raw`` receives (``SO_TIMESTAMPNS``).
         buffer: the hub's block buffer.
         watcher: the connection's libev I/O watcher (the caller stops it after the reply).
-        waiter: the waiter the reply's timer gives False to.
+        reply_timer: the reply's timer (armed), and the waiter it gives False to.
         started_at: ``time.time()`` at ``start`` (the kernel's timestamps are of that clock).
         start: the ``time.perf_counter()`` the reply's times are measured from.
         perform: does what the connection asks (pongs, a close, a dropped push); may block.
@@ -147,8 +158,9 @@ def read_reply(
         OSError: the socket failed.
     """
     buffers = [buffer]
+    waiter, wake = reply_timer.waiter, reply_timer.wake
     while True:
-        watcher.start(waiter.switch, True)
+        watcher.start(wake, True)
         readable = waiter.get()
         watcher.stop()
         if not readable:
@@ -183,7 +195,7 @@ def read_reply(
         if connection.reply is None:
             return
         break
-    _read_in_hub(connection, raw, stamped, buffers, watcher, waiter, started_at, start, perform, tls)
+    _read_in_hub(connection, raw, stamped, buffers, watcher, waiter, wake, started_at, start, perform, tls)
 
 
 def _read_in_hub(
@@ -193,6 +205,7 @@ def _read_in_hub(
     buffers: list[memoryview],
     watcher: Any,
     waiter: Waiter,
+    switch: Callable[[Any], None],
     started_at: float,
     start: float,
     perform: Callable[[Sequence[Action]], None],
@@ -201,7 +214,6 @@ def _read_in_hub(
     """The rest of a streamed reply, read by the watcher's callback in the hub, which wakes the
     greenlet only at the reply's end, for an action, or with an error (see :func:`read_reply`)."""
     read_block = connection.block_reader()  # a chunk's block read where it lies, not copied
-    switch = waiter.switch
     stop = watcher.stop
     perf_counter = time.perf_counter
     unpack = TIMESPEC.unpack

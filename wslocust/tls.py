@@ -22,6 +22,9 @@ from .sockets import RECEIVE_BYTES
 
 __all__ = ["TlsSocket"]
 
+_MAX_PLAINTEXT = 16384
+"""The most plaintext a TLS record holds (RFC 8446 §5.1, RFC 5246 §6.2.1)."""
+
 
 class TlsSocket:
     """A client's TLS connection over ``sock`` (gevent's socket, connected), socket-like.
@@ -159,9 +162,8 @@ class TlsSocket:
 
     def decrypt(self, buffer: memoryview, size: int, answer_to: _socket.socket | None = None) -> bytes:
         """The plaintext that the ``size`` bytes received at the start of ``buffer`` (the hub's block
-        buffer) complete; b"" when they end no TLS record. The bytes are copied into TLS's memory
-        first, so the plaintext is decrypted into ``buffer`` itself (``SSLObject.read(n)`` would
-        allocate ``n`` bytes a call).
+        buffer) complete; b"" when they end no TLS record. With ``size`` 0, what TLS holds already
+        (what a blocking read took ahead).
 
         What TLS itself has to send after reading (a key update's answer, a TLS 1.2 renegotiation's
         hello: rare and tiny) is sent on ``answer_to`` (the connection's non-blocking OS socket) at
@@ -173,19 +175,33 @@ class TlsSocket:
         Raises:
             ssl.SSLError: the records are broken.
         """
-        self._take_in(buffer[:size])
+        if size:
+            self._take_in(buffer[:size])
+            try:
+                # A read takes one record. A record whole in the block holds less plaintext than the
+                # block (its header and tag take room): read(size) takes all of it, as bytes at once.
+                data: bytes = self._read(size if size < _MAX_PLAINTEXT else _MAX_PLAINTEXT)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                self._answer(answer_to)
+                return b""
+            if len(data) < size or size >= _MAX_PLAINTEXT:  # TLS holds none of the record
+                if self._incoming.pending or self._outgoing.pending:
+                    return self._rest([data], buffer, answer_to)
+                return data  # the usual block: one record, read whole, nothing to answer
+            pieces = [data]  # a record begun in an earlier block may hold more: read on
+        else:
+            pieces = []
         try:
-            count: int = self._read(len(buffer), buffer)  # with a buffer, the count (no cast: a call)
+            count: int = self._read(len(buffer), buffer)  # more than a record holds: the record's rest
         except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
             self._answer(answer_to)
-            return b""
-        if self._incoming.pending or self._outgoing.pending:
-            return self._rest(buffer[:count].tobytes(), buffer, answer_to)
-        return buffer[:count].tobytes()  # the usual block: one record, read whole, nothing to answer
+            return b"".join(pieces)
+        pieces.append(buffer[:count].tobytes())
+        return self._rest(pieces, buffer, answer_to)
 
-    def _rest(self, first: bytes, buffer: memoryview, answer_to: _socket.socket | None) -> bytes:
-        """``first`` and the block's other records' plaintext (a read takes one record)."""
-        pieces = [first]
+    def _rest(self, pieces: list[bytes], buffer: memoryview, answer_to: _socket.socket | None) -> bytes:
+        """``pieces`` and the plaintext of the other whole records TLS holds (TLS holds no plaintext
+        of the records read so far)."""
         read, room = self._read, len(buffer)  # more than a record holds: a read takes a whole record
         while self._incoming.pending:
             try:

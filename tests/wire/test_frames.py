@@ -15,9 +15,11 @@ from wslocust.wire.frames import (
     OP_PING,
     OP_PONG,
     OP_TEXT,
+    RSV1,
     FrameReader,
     encode_close,
     encode_frame,
+    encode_message,
     parse_close,
 )
 
@@ -56,6 +58,42 @@ def test_every_small_masked_frame_decodes_back_to_its_payload() -> None:
         frame = encode_frame(OP_BINARY, payload, mask=True)
         assert len(frame) == 6 + size
         assert reader.feed(frame) == [(OP_BINARY, payload)], size
+
+
+def masked_by_hand(first: int, payload: bytes, key: bytes) -> bytes:
+    """A final masked frame as RFC 6455 §5.3 spells it: header, key, payload byte i XOR key byte i % 4."""
+    size = len(payload)
+    if size < 126:
+        header = bytes((first, 0x80 | size))
+    elif size < 65536:
+        header = bytes((first, 0x80 | 126)) + struct.pack("!H", size)
+    else:
+        header = bytes((first, 0x80 | 127)) + struct.pack("!Q", size)
+    return header + key + bytes(byte ^ key[index % 4] for index, byte in enumerate(payload))
+
+
+@pytest.mark.parametrize("opcode", [OP_TEXT, OP_BINARY, OP_PING, RSV1 | OP_TEXT])
+def test_every_masked_frame_is_its_header_key_and_payload_xored_with_the_key(opcode: int) -> None:
+    """Small frames are built as one integer: each size's bytes equal the RFC's byte by byte masking."""
+    for size in [*range(130), 300, 70_000]:
+        payload = bytes((7 * index + size) % 256 for index in range(size))
+        frame = encode_frame(opcode, payload)
+        header_size = 2 if size < 126 else 4 if size < 65536 else 10
+        assert frame == masked_by_hand(0x80 | opcode, payload, frame[header_size : header_size + 4]), size
+
+
+def test_a_message_is_framed_text_for_str_binary_for_bytes_masked_byte_for_byte() -> None:
+    """encode_message (a connection's prompts) gives the frame encode_frame gives, for every size."""
+    for size in [*range(130), 300, 70_000]:
+        text = "".join(chr(0x61 + (index + size) % 26) for index in range(size - size // 10)) + "é" * (
+            size // 20
+        )
+        for message, first in ((text, 0x81), (text.encode(), 0x82)):
+            frame = encode_message(message)
+            payload = text.encode()
+            header_size = 2 if len(payload) < 126 else 4 if len(payload) < 65536 else 10
+            key = frame[header_size : header_size + 4]
+            assert frame == masked_by_hand(first, payload, key), (size, type(message))
 
 
 @pytest.mark.parametrize(

@@ -33,9 +33,10 @@ from .frames import (
     RSV1,
     FrameReader,
     encode_frame,
+    encode_message,
     parse_close,
 )
-from .protocols.base import Chunk, End, Failure, Message, Protocol, chunk_reader
+from .protocols.base import END, Chunk, End, Failure, Message, Protocol, chunk_reader, reply_reader
 from .reply import Reply
 from .traffic import PROCESS_TRAFFIC, Traffic, count_control, count_sent_close
 from .voice import note_voice
@@ -106,10 +107,13 @@ class Connection:
             compressed messages are inflated, and prompts are sent compressed.
         traffic: where its messages and bytes are counted (the process's :data:`PROCESS_TRAFFIC`
             when None).
+        framer: how an uncompressed connection's messages become masked frames
+            (:func:`~wslocust.wire.frames.encode_message` when None; the client gives one masked by
+            websockets' C ``apply_mask``, which this layer does not import).
     """
 
     __slots__ = (
-        "_chunk_text", "_feed", "_frame", "_pieces", "_read_frames", "_request",
+        "_chunk_text", "_feed", "_frame", "_pieces", "_read_frames", "_reply_text", "_request",
         "protocol", "reader", "received_close", "reply", "traffic",
     )  # fmt: skip
 
@@ -120,15 +124,17 @@ class Connection:
         *,
         deflate: DeflateParameters | None = None,
         traffic: Traffic | None = None,
+        framer: Framer | None = None,
     ) -> None:
         self.protocol = protocol
-        self.reader, self._frame = framing(reader, deflate)
+        self.reader, self._frame = framing(reader, deflate, framer)
         self.traffic = PROCESS_TRAFFIC if traffic is None else traffic
         self.reply: Reply | None = None
         """The reply being awaited; None between replies (and once it is complete)."""
         self._request = protocol.request
         self._feed = protocol.feed
         self._chunk_text = chunk_reader(protocol)  # the usual chunk's text, without events
+        self._reply_text = reply_reader(protocol)  # a whole reply's text, when one message is one
         self._read_frames = self.reader.feed
         self._pieces: list[str] = []  # the awaited reply's chunk texts
         self.received_close: int | None = None
@@ -172,6 +178,41 @@ class Connection:
             protocol error), its ``error``.
         """
         reply = self.reply
+        if reply is not None and self._reply_text is not None:
+            # The usual block of a reply that is one message: one whole unmasked final text frame
+            # under 126 bytes, no partial frame or message before it. Read here as the loop below
+            # reads it, without a frame list or events (tests/wire/test_whole_reply.py).
+            size = len(data)
+            reader = self.reader
+            if (
+                1 < size < 128
+                and data[0] == 0x81
+                and data[1] == size - 2
+                and size - 2 <= reader.max_message_bytes
+                and reader.between_messages
+            ):
+                try:
+                    text = self._reply_text(data[2:].decode())
+                except UnicodeDecodeError:
+                    text = None  # the loop below fails the connection (1007)
+                if text is not None:
+                    traffic = self.traffic  # traffic: as below, a block of one frame
+                    traffic.bytes_received += size
+                    traffic.frames_received += 1
+                    reply.bytes += size - 2
+                    reply.meta = END.meta
+                    self.reply = None  # _complete(), inline: the chunk's text ends the pieces
+                    pieces = self._pieces
+                    if pieces:
+                        pieces.append(text)
+                        text = "".join(pieces)
+                    reply.text = text
+                    chunk_times = reply.chunk_times_ms
+                    chunk_times.append(time_ms)
+                    reply.chunks = len(chunk_times)
+                    reply.time_to_first_chunk_ms = chunk_times[0]
+                    reply.total_time_ms = time_ms
+                    return None
         broken: ProtocolError | None = None
         try:
             frames = self._read_frames(data)
@@ -351,21 +392,19 @@ Framer = Callable[[Message], bytes]
 """Turns one message into a masked frame, ready to send."""
 
 
-def framing(reader: FrameReader | None, deflate: DeflateParameters | None) -> tuple[FrameReader, Framer]:
+def framing(
+    reader: FrameReader | None, deflate: DeflateParameters | None, framer: Framer | None = None
+) -> tuple[FrameReader, Framer]:
     """A connection's frame reader and framer: ``reader`` (when None, a default
     :class:`~wslocust.wire.frames.FrameReader`, or with ``deflate`` a
-    :class:`~wslocust.wire.deflate.DeflateFrameReader`), and plain frames, or compressed ones when
-    permessage-deflate was agreed."""
+    :class:`~wslocust.wire.deflate.DeflateFrameReader`), and plain frames (``framer``'s, by default
+    :func:`~wslocust.wire.frames.encode_message`'s), or compressed ones when permessage-deflate was
+    agreed."""
     if reader is None:
         reader = FrameReader() if deflate is None else DeflateFrameReader(deflate.inflater())
-    return reader, _frame if deflate is None else _CompressedFrames(deflate.deflater())
-
-
-def _frame(message: Message) -> bytes:
-    """One message as a masked frame: text for ``str``, binary for ``bytes``."""
-    if isinstance(message, str):
-        return encode_frame(OP_TEXT, message.encode())
-    return encode_frame(OP_BINARY, message)
+    if deflate is not None:
+        return reader, _CompressedFrames(deflate.deflater())
+    return reader, encode_message if framer is None else framer
 
 
 class _CompressedFrames:

@@ -26,6 +26,7 @@ __all__ = [
     "FrameReader",
     "encode_close",
     "encode_frame",
+    "encode_message",
     "parse_close",
 ]
 
@@ -51,12 +52,14 @@ _SMALL_DATA = frozenset((0x80 | OP_TEXT, 0x80 | OP_BINARY))  # first bytes: fina
 _CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
 _U16: Final = struct.Struct("!H")
 _U64: Final = struct.Struct("!Q")
-_SMALL_MASKED_HEADER: Final = struct.Struct("!BBI")  # first byte, mask bit | size, masking key
 _randbits = random.getrandbits
-# For a payload of n < 126 bytes: (key * _REPEAT[n]) >> _PAD[n] is the 4-byte key repeated over n bytes,
-# as one integer (the key repeated over whole words, its last partial word's extra bytes shifted out).
-_REPEAT: Final = tuple(sum(1 << (32 * word) for word in range((size + 3) // 4)) for size in range(126))
+# A masked frame of a payload of n < 126 bytes is built as one integer, its n + 6 bytes:
+# (key * _KEYED[n]) >> _PAD[n] is the 4-byte key followed by the key repeated over n bytes (payload
+# byte i meets key byte i % 4): the key repeated over whole words and once more above them, the last
+# partial word's extra bytes shifted out. The frame's first two bytes go above it (_MASKED_HEADS).
+_KEYED: Final = tuple(sum(1 << (32 * word) for word in range((size + 3) // 4 + 1)) for size in range(126))
 _PAD: Final = tuple(8 * (-size % 4) for size in range(126))
+_MASKED_TEXT_HEADS: Final = tuple((0x8180 | size) << (8 * size + 32) for size in range(126))  # FIN | text
 
 
 def _mask(key: bytes, payload: bytes) -> bytes:
@@ -85,11 +88,9 @@ def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
     # The masking key protects proxies from cache poisoning by hostile browser scripts; a load
     # generator sending its own prompts is not that threat, so a fast non-cryptographic key will do.
     if mask and size < 126:
-        # Most prompts: header and key packed at once, the payload XORed with the key repeated, as
-        # big integers (payload byte i meets key byte i % 4).
-        key_bits = _randbits(32)
-        masked = int.from_bytes(payload, "big") ^ ((key_bits * _REPEAT[size]) >> _PAD[size])
-        return _SMALL_MASKED_HEADER.pack(first, 0x80 | size, key_bits) + masked.to_bytes(size, "big")
+        # Most frames: header, key and payload XORed with the key repeated, as one integer.
+        masked = _randbits(32) * _KEYED[size] >> _PAD[size] ^ int.from_bytes(payload)
+        return ((first << 8 | 0x80 | size) << (8 * size + 32) | masked).to_bytes(size + 6)
     mask_bit = 0x80 if mask else 0
     if size < 126:
         header = bytes((first, mask_bit | size))
@@ -101,6 +102,18 @@ def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
         return header + payload
     key = _randbits(32).to_bytes(4, "little")
     return header + key + _mask(key, payload)
+
+
+def encode_message(message: str | bytes) -> bytes:
+    """One message as a masked final frame: text for ``str``, binary for ``bytes`` (a client's)."""
+    if isinstance(message, str):
+        payload = message.encode()
+        size = len(payload)
+        if size < 126:  # most prompts: built as encode_frame builds a small masked frame
+            masked = _randbits(32) * _KEYED[size] >> _PAD[size] ^ int.from_bytes(payload)
+            return (_MASKED_TEXT_HEADS[size] | masked).to_bytes(size + 6)
+        return encode_frame(OP_TEXT, payload)
+    return encode_frame(OP_BINARY, message)
 
 
 def encode_close(code: int = 1000, reason: str = "", *, mask: bool = True) -> bytes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import BotError, ConnectError, ConnectionClosed, ProtocolError, WsLocustError
-from .connection import Action, Close, Connection, Dropped, Pong, Send
+from .connection import Action, Close, Connection, Dropped, Framer, Pong, Send
 from .deflate import DeflateParameters
 from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_close
 from .protocols.base import Answer, Chunk, End, Event, Failure, Message, Protocol
@@ -31,18 +31,23 @@ __all__ = ["ManagedConnection", "connection_for"]
 
 
 def connection_for(
-    protocol: Protocol, reader: FrameReader | None = None, *, deflate: DeflateParameters | None = None
+    protocol: Protocol,
+    reader: FrameReader | None = None,
+    *,
+    deflate: DeflateParameters | None = None,
+    framer: Framer | None = None,
 ) -> Connection:
     """A :class:`ManagedConnection` for a protocol that ``manages_connection``, else a
-    :class:`~wslocust.wire.connection.Connection` (compressed as ``deflate`` agreed, if given).
+    :class:`~wslocust.wire.connection.Connection` (compressed as ``deflate`` agreed, if given; its
+    uncompressed messages framed by ``framer``, if given).
 
     A protocol that does not manage its connection is opened here (:meth:`Protocol.open` resets its
     per-connection state; what it would send is not read); a managed one is opened by
     :meth:`ManagedConnection.open`, which sends it."""
     if protocol.manages_connection:
-        return ManagedConnection(protocol, reader, deflate=deflate)
+        return ManagedConnection(protocol, reader, deflate=deflate, framer=framer)
     protocol.open()
-    return Connection(protocol, reader, deflate=deflate)
+    return Connection(protocol, reader, deflate=deflate, framer=framer)
 
 
 class ManagedConnection(Connection):
@@ -52,6 +57,7 @@ class ManagedConnection(Connection):
         protocol: the dialect (one that sets ``manages_connection``).
         reader: the frame reader (a default one when None).
         deflate: the permessage-deflate parameters agreed, if any (its messages are sent compressed).
+        framer: how its uncompressed messages become masked frames (see :class:`Connection`).
     """
 
     __slots__ = ("error", "quiet_until_ms")
@@ -62,8 +68,9 @@ class ManagedConnection(Connection):
         reader: FrameReader | None = None,
         *,
         deflate: DeflateParameters | None = None,
+        framer: Framer | None = None,
     ) -> None:
-        super().__init__(protocol, reader, deflate=deflate)
+        super().__init__(protocol, reader, deflate=deflate, framer=framer)
         self.error: WsLocustError | None = None
         """Why the connection failed while no reply was awaited (its opening, or idle); None."""
         self.quiet_until_ms: float | None = None

@@ -53,6 +53,7 @@ __all__ = [
     "Transcript",
     "chunk_reader",
     "get_protocol",
+    "reply_reader",
 ]
 
 Message = str | bytes
@@ -375,15 +376,38 @@ class Protocol(ABC):
         """
         return None
 
+    def reply_text(self, message: Message) -> str | None:
+        """The text of a message that :meth:`feed` would read as a whole reply: exactly one
+        :class:`Chunk` of that text, then :data:`END` (nothing else), else None: the connection then
+        calls :meth:`feed` as usual.
+
+        The hot path of a reply that is one message (``plain``'s): the reply is completed without
+        event objects. The same rules as :meth:`chunk_text`'s hold (:func:`reply_reader` takes it only
+        from the class of the ``feed`` it mirrors, or one below it). The default says nothing.
+        """
+        return None
+
 
 def chunk_reader(protocol: Protocol) -> Callable[[Message], str | None] | None:
     """``protocol.chunk_text`` when its class gives one that mirrors the ``feed`` it uses, else None."""
+    return _mirror(protocol, "chunk_text")
+
+
+def reply_reader(protocol: Protocol) -> Callable[[Message], str | None] | None:
+    """``protocol.reply_text`` when its class gives one that mirrors the ``feed`` it uses, else None."""
+    return _mirror(protocol, "reply_text")
+
+
+def _mirror(protocol: Protocol, hook: str) -> Callable[[Message], str | None] | None:
+    """The protocol's ``hook`` (a shortcut of ``feed``'s) when the class that gives it is the class of
+    the ``feed`` the protocol uses, or one below it, and not the default; else None."""
     owner = type(protocol)
-    chunk_owner = next(klass for klass in owner.__mro__ if "chunk_text" in vars(klass))
+    hook_owner = next(klass for klass in owner.__mro__ if hook in vars(klass))
     feed_owner = next(klass for klass in owner.__mro__ if "feed" in vars(klass))
-    if chunk_owner is Protocol or not issubclass(chunk_owner, feed_owner) or "feed" in vars(protocol):
+    if hook_owner is Protocol or not issubclass(hook_owner, feed_owner) or "feed" in vars(protocol):
         return None
-    return protocol.chunk_text
+    shortcut: Callable[[Message], str | None] = getattr(protocol, hook)
+    return shortcut
 
 
 def get_protocol(name: str) -> type[Protocol]:

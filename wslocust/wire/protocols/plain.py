@@ -21,3 +21,6 @@ class PlainProtocol(Protocol):
     def feed(self, message: Message) -> Sequence[Event]:
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
         return (Chunk(text), END)
+
+    def reply_text(self, message: Message) -> str | None:
+        return message if isinstance(message, str) else message.decode("utf-8", "replace")
