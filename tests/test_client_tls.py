@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from gevent.server import StreamServer
 
 from wslocust.client import ChatClient
 from wslocust.errors import ConnectError, ConnectionClosed, ReplyTimeout
@@ -365,3 +366,83 @@ def test_a_ping_read_with_the_opening_is_answered_on_the_path_of_a_quiet_period(
     assert client.connect()
     assert client._raw is None  # not the lean path
     assert wait_until(lambda: answers == [b"3"], 2 * UNIT)  # Engine.IO's pong
+
+
+def engineio_connected_then_ping_later(answers: list[bytes]):  # type: ignore[no-untyped-def]
+    """An Engine.IO server that answers the namespace's connect, then pings once the client has
+    been idle a while; what the client sends after its connect goes to ``answers``."""
+
+    def handler(sock: socket.socket, _headers: dict[str, str]) -> None:
+        sock.sendall(encode_frame(OP_TEXT, ENGINEIO_OPEN, mask=False))
+        reader = FrameReader(accept_masked=True)
+        while data := sock.recv(4096):
+            for opcode, payload in reader.feed(data):
+                if opcode != OP_TEXT:
+                    continue
+                if payload.startswith(b"40"):
+                    sock.sendall(encode_frame(OP_TEXT, b'40{"sid":"s1"}', mask=False))
+                    gevent.sleep(UNIT)  # the client goes idle
+                    sock.sendall(encode_frame(OP_TEXT, b"2", mask=False))
+                else:
+                    answers.append(payload)
+
+    return handler
+
+
+@contextmanager
+def records_in_halves(port: int) -> Iterator[int]:
+    """A TCP relay to 127.0.0.1:``port`` that forwards each TLS record the server sends in two
+    parts, 50 ms apart (as a slow network may cut one): yields the relay's port."""
+
+    def pump_records(source: socket.socket, sink: socket.socket) -> None:
+        held = b""
+        while data := source.recv(65536):
+            held += data
+            while len(held) >= 5 and len(held) >= 5 + int.from_bytes(held[3:5], "big"):
+                size = 5 + int.from_bytes(held[3:5], "big")
+                record, held = held[:size], held[size:]
+                sink.sendall(record[: size // 2])
+                gevent.sleep(0.05)
+                sink.sendall(record[size // 2 :])
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        while data := source.recv(65536):
+            sink.sendall(data)
+
+    def serve(client: socket.socket, _address: Any) -> None:
+        server = socket.create_connection(("127.0.0.1", port))
+        upstream = gevent.spawn(pump, client, server)
+        try:
+            pump_records(server, client)
+        except OSError:
+            pass
+        finally:
+            upstream.kill()
+            server.close()
+
+    relay = StreamServer(("127.0.0.1", 0), serve)
+    relay.start()
+    try:
+        yield relay.address[1]
+    finally:
+        relay.stop(timeout=1)
+
+
+def test_a_record_arriving_in_parts_while_idle_on_the_path_of_a_quiet_period_is_read_when_whole(
+    recorded_env, tls_server
+) -> None:
+    """The first part of a record read while idle is held by TLS (OpenSSL takes it from the memory
+    BIO into its own record buffer, so nothing is left for the idle watch to read again): the watch
+    waits for the rest, and the ping it completes is answered."""
+    environment, _ = recorded_env
+    answers: list[bytes] = []
+    server = tls_server(engineio_connected_then_ping_later(answers))
+    with records_in_halves(server.port) as port:
+        url = f"wss://bot.test:{port}/"
+        client = ChatClient(
+            environment, url, SocketIOProtocol(quiet_ms=100), connect_to=f"127.0.0.1:{port}", verify_tls=False
+        )
+        assert client.connect()
+        assert client._raw is None  # not the lean path
+        assert wait_until(lambda: answers == [b"3"], 4 * UNIT)  # Engine.IO's pong, sent while idle
+        assert client.connected
