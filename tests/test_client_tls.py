@@ -9,7 +9,7 @@ from locust.env import Environment
 import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -329,9 +329,10 @@ def test_a_ping_read_with_an_awaited_welcome_is_answered_while_the_user_is_idle(
     assert client.pings_answered == 1
 
 
-def engineio_connected_then_ping(answers: list[bytes]):  # type: ignore[no-untyped-def]
-    """An Engine.IO server that answers the namespace's connect and then pings (two TLS records,
-    which arrive together); what the client sends after its connect goes to ``answers``."""
+def engineio_connected_then_ping(answers: list[bytes], idle_s: float = 0.0):  # type: ignore[no-untyped-def]
+    """An Engine.IO server that answers the namespace's connect and then pings: at once (two TLS
+    records, which arrive together), or once the client has been idle ``idle_s``; what the client
+    sends after its connect goes to ``answers``."""
 
     def handler(sock: socket.socket, _headers: dict[str, str]) -> None:
         sock.sendall(encode_frame(OP_TEXT, ENGINEIO_OPEN, mask=False))
@@ -341,8 +342,9 @@ def engineio_connected_then_ping(answers: list[bytes]):  # type: ignore[no-untyp
                 if opcode != OP_TEXT:
                     continue
                 if payload.startswith(b"40"):
-                    with corked(sock):
+                    with corked(sock) if not idle_s else nullcontext():
                         sock.sendall(encode_frame(OP_TEXT, b'40{"sid":"s1"}', mask=False))
+                        gevent.sleep(idle_s)
                         sock.sendall(encode_frame(OP_TEXT, b"2", mask=False))
                 else:
                     answers.append(payload)
@@ -366,27 +368,6 @@ def test_a_ping_read_with_the_opening_is_answered_on_the_path_of_a_quiet_period(
     assert client.connect()
     assert client._raw is None  # not the lean path
     assert wait_until(lambda: answers == [b"3"], 2 * UNIT)  # Engine.IO's pong
-
-
-def engineio_connected_then_ping_later(answers: list[bytes]):  # type: ignore[no-untyped-def]
-    """An Engine.IO server that answers the namespace's connect, then pings once the client has
-    been idle a while; what the client sends after its connect goes to ``answers``."""
-
-    def handler(sock: socket.socket, _headers: dict[str, str]) -> None:
-        sock.sendall(encode_frame(OP_TEXT, ENGINEIO_OPEN, mask=False))
-        reader = FrameReader(accept_masked=True)
-        while data := sock.recv(4096):
-            for opcode, payload in reader.feed(data):
-                if opcode != OP_TEXT:
-                    continue
-                if payload.startswith(b"40"):
-                    sock.sendall(encode_frame(OP_TEXT, b'40{"sid":"s1"}', mask=False))
-                    gevent.sleep(UNIT)  # the client goes idle
-                    sock.sendall(encode_frame(OP_TEXT, b"2", mask=False))
-                else:
-                    answers.append(payload)
-
-    return handler
 
 
 @contextmanager
@@ -436,7 +417,7 @@ def test_a_record_arriving_in_parts_while_idle_on_the_path_of_a_quiet_period_is_
     waits for the rest, and the ping it completes is answered."""
     environment, _ = recorded_env
     answers: list[bytes] = []
-    server = tls_server(engineio_connected_then_ping_later(answers))
+    server = tls_server(engineio_connected_then_ping(answers, idle_s=UNIT))
     with records_in_halves(server.port) as port:
         url = f"wss://bot.test:{port}/"
         client = ChatClient(

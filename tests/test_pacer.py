@@ -19,7 +19,7 @@ from wslocust.wire.voice import VoiceTimes
 
 from .conftest import UNIT
 from .test_voice import AudioJson, _blocking_sleep, client_of, tone, voice_server
-from .wire.test_frames import masked_by_hand
+from .wire.test_frames import assert_messages_framed_by_hand
 
 
 class CountingAudioJson(AudioJson):
@@ -204,13 +204,4 @@ def test_a_greenlet_woken_through_the_pacer_runs_after_the_frames_due_by_then() 
 def test_a_message_masked_in_c_is_the_frame_the_wire_layer_makes_for_every_size() -> None:
     """masked_frame (a plain connection's prompts, an audio turn's frames): header, key, payload XOR
     key, as RFC 6455 §5.3 spells it, text for str and binary for bytes, each size about the short ones."""
-    for size in [*range(130), 300, 70_000]:
-        text = "".join(chr(0x61 + (index + size) % 26) for index in range(size - size // 10)) + "é" * (
-            size // 20
-        )
-        for message, first in ((text, 0x81), (text.encode(), 0x82)):
-            frame = masked_frame(message)
-            payload = text.encode()
-            header_size = 2 if len(payload) < 126 else 4 if len(payload) < 65536 else 10
-            key = frame[header_size : header_size + 4]
-            assert frame == masked_by_hand(first, payload, key), (size, type(message))
+    assert_messages_framed_by_hand(masked_frame)

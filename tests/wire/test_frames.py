@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import pytest
 
@@ -22,6 +23,7 @@ from wslocust.wire.frames import (
     encode_message,
     parse_close,
 )
+from wslocust.wire.protocols import Message
 
 
 def raw_frame(opcode: int, payload: bytes, *, final: bool = True, rsv: int = 0) -> bytes:
@@ -82,18 +84,24 @@ def test_every_masked_frame_is_its_header_key_and_payload_xored_with_the_key(opc
         assert frame == masked_by_hand(0x80 | opcode, payload, frame[header_size : header_size + 4]), size
 
 
-def test_a_message_is_framed_text_for_str_binary_for_bytes_masked_byte_for_byte() -> None:
-    """encode_message (a connection's prompts) gives the frame encode_frame gives, for every size."""
+def assert_messages_framed_by_hand(framer: Callable[[Message], bytes]) -> None:
+    """``framer`` makes each message of every size about the short ones the final masked frame RFC
+    6455 §5.3 spells (header, key, payload XOR key): text for ``str``, binary for ``bytes``."""
     for size in [*range(130), 300, 70_000]:
         text = "".join(chr(0x61 + (index + size) % 26) for index in range(size - size // 10)) + "é" * (
             size // 20
         )
         for message, first in ((text, 0x81), (text.encode(), 0x82)):
-            frame = encode_message(message)
+            frame = framer(message)
             payload = text.encode()
             header_size = 2 if len(payload) < 126 else 4 if len(payload) < 65536 else 10
             key = frame[header_size : header_size + 4]
             assert frame == masked_by_hand(first, payload, key), (size, type(message))
+
+
+def test_a_message_is_framed_text_for_str_binary_for_bytes_masked_byte_for_byte() -> None:
+    """encode_message (a connection's prompts) gives the frame encode_frame gives, for every size."""
+    assert_messages_framed_by_hand(encode_message)
 
 
 @pytest.mark.parametrize(
