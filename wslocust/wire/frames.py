@@ -56,10 +56,9 @@ _randbits = random.getrandbits
 # A masked frame of a payload of n < 126 bytes is built as one integer, its n + 6 bytes:
 # (key * _KEYED[n]) >> _PAD[n] is the 4-byte key followed by the key repeated over n bytes (payload
 # byte i meets key byte i % 4): the key repeated over whole words and once more above them, the last
-# partial word's extra bytes shifted out. The frame's first two bytes go above it (_MASKED_HEADS).
+# partial word's extra bytes shifted out. The frame's first two bytes go above it.
 _KEYED: Final = tuple(sum(1 << (32 * word) for word in range((size + 3) // 4 + 1)) for size in range(126))
 _PAD: Final = tuple(8 * (-size % 4) for size in range(126))
-_MASKED_TEXT_HEADS: Final = tuple((0x8180 | size) << (8 * size + 32) for size in range(126))  # FIN | text
 
 
 def _mask(key: bytes, payload: bytes) -> bytes:
@@ -107,12 +106,7 @@ def encode_frame(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
 def encode_message(message: str | bytes) -> bytes:
     """One message as a masked final frame: text for ``str``, binary for ``bytes`` (a client's)."""
     if isinstance(message, str):
-        payload = message.encode()
-        size = len(payload)
-        if size < 126:  # most prompts: built as encode_frame builds a small masked frame
-            masked = _randbits(32) * _KEYED[size] >> _PAD[size] ^ int.from_bytes(payload)
-            return (_MASKED_TEXT_HEADS[size] | masked).to_bytes(size + 6)
-        return encode_frame(OP_TEXT, payload)
+        return encode_frame(OP_TEXT, message.encode())
     return encode_frame(OP_BINARY, message)
 
 
