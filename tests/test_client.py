@@ -406,14 +406,18 @@ def test_a_reply_on_a_connection_opened_by_ask_is_read_whole(recorded_env, demo)
 
 
 def test_the_idle_watch_is_off_while_a_reply_is_collected(recorded_env, demo) -> None:
-    """Whether ask() connects or reuses the connection, nothing but ask() reads during a round trip."""
+    """Whether ask() connects or reuses the connection, nothing but ask() reads during a round trip:
+    the idle reader cannot be woken once the prompt is being made (the lean path's watcher then
+    wakes the round trip's own waiter)."""
     environment, _ = recorded_env
     watching: list[bool] = []
 
     class Spy(JsonProtocol):
         def request(self, prompt, record):  # type: ignore[no-untyped-def]
             watcher = client._idle_watcher
-            watching.append(watcher is not None and watcher.active)
+            watching.append(
+                watcher is not None and watcher.active and watcher.callback == client._on_idle_readable
+            )
             return super().request(prompt, record)
 
     client = client_for(environment, demo("--ttft-ms", "1", "--itl-ms", "1"), Spy())

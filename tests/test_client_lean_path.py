@@ -106,6 +106,23 @@ def test_a_timer_that_fired_after_a_reply_was_over_does_not_end_the_next_reply(
     assert reply.text == "5"
 
 
+def test_a_connection_idle_for_longer_than_the_reply_timeout_answers_its_next_prompt(
+    recorded_env, raw_server
+) -> None:
+    """The connection's reply timer runs on between replies (re-armed in full for each): idle past
+    its timeout, it fires with no reply awaited, and the next reply is not failed by it."""
+    environment, _ = recorded_env
+    server = raw_server(echo_sizes)
+    client = ChatClient(
+        environment, f"ws://127.0.0.1:{server.port}/", PlainProtocol(), reply_timeout_s=0.1 * UNIT
+    )
+    assert client.ask("one").text == "3"
+    gevent.sleep(0.35 * UNIT)  # the timer fires (more than once) while the connection is idle
+    assert client._reply_timer.waiter.ready()
+    replies = [client.ask("three") for _ in range(3)]
+    assert [reply.text for reply in replies] == ["5", "5", "5"], [str(reply.error) for reply in replies]
+
+
 BLOCK_S = 0.3
 
 

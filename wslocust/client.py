@@ -445,17 +445,27 @@ class ChatClient:
         if self.on_server_close is not None:
             self.on_server_close(code)
 
-    def _settle(self) -> None:
-        """Before a prompt: stop the idle watch and let the idle reader finish. TLS holds no whole
+    def _settle(self, lean: bool = False) -> None:
+        """Before a prompt: let the idle reader finish and end the idle watch. TLS holds no whole
         record then: the idle watch started after reading what TLS held (:meth:`_watch_idle`), and
-        the idle reader reads every record of what it takes in."""
+        the idle reader reads every record of what it takes in.
+
+        ``lean``: a lean round trip follows, whose wait takes the watcher over here (its callback
+        changed, for less than a stop and a start): from now on it wakes the reply's waiter, which
+        the reply's timer clears before the wait (see :func:`~wslocust.lean.read_reply`)."""
         if self.keepalive is not None:
             self.keepalive.disarm()
-        if self._idle_watcher is not None:
-            self._idle_watcher.stop()
         reader = self._idle_greenlet
-        if reader is not None and not reader.dead:
+        while reader is not None and not reader.dead:
+            # Its end watches again, and a ping may come before this greenlet runs: another reader.
             reader.join()
+            reader = self._idle_greenlet
+        watcher = self._idle_watcher
+        if watcher is not None:
+            if lean:
+                watcher.start(self._reply_timer.wake, True)
+            else:
+                watcher.stop()
 
     def _read_ahead(self, tls: TlsSocket) -> None:
         """Read what TLS holds in memory: records a blocking read took with the one it wanted (the
@@ -525,14 +535,14 @@ class ChatClient:
         # Positional arguments: cheaper to bind than keywords (once a prompt).
         reply = Reply(prompt, (name or self.default_name) + self.name_suffix, record or {})
         if self._sock is not None:
-            self._settle()  # may find that the server closed the connection while we were idle
+            self._settle(self._raw is not None)  # may find that the server closed the connection
         if self._sock is None:
             if self._failed_connects:
                 gevent.sleep(min(0.1 * 2 ** (self._failed_connects - 1), 5.0))
             if not self.connect():
                 reply.error = ConnectError("not connected")
                 return reply
-            self._settle()  # connect() started the idle watch: only this round trip may read now
+            self._settle(self._raw is not None)  # connect() started the idle watch: ours now
         try:
             self._round_trip(reply, scheduled_at)
         except BaseException:
@@ -557,6 +567,7 @@ class ChatClient:
         raw = self._raw
         watcher = self._idle_watcher
         timer: Any = None
+        over = False  # the lean path's reply read to its end: its wait keeps the watcher (see lean.py)
         error: WsLocustError | None = None
         reply.started_at = time.time()
         start = perf_counter()
@@ -572,13 +583,15 @@ class ChatClient:
                     payload, sock = tls.encrypt(payload), tls.tcp
                 reply_timer = self._reply_timer
                 timer = send_prompt(
-                    self._hub, sock, raw, payload, reply_timer, deadline, self.reply_timeout_s
+                    self._hub, sock, raw, payload, reply_timer, deadline, self.reply_timeout_s, watcher
                 )
-                read_reply(
+                over = read_reply(
                     connection, raw, self._stamped, self._buffer, watcher, reply_timer,
                     reply.started_at, start, self._perform, tls,
                 )  # fmt: skip
             else:
+                if watcher is not None:
+                    watcher.stop()  # (kept by _settle only for the lean path)
                 self._read_reply(sock, connection, payload, start, deadline)
         except TimeoutError:
             error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")
@@ -589,7 +602,8 @@ class ChatClient:
         finally:
             if timer is not None:
                 self._reply_timer.release(timer)
-                watcher.stop()  # the lean path's: set whenever a timer is
+                if not over:
+                    watcher.stop()  # the lean path's: set whenever a timer is
         if error is not None:  # the I/O gave up first
             connection.fail(reply, error, (perf_counter() - start) * 1000.0)
             if type(error) is ConnectionClosed:

@@ -45,6 +45,10 @@ class ReplyTimer:
     :class:`~gevent._waiter.Waiter` the user's greenlet waits on during a reply (one a connection,
     cleared for every reply, rather than one made a reply).
 
+    The timer is not stopped when a reply is over: re-arming a running timer costs less than a stop
+    and a start, and one that fires between replies only leaves False in the waiter, which the next
+    :meth:`arm` clears.
+
     Args:
         hub: the hub (OS thread) of the connection.
     """
@@ -78,11 +82,9 @@ class ReplyTimer:
         return timer
 
     def release(self, timer: Any) -> None:
-        """The reply is over: stop ``timer`` when it is this connection's (kept for the next reply),
-        close it when it is a one-off one (:func:`send_prompt`'s)."""
-        if timer is self._timer:
-            timer.stop()
-        else:
+        """The reply is over: close ``timer`` when it is a one-off one (:func:`send_prompt`'s); this
+        connection's own runs on until the next :meth:`arm` (see the class)."""
+        if timer is not self._timer:
             timer.close()
 
     def close(self) -> None:
@@ -100,28 +102,40 @@ def send_prompt(
     reply_timer: ReplyTimer,
     deadline: float,
     timeout_s: float,
+    watcher: Any,
 ) -> Any:
     """Send the prompt's ``payload`` in one ``send``; arm the reply's deadline. Return the timer.
 
     When the send buffer is full (a prompt larger than it), gevent's ``sendall`` waits for room for
     the rest, bounded by the deadline, and a one-off timer of what is left of it is returned (the
-    caller closes it). The timer gives the reply's waiter (``reply_timer.waiter``) False when it
-    fires; a timer firing while the greenlet is not waiting is kept by the ``Waiter`` and ends the
-    reply at its next wait.
+    caller closes it); the connection's I/O ``watcher`` (running, its callback the waiter's) and
+    its own timer are stopped while that wait lets the hub run. The timer gives the reply's
+    waiter (``reply_timer.waiter``) False when it fires; a timer firing while the greenlet is not
+    waiting is kept by the ``Waiter`` and ends the reply at its next wait.
     """
     try:
         sent = raw.send(payload)
     except BlockingIOError:
         sent = 0
     if sent < len(payload):
+        watcher.stop()
+        if reply_timer._timer is not None:
+            reply_timer._timer.stop()
         sock.settimeout(max(deadline - time.perf_counter(), 0.001))
         sock.sendall(memoryview(payload)[sent:])
         sock.settimeout(timeout_s)
         reply_timer.waiter.clear()
         timer = hub.loop.timer(max(deadline - time.perf_counter(), 0.0))
         timer.start(reply_timer.wake, False)
+        watcher.start(reply_timer.wake, True)
         return timer
-    return reply_timer.arm(timeout_s)  # the usual case: armed a few µs after the start
+    # The usual case, armed a few µs after the start: ReplyTimer.arm, written out (once a prompt).
+    reply_timer.waiter.clear()
+    timer = reply_timer._timer
+    if timer is None or reply_timer._seconds != timeout_s:
+        return reply_timer.arm(timeout_s)
+    timer.again(reply_timer.wake, False)
+    return timer
 
 
 def read_reply(
@@ -135,17 +149,22 @@ def read_reply(
     start: float,
     perform: Callable[[Sequence[Action]], None],
     tls: TlsSocket | None = None,
-) -> None:
+) -> bool:
     """Read the awaited reply's blocks until the connection's reply is over: the first in the
     user's greenlet (most round trips' replies are one block: a wake-up of the greenlet on the
-    watcher is the cheapest way to read one), the rest in the hub.
+    watcher is the cheapest way to read one), the rest in the hub. Return True (it is over).
+
+    The watcher comes running, its callback ``reply_timer.wake`` with True (the caller took it
+    over from the idle watch). It is left running after a reply read in one block (the idle watch
+    takes it over in turn: a running watcher's callback is changed for less than a stop and a
+    start); it is stopped whenever the greenlet may block (an action performed) or the hub reads.
 
     Args:
         connection: the connection awaiting the reply (its ``reply`` becomes None when it is over).
         raw: the non-blocking OS socket.
         stamped: the kernel timestamps what ``raw`` receives (``SO_TIMESTAMPNS``).
         buffer: the hub's block buffer.
-        watcher: the connection's libev I/O watcher (the caller stops it after the reply).
+        watcher: the connection's libev I/O watcher (the caller stops it when this raised).
         reply_timer: the reply's timer (armed), and the waiter it gives False to.
         started_at: ``time.time()`` at ``start`` (the kernel's timestamps are of that clock).
         start: the ``time.perf_counter()`` the reply's times are measured from.
@@ -160,9 +179,7 @@ def read_reply(
     buffers = [buffer]
     waiter, wake = reply_timer.waiter, reply_timer.wake
     while True:
-        watcher.start(wake, True)
         readable = waiter.get()
-        watcher.stop()
         if not readable:
             raise TimeoutError  # reported by the caller, as every missed deadline
         try:
@@ -191,11 +208,13 @@ def read_reply(
                 continue  # no TLS record complete yet
         actions = connection.receive(data, now_ms)
         if actions:
+            watcher.stop()  # (the hub must not wake this greenlet while a send blocks it)
             perform(actions)  # a pong; a close (the reply failed) or a dropped push
         if connection.reply is None:
-            return
+            return True
         break
     _read_in_hub(connection, raw, stamped, buffers, watcher, waiter, wake, started_at, start, perform, tls)
+    return True
 
 
 def _read_in_hub(

@@ -158,6 +158,7 @@ class FrameReader:
         "_fragments_opcode",
         "_fragments_size",
         "accept_masked",
+        "between_messages",
         "max_message_bytes",
         "read_before_error",
     )
@@ -172,6 +173,9 @@ class FrameReader:
         self._fragments_opcode = 0
         self._fragments_size = 0
         self._fragments_compressed = False
+        self.between_messages = True
+        """True when no partial frame and no part of a fragmented message is held: the next bytes
+        start a frame of a new message (an attribute, not a property: read once a reply)."""
         self.read_before_error: list[tuple[int, bytes]] = []
         """After :meth:`feed` raised: the complete frames its bytes held before the broken one
         (a reply may have ended there; a ping may wait for its pong)."""
@@ -180,12 +184,6 @@ class FrameReader:
     def pending(self) -> int:
         """Bytes received but not yet part of a complete frame."""
         return len(self._buffer)
-
-    @property
-    def between_messages(self) -> bool:
-        """True when no partial frame and no part of a fragmented message is held: the next bytes
-        start a frame of a new message."""
-        return not self._buffer and not self._fragments
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         """Add received bytes; return the complete frames they finish, in order.
@@ -212,6 +210,7 @@ class FrameReader:
                     if len(data) == size + 4 and size <= self.max_message_bytes:
                         return [(first & 0x0F, data[4:])]
         buffer = self._buffer + data if self._buffer else data
+        self.between_messages = False  # until the loop below is over (it may raise)
         frames: list[tuple[int, bytes]] = []
         self.read_before_error = frames
         end = len(buffer)
@@ -298,6 +297,7 @@ class FrameReader:
             else:
                 raise ProtocolError(f"unknown opcode 0x{opcode:x}")
         self._buffer = buffer[position:] if position < end else b""
+        self.between_messages = not self._buffer and not self._fragments
         return frames
 
     def _reserved_bits(self, first: int, payload: bytes) -> bytes:
