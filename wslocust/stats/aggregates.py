@@ -109,8 +109,14 @@ def time_per_output_token_ms(reply: Reply, tokens: int) -> float | None:
     return None
 
 
+def _count_words(reply: Reply) -> int:
+    """Words: the reply's text split on whitespace (the default; :class:`ChatStats` counts them
+    without calling this)."""
+    return len(reply.text.split())
+
+
 TOKEN_COUNTERS: dict[str, Callable[[Reply], int]] = {
-    "words": lambda reply: len(reply.text.split()),
+    "words": _count_words,
     "chars4": lambda reply: math.ceil(len(reply.text) / 4),
     "chunks": lambda reply: reply.chunks,
     "usage": count_tokens_usage,
@@ -314,6 +320,11 @@ class ChatStats:
         self._total = ReplyStats()
         self._seconds: dict[int, dict[str, ReplyStats]] = {}
         self._recent: dict[int, dict[str, ReplyStats]] = {}  # recorded, not yet taken in
+        # The second last recorded into (its key, its names in _recent) and the end times it holds:
+        # a reply that ended in [_second_from, _second_to) is of that second, without binning its end.
+        self._second_key = 0
+        self._second: dict[str, ReplyStats] = {}
+        self._second_from, self._second_to = math.inf, -math.inf
         self.connects = ConnectStats()
         self.failed: list[dict[str, Any]] = []
         self.failed_dropped = 0
@@ -355,6 +366,7 @@ class ChatStats:
         recent = self._recent
         if not recent:
             return
+        self._second_from, self._second_to = math.inf, -math.inf  # its second may go
         for second in [second for second in recent if before is None or second < before]:
             for name, stats in recent.pop(second).items():
                 self._take_in_one(second, name, stats)
@@ -375,27 +387,19 @@ class ChatStats:
 
     def record(self, reply: Reply) -> None:
         """Count one reply (the ``WS`` request event's ``response``)."""
+        ended = reply.started_at + reply.total_time_ms / 1000.0
+        if self._second_from <= ended < self._second_to:  # the second of the last reply
+            second_key, second = self._second_key, self._second
+        else:
+            second_key = trunc(ended)
+            second = self._second_of(second_key)
         name = reply.name
-        second_key = trunc(reply.started_at + reply.total_time_ms / 1000.0)
-        recent = self._recent
-        second = recent.get(second_key)
-        if second is None:
-            second = recent[second_key] = {}
         stats = second.get(name)
         if stats is None:
-            stats = second[name] = ReplyStats()
-            # The name's first reply of a new second: take its earlier seconds in now, one name at a
-            # time (a fraction of a millisecond each), rather than every name at once when read
-            # (a pause of milliseconds every second, which replies in flight would measure).
-            for earlier in [earlier for earlier in recent if earlier < second_key]:
-                names = recent[earlier]
-                done = names.pop(name, None)
-                if done is not None:
-                    self._take_in_one(earlier, name, done)
-                if not names:
-                    del recent[earlier]
+            stats = self._first_of_second(second_key, second, name)
         if reply.error is None:
-            stats.add(reply, self.count_tokens(reply))
+            count_tokens = self.count_tokens
+            stats.add(reply, len(reply.text.split()) if count_tokens is _count_words else count_tokens(reply))
             if self._watch_usage and reported_tokens(reply) is None:
                 self.without_usage += 1
         else:
@@ -406,6 +410,38 @@ class ChatStats:
                 self.failed_dropped += 1
         if reply.voice is not None:
             self._record_voice(reply, second_key)
+
+    def _second_of(self, second_key: int) -> dict[str, ReplyStats]:
+        """The names recorded into in a second, which the next replies of that second go to."""
+        second = self._recent.get(second_key)
+        if second is None:
+            second = self._recent[second_key] = {}
+        self._second_key, self._second = second_key, second
+        if second_key >= 0:  # trunc() bins [s, s + 1) to s (and (s - 1, s] to s below zero: not kept)
+            self._second_from, self._second_to = float(second_key), float(second_key + 1)
+        else:
+            self._second_from, self._second_to = math.inf, -math.inf
+        return second
+
+    def _first_of_second(self, second_key: int, second: dict[str, ReplyStats], name: str) -> ReplyStats:
+        """The statistics of a name's first reply of a second, its earlier seconds taken in (a method of
+        its own: in :meth:`record`, the comprehension below would make ``second_key`` a cell, built
+        on every call).
+
+        They are taken in now, one name at a time (a fraction of a millisecond each), rather than
+        every name at once when read (a pause of milliseconds every second, which replies in flight
+        would measure).
+        """
+        stats = second[name] = ReplyStats()
+        recent = self._recent
+        for earlier in [earlier for earlier in recent if earlier < second_key]:
+            names = recent[earlier]
+            done = names.pop(name, None)
+            if done is not None:
+                self._take_in_one(earlier, name, done)
+            if not names:
+                del recent[earlier]
+        return stats
 
     def _record_voice(self, reply: Reply, second: int) -> None:
         """Count an audio turn in the run's voice statistics and in its second's."""
