@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -235,6 +236,37 @@ def test_reply_stats_time_successful_replies() -> None:
     assert stats.latency.percentile(0.5) == 50.0
     assert stats.ttft.percentile(0.5) == 15.0
     assert (stats.chunks, stats.tokens) == (3, 3)
+
+
+def test_histogram_bins_a_value_v_as_trunc_of_v_times_the_int_ten_plus_a_half() -> None:
+    """A value ``v`` counts in bin ``trunc(v * 10 + 0.5)`` and a bin ``k`` reads as ``k / 10``, with
+    the int 10 (the bin width is a float only to be quicker), recorded alone, as a gap, or as a
+    reply's latency and TTFT, float or int."""
+    rng = random.Random(3)
+    values = [*spread_values(rng, 3_000), *(rng.randint(0, 10**6) for _ in range(300)), 0, 0.05, 0.15, 1e-300]
+    rng.shuffle(values)
+
+    def bins(of: list[float]) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for value in of:
+            key = math.trunc(value * 10 + 0.5)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    alone, gaps, stats = Histogram(), Histogram(), ReplyStats()
+    for value in values:
+        alone.record(value)
+        stats.add(make_reply(chunk_times_ms=[value / 3], total_time_ms=value), 1)
+    gaps.record_gaps([0.0, *itertools.accumulate(values)])
+    ranks = sorted(alone.counts)
+    middle = alone.percentile(0.5)
+
+    assert alone.counts == bins(values) == stats.latency.counts
+    assert stats.ttft.counts == bins([value / 3 for value in values])
+    assert gaps.counts == bins(
+        [later - earlier for earlier, later in itertools.pairwise([0.0, *itertools.accumulate(values)])]
+    )
+    assert middle in [min(max(key / 10, alone.minimum), alone.maximum) for key in ranks]
 
 
 def _histogram_state(histogram: Histogram) -> tuple[Any, ...]:

@@ -16,8 +16,11 @@ from typing import Any
 
 __all__ = ["BINS_PER_MS", "Histogram"]
 
-BINS_PER_MS = 10
-"""Bins a unit (a millisecond, a token/s): a value ``v`` counts in bin ``trunc(v * 10 + 0.5)``."""
+BINS_PER_MS = 10.0
+"""Bins a unit (a millisecond, a token/s): a value ``v`` counts in bin ``trunc(v * 10 + 0.5)``.
+
+A float, so that binning a float value is a product of two floats, which the interpreter
+specializes (a float times the int 10 takes its generic path, to the same result)."""
 
 
 class Histogram:
