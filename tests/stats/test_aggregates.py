@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -14,6 +15,7 @@ from wslocust.errors import BotError, ConnectionClosed, MetricFailure, ReplyTime
 from wslocust.outputs import stats_rows, summary
 from wslocust.stats import TOKEN_COUNTERS, ChatStats, ConnectStats, Histogram, MetricStats, ReplyStats
 from wslocust.wire.reply import Reply
+from wslocust.wire.voice import VoiceTimes
 
 from ..conftest import make_reply
 
@@ -234,6 +236,37 @@ def test_reply_stats_time_successful_replies() -> None:
     assert stats.latency.percentile(0.5) == 50.0
     assert stats.ttft.percentile(0.5) == 15.0
     assert (stats.chunks, stats.tokens) == (3, 3)
+
+
+def test_histogram_bins_a_value_v_as_trunc_of_v_times_the_int_ten_plus_a_half() -> None:
+    """A value ``v`` counts in bin ``trunc(v * 10 + 0.5)`` and a bin ``k`` reads as ``k / 10``, with
+    the int 10 (the bin width is a float only to be quicker), recorded alone, as a gap, or as a
+    reply's latency and TTFT, float or int."""
+    rng = random.Random(3)
+    values = [*spread_values(rng, 3_000), *(rng.randint(0, 10**6) for _ in range(300)), 0, 0.05, 0.15, 1e-300]
+    rng.shuffle(values)
+
+    def bins(of: list[float]) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for value in of:
+            key = math.trunc(value * 10 + 0.5)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    alone, gaps, stats = Histogram(), Histogram(), ReplyStats()
+    for value in values:
+        alone.record(value)
+        stats.add(make_reply(chunk_times_ms=[value / 3], total_time_ms=value), 1)
+    gaps.record_gaps([0.0, *itertools.accumulate(values)])
+    ranks = sorted(alone.counts)
+    middle = alone.percentile(0.5)
+
+    assert alone.counts == bins(values) == stats.latency.counts
+    assert stats.ttft.counts == bins([value / 3 for value in values])
+    assert gaps.counts == bins(
+        [later - earlier for earlier, later in itertools.pairwise([0.0, *itertools.accumulate(values)])]
+    )
+    assert middle in [min(max(key / 10, alone.minimum), alone.maximum) for key in ranks]
 
 
 def _histogram_state(histogram: Histogram) -> tuple[Any, ...]:
@@ -659,3 +692,97 @@ def test_workers_merge_their_failed_pairs_and_drop_counts() -> None:
 
     assert len(master.failed) == 8
     assert len(master.failed) + master.failed_dropped == failed
+
+
+# --- the recording path --------------------------------------------------------------------------
+
+
+class EveryEndBinned(ChatStats):
+    """ChatStats with no second kept from the last reply: each reply's end is binned to its second."""
+
+    def record(self, reply: Reply) -> None:
+        self._second_from, self._second_to = math.inf, -math.inf
+        super().record(reply)
+
+
+SPACES = (
+    " ",
+    " ",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x1f",
+    "\x85",
+    "\xa0",
+    "\u2003",
+    "\u3000",
+)
+
+
+def random_reply(rng: random.Random, started_at: float) -> Reply:
+    """A reply of any name, text, chunks, outcome and (now and then) audio, sent at ``started_at``."""
+    pieces = [rng.choice(("a", "word", "PayPal?", "é", "中文", "-")) for _ in range(rng.randint(0, 9))]
+    text = "".join(rng.choice(SPACES) * rng.randint(0, 1) + piece + rng.choice(SPACES) for piece in pieces)
+    total = rng.choice([0.0, rng.uniform(0.0, 2_500.0), round(rng.uniform(0.0, 5.0), 1)])
+    times = sorted(rng.uniform(0.0, total) for _ in range(rng.randint(0, 4)))
+    roll = rng.random()
+    error: WsLocustError | None = (
+        ReplyTimeout("slow") if roll < 0.05 else BotError("no") if roll < 0.1 else None
+    )
+    reply = make_reply(
+        rng.choice(NAMES[:3]),
+        text=text,
+        chunk_times_ms=times,
+        total_time_ms=total,
+        error=error,
+        started_at=started_at,
+        scores={"recall": 0.5} if rng.random() < 0.1 else None,
+    )
+    if rng.random() < 0.05:
+        reply.voice = VoiceTimes(
+            speech_ms=900.0, frames_sent=45, speech_end_ms=920.0, audio_times_ms=[total], audio_seconds=[0.5]
+        )
+    return reply
+
+
+@pytest.mark.parametrize("start", [1_700_000_000.0, 0.0, -3.0])
+def test_chat_stats_record_replies_in_the_last_replys_second_as_if_each_end_were_binned(start: float) -> None:
+    """A reply that ends in the second of the reply before it is filed without binning its end, and its
+    words are counted without calling the counter: every figure, second by second, is that of binning
+    each end and calling the counter, whatever the order of the ends and the reads and takes between."""
+    rng = random.Random(int(start) + 41)
+    kept = ChatStats()
+    binned = EveryEndBinned(count_tokens=lambda reply: TOKEN_COUNTERS["words"](reply))
+    now = start
+    for _ in range(3_000):
+        now += rng.choice(
+            [0.0, 0.004, rng.uniform(0.0, 0.3), -rng.uniform(0.0, 1.5)]
+        )  # ends out of order too
+        reply = random_reply(
+            rng, rng.choice([now, float(math.floor(now))])
+        )  # some ending on a second exactly
+        kept.record(reply)
+        binned.record(reply)
+        roll = rng.random()
+        if roll < 0.02:
+            before = math.trunc(now) + rng.randint(-2, 1)
+            taken = [
+                (second, {name: s.to_wire() for name, s in names.items()})
+                for second, names in kept.take_seconds(before)
+            ]
+            assert taken == [
+                (second, {name: s.to_wire() for name, s in names.items()})
+                for second, names in binned.take_seconds(before)
+            ]
+        elif roll < 0.04:
+            assert kept.total.to_wire() == binned.total.to_wire()
+
+    assert kept.to_wire() == binned.to_wire()
+    assert [(s, b.to_wire()) for s, b in kept.take_voice_seconds()] == [
+        (s, b.to_wire()) for s, b in binned.take_voice_seconds()
+    ]

@@ -1,9 +1,7 @@
 """Chatbot statistics: per request name and in total, mergeable across processes.
 
-Locust's own percentiles round response times to two significant digits (a 1,234 ms reply counts as
-1,200 ms). These statistics keep every value in 0.1 ms bins of a sparse histogram, so percentiles
-are exact to 0.05 ms at any magnitude, and histograms from several workers merge by adding counts:
-the master's percentiles are those of all samples, never an average of percentiles.
+Every timing is kept in an exact histogram (:mod:`.histogram`), so the figures of several workers
+merge into those of all their samples.
 
 Timing statistics are of successful replies; failures are counted by kind. Per reply, with ``t_i`` the
 time from send to chunk ``i`` (``t_1`` the first), ``E2E`` the time from send to the reply's end and
@@ -17,9 +15,8 @@ time from send to chunk ``i`` (``t_1`` the first), ``E2E`` the time from send to
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from math import trunc  # int() of a float, at a third of int()'s cost (binning runs twice a reply)
 from typing import Any
@@ -27,6 +24,7 @@ from typing import Any
 from ..wire.reply import Reply
 from ..wire.traffic import Traffic
 from . import lifecycle, voice
+from .histogram import BINS_PER_MS, Histogram
 
 __all__ = [
     "TOKEN_COUNTERS",
@@ -39,118 +37,6 @@ __all__ = [
     "reported_tokens",
     "time_per_output_token_ms",
 ]
-
-_BINS_PER_MS = 10
-
-
-class Histogram:
-    """Counts of values in 0.1-unit bins, with exact count, sum, min and max.
-
-    Values are milliseconds for timings (tokens/s for rates): exact to 0.05 of a unit.
-    """
-
-    __slots__ = ("count", "counts", "maximum", "minimum", "total")
-
-    def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
-        self.count = 0
-        self.total = 0.0
-        self.minimum = math.inf
-        self.maximum = -math.inf
-
-    def record(self, value: float) -> None:
-        """Add one value."""
-        key = trunc(value * _BINS_PER_MS + 0.5)
-        counts = self.counts
-        counts[key] = counts.get(key, 0) + 1
-        self.count += 1
-        self.total += value
-        if value < self.minimum:
-            self.minimum = value
-        if value > self.maximum:
-            self.maximum = value
-
-    def record_gaps(self, times: list[float]) -> None:
-        """Add each gap between consecutive ``times`` (two or more), as :meth:`record` would one by one."""
-        counts = self.counts
-        low, high = self.minimum, self.maximum
-        earlier = times[0]
-        for later in itertools.islice(times, 1, None):
-            gap = later - earlier
-            key = trunc(gap * _BINS_PER_MS + 0.5)
-            counts[key] = counts.get(key, 0) + 1
-            if gap < low:
-                low = gap
-            if gap > high:
-                high = gap
-            earlier = later
-        self.count += len(times) - 1
-        self.total += times[-1] - times[0]  # the gaps' sum
-        self.minimum, self.maximum = low, high
-
-    def merge(self, other: Histogram) -> None:
-        """Add another histogram's values to this one."""
-        counts = self.counts
-        for key, number in other.counts.items():
-            counts[key] = counts.get(key, 0) + number
-        self.count += other.count
-        self.total += other.total
-        self.minimum = min(self.minimum, other.minimum)
-        self.maximum = max(self.maximum, other.maximum)
-
-    @property
-    def mean(self) -> float | None:
-        """The mean, or None when empty."""
-        return self.total / self.count if self.count else None
-
-    def percentiles(self, fractions: Iterable[float]) -> list[float | None]:
-        """Nearest-rank percentiles (``0.95`` → p95); None when empty.
-
-        The extremes are exact: p0 is the minimum and p100 the maximum.
-        """
-        wanted = list(fractions)
-        if not self.count:
-            return [None] * len(wanted)
-        ranks = sorted(
-            (max(1, math.ceil(fraction * self.count)), index) for index, fraction in enumerate(wanted)
-        )
-        results: list[float | None] = [None] * len(wanted)
-        seen = 0
-        position = 0
-        for key in sorted(self.counts):
-            seen += self.counts[key]
-            while position < len(ranks) and ranks[position][0] <= seen:
-                rank, index = ranks[position]
-                if rank == 1:
-                    results[index] = self.minimum  # the extremes are kept exactly, not binned
-                elif rank >= self.count:
-                    results[index] = self.maximum
-                else:
-                    results[index] = min(max(key / _BINS_PER_MS, self.minimum), self.maximum)
-                position += 1
-            if position == len(ranks):
-                break
-        return results
-
-    def percentile(self, fraction: float) -> float | None:
-        """One nearest-rank percentile (``0.95`` → p95), or None when empty."""
-        return self.percentiles((fraction,))[0]
-
-    def to_wire(self) -> list[Any]:
-        """A msgpack-friendly form (no float infinities, no int-keyed maps)."""
-        return [self.count, self.total, self.minimum if self.count else 0, self.maximum if self.count else 0,
-                [pair for item in self.counts.items() for pair in item]]  # fmt: skip
-
-    @classmethod
-    def from_wire(cls, wire: list[Any]) -> Histogram:
-        """Rebuild a histogram sent with :meth:`to_wire`."""
-        histogram = cls()
-        count, total, minimum, maximum, flat = wire
-        if count:
-            histogram.count, histogram.total = int(count), float(total)
-            histogram.minimum, histogram.maximum = float(minimum), float(maximum)
-            histogram.counts = dict(zip(flat[0::2], flat[1::2], strict=True))
-        return histogram
 
 
 @dataclass(slots=True)
@@ -223,8 +109,14 @@ def time_per_output_token_ms(reply: Reply, tokens: int) -> float | None:
     return None
 
 
+def _count_words(reply: Reply) -> int:
+    """Words: the reply's text split on whitespace (the default; :class:`ChatStats` counts them
+    without calling this)."""
+    return len(reply.text.split())
+
+
 TOKEN_COUNTERS: dict[str, Callable[[Reply], int]] = {
-    "words": lambda reply: len(reply.text.split()),
+    "words": _count_words,
     "chars4": lambda reply: math.ceil(len(reply.text) / 4),
     "chunks": lambda reply: reply.chunks,
     "usage": count_tokens_usage,
@@ -284,7 +176,7 @@ class ReplyStats:
         # The latency's and the TTFT's Histogram.record, written out (this runs once a reply).
         total_ms = reply.total_time_ms
         histogram = self.latency
-        key = trunc(total_ms * _BINS_PER_MS + 0.5)
+        key = trunc(total_ms * BINS_PER_MS + 0.5)
         counts = histogram.counts
         counts[key] = counts.get(key, 0) + 1
         histogram.count += 1
@@ -298,7 +190,7 @@ class ReplyStats:
             first_ms = times[0]
             histogram = self.ttft
             if first_ms != total_ms:  # (else the same bin: one message was the whole reply)
-                key = trunc(first_ms * _BINS_PER_MS + 0.5)
+                key = trunc(first_ms * BINS_PER_MS + 0.5)
             counts = histogram.counts
             counts[key] = counts.get(key, 0) + 1
             histogram.count += 1
@@ -428,6 +320,11 @@ class ChatStats:
         self._total = ReplyStats()
         self._seconds: dict[int, dict[str, ReplyStats]] = {}
         self._recent: dict[int, dict[str, ReplyStats]] = {}  # recorded, not yet taken in
+        # The second last recorded into (its key, its names in _recent) and the end times it holds:
+        # a reply that ended in [_second_from, _second_to) is of that second, without binning its end.
+        self._second_key = 0
+        self._second: dict[str, ReplyStats] = {}
+        self._second_from, self._second_to = math.inf, -math.inf
         self.connects = ConnectStats()
         self.failed: list[dict[str, Any]] = []
         self.failed_dropped = 0
@@ -469,6 +366,7 @@ class ChatStats:
         recent = self._recent
         if not recent:
             return
+        self._second_from, self._second_to = math.inf, -math.inf  # its second may go
         for second in [second for second in recent if before is None or second < before]:
             for name, stats in recent.pop(second).items():
                 self._take_in_one(second, name, stats)
@@ -489,27 +387,19 @@ class ChatStats:
 
     def record(self, reply: Reply) -> None:
         """Count one reply (the ``WS`` request event's ``response``)."""
+        ended = reply.started_at + reply.total_time_ms / 1000.0
+        if self._second_from <= ended < self._second_to:  # the second of the last reply
+            second_key, second = self._second_key, self._second
+        else:
+            second_key = trunc(ended)
+            second = self._second_of(second_key)
         name = reply.name
-        second_key = trunc(reply.started_at + reply.total_time_ms / 1000.0)
-        recent = self._recent
-        second = recent.get(second_key)
-        if second is None:
-            second = recent[second_key] = {}
         stats = second.get(name)
         if stats is None:
-            stats = second[name] = ReplyStats()
-            # The name's first reply of a new second: take its earlier seconds in now, one name at a
-            # time (a fraction of a millisecond each), rather than every name at once when read
-            # (a pause of milliseconds every second, which replies in flight would measure).
-            for earlier in [earlier for earlier in recent if earlier < second_key]:
-                names = recent[earlier]
-                done = names.pop(name, None)
-                if done is not None:
-                    self._take_in_one(earlier, name, done)
-                if not names:
-                    del recent[earlier]
+            stats = self._first_of_second(second_key, second, name)
         if reply.error is None:
-            stats.add(reply, self.count_tokens(reply))
+            count_tokens = self.count_tokens
+            stats.add(reply, len(reply.text.split()) if count_tokens is _count_words else count_tokens(reply))
             if self._watch_usage and reported_tokens(reply) is None:
                 self.without_usage += 1
         else:
@@ -520,6 +410,38 @@ class ChatStats:
                 self.failed_dropped += 1
         if reply.voice is not None:
             self._record_voice(reply, second_key)
+
+    def _second_of(self, second_key: int) -> dict[str, ReplyStats]:
+        """The names recorded into in a second, which the next replies of that second go to."""
+        second = self._recent.get(second_key)
+        if second is None:
+            second = self._recent[second_key] = {}
+        self._second_key, self._second = second_key, second
+        if second_key >= 0:  # trunc() bins [s, s + 1) to s (and (s - 1, s] to s below zero: not kept)
+            self._second_from, self._second_to = float(second_key), float(second_key + 1)
+        else:
+            self._second_from, self._second_to = math.inf, -math.inf
+        return second
+
+    def _first_of_second(self, second_key: int, second: dict[str, ReplyStats], name: str) -> ReplyStats:
+        """The statistics of a name's first reply of a second, its earlier seconds taken in (a method of
+        its own: in :meth:`record`, the comprehension below would make ``second_key`` a cell, built
+        on every call).
+
+        They are taken in now, one name at a time (a fraction of a millisecond each), rather than
+        every name at once when read (a pause of milliseconds every second, which replies in flight
+        would measure).
+        """
+        stats = second[name] = ReplyStats()
+        recent = self._recent
+        for earlier in [earlier for earlier in recent if earlier < second_key]:
+            names = recent[earlier]
+            done = names.pop(name, None)
+            if done is not None:
+                self._take_in_one(earlier, name, done)
+            if not names:
+                del recent[earlier]
+        return stats
 
     def _record_voice(self, reply: Reply, second: int) -> None:
         """Count an audio turn in the run's voice statistics and in its second's."""
