@@ -30,9 +30,7 @@ from wslocust.wire.protocols.base import END, Chunk, Event, Message, Protocol, r
 from wslocust.wire.reply import Reply
 from wslocust.wire.traffic import Traffic
 
-
-def text(message: str) -> bytes:
-    return encode_frame(OP_TEXT, message.encode(), mask=False)
+from .test_block_reader import figures, text
 
 
 def compressed(message: str) -> bytes:
@@ -121,20 +119,11 @@ def recorded(
             replies.append(Reply(prompt="hello", name="ask", record={}))
             connection.start(replies[-1])
         actions.append(connection.receive(block, 2.0 + index))
-    traffic = connection.traffic
     return (
-        [
-            (reply.text, reply.chunks, reply.chunk_times_ms, reply.time_to_first_chunk_ms, reply.total_time_ms,
-             reply.bytes, reply.meta, reply.meta is END.meta,
-             None if reply.error is None else (type(reply.error), str(reply.error)))
-            for reply in replies
-        ],
-        actions,
-        [getattr(traffic, name) for name in Traffic.FIELDS],
-        connection.reader.pending,
+        *figures(connection, replies, actions),
+        [reply.meta is END.meta for reply in replies],  # the shortcut's meta is the end's own
         connection.reader.between_messages,
-        connection.reply is None,
-    )  # fmt: skip
+    )
 
 
 def test_plain_reads_a_whole_reply_through_the_shortcut_and_its_own_feed_turns_it_off() -> None:
