@@ -585,13 +585,12 @@ class ChatClient:
                 timer = send_prompt(
                     self._hub, sock, raw, payload, reply_timer, deadline, self.reply_timeout_s, watcher
                 )
-                over = read_reply(
+                read_reply(
                     connection, raw, self._stamped, self._buffer, watcher, reply_timer,
                     reply.started_at, start, self._perform, tls,
                 )  # fmt: skip
+                over = True
             else:
-                if watcher is not None:
-                    watcher.stop()  # (kept by _settle only for the lean path)
                 self._read_reply(sock, connection, payload, start, deadline)
         except TimeoutError:
             error = ReplyTimeout(f"no complete reply within {self.reply_timeout_s:g} s")

@@ -81,6 +81,12 @@ class ReplyTimer:
         timer.again(self.wake, False)
         return timer
 
+    def stop(self) -> None:
+        """Stop this connection's timer while a one-off one times the reply (:func:`send_prompt`'s);
+        the next :meth:`arm` starts it again."""
+        if self._timer is not None:
+            self._timer.stop()
+
     def release(self, timer: Any) -> None:
         """The reply is over: close ``timer`` when it is a one-off one (:func:`send_prompt`'s); this
         connection's own runs on until the next :meth:`arm` (see the class)."""
@@ -119,8 +125,7 @@ def send_prompt(
         sent = 0
     if sent < len(payload):
         watcher.stop()
-        if reply_timer._timer is not None:
-            reply_timer._timer.stop()
+        reply_timer.stop()
         sock.settimeout(max(deadline - time.perf_counter(), 0.001))
         sock.sendall(memoryview(payload)[sent:])
         sock.settimeout(timeout_s)
@@ -129,13 +134,7 @@ def send_prompt(
         timer.start(reply_timer.wake, False)
         watcher.start(reply_timer.wake, True)
         return timer
-    # The usual case, armed a few µs after the start: ReplyTimer.arm, written out (once a prompt).
-    reply_timer.waiter.clear()
-    timer = reply_timer._timer
-    if timer is None or reply_timer._seconds != timeout_s:
-        return reply_timer.arm(timeout_s)
-    timer.again(reply_timer.wake, False)
-    return timer
+    return reply_timer.arm(timeout_s)  # the usual case: armed a few µs after the start
 
 
 def read_reply(
@@ -149,10 +148,10 @@ def read_reply(
     start: float,
     perform: Callable[[Sequence[Action]], None],
     tls: TlsSocket | None = None,
-) -> bool:
+) -> None:
     """Read the awaited reply's blocks until the connection's reply is over: the first in the
     user's greenlet (most round trips' replies are one block: a wake-up of the greenlet on the
-    watcher is the cheapest way to read one), the rest in the hub. Return True (it is over).
+    watcher is the cheapest way to read one), the rest in the hub.
 
     The watcher comes running, its callback ``reply_timer.wake`` with True (the caller took it
     over from the idle watch). It is left running after a reply read in one block (the idle watch
@@ -211,10 +210,9 @@ def read_reply(
             watcher.stop()  # (the hub must not wake this greenlet while a send blocks it)
             perform(actions)  # a pong; a close (the reply failed) or a dropped push
         if connection.reply is None:
-            return True
+            return
         break
     _read_in_hub(connection, raw, stamped, buffers, watcher, waiter, wake, started_at, start, perform, tls)
-    return True
 
 
 def _read_in_hub(
