@@ -109,6 +109,16 @@ def test_a_command_exiting_non_zero_stops_the_start_naming_its_status_never_its_
     assert "hunter2" not in str(refused.value)
 
 
+def test_a_command_that_cannot_run_stops_the_start_showing_none_of_its_words(tmp_path: Path) -> None:
+    # Run without a shell, "VAR=value cmd" makes the assignment the program: a secret, never shown.
+    for command in ("API_KEY=hunter2-secret get-token", str(tmp_path / "hunter2-secret")):
+        source = TokenSource(command_fetcher(command), what="--token-command")
+        with pytest.raises(ConfigurationError) as refused:
+            source.start()
+        assert "cannot run: No such file or directory" in str(refused.value)
+        assert "hunter2" not in str(refused.value)
+
+
 def test_a_command_printing_nothing_or_running_too_long_stops_the_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="no token"):
         TokenSource(command_fetcher(counting_command(tmp_path, "")), what="--token-command").start()

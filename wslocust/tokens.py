@@ -93,8 +93,11 @@ def command_fetcher(command: str, *, timeout_s: float = COMMAND_TIMEOUT_S) -> Ca
                 argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
             )
         except OSError as error:
+            # Not even its first word is shown: the command is a secret, and a "VAR=value cmd"
+            # (which needs a shell, or env) makes an assignment its first word.
             raise TokenRefreshFailed(
-                f"--token-command cannot run {argv[0]!r}: {error.strerror or error.__class__.__name__}"
+                f"--token-command cannot run: {error.strerror or error.__class__.__name__} (its words are "
+                "not shown; it runs without a shell: start it with 'env' to set variables, or 'sh -c')"
             ) from None
         try:
             output, _ = process.communicate(timeout=timeout_s)
