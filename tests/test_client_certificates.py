@@ -303,6 +303,27 @@ def test_a_class_attributes_files_are_checked_at_start_up_naming_the_attribute(p
     _checked(Secure, "--client-key", str(pki / "client.key"))  # the option wins: the pair matches
 
 
+def test_a_setting_set_nowhere_is_named_as_an_option_and_as_an_attribute(pki) -> None:
+    """An encrypted key given on the command line without its password: the message names the option
+    to give (and the attribute, for a locustfile), not only the class's attribute."""
+
+    class Secure(ChatbotUser):
+        abstract = True
+        host = "wss://bot.test:8443/"
+
+    with pytest.raises(
+        ConfigurationError,
+        match=r"is encrypted: give its password with --client-key-password \(or Secure\.client_key_password\)$",
+    ):
+        _checked(
+            Secure,
+            "--client-cert",
+            str(pki / "client.pem"),
+            "--client-key",
+            str(pki / "client-encrypted.key"),
+        )
+
+
 def test_a_client_certificate_for_a_ws_url_is_refused_at_start_up(pki) -> None:
     """Sent only over TLS: on ws:// it would silently not be, so the run does not start."""
 

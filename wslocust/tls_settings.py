@@ -59,8 +59,12 @@ def tls_files(cls: type, options: argparse.Namespace | None) -> TlsFiles | None:
     values = {option: setting(cls, options, option, as_text) for option in TLS_FILE_OPTIONS}
     if all(value is None for value in values.values()):
         return None
-    names = {
-        option: option_flag(option) if given(options, option) is not None else attribute_name(cls, option)
+    names = {  # a setting not set at all is named both ways ("give its password with ...")
+        option: option_flag(option)
+        if given(options, option) is not None
+        else attribute_name(cls, option)
+        if values[option] is not None
+        else f"{option_flag(option)} (or {attribute_name(cls, option)})"
         for option in TLS_FILE_OPTIONS
     }
     return TlsFiles(**values, names=names)
