@@ -381,7 +381,13 @@ def test_insecure_skips_tls_verification_and_keeps_the_server_name(recorded_env,
 
 @pytest.mark.parametrize(
     ("spec", "expected"),
-    [("10.0.0.1", ("10.0.0.1", 443)), ("10.0.0.1:8443", ("10.0.0.1", 8443)), ("[::1]:9000", ("::1", 9000))],
+    [
+        ("10.0.0.1", ("10.0.0.1", 443)),
+        ("10.0.0.1:8443", ("10.0.0.1", 8443)),
+        ("[::1]:9000", ("::1", 9000)),
+        ("::1", ("::1", 443)),
+        ("bot-2.internal_lb.example.", ("bot-2.internal_lb.example.", 443)),
+    ],
 )
 def test_connect_to_accepts_host_host_port_and_ipv6(spec: str, expected: tuple[str, int]) -> None:
     assert parse_connect_to(spec, 443) == expected

@@ -156,7 +156,20 @@ def test_an_unset_variable_in_a_class_header_names_the_attribute(monkeypatch: py
     assert refusal(user).startswith("LocustfileUser.headers: environment variable WSLOCUST_TEST_UNSET")
 
 
-@pytest.mark.parametrize("target", ["127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:port", ":8080"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "127.0.0.1:99999",
+        "127.0.0.1:0",
+        "127.0.0.1:port",
+        ":8080",
+        "http://127.0.0.1:8080",
+        "a b",
+        "::1:x:8443",
+        "bot.example/chat",
+        "[bot]:8443",
+    ],
+)
 def test_a_bad_connect_to_is_refused_at_start_up(target: str) -> None:
     assert refusal(connect_to=target).startswith(f"--connect-to {target!r}")
 

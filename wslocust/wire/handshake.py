@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -171,11 +172,24 @@ def dial_address(url: str, connect_to: str | None = None) -> tuple[str, int]:
     return parse_connect_to(connect_to, default_port) if connect_to else (parts.hostname or "", default_port)
 
 
+_HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?")
+"""A host name (letters, digits, hyphens, underscores, dots), or an IPv4 address."""
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
     """Parse ``host``, ``host:port`` or ``[v6]:port`` into a (host, port) to dial.
 
     Raises:
-        ConfigurationError: no host, or a port that is empty or not a number from 1 to 65535.
+        ConfigurationError: no host, a host that is neither a name nor an IP address (a URL, a
+            space), or a port that is empty or not a number from 1 to 65535.
     """
     spec = spec.strip()
     colon = False
@@ -189,6 +203,11 @@ def parse_connect_to(spec: str, default_port: int) -> tuple[str, int]:
         host, port_text = spec, ""
     if not host:
         raise ConfigurationError(f"--connect-to {spec!r} names no host")
+    if not _is_ip_address(host) and (spec.startswith("[") or not _HOST.fullmatch(host)):  # [] hold IPv6
+        raise ConfigurationError(
+            f"--connect-to {spec!r}: give HOST[:PORT], a host name or an IP address"
+            + (" (not a URL)" if "://" in spec else "")
+        )
     if not port_text and not colon:
         return host, default_port
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
