@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,31 @@ def test_without_stop_timeout_the_replies_cut_short_are_counted_in_flight_at_sto
     assert summary["failed_requests"] == 0
     count = summary["in_flight_at_stop"]
     assert f"{count} {'prompt' if count == 1 else 'prompts'} in flight at stop" in log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_connects_still_under_way_at_the_stop_are_counted_and_a_run_that_opened_none_fails(
+    tmp_path: Path, processes: int
+) -> None:
+    """A bot that takes TCP connections and never answers the upgrade, a run shorter than the
+    connect timeout: each user's connect is cut off by the stop. Each is counted (not as an attempt:
+    it did not end), and a run that opened no connection exits 1, not 0 with empty tables."""
+    summary_path = tmp_path / "summary.json"
+    with socket.socket() as silent:  # the kernel accepts the connections; nothing reads them
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        result = run(
+            "--headless", "-u", "3", "-r", "3", "-t", "2s", "--connect-timeout", "60",
+            *(processes_options(processes) if processes > 1 else ()),
+            "--host", f"ws://127.0.0.1:{silent.getsockname()[1]}/", "--summary-json", str(summary_path),
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    connections = json.loads(summary_path.read_text())["connections"]
+    assert (connections["attempts"], connections["cut_off_at_stop"]) == (0, 3)
+    assert "3 connections opening at stop" in result.stderr
+    assert "no connection opened: 3 handshakes were still under way when the test stopped" in result.stderr
 
 
 @pytest.mark.slow

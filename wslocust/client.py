@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
+from gevent import GreenletExit
 from gevent.hub import Hub, get_hub
 
 from .dialing import Dial, Upgrade, open_socket
@@ -99,7 +100,8 @@ class ChatClient:
     ``WS`` request event for the whole round trip. Failures are reported in the event, never raised.
     A round trip cut short by its user's stop (the prompt sent, the reply not ended) fires no event:
     it is handed to ``on_stopped_mid_reply(reply)`` when one is given, so the results can count it
-    as in flight at the stop.
+    as in flight at the stop; a connect cut short so (the handshake not done) fires no ``CONNECT``
+    event and calls ``on_stopped_mid_connect()``.
 
     Args:
         environment: the Locust environment whose events are fired.
@@ -124,6 +126,8 @@ class ChatClient:
         checks: run on each reply before its event fires (metrics); an error returned fails it.
         on_stopped_mid_reply: given each round trip cut short by its user's stop after its prompt
             went out (it fires no event).
+        on_stopped_mid_connect: called for each connect cut short by its user's stop (it fires no
+            event).
         compression: ``"deflate"`` offers permessage-deflate (RFC 7692): a server that accepts sends
             compressed messages and gets compressed prompts; ``"none"`` (the default) offers nothing.
         tls_files: on ``wss://``, a CA to trust beside the system's and a client certificate to present.
@@ -136,8 +140,8 @@ class ChatClient:
         "_quiet", "_raw", "_reply_timer", "_server_name", "_sock", "_stamped", "_tls", "_tls_problem",
         "_tls_socket", "checks", "compression", "connect_timeout_s", "connected", "default_name", "dial_from",
         "environment", "follow_redirects", "headers", "keepalive", "max_message_bytes", "name_suffix",
-        "on_server_close", "on_stopped_mid_reply", "origin", "pings_answered", "protocol",
-        "pushed_messages", "query", "reply_timeout_s", "subprotocol", "subprotocols", "url",
+        "on_server_close", "on_stopped_mid_connect", "on_stopped_mid_reply", "origin", "pings_answered",
+        "protocol", "pushed_messages", "query", "reply_timeout_s", "subprotocol", "subprotocols", "url",
     )  # fmt: skip
 
     def __init__(
@@ -159,6 +163,7 @@ class ChatClient:
         default_name: str = "ask",
         checks: Sequence[Check] = (),
         on_stopped_mid_reply: Callable[[Reply], None] | None = None,
+        on_stopped_mid_connect: Callable[[], None] | None = None,
         compression: str = "none",
         tls_files: TlsFiles | None = None,
     ) -> None:
@@ -176,6 +181,7 @@ class ChatClient:
         self.default_name = default_name
         self.checks = tuple(checks)  # empty: the one shared empty tuple
         self.on_stopped_mid_reply = on_stopped_mid_reply
+        self.on_stopped_mid_connect = on_stopped_mid_connect
         self.query = query
         self.follow_redirects = follow_redirects
         self.max_message_bytes = max_message_bytes
@@ -259,6 +265,11 @@ class ChatClient:
             code = opening.received_close if opening is not None else None
             if code is not None or (opening is not None and type(failure) is ConnectError):
                 self._lost(1006 if code is None else code)  # the server closed or dropped it while opening
+        except GreenletExit:  # its user is stopping: not an attempt that ended, but not lost either
+            self._drop()
+            if self.on_stopped_mid_connect is not None:
+                self.on_stopped_mid_connect()
+            raise
         elapsed_ms = (time.perf_counter() - start) * 1000.0
         self._failed_connects = self._failed_connects + 1 if error else 0
         self.environment.events.request.fire(

@@ -208,6 +208,7 @@ class WebSocketUser(User, TlsAttributes):
             compression=settings.compression,
             checks=[*self.checks, *self.metrics_check(environment)],
             on_stopped_mid_reply=recorder.stopped_mid_reply if recorder is not None else None,
+            on_stopped_mid_connect=recorder.stopped_mid_connect if recorder is not None else None,
         )
         client.dial_from = rotation(settings.source_addresses)
         if settings.failover_hosts:  # each request named for its endpoint: "greeting @127.0.0.1:8001"

@@ -75,6 +75,22 @@ def test_prompts_in_flight_at_stop_travel_in_reports_and_add_up() -> None:
     assert merged.total.replies == 2
 
 
+def test_connects_cut_off_at_stop_travel_in_reports_add_up_and_are_screened() -> None:
+    merged = ChatStats()
+    for count in (2, 3):
+        stats = ChatStats()
+        stats.connects.cut_off = count
+        merged.merge(ChatStats.from_wire(msgpack.unpackb(msgpack.packb(stats.to_wire()))))
+    assert (merged.connects.cut_off, merged.connects.attempts) == (5, 0)
+    screening, _ = master_in_a_test()
+    stale = ChatStats()
+    stale.connects.cut_off = 1
+    wire = stale.to_wire()
+    wire["run"] = "an earlier run"
+    assert screening.screen_report("w1", {"wslocust": wire, "stats": []}, known=True)
+    assert screening.rejected_reports == 1  # what it counted is not this test's: said so
+
+
 def test_a_workers_report_hands_over_what_it_counted_and_counting_starts_afresh() -> None:
     worker = Recorder(role="worker")
     worker.start_test(run_id="run")

@@ -484,7 +484,8 @@ SUMMARY_SECTIONS: dict[str, str] = {
     "in_flight_at_stop": "prompts sent whose reply had not ended at the stop",
     "metrics": "each metric's figures (METRIC_PARTS)",
     "errors_by_kind": "failures counted by their error's kind",
-    "connections": "handshakes: attempts, successes, failures, success_rate, handshake_ms, errors_by_kind",
+    "connections": "handshakes: attempts, successes, failures, success_rate, handshake_ms, errors_by_kind, "
+    "cut_off_at_stop (still under way when their users were stopped: not attempts)",
     "lifecycle": "connections' lives: outages, time_to_recover_ms (avg, p50, p95, p99, max), failovers, "
     "close_codes (docs/outputs.md)",
     "by_name": "a section a request name, with the figures and metrics",

@@ -76,6 +76,7 @@ def _connections(connects: ConnectStats) -> dict[str, Any]:
         "success_rate": summary_number(successes / connects.attempts if connects.attempts else None, "ratio"),
         "handshake_ms": _figures(handshakes, 0.0, _HANDSHAKE_TIMING),
         "errors_by_kind": dict(sorted(connects.errors.items())),
+        "cut_off_at_stop": connects.cut_off,
     }
 
 

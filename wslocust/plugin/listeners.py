@@ -159,6 +159,20 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
             environment.process_exit_code,
             crashed=locust_log.unhandled_greenlet_exception,
         )
+        connects = recording.stats.connects
+        if (
+            code is None
+            and not recording.is_worker
+            and connects.cut_off
+            and connects.attempts == connects.failures
+        ):
+            _log.error(
+                "no connection opened: %d %s still under way when the test stopped (no reply measured: "
+                "not a pass)",
+                connects.cut_off,
+                "handshake was" if connects.cut_off == 1 else "handshakes were",
+            )
+            code = 1
         if code is not None:
             environment.process_exit_code = code
 

@@ -415,6 +415,13 @@ class Recording:
                 "were stopped before the reply ended (not counted above; a longer --stop-timeout lets them "
                 "finish)"
             )
+        cut_off = self.stats.connects.cut_off
+        if self.print_table and cut_off:
+            texts.append(
+                f"{cut_off} {'connection' if cut_off == 1 else 'connections'} opening at stop: their users "
+                "were stopped before the handshake ended (not counted as attempts; a bot that never "
+                "completes one fails each after --connect-timeout)"
+            )
         if isinstance(self.last_summary.get("capacity"), dict):
             texts.append(format_capacity(self.last_summary["capacity"]))
         if self.last_verdict is not None:

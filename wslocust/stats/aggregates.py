@@ -266,12 +266,14 @@ class ReplyStats:
 
 @dataclass
 class ConnectStats:
-    """WebSocket handshakes: attempts, failures by kind, and handshake times of the successful ones."""
+    """WebSocket handshakes: attempts, failures by kind, and handshake times of the successful ones;
+    apart, the handshakes cut off (still under way when their users were stopped: no attempt)."""
 
     attempts: int = 0
     failures: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     time: Histogram = field(default_factory=Histogram)
+    cut_off: int = 0
 
     def add(self, time_ms: float, error_kind: str | None) -> None:
         self.attempts += 1
@@ -287,14 +289,15 @@ class ConnectStats:
         for kind, number in other.errors.items():
             self.errors[kind] = self.errors.get(kind, 0) + number
         self.time.merge(other.time)
+        self.cut_off += other.cut_off
 
     def to_wire(self) -> list[Any]:
-        return [self.attempts, self.failures, self.errors, self.time.to_wire()]
+        return [self.attempts, self.failures, self.errors, self.time.to_wire(), self.cut_off]
 
     @classmethod
     def from_wire(cls, wire: list[Any]) -> ConnectStats:
-        attempts, failures, errors, time = wire
-        return cls(attempts, failures, dict(errors), Histogram.from_wire(time))
+        attempts, failures, errors, time, cut_off = wire
+        return cls(attempts, failures, dict(errors), Histogram.from_wire(time), cut_off)
 
 
 class ChatStats:

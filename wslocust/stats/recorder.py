@@ -111,6 +111,10 @@ class Recorder:
         """Count a prompt whose reply was still in flight when its user was stopped (never a reply)."""
         self.stats.in_flight_at_stop += 1
 
+    def stopped_mid_connect(self) -> None:
+        """Count a connect whose handshake was still under way when its user was stopped (no attempt)."""
+        self.stats.connects.cut_off += 1
+
     def take_traffic(self) -> None:
         """Take the traffic this process's connections counted since the last time into the statistics."""
         self.stats.traffic.merge(PROCESS_TRAFFIC.take())
@@ -158,7 +162,12 @@ class Recorder:
             data.pop(REPORT_KEY)
             data.pop(ARRIVALS_REPORT_KEY, None)
             held = ChatStats.from_wire(wire)
-            if held.total.replies or held.connects.attempts or held.in_flight_at_stop:
+            if (
+                held.total.replies
+                or held.connects.attempts
+                or held.connects.cut_off
+                or held.in_flight_at_stop
+            ):
                 self.rejected_reports += 1
                 if client_id not in self._rejected_from:
                     self._rejected_from.add(client_id)
