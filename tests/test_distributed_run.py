@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -260,6 +261,77 @@ def test_two_processes_on_the_embedded_demo_bot_count_every_workers_replies(tmp_
     assert summary["total_requests"] > 20
     assert locust_ws_requests(prefix) == summary["total_requests"]
     assert printed_ws_requests(output) == summary["total_requests"]
+
+
+HELD_WORKER_LOCUSTFILE = """
+import gevent
+import locust
+from gevent.event import Event
+from locust.runners import STATE_INIT, WorkerRunner
+
+plugin_listening = Event()
+
+
+@locust.events.init.add_listener
+def take_the_spawn_in_before_wslocust_listens(environment, runner, **_):
+    if not isinstance(runner, WorkerRunner):
+        return
+    spawn = runner.start_worker
+
+    def held(*args, **kwargs):  # the users start after the plugin's init, as they do in the race
+        plugin_listening.wait(30)
+        return spawn(*args, **kwargs)
+
+    runner.start_worker = held
+    for _ in range(2000):  # until Locust took the master's spawn in and fired test_start
+        if runner.worker_state != STATE_INIT:
+            break
+        gevent.sleep(0.01)
+
+
+from wslocust import ChatbotUser  # its plugin's init listener: after the one above
+
+locust.events.init.add_listener(lambda **_: plugin_listening.set())
+
+
+class Bot(ChatbotUser):
+    protocol = "json"
+    prompts = "datasets/support_bot.jsonl"
+"""
+"""A worker whose plugin starts listening only once Locust took the master's spawn message in and
+fired ``test_start``, as a forked worker does when it hears its master while connecting."""
+
+
+@pytest.mark.slow
+def test_a_worker_that_heard_the_test_start_before_the_plugin_listened_still_counts(
+    tmp_path: Path, demo
+) -> None:
+    """Its reports carry the run's id (not refused as another test's), so the totals reconcile; its
+    share of an open model's rate comes with the spawn message, not a message it could miss."""
+    url = demo(*FAST_BOT)
+    locustfile, summary_path = tmp_path / "held_worker.py", tmp_path / "summary.json"
+    locustfile.write_text(HELD_WORKER_LOCUSTFILE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "4", "-r", "4", "-t", "3s",
+         *processes_options(2), "--stop-timeout", "5", "--host", url, "--arrival-rate", "40",
+         "--summary-json", str(summary_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        output, _ = process.communicate(timeout=60 * UNIT)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 0, output[-3000:]
+    assert "Traceback" not in output
+    assert "Unknown message type" not in output
+    assert "rejected a report" not in output
+    summary = json.loads(summary_path.read_text())
+    assert summary["workers"] == {"expected": 2, "lost": [], "rejected_reports": 0}
+    assert summary["total_requests"] + summary["in_flight_at_stop"] == bot_counts(url)["started"]
+    # 40 prompts a second shared by two workers, 3 s: each sent half (else twice the rate)
+    assert 80 <= summary["total_requests"] <= 140
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from locust.env import Environment
 from locust.rpc import Message
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 import logging
 import os
@@ -22,6 +22,8 @@ from ..users import ChatbotUser, WebSocketUser
 from .recording import Recording
 
 __all__ = [
+    "SHARES_OPTION",
+    "MissedTestStart",
     "end_with_the_master_process",
     "hear_only_this_masters_workers",
     "quit_after_final_reports",
@@ -29,6 +31,31 @@ __all__ = [
 ]
 
 _log = logging.getLogger("wslocust")
+
+SHARES_OPTION = "wslocust_shares"
+"""The master's option carrying each worker's share of the open model's rate ``{worker id: (index,
+count)}`` to the workers, in the spawn message: a message of its own could arrive before a worker's
+plugin listened for it (a worker hears the master while it connects, before Locust fires ``init``)."""
+
+
+class MissedTestStart:
+    """A worker hears its master while it connects, before Locust fires ``init``: a master that starts
+    the test at once (``--processes``, ``--expect-workers``) can have its spawn message taken in, and
+    ``test_start`` fired, before the plugin listened. Made before the plugin adds its listeners,
+    :meth:`replay` gives the ``test_start`` they missed to those added since (on a worker whose test
+    already started; else nothing): without it, the worker's reports carried no run id and the
+    master refused them all as another test's."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.heard = len(environment.events.test_start._handlers)  # Locust's list of listeners
+
+    def replay(self) -> None:
+        runner = self.environment.runner
+        if isinstance(runner, WorkerRunner) and runner.worker_state in (STATE_SPAWNING, STATE_RUNNING):
+            _log.debug("the test started before the plugin listened: its test_start given to it now")
+            for listener in self.environment.events.test_start._handlers[self.heard :]:
+                listener(environment=self.environment)
 
 
 def wire_open_model(
@@ -46,10 +73,12 @@ def wire_open_model(
     events.test_start.add_listener(forget_schedule)
     if isinstance(runner, WorkerRunner):
 
-        def take_share(environment: Environment, msg: Any, **_: Any) -> None:
-            state.share = (msg.data["index"], msg.data["count"])
+        def take_share(**_: Any) -> None:  # after Locust took the spawn message's options in
+            shares = getattr(environment.parsed_options, SHARES_OPTION, None) or {}
+            index, count = shares.get(runner.client_id, (0, 1))
+            state.share = (index, count)
 
-        runner.register_message("wslocust_share", take_share)
+        events.test_start.add_listener(take_share)
 
         def report(data: dict[str, Any], **_: Any) -> None:
             data[ARRIVALS_REPORT_KEY] = stats.take()
@@ -58,10 +87,11 @@ def wire_open_model(
         return
     if isinstance(runner, MasterRunner):
 
-        def give_shares(**_: Any) -> None:
+        def give_shares(**_: Any) -> None:  # before Locust sends the spawn messages, which carry them
             workers = sorted(client.id for client in runner.clients.all)
-            for index, worker in enumerate(workers):
-                runner.send_message("wslocust_share", {"index": index, "count": len(workers)}, worker)
+            if environment.parsed_options is not None:
+                shares = {worker: (index, len(workers)) for index, worker in enumerate(workers)}
+                setattr(environment.parsed_options, SHARES_OPTION, shares)
 
         def merge(data: dict[str, Any], **_: Any) -> None:
             if ARRIVALS_REPORT_KEY in data:

@@ -40,6 +40,7 @@ from ..users import WebSocketUser
 from .capacity import connect_capacity
 from .checks import check_run, remove_empty_outputs, user_classes
 from .distributed import (
+    MissedTestStart,
     end_with_the_master_process,
     hear_only_this_masters_workers,
     quit_after_final_reports,
@@ -80,6 +81,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     if options is None or not users:
         return
     runner = environment.runner
+    missed = MissedTestStart(environment)
     # Before anything here yields: the master already hears its workers say they are ready.
     screen_reports = hear_only_this_masters_workers(runner) if isinstance(runner, MasterRunner) else None
     if isinstance(runner, WorkerRunner):
@@ -189,6 +191,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     if web_ui is not None:
         add_form(web_ui, environment, check_run)
         add_chatbot_tab(web_ui, recording, _metric_names(environment, users))
+    missed.replay()  # a worker whose test started while it connected: before any of its users runs
 
 
 locust.events.init.add_listener(catch_up_with_the_clock)  # after _on_init, the plugin's start-up work
