@@ -43,8 +43,10 @@ class Processes:
             "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, *args, output=True
         )
 
-    def worker(self, port: str) -> subprocess.Popen[str]:
-        return self._start("--worker", "--master-host", "127.0.0.1", "--master-port", port, output=False)
+    def worker(self, port: str, *args: str) -> subprocess.Popen[str]:
+        return self._start(
+            "--worker", "--master-host", "127.0.0.1", "--master-port", port, *args, output=False
+        )
 
     def _start(self, *args: str, output: bool) -> subprocess.Popen[str]:
         pipe = subprocess.PIPE if output else subprocess.DEVNULL
@@ -82,17 +84,20 @@ def connections_open(metrics_port: int) -> float:
 
 
 def run_losing_a_worker(
-    tmp_path: Path, url: str, processes: Processes, ending: int
+    tmp_path: Path, url: str, processes: Processes, ending: int, *, forked: bool = False
 ) -> tuple[dict[str, Any], str, list[str], float]:
-    """A 10 s run on two workers, one ended by ``ending`` once both reported: summary, log, workers, time."""
+    """A 10 s run on two workers, one ended by ``ending`` once both reported: summary, log, workers, time.
+    With ``forked``, the one ended is a worker host's ``--processes 2`` parent (its two forked workers
+    live on: it is they that must end as a worker so signalled does)."""
     summary_path, port, metrics_port = tmp_path / "summary.json", str(free_port()), free_port()
     started = time.monotonic()
     master = processes.master(
         port, "--headless", "-u", "4", "-r", "4", "-t", f"{RUN_TIME_S}s", "--think-time", "0.02",
-        "--expect-workers", "2", "--host", url, "--protocol", "json", "--summary-json", str(summary_path),
+        "--expect-workers", "3" if forked else "2", "--host", url, "--protocol", "json", "--summary-json", str(summary_path),
         "--prometheus-port", str(metrics_port),
     )  # fmt: skip
-    doomed, survivor = processes.worker(port), processes.worker(port)
+    doomed = processes.worker(port, *(("--processes", "2") if forked else ()))
+    survivor = processes.worker(port)
     assert wait_until(lambda: bot_counts(url)["replies"] > 20, 30 * UNIT, interval_s=0.1), (
         "replies from both workers: not within 30 s"
     )
@@ -113,7 +118,7 @@ def run_losing_a_worker(
     assert master.returncode == 0, output[-3000:]
     assert survivor.wait(10 * UNIT) == 0
     workers = ready_workers(output)
-    assert len(workers) == 2
+    assert len(workers) == (3 if forked else 2)
     return json.loads(summary_path.read_text()), output, workers, took_s
 
 
@@ -144,14 +149,17 @@ def test_a_worker_killed_mid_run_is_reported_lost_once_and_not_waited_for(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("forked", [False, True], ids=["worker", "worker-host-with-processes"])
 def test_a_worker_ended_by_sigterm_mid_run_sends_its_last_replies_and_is_not_lost(
-    tmp_path: Path, demo, processes: Processes
+    tmp_path: Path, demo, processes: Processes, forked: bool
 ) -> None:
-    """A worker told to terminate stops its users and reports before quitting: the totals still reconcile."""
+    """A worker told to terminate stops its users and reports before quitting: the totals still reconcile.
+    So do the workers a ``--worker --processes 2`` host forked when their parent is terminated (as
+    ``docker stop`` would): Locust's parent passes no signal on, and they outlive it."""
     url = demo(*FAST_BOT)
-    summary, output, _, _ = run_losing_a_worker(tmp_path, url, processes, signal.SIGTERM)
+    summary, output, _, _ = run_losing_a_worker(tmp_path, url, processes, signal.SIGTERM, forked=forked)
     assert RUN_TIME_S - 1.5 < summary["duration_s"] < RUN_TIME_S + 1.0
-    assert summary["workers"] == {"expected": 2, "lost": [], "rejected_reports": 0}
+    assert summary["workers"] == {"expected": 3 if forked else 2, "lost": [], "rejected_reports": 0}
     assert "was lost" not in output
     assert summary["total_requests"] + summary["in_flight_at_stop"] == bot_counts(url)["started"]
 

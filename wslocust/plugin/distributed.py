@@ -204,20 +204,27 @@ def hear_only_this_masters_workers(runner: MasterRunner) -> Callable[[Recorder],
 
 
 def end_with_the_master_process(runner: WorkerRunner, options: Any) -> None:
-    """A worker that ``--processes`` forked quits once its parent, the master, has ended.
+    """A worker that ``--processes`` forked quits once its parent has ended.
 
     A master that stops at start-up (a bad option: exit 2) ends before its workers connect, so it
     never tells them to quit, and Locust's own clean-up of its forked workers takes them for ended:
     they lingered a minute, until their master's heartbeats were missed, holding the run's output
     open (``locust ... --processes 2 | tee run.log`` waited for them).
+
+    The parent of ``--worker --processes N`` (a worker host: ``docker stop`` sends it SIGTERM) passes
+    no signal on: its workers, orphaned mid-test, end as a worker told to terminate does, their users
+    stopped and their last report sent to the master, which would else lose their last seconds.
     """
     if not getattr(options, "processes", None):
         return
-    master = os.getppid()
+    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == master:
+        while os.getppid() == parent:
             gevent.sleep(_PARENT_CHECK_S)
+        if runner.user_count:  # mid-test: what the users counted since the last report goes too
+            runner.stop()
+            runner._send_stats()
         runner.quit()
 
     gevent.spawn(watch)
