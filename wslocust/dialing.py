@@ -9,6 +9,8 @@ followed. Every failure becomes one :class:`~wslocust.errors.ConnectError` or
 
 from __future__ import annotations
 
+import errno
+import resource
 import socket
 import ssl
 from collections.abc import Callable, Sequence
@@ -18,7 +20,7 @@ from typing import cast
 import gevent
 import websocket
 
-from .errors import ConfigurationError, ConnectError, HandshakeRejected
+from .errors import ConfigurationError, ConnectError, HandshakeRejected, OpenFileLimitReached
 from .source_addresses import dial
 from .tls import TlsSocket
 from .tls_context import tls_failure
@@ -32,7 +34,7 @@ from .wire.handshake import (
     redirect_target,
 )
 
-__all__ = ["Dial", "Upgrade", "open_socket"]
+__all__ = ["FILES_KEPT_FREE", "Dial", "Upgrade", "open_socket"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,31 @@ class Dial:
     timeout_s: float
     tls: ssl.SSLContext | None
     server_name: str | None
+
+
+FILES_KEPT_FREE = 32
+"""Files a process keeps free of connections, for Locust's own (its CPU reading of ``/proc``, logs,
+CSVs, the web UI): at the open-file limit, Locust's reading failed, and its crash ended the run."""
+
+
+def _keep_files_free(sock: socket.socket, where: str) -> None:
+    """Close ``sock`` and fail its connect when it leaves fewer than :data:`FILES_KEPT_FREE` files
+    free: a new file takes the lowest free number, so a number that high means all below are open.
+
+    Raises:
+        OpenFileLimitReached: too few files left free.
+    """
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if limit != resource.RLIM_INFINITY and sock.fileno() >= limit - FILES_KEPT_FREE:
+        sock.close()
+        raise OpenFileLimitReached(_no_room(where, f"{FILES_KEPT_FREE} kept free of the limit of {limit}"))
+
+
+def _no_room(where: str, why: str) -> str:
+    return (
+        f"no connection to {where}: the open-file limit is reached ({why}): raise it (ulimit -n), or "
+        "spread the users over more processes (--processes) or hosts"
+    )
 
 
 def open_socket(
@@ -90,6 +117,7 @@ def open_socket(
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             sock = dial((host, port), how.timeout_s, how.source())
+            _keep_files_free(sock, f"{host}:{port}")
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if how.tls is not None:  # TLS over the socket's bytes: see tls.py
                 tls = TlsSocket(sock, how.tls, how.server_name)
@@ -128,6 +156,8 @@ def open_socket(
         if isinstance(error, ConfigurationError | ConnectError):
             raise
         where = f"{host}:{port}"
+        if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+            raise OpenFileLimitReached(_no_room(where, error.strerror or str(error))) from None
         if isinstance(error, ConnectionRefusedError):
             raise ConnectError(f"connection refused: {where}") from None
         if isinstance(error, socket.gaierror):

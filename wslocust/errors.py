@@ -36,6 +36,7 @@ __all__ = [
     "DatasetError",
     "HandshakeRejected",
     "MetricFailure",
+    "OpenFileLimitReached",
     "OpeningTimeout",
     "ProtocolError",
     "ReplyError",
@@ -74,6 +75,13 @@ class ConnectError(WsLocustError):
     """The WebSocket connection could not be opened (refused, DNS, TLS, timeout)."""
 
     kind = "connection_refused"
+
+
+class OpenFileLimitReached(ConnectError):
+    """The load generator's own limit, not the server: the process's open-file limit leaves no room
+    for another connection (a few files are kept free for Locust's own: its CPU reading, logs, CSVs)."""
+
+    kind = "open_file_limit"
 
 
 class HandshakeRejected(ConnectError):

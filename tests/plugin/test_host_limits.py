@@ -6,9 +6,13 @@ from locust.env import Environment
 from locust.event import Events
 
 import argparse
+import json
 import logging
 import resource
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +21,8 @@ from wslocust.plugin.checks import check_run
 from wslocust.plugin.host_limits import OPEN_FILES_MARGIN, raise_open_file_limit, users_per_process
 from wslocust.source_addresses import keep_this_hosts
 from wslocust.users import WebSocketUser
+
+from ..conftest import ROOT, UNIT, bot_counts, locust_command
 
 
 @pytest.fixture
@@ -67,6 +73,52 @@ def test_a_hard_limit_below_the_users_needs_is_said_in_one_warning(limits, caplo
     assert len(warnings) == 1
     assert f"the hard limit of {hard} is below" in warnings[0]
     assert "--processes" in warnings[0]
+
+
+def test_a_soft_limit_already_at_the_hard_one_is_not_said_raised() -> None:
+    """Soft and hard limit both below the users' needs: one warning, no line saying 256 was raised to 256
+    (in a process of its own: a hard limit lowered cannot be raised again)."""
+    code = (
+        "import logging, resource\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))\n"
+        "logging.basicConfig(format='%(levelname)s %(message)s')\n"
+        "logging.getLogger('wslocust').setLevel(logging.INFO)\n"
+        "from wslocust.plugin.host_limits import raise_open_file_limit\n"
+        "raise_open_file_limit(500)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60 * UNIT)
+    lines = result.stderr.splitlines()
+    assert lines == [line for line in lines if line.startswith("WARNING open files: the hard limit of 256")]
+    assert len(lines) == 1
+
+
+def _limit_open_files() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+@pytest.mark.slow
+def test_users_past_the_open_file_limit_fail_their_connects_as_such_and_the_run_goes_on(
+    tmp_path: Path, demo
+) -> None:
+    """300 users in a process limited to 256 files: the connects past the limit fail as the load
+    generator's limit (not the server's refusal), files are kept free for Locust's own (its CPU
+    reading of /proc crashed and ended the run at the limit), and the run lasts its run time."""
+    url = demo("--ttft-ms", "5", "--itl-ms", "1", "--chunks", "2", "--error-rate", "0", "--wrong-rate", "0")
+    summary_path = tmp_path / "summary.json"
+    result = subprocess.run(
+        locust_command("--headless", "-u", "300", "-r", "300", "-t", "12s", "--think-time", "0.05",
+                       "--host", url, "--summary-json", str(summary_path)),
+        cwd=ROOT, capture_output=True, text=True, timeout=90 * UNIT, preexec_fn=_limit_open_files,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    assert "CRITICAL" not in result.stderr
+    assert result.returncode == 1, result.stderr[-3000:]  # the failed connects
+    summary = json.loads(summary_path.read_text())
+    assert summary["duration_s"] > 11.0  # Locust reads /proc every 5 s: it crashed at the 2nd
+    errors = summary["connections"]["errors_by_kind"]
+    assert list(errors) == ["open_file_limit"]
+    assert summary["connections"]["successes"] > 150
+    assert summary["total_requests"] + summary["in_flight_at_stop"] == bot_counts(url)["started"]
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ def raise_open_file_limit(users: int | None) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = hard if users is None else users + OPEN_FILES_MARGIN
     unlimited = hard == resource.RLIM_INFINITY
-    if soft != resource.RLIM_INFINITY and soft < needed:
+    if soft != resource.RLIM_INFINITY and soft < needed and (unlimited or soft < hard):
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         except (ValueError, OSError) as error:
