@@ -271,6 +271,28 @@ def test_two_processes_on_the_embedded_demo_bot_count_every_workers_replies(tmp_
     assert printed_ws_requests(output) == summary["total_requests"]
 
 
+@pytest.mark.slow
+def test_a_run_whose_only_worker_quit_at_its_start_is_not_a_pass(
+    tmp_path: Path, demo, processes: Processes
+) -> None:
+    """A worker refusing its own --source-address (an address not this host's: refused at the bind,
+    nothing sent) quits once it has its users to spawn; its master runs on to its run time, having
+    measured nothing, and says so with exit 1 (it exited 0 with empty tables)."""
+    url = demo(*FAST_BOT)
+    summary_path, port = tmp_path / "summary.json", str(free_port())
+    master = processes.master(
+        port, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--expect-workers", "1", "--host", url,
+        "--summary-json", str(summary_path),
+    )  # fmt: skip
+    worker = processes.worker(port, "--source-address", "192.0.2.1")
+    output, _ = master.communicate(timeout=60 * UNIT)
+    assert worker.wait(30 * UNIT) == 2
+    assert master.returncode == 1, output[-3000:]
+    assert "nothing measured: no user tried to connect" in output
+    summary = json.loads(summary_path.read_text())
+    assert (summary["total_requests"], summary["connections"]["attempts"]) == (0, 0)
+
+
 HELD_WORKER_LOCUSTFILE = """
 import gevent
 import locust

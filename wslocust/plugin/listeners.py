@@ -161,19 +161,9 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
             environment.process_exit_code,
             crashed=locust_log.unhandled_greenlet_exception,
         )
-        connects = recording.stats.connects
-        if (
-            code is None
-            and not recording.is_worker
-            and connects.cut_off
-            and connects.attempts == connects.failures
-        ):
-            _log.error(
-                "no connection opened: %d %s still under way when the test stopped (no reply measured: "
-                "not a pass)",
-                connects.cut_off,
-                "handshake was" if connects.cut_off == 1 else "handshakes were",
-            )
+        nothing = None if code is not None or recording.is_worker else _nothing_measured(recording)
+        if nothing is not None:
+            _log.error("%s (not a pass)", nothing)
             code = 1
         if code is not None:
             environment.process_exit_code = code
@@ -195,6 +185,22 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
 
 
 locust.events.init.add_listener(catch_up_with_the_clock)  # after _on_init, the plugin's start-up work
+
+
+def _nothing_measured(recording: Recording) -> str | None:
+    """Why a test that ran measured nothing, or None: no connection opened because each handshake
+    was still under way at the stop (a bot that hangs them), or no connection even tried (the
+    workers gone before their users started: a worker's own bad option)."""
+    stats = recording.stats
+    connects = stats.connects
+    if recording.started_at is None or connects.attempts > connects.failures or stats.total.replies:
+        return None
+    if connects.cut_off:
+        handshakes = "handshake was" if connects.cut_off == 1 else "handshakes were"
+        return f"no connection opened: {connects.cut_off} {handshakes} still under way when the test stopped"
+    if not connects.attempts:
+        return "nothing measured: no user tried to connect (workers lost before their users started?)"
+    return None  # every connect failed: counted failures, Locust's exit code already says so
 
 
 def _tokens_section(recording: Recording) -> dict[str, Any]:
