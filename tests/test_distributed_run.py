@@ -222,13 +222,18 @@ def printed_ws_requests(log: str) -> int:
 
 
 @pytest.mark.slow
-def test_a_bad_option_under_processes_ends_the_forked_workers_with_their_master(tmp_path: Path) -> None:
+@pytest.mark.parametrize("connecting", [False, True], ids=["connected", "still-connecting"])
+def test_a_bad_option_under_processes_ends_the_forked_workers_with_their_master(
+    tmp_path: Path, connecting: bool
+) -> None:
     """The master stops at start-up (exit 2, one line) before its workers connect: they end with it
-    rather than a minute later, so the run's output closes at once."""
+    rather than minutes later, so the run's output closes at once. So do workers still trying to
+    connect (here for ever: sent to a port nothing listens on) when it stops."""
     conversations = tmp_path / "bad.jsonl"
     conversations.write_text('{"name": "a", "turns": [["hello"]]}\n', encoding="utf-8")
+    ports = ("--master-port", str(free_port())) if connecting else ()
     process = subprocess.Popen(
-        locust_command("--headless", "-u", "2", "-t", "3s", *processes_options(2),
+        locust_command("--headless", "-u", "2", "-t", "3s", *processes_options(2), *ports,
                        "--prompts", str(conversations)),
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip

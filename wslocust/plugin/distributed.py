@@ -10,7 +10,9 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 
 import logging
 import os
+import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import gevent
@@ -27,6 +29,7 @@ __all__ = [
     "end_with_the_master_process",
     "hear_only_this_masters_workers",
     "quit_after_final_reports",
+    "watch_the_parent_of_forked_workers",
     "wire_open_model",
 ]
 
@@ -203,32 +206,63 @@ def hear_only_this_masters_workers(runner: MasterRunner) -> Callable[[Recorder],
     return recorders.append
 
 
+def watch_the_parent_of_forked_workers() -> None:
+    """Make each worker that ``--processes`` forks watch its parent's process from its first moment
+    (see :func:`end_with_the_master_process`), while it still connects to its master too: Locust's
+    ``init``, where the plugin gets its runner, fires only once it has. Called from the parser's
+    hook, which Locust runs before it forks; once a process is enough."""
+    if not _FORK_HOOK:
+        os.register_at_fork(after_in_child=_forked)
+        _FORK_HOOK.append(True)
+
+
 def end_with_the_master_process(runner: WorkerRunner, options: Any) -> None:
     """A worker that ``--processes`` forked quits once its parent has ended.
 
-    A master that stops at start-up (a bad option: exit 2) ends before its workers connect, so it
-    never tells them to quit, and Locust's own clean-up of its forked workers takes them for ended:
-    they lingered a minute, until their master's heartbeats were missed, holding the run's output
-    open (``locust ... --processes 2 | tee run.log`` waited for them).
+    A master that stops at start-up (a bad option: exit 2) ends before its workers connect, or while
+    they do, so it never tells them to quit, and Locust's own clean-up of its forked workers takes
+    them for ended: they lingered up to five minutes, trying to connect or until their master's
+    heartbeats were missed, holding the run's output open (``locust ... --processes 2 | tee run.log``
+    waited for them). One still connecting quits at once: it has no users.
 
     The parent of ``--worker --processes N`` (a worker host: ``docker stop`` sends it SIGTERM) passes
     no signal on: its workers, orphaned mid-test, end as a worker told to terminate does, their users
     stopped and their last report sent to the master, which would else lose their last seconds.
     """
-    if not getattr(options, "processes", None):
-        return
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            gevent.sleep(_PARENT_CHECK_S)
-        if runner.user_count:  # mid-test: what the users counted since the last report goes too
-            runner.stop()
-            runner._send_stats()
-        runner.quit()
-
-    gevent.spawn(watch)
+    if getattr(options, "processes", None):
+        _FORKED_RUNNER.append(runner)
 
 
 _PARENT_CHECK_S = 0.25
 """How often a forked worker checks that its master's process is still there."""
+
+_FORK_HOOK: list[bool] = []
+"""Whether :func:`watch_the_parent_of_forked_workers` registered its hook in this process."""
+
+_FORKED_RUNNER: list[WorkerRunner] = []
+"""A forked worker's runner, once its ``init`` has it (empty while it connects)."""
+
+
+def _forked() -> None:
+    """In a child just forked: when Locust's ``main`` forked it (a ``--processes`` worker), watch its
+    parent (other forks of the process, a subprocess's say, are left alone)."""
+    main = getattr(sys.modules.get("locust.main"), "main", None)
+    frame: FrameType | None = sys._getframe()
+    while frame is not None and frame.f_code is not getattr(main, "__code__", None):
+        frame = frame.f_back
+    if frame is not None:
+        _FORKED_RUNNER.clear()
+        gevent.spawn(_watch_the_parent, os.getppid())
+
+
+def _watch_the_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        gevent.sleep(_PARENT_CHECK_S)
+    if not _FORKED_RUNNER:
+        _log.error("this worker's parent process ended while it connected to its master: it quits")
+        os._exit(1)
+    runner = _FORKED_RUNNER[0]
+    if runner.user_count:  # mid-test: what the users counted since the last report goes too
+        runner.stop()
+        runner._send_stats()
+    runner.quit()

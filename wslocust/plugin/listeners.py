@@ -44,6 +44,7 @@ from .distributed import (
     end_with_the_master_process,
     hear_only_this_masters_workers,
     quit_after_final_reports,
+    watch_the_parent_of_forked_workers,
     wire_open_model,
 )
 from .gc_freeze import freeze_gc_while_running
@@ -72,6 +73,7 @@ _log = logging.getLogger("wslocust")
 @locust.events.init_command_line_parser.add_listener
 def _on_parser(parser: Any, **_: Any) -> None:
     add_arguments(parser)
+    watch_the_parent_of_forked_workers()  # before Locust forks --processes workers
 
 
 @locust.events.init.add_listener
