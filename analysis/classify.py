@@ -46,8 +46,8 @@ class ErrorKind(StrEnum):
     UNEXPECTED = "unexpected"
 
 
-CLIENT_CLASSES = frozenset({"ConfigurationError", "DatasetError"})
-"""Exception classes that are always the test's own fault."""
+CLIENT_CLASSES = frozenset({"ConfigurationError", "DatasetError", "OpenFileLimitReached"})
+"""Exception classes that are always the test's own fault (or its load generator's limits)."""
 
 SERVER_CLASSES = frozenset(
     {
@@ -86,6 +86,7 @@ WSLOCUST_KINDS = {
     "configuration": "ConfigurationError",
     "dataset": "DatasetError",
     "connection_refused": "ConnectError",
+    "open_file_limit": "OpenFileLimitReached",
     "handshake_rejected": "HandshakeRejected",
     "session_refused": "SessionRefused",
     "opening_timeout": "OpeningTimeout",

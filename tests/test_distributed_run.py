@@ -365,8 +365,9 @@ def test_a_worker_that_heard_the_test_start_before_the_plugin_listened_still_cou
     summary = json.loads(summary_path.read_text())
     assert summary["workers"] == {"expected": 2, "lost": [], "rejected_reports": 0}
     assert summary["total_requests"] + summary["in_flight_at_stop"] == bot_counts(url)["started"]
-    # 40 prompts a second shared by two workers, 3 s: each sent half (else twice the rate)
-    assert 80 <= summary["total_requests"] <= 140
+    # 40 prompts a second shared by two workers for 3 s (less the spawn): 110 on a quiet machine, and
+    # about twice that when each worker sent the whole rate
+    assert 40 <= summary["total_requests"] <= 140
 
 
 @pytest.mark.slow
