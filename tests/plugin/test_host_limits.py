@@ -7,6 +7,7 @@ from locust.event import Events
 
 import argparse
 import logging
+import os
 import resource
 from collections.abc import Iterator
 
@@ -132,6 +133,28 @@ def test_the_form_shows_the_values_of_a_locustfile_of_websocket_users_only() -> 
     shown = shown_values(environment, form_options(argument_parser.get_parser()))
     assert shown["source_address"] == "127.0.0.2; 192.0.2.1"
     assert shown["continue_after_failed_turn"] is False
+
+
+@pytest.mark.parametrize("value", ["-2", "0", "100000", "two"])
+def test_a_processes_count_locust_cannot_use_is_refused_in_one_line_naming_the_option(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 ran one process, -2 exited 1 without argparse's line, 100,000 forked for ever: each exits 2."""
+    from locust import argument_parser
+
+    with pytest.raises(SystemExit) as exited:
+        argument_parser.get_parser().parse_args(["--processes", value])
+    assert exited.value.code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert "argument --processes: must be -1 (one a core) or a whole number from 1 to" in line
+    assert f"got {value!r}" in line
+
+
+@pytest.mark.parametrize("value", ["-1", "1", "2", str(16 * (os.cpu_count() or 1))])
+def test_one_a_core_and_up_to_sixteen_processes_a_core_are_taken(value: str) -> None:
+    from locust import argument_parser
+
+    assert argument_parser.get_parser().parse_args(["--processes", value]).processes == int(value)
 
 
 def test_locusts_default_options_are_computed_once_a_process() -> None:

@@ -6,6 +6,10 @@ hard one when the soft one is below that, and says so in one line; a hard limit 
 (spread the users over more processes, or raise it: ``ulimit -Hn``, ``LimitNOFILE=``). A master runs
 no users and keeps its limit.
 
+Locust's own ``--processes`` is checked on the command line (:func:`processes_count`): ``-1`` (one a
+core) or 1 to :data:`MOST_PROCESSES_PER_CORE` a core; Locust ran one process for 0, exited 1 without
+saying which option for -2, and forked 100,000 children that never started a test.
+
 ``--source-address`` (:mod:`wslocust.source_addresses`) is checked where the run starts (every
 address bound once, at the web UI's START too); a worker given its own ``--source-address`` dials
 from those, whatever its master sends (each host has its own addresses).
@@ -18,18 +22,22 @@ from locust.runners import MasterRunner, WorkerRunner
 
 import logging
 import math
+import os
 import resource
 from collections.abc import Sequence
 from typing import Any
 
 from ..settings import OPTION_ATTRIBUTES, given, setting
 from ..source_addresses import check_bindable, keep_this_hosts, parse_source_addresses
+from ..values import BadValue, integer
 from .spawn_messages import read_spawn_messages_quickly
 
 __all__ = [
+    "MOST_PROCESSES_PER_CORE",
     "OPEN_FILES_MARGIN",
     "check_source_addresses",
     "prepare_this_host",
+    "processes_count",
     "raise_open_file_limit",
     "users_per_process",
 ]
@@ -37,7 +45,29 @@ __all__ = [
 OPEN_FILES_MARGIN = 100
 """Files a process holds besides its users' connections (Locust's, the logs, CSVs, a spare)."""
 
+MOST_PROCESSES_PER_CORE = 16
+"""The most ``--processes`` a core: a process past one a core only makes every one later to read its
+replies (docs/distributed.md), so 16 a core is room for idle connections, and more is a typing mistake."""
+
 _log = logging.getLogger("wslocust")
+
+
+def processes_count(value: object, name: str = "") -> int:
+    """Parse Locust's ``--processes``: -1 (one a core) or 1 to :data:`MOST_PROCESSES_PER_CORE` a core.
+
+    Raises:
+        BadValue: any other value; the message gives this host's bound and why it is one.
+    """
+    cores = os.cpu_count() or 1
+    most = MOST_PROCESSES_PER_CORE * cores
+    expected = (
+        f"-1 (one a core) or a whole number from 1 to {most} ({MOST_PROCESSES_PER_CORE} a core of this "
+        f"host's {cores}: more only share the cores)"
+    )
+    result = integer(value, name, what=expected)
+    if result != -1 and not 1 <= result <= most:
+        raise BadValue(name, value, expected)
+    return result
 
 
 def check_source_addresses(environment: Environment, users: Sequence[type[Any]]) -> None:
