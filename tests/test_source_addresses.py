@@ -47,7 +47,10 @@ def test_ipv6_ranges_stay_ipv6() -> None:
     ("value", "culprit", "reason"),
     [
         ("127.0.0.x", "'127.0.0.x'", "local IP addresses and ranges"),
-        ("127.0.0.2,,127.0.0.3", "''", "local IP addresses and ranges"),
+        ("127.0.0.2,,127.0.0.3", "'127.0.0.2,,127.0.0.3'", "none empty"),
+        ("127.0.0.2,", "'127.0.0.2,'", "none empty"),
+        ("127.0.0.2-", "'127.0.0.2-'", "local IP addresses and ranges"),
+        ("-127.0.0.2", "'-127.0.0.2'", "local IP addresses and ranges"),
         ("127.0.0.9-127.0.0.2", "'127.0.0.9-127.0.0.2'", "from the lower address to the higher"),
         ("127.0.0.2-127.0.255.255", "'127.0.0.2-127.0.255.255'", f"at most {MOST_SOURCE_ADDRESSES:,}"),
         ("127.0.0.2-::1", "'127.0.0.2-::1'", "within one family"),
@@ -62,6 +65,11 @@ def test_a_malformed_list_is_refused_naming_the_option_and_the_item(
     assert message.startswith("--source-address must be")
     assert culprit in message
     assert reason in message
+
+
+def test_an_empty_item_of_a_class_attributes_list_is_refused_showing_the_list() -> None:
+    with pytest.raises(ConfigurationError, match=r"none empty, got \['127\.0\.0\.2', ' '\]"):
+        parse_source_addresses(["127.0.0.2", " "], "User.source_addresses")
 
 
 def test_an_address_this_host_does_not_have_is_refused_naming_it() -> None:

@@ -48,16 +48,12 @@ _FORMS = "local IP addresses and ranges, comma-separated (127.0.0.2-127.0.0.40,1
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _address(text: str, name: str) -> _Address:
+def _address(text: str, name: str, item: str) -> _Address:
+    """The address ``text``, one end of ``item`` (named whole in the error: ``'127.0.0.2-'``)."""
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:
-        raise BadValue(name, text.strip(), _FORMS) from None
-
-
-def _items(value: object) -> list[str]:
-    texts = [str(item) for item in value] if isinstance(value, list | tuple) else [str(value)]
-    return [item for text in texts for item in re.split(r"[,;]", text)]  # the web UI shows a list with ;
+        raise BadValue(name, item.strip(), _FORMS) from None
 
 
 def parse_source_addresses(value: object, name: str) -> tuple[str, ...]:
@@ -67,10 +63,15 @@ def parse_source_addresses(value: object, name: str) -> tuple[str, ...]:
     :func:`rotation` takes.
 
     Raises:
-        BadValue: an item is empty or not an IP address, a range mixes IPv4 and IPv6 or runs
-            backwards, or there are more than :data:`MOST_SOURCE_ADDRESSES` addresses.
+        BadValue: an item is empty (the whole value is shown) or not an IP address, a range mixes
+            IPv4 and IPv6 or runs backwards, or there are more than :data:`MOST_SOURCE_ADDRESSES`
+            addresses.
     """
-    return _parse(tuple(_items(value)), name)
+    texts = [str(item) for item in value] if isinstance(value, list | tuple) else [str(value)]
+    items = [item for text in texts for item in re.split(r"[,;]", text)]  # the web UI shows a list with ;
+    if any(not item.strip() for item in items):
+        raise BadValue(name, value, f"{_FORMS}, none empty")
+    return _parse(tuple(items), name)
 
 
 @cache
@@ -78,8 +79,8 @@ def _parse(items: tuple[str, ...], name: str) -> tuple[str, ...]:
     addresses: dict[str, None] = {}
     for item in items:
         first_text, dash, last_text = item.partition("-")
-        first = _address(first_text, name)
-        last = _address(last_text, name) if dash else first
+        first = _address(first_text, name, item)
+        last = _address(last_text, name, item) if dash else first
         if first.version != last.version:
             raise BadValue(name, item.strip(), "a range within one family, IPv4 or IPv6")
         if int(last) < int(first):
