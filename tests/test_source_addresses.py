@@ -72,6 +72,29 @@ def test_an_empty_item_of_a_class_attributes_list_is_refused_showing_the_list() 
         parse_source_addresses(["127.0.0.2", " "], "User.source_addresses")
 
 
+@pytest.mark.parametrize(
+    ("value", "address", "kind"),
+    [
+        ("224.0.0.1", "224.0.0.1", "a multicast address"),
+        ("255.255.255.255", "255.255.255.255", "the broadcast address"),
+        ("0.0.0.0", "0.0.0.0", "the unspecified address"),
+        ("::", "::", "the unspecified address"),
+        ("ff02::1", "ff02::1", "a multicast address"),
+        ("223.255.255.254-224.0.0.1", "224.0.0.0", "a multicast address"),
+    ],
+)
+def test_an_address_the_kernel_would_not_dial_from_is_refused_naming_the_item(
+    value: str, address: str, kind: str
+) -> None:
+    """A multicast, broadcast or unspecified address binds, then connections leave from another."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse_source_addresses(f"127.0.0.2,{value}", "--source-address")
+    assert str(caught.value) == (
+        f"--source-address must be unicast addresses ({address} is {kind}: connections would leave "
+        f"from another), got {value!r}"
+    )
+
+
 def test_an_address_this_host_does_not_have_is_refused_naming_it() -> None:
     check_bindable(("127.0.0.2", "127.0.0.40"), "--source-address")  # every 127.x address is local
     with pytest.raises(

@@ -81,6 +81,7 @@ def test_an_empty_host_in_a_config_file_is_refused_too(tmp_path: Path) -> None:
         (["--connect-to", ""], ["--connect-to", "''", "no host"]),
         (["--connect-to", "127.0.0.1:"], ["--connect-to", "'127.0.0.1:'", "port must be"]),
         (["--shuffle-seed", "-2"], ["--shuffle-seed", "'-2'"]),
+        (["--source-address", "0.0.0.0"], ["--source-address", "'0.0.0.0'", "unspecified"]),
         (["--source-address", "127.0.0.2-"], ["--source-address", "'127.0.0.2-'"]),
         (["--max-message-bytes", "0"], ["--max-message-bytes", "'0'", "1 or more"]),
         (["--max-message-bytes", "-5"], ["--max-message-bytes", "'-5'"]),

@@ -6,11 +6,12 @@ through at most as many connections as it has ephemeral ports (``net.ipv4.ip_loc
 (or a user class's ``source_addresses``) names the local addresses to dial from; each new connection
 binds the next one, round robin, before it connects.
 
-The addresses are read once: a malformed one, one this host cannot bind (not one of its own), a
-range written backwards or wider than :data:`MOST_SOURCE_ADDRESSES` is refused at start-up naming
-the option. Each process cycles through every address from its own starting point (its process id),
-so several processes (``--processes``, workers) spread their connections over all of them; the
-kernel hands out the ports of each address across processes, so N addresses give about N times 28,000
+The addresses are read once: a malformed one, one this host cannot bind (not one of its own), one
+the kernel binds but dials from another (multicast, broadcast, unspecified), a range written
+backwards or wider than :data:`MOST_SOURCE_ADDRESSES` is refused at start-up naming the option.
+Each process cycles through every address from its own starting point (its process id), so several
+processes (``--processes``, workers) spread their connections over all of them; the kernel hands
+out the ports of each address across processes, so N addresses give about N times 28,000
 connections to one target whatever the number of processes. On loopback every 127.x.y.z address is
 local (Linux), so ``127.0.0.2-127.0.0.40`` needs no setup; elsewhere add the addresses to an
 interface first (``ip addr add 10.0.0.11/24 dev eth0``).
@@ -46,6 +47,7 @@ host's memory (a wider range is a typing mistake, such as ``127.0.0.2-127.0.255.
 _FORMS = "local IP addresses and ranges, comma-separated (127.0.0.2-127.0.0.40,127.0.0.50)"
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 def _address(text: str, name: str, item: str) -> _Address:
@@ -64,8 +66,9 @@ def parse_source_addresses(value: object, name: str) -> tuple[str, ...]:
 
     Raises:
         BadValue: an item is empty (the whole value is shown) or not an IP address, a range mixes
-            IPv4 and IPv6 or runs backwards, or there are more than :data:`MOST_SOURCE_ADDRESSES`
-            addresses.
+            IPv4 and IPv6 or runs backwards, an address is multicast, broadcast or unspecified (a
+            socket binds it, then connects from another), or there are more than
+            :data:`MOST_SOURCE_ADDRESSES` addresses.
     """
     texts = [str(item) for item in value] if isinstance(value, list | tuple) else [str(value)]
     items = [item for text in texts for item in re.split(r"[,;]", text)]  # the web UI shows a list with ;
@@ -88,8 +91,27 @@ def _parse(items: tuple[str, ...], name: str) -> tuple[str, ...]:
         if int(last) - int(first) + len(addresses) >= MOST_SOURCE_ADDRESSES:
             raise BadValue(name, item.strip(), f"at most {MOST_SOURCE_ADDRESSES:,} addresses in all")
         for number in range(int(first), int(last) + 1):
-            addresses[str(type(first)(number))] = None
+            address = type(first)(number)
+            unusable = _not_a_source(address)
+            if unusable:
+                raise BadValue(
+                    name,
+                    item.strip(),
+                    f"unicast addresses ({address} is {unusable}: connections would leave from another)",
+                )
+            addresses[str(address)] = None
     return tuple(addresses)
+
+
+def _not_a_source(address: _Address) -> str | None:
+    """What ``address`` is when a socket binds it but the kernel dials from another, else None."""
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address == _BROADCAST:
+        return "the broadcast address"
+    return None
 
 
 def check_bindable(addresses: Sequence[str], name: str) -> None:
