@@ -83,6 +83,7 @@ def test_an_empty_host_in_a_config_file_is_refused_too(tmp_path: Path) -> None:
         (["--shuffle-seed", "-2"], ["--shuffle-seed", "'-2'"]),
         (["--source-address", "0.0.0.0"], ["--source-address", "'0.0.0.0'", "unspecified"]),
         (["--source-address", "127.0.0.2-"], ["--source-address", "'127.0.0.2-'"]),
+        (["--host", "ws://127.0.0.1:9", "--source-address", "::1"], ["--source-address: ::1 is IPv6"]),
         (["--max-message-bytes", "0"], ["--max-message-bytes", "'0'", "1 or more"]),
         (["--max-message-bytes", "-5"], ["--max-message-bytes", "'-5'"]),
         (["--max-message-bytes", "nan"], ["--max-message-bytes", "'nan'"]),

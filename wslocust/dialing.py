@@ -19,7 +19,7 @@ import gevent
 import websocket
 
 from .errors import ConfigurationError, ConnectError, HandshakeRejected
-from .source_addresses import dial
+from .source_addresses import SourceAddressFailure, dial
 from .tls import TlsSocket
 from .tls_context import tls_failure
 from .wire.deflate import Compression
@@ -128,6 +128,8 @@ def open_socket(
         if isinstance(error, ConfigurationError | ConnectError):
             raise
         where = f"{host}:{port}"
+        if isinstance(error, SourceAddressFailure):  # before gaierror: not a name that does not resolve
+            raise ConnectError(f"cannot dial {where} from {error}") from None
         if isinstance(error, ConnectionRefusedError):
             raise ConnectError(f"connection refused: {where}") from None
         if isinstance(error, socket.gaierror):

@@ -25,14 +25,18 @@ import re
 import socket
 from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
+from .errors import ConfigurationError
 from .values import BadValue
 
 __all__ = [
     "MOST_SOURCE_ADDRESSES",
     "NO_SOURCE_ADDRESS",
+    "SourceAddressFailure",
     "SourceAddresses",
     "check_bindable",
+    "check_families",
     "dial",
     "keep_this_hosts",
     "parse_source_addresses",
@@ -161,6 +165,19 @@ NO_SOURCE_ADDRESS = SourceAddresses(())
 """Connections dial from the address the kernel picks."""
 
 
+class SourceAddressFailure(OSError):
+    """A connection could not leave from its source address: the address could not be bound, or the
+    target has no address of its family. Not a name that does not resolve (``socket.gaierror``),
+    which is what the socket module raises when the families differ."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"source address {address}: {reason}")
+        self.address = address
+
+
+_FAMILIES = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6", None: "neither IPv4 nor IPv6"}
+
+
 @cache
 def _literal_family(host: str) -> socket.AddressFamily | None:
     """The address family of an IP literal (``127.0.0.1``, ``::1``), None for a name to resolve."""
@@ -175,24 +192,83 @@ def dial(address: tuple[str, int], timeout_s: float, source: tuple[str, int] | N
 
     An IP literal is dialled at once: ``create_connection`` would ask ``getaddrinfo`` first, which
     gevent runs in its thread pool, a thread hop a connection (and, while thousands of users start,
-    thousands of greenlets queued for the pool's threads). A host name takes ``create_connection``.
+    thousands of greenlets queued for the pool's threads). A host name is resolved, and its
+    addresses of the source's family are dialled in turn, as ``create_connection`` does.
 
     Raises:
+        SourceAddressFailure: ``source`` could not be bound, or is of another family than the target.
         OSError: the connection failed (``socket.gaierror`` when the name does not resolve).
     """
     family = _literal_family(address[0])
     if family is None:
-        return socket.create_connection(address, timeout_s, source)
+        return _dial_name(address, timeout_s, source)
+    return _connect(family, address, timeout_s, source, address[0])
+
+
+def _connect(
+    family: socket.AddressFamily,
+    target: tuple[Any, ...],
+    timeout_s: float,
+    source: tuple[str, int] | None,
+    host: str,
+) -> socket.socket:
+    """A connection to the socket address ``target`` (an address of ``host``) from ``source``."""
+    if source is not None and _literal_family(source[0]) != family:
+        source_family = _FAMILIES[_literal_family(source[0])]
+        raise SourceAddressFailure(source[0], f"{source_family}, and {host} is {_FAMILIES[family]}")
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout_s)
         if source is not None:
-            sock.bind(source)
-        sock.connect(address)
+            try:
+                sock.bind(source)
+            except OSError as error:  # not a name to resolve, whatever socket's error class says
+                raise SourceAddressFailure(source[0], error.strerror or str(error)) from None
+        sock.connect(target)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def _dial_name(address: tuple[str, int], timeout_s: float, source: tuple[str, int] | None) -> socket.socket:
+    """``create_connection``'s loop over a host name's addresses, skipping those of another family than
+    ``source``'s (binding it to them fails with ``gaierror``, read as a name that does not resolve)."""
+    host, port = address
+    wanted = None if source is None else _literal_family(source[0])
+    failure: OSError | None = None
+    for family, _, _, _, target in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        if wanted is not None and family != wanted:
+            continue
+        try:
+            return _connect(family, target, timeout_s, source, host)
+        except SourceAddressFailure:
+            raise  # the same source would fail the name's other addresses
+        except OSError as error:
+            failure = error
+    if failure is not None or source is None:  # getaddrinfo returns an address or raises
+        raise failure or OSError(f"{host} has no address")
+    source_family = _FAMILIES[wanted]
+    raise SourceAddressFailure(source[0], f"{source_family}, and {host} has no {source_family} address")
+
+
+def check_families(addresses: Sequence[str], targets: Sequence[str], name: str) -> None:
+    """Each target that is an IP literal must be of the family of every address: a connection from an
+    IPv6 address to an IPv4 one cannot be made. A host name is resolved as it is dialled.
+
+    Raises:
+        ConfigurationError: an address and an IP target are of different families; names both.
+    """
+    for target in targets:
+        family = _literal_family(target)
+        if family is None:
+            continue
+        for address in addresses:
+            if _literal_family(address) != family:
+                raise ConfigurationError(
+                    f"{name}: {address} is {_FAMILIES[_literal_family(address)]} and the target {target} is "
+                    f"{_FAMILIES[family]}: a connection leaves from an address of its target's family"
+                )
 
 
 _this_hosts: list[tuple[str, ...]] = []

@@ -100,6 +100,26 @@ def test_the_start_up_check_binds_a_class_attributes_addresses_naming_it() -> No
         check_run(environment, [FromNowhereUser], profiles=False)
 
 
+class ToIPv6FailoverUser(WebSocketUser):
+    host = "ws://localhost:9"
+    failover_hosts = ("ws://[::1]:9",)
+    source_addresses = ("127.0.0.2",)
+
+
+def test_the_start_up_check_refuses_addresses_of_another_family_than_an_ip_host_dialled() -> None:
+    """Every connection to [::1] from 127.0.0.2 would fail as it dials; the name (localhost) is not judged."""
+    environment = Environment(
+        user_classes=[ToIPv6FailoverUser], events=Events(), parsed_options=argparse.Namespace()
+    )
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^ToIPv6FailoverUser\.source_addresses: 127\.0\.0\.2 is IPv4 and the target ::1 is IPv6",
+    ):
+        check_run(environment, [ToIPv6FailoverUser], profiles=False)
+    environment.parsed_options = argparse.Namespace(failover_host=["ws://127.0.0.1:9"])
+    check_run(environment, [ToIPv6FailoverUser], profiles=False)
+
+
 def test_a_workers_own_addresses_win_over_its_masters() -> None:
     options = argparse.Namespace(source_address="127.0.0.5")  # what the master sent
     environment = Environment(user_classes=[FromNowhereUser], events=Events(), parsed_options=options)

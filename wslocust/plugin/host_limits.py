@@ -27,9 +27,10 @@ import resource
 from collections.abc import Sequence
 from typing import Any
 
-from ..settings import OPTION_ATTRIBUTES, given, setting
-from ..source_addresses import check_bindable, keep_this_hosts, parse_source_addresses
+from ..settings import OPTION_ATTRIBUTES, ConnectionSettings, given, setting
+from ..source_addresses import check_bindable, check_families, keep_this_hosts, parse_source_addresses
 from ..values import BadValue, integer
+from ..wire.handshake import dial_address
 from .spawn_messages import read_spawn_messages_quickly
 
 __all__ = [
@@ -71,10 +72,12 @@ def processes_count(value: object, name: str = "") -> int:
 
 
 def check_source_addresses(environment: Environment, users: Sequence[type[Any]]) -> None:
-    """Parse each user class's source addresses (``--source-address`` first) and bind each once.
+    """Parse each user class's source addresses (``--source-address`` first) and bind each once; each
+    must be of the family of every host the class dials that is an IP address.
 
     Raises:
-        ConfigurationError: an address is malformed or not this host's; names the option or attribute.
+        ConfigurationError: an address is malformed, not this host's, or of another family than an IP
+            target; names the option or attribute.
     """
     options = environment.parsed_options
     for cls in users:
@@ -84,6 +87,14 @@ def check_source_addresses(environment: Environment, users: Sequence[type[Any]])
         else:
             name = f"{cls.__name__}.{OPTION_ATTRIBUTES['source_address']}"
         check_bindable(addresses or (), name)
+        if addresses and (environment.host or cls.host):  # else the demo bot's, started after the checks
+            check_families(addresses, _targets(cls.connection_settings(environment)), name)
+
+
+def _targets(settings: ConnectionSettings) -> list[str]:
+    """The hosts a class's users dial: its URL's (or ``connect_to``'s) and its failover hosts'."""
+    first = dial_address(settings.url, settings.connect_to)
+    return [first[0], *(dial_address(url)[0] for url in settings.failover_hosts)]
 
 
 def users_per_process(options: Any) -> int | None:
