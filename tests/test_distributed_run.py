@@ -160,6 +160,7 @@ def test_a_worker_ended_by_sigterm_mid_run_sends_its_last_replies_and_is_not_los
     summary, output, _, _ = run_losing_a_worker(tmp_path, url, processes, signal.SIGTERM, forked=forked)
     assert RUN_TIME_S - 1.5 < summary["duration_s"] < RUN_TIME_S + 1.0
     assert summary["workers"] == {"expected": 3 if forked else 2, "lost": [], "rejected_reports": 0}
+    assert summary["run"]["workers"] == (3 if forked else 2)  # those that ended early too
     assert "was lost" not in output
     assert summary["total_requests"] + summary["in_flight_at_stop"] == bot_counts(url)["started"]
 
@@ -271,6 +272,7 @@ def test_two_processes_on_the_embedded_demo_bot_count_every_workers_replies(tmp_
     assert "rejected a report" not in output
     summary = json.loads(summary_path.read_text())
     assert summary["workers"] == {"expected": 2, "lost": [], "rejected_reports": 0}
+    assert summary["run"]["workers"] == 2  # the workers the test ran with, not those left at the end
     assert summary["total_requests"] > 20
     assert locust_ws_requests(prefix) == summary["total_requests"]
     assert printed_ws_requests(output) == summary["total_requests"]
@@ -390,6 +392,7 @@ def test_a_master_ended_by_sigterm_writes_locusts_csv_after_its_workers_final_re
     assert master.returncode == 0, output[-3000:]
     summary = json.loads(summary_path.read_text())
     assert summary["workers"] == {"expected": 2, "lost": [], "rejected_reports": 0}
+    assert summary["run"]["workers"] == 2  # the workers the test ran with, not those left at the end
     assert summary["total_requests"] > 20
     assert locust_ws_requests(prefix) == summary["total_requests"]
     assert printed_ws_requests(output) == summary["total_requests"]

@@ -10,11 +10,13 @@ from collections import Counter
 import pytest
 
 from wslocust.client import ChatClient
-from wslocust.errors import ConfigurationError
+from wslocust.errors import ConfigurationError, ConnectError
 from wslocust.source_addresses import (
     MOST_SOURCE_ADDRESSES,
     SourceAddresses,
+    SourceAddressFailure,
     check_bindable,
+    check_families,
     dial,
     parse_source_addresses,
     rotation,
@@ -47,7 +49,10 @@ def test_ipv6_ranges_stay_ipv6() -> None:
     ("value", "culprit", "reason"),
     [
         ("127.0.0.x", "'127.0.0.x'", "local IP addresses and ranges"),
-        ("127.0.0.2,,127.0.0.3", "''", "local IP addresses and ranges"),
+        ("127.0.0.2,,127.0.0.3", "'127.0.0.2,,127.0.0.3'", "none empty"),
+        ("127.0.0.2,", "'127.0.0.2,'", "none empty"),
+        ("127.0.0.2-", "'127.0.0.2-'", "local IP addresses and ranges"),
+        ("-127.0.0.2", "'-127.0.0.2'", "local IP addresses and ranges"),
         ("127.0.0.9-127.0.0.2", "'127.0.0.9-127.0.0.2'", "from the lower address to the higher"),
         ("127.0.0.2-127.0.255.255", "'127.0.0.2-127.0.255.255'", f"at most {MOST_SOURCE_ADDRESSES:,}"),
         ("127.0.0.2-::1", "'127.0.0.2-::1'", "within one family"),
@@ -62,6 +67,34 @@ def test_a_malformed_list_is_refused_naming_the_option_and_the_item(
     assert message.startswith("--source-address must be")
     assert culprit in message
     assert reason in message
+
+
+def test_an_empty_item_of_a_class_attributes_list_is_refused_showing_the_list() -> None:
+    with pytest.raises(ConfigurationError, match=r"none empty, got \['127\.0\.0\.2', ' '\]"):
+        parse_source_addresses(["127.0.0.2", " "], "User.source_addresses")
+
+
+@pytest.mark.parametrize(
+    ("value", "address", "kind"),
+    [
+        ("224.0.0.1", "224.0.0.1", "a multicast address"),
+        ("255.255.255.255", "255.255.255.255", "the broadcast address"),
+        ("0.0.0.0", "0.0.0.0", "the unspecified address"),
+        ("::", "::", "the unspecified address"),
+        ("ff02::1", "ff02::1", "a multicast address"),
+        ("223.255.255.254-224.0.0.1", "224.0.0.0", "a multicast address"),
+    ],
+)
+def test_an_address_the_kernel_would_not_dial_from_is_refused_naming_the_item(
+    value: str, address: str, kind: str
+) -> None:
+    """A multicast, broadcast or unspecified address binds, then connections leave from another."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse_source_addresses(f"127.0.0.2,{value}", "--source-address")
+    assert str(caught.value) == (
+        f"--source-address must be unicast addresses ({address} is {kind}: connections would leave "
+        f"from another), got {value!r}"
+    )
 
 
 def test_an_address_this_host_does_not_have_is_refused_naming_it() -> None:
@@ -166,3 +199,66 @@ def test_a_refused_connection_raises_and_leaves_no_socket_open() -> None:
         with pytest.raises(ConnectionRefusedError):
             dial(("127.0.0.1", port), 2 * UNIT, None)
         assert len(os.listdir("/proc/self/fd")) == open_before
+
+
+def _names_ipv4_only(host: str) -> None:
+    families = {info[0] for info in socket.getaddrinfo(host, 80, 0, socket.SOCK_STREAM)}
+    if families != {socket.AF_INET}:
+        pytest.skip(f"{host} resolves to IPv6 here too")
+
+
+@pytest.mark.parametrize(
+    ("addresses", "targets", "culprit"),
+    [
+        (("::1",), ("127.0.0.1",), "::1 is IPv6 and the target 127.0.0.1 is IPv4"),
+        (("127.0.0.2",), ("localhost", "::1"), "127.0.0.2 is IPv4 and the target ::1 is IPv6"),
+        (("127.0.0.2", "::1"), ("127.0.0.1",), "::1 is IPv6 and the target 127.0.0.1 is IPv4"),
+    ],
+)
+def test_a_source_address_of_another_family_than_an_ip_target_is_refused_naming_both(
+    addresses: tuple[str, ...], targets: tuple[str, ...], culprit: str
+) -> None:
+    """No connection to an IPv4 address can leave from an IPv6 one: each would fail as it dials."""
+    with pytest.raises(ConfigurationError) as caught:
+        check_families(addresses, targets, "--source-address")
+    assert str(caught.value).startswith(f"--source-address: {culprit}")
+
+
+def test_a_host_name_target_or_a_matching_family_passes_the_family_check() -> None:
+    check_families(("::1", "127.0.0.2"), ("localhost",), "--source-address")  # resolved as it dials
+    check_families(("127.0.0.2",), ("127.0.0.1",), "--source-address")
+    check_families((), ("127.0.0.1",), "--source-address")
+
+
+def test_a_source_address_of_another_family_than_an_ip_target_fails_the_dial_naming_it() -> None:
+    with pytest.raises(SourceAddressFailure, match=r"^source address ::1: IPv6, and 127\.0\.0\.1 is IPv4$"):
+        dial(("127.0.0.1", 9), 2 * UNIT, ("::1", 0))
+
+
+def test_a_host_name_with_no_address_of_the_sources_family_fails_the_dial_naming_the_source() -> None:
+    _names_ipv4_only("localhost")
+    with pytest.raises(
+        SourceAddressFailure, match=r"^source address ::1: IPv6, and localhost has no IPv6 address$"
+    ):
+        dial(("localhost", 9), 2 * UNIT, ("::1", 0))
+
+
+def test_a_source_address_that_cannot_be_used_for_a_host_name_fails_the_connect_naming_it(
+    recorded_env, raw_server
+) -> None:
+    """Not "cannot resolve host 'localhost'" (the socket module's gaierror): the address is named."""
+    _names_ipv4_only("localhost")
+    environment, recorded = recorded_env
+    server: RawServer = raw_server(_echo_plain)
+    client = ChatClient(environment, f"ws://localhost:{server.port}", PlainProtocol())
+    client.dial_from = SourceAddresses(("::1",))
+    assert not client.connect()
+    client.dial_from = SourceAddresses(("192.0.2.1",))  # TEST-NET-1: nobody's, so it cannot be bound
+    assert not client.connect()
+    first, second = (event["exception"] for event in recorded.of("CONNECT"))
+    assert isinstance(first, ConnectError)
+    assert str(first) == (
+        f"cannot dial localhost:{server.port} from source address ::1: IPv6, and localhost has no IPv6 "
+        "address"
+    )
+    assert str(second).startswith(f"cannot dial localhost:{server.port} from source address 192.0.2.1: ")

@@ -21,7 +21,7 @@ import gevent
 import websocket
 
 from .errors import ConfigurationError, ConnectError, HandshakeRejected, OpenFileLimitReached
-from .source_addresses import dial
+from .source_addresses import SourceAddressFailure, dial
 from .tls import TlsSocket
 from .tls_context import tls_failure
 from .wire.deflate import Compression
@@ -158,6 +158,8 @@ def open_socket(
         where = f"{host}:{port}"
         if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
             raise OpenFileLimitReached(_no_room(where, error.strerror or str(error))) from None
+        if isinstance(error, SourceAddressFailure):  # before gaierror: not a name that does not resolve
+            raise ConnectError(f"cannot dial {where} from {error}") from None
         if isinstance(error, ConnectionRefusedError):
             raise ConnectError(f"connection refused: {where}") from None
         if isinstance(error, socket.gaierror):

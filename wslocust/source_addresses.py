@@ -6,11 +6,12 @@ through at most as many connections as it has ephemeral ports (``net.ipv4.ip_loc
 (or a user class's ``source_addresses``) names the local addresses to dial from; each new connection
 binds the next one, round robin, before it connects.
 
-The addresses are read once: a malformed one, one this host cannot bind (not one of its own), a
-range written backwards or wider than :data:`MOST_SOURCE_ADDRESSES` is refused at start-up naming
-the option. Each process cycles through every address from its own starting point (its process id),
-so several processes (``--processes``, workers) spread their connections over all of them; the
-kernel hands out the ports of each address across processes, so N addresses give about N times 28,000
+The addresses are read once: a malformed one, one this host cannot bind (not one of its own), one
+the kernel binds but dials from another (multicast, broadcast, unspecified), a range written
+backwards or wider than :data:`MOST_SOURCE_ADDRESSES` is refused at start-up naming the option.
+Each process cycles through every address from its own starting point (its process id), so several
+processes (``--processes``, workers) spread their connections over all of them; the kernel hands
+out the ports of each address across processes, so N addresses give about N times 28,000
 connections to one target whatever the number of processes. On loopback every 127.x.y.z address is
 local (Linux), so ``127.0.0.2-127.0.0.40`` needs no setup; elsewhere add the addresses to an
 interface first (``ip addr add 10.0.0.11/24 dev eth0``).
@@ -24,14 +25,18 @@ import re
 import socket
 from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
+from .errors import ConfigurationError
 from .values import BadValue
 
 __all__ = [
     "MOST_SOURCE_ADDRESSES",
     "NO_SOURCE_ADDRESS",
+    "SourceAddressFailure",
     "SourceAddresses",
     "check_bindable",
+    "check_families",
     "dial",
     "keep_this_hosts",
     "parse_source_addresses",
@@ -46,18 +51,15 @@ host's memory (a wider range is a typing mistake, such as ``127.0.0.2-127.0.255.
 _FORMS = "local IP addresses and ranges, comma-separated (127.0.0.2-127.0.0.40,127.0.0.50)"
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
-def _address(text: str, name: str) -> _Address:
+def _address(text: str, name: str, item: str) -> _Address:
+    """The address ``text``, one end of ``item`` (named whole in the error: ``'127.0.0.2-'``)."""
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:
-        raise BadValue(name, text.strip(), _FORMS) from None
-
-
-def _items(value: object) -> list[str]:
-    texts = [str(item) for item in value] if isinstance(value, list | tuple) else [str(value)]
-    return [item for text in texts for item in re.split(r"[,;]", text)]  # the web UI shows a list with ;
+        raise BadValue(name, item.strip(), _FORMS) from None
 
 
 def parse_source_addresses(value: object, name: str) -> tuple[str, ...]:
@@ -67,10 +69,16 @@ def parse_source_addresses(value: object, name: str) -> tuple[str, ...]:
     :func:`rotation` takes.
 
     Raises:
-        BadValue: an item is empty or not an IP address, a range mixes IPv4 and IPv6 or runs
-            backwards, or there are more than :data:`MOST_SOURCE_ADDRESSES` addresses.
+        BadValue: an item is empty (the whole value is shown) or not an IP address, a range mixes
+            IPv4 and IPv6 or runs backwards, an address is multicast, broadcast or unspecified (a
+            socket binds it, then connects from another), or there are more than
+            :data:`MOST_SOURCE_ADDRESSES` addresses.
     """
-    return _parse(tuple(_items(value)), name)
+    texts = [str(item) for item in value] if isinstance(value, list | tuple) else [str(value)]
+    items = [item for text in texts for item in re.split(r"[,;]", text)]  # the web UI shows a list with ;
+    if any(not item.strip() for item in items):
+        raise BadValue(name, value, f"{_FORMS}, none empty")
+    return _parse(tuple(items), name)
 
 
 @cache
@@ -78,8 +86,8 @@ def _parse(items: tuple[str, ...], name: str) -> tuple[str, ...]:
     addresses: dict[str, None] = {}
     for item in items:
         first_text, dash, last_text = item.partition("-")
-        first = _address(first_text, name)
-        last = _address(last_text, name) if dash else first
+        first = _address(first_text, name, item)
+        last = _address(last_text, name, item) if dash else first
         if first.version != last.version:
             raise BadValue(name, item.strip(), "a range within one family, IPv4 or IPv6")
         if int(last) < int(first):
@@ -87,8 +95,27 @@ def _parse(items: tuple[str, ...], name: str) -> tuple[str, ...]:
         if int(last) - int(first) + len(addresses) >= MOST_SOURCE_ADDRESSES:
             raise BadValue(name, item.strip(), f"at most {MOST_SOURCE_ADDRESSES:,} addresses in all")
         for number in range(int(first), int(last) + 1):
-            addresses[str(type(first)(number))] = None
+            address = type(first)(number)
+            unusable = _not_a_source(address)
+            if unusable:
+                raise BadValue(
+                    name,
+                    item.strip(),
+                    f"unicast addresses ({address} is {unusable}: connections would leave from another)",
+                )
+            addresses[str(address)] = None
     return tuple(addresses)
+
+
+def _not_a_source(address: _Address) -> str | None:
+    """What ``address`` is when a socket binds it but the kernel dials from another, else None."""
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address == _BROADCAST:
+        return "the broadcast address"
+    return None
 
 
 def check_bindable(addresses: Sequence[str], name: str) -> None:
@@ -138,6 +165,19 @@ NO_SOURCE_ADDRESS = SourceAddresses(())
 """Connections dial from the address the kernel picks."""
 
 
+class SourceAddressFailure(OSError):
+    """A connection could not leave from its source address: the address could not be bound, or the
+    target has no address of its family. Not a name that does not resolve (``socket.gaierror``),
+    which is what the socket module raises when the families differ."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"source address {address}: {reason}")
+        self.address = address
+
+
+_FAMILIES = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6", None: "neither IPv4 nor IPv6"}
+
+
 @cache
 def _literal_family(host: str) -> socket.AddressFamily | None:
     """The address family of an IP literal (``127.0.0.1``, ``::1``), None for a name to resolve."""
@@ -152,24 +192,83 @@ def dial(address: tuple[str, int], timeout_s: float, source: tuple[str, int] | N
 
     An IP literal is dialled at once: ``create_connection`` would ask ``getaddrinfo`` first, which
     gevent runs in its thread pool, a thread hop a connection (and, while thousands of users start,
-    thousands of greenlets queued for the pool's threads). A host name takes ``create_connection``.
+    thousands of greenlets queued for the pool's threads). A host name is resolved, and its
+    addresses of the source's family are dialled in turn, as ``create_connection`` does.
 
     Raises:
+        SourceAddressFailure: ``source`` could not be bound, or is of another family than the target.
         OSError: the connection failed (``socket.gaierror`` when the name does not resolve).
     """
     family = _literal_family(address[0])
     if family is None:
-        return socket.create_connection(address, timeout_s, source)
+        return _dial_name(address, timeout_s, source)
+    return _connect(family, address, timeout_s, source, address[0])
+
+
+def _connect(
+    family: socket.AddressFamily,
+    target: tuple[Any, ...],
+    timeout_s: float,
+    source: tuple[str, int] | None,
+    host: str,
+) -> socket.socket:
+    """A connection to the socket address ``target`` (an address of ``host``) from ``source``."""
+    if source is not None and _literal_family(source[0]) != family:
+        source_family = _FAMILIES[_literal_family(source[0])]
+        raise SourceAddressFailure(source[0], f"{source_family}, and {host} is {_FAMILIES[family]}")
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout_s)
         if source is not None:
-            sock.bind(source)
-        sock.connect(address)
+            try:
+                sock.bind(source)
+            except OSError as error:  # not a name to resolve, whatever socket's error class says
+                raise SourceAddressFailure(source[0], error.strerror or str(error)) from None
+        sock.connect(target)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def _dial_name(address: tuple[str, int], timeout_s: float, source: tuple[str, int] | None) -> socket.socket:
+    """``create_connection``'s loop over a host name's addresses, skipping those of another family than
+    ``source``'s (binding it to them fails with ``gaierror``, read as a name that does not resolve)."""
+    host, port = address
+    wanted = None if source is None else _literal_family(source[0])
+    failure: OSError | None = None
+    for family, _, _, _, target in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        if wanted is not None and family != wanted:
+            continue
+        try:
+            return _connect(family, target, timeout_s, source, host)
+        except SourceAddressFailure:
+            raise  # the same source would fail the name's other addresses
+        except OSError as error:
+            failure = error
+    if failure is not None or source is None:  # getaddrinfo returns an address or raises
+        raise failure or OSError(f"{host} has no address")
+    source_family = _FAMILIES[wanted]
+    raise SourceAddressFailure(source[0], f"{source_family}, and {host} has no {source_family} address")
+
+
+def check_families(addresses: Sequence[str], targets: Sequence[str], name: str) -> None:
+    """Each target that is an IP literal must be of the family of every address: a connection from an
+    IPv6 address to an IPv4 one cannot be made. A host name is resolved as it is dialled.
+
+    Raises:
+        ConfigurationError: an address and an IP target are of different families; names both.
+    """
+    for target in targets:
+        family = _literal_family(target)
+        if family is None:
+            continue
+        for address in addresses:
+            if _literal_family(address) != family:
+                raise ConfigurationError(
+                    f"{name}: {address} is {_FAMILIES[_literal_family(address)]} and the target {target} is "
+                    f"{_FAMILIES[family]}: a connection leaves from an address of its target's family"
+                )
 
 
 _this_hosts: list[tuple[str, ...]] = []

@@ -8,6 +8,7 @@ from locust.event import Events
 import argparse
 import json
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -151,6 +152,26 @@ def test_the_start_up_check_binds_a_class_attributes_addresses_naming_it() -> No
         check_run(environment, [FromNowhereUser], profiles=False)
 
 
+class ToIPv6FailoverUser(WebSocketUser):
+    host = "ws://localhost:9"
+    failover_hosts = ("ws://[::1]:9",)
+    source_addresses = ("127.0.0.2",)
+
+
+def test_the_start_up_check_refuses_addresses_of_another_family_than_an_ip_host_dialled() -> None:
+    """Every connection to [::1] from 127.0.0.2 would fail as it dials; the name (localhost) is not judged."""
+    environment = Environment(
+        user_classes=[ToIPv6FailoverUser], events=Events(), parsed_options=argparse.Namespace()
+    )
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^ToIPv6FailoverUser\.source_addresses: 127\.0\.0\.2 is IPv4 and the target ::1 is IPv6",
+    ):
+        check_run(environment, [ToIPv6FailoverUser], profiles=False)
+    environment.parsed_options = argparse.Namespace(failover_host=["ws://127.0.0.1:9"])
+    check_run(environment, [ToIPv6FailoverUser], profiles=False)
+
+
 def test_a_workers_own_addresses_win_over_its_masters() -> None:
     options = argparse.Namespace(source_address="127.0.0.5")  # what the master sent
     environment = Environment(user_classes=[FromNowhereUser], events=Events(), parsed_options=options)
@@ -184,6 +205,28 @@ def test_the_form_shows_the_values_of_a_locustfile_of_websocket_users_only() -> 
     shown = shown_values(environment, form_options(argument_parser.get_parser()))
     assert shown["source_address"] == "127.0.0.2; 192.0.2.1"
     assert shown["continue_after_failed_turn"] is False
+
+
+@pytest.mark.parametrize("value", ["-2", "0", "100000", "two"])
+def test_a_processes_count_locust_cannot_use_is_refused_in_one_line_naming_the_option(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 ran one process, -2 exited 1 without argparse's line, 100,000 forked for ever: each exits 2."""
+    from locust import argument_parser
+
+    with pytest.raises(SystemExit) as exited:
+        argument_parser.get_parser().parse_args(["--processes", value])
+    assert exited.value.code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert "argument --processes: must be -1 (one a core) or a whole number from 1 to" in line
+    assert f"got {value!r}" in line
+
+
+@pytest.mark.parametrize("value", ["-1", "1", "2", str(16 * (os.cpu_count() or 1))])
+def test_one_a_core_and_up_to_sixteen_processes_a_core_are_taken(value: str) -> None:
+    from locust import argument_parser
+
+    assert argument_parser.get_parser().parse_args(["--processes", value]).processes == int(value)
 
 
 def test_locusts_default_options_are_computed_once_a_process() -> None:

@@ -6,6 +6,10 @@ hard one when the soft one is below that, and says so in one line; a hard limit 
 (spread the users over more processes, or raise it: ``ulimit -Hn``, ``LimitNOFILE=``). A master runs
 no users and keeps its limit.
 
+Locust's own ``--processes`` is checked on the command line (:func:`processes_count`): ``-1`` (one a
+core) or 1 to :data:`MOST_PROCESSES_PER_CORE` a core; Locust ran one process for 0, exited 1 without
+saying which option for -2, and forked 100,000 children that never started a test.
+
 ``--source-address`` (:mod:`wslocust.source_addresses`) is checked where the run starts (every
 address bound once, at the web UI's START too); a worker given its own ``--source-address`` dials
 from those, whatever its master sends (each host has its own addresses).
@@ -18,18 +22,23 @@ from locust.runners import MasterRunner, WorkerRunner
 
 import logging
 import math
+import os
 import resource
 from collections.abc import Sequence
 from typing import Any
 
-from ..settings import OPTION_ATTRIBUTES, given, setting
-from ..source_addresses import check_bindable, keep_this_hosts, parse_source_addresses
+from ..settings import OPTION_ATTRIBUTES, ConnectionSettings, given, setting
+from ..source_addresses import check_bindable, check_families, keep_this_hosts, parse_source_addresses
+from ..values import BadValue, integer
+from ..wire.handshake import dial_address
 from .spawn_messages import read_spawn_messages_quickly
 
 __all__ = [
+    "MOST_PROCESSES_PER_CORE",
     "OPEN_FILES_MARGIN",
     "check_source_addresses",
     "prepare_this_host",
+    "processes_count",
     "raise_open_file_limit",
     "users_per_process",
 ]
@@ -37,14 +46,38 @@ __all__ = [
 OPEN_FILES_MARGIN = 100
 """Files a process holds besides its users' connections (Locust's, the logs, CSVs, a spare)."""
 
+MOST_PROCESSES_PER_CORE = 16
+"""The most ``--processes`` a core: a process past one a core only makes every one later to read its
+replies (docs/distributed.md), so 16 a core is room for idle connections, and more is a typing mistake."""
+
 _log = logging.getLogger("wslocust")
 
 
-def check_source_addresses(environment: Environment, users: Sequence[type[Any]]) -> None:
-    """Parse each user class's source addresses (``--source-address`` first) and bind each once.
+def processes_count(value: object, name: str = "") -> int:
+    """Parse Locust's ``--processes``: -1 (one a core) or 1 to :data:`MOST_PROCESSES_PER_CORE` a core.
 
     Raises:
-        ConfigurationError: an address is malformed or not this host's; names the option or attribute.
+        BadValue: any other value; the message gives this host's bound and why it is one.
+    """
+    cores = os.cpu_count() or 1
+    most = MOST_PROCESSES_PER_CORE * cores
+    expected = (
+        f"-1 (one a core) or a whole number from 1 to {most} ({MOST_PROCESSES_PER_CORE} a core of this "
+        f"host's {cores}: more only share the cores)"
+    )
+    result = integer(value, name, what=expected)
+    if result != -1 and not 1 <= result <= most:
+        raise BadValue(name, value, expected)
+    return result
+
+
+def check_source_addresses(environment: Environment, users: Sequence[type[Any]]) -> None:
+    """Parse each user class's source addresses (``--source-address`` first) and bind each once; each
+    must be of the family of every host the class dials that is an IP address.
+
+    Raises:
+        ConfigurationError: an address is malformed, not this host's, or of another family than an IP
+            target; names the option or attribute.
     """
     options = environment.parsed_options
     for cls in users:
@@ -54,6 +87,14 @@ def check_source_addresses(environment: Environment, users: Sequence[type[Any]])
         else:
             name = f"{cls.__name__}.{OPTION_ATTRIBUTES['source_address']}"
         check_bindable(addresses or (), name)
+        if addresses and (environment.host or cls.host):  # else the demo bot's, started after the checks
+            check_families(addresses, _targets(cls.connection_settings(environment)), name)
+
+
+def _targets(settings: ConnectionSettings) -> list[str]:
+    """The hosts a class's users dial: its URL's (or ``connect_to``'s) and its failover hosts'."""
+    first = dial_address(settings.url, settings.connect_to)
+    return [first[0], *(dial_address(url)[0] for url in settings.failover_hosts)]
 
 
 def users_per_process(options: Any) -> int | None:

@@ -25,6 +25,7 @@ from ..values import (
 from ..wire.deflate import COMPRESSIONS
 from ..wire.multiplex import MOST_IN_FLIGHT
 from ..wire.protocols import PROTOCOLS, SocketIOProtocol
+from .host_limits import processes_count
 from .metrics_options import add_live_metrics_arguments
 from .option_marks import add_option
 from .shapes import add_shape_arguments
@@ -48,6 +49,7 @@ __all__ = [
     "add_voice_arguments",
     "add_voice_gates",
     "add_voice_protocol_arguments",
+    "check_processes",
 ]
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
@@ -260,6 +262,7 @@ def add_arguments(parser: Any) -> None:
     add_scale_arguments(
         parser.add_argument_group("wslocust scale", "Many connections from one host (docs/distributed.md)")
     )
+    check_processes(parser)
     add_gate_arguments(
         parser.add_argument_group(
             "wslocust gates", "Pass/fail limits judged at the end of the run (docs/gates.md)"
@@ -546,6 +549,14 @@ def add_lifecycle_arguments(group: Any) -> None:
         metavar="MIN-MAX",
         help="bursty: seconds idle, connected, after each burst, N or MIN-MAX (default 30-60)",
     )
+
+
+def check_processes(parser: Any) -> None:
+    """Give Locust's own ``--processes`` a checking ``type`` (:func:`.host_limits.processes_count`):
+    Locust forks before ``init``, so a bad count can only be stopped by the parser (exit 2)."""
+    for action in parser._actions:
+        if action.dest == "processes":
+            action.type = argument_type(processes_count)
 
 
 def add_scale_arguments(group: Any) -> None:

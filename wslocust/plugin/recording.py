@@ -476,7 +476,8 @@ class Recording:
             "run_time_s": options.get("run_time"),
             "protocol": protocol if protocol is None or isinstance(protocol, str) else protocol.name,
             "shape": None if shape is None else getattr(shape, "shape_name", type(shape).__name__),
-            "workers": runner.worker_count if isinstance(runner, MasterRunner) else None,
+            # the test's workers: Locust's count is of those still connected, none once they quit
+            "workers": self.recorder.workers if isinstance(runner, MasterRunner) else None,
         }
         if self._own_options is None:
             locust_own = default_args_dict()

@@ -307,10 +307,16 @@ class Recorder:
         """Start counting rejected reports afresh (once the closed test's summary holds them)."""
         self.rejected_reports = 0
 
+    @property
+    def workers(self) -> int:
+        """A master's: the workers the test ran with (connected at its start, or reporting since), those
+        that quit or were lost before its end included."""
+        return len(self._workers)
+
     def workers_section(self) -> dict[str, Any]:
         """The summary's ``workers`` section (a master's): how many took part, lost, rejected reports."""
         return {
-            "expected": len(self._workers),
+            "expected": self.workers,
             "lost": self.lost_workers,
             "rejected_reports": self.rejected_reports,
         }
