@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import locust  # noqa: F401  (gevent's monkey patching first)
+from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.event import Events
 
 import argparse
+import logging
 import socket
 import sys
 import urllib.request
@@ -15,8 +17,13 @@ import pytest
 
 from wslocust.client import REQUEST_TYPE
 from wslocust.errors import ConfigurationError
+from wslocust.outputs.prometheus import LiveView
 from wslocust.plugin.live_metrics import LiveMetrics, check_live_metrics
+from wslocust.plugin.otel import start_otel
 from wslocust.plugin.recording import Recording
+from wslocust.plugin.webui_form import form_options, shown_values
+from wslocust.stats.aggregates import ChatStats
+from wslocust.users import ChatbotUser
 
 from ..conftest import UNIT, make_reply
 
@@ -70,3 +77,29 @@ def test_metrics_listens_on_loopback_by_default_and_serves_the_replies_counted()
         assert 'wslocust_replies_total{name="billing"} 1.0' in text
     finally:
         metrics.close()
+
+
+ENDPOINT_WITH_PASSWORD = "http://u:PASSWORD456@127.0.0.1:9/v1/metrics"
+
+
+def test_the_otel_endpoints_user_info_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "wslocust")
+    export = start_otel(
+        options(otel_endpoint=ENDPOINT_WITH_PASSWORD, otel_interval="60"),
+        lambda: LiveView(ChatStats(), 0, 0),
+    )
+    export.provider.shutdown()  # no export: the endpoint is not dialled
+    export._greenlet.kill()
+    assert "OpenTelemetry export every 60 s to http://127.0.0.1:9/v1/metrics" in caplog.text
+    assert "PASSWORD456" not in caplog.text
+
+
+def test_the_otel_endpoints_user_info_is_in_neither_the_summary_nor_the_web_ui_form() -> None:
+    parsed = get_parser().parse_args(["--otel-endpoint", ENDPOINT_WITH_PASSWORD])
+    environment = Environment(user_classes=[ChatbotUser], events=Events(), parsed_options=parsed)
+    run_options = Recording(environment).run_section()["options"]
+    assert run_options["otel_endpoint"] == "http://127.0.0.1:9/v1/metrics"
+    shown = shown_values(environment, form_options(get_parser()))
+    assert shown["otel_endpoint"] == "http://127.0.0.1:9/v1/metrics"
+    assert "PASSWORD456" not in repr(run_options) + repr(shown)
+    assert parsed.otel_endpoint == ENDPOINT_WITH_PASSWORD  # what the export dials

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..outputs import public_url
 from ..values import argument_type, port, seconds
 from .option_marks import add_option
 
@@ -32,6 +33,7 @@ def add_live_metrics_arguments(group: Any) -> None:
         group,
         "--otel-endpoint",
         metavar="URL",
+        public=public_url,  # user info (a password) is used, never shown
         help="With --otel (Locust's): where wslocust's chatbot figures go, an OTLP/HTTP metrics endpoint, "
         "e.g. http://127.0.0.1:4318/v1/metrics (default: the OTEL_EXPORTER_OTLP_* variables, else "
         "localhost:4318)",
