@@ -86,6 +86,15 @@ def test_an_empty_host_in_a_config_file_is_refused_too(tmp_path: Path) -> None:
         (["--max-message-bytes", "nan"], ["--max-message-bytes", "'nan'"]),
         (["--max-message-bytes", "4MiB"], ["--max-message-bytes", "'4MiB'"]),
         (["--shape", "stress", "--stress-error-rate", "150%"], ["--stress-error-rate", "'150%'"]),
+        (["--otel", "--otel-endpoint", "not-a-url"], ["--otel-endpoint", "'not-a-url'"]),
+        (["--otel", "--otel-endpoint", "127.0.0.1:4318"], ["--otel-endpoint", "'127.0.0.1:4318'"]),
+        (["--otel", "--otel-endpoint", "ftp://127.0.0.1/v1/metrics"], ["--otel-endpoint", "ftp://"]),
+        (["--otel", "--otel-endpoint", "http://127.0.0.1:99999/v1/metrics"], ["--otel-endpoint", ":99999"]),
+        (
+            ["--otel", "--otel-endpoint", "http://NoColonSecretValue@[::1"],
+            ["--otel-endpoint", "'http://[::1'"],
+        ),
+        (["--otel", "--otel-endpoint", " "], ["--otel-endpoint", "' '"]),
     ],
 )
 def test_a_bad_option_stops_the_run_at_start_up_naming_it(

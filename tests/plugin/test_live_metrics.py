@@ -49,6 +49,15 @@ def test_an_empty_bind_address_is_refused_naming_the_option() -> None:
         check_live_metrics(options(prometheus_bind=" "))
 
 
+def test_a_malformed_otel_endpoint_is_refused_naming_the_option_also_in_the_web_ui_form() -> None:
+    with pytest.raises(ConfigurationError, match="--otel-endpoint must be an http:// or https:// URL"):
+        check_live_metrics(options(otel=True, otel_endpoint="127.0.0.1:4318"))
+    field = form_options(get_parser())["otel_endpoint"]
+    with pytest.raises(ValueError, match="--otel-endpoint: must be an http:// or https:// URL"):
+        field.convert("not-a-url")
+    assert field.convert("http://127.0.0.1:4318/v1/metrics") == "http://127.0.0.1:4318/v1/metrics"
+
+
 def test_otel_without_the_sdk_is_refused_saying_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "opentelemetry.sdk.metrics", None)  # as when not installed
     with pytest.raises(ConfigurationError, match=r"--otel needs .*wslocust\[otel\]"):

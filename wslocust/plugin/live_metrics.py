@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from ..errors import ConfigurationError
 from ..outputs.prometheus import ChatCollector, LiveView
 from ..users import WebSocketUser
-from ..values import BadValue, port
+from ..values import BadValue, http_url, port
 from .otel import OtelExport, start_otel
 from .recording import Recording
 
@@ -42,10 +42,12 @@ DEFAULT_BIND = "127.0.0.1"
 
 
 def check_live_metrics(options: Any) -> None:
-    """Check ``--prometheus-port``, ``--prometheus-bind`` and ``--otel`` (the SDK installed).
+    """Check ``--prometheus-port``, ``--prometheus-bind``, ``--otel-endpoint`` and ``--otel`` (the SDK
+    installed).
 
     Raises:
-        ConfigurationError: a bad port, an empty address, or ``--otel`` without the SDK.
+        ConfigurationError: a bad port, an empty address, an endpoint that is no http(s) URL, or
+            ``--otel`` without the SDK.
     """
     if options is None:
         return
@@ -53,6 +55,9 @@ def check_live_metrics(options: Any) -> None:
     bind = getattr(options, "prometheus_bind", None)
     if bind is not None and not str(bind).strip():
         raise ConfigurationError("--prometheus-bind is empty: give an address to listen on, e.g. 127.0.0.1")
+    endpoint = getattr(options, "otel_endpoint", None)
+    if endpoint is not None:
+        http_url(endpoint, "--otel-endpoint")
     if getattr(options, "otel", False):
         try:
             import opentelemetry.exporter.otlp.proto.http.metric_exporter

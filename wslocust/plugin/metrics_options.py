@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..outputs import public_url
-from ..values import argument_type, port, seconds
+from ..values import argument_type, http_url, port, seconds
 from .option_marks import add_option
 
 __all__ = ["add_live_metrics_arguments"]
@@ -32,6 +32,7 @@ def add_live_metrics_arguments(group: Any) -> None:
     add_option(
         group,
         "--otel-endpoint",
+        type=argument_type(http_url, keep_text=True),
         metavar="URL",
         public=public_url,  # user info (a password) is used, never shown
         help="With --otel (Locust's): where wslocust's chatbot figures go, an OTLP/HTTP metrics endpoint, "
