@@ -111,6 +111,21 @@ def test_a_bad_option_stops_the_run_at_start_up_naming_it(
 
 
 @pytest.mark.slow
+def test_a_prometheus_port_that_is_the_web_uis_port_is_refused_before_anything_listens(
+    tmp_path: Path,
+) -> None:
+    port = str(free_port())
+    result = subprocess.run(
+        locust_command("--web-host", "127.0.0.1", "--web-port", port, "--prometheus-port", port,
+                       "--csv", str(tmp_path / "run")),
+        cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False,
+    )  # fmt: skip
+    assert_one_clear_error(result, f"--prometheus-port {port}", "--web-port")
+    assert "CRITICAL" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
 def test_a_master_refuses_a_bad_option_before_waiting_for_workers(tmp_path: Path) -> None:
     result = run_in(
         tmp_path, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(free_port()),

@@ -44,6 +44,13 @@ def test_a_bad_port_is_refused_naming_the_option(port: str) -> None:
         check_live_metrics(options(prometheus_port=port))
 
 
+def test_the_web_uis_port_is_refused_as_the_prometheus_port_unless_headless() -> None:
+    with pytest.raises(ConfigurationError, match="--prometheus-port 8089 is the web UI's --web-port"):
+        check_live_metrics(options(prometheus_port="8089", web_port=8089, headless=False))
+    check_live_metrics(options(prometheus_port="8089", web_port=8089, headless=True))
+    check_live_metrics(options(prometheus_port="0", web_port=0, headless=False))
+
+
 def test_an_empty_bind_address_is_refused_naming_the_option() -> None:
     with pytest.raises(ConfigurationError, match="--prometheus-bind"):
         check_live_metrics(options(prometheus_bind=" "))

@@ -46,12 +46,17 @@ def check_live_metrics(options: Any) -> None:
     installed).
 
     Raises:
-        ConfigurationError: a bad port, an empty address, an endpoint that is no http(s) URL, or
-            ``--otel`` without the SDK.
+        ConfigurationError: a bad port (or the web UI's), an empty address, an endpoint that is no
+            http(s) URL, or ``--otel`` without the SDK.
     """
     if options is None:
         return
-    _port(options)
+    wanted = _port(options)
+    web_ui = not getattr(options, "headless", False) and not getattr(options, "worker", False)
+    if web_ui and wanted and wanted == getattr(options, "web_port", None):
+        raise ConfigurationError(
+            f"--prometheus-port {wanted} is the web UI's --web-port: give /metrics another port"
+        )
     bind = getattr(options, "prometheus_bind", None)
     if bind is not None and not str(bind).strip():
         raise ConfigurationError("--prometheus-bind is empty: give an address to listen on, e.g. 127.0.0.1")
