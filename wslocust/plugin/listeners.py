@@ -13,8 +13,9 @@
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
 - ``quitting``: stops a test still running (Ctrl+C, SIGTERM) so it is judged and written, writes
   Locust's ``--html`` report where Locust would not (SIGTERM), and sets the exit code;
-- ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot;
-  Locust then closes its ``--csv`` files, written once more first (:mod:`.shutdown`);
+- ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot,
+  then the live exports (``/metrics`` after ``--prometheus-linger``); Locust then closes its ``--csv``
+  files, written once more first (:mod:`.shutdown`);
 - ``init`` again, after the rest of the plugin's start-up: the event loop's clock brought up to date, so
   that ``--run-time`` runs its length however long start-up took (:mod:`.loop_clock`).
 """
@@ -131,7 +132,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     events = environment.events
     recording.listen(events)
     try:
-        serve_live_metrics(environment, recording)  # --prometheus-port, --otel
+        live = serve_live_metrics(environment, recording)  # --prometheus-port, --otel
     except WsLocustError as error:
         _log.error("%s", error)
         remove_empty_outputs(options)
@@ -184,6 +185,8 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
         events.spawning_complete.add_listener(lambda **_: recording.on_reset_stats())
     events.quit.add_listener(lambda **_: recording.close())  # after quitting's final stop has written
+    if live is not None:  # then /metrics (which may linger with the final figures) and OTLP
+        events.quit.add_listener(lambda **_: live.close())
     if isinstance(environment.runner, MasterRunner):
         quit_after_final_reports(environment.runner, recording)
     if screen_reports is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+import contextlib
 import logging
 from typing import Any
 
@@ -26,7 +27,7 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from ..errors import ConfigurationError
 from ..outputs.prometheus import ChatCollector, LiveView
 from ..users import WebSocketUser
-from ..values import BadValue, http_url, port
+from ..values import BadValue, http_url, port, seconds
 from .otel import OtelExport, start_otel
 from .recording import Recording
 
@@ -57,6 +58,7 @@ def check_live_metrics(options: Any) -> None:
         raise ConfigurationError(
             f"--prometheus-port {wanted} is the web UI's --web-port: give /metrics another port"
         )
+    _linger_s(options)
     bind = getattr(options, "prometheus_bind", None)
     if bind is not None and not str(bind).strip():
         raise ConfigurationError("--prometheus-bind is empty: give an address to listen on, e.g. 127.0.0.1")
@@ -81,6 +83,11 @@ def _port(options: Any) -> int | None:
         return port(value, "--prometheus-port", allow_zero=True)
     except BadValue as error:
         raise ConfigurationError(str(error)) from None
+
+
+def _linger_s(options: Any) -> float:
+    value = getattr(options, "prometheus_linger", None)
+    return 0.0 if value in (None, "") else seconds(value, "--prometheus-linger", positive=False)
 
 
 def connections_open(environment: Environment) -> int:
@@ -161,18 +168,27 @@ class LiveMetrics:
             self.otel = start_otel(options, self.view)
 
     def close(self) -> None:
-        """Stop the exports (the OTLP export flushes what it holds first)."""
-        if self.server is not None:
-            self.server.stop(timeout=1)
-            self.server = None
-        if self.otel is not None:
-            self.otel.shutdown()
-            self.otel = None
+        """Stop the exports: the OTLP export after a last one; ``/metrics`` after serving the final
+        figures ``--prometheus-linger`` seconds more (Ctrl+C ends that at once), for Prometheus's last
+        scrape to hold them."""
+        otel, self.otel = self.otel, None
+        if otel is not None:
+            otel.shutdown()
+        server, self.server = self.server, None  # a second close (a second shutdown) does not linger
+        if server is None:
+            return
+        linger_s = _linger_s(self.environment.parsed_options)
+        if linger_s > 0:
+            _log.info("serving the final figures at /metrics for %g s more (Ctrl+C ends it)", linger_s)
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C: the process goes on to its end
+                gevent.sleep(linger_s)
+        server.stop(timeout=1)
 
 
 def serve_live_metrics(environment: Environment, recording: Recording) -> LiveMetrics | None:
     """Wire the live exports: a worker adds its gauges to its reports; a master or a single process
-    serves them, from now and at each test's start (None on a worker).
+    serves them, from now and at each test's start (None on a worker), until :meth:`LiveMetrics.close`
+    (the caller's, at quit).
 
     Raises:
         ConfigurationError: ``/metrics`` cannot listen where asked.
@@ -196,5 +212,4 @@ def serve_live_metrics(environment: Environment, recording: Recording) -> LiveMe
             _log.error("%s", error)
 
     events.test_start.add_listener(apply_at_start)
-    events.quit.add_listener(lambda **_: live.close())
     return live

@@ -31,6 +31,15 @@ def add_live_metrics_arguments(group: Any) -> None:
     )
     add_option(
         group,
+        "--prometheus-linger",
+        type=argument_type(seconds, positive=False, keep_text=True),
+        metavar="S",
+        help="Keep serving /metrics this many seconds after the run ends, before the process exits, so "
+        "that Prometheus's last scrape holds the final figures: give at least its scrape interval "
+        "(default 0; Ctrl+C ends it at once)",
+    )
+    add_option(
+        group,
         "--otel-endpoint",
         type=argument_type(http_url, keep_text=True),
         metavar="URL",
