@@ -80,6 +80,26 @@ def test_a_port_already_taken_is_refused_naming_the_address() -> None:
             live(prometheus_port=str(port)).apply()
 
 
+def test_a_move_to_a_port_already_taken_is_refused_and_the_running_server_kept() -> None:
+    metrics = live(prometheus_port="0")
+    metrics.apply()
+    try:
+        assert metrics.server is not None
+        running = metrics.server.address[1]
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            busy = taken.getsockname()[1]
+            with pytest.raises(
+                ConfigurationError, match=f"--prometheus-port: cannot listen on 127.0.0.1:{busy}"
+            ):
+                metrics.apply(options(prometheus_port=str(busy)))
+        with urllib.request.urlopen(f"http://127.0.0.1:{running}/metrics", timeout=5 * UNIT) as response:
+            assert response.status == 200
+    finally:
+        metrics.close()
+
+
 def test_metrics_listens_on_loopback_by_default_and_serves_the_replies_counted() -> None:
     metrics = live(prometheus_port="0")
     metrics.apply()

@@ -192,7 +192,13 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     if screen_reports is not None:
         screen_reports(recording.recorder)
     if web_ui is not None:
-        add_form(web_ui, environment, check_run)
+
+        def check_start(checked: Environment, classes: list[type[WebSocketUser]]) -> None:
+            check_run(checked, classes)
+            if live is not None:  # last: /metrics moved where the form says, or START refused
+                live.apply(checked.parsed_options)
+
+        add_form(web_ui, environment, check_start)
         add_chatbot_tab(web_ui, recording, _metric_names(environment, users))
     missed.replay()  # a worker whose test started while it connected: before any of its users runs
 

@@ -137,35 +137,55 @@ class LiveMetrics:
         if isinstance(live, dict):
             self._workers_open[client_id] = int(live.get("connections_open", 0))
 
-    def apply(self, **_: Any) -> None:
-        """Start (or move) the ``/metrics`` server and the OTLP export as the options now say (the web
-        UI's form may change them before a test starts).
+    def apply(self, options: Any = None) -> None:
+        """Start (or move) the ``/metrics`` server and the OTLP export as the options say (by default
+        the run's: the web UI's START moves them to what its form says before it starts a test).
+
+        A server that runs keeps running until the new one listens: a move that cannot listen leaves
+        ``/metrics`` where it was.
 
         Raises:
             ConfigurationError: ``/metrics`` cannot listen where asked.
         """
-        options = self.environment.parsed_options
+        if options is None:
+            options = self.environment.parsed_options
         wanted = _port(options)
         bind = str(getattr(options, "prometheus_bind", None) or DEFAULT_BIND)
         running = self.server
-        if running is not None and (bind, wanted) != self._listening:
+        if running is not None and (bind, wanted) == self._listening:
+            running = None  # already there
+        elif running is not None and wanted is None:
             running.stop(timeout=1)
-            self.server = running = None
-        if wanted is not None and running is None:
-            registry = CollectorRegistry(auto_describe=False)
-            registry.register(ChatCollector(self.view, pause=lambda: gevent.sleep(0)))
-            server = WSGIServer((bind, wanted), make_wsgi_app(registry), log=None, error_log=None)
-            try:
-                server.start()
-            except OSError as error:
-                raise ConfigurationError(
-                    f"--prometheus-port: cannot listen on {bind}:{wanted}: {error.strerror or error}"
-                ) from None
+            self.server = self._listening = None
+        elif wanted is not None:
+            if running is not None and wanted == running.address[1]:  # the same port, another address
+                running.stop(timeout=1)
+                try:
+                    server = self._listen(bind, wanted)
+                except ConfigurationError:
+                    self.server = self._listen(*running.address[:2])  # back where it was
+                    raise
+            else:
+                server = self._listen(bind, wanted)
+                if running is not None:
+                    running.stop(timeout=1)
             self.server, self._listening = server, (bind, wanted)
             host, bound = server.address[:2]
             _log.info("Prometheus metrics at http://%s:%d/metrics", host, bound)
         if getattr(options, "otel", False) and self.otel is None:
             self.otel = start_otel(options, self.view)
+
+    def _listen(self, bind: str, port_number: int) -> WSGIServer:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(ChatCollector(self.view, pause=lambda: gevent.sleep(0)))
+        server = WSGIServer((bind, port_number), make_wsgi_app(registry), log=None, error_log=None)
+        try:
+            server.start()
+        except OSError as error:
+            raise ConfigurationError(
+                f"--prometheus-port: cannot listen on {bind}:{port_number}: {error.strerror or error}"
+            ) from None
+        return server
 
     def close(self) -> None:
         """Stop the exports: the OTLP export after a last one; ``/metrics`` after serving the final
@@ -208,7 +228,7 @@ def serve_live_metrics(environment: Environment, recording: Recording) -> LiveMe
     def apply_at_start(**_: Any) -> None:
         try:
             live.apply()
-        except ConfigurationError as error:  # a port the web UI's form gave, taken meanwhile
+        except ConfigurationError as error:  # options changed by other means than the form's START
             _log.error("%s", error)
 
     events.test_start.add_listener(apply_at_start)
