@@ -9,6 +9,7 @@ from locust.event import Events
 
 import argparse
 import logging
+import re
 import socket
 import sys
 import urllib.request
@@ -63,6 +64,25 @@ def test_a_malformed_otel_endpoint_is_refused_naming_the_option_also_in_the_web_
     with pytest.raises(ValueError, match="--otel-endpoint: must be an http:// or https:// URL"):
         field.convert("not-a-url")
     assert field.convert("http://127.0.0.1:4318/v1/metrics") == "http://127.0.0.1:4318/v1/metrics"
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1 ", "[::1]", "http://127.0.0.1", "a b"])
+def test_a_bind_address_that_is_neither_an_ip_address_nor_a_host_name_is_refused_naming_the_option(
+    bind: str,
+) -> None:
+    with pytest.raises(ConfigurationError, match=rf"--prometheus-bind .*got {re.escape(repr(bind))}"):
+        check_live_metrics(options(prometheus_bind=bind))
+
+
+def test_an_ipv6_bind_address_is_logged_in_brackets(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "wslocust")
+    metrics = live(prometheus_port="0", prometheus_bind="::1")
+    metrics.apply()
+    try:
+        assert metrics.server is not None
+        assert f"Prometheus metrics at http://[::1]:{metrics.server.address[1]}/metrics" in caplog.text
+    finally:
+        metrics.close()
 
 
 def test_otel_without_the_sdk_is_refused_saying_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,8 @@
   loads the plugin before Locust prints its help, and, but for the ``--demo-*`` start-up options,
   shown in the web UI);
 - ``init``: on a master, first (before anything yields), screens its workers' messages; checks the
-  settings and the dataset before any user starts (one error line and exit code 2 on a mistake),
+  settings and the dataset before any user starts, and starts ``/metrics``, before any output file
+  is opened (one error line and exit code 2 on a mistake, leaving no file),
   starts the embedded demo bot when no ``--host`` is given at all (an empty one is a mistake), and
   adds to the web UI (:mod:`.webui_form`: the form shows the values a run would use, secrets masked,
   and is checked at START; :mod:`.webui`: the Chatbot tab);
@@ -96,6 +97,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         if not isinstance(environment.runner, WorkerRunner):
             check_run(environment, users, profiles=not picking)
         prepare_this_host(environment)  # the open-file limit; a worker's own --source-address
+        live = serve_live_metrics(environment)  # --prometheus-port, --otel: before any file is opened
     except ValueError as error:  # a shape option
         _log.error("%s", error)
         remove_empty_outputs(options)
@@ -131,12 +133,8 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     connect_capacity(environment, recording, state)
     events = environment.events
     recording.listen(events)
-    try:
-        live = serve_live_metrics(environment, recording)  # --prometheus-port, --otel
-    except WsLocustError as error:
-        _log.error("%s", error)
-        remove_empty_outputs(options)
-        raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
+    if live is not None:
+        live.recording = recording
     freeze_gc_while_running(events)
     rare_full_collections_while_running(events)
 

@@ -17,7 +17,10 @@ from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 import contextlib
+import errno
+import ipaddress
 import logging
+import re
 from typing import Any
 
 import gevent
@@ -26,6 +29,7 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from ..errors import ConfigurationError
 from ..outputs.prometheus import ChatCollector, LiveView
+from ..stats.aggregates import ChatStats
 from ..users import WebSocketUser
 from ..values import BadValue, http_url, port, seconds
 from .otel import OtelExport, start_otel
@@ -62,6 +66,11 @@ def check_live_metrics(options: Any) -> None:
     bind = getattr(options, "prometheus_bind", None)
     if bind is not None and not str(bind).strip():
         raise ConfigurationError("--prometheus-bind is empty: give an address to listen on, e.g. 127.0.0.1")
+    if bind is not None and not _is_address(str(bind)):
+        raise ConfigurationError(
+            "--prometheus-bind must be an IP address (IPv6 without brackets: ::1) or a host name, "
+            f"got {bind!r}"
+        )
     endpoint = getattr(options, "otel_endpoint", None)
     if endpoint is not None:
         http_url(endpoint, "--otel-endpoint")
@@ -85,6 +94,18 @@ def _port(options: Any) -> int | None:
         raise ConfigurationError(str(error)) from None
 
 
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def _is_address(bind: str) -> bool:
+    """Whether ``bind`` is an IP address or a host name (not a URL, no brackets, no spaces)."""
+    try:
+        ipaddress.ip_address(bind)
+    except ValueError:
+        return bool(_HOST_NAME.fullmatch(bind))
+    return True
+
+
 def _linger_s(options: Any) -> float:
     value = getattr(options, "prometheus_linger", None)
     return 0.0 if value in (None, "") else seconds(value, "--prometheus-linger", positive=False)
@@ -103,15 +124,22 @@ def connections_open(environment: Environment) -> int:
     return open_now
 
 
+def _authority(host: str, port_number: int) -> str:
+    """``host:port`` as a URL writes it (an IPv6 address in brackets)."""
+    return f"[{host}]:{port_number}" if ":" in host else f"{host}:{port_number}"
+
+
 class LiveMetrics:
     """The live exports of one master or single process: ``/metrics`` and OTLP, as the options say.
 
     Args:
         environment: Locust's environment (its runner and options).
-        recording: the run's statistics.
+        recording: the run's statistics (None until the run has them: the figures are then zero, as
+            before a test; ``/metrics`` listens before any output file is opened, so that a port
+            taken stops the run leaving none).
     """
 
-    def __init__(self, environment: Environment, recording: Recording) -> None:
+    def __init__(self, environment: Environment, recording: Recording | None = None) -> None:
         self.environment = environment
         self.recording = recording
         self.server: WSGIServer | None = None
@@ -129,7 +157,8 @@ class LiveMetrics:
         else:
             open_now = connections_open(self.environment)
         users = runner.user_count if runner is not None else 0
-        return LiveView(self.recording.stats, users, open_now)
+        stats = self.recording.stats if self.recording is not None else ChatStats()
+        return LiveView(stats, users, open_now)
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         """Master: note a worker's gauges."""
@@ -170,8 +199,7 @@ class LiveMetrics:
                 if running is not None:
                     running.stop(timeout=1)
             self.server, self._listening = server, (bind, wanted)
-            host, bound = server.address[:2]
-            _log.info("Prometheus metrics at http://%s:%d/metrics", host, bound)
+            _log.info("Prometheus metrics at http://%s/metrics", _authority(*server.address[:2]))
         if getattr(options, "otel", False) and self.otel is None:
             self.otel = start_otel(options, self.view)
 
@@ -182,8 +210,15 @@ class LiveMetrics:
         try:
             server.start()
         except OSError as error:
+            # A port taken (or privileged) is the port's fault; a name that does not resolve, or an
+            # address this host does not have, the address's.
+            culprit = (
+                "--prometheus-port"
+                if error.errno in (errno.EADDRINUSE, errno.EACCES)
+                else "--prometheus-bind"
+            )
             raise ConfigurationError(
-                f"--prometheus-port: cannot listen on {bind}:{port_number}: {error.strerror or error}"
+                f"{culprit}: cannot listen on {_authority(bind, port_number)}: {error.strerror or error}"
             ) from None
         return server
 
@@ -205,7 +240,7 @@ class LiveMetrics:
         server.stop(timeout=1)
 
 
-def serve_live_metrics(environment: Environment, recording: Recording) -> LiveMetrics | None:
+def serve_live_metrics(environment: Environment, recording: Recording | None = None) -> LiveMetrics | None:
     """Wire the live exports: a worker adds its gauges to its reports; a master or a single process
     serves them, from now and at each test's start (None on a worker), until :meth:`LiveMetrics.close`
     (the caller's, at quit).

@@ -26,8 +26,8 @@ def add_live_metrics_arguments(group: Any) -> None:
         group,
         "--prometheus-bind",
         metavar="ADDRESS",
-        help="The address /metrics listens on (default 127.0.0.1: this host only; 0.0.0.0: every "
-        "interface, for a Prometheus on another host)",
+        help="The address /metrics listens on, an IP address (IPv6 without brackets: ::1) or a host name "
+        "(default 127.0.0.1: this host only; 0.0.0.0: every interface, for a Prometheus on another host)",
     )
     add_option(
         group,
