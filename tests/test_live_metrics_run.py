@@ -212,14 +212,14 @@ def _metrics(port: int) -> dict[str, float]:
 
 @contextmanager
 def _lingering_run(tmp_path: Path, linger: str) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """A short headless run with ``--prometheus-linger``, once its summary is written: the process,
-    its /metrics port, its log file (stderr)."""
+    """A short headless run with ``--prometheus-linger`` (on a demo bot that makes no mistakes: exit code
+    0), once its summary is written: the process, its /metrics port, its log file (stderr)."""
     port, summary_path, log = free_port(), tmp_path / "summary.json", tmp_path / "stderr.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             locust_command("--headless", "-u", "2", "-r", "2", "-t", "2s", "--think-time", "0.05",
                            "--prometheus-port", str(port), "--prometheus-linger", linger,
-                           "--summary-json", str(summary_path)),
+                           "--summary-json", str(summary_path), "--demo-error-rate", "0", "--demo-wrong-rate", "0"),
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
         )  # fmt: skip
     try:
