@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +195,66 @@ def test_the_last_otlp_export_holds_the_final_counts_under_the_genai_names(live_
     assert {attribute.key for attribute in durations[0].attributes} >= {"gen_ai.operation.name"}
     first_chunks = _points(request, "gen_ai.client.operation.time_to_first_chunk")
     assert sum(point.count for point in first_chunks) == summary["successful_requests"]
+
+
+def _metrics(port: int) -> dict[str, float]:
+    """The samples ``/metrics`` serves now, each series' labelled values summed."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5 * UNIT) as response:
+        text = response.read().decode()
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            series = name.partition("{")[0]
+            samples[series] = samples.get(series, 0.0) + float(value)
+    return samples
+
+
+@contextmanager
+def _lingering_run(tmp_path: Path, linger: str) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """A short headless run with ``--prometheus-linger`` (on a demo bot that makes no mistakes: exit code
+    0), once its summary is written: the process, its /metrics port, its log file (stderr)."""
+    port, summary_path, log = free_port(), tmp_path / "summary.json", tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            locust_command("--headless", "-u", "2", "-r", "2", "-t", "2s", "--think-time", "0.05",
+                           "--prometheus-port", str(port), "--prometheus-linger", linger,
+                           "--summary-json", str(summary_path), "--demo-error-rate", "0", "--demo-wrong-rate", "0"),
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+        )  # fmt: skip
+    try:
+        assert wait_until(summary_path.is_file, 40 * UNIT), "no summary"
+        yield process, port, log
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.mark.slow
+def test_metrics_serves_the_final_counts_for_the_linger_after_the_run_then_the_run_ends(
+    tmp_path: Path,
+) -> None:
+    linger_s = 10 * UNIT
+    with _lingering_run(tmp_path, str(linger_s)) as (process, port, log):
+        assert wait_until(lambda: "serving the final figures" in log.read_text(), 20 * UNIT), log.read_text()
+        figures = _metrics(port)
+        returncode = process.wait(timeout=linger_s + 30 * UNIT)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["total_requests"] > 0
+    assert figures["wslocust_replies_total"] == summary["total_requests"]
+    assert figures["wslocust_e2e_seconds_count"] == summary["successful_requests"]
+    assert figures["wslocust_ws_messages_sent_total"] == summary["messages"]["sent"]
+    assert returncode == 0, log.read_text()[-2000:]
+    assert f"serving the final figures at /metrics for {linger_s:g} s more" in log.read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_linger_at_once(tmp_path: Path) -> None:
+    with _lingering_run(tmp_path, "10m") as (process, _, log):
+        assert wait_until(lambda: "serving the final figures" in log.read_text(), 20 * UNIT), log.read_text()
+        os.killpg(process.pid, signal.SIGINT)
+        returncode = process.wait(timeout=10 * UNIT)
+    assert returncode == 0, log.read_text()[-2000:]
+    assert "Traceback" not in log.read_text()
+    assert log.read_text().count("Shutting down") == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,23 @@ def test_an_empty_host_in_a_config_file_is_refused_too(tmp_path: Path) -> None:
         (["--max-message-bytes", "nan"], ["--max-message-bytes", "'nan'"]),
         (["--max-message-bytes", "4MiB"], ["--max-message-bytes", "'4MiB'"]),
         (["--shape", "stress", "--stress-error-rate", "150%"], ["--stress-error-rate", "'150%'"]),
+        (["--otel", "--otel-endpoint", "not-a-url"], ["--otel-endpoint", "'not-a-url'"]),
+        (["--otel", "--otel-endpoint", "127.0.0.1:4318"], ["--otel-endpoint", "'127.0.0.1:4318'"]),
+        (["--otel", "--otel-endpoint", "ftp://127.0.0.1/v1/metrics"], ["--otel-endpoint", "ftp://"]),
+        (["--otel", "--otel-endpoint", "http://127.0.0.1:99999/v1/metrics"], ["--otel-endpoint", ":99999"]),
+        (
+            ["--otel", "--otel-endpoint", "http://NoColonSecretValue@[::1"],
+            ["--otel-endpoint", "'http://[::1'"],
+        ),
+        (["--otel", "--otel-endpoint", " "], ["--otel-endpoint", "' '"]),
+        (
+            ["--prometheus-port", "0", "--prometheus-bind", "127.0.0.1 "],
+            ["--prometheus-bind", "'127.0.0.1 '"],
+        ),
+        (
+            ["--prometheus-port", "0", "--prometheus-bind", "[::1]"],
+            ["--prometheus-bind", "'[::1]'", "brackets"],
+        ),
     ],
 )
 def test_a_bad_option_stops_the_run_at_start_up_naming_it(
@@ -102,6 +120,41 @@ def test_a_bad_option_stops_the_run_at_start_up_naming_it(
     assert "Injected" not in result.stderr + result.stdout
     assert "embedded demo" not in result.stderr  # checked before the demo bot would start
     assert list(tmp_path.iterdir()) == []  # no CSV half-written
+
+
+@pytest.mark.slow
+def test_a_prometheus_port_that_is_the_web_uis_port_is_refused_before_anything_listens(
+    tmp_path: Path,
+) -> None:
+    port = str(free_port())
+    result = subprocess.run(
+        locust_command("--web-host", "127.0.0.1", "--web-port", port, "--prometheus-port", port,
+                       "--csv", str(tmp_path / "run")),
+        cwd=ROOT, capture_output=True, text=True, timeout=60 * UNIT, check=False,
+    )  # fmt: skip
+    assert_one_clear_error(result, f"--prometheus-port {port}", "--web-port")
+    assert "CRITICAL" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_prometheus_port_already_taken_stops_the_run_leaving_no_file(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_in(
+            tmp_path, "--prometheus-port", str(port), "--failed-replies", str(tmp_path / "f.jsonl")
+        )
+    assert_one_clear_error(result, f"--prometheus-port: cannot listen on 127.0.0.1:{port}")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_prometheus_bind_name_that_does_not_resolve_stops_the_run_naming_it(tmp_path: Path) -> None:
+    result = run_in(tmp_path, "--prometheus-port", "0", "--prometheus-bind", "no-such-host.invalid")
+    assert_one_clear_error(result, "--prometheus-bind: cannot listen on no-such-host.invalid:0")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from wslocust.values import (
     count,
     flag,
     fraction,
+    http_url,
     integer,
     milliseconds,
     number,
@@ -94,6 +95,24 @@ def test_a_port_is_a_whole_number_up_to_65535_and_0_only_where_it_picks_a_free_o
         port("0", "--port")
     with pytest.raises(BadValue, match="--port must be a port number from 0 to 65535, got 65536"):
         port(65536, "--port", allow_zero=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not-a-url", "127.0.0.1:4318", "ftp://127.0.0.1/v1/metrics", "http://127.0.0.1:99999/v1/metrics",
+     "http://127.0.0.1:0/v1/metrics", "http://[::1", " ", "", "http:///v1/metrics", "http://127.0.0.1 /v1"],
+)  # fmt: skip
+def test_an_http_url_needs_an_http_scheme_a_host_and_a_port_that_can_be_dialled(text: str) -> None:
+    with pytest.raises(BadValue, match="--otel-endpoint must be an http:// or https:// URL"):
+        http_url(text, "--otel-endpoint")
+
+
+def test_an_http_url_is_kept_as_given_and_quoted_without_its_user_info_query_or_fragment() -> None:
+    assert http_url("https://u:p@[::1]:4318/v1/metrics?k=1", "x") == "https://u:p@[::1]:4318/v1/metrics?k=1"
+    with pytest.raises(BadValue, match=r"got 'http://\[::1/v1'$") as raised:
+        http_url("http://u:PASSWORD456@[::1/v1?token=t0k3n#f", "--otel-endpoint")
+    assert "PASSWORD456" not in str(raised.value)
+    assert "t0k3n" not in str(raised.value)
 
 
 def test_number_bounds_positive_minimum_and_maximum() -> None:

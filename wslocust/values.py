@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
@@ -28,6 +29,7 @@ __all__ = [
     "count",
     "flag",
     "fraction",
+    "http_url",
     "integer",
     "milliseconds",
     "number",
@@ -232,6 +234,39 @@ def port(value: object, name: str = "", *, allow_zero: bool = False) -> int:
     if not lowest <= result <= 65535:
         raise BadValue(name, value, expected)
     return result
+
+
+def http_url(value: object, name: str = "") -> str:
+    """Parse an ``http://`` or ``https://`` URL with a host, and a port from 1 to 65535 if it has one (an
+    OTLP/HTTP endpoint), kept as written. The message quotes it without its user info, query and
+    fragment, which may hold a secret.
+
+    Raises:
+        BadValue: not such a URL.
+    """
+    expected = "an http:// or https:// URL with a host, e.g. http://127.0.0.1:4318/v1/metrics"
+    if not isinstance(value, str):
+        raise BadValue(name, value, expected)
+    try:
+        parts = urlsplit(value)
+        dialled = parts.port != 0  # reads the whole authority: a broken [v6] or port raises here
+    except ValueError:
+        dialled = False
+    else:
+        dialled = dialled and parts.scheme in ("http", "https") and bool(parts.hostname)
+    if not dialled or any(character.isspace() or ord(character) < 32 for character in value):
+        raise BadValue(name, _without_secrets(value), expected)
+    return value
+
+
+def _without_secrets(url: str) -> str:
+    """``url`` without user info, query and fragment, by its text alone (it may not parse)."""
+    shown = url.partition("?")[0].partition("#")[0]
+    scheme, separator, rest = shown.partition("://")
+    if not separator:
+        scheme, rest = "", shown
+    authority, slash, path = rest.partition("/")
+    return scheme + separator + authority.rpartition("@")[2] + slash + path
 
 
 def choice(value: object, name: str, choices: Sequence[str]) -> str:

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import socket
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -528,6 +529,23 @@ def test_an_unknown_protocol_posted_is_refused_naming_the_option(web_ui: WebUi) 
         assert answer["success"] is False
         assert answer["message"].startswith("--protocol: 'carrier-pigeon' is not one of: ")
         assert stats(base)["state"] == "ready"
+
+
+@pytest.mark.slow
+def test_a_prometheus_port_already_taken_is_refused_at_start_and_metrics_stays_where_it_was(
+    web_ui: WebUi,
+) -> None:
+    metrics_port = free_port()
+    with web_ui("--prometheus-port", str(metrics_port)) as base, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        answer = post(base + "/swarm", {**SWARM, "prometheus_port": str(busy)})
+        assert answer["success"] is False
+        assert answer["message"].startswith(f"--prometheus-port: cannot listen on 127.0.0.1:{busy}")
+        assert stats(base)["state"] == "ready"
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=HTTP_S) as response:
+            assert response.status == 200
 
 
 @pytest.mark.slow

@@ -4,7 +4,8 @@
   loads the plugin before Locust prints its help, and, but for the ``--demo-*`` start-up options,
   shown in the web UI);
 - ``init``: on a master, first (before anything yields), screens its workers' messages; checks the
-  settings and the dataset before any user starts (one error line and exit code 2 on a mistake),
+  settings and the dataset before any user starts, and starts ``/metrics``, before any output file
+  is opened (one error line and exit code 2 on a mistake, leaving no file),
   starts the embedded demo bot when no ``--host`` is given at all (an empty one is a mistake), and
   adds to the web UI (:mod:`.webui_form`: the form shows the values a run would use, secrets masked,
   and is checked at START; :mod:`.webui`: the Chatbot tab);
@@ -13,8 +14,9 @@
 - ``spawning_complete``, ``test_stop``: the garbage collector's freeze while the users run;
 - ``quitting``: stops a test still running (Ctrl+C, SIGTERM) so it is judged and written, writes
   Locust's ``--html`` report where Locust would not (SIGTERM), and sets the exit code;
-- ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot;
-  Locust then closes its ``--csv`` files, written once more first (:mod:`.shutdown`);
+- ``quit``: (after every other hook) closes the recorder's files and stops the embedded demo bot,
+  then the live exports (``/metrics`` after ``--prometheus-linger``); Locust then closes its ``--csv``
+  files, written once more first (:mod:`.shutdown`);
 - ``init`` again, after the rest of the plugin's start-up: the event loop's clock brought up to date, so
   that ``--run-time`` runs its length however long start-up took (:mod:`.loop_clock`).
 """
@@ -97,6 +99,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         if not isinstance(environment.runner, WorkerRunner):
             check_run(environment, users, profiles=not picking)
         prepare_this_host(environment)  # the open-file limit; a worker's own --source-address
+        live = serve_live_metrics(environment)  # --prometheus-port, --otel: before any file is opened
     except ValueError as error:  # a shape option
         _log.error("%s", error)
         remove_empty_outputs(options)
@@ -132,12 +135,8 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     connect_capacity(environment, recording, state)
     events = environment.events
     recording.listen(events)
-    try:
-        serve_live_metrics(environment, recording)  # --prometheus-port, --otel
-    except WsLocustError as error:
-        _log.error("%s", error)
-        remove_empty_outputs(options)
-        raise SystemExit(CONFIGURATION_ERROR_EXIT_CODE) from None
+    if live is not None:
+        live.recording = recording
     freeze_gc_while_running(events)
     rare_full_collections_while_running(events)
 
@@ -176,12 +175,20 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     if getattr(options, "reset_stats", False):  # Locust resets its statistics once all users are spawned
         events.spawning_complete.add_listener(lambda **_: recording.on_reset_stats())
     events.quit.add_listener(lambda **_: recording.close())  # after quitting's final stop has written
+    if live is not None:  # then /metrics (which may linger with the final figures) and OTLP
+        events.quit.add_listener(lambda **_: live.close())
     if isinstance(environment.runner, MasterRunner):
         quit_after_final_reports(environment.runner, recording)
     if screen_reports is not None:
         screen_reports(recording.recorder)
     if web_ui is not None:
-        add_form(web_ui, environment, check_run)
+
+        def check_start(checked: Environment, classes: list[type[WebSocketUser]]) -> None:
+            check_run(checked, classes)
+            if live is not None:  # last: /metrics moved where the form says, or START refused
+                live.apply(checked.parsed_options)
+
+        add_form(web_ui, environment, check_start)
         add_chatbot_tab(web_ui, recording, _metric_names(environment, users))
     missed.replay()  # a worker whose test started while it connected: before any of its users runs
 

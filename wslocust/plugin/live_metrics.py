@@ -16,7 +16,11 @@ from __future__ import annotations
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+import contextlib
+import errno
+import ipaddress
 import logging
+import re
 from typing import Any
 
 import gevent
@@ -25,8 +29,9 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from ..errors import ConfigurationError
 from ..outputs.prometheus import ChatCollector, LiveView
+from ..stats.aggregates import ChatStats
 from ..users import WebSocketUser
-from ..values import BadValue, port
+from ..values import BadValue, http_url, port, seconds
 from .otel import OtelExport, start_otel
 from .recording import Recording
 
@@ -42,17 +47,33 @@ DEFAULT_BIND = "127.0.0.1"
 
 
 def check_live_metrics(options: Any) -> None:
-    """Check ``--prometheus-port``, ``--prometheus-bind`` and ``--otel`` (the SDK installed).
+    """Check ``--prometheus-port``, ``--prometheus-bind``, ``--otel-endpoint`` and ``--otel`` (the SDK
+    installed).
 
     Raises:
-        ConfigurationError: a bad port, an empty address, or ``--otel`` without the SDK.
+        ConfigurationError: a bad port (or the web UI's), an empty address, an endpoint that is no
+            http(s) URL, or ``--otel`` without the SDK.
     """
     if options is None:
         return
-    _port(options)
+    wanted = _port(options)
+    web_ui = not getattr(options, "headless", False) and not getattr(options, "worker", False)
+    if web_ui and wanted and wanted == getattr(options, "web_port", None):
+        raise ConfigurationError(
+            f"--prometheus-port {wanted} is the web UI's --web-port: give /metrics another port"
+        )
+    _linger_s(options)
     bind = getattr(options, "prometheus_bind", None)
     if bind is not None and not str(bind).strip():
         raise ConfigurationError("--prometheus-bind is empty: give an address to listen on, e.g. 127.0.0.1")
+    if bind is not None and not _is_address(str(bind)):
+        raise ConfigurationError(
+            "--prometheus-bind must be an IP address (IPv6 without brackets: ::1) or a host name, "
+            f"got {bind!r}"
+        )
+    endpoint = getattr(options, "otel_endpoint", None)
+    if endpoint is not None:
+        http_url(endpoint, "--otel-endpoint")
     if getattr(options, "otel", False):
         try:
             import opentelemetry.exporter.otlp.proto.http.metric_exporter
@@ -73,6 +94,23 @@ def _port(options: Any) -> int | None:
         raise ConfigurationError(str(error)) from None
 
 
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def _is_address(bind: str) -> bool:
+    """Whether ``bind`` is an IP address or a host name (not a URL, no brackets, no spaces)."""
+    try:
+        ipaddress.ip_address(bind)
+    except ValueError:
+        return bool(_HOST_NAME.fullmatch(bind))
+    return True
+
+
+def _linger_s(options: Any) -> float:
+    value = getattr(options, "prometheus_linger", None)
+    return 0.0 if value in (None, "") else seconds(value, "--prometheus-linger", positive=False)
+
+
 def connections_open(environment: Environment) -> int:
     """The WebSocket connections this process's users hold open now."""
     runner = environment.runner
@@ -86,15 +124,22 @@ def connections_open(environment: Environment) -> int:
     return open_now
 
 
+def _authority(host: str, port_number: int) -> str:
+    """``host:port`` as a URL writes it (an IPv6 address in brackets)."""
+    return f"[{host}]:{port_number}" if ":" in host else f"{host}:{port_number}"
+
+
 class LiveMetrics:
     """The live exports of one master or single process: ``/metrics`` and OTLP, as the options say.
 
     Args:
         environment: Locust's environment (its runner and options).
-        recording: the run's statistics.
+        recording: the run's statistics (None until the run has them: the figures are then zero, as
+            before a test; ``/metrics`` listens before any output file is opened, so that a port
+            taken stops the run leaving none).
     """
 
-    def __init__(self, environment: Environment, recording: Recording) -> None:
+    def __init__(self, environment: Environment, recording: Recording | None = None) -> None:
         self.environment = environment
         self.recording = recording
         self.server: WSGIServer | None = None
@@ -112,7 +157,8 @@ class LiveMetrics:
         else:
             open_now = connections_open(self.environment)
         users = runner.user_count if runner is not None else 0
-        return LiveView(self.recording.stats, users, open_now)
+        stats = self.recording.stats if self.recording is not None else ChatStats()
+        return LiveView(stats, users, open_now)
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         """Master: note a worker's gauges."""
@@ -120,49 +166,84 @@ class LiveMetrics:
         if isinstance(live, dict):
             self._workers_open[client_id] = int(live.get("connections_open", 0))
 
-    def apply(self, **_: Any) -> None:
-        """Start (or move) the ``/metrics`` server and the OTLP export as the options now say (the web
-        UI's form may change them before a test starts).
+    def apply(self, options: Any = None) -> None:
+        """Start (or move) the ``/metrics`` server and the OTLP export as the options say (by default
+        the run's: the web UI's START moves them to what its form says before it starts a test).
+
+        A server that runs keeps running until the new one listens: a move that cannot listen leaves
+        ``/metrics`` where it was.
 
         Raises:
             ConfigurationError: ``/metrics`` cannot listen where asked.
         """
-        options = self.environment.parsed_options
+        if options is None:
+            options = self.environment.parsed_options
         wanted = _port(options)
         bind = str(getattr(options, "prometheus_bind", None) or DEFAULT_BIND)
         running = self.server
-        if running is not None and (bind, wanted) != self._listening:
+        if running is not None and (bind, wanted) == self._listening:
+            running = None  # already there
+        elif running is not None and wanted is None:
             running.stop(timeout=1)
-            self.server = running = None
-        if wanted is not None and running is None:
-            registry = CollectorRegistry(auto_describe=False)
-            registry.register(ChatCollector(self.view, pause=lambda: gevent.sleep(0)))
-            server = WSGIServer((bind, wanted), make_wsgi_app(registry), log=None, error_log=None)
-            try:
-                server.start()
-            except OSError as error:
-                raise ConfigurationError(
-                    f"--prometheus-port: cannot listen on {bind}:{wanted}: {error.strerror or error}"
-                ) from None
+            self.server = self._listening = None
+        elif wanted is not None:
+            if running is not None and wanted == running.address[1]:  # the same port, another address
+                running.stop(timeout=1)
+                try:
+                    server = self._listen(bind, wanted)
+                except ConfigurationError:
+                    self.server = self._listen(*running.address[:2])  # back where it was
+                    raise
+            else:
+                server = self._listen(bind, wanted)
+                if running is not None:
+                    running.stop(timeout=1)
             self.server, self._listening = server, (bind, wanted)
-            host, bound = server.address[:2]
-            _log.info("Prometheus metrics at http://%s:%d/metrics", host, bound)
+            _log.info("Prometheus metrics at http://%s/metrics", _authority(*server.address[:2]))
         if getattr(options, "otel", False) and self.otel is None:
             self.otel = start_otel(options, self.view)
 
+    def _listen(self, bind: str, port_number: int) -> WSGIServer:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(ChatCollector(self.view, pause=lambda: gevent.sleep(0)))
+        server = WSGIServer((bind, port_number), make_wsgi_app(registry), log=None, error_log=None)
+        try:
+            server.start()
+        except OSError as error:
+            # A port taken (or privileged) is the port's fault; a name that does not resolve, or an
+            # address this host does not have, the address's.
+            culprit = (
+                "--prometheus-port"
+                if error.errno in (errno.EADDRINUSE, errno.EACCES)
+                else "--prometheus-bind"
+            )
+            raise ConfigurationError(
+                f"{culprit}: cannot listen on {_authority(bind, port_number)}: {error.strerror or error}"
+            ) from None
+        return server
+
     def close(self) -> None:
-        """Stop the exports (the OTLP export flushes what it holds first)."""
-        if self.server is not None:
-            self.server.stop(timeout=1)
-            self.server = None
-        if self.otel is not None:
-            self.otel.shutdown()
-            self.otel = None
+        """Stop the exports: the OTLP export after a last one; ``/metrics`` after serving the final
+        figures ``--prometheus-linger`` seconds more (Ctrl+C ends that at once), for Prometheus's last
+        scrape to hold them."""
+        otel, self.otel = self.otel, None
+        if otel is not None:
+            otel.shutdown()
+        server, self.server = self.server, None  # a second close (a second shutdown) does not linger
+        if server is None:
+            return
+        linger_s = _linger_s(self.environment.parsed_options)
+        if linger_s > 0:
+            _log.info("serving the final figures at /metrics for %g s more (Ctrl+C ends it)", linger_s)
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C: the process goes on to its end
+                gevent.sleep(linger_s)
+        server.stop(timeout=1)
 
 
-def serve_live_metrics(environment: Environment, recording: Recording) -> LiveMetrics | None:
+def serve_live_metrics(environment: Environment, recording: Recording | None = None) -> LiveMetrics | None:
     """Wire the live exports: a worker adds its gauges to its reports; a master or a single process
-    serves them, from now and at each test's start (None on a worker).
+    serves them, from now and at each test's start (None on a worker), until :meth:`LiveMetrics.close`
+    (the caller's, at quit).
 
     Raises:
         ConfigurationError: ``/metrics`` cannot listen where asked.
@@ -182,9 +263,8 @@ def serve_live_metrics(environment: Environment, recording: Recording) -> LiveMe
     def apply_at_start(**_: Any) -> None:
         try:
             live.apply()
-        except ConfigurationError as error:  # a port the web UI's form gave, taken meanwhile
+        except ConfigurationError as error:  # options changed by other means than the form's START
             _log.error("%s", error)
 
     events.test_start.add_listener(apply_at_start)
-    events.quit.add_listener(lambda **_: live.close())
     return live

@@ -28,6 +28,7 @@ from typing import Any
 
 import gevent
 
+from ..outputs import public_url
 from ..outputs.prometheus import BUCKETS_S, LiveView, replies_in_flight
 from ..stats.aggregates import ChatStats, Histogram
 from ..values import seconds
@@ -178,6 +179,6 @@ def start_otel(options: Any, view: Callable[[], LiveView]) -> OtelExport:
     interval_s = DEFAULT_OTEL_INTERVAL_S if interval in (None, "") else seconds(interval, "--otel-interval")
     endpoint = getattr(options, "otel_endpoint", None) or None
     export = OtelExport(view, endpoint, interval_s)
-    where = endpoint or "the OTEL_EXPORTER_OTLP_* endpoint"
+    where = public_url(endpoint) if endpoint else "the OTEL_EXPORTER_OTLP_* endpoint"  # no password
     _log.info("OpenTelemetry export every %g s to %s", interval_s, where)
     return export

@@ -63,6 +63,7 @@ from ..stats.aggregates import ChatStats, ReplyStats
 from ..stats.recorder import REPORT_KEY, Recorder, Role
 from ..users import WebSocketUser
 from ..wire.reply import Reply
+from .option_marks import public_text
 
 __all__ = ["DEFAULT_PROGRESS_INTERVAL_S", "RUN_ID_OPTION", "Recording"]
 
@@ -127,7 +128,7 @@ class Recording:
         self._voice_history: VoiceHistoryWriter | None = None
         self._failed: FailedPairsWriter | None = None
         self._ticker: gevent.Greenlet | None = None
-        self._own_options: dict[str, Any] | None = None  # not Locust's, not secret: name -> default
+        self._own_options: dict[str, Any] | None = None  # not Locust's, not secret: name -> action
         self._closing_text: list[str] = []  # printed at quit (headless): the table, then the verdict
         self.last_summary: dict[str, Any] | None = None
         self.last_verdict: Verdict | None = None
@@ -460,7 +461,8 @@ class Recording:
     def run_section(self) -> dict[str, Any]:
         """What was run, for the JSON summary: target (without user info or query string), locustfile,
         load (``users`` and ``spawn_rate`` are ``None`` under a shape, which sets them), protocol,
-        shape, and every option set to other than its default that is not Locust's own and not secret."""
+        shape, and every option set to other than its default that is not Locust's own and not secret
+        (shown as its option allows: a URL without its user info)."""
         environment = self.environment
         options = vars(environment.parsed_options) if environment.parsed_options is not None else {}
         users = [cls for cls in environment.user_classes if issubclass(cls, WebSocketUser)]
@@ -482,14 +484,14 @@ class Recording:
         if self._own_options is None:
             locust_own = default_args_dict()
             self._own_options = {
-                action.dest: action.default
+                action.dest: action
                 for action in get_parser()._actions
                 if action.dest not in locust_own and not getattr(action, "is_secret", False)
             }
         section["options"] = {
-            name: _jsonable(options[name])
-            for name, default in sorted(self._own_options.items())
-            if name in options and options[name] != default
+            name: _jsonable(public_text(action, options[name]))
+            for name, action in sorted(self._own_options.items())
+            if name in options and options[name] != action.default
         }
         return section
 

@@ -5,7 +5,8 @@ each field shows the command-line value, else the option's default, which for mo
 is ``None`` (meaning "the locustfile's class attribute"); a ``None`` choice shows the first choice.
 Pressing START untouched would then change the test. Here every field shows the value the run would
 use: the current option value (command line or last form), else the user class's attribute, else the
-default; secrets are masked.
+default; secrets are masked, and a URL's user info is left out (sent back unchanged, the URL
+given is kept).
 
 The front end renames the fields on the way (snake_case to camelCase and back); names with digits
 do not survive (``max_p95_ms`` comes back as ``max_p9_5ms``). The wrapped ``/swarm`` view maps them
@@ -37,6 +38,7 @@ from ..settings import OPTION_ATTRIBUTES
 from ..users import WebSocketUser
 from ..values import flag
 from ..wire.protocols import PROTOCOLS, Protocol, SocketIOProtocol
+from .option_marks import public_text
 from .profiles import apply_profiles
 
 __all__ = [
@@ -241,7 +243,7 @@ def _shown_value(option: FormOption, options: argparse.Namespace, users: list[ty
         found = {_as_text(getattr(cls, attribute), option.dest) for cls in users if hasattr(cls, attribute)}
         text = found.pop() if len(found) == 1 else ""  # classes that differ keep their own
     else:
-        text = _as_text(value, option.dest)
+        text = _as_text(public_text(option.action, value), option.dest)  # a URL's password: not shown
         if text == "" and option.action.choices:
             return str(next(iter(option.action.choices)))  # unset: the default, listed first
         if text == "" and option.dest == "socketio_template":
