@@ -11,6 +11,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import gevent
 import pytest
+import websocket
 
 from wslocust.client import ChatClient
 from wslocust.demo.process import DemoProcess
@@ -96,20 +98,54 @@ def client_for(url: str, protocol: Protocol, *, reply_timeout_s: float = 5.0) ->
     return Run(client, events)
 
 
-def test_a_round_trips_latency_matches_the_servers_injected_delay_within_1_ms_at_the_median(
+class RawSocketIOClient:
+    """Socket.IO v4 by hand over websocket-client: the reference a latency is read against. It dates
+    a reply when its process reads it (no kernel receive time), so it is never the earlier of the two."""
+
+    def __init__(self, url: str) -> None:
+        self.socket = websocket.create_connection(f"{url}/socket.io/?EIO=4&transport=websocket")
+        self.socket.recv()  # Engine.IO's open packet
+        self.socket.send("40")
+        self.socket.recv()  # the namespace's connect
+
+    def ask(self, message: str) -> tuple[float, dict[str, Any]]:
+        """The round trip's milliseconds and the reply's payload."""
+        start = time.perf_counter()
+        self.socket.send(json.dumps(["user_uttered", {"message": message}]).join(("42", "")))
+        while True:
+            received = self.socket.recv()
+            if received == "2":  # Engine.IO's ping
+                self.socket.send("3")
+            elif received.startswith("42"):
+                return (time.perf_counter() - start) * 1000.0, json.loads(received[2:])[1]
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def test_a_round_trips_latency_is_the_servers_injected_delay_as_closely_as_a_raw_clients(
     socketio_server: Callable[..., SocketIOServer],
 ) -> None:
+    """What a round trip takes beyond the server's own delay (its parsing, its wake-ups, the loopback)
+    is no more than a raw client measures of the same server in the same run, within 1 ms at the
+    median. The server's wake-ups weigh 1-3 ms on an idle VM: read against the server's delay alone,
+    the figure said more of the machine than of the client."""
     server = socketio_server("--delay-ms", "30")
     run = client_for(server.url, SocketIOProtocol())
-    differences = []
-    for number in range(21):
+    raw = RawSocketIOClient(server.url)
+    ours, reference = [], []
+    for number in range(21):  # alternated: the machine's drift weighs on both alike
         reply = run.client.ask(f"hello {number}")
         assert reply.ok, reply.error
         assert reply.text == f"echo: hello {number}"
         assert reply.total_time_ms >= 30.0
-        differences.append(reply.total_time_ms - reply.meta["delay_ms"])
+        ours.append(reply.total_time_ms - reply.meta["delay_ms"])
+        total_ms, payload = raw.ask(f"raw {number}")
+        assert payload["text"] == f"echo: raw {number}"
+        reference.append(total_ms - payload["delay_ms"])
     run.client.close()
-    assert 0.0 <= statistics.median(differences) <= 1.0, differences
+    raw.close()
+    assert 0.0 <= statistics.median(ours) <= statistics.median(reference) + 1.0, (ours, reference)
 
 
 def test_engineio_pings_mid_reply_and_idle_are_answered_and_never_part_of_a_reply(
