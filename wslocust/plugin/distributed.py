@@ -29,6 +29,7 @@ __all__ = [
     "end_with_the_master_process",
     "hear_only_this_masters_workers",
     "quit_after_final_reports",
+    "stop_taking_users",
     "watch_the_parent_of_forked_workers",
     "wire_open_model",
 ]
@@ -263,6 +264,21 @@ def _watch_the_parent(parent: int) -> None:
         os._exit(1)
     runner = _FORKED_RUNNER[0]
     if runner.user_count:  # mid-test: what the users counted since the last report goes too
+        stop_taking_users(runner)
         runner.stop()
         runner._send_stats()
     runner.quit()
+
+
+def stop_taking_users(runner: WorkerRunner) -> None:
+    """A worker on its way out takes no more users: its master, seeing a sibling stop (the workers of
+    a host ended together), gives that one's users to the workers it still counts, this one included,
+    which started them again after its last report, so that report was not its last and the master
+    named the worker lost."""
+    handle = runner.handle_message
+
+    def handle_message(msg: Message) -> None:
+        if msg.type != "spawn":
+            handle(msg)
+
+    runner.handle_message = handle_message  # type: ignore[method-assign]

@@ -46,6 +46,7 @@ from .distributed import (
     end_with_the_master_process,
     hear_only_this_masters_workers,
     quit_after_final_reports,
+    stop_taking_users,
     watch_the_parent_of_forked_workers,
     wire_open_model,
 )
@@ -148,6 +149,7 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
         if isinstance(runner, WorkerRunner) and runner.user_count:
             # A worker quitting mid-test (SIGTERM, Ctrl+C): its users finish within the stop timeout
             # and its last samples go to the master before Locust says it quits, so none are lost.
+            stop_taking_users(runner)
             runner.stop()
             runner._send_stats()
         interrupted = recording.recorder.running and runner is not None
