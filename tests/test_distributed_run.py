@@ -67,6 +67,22 @@ def processes() -> Iterator[Processes]:
         process.wait(10)
 
 
+def run_whole(command: list[str], timeout_s: float) -> tuple[int, str]:
+    """Run ``command`` (a master and the workers it forks: one process group) to its end; its exit code
+    and output (standard error with it). The output closes once every process of the group ended;
+    past ``timeout_s`` the wait fails, and the group is killed either way."""
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # every process of its group ended already
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+    return process.returncode, output
+
+
 def ready_workers(log: str) -> list[str]:
     return re.findall(r"(\S+) \(index \d+\) reported as ready", log)
 
@@ -234,18 +250,12 @@ def test_a_bad_option_under_processes_ends_the_forked_workers_with_their_master(
     conversations = tmp_path / "bad.jsonl"
     conversations.write_text('{"name": "a", "turns": [["hello"]]}\n', encoding="utf-8")
     ports = ("--master-port", str(free_port())) if connecting else ()
-    process = subprocess.Popen(
+    returncode, output = run_whole(  # the workers hold the output until they end
         locust_command("--headless", "-u", "2", "-t", "3s", *processes_options(2), *ports,
                        "--prompts", str(conversations)),
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        20 * UNIT,
     )  # fmt: skip
-    try:
-        output, _ = process.communicate(timeout=20 * UNIT)  # the workers hold the output until they end
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # every process of its group ended already
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-    assert process.returncode == 2, output[-3000:]
+    assert returncode == 2, output[-3000:]
     assert f"{conversations}:1: turn 1 is a list, not a prompt string or an object" in output
     assert "Traceback" not in output
 
@@ -255,20 +265,14 @@ def test_two_processes_on_the_embedded_demo_bot_count_every_workers_replies(tmp_
     """No --host, --processes 2: the master's demo bot starts while its workers say they are ready, and
     their reports are still its own; Locust's CSV and table count what the summary counts (-t's end)."""
     prefix, summary_path = tmp_path / "run", tmp_path / "summary.json"
-    process = subprocess.Popen(
+    returncode, output = run_whole(
         locust_command("--headless", "-u", "4", "-r", "4", "-t", "3s", *processes_options(2),
                        "--think-time", "0.02", "--demo-ttft-ms", "5", "--demo-itl-ms", "1",
                        "--demo-error-rate", "0", "--demo-wrong-rate", "0",
                        "--csv", str(prefix), "--summary-json", str(summary_path)),
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        60 * UNIT,
     )  # fmt: skip
-    try:
-        output, _ = process.communicate(timeout=60 * UNIT)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-    assert process.returncode == 0, output[-3000:]
+    assert returncode == 0, output[-3000:]
     assert "Traceback" not in output
     assert "rejected a report" not in output
     summary = json.loads(summary_path.read_text())
@@ -349,19 +353,13 @@ def test_a_worker_that_heard_the_test_start_before_the_plugin_listened_still_cou
     url = demo(*FAST_BOT)
     locustfile, summary_path = tmp_path / "held_worker.py", tmp_path / "summary.json"
     locustfile.write_text(HELD_WORKER_LOCUSTFILE)
-    process = subprocess.Popen(
+    returncode, output = run_whole(
         [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "4", "-r", "4", "-t", "3s",
          *processes_options(2), "--stop-timeout", "5", "--host", url, "--arrival-rate", "40",
          "--summary-json", str(summary_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        60 * UNIT,
     )  # fmt: skip
-    try:
-        output, _ = process.communicate(timeout=60 * UNIT)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-    assert process.returncode == 0, output[-3000:]
+    assert returncode == 0, output[-3000:]
     assert "Traceback" not in output
     assert "Unknown message type" not in output
     assert "rejected a report" not in output
