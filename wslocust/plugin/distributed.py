@@ -28,8 +28,8 @@ __all__ = [
     "MissedTestStart",
     "end_with_the_master_process",
     "hear_only_this_masters_workers",
+    "leave_mid_test",
     "quit_after_final_reports",
-    "stop_taking_users",
     "watch_the_parent_of_forked_workers",
     "wire_open_model",
 ]
@@ -263,14 +263,21 @@ def _watch_the_parent(parent: int) -> None:
         _log.error("this worker's parent process ended while it connected to its master: it quits")
         os._exit(1)
     runner = _FORKED_RUNNER[0]
-    if runner.user_count:  # mid-test: what the users counted since the last report goes too
-        stop_taking_users(runner)
-        runner.stop()
-        runner._send_stats()
+    leave_mid_test(runner)
     runner.quit()
 
 
-def stop_taking_users(runner: WorkerRunner) -> None:
+def leave_mid_test(runner: WorkerRunner) -> None:
+    """A worker quitting mid-test (SIGTERM, Ctrl+C, its ``--processes`` parent gone): its users finish
+    within the stop timeout and its last samples go to the master before it says it quits, so none
+    are lost. Nothing to do between tests."""
+    if runner.user_count:
+        _stop_taking_users(runner)
+        runner.stop()
+        runner._send_stats()
+
+
+def _stop_taking_users(runner: WorkerRunner) -> None:
     """A worker on its way out takes no more users: its master, seeing a sibling stop (the workers of
     a host ended together), gives that one's users to the workers it still counts, this one included,
     which started them again after its last report, so that report was not its last and the master

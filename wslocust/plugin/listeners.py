@@ -45,8 +45,8 @@ from .distributed import (
     MissedTestStart,
     end_with_the_master_process,
     hear_only_this_masters_workers,
+    leave_mid_test,
     quit_after_final_reports,
-    stop_taking_users,
     watch_the_parent_of_forked_workers,
     wire_open_model,
 )
@@ -146,12 +146,8 @@ def _on_init(environment: Environment, web_ui: Any = None, **_: Any) -> None:
     def set_exit_code(**_: Any) -> None:
         wait_for_a_shutdown_under_way()
         runner = environment.runner
-        if isinstance(runner, WorkerRunner) and runner.user_count:
-            # A worker quitting mid-test (SIGTERM, Ctrl+C): its users finish within the stop timeout
-            # and its last samples go to the master before Locust says it quits, so none are lost.
-            stop_taking_users(runner)
-            runner.stop()
-            runner._send_stats()
+        if isinstance(runner, WorkerRunner):
+            leave_mid_test(runner)  # before Locust says it quits: its last samples go first
         interrupted = recording.recorder.running and runner is not None
         if interrupted and runner is not None:
             runner.stop()  # Ctrl+C or SIGTERM: judge the test before Locust picks the exit code
